@@ -1,0 +1,227 @@
+//! A Streamable HTTP upstream (MCP 2025-03-26 and later, both eras).
+//!
+//! Every message is a POST. A request's answer comes back as JSON or as an SSE stream
+//! carrying related messages before the response; either way each message goes to the
+//! router. The upstream's `Mcp-Session-Id` is kept here and never shown to clients.
+
+use super::{RequestHeaders, Router, UpstreamError, UpstreamOptions};
+use crate::jsonrpc::{Body, Message, codes};
+use crate::sse;
+use futures::StreamExt;
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use std::collections::BTreeMap;
+use std::sync::{Arc, RwLock};
+
+#[derive(Debug)]
+pub(super) struct StreamableHttp {
+    client: reqwest::Client,
+    url: String,
+    headers: HeaderMap,
+    session_id: RwLock<Option<String>>,
+    protocol_version: RwLock<Option<String>>,
+    router: Arc<Router>,
+    get_stream: std::sync::Mutex<Option<tokio::task::AbortHandle>>,
+}
+
+pub(super) fn header_map(headers: &BTreeMap<String, String>) -> Result<HeaderMap, UpstreamError> {
+    let mut map = HeaderMap::new();
+    for (k, v) in headers {
+        let name = HeaderName::try_from(k.as_str())
+            .map_err(|_| UpstreamError::Http(format!("`{k}` is not a valid HTTP header name")))?;
+        let mut value = HeaderValue::try_from(v.as_str())
+            .map_err(|_| UpstreamError::Http(format!("the value of header `{k}` is not valid")))?;
+        value.set_sensitive(true);
+        map.insert(name, value);
+    }
+    Ok(map)
+}
+
+pub(super) fn client(opts: &UpstreamOptions) -> Result<reqwest::Client, UpstreamError> {
+    reqwest::Client::builder()
+        .connect_timeout(opts.connect_timeout)
+        .pool_max_idle_per_host(64)
+        .build()
+        .map_err(|e| UpstreamError::Http(e.to_string()))
+}
+
+/// Feeds every JSON-RPC message of an upstream answer (JSON or SSE) to the router.
+pub(super) async fn pump_response(resp: reqwest::Response, router: &Router) -> Result<usize, String> {
+    let is_sse = resp
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/event-stream"));
+    let mut delivered = 0;
+    if is_sse {
+        let mut decoder = sse::Decoder::default();
+        let mut body = resp.bytes_stream();
+        while let Some(chunk) = body.next().await {
+            let chunk = chunk.map_err(|e| format!("the upstream stream broke: {e}"))?;
+            for ev in decoder.feed(&chunk) {
+                if ev.event.as_deref().is_some_and(|e| e != "message") || ev.data.is_empty() {
+                    continue;
+                }
+                for msg in decode_messages(ev.data.as_bytes())? {
+                    router.route(msg).await;
+                    delivered += 1;
+                }
+            }
+        }
+    } else {
+        let bytes = resp.bytes().await.map_err(|e| format!("reading the upstream answer failed: {e}"))?;
+        if !bytes.is_empty() {
+            for msg in decode_messages(&bytes)? {
+                router.route(msg).await;
+                delivered += 1;
+            }
+        }
+    }
+    Ok(delivered)
+}
+
+fn decode_messages(bytes: &[u8]) -> Result<Vec<Message>, String> {
+    Body::decode(bytes)
+        .map(Body::into_messages)
+        .map_err(|e| format!("the upstream sent something that is not JSON-RPC: {e}"))
+}
+
+impl StreamableHttp {
+    pub(super) fn new(
+        url: &str,
+        headers: &BTreeMap<String, String>,
+        opts: &UpstreamOptions,
+        router: Arc<Router>,
+    ) -> Result<StreamableHttp, UpstreamError> {
+        Ok(StreamableHttp {
+            client: client(opts)?,
+            url: url.to_string(),
+            headers: header_map(headers)?,
+            session_id: RwLock::new(None),
+            protocol_version: RwLock::new(None),
+            router,
+            get_stream: std::sync::Mutex::new(None),
+        })
+    }
+
+    pub(super) fn set_protocol_version(&self, v: &str) {
+        *self.protocol_version.write().unwrap_or_else(|e| e.into_inner()) = Some(v.to_string());
+    }
+
+    fn builder(&self, method: reqwest::Method, headers: &RequestHeaders) -> reqwest::RequestBuilder {
+        let mut b = self
+            .client
+            .request(method, &self.url)
+            .headers(self.headers.clone())
+            .header("accept", "application/json, text/event-stream");
+        if let Some(sid) = self.session_id.read().unwrap_or_else(|e| e.into_inner()).as_ref() {
+            b = b.header("mcp-session-id", sid);
+        }
+        let version = headers
+            .protocol_version
+            .clone()
+            .or_else(|| self.protocol_version.read().unwrap_or_else(|e| e.into_inner()).clone());
+        if let Some(v) = version {
+            b = b.header("mcp-protocol-version", v);
+        }
+        for (k, v) in &headers.passthrough {
+            b = b.header(k, v);
+        }
+        b
+    }
+
+    pub(super) async fn write(
+        &self,
+        msg: Message,
+        headers: &RequestHeaders,
+        expects_response: bool,
+    ) -> Result<(), UpstreamError> {
+        let request_id = msg.id().cloned();
+        let resp = self
+            .builder(reqwest::Method::POST, headers)
+            .header("content-type", "application/json")
+            .body(msg.to_json())
+            .send()
+            .await
+            .map_err(|e| UpstreamError::Http(format!("could not reach {}: {e}", self.url)))?;
+        if let Some(sid) = resp.headers().get("mcp-session-id").and_then(|v| v.to_str().ok()) {
+            let mut slot = self.session_id.write().unwrap_or_else(|e| e.into_inner());
+            if slot.is_none() {
+                *slot = Some(sid.to_string());
+            }
+        }
+        let status = resp.status();
+        if !status.is_success() {
+            let body = resp.text().await.unwrap_or_default();
+            // The upstream may answer an HTTP error with a JSON-RPC error body: pass it on.
+            if let Ok(Body::Single(m)) = Body::decode(body.as_bytes())
+                && m.is_response()
+                && m.id().is_some()
+            {
+                self.router.route(m).await;
+                return Ok(());
+            }
+            let text = format!("the upstream answered HTTP {status}: {}", truncate(&body, 300));
+            if expects_response && let Some(id) = request_id {
+                self.router
+                    .route(Message::error(Some(id), codes::UPSTREAM_ERROR, text, None))
+                    .await;
+                return Ok(());
+            }
+            return Err(UpstreamError::Http(text));
+        }
+        if !expects_response {
+            return Ok(());
+        }
+        let router = self.router.clone();
+        tokio::spawn(async move {
+            if let Err(e) = pump_response(resp, &router).await
+                && let Some(id) = request_id
+            {
+                router.route(Message::error(Some(id), codes::UPSTREAM_ERROR, e, None)).await;
+            }
+        });
+        Ok(())
+    }
+
+    /// Opens the upstream's GET stream once; its messages go to the router.
+    pub(super) async fn open_get_stream(&self) -> Result<(), UpstreamError> {
+        if self.get_stream.lock().unwrap_or_else(|e| e.into_inner()).is_some() {
+            return Ok(());
+        }
+        let resp = self
+            .builder(reqwest::Method::GET, &RequestHeaders::default())
+            .header("accept", "text/event-stream")
+            .send()
+            .await
+            .map_err(|e| UpstreamError::Http(e.to_string()))?;
+        if !resp.status().is_success() {
+            // 405: the upstream offers no GET stream; server messages still arrive on POSTs.
+            return Ok(());
+        }
+        let router = self.router.clone();
+        let task = tokio::spawn(async move {
+            let _ = pump_response(resp, &router).await;
+        });
+        *self.get_stream.lock().unwrap_or_else(|e| e.into_inner()) = Some(task.abort_handle());
+        Ok(())
+    }
+
+    pub(super) async fn close(&self) {
+        if let Some(h) = self.get_stream.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            h.abort();
+        }
+        if self.session_id.read().unwrap_or_else(|e| e.into_inner()).is_some() {
+            let _ = self
+                .builder(reqwest::Method::DELETE, &RequestHeaders::default())
+                .send()
+                .await;
+        }
+    }
+}
+
+fn truncate(s: &str, n: usize) -> &str {
+    match s.char_indices().nth(n) {
+        Some((i, _)) => &s[..i],
+        None => s,
+    }
+}

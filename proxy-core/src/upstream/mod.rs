@@ -1,0 +1,201 @@
+//! Connections to upstream MCP servers: a spawned stdio process, a Streamable HTTP
+//! endpoint, or a legacy HTTP+SSE endpoint, all behind one [`Upstream`].
+
+mod http;
+mod router;
+mod sse_legacy;
+mod stdio;
+
+pub use router::{Exchange, Router};
+
+use crate::jsonrpc::Message;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+/// Where an upstream server is and how to reach it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum UpstreamSpec {
+    /// A process spawned per session, speaking newline-delimited JSON-RPC on stdio.
+    Stdio {
+        /// Program to run.
+        command: String,
+        /// Its arguments.
+        args: Vec<String>,
+        /// Extra environment variables (already resolved from secret references).
+        env: BTreeMap<String, String>,
+    },
+    /// A Streamable HTTP endpoint.
+    Http {
+        /// The endpoint URL.
+        url: String,
+        /// Extra headers sent upstream (credentials live here, never in logs).
+        headers: BTreeMap<String, String>,
+    },
+    /// A legacy (2024-11-05) HTTP+SSE endpoint: GET opens the stream, POSTs go to the
+    /// URL its `endpoint` event names.
+    Sse {
+        /// The SSE URL.
+        url: String,
+        /// Extra headers sent upstream.
+        headers: BTreeMap<String, String>,
+    },
+}
+
+/// Why talking to the upstream failed.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum UpstreamError {
+    /// The process could not be started.
+    #[error("could not start the upstream server `{command}`: {reason}")]
+    Spawn {
+        /// The command.
+        command: String,
+        /// Why.
+        reason: String,
+    },
+    /// The connection is closed (process exited, session ended, stream broke).
+    #[error("the upstream server is gone: {0}")]
+    Closed(String),
+    /// An HTTP-level failure.
+    #[error("the upstream server answered badly: {0}")]
+    Http(String),
+}
+
+/// Per-request HTTP details that travel with a message to an HTTP upstream.
+#[derive(Debug, Clone, Default)]
+pub struct RequestHeaders {
+    /// `MCP-Protocol-Version` to send (the negotiated or per-request version).
+    pub protocol_version: Option<String>,
+    /// Headers the client sent that pass through unchanged (`Mcp-Method`, `Mcp-Name`,
+    /// `Mcp-Param-*`), in order.
+    pub passthrough: Vec<(String, String)>,
+}
+
+/// Options common to all upstreams.
+#[derive(Debug, Clone)]
+pub struct UpstreamOptions {
+    /// How long to wait for a connection or process start.
+    pub connect_timeout: Duration,
+}
+
+impl Default for UpstreamOptions {
+    fn default() -> Self {
+        UpstreamOptions {
+            connect_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+#[derive(Debug)]
+enum Transport {
+    Stdio(stdio::Stdio),
+    Http(http::StreamableHttp),
+    Sse(sse_legacy::LegacySse),
+}
+
+/// A live connection to one upstream server for one gateway session.
+#[derive(Debug, Clone)]
+pub struct Upstream {
+    router: Arc<Router>,
+    transport: Arc<Transport>,
+}
+
+impl Upstream {
+    /// Connects (or spawns). Unsolicited server messages arrive on the returned receiver.
+    pub async fn connect(
+        spec: &UpstreamSpec,
+        opts: &UpstreamOptions,
+    ) -> Result<(Upstream, mpsc::Receiver<Message>), UpstreamError> {
+        let (server_tx, server_rx) = mpsc::channel(256);
+        let (cancel_tx, cancel_rx) = mpsc::unbounded_channel();
+        let router = Router::new(server_tx, cancel_tx);
+        let transport = match spec {
+            UpstreamSpec::Stdio { command, args, env } => {
+                Transport::Stdio(stdio::Stdio::spawn(command, args, env, router.clone())?)
+            }
+            UpstreamSpec::Http { url, headers } => {
+                Transport::Http(http::StreamableHttp::new(url, headers, opts, router.clone())?)
+            }
+            UpstreamSpec::Sse { url, headers } => {
+                Transport::Sse(sse_legacy::LegacySse::connect(url, headers, opts, router.clone()).await?)
+            }
+        };
+        let up = Upstream {
+            router,
+            transport: Arc::new(transport),
+        };
+        up.spawn_cancel_writer(cancel_rx);
+        Ok((up, server_rx))
+    }
+
+    fn spawn_cancel_writer(&self, mut rx: mpsc::UnboundedReceiver<Message>) {
+        let up = self.clone();
+        tokio::spawn(async move {
+            while let Some(cancel) = rx.recv().await {
+                let _ = up.write(cancel, &RequestHeaders::default(), false).await;
+            }
+        });
+    }
+
+    /// Sends a request; its related messages and response arrive on the exchange.
+    pub async fn request(&self, mut msg: Message, headers: &RequestHeaders) -> Result<Exchange, UpstreamError> {
+        let exchange = self.router.register(&mut msg).map_err(UpstreamError::Closed)?;
+        self.write(msg, headers, true).await?;
+        Ok(exchange)
+    }
+
+    /// Sends a notification or a response to a server-initiated request. A client's
+    /// `notifications/cancelled` is rewritten to the upstream id (and dropped when that
+    /// request is already finished).
+    pub async fn send(&self, mut msg: Message, headers: &RequestHeaders) -> Result<(), UpstreamError> {
+        if msg.method() == Some("notifications/cancelled") && self.router.translate_cancel(&mut msg).is_none() {
+            // The request already finished (or never existed): nothing to cancel upstream.
+            return Ok(());
+        }
+        self.write(msg, headers, false).await
+    }
+
+    async fn write(&self, msg: Message, headers: &RequestHeaders, expects_response: bool) -> Result<(), UpstreamError> {
+        match &*self.transport {
+            Transport::Stdio(t) => t.write(&msg).await,
+            Transport::Http(t) => t.write(msg, headers, expects_response).await,
+            Transport::Sse(t) => t.write(&msg).await,
+        }
+    }
+
+    /// Opens the server-to-client stream where the transport has one (Streamable HTTP GET).
+    pub async fn open_server_stream(&self) -> Result<(), UpstreamError> {
+        match &*self.transport {
+            Transport::Http(t) => t.open_get_stream().await,
+            Transport::Stdio(_) | Transport::Sse(_) => Ok(()),
+        }
+    }
+
+    /// Tells an HTTP upstream which protocol version was negotiated (sent on every later request).
+    pub fn set_protocol_version(&self, version: &str) {
+        if let Transport::Http(t) = &*self.transport {
+            t.set_protocol_version(version);
+        }
+    }
+
+    /// Ends the session upstream (DELETE, or closing stdin and stopping the process).
+    pub async fn close(&self) {
+        match &*self.transport {
+            Transport::Stdio(t) => t.close().await,
+            Transport::Http(t) => t.close().await,
+            Transport::Sse(t) => t.close().await,
+        }
+        self.router.close("the session was closed").await;
+    }
+
+    /// Why the upstream is gone, if it is.
+    pub fn closed_reason(&self) -> Option<String> {
+        self.router.closed_reason()
+    }
+
+    /// How many requests are waiting for the upstream.
+    pub fn in_flight(&self) -> usize {
+        self.router.in_flight()
+    }
+}
