@@ -1,1 +1,119 @@
-fn main() {}
+//! `gatehouse`: the control plane server and its command line.
+
+use clap::{Parser, Subcommand};
+use gatehouse_control_plane::commands::{self, Exit};
+use std::path::PathBuf;
+
+/// Gatehouse: an identity-aware gateway for MCP servers.
+#[derive(Parser)]
+#[command(name = "gatehouse", version, about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the control plane: the gateway at /mcp/{server}, health and metrics.
+    Serve {
+        /// Config file (default: $GATEHOUSE_CONFIG, else ./gatehouse.toml if present).
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        /// Honour the `[dev]` token table (never in production).
+        #[arg(long)]
+        dev: bool,
+    },
+    /// Start everything on a fresh SQLite file with a demo MCP server and dev sign-in.
+    Demo {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: String,
+        /// Folder for the demo's database.
+        #[arg(long, default_value = ".gatehouse-demo")]
+        data_dir: PathBuf,
+    },
+    /// A stdio MCP server for desktop clients that relays to the gateway with your token.
+    Connect {
+        /// The server name (as in /mcp/{server}).
+        server: String,
+        /// The gateway's base URL.
+        #[arg(long, env = "GATEHOUSE_URL", default_value = "http://127.0.0.1:8080")]
+        url: String,
+    },
+    /// Recorded sessions.
+    Sessions {
+        #[command(subcommand)]
+        command: SessionsCommand,
+        /// Config file naming the database.
+        #[arg(long, short, global = true)]
+        config: Option<PathBuf>,
+        /// Database URL (overrides the config).
+        #[arg(long, global = true, env = "GATEHOUSE_DATABASE")]
+        database: Option<String>,
+    },
+    /// The demo MCP server (a customer database) on stdio; `gatehouse demo` runs it.
+    #[command(hide = true)]
+    DemoServer,
+}
+
+#[derive(Subcommand)]
+enum SessionsCommand {
+    /// A table of sessions, newest first.
+    List {
+        /// How many.
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// One session's full transcript.
+    Show {
+        /// Session id (or a unique prefix).
+        id: String,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    commands::init_tracing(matches!(
+        cli.command,
+        Command::Connect { .. } | Command::DemoServer
+    ));
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => return Exit::Runtime(format!("cannot start the async runtime: {e}")).report(),
+    };
+    let result = runtime.block_on(async move {
+        match cli.command {
+            Command::Serve { config, dev } => commands::serve::run(config, dev).await,
+            Command::Demo { listen, data_dir } => commands::serve::demo(listen, data_dir).await,
+            Command::Connect { server, url } => commands::connect::run(server, url).await,
+            Command::Sessions {
+                command,
+                config,
+                database,
+            } => match command {
+                SessionsCommand::List { limit, json } => {
+                    commands::sessions::list(config, database, limit, json).await
+                }
+                SessionsCommand::Show { id, json } => {
+                    commands::sessions::show(config, database, id, json).await
+                }
+            },
+            Command::DemoServer => gatehouse_control_plane::demo_server::run_stdio()
+                .await
+                .map_err(|e| Exit::Runtime(e.to_string())),
+        }
+    });
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => e.report(),
+    }
+}

@@ -1,0 +1,122 @@
+//! `gatehouse connect SERVER`: a stdio MCP server for desktop clients (Claude Desktop,
+//! Cursor) that relays every message to the gateway over Streamable HTTP with the
+//! user's token, so the client never needs the upstream's own credentials.
+
+use super::Exit;
+use gatehouse_proxy_core::jsonrpc::{Body, Message, codes};
+use gatehouse_proxy_core::upstream::{RequestHeaders, Upstream, UpstreamOptions, UpstreamSpec};
+use std::collections::BTreeMap;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::sync::mpsc;
+
+/// Relays stdin/stdout to `{url}/mcp/{server}` until stdin closes.
+pub async fn run(server: String, url: String) -> Result<(), Exit> {
+    let token = std::env::var("GATEHOUSE_TOKEN")
+        .ok()
+        .filter(|t| !t.trim().is_empty())
+        .ok_or_else(|| Exit::Usage("GATEHOUSE_TOKEN is not set: put your Gatehouse token in the client's env for this server".into()))?;
+    let endpoint = format!("{}/mcp/{server}", url.trim_end_matches('/'));
+    let headers = BTreeMap::from([(
+        "authorization".to_string(),
+        format!("Bearer {}", token.trim()),
+    )]);
+    let spec = UpstreamSpec::Http {
+        url: endpoint.clone(),
+        headers,
+    };
+    let (gateway, mut from_server) = Upstream::connect(&spec, &UpstreamOptions::default())
+        .await
+        .map_err(|e| Exit::Runtime(format!("cannot reach the gateway at {endpoint}: {e}")))?;
+
+    // One writer owns stdout so messages from concurrent requests never interleave.
+    let (out_tx, mut out_rx) = mpsc::channel::<String>(256);
+    let writer = tokio::spawn(async move {
+        let mut stdout = tokio::io::stdout();
+        while let Some(line) = out_rx.recv().await {
+            if stdout.write_all(line.as_bytes()).await.is_err()
+                || stdout.write_all(b"\n").await.is_err()
+            {
+                return;
+            }
+            let _ = stdout.flush().await;
+        }
+    });
+    let server_out = out_tx.clone();
+    tokio::spawn(async move {
+        while let Some(m) = from_server.recv().await {
+            if server_out.send(m.to_json()).await.is_err() {
+                return;
+            }
+        }
+    });
+
+    let mut lines = BufReader::new(tokio::io::stdin()).lines();
+    while let Ok(Some(line)) = lines.next_line().await {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let msgs = match Body::decode(line.as_bytes()) {
+            Ok(b) => b.into_messages(),
+            Err(e) => {
+                let _ = out_tx
+                    .send(Message::error(None, e.code(), e.to_string(), None).to_json())
+                    .await;
+                continue;
+            }
+        };
+        for msg in msgs {
+            relay(&gateway, msg, &out_tx).await;
+        }
+    }
+    gateway.close().await;
+    drop(out_tx);
+    let _ = writer.await;
+    Ok(())
+}
+
+async fn relay(gateway: &Upstream, msg: Message, out: &mpsc::Sender<String>) {
+    if !msg.is_request() {
+        if let Err(e) = gateway.send(msg, &RequestHeaders::default()).await {
+            tracing::warn!(error = %e, "could not relay a message to the gateway");
+        }
+        return;
+    }
+    let id = msg.id().cloned();
+    let is_initialize = msg.method() == Some("initialize");
+    match gateway.request(msg, &RequestHeaders::default()).await {
+        Ok(mut exchange) => {
+            let gateway = gateway.clone();
+            let out = out.clone();
+            tokio::spawn(async move {
+                while let Some(m) = exchange.next().await {
+                    let done = m.is_response();
+                    if done && is_initialize {
+                        if let Some(v) = m
+                            .result_value()
+                            .and_then(|r| r.get("protocolVersion"))
+                            .and_then(|v| v.as_str())
+                        {
+                            gateway.set_protocol_version(v);
+                        }
+                    }
+                    let _ = out.send(m.to_json()).await;
+                    if done {
+                        if is_initialize {
+                            let _ = gateway.open_server_stream().await;
+                        }
+                        return;
+                    }
+                }
+            });
+        }
+        Err(e) => {
+            let err = Message::error(
+                id,
+                codes::UPSTREAM_ERROR,
+                format!("the gateway is unavailable: {e}"),
+                None,
+            );
+            let _ = out.send(err.to_json()).await;
+        }
+    }
+}

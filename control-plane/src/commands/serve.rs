@@ -1,0 +1,142 @@
+//! `gatehouse serve` and `gatehouse demo`.
+
+use super::{Exit, load_config, out};
+use crate::config::{Config, DevToken, ServerConfig};
+use crate::gateway::{self, Gateway};
+use crate::store::Store;
+use gatehouse_proxy_core::mcp::Era;
+use std::path::PathBuf;
+
+/// Runs the control plane from a config file.
+pub async fn run(config: Option<PathBuf>, dev: bool) -> Result<(), Exit> {
+    let config = load_config(config)?;
+    if dev {
+        tracing::warn!(
+            "dev mode: the [dev] token table signs people in; never use this in production"
+        );
+    } else if !config.dev.tokens.is_empty() {
+        tracing::warn!("the [dev] token table is ignored without --dev");
+    }
+    let listener = bind(&config.listen).await?;
+    start(config, dev, listener).await
+}
+
+async fn bind(addr: &str) -> Result<tokio::net::TcpListener, Exit> {
+    tokio::net::TcpListener::bind(addr).await.map_err(|e| {
+        Exit::Runtime(format!(
+            "cannot listen on {addr}: {e} (set `listen` or GATEHOUSE_LISTEN)"
+        ))
+    })
+}
+
+async fn start(config: Config, dev: bool, listener: tokio::net::TcpListener) -> Result<(), Exit> {
+    let store = Store::open(&config.database)
+        .await
+        .map_err(|e| Exit::Runtime(e.to_string()))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| Exit::Runtime(e.to_string()))?;
+    let servers: Vec<&str> = config.servers.iter().map(|s| s.name.as_str()).collect();
+    tracing::info!(%addr, database = %config.database, servers = ?servers, "gatehouse is listening");
+    let gw = Gateway::new(config, store, dev);
+    gateway::serve(gw, listener, shutdown_signal())
+        .await
+        .map_err(|e| Exit::Runtime(format!("the server failed: {e}")))
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+}
+
+/// Runs everything on a fresh SQLite file with the demo server and a dev token.
+pub async fn demo(listen: String, data_dir: PathBuf) -> Result<(), Exit> {
+    std::fs::create_dir_all(&data_dir)
+        .map_err(|e| Exit::Runtime(format!("cannot create {}: {e}", data_dir.display())))?;
+    let stamp = chrono::Utc::now().format("%Y%m%d-%H%M%S");
+    let data_dir = data_dir.canonicalize().unwrap_or(data_dir);
+    let db = data_dir.join(format!("demo-{stamp}.db"));
+    let exe = std::env::current_exe()
+        .map_err(|e| Exit::Runtime(format!("cannot find my own binary: {e}")))?;
+    let token = format!("demo-{}", uuid::Uuid::new_v4().simple());
+    let mut config = Config::from_env().map_err(|e| Exit::Usage(e.to_string()))?;
+    config.listen = listen;
+    config.database = format!("sqlite://{}", db.display());
+    config.servers = vec![ServerConfig {
+        name: "customers".into(),
+        url: None,
+        transport: None,
+        headers: Default::default(),
+        command: Some(exe.display().to_string()),
+        args: vec!["demo-server".into()],
+        env: Default::default(),
+        era: Era::Legacy,
+    }];
+    config.dev.tokens = vec![DevToken {
+        token: token.clone(),
+        user: "demo-engineer".into(),
+        groups: vec!["engineers".into()],
+    }];
+    let listener = bind(&config.listen).await?;
+    let base = format!(
+        "http://{}",
+        listener
+            .local_addr()
+            .map_err(|e| Exit::Runtime(e.to_string()))?
+    );
+    config.public_url = Some(base.clone());
+    out(&demo_instructions(
+        &base,
+        &token,
+        &exe.display().to_string(),
+        &db.display().to_string(),
+    ));
+    start(config, true, listener).await
+}
+
+fn demo_instructions(base: &str, token: &str, exe: &str, db: &str) -> String {
+    format!(
+        r#"
+Gatehouse demo is running.
+
+  MCP endpoint : {base}/mcp/customers   (a demo customer database: query, describe_table, delete_customer)
+  Dev token    : {token}
+  Session store: {db}
+  Health       : {base}/healthz   Metrics: {base}/metrics
+
+Try it with any MCP client that speaks Streamable HTTP, e.g. in a client config:
+
+  {{ "mcpServers": {{ "customers": {{ "type": "http", "url": "{base}/mcp/customers",
+                                     "headers": {{ "Authorization": "Bearer {token}" }} }} }} }}
+
+or, for desktop clients that launch stdio servers (Claude Desktop, Cursor):
+
+  {{ "mcpServers": {{ "customers": {{ "command": "{exe}", "args": ["connect", "customers"],
+                                     "env": {{ "GATEHOUSE_URL": "{base}", "GATEHOUSE_TOKEN": "{token}" }} }} }} }}
+
+or with the MCP Inspector:  npx @modelcontextprotocol/inspector --cli {base}/mcp/customers --transport http \
+    --header "Authorization: Bearer {token}" --method tools/list
+
+Then read what was recorded:  {exe} sessions list --database sqlite://{db}
+
+Press Ctrl-C to stop.
+"#
+    )
+}

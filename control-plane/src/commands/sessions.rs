@@ -1,0 +1,177 @@
+//! `gatehouse sessions list|show`: what auditors read from the session store.
+
+use super::{Exit, load_config, out};
+use crate::store::{SessionRow, Store};
+use std::fmt::Write;
+use std::path::PathBuf;
+
+async fn open(config: Option<PathBuf>, database: Option<String>) -> Result<Store, Exit> {
+    let url = match database {
+        Some(url) => url,
+        None => load_config(config)?.database,
+    };
+    Store::open(&url)
+        .await
+        .map_err(|e| Exit::Runtime(e.to_string()))
+}
+
+/// Prints sessions, newest first.
+pub async fn list(
+    config: Option<PathBuf>,
+    database: Option<String>,
+    limit: i64,
+    json: bool,
+) -> Result<(), Exit> {
+    let store = open(config, database).await?;
+    let rows = store
+        .list_sessions(limit)
+        .await
+        .map_err(|e| Exit::Runtime(e.to_string()))?;
+    if json {
+        out(&format!(
+            "{}\n",
+            serde_json::to_string_pretty(&rows).unwrap_or_default()
+        ));
+    } else {
+        out(&session_table(&rows));
+    }
+    Ok(())
+}
+
+/// Formats sessions as an aligned table.
+pub fn session_table(rows: &[SessionRow]) -> String {
+    let header = [
+        "SESSION", "STARTED", "USER", "SERVER", "CLIENT", "PROTOCOL", "MSGS", "ENDED",
+    ];
+    let cells: Vec<[String; 8]> = rows
+        .iter()
+        .map(|r| {
+            [
+                r.id.chars().take(12).collect(),
+                r.started_at
+                    .chars()
+                    .take(19)
+                    .collect::<String>()
+                    .replace('T', " "),
+                r.principal.clone(),
+                r.server.clone(),
+                match (&r.client_name, &r.client_version) {
+                    (Some(n), Some(v)) if !v.is_empty() => format!("{n} {v}"),
+                    (Some(n), _) => n.clone(),
+                    _ => "-".into(),
+                },
+                r.protocol_version.clone().unwrap_or_else(|| "-".into()),
+                r.message_count.to_string(),
+                match (&r.ended_at, &r.end_reason) {
+                    (Some(_), Some(reason)) => reason.clone(),
+                    (Some(_), None) => "ended".into(),
+                    _ => "open".into(),
+                },
+            ]
+        })
+        .collect();
+    let mut widths = header.map(str::len);
+    for row in &cells {
+        for (w, c) in widths.iter_mut().zip(row) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
+    let mut s = String::new();
+    let line = |s: &mut String, cols: Vec<&str>| {
+        let parts: Vec<String> = cols
+            .iter()
+            .zip(widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
+        let _ = writeln!(s, "{}", parts.join("  ").trim_end());
+    };
+    line(&mut s, header.to_vec());
+    for row in &cells {
+        line(&mut s, row.iter().map(String::as_str).collect());
+    }
+    if rows.is_empty() {
+        s.push_str("(no sessions recorded yet)\n");
+    }
+    s
+}
+
+/// Prints one session and every message of it.
+pub async fn show(
+    config: Option<PathBuf>,
+    database: Option<String>,
+    id: String,
+    json: bool,
+) -> Result<(), Exit> {
+    let store = open(config, database).await?;
+    let Some(session) = store
+        .find_session(&id)
+        .await
+        .map_err(|e| Exit::Runtime(e.to_string()))?
+    else {
+        return Err(Exit::Usage(format!(
+            "no session matches `{id}` (or the prefix is ambiguous); `gatehouse sessions list` shows the ids"
+        )));
+    };
+    let events = store
+        .session_events(&session.id)
+        .await
+        .map_err(|e| Exit::Runtime(e.to_string()))?;
+    if json {
+        let doc = serde_json::json!({ "session": session, "events": events.iter().map(|e| {
+            let mut v = serde_json::to_value(e).unwrap_or_default();
+            v["payload"] = serde_json::from_str(&e.payload).unwrap_or(serde_json::Value::String(e.payload.clone()));
+            v
+        }).collect::<Vec<_>>() });
+        out(&format!(
+            "{}\n",
+            serde_json::to_string_pretty(&doc).unwrap_or_default()
+        ));
+        return Ok(());
+    }
+    let mut s = String::new();
+    let _ = writeln!(s, "session   {}", session.id);
+    let _ = writeln!(s, "user      {}", session.principal);
+    let _ = writeln!(s, "server    {} ({} era)", session.server, session.era);
+    let _ = writeln!(
+        s,
+        "client    {} {}",
+        session.client_name.as_deref().unwrap_or("-"),
+        session.client_version.as_deref().unwrap_or("")
+    );
+    let _ = writeln!(
+        s,
+        "protocol  {}",
+        session.protocol_version.as_deref().unwrap_or("-")
+    );
+    let _ = writeln!(s, "started   {}", session.started_at);
+    let _ = writeln!(
+        s,
+        "ended     {}",
+        match (&session.ended_at, &session.end_reason) {
+            (Some(at), Some(r)) => format!("{at} ({r})"),
+            _ => "(open)".into(),
+        }
+    );
+    let _ = writeln!(s, "messages  {}\n", session.message_count);
+    for e in &events {
+        let arrow = match e.direction.as_str() {
+            "client_to_server" => "client → server",
+            "server_to_client" => "server → client",
+            _ => "gateway        ",
+        };
+        let mut what = e.kind.clone();
+        if let Some(m) = &e.method {
+            let _ = write!(what, " {m}");
+        }
+        if let Some(t) = &e.tool {
+            let _ = write!(what, " [{t}]");
+        }
+        if let Some(id) = &e.rpc_id {
+            let _ = write!(what, " id={id}");
+        }
+        let _ = writeln!(s, "#{:<6} {}  {arrow}  {what}", e.seq, &e.at);
+        let _ = writeln!(s, "        {}", e.payload);
+    }
+    out(&s);
+    Ok(())
+}

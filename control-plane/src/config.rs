@@ -1,0 +1,427 @@
+//! `gatehouse.toml`: what the control plane listens on, where it stores, which upstream
+//! servers it exposes. Every key can be overridden by a `GATEHOUSE_*` environment variable
+//! (`GATEHOUSE_LISTEN`, `GATEHOUSE_DATABASE`, `GATEHOUSE_LIMITS__BODY_BYTES`, ...).
+
+use gatehouse_proxy_core::mcp::Era;
+use gatehouse_proxy_core::upstream::UpstreamSpec;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// A configuration problem, pointing at the file position when the file is at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error(
+        "cannot read the config file {path}: {source}. Pass --config FILE or set GATEHOUSE_CONFIG."
+    )]
+    Read {
+        /// The path.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The TOML is malformed or a key has the wrong type.
+    #[error("{path}:{line}:{column}: {message}")]
+    Syntax {
+        /// The path.
+        path: PathBuf,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// What is wrong.
+        message: String,
+    },
+    /// The values do not make sense together.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// The whole configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Address to listen on.
+    #[serde(default = "default_listen")]
+    pub listen: String,
+    /// The public base URL clients use (behind a reverse proxy this differs from `listen`).
+    #[serde(default)]
+    pub public_url: Option<String>,
+    /// `sqlite://path` (default) or `postgres://...`.
+    #[serde(default = "default_database")]
+    pub database: String,
+    /// Extra hosts accepted in `Host` and `Origin` (DNS-rebinding protection); the
+    /// public URL's host and loopback names are always accepted.
+    #[serde(default)]
+    pub allowed_hosts: Vec<String>,
+    /// Limits and timeouts.
+    #[serde(default)]
+    pub limits: Limits,
+    /// Upstream MCP servers.
+    #[serde(default)]
+    pub servers: Vec<ServerConfig>,
+    /// Dev sign-in, honoured only with `serve --dev` and by `gatehouse demo`.
+    #[serde(default)]
+    pub dev: DevConfig,
+}
+
+/// Limits that protect the gateway and its upstreams.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// Largest accepted request body.
+    pub body_bytes: usize,
+    /// How long a request may wait for its upstream answer, in seconds.
+    pub request_timeout_secs: f64,
+    /// A session with no traffic for this long is closed, in seconds.
+    pub session_idle_secs: u64,
+    /// Stateless (2026-07-28) requests from the same person, server and client within
+    /// this many seconds are grouped into one recorded session.
+    pub stateless_group_secs: u64,
+    /// How many server-to-client events a session keeps for `Last-Event-ID` replay.
+    pub replay_events: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            body_bytes: 4 * 1024 * 1024,
+            request_timeout_secs: 120.0,
+            session_idle_secs: 30 * 60,
+            stateless_group_secs: 10 * 60,
+            replay_events: 256,
+        }
+    }
+}
+
+impl Limits {
+    /// The request timeout as a duration.
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_secs_f64(self.request_timeout_secs.max(0.001))
+    }
+}
+
+/// One upstream MCP server.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    /// The name in `/mcp/{name}`.
+    pub name: String,
+    /// A Streamable HTTP (or, with `transport = "sse"`, legacy HTTP+SSE) endpoint.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// `streamable-http` (default for `url`) or `sse`.
+    #[serde(default)]
+    pub transport: Option<String>,
+    /// Headers sent to a URL upstream; values may be `env:NAME` or `file:PATH` references.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// A stdio server spawned per session.
+    #[serde(default)]
+    pub command: Option<String>,
+    /// Its arguments.
+    #[serde(default)]
+    pub args: Vec<String>,
+    /// Its environment; values may be `env:NAME` or `file:PATH` references.
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    /// The protocol era the upstream speaks (`legacy` default, or `current` for 2026-07-28).
+    #[serde(default = "default_era")]
+    pub era: Era,
+}
+
+/// Dev sign-in tokens.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DevConfig {
+    /// Bearer tokens and who they stand for.
+    #[serde(default)]
+    pub tokens: Vec<DevToken>,
+}
+
+/// One dev bearer token.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DevToken {
+    /// The token text.
+    pub token: String,
+    /// The user it signs in.
+    pub user: String,
+    /// The user's groups.
+    #[serde(default)]
+    pub groups: Vec<String>,
+}
+
+fn default_listen() -> String {
+    "127.0.0.1:8080".into()
+}
+fn default_database() -> String {
+    "sqlite://gatehouse.db".into()
+}
+fn default_era() -> Era {
+    Era::Legacy
+}
+
+impl Config {
+    /// Reads a file, applies `GATEHOUSE_*` overrides, validates.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Config::parse(&text, path, std::env::vars())
+    }
+
+    /// Parses TOML text (named `path` in errors) with the given environment overrides.
+    pub fn parse(
+        text: &str,
+        path: &Path,
+        env: impl Iterator<Item = (String, String)>,
+    ) -> Result<Config, ConfigError> {
+        let syntax = |e: toml::de::Error| {
+            let (line, column) = e.span().map(|s| line_col(text, s.start)).unwrap_or((1, 1));
+            ConfigError::Syntax {
+                path: path.to_path_buf(),
+                line,
+                column,
+                message: e.message().to_string(),
+            }
+        };
+        let mut table: toml::Table = toml::from_str(text).map_err(syntax)?;
+        apply_env_overrides(&mut table, env)?;
+        let config: Config =
+            toml::Value::Table(table)
+                .try_into()
+                .map_err(|e: toml::de::Error| {
+                    // Positions are lost after overrides; re-parse the raw file to find the spot.
+                    match toml::from_str::<Config>(text) {
+                        Err(raw) => syntax(raw),
+                        Ok(_) => ConfigError::Invalid(format!(
+                            "an environment override is invalid: {}",
+                            e.message()
+                        )),
+                    }
+                })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// A config with no file: defaults plus environment overrides.
+    pub fn from_env() -> Result<Config, ConfigError> {
+        Config::parse("", Path::new("<environment>"), std::env::vars())
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let mut seen = std::collections::HashSet::new();
+        for s in &self.servers {
+            if s.name.is_empty()
+                || !s
+                    .name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            {
+                return Err(ConfigError::Invalid(format!(
+                    "server name `{}` must be non-empty and use only letters, digits, `-` and `_` (it becomes /mcp/{{name}})",
+                    s.name
+                )));
+            }
+            if !seen.insert(&s.name) {
+                return Err(ConfigError::Invalid(format!(
+                    "server `{}` is configured twice",
+                    s.name
+                )));
+            }
+            s.upstream_spec()?;
+        }
+        if self.limits.body_bytes < 1024 {
+            return Err(ConfigError::Invalid(
+                "limits.body_bytes must be at least 1024".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The server named `name`.
+    pub fn server(&self, name: &str) -> Option<&ServerConfig> {
+        self.servers.iter().find(|s| s.name == name)
+    }
+
+    /// The public base URL, without a trailing slash.
+    pub fn public_base(&self) -> String {
+        match &self.public_url {
+            Some(u) => u.trim_end_matches('/').to_string(),
+            None => format!("http://{}", self.listen),
+        }
+    }
+}
+
+impl ServerConfig {
+    /// How to reach this upstream, with secret references resolved.
+    pub fn upstream_spec(&self) -> Result<UpstreamSpec, ConfigError> {
+        let resolve_all =
+            |m: &BTreeMap<String, String>| -> Result<BTreeMap<String, String>, ConfigError> {
+                m.iter()
+                    .map(|(k, v)| Ok((k.clone(), resolve_secret(v).map_err(|e| self.invalid(&e))?)))
+                    .collect()
+            };
+        match (&self.url, &self.command) {
+            (Some(url), None) => {
+                if !(url.starts_with("http://") || url.starts_with("https://")) {
+                    return Err(
+                        self.invalid(&format!("url `{url}` must start with http:// or https://"))
+                    );
+                }
+                let headers = resolve_all(&self.headers)?;
+                match self.transport.as_deref() {
+                    None | Some("streamable-http") => Ok(UpstreamSpec::Http {
+                        url: url.clone(),
+                        headers,
+                    }),
+                    Some("sse") => Ok(UpstreamSpec::Sse {
+                        url: url.clone(),
+                        headers,
+                    }),
+                    Some(other) => Err(self.invalid(&format!(
+                        "transport `{other}` is unknown; use `streamable-http` or `sse`"
+                    ))),
+                }
+            }
+            (None, Some(command)) => Ok(UpstreamSpec::Stdio {
+                command: command.clone(),
+                args: self.args.clone(),
+                env: resolve_all(&self.env)?,
+            }),
+            (Some(_), Some(_)) => Err(self.invalid("set either `url` or `command`, not both")),
+            (None, None) => {
+                Err(self.invalid("set `url` (HTTP upstream) or `command` (stdio upstream)"))
+            }
+        }
+    }
+
+    fn invalid(&self, what: &str) -> ConfigError {
+        ConfigError::Invalid(format!("server `{}`: {what}", self.name))
+    }
+}
+
+/// Resolves `env:NAME` and `file:PATH` references; other values are literal.
+fn resolve_secret(value: &str) -> Result<String, String> {
+    if let Some(name) = value.strip_prefix("env:") {
+        std::env::var(name).map_err(|_| format!("environment variable `{name}` is not set"))
+    } else if let Some(path) = value.strip_prefix("file:") {
+        std::fs::read_to_string(path)
+            .map(|s| s.trim_end().to_string())
+            .map_err(|e| format!("cannot read secret file `{path}`: {e}"))
+    } else {
+        Ok(value.to_string())
+    }
+}
+
+/// `GATEHOUSE_LISTEN=...` sets `listen`; `__` separates nested keys
+/// (`GATEHOUSE_LIMITS__BODY_BYTES`). Values are parsed as TOML when they parse, else strings.
+fn apply_env_overrides(
+    table: &mut toml::Table,
+    env: impl Iterator<Item = (String, String)>,
+) -> Result<(), ConfigError> {
+    const SKIP: [&str; 3] = ["GATEHOUSE_CONFIG", "GATEHOUSE_TOKEN", "GATEHOUSE_URL"];
+    for (key, value) in env {
+        let Some(rest) = key.strip_prefix("GATEHOUSE_") else {
+            continue;
+        };
+        if SKIP.contains(&key.as_str()) || rest.is_empty() {
+            continue;
+        }
+        let path: Vec<String> = rest.split("__").map(|p| p.to_ascii_lowercase()).collect();
+        let parsed = toml::from_str::<toml::Table>(&format!("v = {value}"))
+            .ok()
+            .and_then(|mut t| t.remove("v"))
+            .unwrap_or(toml::Value::String(value.clone()));
+        let mut cur = &mut *table;
+        for part in &path[..path.len() - 1] {
+            let entry = cur
+                .entry(part.clone())
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            cur = entry
+                .as_table_mut()
+                .ok_or_else(|| ConfigError::Invalid(format!("{key}: `{part}` is not a table")))?;
+        }
+        cur.insert(path[path.len() - 1].clone(), parsed);
+    }
+    Ok(())
+}
+
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str, env: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let env = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect::<Vec<_>>();
+        Config::parse(text, Path::new("g.toml"), env.into_iter())
+    }
+
+    #[test]
+    fn servers_and_defaults() {
+        let c = parse(
+            "listen = \"0.0.0.0:9\"\n[[servers]]\nname = \"db\"\ncommand = \"srv\"\nargs = [\"-v\"]\n[[servers]]\nname = \"web\"\nurl = \"http://x/mcp\"\nera = \"current\"\n",
+            &[],
+        )
+        .unwrap();
+        assert_eq!(c.listen, "0.0.0.0:9");
+        assert_eq!(c.database, "sqlite://gatehouse.db");
+        assert!(matches!(
+            c.server("db").unwrap().upstream_spec().unwrap(),
+            UpstreamSpec::Stdio { .. }
+        ));
+        assert_eq!(c.server("web").unwrap().era, Era::Current);
+        assert_eq!(c.limits.body_bytes, 4 * 1024 * 1024);
+    }
+
+    #[test]
+    fn errors_point_at_the_file_position() {
+        let e = parse("listen = \"a\"\n[[servers]]\nname = 3\n", &[]).unwrap_err();
+        assert_eq!(e.to_string().split(": ").next().unwrap(), "g.toml:3:8");
+        let e = parse("listen = \"a\"\nbogus = 1\n", &[]).unwrap_err();
+        assert!(e.to_string().starts_with("g.toml:2:1"), "{e}");
+        let e = parse("[[servers]]\nname = \"a\"\n", &[]).unwrap_err();
+        assert!(e.to_string().contains("set `url`"), "{e}");
+        let e = parse("[[servers]]\nname = \"a b\"\ncommand = \"x\"\n", &[]).unwrap_err();
+        assert!(e.to_string().contains("only letters"), "{e}");
+    }
+
+    #[test]
+    fn environment_overrides_nested_keys() {
+        let c = parse(
+            "[limits]\nbody_bytes = 2048\n",
+            &[
+                ("GATEHOUSE_LISTEN", "127.0.0.1:1"),
+                ("GATEHOUSE_LIMITS__REQUEST_TIMEOUT_SECS", "1.5"),
+                ("GATEHOUSE_TOKEN", "x"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(c.listen, "127.0.0.1:1");
+        assert_eq!(c.limits.request_timeout(), Duration::from_millis(1500));
+        assert_eq!(c.limits.body_bytes, 2048);
+    }
+
+    #[test]
+    fn secret_references_resolve_or_fail_clearly() {
+        let e = parse(
+            "[[servers]]\nname = \"a\"\ncommand = \"x\"\nenv = { K = \"env:GATEHOUSE_TEST_UNSET_VAR\" }\n",
+            &[],
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("GATEHOUSE_TEST_UNSET_VAR"), "{e}");
+    }
+}

@@ -1,0 +1,680 @@
+//! The MCP gateway: `/mcp/{server}` over Streamable HTTP for clients of both protocol
+//! eras, one upstream connection per session, every message recorded before it moves on.
+
+pub mod auth;
+mod guard;
+mod recording;
+pub mod session;
+mod stream;
+
+use crate::config::{Config, ServerConfig};
+use crate::metrics::Metrics;
+use crate::store::{Direction, NewSession, Store};
+use auth::{AuthError, Authenticator, Principal};
+use axum::Router;
+use axum::body::Body as HttpBody;
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use gatehouse_proxy_core::jsonrpc::{Body, Id, Message, codes};
+use gatehouse_proxy_core::mcp::{self, Era};
+use gatehouse_proxy_core::upstream::{RequestHeaders, Upstream, UpstreamOptions};
+use guard::HostGuard;
+use http::{HeaderMap, HeaderValue, StatusCode, header};
+use session::{GroupKey, Session, SessionTable};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+/// Everything the gateway's handlers share.
+pub struct Gateway {
+    /// The configuration in force.
+    pub config: Arc<Config>,
+    /// The session store.
+    pub store: Store,
+    /// Metrics.
+    pub metrics: Metrics,
+    /// Live sessions.
+    pub sessions: SessionTable,
+    auth: Authenticator,
+    hosts: HostGuard,
+    /// Serializes creation of stateless-era group sessions.
+    group_lock: tokio::sync::Mutex<()>,
+    /// Fired on shutdown: ends server streams so open connections can drain.
+    pub shutdown: CancellationToken,
+}
+
+impl Gateway {
+    /// A gateway over a store; `dev_mode` decides whether `[dev]` tokens sign anyone in.
+    pub fn new(config: Config, store: Store, dev_mode: bool) -> Arc<Gateway> {
+        let auth = Authenticator::new(dev_mode, &config.dev.tokens);
+        let hosts = HostGuard::new(&config.public_base(), &config.allowed_hosts);
+        Arc::new(Gateway {
+            config: Arc::new(config),
+            store,
+            metrics: Metrics::default(),
+            sessions: SessionTable::default(),
+            auth,
+            hosts,
+            group_lock: tokio::sync::Mutex::new(()),
+            shutdown: CancellationToken::new(),
+        })
+    }
+
+    /// Ends sessions that idled out or whose upstream went away, until shutdown.
+    pub fn spawn_reaper(self: &Arc<Self>) {
+        let gw = self.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_millis(500));
+            loop {
+                tokio::select! {
+                    _ = gw.shutdown.cancelled() => return,
+                    _ = tick.tick() => {}
+                }
+                let limits = &gw.config.limits;
+                for s in gw.sessions.all() {
+                    let idle_limit = match s.era {
+                        Era::Legacy => Duration::from_secs(limits.session_idle_secs),
+                        Era::Current => Duration::from_secs(limits.stateless_group_secs),
+                    };
+                    if s.idle_for() > idle_limit && s.upstream.in_flight() == 0 {
+                        gw.end_session(&s.id, "idle_timeout").await;
+                    } else if let Some(reason) = s.upstream.closed_reason()
+                        && s.upstream.in_flight() == 0
+                    {
+                        gw.end_session(&s.id, &format!("upstream_closed: {reason}"))
+                            .await;
+                    }
+                }
+            }
+        });
+    }
+
+    /// Ends every session (graceful shutdown, after open requests drained).
+    pub async fn end_all_sessions(&self, reason: &str) {
+        for s in self.sessions.all() {
+            self.end_session(&s.id, reason).await;
+        }
+    }
+
+    /// Ends one session: records why, closes the upstream, stops its streams.
+    pub async fn end_session(&self, id: &str, reason: &str) {
+        let Some(s) = self.sessions.remove(id) else {
+            return;
+        };
+        s.closed.cancel();
+        s.upstream.close().await;
+        let ev = recording::gateway_event(
+            &s.id,
+            "session_end",
+            serde_json::json!({ "reason": reason }),
+        );
+        if let Err(e) = self.store.record(vec![ev]).await {
+            tracing::error!(session = %s.id, error = %e, "could not record the end of a session");
+        }
+        if let Err(e) = self.store.end_session(&s.id, reason).await {
+            tracing::error!(session = %s.id, error = %e, "could not record the end of a session");
+        }
+        self.metrics.sessions_open.dec();
+        tracing::info!(session = %s.id, server = %s.server, reason, "session ended");
+    }
+
+    async fn open_session(
+        self: &Arc<Self>,
+        server: &ServerConfig,
+        principal: &Principal,
+        era: Era,
+        first: &Message,
+    ) -> Result<Arc<Session>, Response> {
+        let spec = server.upstream_spec().map_err(|e| {
+            rpc_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                first.id().cloned(),
+                codes::INTERNAL_ERROR,
+                e.to_string(),
+            )
+        })?;
+        let opts = UpstreamOptions::default();
+        let (upstream, server_rx) = Upstream::connect(&spec, &opts).await.map_err(|e| {
+            self.metrics
+                .upstream_errors
+                .get_or_create(&crate::metrics::ServerLabels {
+                    server: server.name.clone(),
+                })
+                .inc();
+            rpc_error(
+                StatusCode::BAD_GATEWAY,
+                first.id().cloned(),
+                codes::UPSTREAM_ERROR,
+                format!("Gatehouse could not reach server `{}`: {e}", server.name),
+            )
+        })?;
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        let protocol_version = match era {
+            Era::Legacy => first
+                .params()
+                .and_then(|p| p.get("protocolVersion"))
+                .and_then(|v| v.as_str()),
+            Era::Current => mcp::meta_protocol_version(first),
+        };
+        let record = NewSession {
+            id: id.clone(),
+            principal: principal.user.clone(),
+            groups: principal.groups.clone(),
+            server: server.name.clone(),
+            era: era.as_str().into(),
+            client: mcp::client_info(first),
+            protocol_version: protocol_version.map(String::from),
+        };
+        if let Err(e) = self.store.start_session(record).await {
+            upstream.close().await;
+            return Err(unrecorded(first.id().cloned(), &e));
+        }
+        let session = Arc::new(Session::new(
+            id,
+            server.name.clone(),
+            principal.clone(),
+            era,
+            upstream,
+            self.config.limits.replay_events,
+            self.shutdown.child_token(),
+        ));
+        if let Some(v) = protocol_version {
+            session.set_protocol_version(v);
+        }
+        self.metrics.sessions_open.inc();
+        self.metrics
+            .sessions_started
+            .get_or_create(&crate::metrics::ServerLabels {
+                server: server.name.clone(),
+            })
+            .inc();
+        stream::spawn_server_pump(self.clone(), session.clone(), server_rx);
+        tracing::info!(session = %session.id, server = %server.name, user = %principal.user, era = era.as_str(), "session started");
+        Ok(session)
+    }
+}
+
+/// The HTTP routes: the gateway, health and metrics.
+pub fn router(gw: Arc<Gateway>) -> Router {
+    Router::new()
+        .route(
+            "/mcp/{server}",
+            axum::routing::post(post_mcp)
+                .get(get_mcp)
+                .delete(delete_mcp),
+        )
+        .route(
+            "/.well-known/oauth-protected-resource/mcp/{server}",
+            get(resource_metadata),
+        )
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .with_state(gw)
+}
+
+async fn readyz(State(gw): State<Arc<Gateway>>) -> Response {
+    if gw.shutdown.is_cancelled() {
+        (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n").into_response()
+    } else if gw.store.ping().await {
+        (StatusCode::OK, "ready\n").into_response()
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the store does not answer\n",
+        )
+            .into_response()
+    }
+}
+
+async fn metrics(State(gw): State<Arc<Gateway>>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        gw.metrics.render(),
+    )
+        .into_response()
+}
+
+async fn resource_metadata(State(gw): State<Arc<Gateway>>, Path(server): Path<String>) -> Response {
+    if gw.config.server(&server).is_none() {
+        return (StatusCode::NOT_FOUND, "no such server\n").into_response();
+    }
+    axum::Json(serde_json::json!({
+        "resource": format!("{}/mcp/{server}", gw.config.public_base()),
+        "bearer_methods_supported": ["header"],
+        "authorization_servers": [],
+    }))
+    .into_response()
+}
+
+/// A JSON-RPC error as an HTTP response.
+pub(crate) fn rpc_error(
+    status: StatusCode,
+    id: Option<Id>,
+    code: i64,
+    message: String,
+) -> Response {
+    json_response(status, Message::error(id, code, message, None).to_json())
+}
+
+fn json_response(status: StatusCode, json: String) -> Response {
+    Response::builder()
+        .status(status)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(HttpBody::from(json))
+        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+}
+
+fn unrecorded(id: Option<Id>, e: &crate::store::StoreError) -> Response {
+    tracing::error!(error = %e, "failing closed: the request could not be recorded");
+    rpc_error(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        id,
+        codes::INTERNAL_ERROR,
+        format!(
+            "Gatehouse could not record this request, so it was not forwarded ({e}). Try again; if it persists, tell your Gatehouse admin."
+        ),
+    )
+}
+
+/// Host check, sign-in and server lookup shared by POST, GET and DELETE.
+#[allow(clippy::result_large_err)]
+fn admit<'a>(
+    gw: &'a Gateway,
+    server: &str,
+    headers: &HeaderMap,
+) -> Result<(Principal, &'a ServerConfig), Response> {
+    gw.hosts
+        .check(headers)
+        .map_err(|e| rpc_error(StatusCode::FORBIDDEN, None, codes::INVALID_REQUEST, e))?;
+    let principal = gw
+        .auth
+        .authenticate(headers)
+        .map_err(|e| unauthorized(gw, server, &e))?;
+    let cfg = gw.config.server(server).ok_or_else(|| {
+        let names: Vec<&str> = gw.config.servers.iter().map(|s| s.name.as_str()).collect();
+        rpc_error(
+            StatusCode::NOT_FOUND,
+            None,
+            codes::INVALID_REQUEST,
+            format!(
+                "there is no MCP server named `{server}` here; configured servers: {}",
+                names.join(", ")
+            ),
+        )
+    })?;
+    Ok((principal, cfg))
+}
+
+fn unauthorized(gw: &Gateway, server: &str, e: &AuthError) -> Response {
+    let mut challenge = format!(
+        "Bearer resource_metadata=\"{}/.well-known/oauth-protected-resource/mcp/{server}\"",
+        gw.config.public_base()
+    );
+    if let Some(err) = e.oauth_error() {
+        challenge.push_str(&format!(", error=\"{err}\""));
+    }
+    let msg = match e {
+        AuthError::Missing => "sign-in required: send `Authorization: Bearer <token>`",
+        AuthError::Invalid => {
+            "the bearer token is not valid (expired, revoked, or dev sign-in is off)"
+        }
+    };
+    let mut resp = rpc_error(
+        StatusCode::UNAUTHORIZED,
+        None,
+        codes::INVALID_REQUEST,
+        msg.into(),
+    );
+    if let Ok(v) = HeaderValue::from_str(&challenge) {
+        resp.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+    }
+    resp
+}
+
+fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+fn session_gone(id: &str) -> Response {
+    rpc_error(
+        StatusCode::NOT_FOUND,
+        None,
+        codes::INVALID_REQUEST,
+        format!("session `{id}` is unknown or has ended; start a new session with initialize"),
+    )
+}
+
+/// The era a session-less request belongs to: the stateless era when it carries a
+/// 2026-07-28-or-later version in `_meta` or the `MCP-Protocol-Version` header.
+fn stateless_version(headers: &HeaderMap, msg: &Message) -> Option<String> {
+    let v =
+        mcp::meta_protocol_version(msg).or_else(|| header_str(headers, "mcp-protocol-version"))?;
+    (Era::of_version(v) == Era::Current).then(|| v.to_string())
+}
+
+fn era_mismatch(id: Option<Id>, server: &ServerConfig, client: Era) -> Response {
+    let (theirs, ours) = match client {
+        Era::Legacy => (
+            "a session-based (initialize) MCP revision",
+            "the stateless 2026-07-28 revision",
+        ),
+        Era::Current => (
+            "the stateless 2026-07-28 revision",
+            "session-based MCP (2025-11-25 or older)",
+        ),
+    };
+    rpc_error(
+        StatusCode::BAD_REQUEST,
+        id,
+        codes::ERA_MISMATCH,
+        format!(
+            "this client speaks {theirs} but server `{}` speaks {ours}; Gatehouse cannot bridge them faithfully. Use a client that supports {ours}.",
+            server.name
+        ),
+    )
+}
+
+async fn post_mcp(
+    State(gw): State<Arc<Gateway>>,
+    Path(server): Path<String>,
+    headers: HeaderMap,
+    body: HttpBody,
+) -> Response {
+    let started = Instant::now();
+    let (principal, cfg) = match admit(&gw, &server, &headers) {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let content_type = header_str(&headers, "content-type").unwrap_or("");
+    if !content_type
+        .to_ascii_lowercase()
+        .starts_with("application/json")
+    {
+        return rpc_error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            None,
+            codes::INVALID_REQUEST,
+            format!("Content-Type must be application/json, not `{content_type}`"),
+        );
+    }
+    let limit = gw.config.limits.body_bytes;
+    let bytes = match axum::body::to_bytes(body, limit).await {
+        Ok(b) => b,
+        Err(_) => {
+            return rpc_error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                None,
+                codes::INVALID_REQUEST,
+                format!(
+                    "the request body is larger than the limit of {limit} bytes (limits.body_bytes)"
+                ),
+            );
+        }
+    };
+    let body = match Body::decode(&bytes) {
+        Ok(b) => b,
+        Err(e) => return rpc_error(StatusCode::BAD_REQUEST, None, e.code(), e.to_string()),
+    };
+    let is_batch = body.is_batch();
+    let msgs = body.into_messages();
+    let accepts_sse =
+        header_str(&headers, "accept").is_some_and(|a| a.contains("text/event-stream"));
+
+    let session = match header_str(&headers, "mcp-session-id") {
+        Some(id) => match gw.sessions.get(id) {
+            Some(s) if s.principal.user == principal.user && s.server == server => s,
+            _ => return session_gone(id),
+        },
+        None => {
+            let first = &msgs[0];
+            if !is_batch && first.is_request() && first.method() == Some("initialize") {
+                return initialize(
+                    &gw,
+                    cfg,
+                    &principal,
+                    msgs.into_iter().next().unwrap_or_else(|| unreachable!()),
+                    started,
+                )
+                .await;
+            }
+            match stateless_version(&headers, first) {
+                Some(_) if is_batch => {
+                    return rpc_error(
+                        StatusCode::BAD_REQUEST,
+                        None,
+                        codes::INVALID_REQUEST,
+                        "batches are not part of MCP 2026-07-28".into(),
+                    );
+                }
+                Some(_) if cfg.era == Era::Legacy => {
+                    return era_mismatch(first.id().cloned(), cfg, Era::Current);
+                }
+                Some(_) => match stateless_session(&gw, cfg, &principal, first).await {
+                    Ok(s) => s,
+                    Err(r) => return r,
+                },
+                None => {
+                    return rpc_error(
+                        StatusCode::BAD_REQUEST,
+                        first.id().cloned(),
+                        codes::INVALID_REQUEST,
+                        "missing Mcp-Session-Id header: start a session with initialize (or, for MCP 2026-07-28, put the protocol version in params._meta)".into(),
+                    );
+                }
+            }
+        }
+    };
+    session.touch();
+    if is_batch
+        && !session
+            .protocol_version()
+            .as_deref()
+            .is_some_and(mcp::allows_batches)
+    {
+        return rpc_error(
+            StatusCode::BAD_REQUEST,
+            None,
+            codes::INVALID_REQUEST,
+            "JSON-RPC batches are only part of MCP 2025-03-26; send one message per request".into(),
+        );
+    }
+    let mut rh = RequestHeaders::default();
+    if session.era == Era::Current {
+        for m in &msgs {
+            if let Err(e) = guard::check_routing_headers(&headers, m) {
+                return rpc_error(
+                    StatusCode::BAD_REQUEST,
+                    m.id().cloned(),
+                    codes::HEADER_MISMATCH,
+                    e,
+                );
+            }
+        }
+        rh.protocol_version = mcp::meta_protocol_version(&msgs[0])
+            .or_else(|| header_str(&headers, "mcp-protocol-version"))
+            .map(String::from);
+        rh.passthrough = guard::passthrough_headers(&headers);
+    }
+    let span = tracing::info_span!("request", session = %session.id, server = %server, method = msgs[0].method().unwrap_or("-"));
+    stream::exchange(
+        gw.clone(),
+        session,
+        msgs,
+        rh,
+        accepts_sse,
+        is_batch,
+        started,
+    )
+    .instrument(span)
+    .await
+}
+
+async fn initialize(
+    gw: &Arc<Gateway>,
+    cfg: &ServerConfig,
+    principal: &Principal,
+    msg: Message,
+    started: Instant,
+) -> Response {
+    if cfg.era == Era::Current {
+        return era_mismatch(msg.id().cloned(), cfg, Era::Legacy);
+    }
+    let session = match gw.open_session(cfg, principal, Era::Legacy, &msg).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let span = tracing::info_span!("request", session = %session.id, server = %cfg.name, method = "initialize");
+    if let Err(e) = gw
+        .store
+        .record(vec![recording::event_of(
+            &session.id,
+            Direction::ClientToServer,
+            &msg,
+        )])
+        .await
+    {
+        let id = session.id.clone();
+        gw.sessions.insert(session, None);
+        gw.end_session(&id, "record_failed").await;
+        return unrecorded(msg.id().cloned(), &e);
+    }
+    let answer = stream::forward_for_answer(gw, &session, msg, &RequestHeaders::default(), started)
+        .instrument(span)
+        .await;
+    let negotiated = answer
+        .result_value()
+        .and_then(|r| r.get("protocolVersion"))
+        .and_then(|v| v.as_str())
+        .map(String::from);
+    let Some(version) = negotiated else {
+        // The handshake failed: there is no session to keep.
+        let id = session.id.clone();
+        gw.sessions.insert(session, None);
+        gw.end_session(&id, "initialize_failed").await;
+        return json_response(StatusCode::OK, answer.to_json());
+    };
+    session.upstream.set_protocol_version(&version);
+    session.set_protocol_version(&version);
+    if let Err(e) = gw
+        .store
+        .session_info(&session.id, None, Some(version))
+        .await
+    {
+        let id = session.id.clone();
+        gw.sessions.insert(session, None);
+        gw.end_session(&id, "record_failed").await;
+        return unrecorded(answer.id().cloned(), &e);
+    }
+    let mut resp = json_response(StatusCode::OK, answer.to_json());
+    if let Ok(v) = HeaderValue::from_str(&session.id) {
+        resp.headers_mut().insert("mcp-session-id", v);
+    }
+    gw.sessions.insert(session, None);
+    resp
+}
+
+async fn stateless_session(
+    gw: &Arc<Gateway>,
+    cfg: &ServerConfig,
+    principal: &Principal,
+    first: &Message,
+) -> Result<Arc<Session>, Response> {
+    let client = mcp::client_info(first)
+        .map(|c| c.0)
+        .unwrap_or_else(|| "unknown".into());
+    let key: GroupKey = (principal.user.clone(), cfg.name.clone(), client);
+    let _guard = gw.group_lock.lock().await;
+    if let Some(s) = gw.sessions.get_group(&key) {
+        return Ok(s);
+    }
+    let s = gw.open_session(cfg, principal, Era::Current, first).await?;
+    gw.sessions.insert(s.clone(), Some(key));
+    Ok(s)
+}
+
+async fn get_mcp(
+    State(gw): State<Arc<Gateway>>,
+    Path(server): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let (principal, _) = match admit(&gw, &server, &headers) {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    if !header_str(&headers, "accept").is_some_and(|a| a.contains("text/event-stream")) {
+        return rpc_error(
+            StatusCode::NOT_ACCEPTABLE,
+            None,
+            codes::INVALID_REQUEST,
+            "the GET stream is Server-Sent Events: send `Accept: text/event-stream`".into(),
+        );
+    }
+    let Some(id) = header_str(&headers, "mcp-session-id") else {
+        return rpc_error(
+            StatusCode::BAD_REQUEST,
+            None,
+            codes::INVALID_REQUEST,
+            "missing Mcp-Session-Id header: the GET stream belongs to a session".into(),
+        );
+    };
+    let session = match gw.sessions.get(id) {
+        Some(s) if s.principal.user == principal.user && s.server == server => s,
+        _ => return session_gone(id),
+    };
+    let last = header_str(&headers, "last-event-id").and_then(|v| v.parse::<u64>().ok());
+    stream::server_stream(&session, last).await
+}
+
+async fn delete_mcp(
+    State(gw): State<Arc<Gateway>>,
+    Path(server): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let (principal, _) = match admit(&gw, &server, &headers) {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let Some(id) = header_str(&headers, "mcp-session-id") else {
+        return rpc_error(
+            StatusCode::BAD_REQUEST,
+            None,
+            codes::INVALID_REQUEST,
+            "missing Mcp-Session-Id header".into(),
+        );
+    };
+    match gw.sessions.get(id) {
+        Some(s) if s.principal.user == principal.user && s.server == server => {
+            gw.end_session(id, "client_closed").await;
+            StatusCode::NO_CONTENT.into_response()
+        }
+        _ => session_gone(id),
+    }
+}
+
+/// Serves the gateway until `stop` resolves, then drains: server streams end, open
+/// requests finish, and every session is closed and recorded as ended by shutdown.
+pub async fn serve(
+    gw: Arc<Gateway>,
+    listener: tokio::net::TcpListener,
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    gw.spawn_reaper();
+    let token = gw.shutdown.clone();
+    let app = router(gw.clone());
+    let drained = async move {
+        stop.await;
+        tracing::info!("shutting down: draining open requests");
+        token.cancel();
+    };
+    axum::serve(listener, app)
+        .with_graceful_shutdown(drained)
+        .await?;
+    gw.end_all_sessions("gateway_shutdown").await;
+    Ok(())
+}

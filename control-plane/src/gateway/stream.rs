@@ -1,0 +1,394 @@
+//! Moving one client POST through the session's upstream and back: recording every
+//! message, answering as plain JSON when the upstream answers at once, switching to an
+//! SSE stream when related messages (progress, server requests) come first, and the
+//! session's GET stream for messages that belong to no request.
+
+use super::recording::{event_of, gateway_event};
+use super::session::Session;
+use super::{Gateway, json_response, unrecorded};
+use crate::store::Direction;
+use axum::body::Body as HttpBody;
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use gatehouse_proxy_core::jsonrpc::{Id, Message, codes};
+use gatehouse_proxy_core::mcp::Era;
+use gatehouse_proxy_core::sse;
+use gatehouse_proxy_core::upstream::{Exchange, RequestHeaders};
+use http::{StatusCode, header};
+use std::sync::Arc;
+use std::time::Instant;
+use tokio::sync::{broadcast, mpsc};
+
+/// One message from upstream (or one the gateway made up in its place), recorded.
+struct Step {
+    msg: Message,
+    /// Set when the gateway answered in the upstream's place.
+    outcome: Option<&'static str>,
+}
+
+impl Step {
+    fn outcome(&self) -> &'static str {
+        self.outcome.unwrap_or(if self.msg.error_value().is_some() {
+            "error"
+        } else {
+            "ok"
+        })
+    }
+}
+
+/// What a request is, for errors and metrics.
+struct Pending {
+    id: Option<Id>,
+    method: String,
+    started: Instant,
+}
+
+async fn next_recorded(
+    gw: &Gateway,
+    session: &Session,
+    exch: &mut Exchange,
+    req: &Pending,
+) -> Step {
+    let deadline = req.started + gw.config.limits.request_timeout();
+    let (msg, outcome) = match tokio::time::timeout_at(deadline.into(), exch.next()).await {
+        Ok(Some(m)) => {
+            let failed = m
+                .error_value()
+                .and_then(|e| e.get("code"))
+                .and_then(|c| c.as_i64())
+                == Some(codes::UPSTREAM_ERROR);
+            (m, failed.then_some("upstream_failure"))
+        }
+        Ok(None) => (
+            Message::error(
+                req.id.clone(),
+                codes::UPSTREAM_ERROR,
+                format!(
+                    "the connection to server `{}` closed before it answered",
+                    session.server
+                ),
+                None,
+            ),
+            Some("upstream_failure"),
+        ),
+        Err(_) => {
+            let secs = gw.config.limits.request_timeout_secs;
+            (
+                Message::error(
+                    req.id.clone(),
+                    codes::UPSTREAM_ERROR,
+                    format!(
+                        "server `{}` did not answer `{}` within {secs} s (limits.request_timeout_secs); the request was cancelled upstream",
+                        session.server, req.method
+                    ),
+                    None,
+                ),
+                Some("timeout"),
+            )
+        }
+    };
+    let direction = if outcome.is_some() {
+        Direction::Gateway
+    } else {
+        Direction::ServerToClient
+    };
+    match gw
+        .store
+        .record(vec![event_of(&session.id, direction, &msg)])
+        .await
+    {
+        Ok(()) => Step { msg, outcome },
+        Err(e) => {
+            tracing::error!(session = %session.id, error = %e, "withholding an upstream message that could not be recorded");
+            Step {
+                msg: Message::error(
+                    req.id.clone(),
+                    codes::INTERNAL_ERROR,
+                    format!(
+                        "Gatehouse could not record the server's answer, so it was withheld ({e})"
+                    ),
+                    None,
+                ),
+                outcome: Some("record_failed"),
+            }
+        }
+    }
+}
+
+fn finish(gw: &Gateway, session: &Session, req: &Pending, step: &Step) {
+    gw.metrics.request_done(
+        &session.server,
+        &req.method,
+        step.outcome(),
+        req.started.elapsed(),
+    );
+}
+
+async fn start(
+    gw: &Gateway,
+    session: &Session,
+    msg: Message,
+    rh: &RequestHeaders,
+) -> Result<(Exchange, Pending), Step> {
+    let req = Pending {
+        id: msg.id().cloned(),
+        method: msg.method().unwrap_or("").to_string(),
+        started: Instant::now(),
+    };
+    match session.upstream.request(msg, rh).await {
+        Ok(exch) => Ok((exch, req)),
+        Err(e) => {
+            let msg = Message::error(
+                req.id.clone(),
+                codes::UPSTREAM_ERROR,
+                format!("server `{}` is unavailable: {e}", session.server),
+                None,
+            );
+            let _ = gw
+                .store
+                .record(vec![event_of(&session.id, Direction::Gateway, &msg)])
+                .await;
+            let step = Step {
+                msg,
+                outcome: Some("upstream_failure"),
+            };
+            finish(gw, session, &req, &step);
+            Err(step)
+        }
+    }
+}
+
+/// Forwards one request and returns its final answer; related messages go to the
+/// session's GET stream.
+pub(super) async fn forward_for_answer(
+    gw: &Gateway,
+    session: &Session,
+    msg: Message,
+    rh: &RequestHeaders,
+    started: Instant,
+) -> Message {
+    let (mut exch, mut req) = match start(gw, session, msg, rh).await {
+        Ok(x) => x,
+        Err(step) => return step.msg,
+    };
+    req.started = started;
+    loop {
+        let step = next_recorded(gw, session, &mut exch, &req).await;
+        if step.msg.is_response() {
+            finish(gw, session, &req, &step);
+            return step.msg;
+        }
+        session.outbox.push(step.msg.to_json());
+    }
+}
+
+/// Handles a POST body for a live session.
+pub(super) async fn exchange(
+    gw: Arc<Gateway>,
+    session: Arc<Session>,
+    msgs: Vec<Message>,
+    rh: RequestHeaders,
+    accepts_sse: bool,
+    is_batch: bool,
+    started: Instant,
+) -> Response {
+    // Durable before anything moves on: nothing is ever forwarded unrecorded.
+    let events = msgs
+        .iter()
+        .map(|m| event_of(&session.id, Direction::ClientToServer, m))
+        .collect();
+    if let Err(e) = gw.store.record(events).await {
+        let first_request = msgs
+            .iter()
+            .find(|m| m.is_request())
+            .and_then(|m| m.id().cloned());
+        return unrecorded(first_request, &e);
+    }
+    let (requests, others): (Vec<Message>, Vec<Message>) =
+        msgs.into_iter().partition(Message::is_request);
+    for m in others {
+        if let Err(e) = session.upstream.send(m, &rh).await {
+            tracing::warn!(session = %session.id, error = %e, "could not pass a client message upstream");
+            if requests.is_empty() {
+                return super::rpc_error(
+                    StatusCode::BAD_GATEWAY,
+                    None,
+                    codes::UPSTREAM_ERROR,
+                    format!("server `{}` is unavailable: {e}", session.server),
+                );
+            }
+        }
+    }
+    if requests.is_empty() {
+        return StatusCode::ACCEPTED.into_response();
+    }
+    if is_batch {
+        let answers = futures::future::join_all(
+            requests
+                .into_iter()
+                .map(|r| forward_for_answer(&gw, &session, r, &rh, started)),
+        )
+        .await;
+        let body = format!(
+            "[{}]",
+            answers
+                .iter()
+                .map(Message::to_json)
+                .collect::<Vec<_>>()
+                .join(",")
+        );
+        return json_response(StatusCode::OK, body);
+    }
+    let Some(msg) = requests.into_iter().next() else {
+        return StatusCode::ACCEPTED.into_response();
+    };
+    let (mut exch, mut req) = match start(&gw, &session, msg, &rh).await {
+        Ok(x) => x,
+        Err(step) => return json_response(StatusCode::OK, step.msg.to_json()),
+    };
+    req.started = started;
+    let first = next_recorded(&gw, &session, &mut exch, &req).await;
+    if first.msg.is_response() {
+        finish(&gw, &session, &req, &first);
+        return json_response(StatusCode::OK, first.msg.to_json());
+    }
+    if !accepts_sse {
+        // The client takes only JSON: related messages go to its GET stream.
+        let mut step = first;
+        while !step.msg.is_response() {
+            session.outbox.push(step.msg.to_json());
+            step = next_recorded(&gw, &session, &mut exch, &req).await;
+        }
+        finish(&gw, &session, &req, &step);
+        return json_response(StatusCode::OK, step.msg.to_json());
+    }
+    let (tx, rx) = mpsc::channel::<Bytes>(16);
+    tokio::spawn(async move {
+        let mut client = Some(tx);
+        let mut step = first;
+        loop {
+            let text = step.msg.to_json();
+            let delivered = match &client {
+                Some(tx) => tx
+                    .send(Bytes::from(sse::encode(Some("message"), None, &text)))
+                    .await
+                    .is_ok(),
+                None => false,
+            };
+            if !delivered {
+                if session.era == Era::Current {
+                    // In the stateless era closing the stream is how a client cancels;
+                    // dropping the exchange tells the upstream.
+                    let ev = gateway_event(
+                        &session.id,
+                        "client_cancelled",
+                        serde_json::json!({ "request": req.id.as_ref().map(|i| i.to_value()) }),
+                    );
+                    let _ = gw.store.record(vec![ev]).await;
+                    gw.metrics.request_done(
+                        &session.server,
+                        &req.method,
+                        "cancelled",
+                        req.started.elapsed(),
+                    );
+                    return;
+                }
+                // A legacy client that disconnects has not cancelled: the rest goes to its GET stream.
+                client = None;
+                session.outbox.push(text);
+            }
+            if step.msg.is_response() {
+                finish(&gw, &session, &req, &step);
+                return;
+            }
+            step = next_recorded(&gw, &session, &mut exch, &req).await;
+        }
+    });
+    sse_response(rx)
+}
+
+fn sse_response(rx: mpsc::Receiver<Bytes>) -> Response {
+    let body = futures::stream::unfold(rx, |mut rx| async move {
+        rx.recv()
+            .await
+            .map(|b| (Ok::<Bytes, std::convert::Infallible>(b), rx))
+    });
+    Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, "text/event-stream")
+        .header(header::CACHE_CONTROL, "no-cache")
+        .body(HttpBody::from_stream(body))
+        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+}
+
+/// The session's GET stream: replays what the client missed, then follows live.
+pub(super) async fn server_stream(session: &Arc<Session>, last_event_id: Option<u64>) -> Response {
+    if session.claim_server_stream()
+        && let Err(e) = session.upstream.open_server_stream().await
+    {
+        tracing::warn!(session = %session.id, error = %e, "the upstream's server stream could not be opened");
+    }
+    let (replay, mut live) = session.outbox.subscribe(last_event_id);
+    let (tx, rx) = mpsc::channel::<Bytes>(16);
+    let session = session.clone();
+    tokio::spawn(async move {
+        let mut sent = replay.last().map(|e| e.id).unwrap_or(0);
+        for ev in replay {
+            if tx.send(encode(ev.id, &ev.json)).await.is_err() {
+                return;
+            }
+            session.outbox.mark_delivered(ev.id);
+        }
+        loop {
+            tokio::select! {
+                _ = session.closed.cancelled() => return,
+                _ = tx.closed() => return,
+                r = live.recv() => match r {
+                    Ok(ev) if ev.id <= sent => {}
+                    Ok(ev) => {
+                        if tx.send(encode(ev.id, &ev.json)).await.is_err() {
+                            return;
+                        }
+                        sent = ev.id;
+                        session.outbox.mark_delivered(ev.id);
+                    }
+                    Err(broadcast::error::RecvError::Lagged(n)) => {
+                        tracing::warn!(session = %session.id, skipped = n, "a slow client missed server messages; it can resume with Last-Event-ID");
+                    }
+                    Err(broadcast::error::RecvError::Closed) => return,
+                },
+            }
+        }
+    });
+    sse_response(rx)
+}
+
+fn encode(id: u64, json: &str) -> Bytes {
+    Bytes::from(sse::encode(Some("message"), Some(&id.to_string()), json))
+}
+
+/// Records and queues the upstream's unsolicited messages (logs, list changes, server
+/// requests while several client requests are in flight) for the GET stream.
+pub(super) fn spawn_server_pump(
+    gw: Arc<Gateway>,
+    session: Arc<Session>,
+    mut rx: mpsc::Receiver<Message>,
+) {
+    tokio::spawn(async move {
+        loop {
+            let msg = tokio::select! {
+                _ = session.closed.cancelled() => return,
+                m = rx.recv() => match m { Some(m) => m, None => return },
+            };
+            if let Err(e) = gw
+                .store
+                .record(vec![event_of(&session.id, Direction::ServerToClient, &msg)])
+                .await
+            {
+                tracing::error!(session = %session.id, error = %e, "withholding a server message that could not be recorded");
+                continue;
+            }
+            session.outbox.push(msg.to_json());
+        }
+    });
+}

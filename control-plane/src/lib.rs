@@ -1,0 +1,9 @@
+//! The Gatehouse control plane: the MCP gateway, its session store, and the `gatehouse`
+//! command line. The binary in `main.rs` only parses arguments and calls in here.
+
+pub mod commands;
+pub mod config;
+pub mod demo_server;
+pub mod gateway;
+pub mod metrics;
+pub mod store;

@@ -1,0 +1,507 @@
+//! The session store (SQLite by default): sessions and every message of them.
+//!
+//! All writes go through one writer task that commits in groups: every caller waits
+//! until its own write is durable (WAL, `synchronous = FULL`), but many callers share
+//! one fsync. That is what keeps recording off the critical path's bottleneck while the
+//! gateway still never forwards anything unrecorded.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Row, SqlitePool};
+use std::str::FromStr;
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
+
+/// A write could not be made durable.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("the session record could not be written: {0}")]
+pub struct StoreError(pub String);
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        StoreError(e.to_string())
+    }
+}
+
+/// Which way a message went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    /// From the MCP client to the upstream server.
+    ClientToServer,
+    /// From the upstream server to the client.
+    ServerToClient,
+    /// Something the gateway itself did or answered.
+    Gateway,
+}
+
+impl Direction {
+    fn as_str(self) -> &'static str {
+        match self {
+            Direction::ClientToServer => "client_to_server",
+            Direction::ServerToClient => "server_to_client",
+            Direction::Gateway => "gateway",
+        }
+    }
+}
+
+/// A new session.
+#[derive(Debug, Clone)]
+pub struct NewSession {
+    /// Session id (the gateway's own, never the upstream's).
+    pub id: String,
+    /// Who.
+    pub principal: String,
+    /// Their groups.
+    pub groups: Vec<String>,
+    /// Which server.
+    pub server: String,
+    /// `legacy` or `current`.
+    pub era: String,
+    /// Client name and version, when known.
+    pub client: Option<(String, String)>,
+    /// Protocol version, when known.
+    pub protocol_version: Option<String>,
+}
+
+/// One recorded message or gateway event.
+#[derive(Debug, Clone)]
+pub struct Event {
+    /// The session it belongs to.
+    pub session_id: String,
+    /// Direction.
+    pub direction: Direction,
+    /// `request`, `response`, `error`, `notification`, or a gateway event name.
+    pub kind: String,
+    /// JSON-RPC method, where there is one.
+    pub method: Option<String>,
+    /// Tool (or prompt, or resource) the request names.
+    pub tool: Option<String>,
+    /// JSON-RPC id as text.
+    pub rpc_id: Option<String>,
+    /// The JSON payload.
+    pub payload: String,
+}
+
+enum Op {
+    StartSession(NewSession),
+    Event(Event),
+    SessionInfo {
+        id: String,
+        client: Option<(String, String)>,
+        protocol_version: Option<String>,
+    },
+    EndSession {
+        id: String,
+        reason: String,
+    },
+}
+
+struct Job {
+    ops: Vec<Op>,
+    done: oneshot::Sender<Result<(), StoreError>>,
+}
+
+/// Handle to the store; cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    pool: SqlitePool,
+    tx: mpsc::Sender<Job>,
+}
+
+/// Largest number of jobs committed in one transaction.
+const GROUP_LIMIT: usize = 512;
+
+impl Store {
+    /// Opens (creating if needed) the database at a `sqlite://` URL and migrates it.
+    pub async fn open(url: &str) -> Result<Store, StoreError> {
+        if url.starts_with("postgres") {
+            return Err(StoreError(
+                "PostgreSQL storage is not available in this build yet; use a sqlite:// database"
+                    .into(),
+            ));
+        }
+        let opts = SqliteConnectOptions::from_str(url)
+            .map_err(|e| StoreError(format!("`{url}` is not a valid sqlite:// URL: {e}")))?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true);
+        // An in-memory database exists per connection: it must have exactly one.
+        let in_memory = url.contains(":memory:") || url.trim_end_matches('/') == "sqlite:";
+        let pool = SqlitePoolOptions::new()
+            .max_connections(if in_memory { 1 } else { 4 })
+            .connect_with(opts)
+            .await
+            .map_err(|e| StoreError(format!("cannot open {url}: {e}")))?;
+        sqlx::migrate!("../migrations/sqlite")
+            .run(&pool)
+            .await
+            .map_err(|e| StoreError(format!("migrating {url} failed: {e}")))?;
+        let (tx, rx) = mpsc::channel(4096);
+        tokio::spawn(writer(pool.clone(), rx));
+        Ok(Store { pool, tx })
+    }
+
+    async fn submit(&self, ops: Vec<Op>) -> Result<(), StoreError> {
+        let (done, wait) = oneshot::channel();
+        self.tx
+            .send(Job { ops, done })
+            .await
+            .map_err(|_| StoreError("the store writer has stopped".into()))?;
+        wait.await
+            .map_err(|_| StoreError("the store writer has stopped".into()))?
+    }
+
+    /// Records a new session (durable on return).
+    pub async fn start_session(&self, s: NewSession) -> Result<(), StoreError> {
+        self.submit(vec![Op::StartSession(s)]).await
+    }
+
+    /// Records events in order (durable on return).
+    pub async fn record(&self, events: Vec<Event>) -> Result<(), StoreError> {
+        self.submit(events.into_iter().map(Op::Event).collect())
+            .await
+    }
+
+    /// Fills in what the handshake told us about the client.
+    pub async fn session_info(
+        &self,
+        id: &str,
+        client: Option<(String, String)>,
+        protocol_version: Option<String>,
+    ) -> Result<(), StoreError> {
+        self.submit(vec![Op::SessionInfo {
+            id: id.to_string(),
+            client,
+            protocol_version,
+        }])
+        .await
+    }
+
+    /// Records how a session ended.
+    pub async fn end_session(&self, id: &str, reason: &str) -> Result<(), StoreError> {
+        self.submit(vec![Op::EndSession {
+            id: id.to_string(),
+            reason: reason.to_string(),
+        }])
+        .await
+    }
+
+    /// Read access for the CLI, API and tests.
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    /// True when the database answers.
+    pub async fn ping(&self) -> bool {
+        sqlx::query("SELECT 1").execute(&self.pool).await.is_ok()
+    }
+
+    /// Sessions, newest first.
+    pub async fn list_sessions(&self, limit: i64) -> Result<Vec<SessionRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, principal, server, era, client_name, client_version, protocol_version, \
+             started_at, ended_at, end_reason, message_count FROM sessions ORDER BY started_at DESC, rowid DESC LIMIT ?",
+        )
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(SessionRow::from_row).collect())
+    }
+
+    /// One session by id, or by a unique id prefix.
+    pub async fn find_session(&self, id: &str) -> Result<Option<SessionRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, principal, server, era, client_name, client_version, protocol_version, \
+             started_at, ended_at, end_reason, message_count FROM sessions WHERE id = ? OR id LIKE ? || '%' LIMIT 2",
+        )
+        .bind(id)
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(match rows.as_slice() {
+            [one] => Some(SessionRow::from_row(one)),
+            _ => rows.iter().map(SessionRow::from_row).find(|r| r.id == id),
+        })
+    }
+
+    /// Every event of a session, in order.
+    pub async fn session_events(&self, id: &str) -> Result<Vec<EventRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT seq, at, direction, kind, method, tool, rpc_id, payload FROM audit_events WHERE session_id = ? ORDER BY seq",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| EventRow {
+                seq: r.get("seq"),
+                at: r.get("at"),
+                direction: r.get("direction"),
+                kind: r.get("kind"),
+                method: r.get("method"),
+                tool: r.get("tool"),
+                rpc_id: r.get("rpc_id"),
+                payload: r.get("payload"),
+            })
+            .collect())
+    }
+}
+
+/// A session as stored.
+#[derive(Debug, Clone, Serialize)]
+pub struct SessionRow {
+    /// Id.
+    pub id: String,
+    /// Who.
+    pub principal: String,
+    /// Server.
+    pub server: String,
+    /// Era.
+    pub era: String,
+    /// Client name.
+    pub client_name: Option<String>,
+    /// Client version.
+    pub client_version: Option<String>,
+    /// Protocol version.
+    pub protocol_version: Option<String>,
+    /// Start (RFC 3339).
+    pub started_at: String,
+    /// End (RFC 3339).
+    pub ended_at: Option<String>,
+    /// How it ended.
+    pub end_reason: Option<String>,
+    /// Messages recorded.
+    pub message_count: i64,
+}
+
+impl SessionRow {
+    fn from_row(r: &sqlx::sqlite::SqliteRow) -> SessionRow {
+        SessionRow {
+            id: r.get("id"),
+            principal: r.get("principal"),
+            server: r.get("server"),
+            era: r.get("era"),
+            client_name: r.get("client_name"),
+            client_version: r.get("client_version"),
+            protocol_version: r.get("protocol_version"),
+            started_at: r.get("started_at"),
+            ended_at: r.get("ended_at"),
+            end_reason: r.get("end_reason"),
+            message_count: r.get("message_count"),
+        }
+    }
+}
+
+/// An event as stored.
+#[derive(Debug, Clone, Serialize)]
+pub struct EventRow {
+    /// Global order.
+    pub seq: i64,
+    /// When (RFC 3339).
+    pub at: String,
+    /// Direction.
+    pub direction: String,
+    /// Kind.
+    pub kind: String,
+    /// Method.
+    pub method: Option<String>,
+    /// Tool.
+    pub tool: Option<String>,
+    /// JSON-RPC id.
+    pub rpc_id: Option<String>,
+    /// JSON payload.
+    pub payload: String,
+}
+
+fn now() -> String {
+    let t: DateTime<Utc> = Utc::now();
+    t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
+
+async fn writer(pool: SqlitePool, mut rx: mpsc::Receiver<Job>) {
+    let mut batch = Vec::with_capacity(GROUP_LIMIT);
+    while rx.recv_many(&mut batch, GROUP_LIMIT).await > 0 {
+        let result = commit(&pool, &batch).await;
+        if let Err(e) = &result {
+            tracing::error!(error = %e, jobs = batch.len(), "recording failed; the affected requests fail closed");
+        }
+        for job in batch.drain(..) {
+            let _ = job.done.send(result.clone());
+        }
+    }
+}
+
+async fn commit(pool: &SqlitePool, batch: &[Job]) -> Result<(), StoreError> {
+    let mut tx = pool.begin().await?;
+    let at = now();
+    for op in batch.iter().flat_map(|j| &j.ops) {
+        match op {
+            Op::StartSession(s) => {
+                sqlx::query(
+                    "INSERT INTO sessions (id, principal, groups_json, server, era, client_name, client_version, \
+                     protocol_version, started_at, last_seen_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                )
+                .bind(&s.id)
+                .bind(&s.principal)
+                .bind(serde_json::to_string(&s.groups).unwrap_or_else(|_| "[]".into()))
+                .bind(&s.server)
+                .bind(&s.era)
+                .bind(s.client.as_ref().map(|c| &c.0))
+                .bind(s.client.as_ref().map(|c| &c.1))
+                .bind(&s.protocol_version)
+                .bind(&at)
+                .bind(&at)
+                .execute(&mut *tx)
+                .await?;
+            }
+            Op::Event(e) => {
+                sqlx::query(
+                    "INSERT INTO audit_events (session_id, at, direction, kind, method, tool, rpc_id, payload) \
+                     VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                )
+                .bind(&e.session_id)
+                .bind(&at)
+                .bind(e.direction.as_str())
+                .bind(&e.kind)
+                .bind(&e.method)
+                .bind(&e.tool)
+                .bind(&e.rpc_id)
+                .bind(&e.payload)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query("UPDATE sessions SET message_count = message_count + 1, last_seen_at = ? WHERE id = ?")
+                    .bind(&at)
+                    .bind(&e.session_id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            Op::SessionInfo {
+                id,
+                client,
+                protocol_version,
+            } => {
+                sqlx::query(
+                    "UPDATE sessions SET client_name = COALESCE(?, client_name), client_version = COALESCE(?, client_version), \
+                     protocol_version = COALESCE(?, protocol_version) WHERE id = ?",
+                )
+                .bind(client.as_ref().map(|c| &c.0))
+                .bind(client.as_ref().map(|c| &c.1))
+                .bind(protocol_version)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            }
+            Op::EndSession { id, reason } => {
+                sqlx::query("UPDATE sessions SET ended_at = ?, end_reason = ? WHERE id = ? AND ended_at IS NULL")
+                    .bind(&at)
+                    .bind(reason)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn temp_store() -> (Store, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        (Store::open(&url).await.unwrap(), dir)
+    }
+
+    fn event(session: &str, n: usize) -> Event {
+        Event {
+            session_id: session.into(),
+            direction: Direction::ClientToServer,
+            kind: "request".into(),
+            method: Some("tools/call".into()),
+            tool: Some("echo".into()),
+            rpc_id: Some(n.to_string()),
+            payload: format!("{{\"n\":{n}}}"),
+        }
+    }
+
+    fn session(id: &str) -> NewSession {
+        NewSession {
+            id: id.into(),
+            principal: "alice".into(),
+            groups: vec!["eng".into()],
+            server: "db".into(),
+            era: "legacy".into(),
+            client: None,
+            protocol_version: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn concurrent_writers_all_land_in_order_per_caller() {
+        let (store, _dir) = temp_store().await;
+        store.start_session(session("s1")).await.unwrap();
+        let tasks: Vec<_> = (0..200)
+            .map(|n| {
+                let s = store.clone();
+                tokio::spawn(async move { s.record(vec![event("s1", n)]).await })
+            })
+            .collect();
+        for t in tasks {
+            t.await.unwrap().unwrap();
+        }
+        store.end_session("s1", "client_closed").await.unwrap();
+        let row = store.find_session("s1").await.unwrap().unwrap();
+        assert_eq!(row.message_count, 200);
+        assert_eq!(row.end_reason.as_deref(), Some("client_closed"));
+        assert_eq!(store.session_events("s1").await.unwrap().len(), 200);
+    }
+
+    #[tokio::test]
+    async fn a_failed_write_is_reported_and_the_store_recovers() {
+        let (store, _dir) = temp_store().await;
+        // An event for a session that does not exist violates the foreign key.
+        let err = store.record(vec![event("missing", 1)]).await.unwrap_err();
+        assert!(err.to_string().contains("could not be written"), "{err}");
+        store.start_session(session("s2")).await.unwrap();
+        store.record(vec![event("s2", 1)]).await.unwrap();
+        assert_eq!(store.session_events("s2").await.unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn recorded_events_cannot_be_changed() {
+        let (store, _dir) = temp_store().await;
+        store.start_session(session("s3")).await.unwrap();
+        store.record(vec![event("s3", 1)]).await.unwrap();
+        let e = sqlx::query("UPDATE audit_events SET payload = '{}'")
+            .execute(store.pool())
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains("append-only"));
+        assert!(
+            sqlx::query("DELETE FROM audit_events")
+                .execute(store.pool())
+                .await
+                .is_err()
+        );
+    }
+
+    #[tokio::test]
+    async fn find_by_unique_prefix() {
+        let (store, _dir) = temp_store().await;
+        store.start_session(session("abc123")).await.unwrap();
+        store.start_session(session("abd456")).await.unwrap();
+        assert_eq!(
+            store.find_session("abc").await.unwrap().unwrap().id,
+            "abc123"
+        );
+        assert!(store.find_session("ab").await.unwrap().is_none());
+    }
+}
