@@ -158,6 +158,16 @@ impl Harness {
     }
 }
 
+/// The last JSON-RPC message of an SSE body.
+fn last_sse_message(body: &str) -> Value {
+    let data = body
+        .lines()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .last()
+        .unwrap_or_else(|| panic!("no SSE data in {body:?}"));
+    serde_json::from_str(data).unwrap()
+}
+
 fn error_code(v: &Value) -> i64 {
     v["error"]["code"]
         .as_i64()
@@ -681,7 +691,12 @@ async fn stateless_requests_are_checked_grouped_and_refused_across_eras() {
             r.headers().get("mcp-session-id").is_none(),
             "no session header in the stateless era"
         );
-        let v: Value = r.json().await.unwrap();
+        assert_eq!(
+            r.headers()["content-type"],
+            "text/event-stream",
+            "streamed, so closing it can cancel"
+        );
+        let v = last_sse_message(&r.text().await.unwrap());
         assert!(
             v["result"]["content"][0]["text"]
                 .as_str()

@@ -199,7 +199,12 @@ impl Message {
     }
 
     /// Builds an error response for the request `id` (`None` when the id is unknown).
-    pub fn error(id: Option<Id>, code: i64, message: impl Into<String>, data: Option<Value>) -> Message {
+    pub fn error(
+        id: Option<Id>,
+        code: i64,
+        message: impl Into<String>,
+        data: Option<Value>,
+    ) -> Message {
         let mut error = Map::new();
         error.insert("code".into(), code.into());
         error.insert("message".into(), Value::String(message.into()));
@@ -208,7 +213,10 @@ impl Message {
         }
         let mut map = Map::new();
         map.insert("jsonrpc".into(), "2.0".into());
-        map.insert("id".into(), id.as_ref().map(Id::to_value).unwrap_or(Value::Null));
+        map.insert(
+            "id".into(),
+            id.as_ref().map(Id::to_value).unwrap_or(Value::Null),
+        );
         map.insert("error".into(), Value::Object(error));
         Message {
             value: map,
@@ -376,7 +384,9 @@ impl Body {
                 items
                     .into_iter()
                     .enumerate()
-                    .map(|(index, v)| Message::from_value(v).map_err(|error| DecodeError::Shape { index, error }))
+                    .map(|(index, v)| {
+                        Message::from_value(v).map_err(|error| DecodeError::Shape { index, error })
+                    })
                     .collect::<Result<Vec<_>, _>>()
                     .map(Body::Batch)
             }
@@ -417,11 +427,26 @@ mod tests {
     #[test]
     fn rejects_wrong_shapes_with_reasons() {
         let cases = [
-            (json!([1]), "message 0: a JSON-RPC message must be a JSON object"),
-            (json!({"jsonrpc":"1.0","method":"x"}), "message 0: \"jsonrpc\" must be \"2.0\""),
-            (json!({"jsonrpc":"2.0","id":{},"method":"x"}), "message 0: \"id\" must be a string or a number"),
-            (json!({"jsonrpc":"2.0","id":1,"result":1,"error":{}}), "message 0: a response must have exactly one of \"result\" and \"error\""),
-            (json!({"jsonrpc":"2.0","method":"x","params":3}), "message 0: \"params\" must be an object or an array"),
+            (
+                json!([1]),
+                "message 0: a JSON-RPC message must be a JSON object",
+            ),
+            (
+                json!({"jsonrpc":"1.0","method":"x"}),
+                "message 0: \"jsonrpc\" must be \"2.0\"",
+            ),
+            (
+                json!({"jsonrpc":"2.0","id":{},"method":"x"}),
+                "message 0: \"id\" must be a string or a number",
+            ),
+            (
+                json!({"jsonrpc":"2.0","id":1,"result":1,"error":{}}),
+                "message 0: a response must have exactly one of \"result\" and \"error\"",
+            ),
+            (
+                json!({"jsonrpc":"2.0","method":"x","params":3}),
+                "message 0: \"params\" must be an object or an array",
+            ),
         ];
         for (v, want) in cases {
             let bytes = serde_json::to_vec(&v).unwrap();
@@ -429,8 +454,14 @@ mod tests {
             assert_eq!(err.to_string(), want, "for {v}");
             assert_eq!(err.code(), codes::INVALID_REQUEST);
         }
-        assert_eq!(Body::decode(b"{not json").unwrap_err().code(), codes::PARSE_ERROR);
-        assert!(matches!(Body::decode(b"[]").unwrap_err(), DecodeError::EmptyBatch));
+        assert_eq!(
+            Body::decode(b"{not json").unwrap_err().code(),
+            codes::PARSE_ERROR
+        );
+        assert!(matches!(
+            Body::decode(b"[]").unwrap_err(),
+            DecodeError::EmptyBatch
+        ));
     }
 
     #[test]
@@ -442,7 +473,10 @@ mod tests {
 
     #[test]
     fn batch_decodes_in_order() {
-        let b = Body::decode(br#"[{"jsonrpc":"2.0","id":1,"method":"a"},{"jsonrpc":"2.0","method":"b"}]"#).unwrap();
+        let b = Body::decode(
+            br#"[{"jsonrpc":"2.0","id":1,"method":"a"},{"jsonrpc":"2.0","method":"b"}]"#,
+        )
+        .unwrap();
         assert!(b.is_batch());
         let ms = b.into_messages();
         assert_eq!(ms[0].method(), Some("a"));

@@ -11,6 +11,10 @@ pub const META_CLIENT_CAPABILITIES: &str = "io.modelcontextprotocol/clientCapabi
 /// The `_meta` key carrying the client's name and version in the stateless era.
 pub const META_CLIENT_INFO: &str = "io.modelcontextprotocol/clientInfo";
 
+/// The `_meta` key naming the `subscriptions/listen` request a notification belongs to
+/// (its JSON-RPC id), in the stateless era.
+pub const META_SUBSCRIPTION_ID: &str = "io.modelcontextprotocol/subscriptionId";
+
 /// The first protocol revision of the stateless era.
 pub const CURRENT_ERA_FIRST: &str = "2026-07-28";
 /// The newest legacy (session-based) revision.
@@ -69,7 +73,10 @@ pub fn client_info(msg: &Message) -> Option<(String, String)> {
         .or_else(|| params.get("_meta")?.get(META_CLIENT_INFO))?;
     Some((
         info.get("name")?.as_str()?.to_string(),
-        info.get("version").and_then(Value::as_str).unwrap_or("").to_string(),
+        info.get("version")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string(),
     ))
 }
 
@@ -79,7 +86,9 @@ pub fn target_name(msg: &Message) -> Option<&str> {
     let params = msg.params()?;
     match msg.method()? {
         "tools/call" | "prompts/get" => params.get("name")?.as_str(),
-        "resources/read" | "resources/subscribe" | "resources/unsubscribe" => params.get("uri")?.as_str(),
+        "resources/read" | "resources/subscribe" | "resources/unsubscribe" => {
+            params.get("uri")?.as_str()
+        }
         _ => None,
     }
 }
@@ -123,15 +132,23 @@ mod tests {
 
     #[test]
     fn names_and_client_info() {
-        let call = msg(json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"query","arguments":{"sql":"select 1"},"_meta":{"progressToken":5}}}));
+        let call = msg(
+            json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"query","arguments":{"sql":"select 1"},"_meta":{"progressToken":5}}}),
+        );
         assert_eq!(target_name(&call), Some("query"));
         assert_eq!(arguments(&call), Some(&json!({"sql":"select 1"})));
         assert_eq!(progress_token(&call), Some(&json!(5)));
-        let read = msg(json!({"jsonrpc":"2.0","id":1,"method":"resources/read","params":{"uri":"db://t"}}));
+        let read = msg(
+            json!({"jsonrpc":"2.0","id":1,"method":"resources/read","params":{"uri":"db://t"}}),
+        );
         assert_eq!(target_name(&read), Some("db://t"));
-        let init = msg(json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"clientInfo":{"name":"c","version":"1"}}}));
+        let init = msg(
+            json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"clientInfo":{"name":"c","version":"1"}}}),
+        );
         assert_eq!(client_info(&init), Some(("c".into(), "1".into())));
-        let cur = msg(json!({"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"_meta":{META_PROTOCOL_VERSION:"2026-07-28",META_CLIENT_INFO:{"name":"py","version":"2"}}}}));
+        let cur = msg(
+            json!({"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"_meta":{META_PROTOCOL_VERSION:"2026-07-28",META_CLIENT_INFO:{"name":"py","version":"2"}}}}),
+        );
         assert_eq!(meta_protocol_version(&cur), Some("2026-07-28"));
         assert_eq!(client_info(&cur), Some(("py".into(), "2".into())));
     }

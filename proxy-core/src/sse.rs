@@ -47,7 +47,10 @@ impl Decoder {
             } else {
                 // An event without data is not dispatched, but its id still counts.
                 let id = self.current.id.take();
-                self.current = Event { id, ..Event::default() };
+                self.current = Event {
+                    id,
+                    ..Event::default()
+                };
             }
             self.has_data = false;
             return;
@@ -115,6 +118,13 @@ mod tests {
     fn encode_round_trips() {
         let mut d = Decoder::default();
         let evs = d.feed(encode(Some("endpoint"), Some("7"), "a\nb").as_bytes());
-        assert_eq!(evs, vec![Event { event: Some("endpoint".into()), data: "a\nb".into(), id: Some("7".into()) }]);
+        assert_eq!(
+            evs,
+            vec![Event {
+                event: Some("endpoint".into()),
+                data: "a\nb".into(),
+                id: Some("7".into())
+            }]
+        );
     }
 }

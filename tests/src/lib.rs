@@ -20,14 +20,18 @@ pub const TOKEN: &str = "e2e-token";
 
 /// The repository root.
 pub fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap_or(Path::new(".")).to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap_or(Path::new("."))
+        .to_path_buf()
 }
 
 /// `tests/peers`, after checking it was installed.
 pub fn peers() -> PathBuf {
     let p = repo().join("tests/peers");
     assert!(
-        p.join("node_modules/@modelcontextprotocol/sdk").exists() && repo().join(".test-deps/venv/bin/python").exists(),
+        p.join("node_modules/@modelcontextprotocol/sdk").exists()
+            && repo().join(".test-deps/venv/bin/python").exists(),
         "the test peers are not installed: run scripts/install-test-deps.sh (scripts/test.sh does)"
     );
     p
@@ -40,7 +44,10 @@ pub fn node22() -> String {
 
 /// The Python with the `mcp` SDK.
 pub fn python() -> String {
-    repo().join(".test-deps/venv/bin/python").display().to_string()
+    repo()
+        .join(".test-deps/venv/bin/python")
+        .display()
+        .to_string()
 }
 
 /// The stdio command line of the MCP reference server.
@@ -58,9 +65,16 @@ pub fn everything_stdio() -> Vec<String> {
 /// The built `gatehouse` binary (next to this test's executable).
 pub fn gatehouse_bin() -> PathBuf {
     let exe = std::env::current_exe().unwrap_or_default();
-    let dir = exe.parent().and_then(Path::parent).unwrap_or(Path::new("."));
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .unwrap_or(Path::new("."));
     let bin = dir.join("gatehouse");
-    assert!(bin.exists(), "{} is missing: run `cargo build --bins` first (scripts/test.sh does)", bin.display());
+    assert!(
+        bin.exists(),
+        "{} is missing: run `cargo build --bins` first (scripts/test.sh does)",
+        bin.display()
+    );
     bin
 }
 
@@ -81,7 +95,10 @@ pub struct Peer {
 
 async fn wait_for_port(port: u16, what: &str) {
     for _ in 0..300 {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
             return;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -89,7 +106,13 @@ async fn wait_for_port(port: u16, what: &str) {
     panic!("{what} did not start listening on port {port} within 15 s");
 }
 
-async fn spawn_peer(program: &str, args: &[&str], envs: &[(&str, String)], port: u16, what: &str) -> Peer {
+async fn spawn_peer(
+    program: &str,
+    args: &[&str],
+    envs: &[(&str, String)],
+    port: u16,
+    what: &str,
+) -> Peer {
     let child = Command::new(program)
         .args(args)
         .envs(envs.iter().map(|(k, v)| (*k, v.as_str())))
@@ -109,22 +132,49 @@ async fn spawn_peer(program: &str, args: &[&str], envs: &[(&str, String)], port:
 /// The MCP reference server over Streamable HTTP.
 pub async fn everything_http() -> Peer {
     let port = free_port();
-    let script = peers().join("start-everything-http.sh").display().to_string();
-    spawn_peer(&script, &[&port.to_string()], &[], port, "server-everything").await
+    let script = peers()
+        .join("start-everything-http.sh")
+        .display()
+        .to_string();
+    spawn_peer(
+        &script,
+        &[&port.to_string()],
+        &[],
+        port,
+        "server-everything",
+    )
+    .await
 }
 
 /// A current-era (2026-07-28) upstream written with the Python SDK.
 pub async fn current_server() -> Peer {
     let port = free_port();
     let script = peers().join("current_server.py").display().to_string();
-    spawn_peer(&python(), &[&script, "--port", &port.to_string()], &[], port, "current_server.py").await
+    spawn_peer(
+        &python(),
+        &[&script, "--port", &port.to_string()],
+        &[],
+        port,
+        "current_server.py",
+    )
+    .await
 }
 
 /// The conformance suite's test upstream (TypeScript SDK).
 pub async fn conformance_server() -> Peer {
     let port = free_port();
-    let script = repo().join("tests/conformance/server.mjs").display().to_string();
-    spawn_peer(&node22(), &[&script, "--port", &port.to_string()], &[], port, "conformance server").await
+    let script = repo()
+        .join("tests/conformance/server.mjs")
+        .display()
+        .to_string();
+    spawn_peer(
+        &node22(),
+        &[&script, "--port", &port.to_string()],
+        &[],
+        port,
+        "conformance server",
+    )
+    .await
 }
 
 /// A gateway served in-process on a free port, with its store in a temp folder.
@@ -142,13 +192,23 @@ impl Gatehouse {
     /// Starts a gateway with `[[servers]]` TOML (dev token [`TOKEN`] for user `e2e`).
     pub async fn start(servers: &str) -> Gatehouse {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("no temp dir: {e}"));
-        let text = format!("{servers}\n[dev]\ntokens = [{{ token = \"{TOKEN}\", user = \"e2e\", groups = [\"engineers\"] }}]\n");
-        let mut config = Config::parse(&text, Path::new("e2e.toml"), std::iter::empty()).unwrap_or_else(|e| panic!("{e}"));
+        let text = format!(
+            "{servers}\n[dev]\ntokens = [{{ token = \"{TOKEN}\", user = \"e2e\", groups = [\"engineers\"] }}]\n"
+        );
+        let mut config = Config::parse(&text, Path::new("e2e.toml"), std::iter::empty())
+            .unwrap_or_else(|e| panic!("{e}"));
         config.database = format!("sqlite://{}", dir.path().join("e2e.db").display());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap_or_else(|e| panic!("{e}"));
-        let base = format!("http://{}", listener.local_addr().unwrap_or_else(|e| panic!("{e}")));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let base = format!(
+            "http://{}",
+            listener.local_addr().unwrap_or_else(|e| panic!("{e}"))
+        );
         config.public_url = Some(base.clone());
-        let store = Store::open(&config.database).await.unwrap_or_else(|e| panic!("{e}"));
+        let store = Store::open(&config.database)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
         let gw = Gateway::new(config, store, true);
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let served = tokio::spawn(gateway::serve(gw.clone(), listener, async move {
@@ -183,7 +243,11 @@ impl Gatehouse {
 /// A `[[servers]]` entry for a stdio command line.
 pub fn stdio_server(name: &str, cmd: &[String]) -> String {
     let args: Vec<String> = cmd[1..].iter().map(|a| format!("{a:?}")).collect();
-    format!("[[servers]]\nname = \"{name}\"\ncommand = {:?}\nargs = [{}]\n", cmd[0], args.join(", "))
+    format!(
+        "[[servers]]\nname = \"{name}\"\ncommand = {:?}\nargs = [{}]\n",
+        cmd[0],
+        args.join(", ")
+    )
 }
 
 /// A `[[servers]]` entry for a URL upstream.
@@ -207,8 +271,13 @@ pub async fn run_json(program: &str, args: &[String], envs: &[(&str, &str)]) -> 
     .unwrap_or_else(|e| panic!("cannot run {program}: {e}"));
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{program} {args:?} failed ({}):\n{stderr}\n{stdout}", out.status);
-    serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("{program} printed no JSON ({e}):\n{stdout}\n{stderr}"))
+    assert!(
+        out.status.success(),
+        "{program} {args:?} failed ({}):\n{stderr}\n{stdout}",
+        out.status
+    );
+    serde_json::from_str(stdout.trim())
+        .unwrap_or_else(|e| panic!("{program} printed no JSON ({e}):\n{stdout}\n{stderr}"))
 }
 
 /// The TypeScript SDK client scenario against `target` (a URL, or a stdio command line).
@@ -220,7 +289,11 @@ pub async fn ts_client(target: Target<'_>) -> Value {
 
 /// The Python SDK client scenario (`mode` legacy or 2026-07-28).
 pub async fn py_client(mode: &str, target: Target<'_>) -> Value {
-    let mut args = vec![peers().join("py_client.py").display().to_string(), "--mode".into(), mode.into()];
+    let mut args = vec![
+        peers().join("py_client.py").display().to_string(),
+        "--mode".into(),
+        mode.into(),
+    ];
     args.extend(target.args());
     run_json(&python(), &args, &[]).await
 }
@@ -229,7 +302,12 @@ pub async fn py_client(mode: &str, target: Target<'_>) -> Value {
 pub async fn inspector(era: &str, url: &str, token: Option<&str>) -> Value {
     let mut args = vec!["--era".to_string(), era.to_string(), url.to_string()];
     args.extend(token.map(String::from));
-    run_json(&peers().join("inspector.sh").display().to_string(), &args, &[]).await
+    run_json(
+        &peers().join("inspector.sh").display().to_string(),
+        &args,
+        &[],
+    )
+    .await
 }
 
 /// The conformance suite's server scenarios against `url`: scenario → "pass"/"fail".
@@ -239,7 +317,15 @@ pub async fn conformance(url: &str, token: Option<&str>) -> Value {
         args.extend(["--token".to_string(), t.to_string()]);
     }
     args.push(url.to_string());
-    run_json(&repo().join("tests/conformance/run.sh").display().to_string(), &args, &[]).await
+    run_json(
+        &repo()
+            .join("tests/conformance/run.sh")
+            .display()
+            .to_string(),
+        &args,
+        &[],
+    )
+    .await
 }
 
 /// Where a client connects.

@@ -6,7 +6,12 @@ use serde_json::Value;
 
 fn failing(map: &Value) -> Vec<String> {
     map.as_object()
-        .map(|m| m.iter().filter(|(_, v)| *v != "pass").map(|(k, _)| k.clone()).collect())
+        .map(|m| {
+            m.iter()
+                .filter(|(_, v)| *v != "pass")
+                .map(|(k, _)| k.clone())
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -15,10 +20,21 @@ async fn a_fully_conformant_upstream_stays_fully_conformant_behind_the_gateway()
     let upstream = conformance_server().await;
     let g = Gatehouse::start(&url_server("conformance", &upstream.url, "legacy")).await;
     let direct = conformance(&upstream.url, None).await;
-    assert!(failing(&direct).is_empty(), "the test upstream itself fails: {:?}", failing(&direct));
+    assert!(
+        failing(&direct).is_empty(),
+        "the test upstream itself fails: {:?}",
+        failing(&direct)
+    );
     let via = conformance(&g.url("conformance"), Some(TOKEN)).await;
-    assert!(failing(&via).is_empty(), "through the gateway these fail: {:?}", failing(&via));
-    assert_eq!(direct.as_object().map(|m| m.len()), via.as_object().map(|m| m.len()));
+    assert!(
+        failing(&via).is_empty(),
+        "through the gateway these fail: {:?}",
+        failing(&via)
+    );
+    assert_eq!(
+        direct.as_object().map(|m| m.len()),
+        via.as_object().map(|m| m.len())
+    );
     g.stop().await;
 }
 
@@ -37,7 +53,11 @@ async fn the_reference_server_scores_the_same_through_the_gateway() {
             // The gateway checks Host/Origin itself, whatever the upstream does.
             assert_eq!(v[scenario], "pass", "the gateway must refuse rebinding");
         } else {
-            assert_eq!(&v[scenario], outcome, "scenario {scenario}: direct {outcome}, via gateway {}", v[scenario]);
+            assert_eq!(
+                &v[scenario], outcome,
+                "scenario {scenario}: direct {outcome}, via gateway {}",
+                v[scenario]
+            );
         }
     }
     g.stop().await;

@@ -14,9 +14,15 @@ fn assert_same(direct: &Value, via: &Value, who: &str) {
     );
 }
 
-async fn only_session(gw: &gatehouse_control_plane::gateway::Gateway, client: &str) -> gatehouse_control_plane::store::SessionRow {
+async fn only_session(
+    gw: &gatehouse_control_plane::gateway::Gateway,
+    client: &str,
+) -> gatehouse_control_plane::store::SessionRow {
     let rows = gw.store.list_sessions(100).await.unwrap_or_default();
-    let mine: Vec<_> = rows.into_iter().filter(|r| r.client_name.as_deref() == Some(client)).collect();
+    let mine: Vec<_> = rows
+        .into_iter()
+        .filter(|r| r.client_name.as_deref() == Some(client))
+        .collect();
     assert_eq!(mine.len(), 1, "one session for {client}: {mine:?}");
     mine.into_iter().next().unwrap_or_else(|| unreachable!())
 }
@@ -35,11 +41,18 @@ async fn typescript_client_over_http_and_stdio() {
     let direct = ts_client(Target::Http(&upstream.url, None)).await;
     let via = ts_client(Target::Http(&g.url("everything"), Some(TOKEN))).await;
     assert_same(&direct, &via, "TypeScript client, HTTP upstream");
-    assert!(via["progress"].to_string().contains('4'), "progress notifications came through: {via}");
+    assert!(
+        via["progress"].to_string().contains('4'),
+        "progress notifications came through: {via}"
+    );
 
     let direct_stdio = ts_client(Target::Stdio(&stdio)).await;
     let via_stdio = ts_client(Target::Http(&g.url("everything-stdio"), Some(TOKEN))).await;
-    assert_same(&direct_stdio, &via_stdio, "TypeScript client, stdio upstream");
+    assert_same(
+        &direct_stdio,
+        &via_stdio,
+        "TypeScript client, stdio upstream",
+    );
 
     let gw = g.stop().await;
     let rows = gw.store.list_sessions(10).await.unwrap_or_default();
@@ -59,17 +72,28 @@ async fn typescript_client_over_http_and_stdio() {
             "notifications/cancelled",
             "ping",
         ] {
-            assert!(up.iter().any(|u| u == m), "{m} missing from the record of {}: {up:?}", row.server);
+            assert!(
+                up.iter().any(|u| u == m),
+                "{m} missing from the record of {}: {up:?}",
+                row.server
+            );
         }
         let down = recorded_methods(&gw, &row.id, "server_to_client").await;
         for m in ["notifications/progress", "sampling/createMessage"] {
-            assert!(down.iter().any(|d| d == m), "{m} missing from the record of {}: {down:?}", row.server);
+            assert!(
+                down.iter().any(|d| d == m),
+                "{m} missing from the record of {}: {down:?}",
+                row.server
+            );
         }
         let events = gw.store.session_events(&row.id).await.unwrap_or_default();
-        let sampling_answer = events
-            .iter()
-            .any(|e| e.direction == "client_to_server" && e.kind == "response" && e.payload.contains("model"));
-        assert!(sampling_answer, "the client's answer to sampling is recorded");
+        let sampling_answer = events.iter().any(|e| {
+            e.direction == "client_to_server" && e.kind == "response" && e.payload.contains("model")
+        });
+        assert!(
+            sampling_answer,
+            "the client's answer to sampling is recorded"
+        );
     }
 }
 
@@ -82,7 +106,10 @@ async fn python_client_legacy_era() {
     assert_same(&direct, &via, "Python client");
     let gw = g.stop().await;
     let row = only_session(&gw, "gatehouse-py-test-client").await;
-    assert!(row.message_count >= 20, "every message is recorded: {row:?}");
+    assert!(
+        row.message_count >= 20,
+        "every message is recorded: {row:?}"
+    );
     assert_eq!(row.end_reason.as_deref(), Some("client_closed"));
 }
 
@@ -111,9 +138,17 @@ async fn stdio_bridge_for_desktop_clients() {
         "everything".into(),
     ];
     let via = ts_client(Target::Stdio(&bridge)).await;
-    assert_same(&direct, &via, "TypeScript client through `gatehouse connect`");
+    assert_same(
+        &direct,
+        &via,
+        "TypeScript client through `gatehouse connect`",
+    );
     let gw = g.stop().await;
     let row = only_session(&gw, "gatehouse-ts-test-client").await;
     assert_eq!(row.principal, "e2e");
-    assert_eq!(row.end_reason.as_deref(), Some("client_closed"), "closing stdin ends the session");
+    assert_eq!(
+        row.end_reason.as_deref(),
+        Some("client_closed"),
+        "closing stdin ends the session"
+    );
 }

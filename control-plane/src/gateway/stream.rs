@@ -247,6 +247,11 @@ pub(super) async fn exchange(
         Err(step) => return json_response(StatusCode::OK, step.msg.to_json()),
     };
     req.started = started;
+    if session.era == Era::Current && accepts_sse {
+        // Stream at once: in the stateless era closing the stream cancels the request,
+        // and the gateway notices that only on an open stream.
+        return stream_answer(gw, session, exch, req, None);
+    }
     let first = next_recorded(&gw, &session, &mut exch, &req).await;
     if first.msg.is_response() {
         finish(&gw, &session, &req, &first);
@@ -262,11 +267,38 @@ pub(super) async fn exchange(
         finish(&gw, &session, &req, &step);
         return json_response(StatusCode::OK, step.msg.to_json());
     }
+    stream_answer(gw, session, exch, req, Some(first))
+}
+
+/// Answers with an SSE stream carrying related messages, then the response.
+fn stream_answer(
+    gw: Arc<Gateway>,
+    session: Arc<Session>,
+    mut exch: Exchange,
+    req: Pending,
+    first: Option<Step>,
+) -> Response {
     let (tx, rx) = mpsc::channel::<Bytes>(16);
     tokio::spawn(async move {
         let mut client = Some(tx);
-        let mut step = first;
+        let mut pending_first = first;
         loop {
+            let step = match pending_first.take() {
+                Some(step) => step,
+                None => {
+                    let next = next_recorded(&gw, &session, &mut exch, &req);
+                    match &client {
+                        Some(tx) if session.era == Era::Current => tokio::select! {
+                            step = next => step,
+                            _ = tx.closed() => {
+                                cancelled_by_client(&gw, &session, &req).await;
+                                return;
+                            }
+                        },
+                        _ => next.await,
+                    }
+                }
+            };
             let text = step.msg.to_json();
             let delivered = match &client {
                 Some(tx) => tx
@@ -275,24 +307,11 @@ pub(super) async fn exchange(
                     .is_ok(),
                 None => false,
             };
+            if !delivered && session.era == Era::Current {
+                cancelled_by_client(&gw, &session, &req).await;
+                return;
+            }
             if !delivered {
-                if session.era == Era::Current {
-                    // In the stateless era closing the stream is how a client cancels;
-                    // dropping the exchange tells the upstream.
-                    let ev = gateway_event(
-                        &session.id,
-                        "client_cancelled",
-                        serde_json::json!({ "request": req.id.as_ref().map(|i| i.to_value()) }),
-                    );
-                    let _ = gw.store.record(vec![ev]).await;
-                    gw.metrics.request_done(
-                        &session.server,
-                        &req.method,
-                        "cancelled",
-                        req.started.elapsed(),
-                    );
-                    return;
-                }
                 // A legacy client that disconnects has not cancelled: the rest goes to its GET stream.
                 client = None;
                 session.outbox.push(text);
@@ -301,10 +320,26 @@ pub(super) async fn exchange(
                 finish(&gw, &session, &req, &step);
                 return;
             }
-            step = next_recorded(&gw, &session, &mut exch, &req).await;
         }
     });
     sse_response(rx)
+}
+
+/// Records that a stateless-era client closed its stream; dropping the exchange
+/// afterwards sends `notifications/cancelled` upstream.
+async fn cancelled_by_client(gw: &Gateway, session: &Session, req: &Pending) {
+    let ev = gateway_event(
+        &session.id,
+        "client_cancelled",
+        serde_json::json!({ "request": req.id.as_ref().map(|i| i.to_value()), "method": req.method }),
+    );
+    let _ = gw.store.record(vec![ev]).await;
+    gw.metrics.request_done(
+        &session.server,
+        &req.method,
+        "cancelled",
+        req.started.elapsed(),
+    );
 }
 
 fn sse_response(rx: mpsc::Receiver<Bytes>) -> Response {

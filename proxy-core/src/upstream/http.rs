@@ -21,6 +21,9 @@ pub(super) struct StreamableHttp {
     protocol_version: RwLock<Option<String>>,
     router: Arc<Router>,
     get_stream: std::sync::Mutex<Option<tokio::task::AbortHandle>>,
+    /// Response streams being read, by upstream request id, so a cancelled request's
+    /// stream can be closed.
+    answers: Arc<std::sync::Mutex<std::collections::HashMap<String, tokio::task::AbortHandle>>>,
 }
 
 pub(super) fn header_map(headers: &BTreeMap<String, String>) -> Result<HeaderMap, UpstreamError> {
@@ -45,7 +48,13 @@ pub(super) fn client(opts: &UpstreamOptions) -> Result<reqwest::Client, Upstream
 }
 
 /// Feeds every JSON-RPC message of an upstream answer (JSON or SSE) to the router.
-pub(super) async fn pump_response(resp: reqwest::Response, router: &Router) -> Result<usize, String> {
+/// Messages on the answer to request `owner` belong to that request, however many
+/// others are in flight.
+pub(super) async fn pump_response(
+    resp: reqwest::Response,
+    router: &Router,
+    owner: Option<u64>,
+) -> Result<usize, String> {
     let is_sse = resp
         .headers()
         .get(reqwest::header::CONTENT_TYPE)
@@ -62,16 +71,19 @@ pub(super) async fn pump_response(resp: reqwest::Response, router: &Router) -> R
                     continue;
                 }
                 for msg in decode_messages(ev.data.as_bytes())? {
-                    router.route(msg).await;
+                    router.route_for(owner, msg).await;
                     delivered += 1;
                 }
             }
         }
     } else {
-        let bytes = resp.bytes().await.map_err(|e| format!("reading the upstream answer failed: {e}"))?;
+        let bytes = resp
+            .bytes()
+            .await
+            .map_err(|e| format!("reading the upstream answer failed: {e}"))?;
         if !bytes.is_empty() {
             for msg in decode_messages(&bytes)? {
-                router.route(msg).await;
+                router.route_for(owner, msg).await;
                 delivered += 1;
             }
         }
@@ -100,26 +112,41 @@ impl StreamableHttp {
             protocol_version: RwLock::new(None),
             router,
             get_stream: std::sync::Mutex::new(None),
+            answers: Arc::default(),
         })
     }
 
     pub(super) fn set_protocol_version(&self, v: &str) {
-        *self.protocol_version.write().unwrap_or_else(|e| e.into_inner()) = Some(v.to_string());
+        *self
+            .protocol_version
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = Some(v.to_string());
     }
 
-    fn builder(&self, method: reqwest::Method, headers: &RequestHeaders) -> reqwest::RequestBuilder {
+    fn builder(
+        &self,
+        method: reqwest::Method,
+        headers: &RequestHeaders,
+    ) -> reqwest::RequestBuilder {
         let mut b = self
             .client
             .request(method, &self.url)
             .headers(self.headers.clone())
             .header("accept", "application/json, text/event-stream");
-        if let Some(sid) = self.session_id.read().unwrap_or_else(|e| e.into_inner()).as_ref() {
+        if let Some(sid) = self
+            .session_id
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+        {
             b = b.header("mcp-session-id", sid);
         }
-        let version = headers
-            .protocol_version
-            .clone()
-            .or_else(|| self.protocol_version.read().unwrap_or_else(|e| e.into_inner()).clone());
+        let version = headers.protocol_version.clone().or_else(|| {
+            self.protocol_version
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone()
+        });
         if let Some(v) = version {
             b = b.header("mcp-protocol-version", v);
         }
@@ -143,7 +170,11 @@ impl StreamableHttp {
             .send()
             .await
             .map_err(|e| UpstreamError::Http(format!("could not reach {}: {e}", self.url)))?;
-        if let Some(sid) = resp.headers().get("mcp-session-id").and_then(|v| v.to_str().ok()) {
+        if let Some(sid) = resp
+            .headers()
+            .get("mcp-session-id")
+            .and_then(|v| v.to_str().ok())
+        {
             let mut slot = self.session_id.write().unwrap_or_else(|e| e.into_inner());
             if slot.is_none() {
                 *slot = Some(sid.to_string());
@@ -160,7 +191,10 @@ impl StreamableHttp {
                 self.router.route(m).await;
                 return Ok(());
             }
-            let text = format!("the upstream answered HTTP {status}: {}", truncate(&body, 300));
+            let text = format!(
+                "the upstream answered HTTP {status}: {}",
+                truncate(&body, 300)
+            );
             if expects_response && let Some(id) = request_id {
                 self.router
                     .route(Message::error(Some(id), codes::UPSTREAM_ERROR, text, None))
@@ -173,19 +207,55 @@ impl StreamableHttp {
             return Ok(());
         }
         let router = self.router.clone();
-        tokio::spawn(async move {
-            if let Err(e) = pump_response(resp, &router).await
+        let key = request_id.as_ref().map(|i| i.to_value().to_string());
+        let answers = self.answers.clone();
+        let done_key = key.clone();
+        let task = tokio::spawn(async move {
+            let owner = request_id
+                .as_ref()
+                .and_then(|i| i.to_string().parse::<u64>().ok());
+            if let Err(e) = pump_response(resp, &router, owner).await
                 && let Some(id) = request_id
             {
-                router.route(Message::error(Some(id), codes::UPSTREAM_ERROR, e, None)).await;
+                router
+                    .route(Message::error(Some(id), codes::UPSTREAM_ERROR, e, None))
+                    .await;
+            }
+            if let Some(k) = done_key {
+                answers.lock().unwrap_or_else(|e| e.into_inner()).remove(&k);
             }
         });
+        if let Some(k) = key
+            && !task.is_finished()
+        {
+            self.answers
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(k, task.abort_handle());
+        }
         Ok(())
+    }
+
+    /// Closes the response stream of an abandoned request (`id` as JSON text).
+    pub(super) fn abort_request(&self, id: &str) {
+        if let Some(h) = self
+            .answers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(id)
+        {
+            h.abort();
+        }
     }
 
     /// Opens the upstream's GET stream once; its messages go to the router.
     pub(super) async fn open_get_stream(&self) -> Result<(), UpstreamError> {
-        if self.get_stream.lock().unwrap_or_else(|e| e.into_inner()).is_some() {
+        if self
+            .get_stream
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_some()
+        {
             return Ok(());
         }
         let resp = self
@@ -200,17 +270,27 @@ impl StreamableHttp {
         }
         let router = self.router.clone();
         let task = tokio::spawn(async move {
-            let _ = pump_response(resp, &router).await;
+            let _ = pump_response(resp, &router, None).await;
         });
         *self.get_stream.lock().unwrap_or_else(|e| e.into_inner()) = Some(task.abort_handle());
         Ok(())
     }
 
     pub(super) async fn close(&self) {
-        if let Some(h) = self.get_stream.lock().unwrap_or_else(|e| e.into_inner()).take() {
+        if let Some(h) = self
+            .get_stream
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+        {
             h.abort();
         }
-        if self.session_id.read().unwrap_or_else(|e| e.into_inner()).is_some() {
+        if self
+            .session_id
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_some()
+        {
             let _ = self
                 .builder(reqwest::Method::DELETE, &RequestHeaders::default())
                 .send()

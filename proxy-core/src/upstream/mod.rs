@@ -114,12 +114,15 @@ impl Upstream {
             UpstreamSpec::Stdio { command, args, env } => {
                 Transport::Stdio(stdio::Stdio::spawn(command, args, env, router.clone())?)
             }
-            UpstreamSpec::Http { url, headers } => {
-                Transport::Http(http::StreamableHttp::new(url, headers, opts, router.clone())?)
-            }
-            UpstreamSpec::Sse { url, headers } => {
-                Transport::Sse(sse_legacy::LegacySse::connect(url, headers, opts, router.clone()).await?)
-            }
+            UpstreamSpec::Http { url, headers } => Transport::Http(http::StreamableHttp::new(
+                url,
+                headers,
+                opts,
+                router.clone(),
+            )?),
+            UpstreamSpec::Sse { url, headers } => Transport::Sse(
+                sse_legacy::LegacySse::connect(url, headers, opts, router.clone()).await?,
+            ),
         };
         let up = Upstream {
             router,
@@ -133,14 +136,28 @@ impl Upstream {
         let up = self.clone();
         tokio::spawn(async move {
             while let Some(cancel) = rx.recv().await {
+                // Stateless-era servers learn of a cancellation by the stream closing;
+                // session-era ones by the notification. Do both: each era ignores the other.
+                if let Transport::Http(t) = &*up.transport
+                    && let Some(id) = cancel.params().and_then(|p| p.get("requestId"))
+                {
+                    t.abort_request(&id.to_string());
+                }
                 let _ = up.write(cancel, &RequestHeaders::default(), false).await;
             }
         });
     }
 
     /// Sends a request; its related messages and response arrive on the exchange.
-    pub async fn request(&self, mut msg: Message, headers: &RequestHeaders) -> Result<Exchange, UpstreamError> {
-        let exchange = self.router.register(&mut msg).map_err(UpstreamError::Closed)?;
+    pub async fn request(
+        &self,
+        mut msg: Message,
+        headers: &RequestHeaders,
+    ) -> Result<Exchange, UpstreamError> {
+        let exchange = self
+            .router
+            .register(&mut msg)
+            .map_err(UpstreamError::Closed)?;
         self.write(msg, headers, true).await?;
         Ok(exchange)
     }
@@ -148,15 +165,26 @@ impl Upstream {
     /// Sends a notification or a response to a server-initiated request. A client's
     /// `notifications/cancelled` is rewritten to the upstream id (and dropped when that
     /// request is already finished).
-    pub async fn send(&self, mut msg: Message, headers: &RequestHeaders) -> Result<(), UpstreamError> {
-        if msg.method() == Some("notifications/cancelled") && self.router.translate_cancel(&mut msg).is_none() {
+    pub async fn send(
+        &self,
+        mut msg: Message,
+        headers: &RequestHeaders,
+    ) -> Result<(), UpstreamError> {
+        if msg.method() == Some("notifications/cancelled")
+            && self.router.translate_cancel(&mut msg).is_none()
+        {
             // The request already finished (or never existed): nothing to cancel upstream.
             return Ok(());
         }
         self.write(msg, headers, false).await
     }
 
-    async fn write(&self, msg: Message, headers: &RequestHeaders, expects_response: bool) -> Result<(), UpstreamError> {
+    async fn write(
+        &self,
+        msg: Message,
+        headers: &RequestHeaders,
+        expects_response: bool,
+    ) -> Result<(), UpstreamError> {
         match &*self.transport {
             Transport::Stdio(t) => t.write(&msg).await,
             Transport::Http(t) => t.write(msg, headers, expects_response).await,

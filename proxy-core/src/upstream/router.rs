@@ -85,7 +85,10 @@ const EXCHANGE_BUFFER: usize = 64;
 impl Router {
     /// A router delivering unsolicited messages to `server_tx` and writing
     /// cancellations of abandoned requests to `cancel_tx`.
-    pub fn new(server_tx: mpsc::Sender<Message>, cancel_tx: mpsc::UnboundedSender<Message>) -> Arc<Router> {
+    pub fn new(
+        server_tx: mpsc::Sender<Message>,
+        cancel_tx: mpsc::UnboundedSender<Message>,
+    ) -> Arc<Router> {
         Arc::new(Router {
             state: Mutex::new(State {
                 next_id: 1,
@@ -171,35 +174,66 @@ impl Router {
         }
     }
 
+    /// Delivers a message that arrived on the answer stream of request `owner`: related
+    /// messages go to that request while it is in flight; responses and anything else
+    /// are routed as usual.
+    pub async fn route_for(&self, owner: Option<u64>, msg: Message) {
+        if let Some(owner) = owner
+            && !msg.is_response()
+        {
+            let target = self
+                .lock()
+                .pending
+                .get(&owner)
+                .map(|p| (p.tx.clone(), p.client_id.clone()));
+            if let Some((tx, client_id)) = target {
+                let mut msg = msg;
+                restore_subscription_id(&mut msg, owner, &client_id);
+                let _ = tx.send(msg).await;
+                return;
+            }
+        }
+        self.route(msg).await;
+    }
+
     /// Delivers one message that arrived from upstream.
     pub async fn route(&self, mut msg: Message) {
         let target = {
             let mut st = self.lock();
             match msg.kind().clone() {
-                Kind::Response { id: Some(Id::Number(n)), .. } => {
-                    match n.parse::<u64>().ok().and_then(|u| Self::remove(&mut st, u)) {
-                        Some(p) => {
-                            msg.set_id(p.client_id);
-                            Some(p.tx)
-                        }
-                        None => {
-                            tracing::debug!(id = %n, "dropping a response nobody waits for (cancelled or timed out)");
-                            return;
-                        }
+                Kind::Response {
+                    id: Some(Id::Number(n)),
+                    ..
+                } => match n.parse::<u64>().ok().and_then(|u| Self::remove(&mut st, u)) {
+                    Some(p) => {
+                        msg.set_id(p.client_id);
+                        Some(p.tx)
                     }
-                }
+                    None => {
+                        tracing::debug!(id = %n, "dropping a response nobody waits for (cancelled or timed out)");
+                        return;
+                    }
+                },
                 Kind::Response { .. } => {
-                    tracing::warn!("dropping an upstream response with an id the gateway never sent");
+                    tracing::warn!(
+                        "dropping an upstream response with an id the gateway never sent"
+                    );
                     return;
                 }
                 Kind::Notification { method } if method == "notifications/progress" => {
-                    let token = msg.params().and_then(|p| p.get("progressToken")).map(|t| t.to_string());
+                    let token = msg
+                        .params()
+                        .and_then(|p| p.get("progressToken"))
+                        .map(|t| t.to_string());
                     token
                         .and_then(|t| st.progress.get(&t).copied())
                         .and_then(|u| st.pending.get(&u))
                         .map(|p| p.tx.clone())
                 }
-                _ if st.pending.len() == 1 => st.pending.values().next().map(|p| p.tx.clone()),
+                _ if st.pending.len() == 1 => st.pending.iter().next().map(|(up, p)| {
+                    restore_subscription_id(&mut msg, *up, &p.client_id);
+                    p.tx.clone()
+                }),
                 _ => None,
             }
         };
@@ -225,7 +259,12 @@ impl Router {
             st.pending.drain().map(|(_, p)| p).collect()
         };
         for p in pending {
-            let err = Message::error(Some(p.client_id), codes::UPSTREAM_ERROR, reason.to_string(), None);
+            let err = Message::error(
+                Some(p.client_id),
+                codes::UPSTREAM_ERROR,
+                reason.to_string(),
+                None,
+            );
             let _ = p.tx.send(err).await;
         }
     }
@@ -241,6 +280,23 @@ impl Router {
     }
 }
 
+/// Notifications on a `subscriptions/listen` stream name the listen request by its id in
+/// `_meta`; the upstream saw the gateway's id, the client must see its own.
+fn restore_subscription_id(msg: &mut Message, upstream_id: u64, client_id: &Id) {
+    let key = crate::mcp::META_SUBSCRIPTION_ID;
+    let matches = msg
+        .params()
+        .and_then(|p| p.get("_meta"))
+        .and_then(|m| m.get(key))
+        .is_some_and(|v| {
+            Id::from_value(v) == Some(Id::Number(upstream_id.to_string()))
+                || v.as_str() == Some(&upstream_id.to_string())
+        });
+    if matches {
+        msg.params_mut()["_meta"][key] = client_id.to_value();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -251,7 +307,8 @@ mod tests {
         if let Some(t) = token {
             params["_meta"] = json!({"progressToken": t});
         }
-        Message::from_value(json!({"jsonrpc":"2.0","id":id,"method":"tools/call","params":params})).unwrap()
+        Message::from_value(json!({"jsonrpc":"2.0","id":id,"method":"tools/call","params":params}))
+            .unwrap()
     }
 
     fn resp(id: u64) -> Message {
@@ -268,13 +325,27 @@ mod tests {
         let mut ea = r.register(&mut a).unwrap();
         let mut eb = r.register(&mut b).unwrap();
         assert_ne!(a.id(), b.id());
-        r.route(Message::notification("notifications/progress", json!({"progressToken":2,"progress":1}))).await;
-        r.route(Message::notification("notifications/message", json!({"level":"info"}))).await;
+        r.route(Message::notification(
+            "notifications/progress",
+            json!({"progressToken":2,"progress":1}),
+        ))
+        .await;
+        r.route(Message::notification(
+            "notifications/message",
+            json!({"level":"info"}),
+        ))
+        .await;
         r.route(resp(ea.upstream_id())).await;
-        assert_eq!(eb.next().await.unwrap().method(), Some("notifications/progress"));
+        assert_eq!(
+            eb.next().await.unwrap().method(),
+            Some("notifications/progress")
+        );
         assert_eq!(ea.next().await.unwrap().id(), Some(&Id::String("a".into())));
         // Two requests were in flight when the log came: it goes to the server stream.
-        assert_eq!(srx.recv().await.unwrap().method(), Some("notifications/message"));
+        assert_eq!(
+            srx.recv().await.unwrap().method(),
+            Some("notifications/message")
+        );
         r.route(resp(eb.upstream_id())).await;
         assert_eq!(eb.next().await.unwrap().id(), Some(&Id::Number("1".into())));
         assert_eq!(r.in_flight(), 0);
@@ -301,6 +372,31 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn messages_on_a_request_stream_stay_with_that_request() {
+        let (stx, mut srx) = mpsc::channel(8);
+        let (ctx, _crx) = mpsc::unbounded_channel();
+        let r = Router::new(stx, ctx);
+        let mut ea = r.register(&mut req(json!("listen"), None)).unwrap();
+        let _eb = r.register(&mut req(json!("other"), None)).unwrap();
+        let ack = Message::notification(
+            "notifications/subscriptions/acknowledged",
+            json!({"_meta": {"io.modelcontextprotocol/subscriptionId": ea.upstream_id()}}),
+        );
+        r.route_for(Some(ea.upstream_id()), ack).await;
+        let got = ea.next().await.unwrap();
+        assert_eq!(
+            got.method(),
+            Some("notifications/subscriptions/acknowledged")
+        );
+        assert_eq!(
+            got.params().unwrap()["_meta"]["io.modelcontextprotocol/subscriptionId"],
+            "listen",
+            "the client's id again"
+        );
+        assert!(srx.try_recv().is_err(), "not sent to the server stream");
+    }
+
+    #[tokio::test]
     async fn client_cancel_is_translated_once() {
         let (stx, _srx) = mpsc::channel(8);
         let (ctx, mut crx) = mpsc::unbounded_channel();
@@ -309,7 +405,10 @@ mod tests {
         let ea = r.register(&mut a).unwrap();
         let mut cancel = Message::notification("notifications/cancelled", json!({"requestId": 3}));
         assert!(r.translate_cancel(&mut cancel).is_some());
-        assert_eq!(cancel.params().unwrap()["requestId"], json!(ea.upstream_id()));
+        assert_eq!(
+            cancel.params().unwrap()["requestId"],
+            json!(ea.upstream_id())
+        );
         drop(ea);
         assert!(crx.try_recv().is_err(), "no second cancellation");
     }

@@ -36,7 +36,10 @@ impl LegacySse {
             .await
             .map_err(|e| UpstreamError::Http(format!("could not reach {url}: {e}")))?;
         if !resp.status().is_success() {
-            return Err(UpstreamError::Http(format!("GET {url} answered HTTP {}", resp.status())));
+            return Err(UpstreamError::Http(format!(
+                "GET {url} answered HTTP {}",
+                resp.status()
+            )));
         }
         let base = resp.url().clone();
         let (endpoint_tx, endpoint_rx) = oneshot::channel::<String>();
@@ -58,7 +61,9 @@ impl LegacySse {
                                 router.route(m).await;
                             }
                         }
-                        Err(e) => tracing::warn!("the SSE upstream sent an event that is not JSON-RPC: {e}"),
+                        Err(e) => tracing::warn!(
+                            "the SSE upstream sent an event that is not JSON-RPC: {e}"
+                        ),
                     }
                 }
             }
@@ -67,10 +72,14 @@ impl LegacySse {
         let endpoint = tokio::time::timeout(opts.connect_timeout, endpoint_rx)
             .await
             .map_err(|_| UpstreamError::Http("the SSE upstream sent no `endpoint` event".into()))?
-            .map_err(|_| UpstreamError::Closed("the SSE upstream closed before naming its endpoint".into()))?;
+            .map_err(|_| {
+                UpstreamError::Closed("the SSE upstream closed before naming its endpoint".into())
+            })?;
         let post_url = base
             .join(endpoint.trim())
-            .map_err(|e| UpstreamError::Http(format!("the SSE upstream named a bad endpoint: {e}")))?
+            .map_err(|e| {
+                UpstreamError::Http(format!("the SSE upstream named a bad endpoint: {e}"))
+            })?
             .to_string();
         Ok(LegacySse {
             client,
@@ -91,7 +100,10 @@ impl LegacySse {
             .await
             .map_err(|e| UpstreamError::Http(e.to_string()))?;
         if !resp.status().is_success() {
-            return Err(UpstreamError::Http(format!("POST answered HTTP {}", resp.status())));
+            return Err(UpstreamError::Http(format!(
+                "POST answered HTTP {}",
+                resp.status()
+            )));
         }
         Ok(())
     }

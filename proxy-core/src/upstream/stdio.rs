@@ -52,11 +52,14 @@ impl Stdio {
             loop {
                 match lines.next_line().await {
                     Ok(Some(line)) if line.trim().is_empty() => continue,
-                    Ok(Some(line)) => match serde_json::from_str(&line).map_err(|e| e.to_string()).and_then(|v| {
-                        Message::from_value(v).map_err(|e| e.to_string())
-                    }) {
+                    Ok(Some(line)) => match serde_json::from_str(&line)
+                        .map_err(|e| e.to_string())
+                        .and_then(|v| Message::from_value(v).map_err(|e| e.to_string()))
+                    {
                         Ok(msg) => router.route(msg).await,
-                        Err(e) => tracing::warn!("the upstream wrote a line that is not JSON-RPC ({e}); ignored"),
+                        Err(e) => tracing::warn!(
+                            "the upstream wrote a line that is not JSON-RPC ({e}); ignored"
+                        ),
                     },
                     Ok(None) | Err(_) => break,
                 }
@@ -81,17 +84,15 @@ impl Stdio {
         let mut line = msg.to_json();
         line.push('\n');
         let mut guard = self.stdin.lock().await;
-        let stdin = guard
-            .as_mut()
-            .ok_or_else(|| UpstreamError::Closed("the upstream process's input is closed".into()))?;
-        stdin
-            .write_all(line.as_bytes())
-            .await
-            .map_err(|e| UpstreamError::Closed(format!("writing to the upstream process failed: {e}")))?;
-        stdin
-            .flush()
-            .await
-            .map_err(|e| UpstreamError::Closed(format!("writing to the upstream process failed: {e}")))
+        let stdin = guard.as_mut().ok_or_else(|| {
+            UpstreamError::Closed("the upstream process's input is closed".into())
+        })?;
+        stdin.write_all(line.as_bytes()).await.map_err(|e| {
+            UpstreamError::Closed(format!("writing to the upstream process failed: {e}"))
+        })?;
+        stdin.flush().await.map_err(|e| {
+            UpstreamError::Closed(format!("writing to the upstream process failed: {e}"))
+        })
     }
 
     /// Closes stdin, gives the process a moment to exit, then kills it (as the MCP spec's
@@ -99,7 +100,10 @@ impl Stdio {
     pub(super) async fn close(&self) {
         self.stdin.lock().await.take();
         let mut child = self.child.lock().await;
-        if tokio::time::timeout(Duration::from_secs(2), child.wait()).await.is_err() {
+        if tokio::time::timeout(Duration::from_secs(2), child.wait())
+            .await
+            .is_err()
+        {
             let _ = child.start_kill();
             let _ = child.wait().await;
         }
