@@ -228,8 +228,9 @@ impl Gatehouse {
         format!("{}/mcp/{server}", self.base)
     }
 
-    /// Stops serving (sessions end as `gateway_shutdown`).
-    pub async fn stop(mut self) -> Arc<Gateway> {
+    /// Stops serving (sessions end as `gateway_shutdown`); the store stays readable
+    /// until this harness is dropped.
+    pub async fn stop(&mut self) -> Arc<Gateway> {
         if let Some(tx) = self.stop.take() {
             let _ = tx.send(());
         }
@@ -360,7 +361,7 @@ pub async fn recorded_methods(gw: &Gateway, session: &str, direction: &str) -> V
     gw.store
         .session_events(session)
         .await
-        .unwrap_or_default()
+        .unwrap_or_else(|e| panic!("cannot read the record of {session}: {e}"))
         .into_iter()
         .filter(|e| e.direction == direction)
         .filter_map(|e| e.method)

@@ -18,7 +18,7 @@ fn failing(map: &Value) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_fully_conformant_upstream_stays_fully_conformant_behind_the_gateway() {
     let upstream = conformance_server().await;
-    let g = Gatehouse::start(&url_server("conformance", &upstream.url, "legacy")).await;
+    let mut g = Gatehouse::start(&url_server("conformance", &upstream.url, "legacy")).await;
     let direct = conformance(&upstream.url, None).await;
     assert!(
         failing(&direct).is_empty(),
@@ -41,7 +41,7 @@ async fn a_fully_conformant_upstream_stays_fully_conformant_behind_the_gateway()
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_reference_server_scores_the_same_through_the_gateway() {
     let upstream = everything_http().await;
-    let g = Gatehouse::start(&url_server("everything", &upstream.url, "legacy")).await;
+    let mut g = Gatehouse::start(&url_server("everything", &upstream.url, "legacy")).await;
     let direct = conformance(&upstream.url, None).await;
     let via = conformance(&g.url("everything"), Some(TOKEN)).await;
     let (Some(d), Some(v)) = (direct.as_object(), via.as_object()) else {

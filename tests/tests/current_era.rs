@@ -6,7 +6,7 @@ use gatehouse_e2e::*;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn python_client_current_era() {
     let upstream = current_server().await;
-    let g = Gatehouse::start(&url_server("modern", &upstream.url, "current")).await;
+    let mut g = Gatehouse::start(&url_server("modern", &upstream.url, "current")).await;
     let direct = py_client("2026-07-28", Target::Http(&upstream.url, None)).await;
     let via = py_client("2026-07-28", Target::Http(&g.url("modern"), Some(TOKEN))).await;
     assert_eq!(
@@ -31,14 +31,17 @@ async fn python_client_current_era() {
     assert_eq!(py.protocol_version.as_deref(), Some("2026-07-28"));
     let up = recorded_methods(&gw, &py.id, "client_to_server").await;
     for m in ["server/discover", "tools/list", "tools/call"] {
-        assert!(up.iter().any(|u| u == m), "{m} missing: {up:?}");
+        assert!(
+            up.iter().any(|u| u == m),
+            "{m} missing: {up:?} in {py:?} of {rows:?}"
+        );
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn legacy_client_to_current_upstream_is_refused_clearly() {
     let upstream = current_server().await;
-    let g = Gatehouse::start(&url_server("modern", &upstream.url, "current")).await;
+    let mut g = Gatehouse::start(&url_server("modern", &upstream.url, "current")).await;
     let mut args = vec![peers().join("py_client.py").display().to_string()];
     args.extend(
         [

@@ -31,7 +31,7 @@ async fn only_session(
 async fn typescript_client_over_http_and_stdio() {
     let upstream = everything_http().await;
     let stdio = everything_stdio();
-    let g = Gatehouse::start(&format!(
+    let mut g = Gatehouse::start(&format!(
         "{}{}",
         url_server("everything", &upstream.url, "legacy"),
         stdio_server("everything-stdio", &stdio)
@@ -100,7 +100,7 @@ async fn typescript_client_over_http_and_stdio() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn python_client_legacy_era() {
     let upstream = everything_http().await;
-    let g = Gatehouse::start(&url_server("everything", &upstream.url, "legacy")).await;
+    let mut g = Gatehouse::start(&url_server("everything", &upstream.url, "legacy")).await;
     let direct = py_client("legacy", Target::Http(&upstream.url, None)).await;
     let via = py_client("legacy", Target::Http(&g.url("everything"), Some(TOKEN))).await;
     assert_same(&direct, &via, "Python client");
@@ -116,7 +116,7 @@ async fn python_client_legacy_era() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn inspector_cli() {
     let upstream = everything_http().await;
-    let g = Gatehouse::start(&url_server("everything", &upstream.url, "legacy")).await;
+    let mut g = Gatehouse::start(&url_server("everything", &upstream.url, "legacy")).await;
     let direct = inspector("legacy", &upstream.url, None).await;
     let via = inspector("legacy", &g.url("everything"), Some(TOKEN)).await;
     assert_same(&direct, &via, "Inspector CLI");
@@ -127,7 +127,7 @@ async fn inspector_cli() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stdio_bridge_for_desktop_clients() {
     let upstream = everything_http().await;
-    let g = Gatehouse::start(&url_server("everything", &upstream.url, "legacy")).await;
+    let mut g = Gatehouse::start(&url_server("everything", &upstream.url, "legacy")).await;
     let direct = ts_client(Target::Http(&upstream.url, None)).await;
     let bridge = vec![
         "env".to_string(),
