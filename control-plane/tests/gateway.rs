@@ -162,8 +162,8 @@ impl Harness {
 fn last_sse_message(body: &str) -> Value {
     let data = body
         .lines()
-        .filter_map(|l| l.strip_prefix("data: "))
-        .last()
+        .rev()
+        .find_map(|l| l.strip_prefix("data: "))
         .unwrap_or_else(|| panic!("no SSE data in {body:?}"));
     serde_json::from_str(data).unwrap()
 }

@@ -90,14 +90,14 @@ async fn relay(gateway: &Upstream, msg: Message, out: &mpsc::Sender<String>) {
             tokio::spawn(async move {
                 while let Some(m) = exchange.next().await {
                     let done = m.is_response();
-                    if done && is_initialize {
-                        if let Some(v) = m
+                    if done
+                        && is_initialize
+                        && let Some(v) = m
                             .result_value()
                             .and_then(|r| r.get("protocolVersion"))
                             .and_then(|v| v.as_str())
-                        {
-                            gateway.set_protocol_version(v);
-                        }
+                    {
+                        gateway.set_protocol_version(v);
                     }
                     let _ = out.send(m.to_json()).await;
                     if done {

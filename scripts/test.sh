@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Runs every Gatehouse test on a fresh machine: installs the real peers the end-to-end
+# tests drive (scripts/install-test-deps.sh), then formatting, lints and the whole
+# workspace's tests. Honours CARGO_TARGET_DIR (CI keeps one outside the clone so
+# rebuilds are incremental); works without it.
+#
+# Usage: scripts/test.sh [extra cargo test args]
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "test peers (npm, PyPI)"
+scripts/install-test-deps.sh
+
+step "format"
+cargo fmt --all -- --check
+
+step "lints"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "build (binaries the end-to-end tests launch)"
+cargo build --workspace --bins --locked
+
+step "tests"
+cargo test --workspace --locked "$@"
+
+step "all tests passed"
