@@ -52,6 +52,10 @@ pub struct Config {
     /// `sqlite://path` (default) or `postgres://...`.
     #[serde(default = "default_database")]
     pub database: String,
+    /// `fsync` (default: every record flushed to disk before the message moves on) or
+    /// `os` (handed to the OS: survives a Gatehouse crash, not a power loss).
+    #[serde(default)]
+    pub durability: crate::store::Durability,
     /// Extra hosts accepted in `Host` and `Origin` (DNS-rebinding protection); the
     /// public URL's host and loopback names are always accepted.
     #[serde(default)]
@@ -324,7 +328,12 @@ fn apply_env_overrides(
     table: &mut toml::Table,
     env: impl Iterator<Item = (String, String)>,
 ) -> Result<(), ConfigError> {
-    const SKIP: [&str; 3] = ["GATEHOUSE_CONFIG", "GATEHOUSE_TOKEN", "GATEHOUSE_URL"];
+    const SKIP: [&str; 4] = [
+        "GATEHOUSE_CONFIG",
+        "GATEHOUSE_TOKEN",
+        "GATEHOUSE_URL",
+        "GATEHOUSE_LOG_FORMAT",
+    ];
     for (key, value) in env {
         let Some(rest) = key.strip_prefix("GATEHOUSE_") else {
             continue;

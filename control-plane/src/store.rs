@@ -7,11 +7,24 @@
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use sqlx::pool::PoolConnection;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Row, SqlitePool};
+use sqlx::{Connection, QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool};
 use std::str::FromStr;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
+
+/// When a write counts as durable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Durability {
+    /// Flushed to disk (fsync) before anything moves on: survives power loss. The default.
+    #[default]
+    Fsync,
+    /// Handed to the operating system: survives a crash of Gatehouse, not of the machine.
+    /// Faster; for deployments whose disk is already battery-backed or replicated.
+    Os,
+}
 
 /// A write could not be made durable.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -114,8 +127,14 @@ pub struct Store {
 const GROUP_LIMIT: usize = 512;
 
 impl Store {
-    /// Opens (creating if needed) the database at a `sqlite://` URL and migrates it.
+    /// Opens (creating if needed) the database at a `sqlite://` URL and migrates it, with
+    /// every commit flushed to disk.
     pub async fn open(url: &str) -> Result<Store, StoreError> {
+        Store::open_with(url, Durability::Fsync).await
+    }
+
+    /// Opens the store with the given durability.
+    pub async fn open_with(url: &str, durability: Durability) -> Result<Store, StoreError> {
         if url.starts_with("postgres") {
             return Err(StoreError(
                 "PostgreSQL storage is not available in this build yet; use a sqlite:// database"
@@ -126,13 +145,19 @@ impl Store {
             .map_err(|e| StoreError(format!("`{url}` is not a valid sqlite:// URL: {e}")))?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full)
+            .synchronous(match durability {
+                Durability::Fsync => SqliteSynchronous::Full,
+                Durability::Os => SqliteSynchronous::Normal,
+            })
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true);
-        // An in-memory database exists per connection: it must have exactly one.
-        let in_memory = url.contains(":memory:") || url.trim_end_matches('/') == "sqlite:";
+        if url.contains(":memory:") || url.trim_end_matches('/') == "sqlite:" {
+            return Err(StoreError(format!(
+                "`{url}` is an in-memory database, which would lose every record on exit; give a file, e.g. sqlite://gatehouse.db"
+            )));
+        }
         let pool = SqlitePoolOptions::new()
-            .max_connections(if in_memory { 1 } else { 4 })
+            .max_connections(4)
             .connect_with(opts)
             .await
             .map_err(|e| StoreError(format!("cannot open {url}: {e}")))?;
@@ -325,10 +350,20 @@ fn now() -> String {
 
 async fn writer(pool: SqlitePool, mut rx: mpsc::Receiver<Job>) {
     let mut batch = Vec::with_capacity(GROUP_LIMIT);
+    // The writer keeps one connection: no pool round trip per group.
+    let mut conn: Option<PoolConnection<Sqlite>> = None;
     while rx.recv_many(&mut batch, GROUP_LIMIT).await > 0 {
-        let result = commit(&pool, &batch).await;
+        let result = match &mut conn {
+            Some(c) => commit(c, &batch).await,
+            None => match pool.acquire().await {
+                Ok(c) => commit(conn.insert(c), &batch).await,
+                Err(e) => Err(e.into()),
+            },
+        };
         if let Err(e) = &result {
             tracing::error!(error = %e, jobs = batch.len(), "recording failed; the affected requests fail closed");
+            // Start the next group on a fresh connection in case this one is broken.
+            conn = None;
         }
         for job in batch.drain(..) {
             let _ = job.done.send(result.clone());
@@ -336,77 +371,98 @@ async fn writer(pool: SqlitePool, mut rx: mpsc::Receiver<Job>) {
     }
 }
 
-async fn commit(pool: &SqlitePool, batch: &[Job]) -> Result<(), StoreError> {
-    let mut tx = pool.begin().await?;
+async fn commit(conn: &mut SqliteConnection, batch: &[Job]) -> Result<(), StoreError> {
     let at = now();
-    for op in batch.iter().flat_map(|j| &j.ops) {
-        match op {
-            Op::StartSession(s) => {
-                sqlx::query(
-                    "INSERT INTO sessions (id, principal, groups_json, server, era, client_name, client_version, \
-                     protocol_version, started_at, last_seen_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                )
-                .bind(&s.id)
-                .bind(&s.principal)
-                .bind(serde_json::to_string(&s.groups).unwrap_or_else(|_| "[]".into()))
-                .bind(&s.server)
-                .bind(&s.era)
-                .bind(s.client.as_ref().map(|c| &c.0))
-                .bind(s.client.as_ref().map(|c| &c.1))
-                .bind(&s.protocol_version)
-                .bind(&at)
-                .bind(&at)
-                .execute(&mut *tx)
-                .await?;
+    let ops = || batch.iter().flat_map(|j| &j.ops);
+    if ops().all(|op| matches!(op, Op::Event(_))) {
+        // The common case, messages only: one statement, its own transaction.
+        let mut q = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO audit_events (session_id, at, direction, kind, method, tool, rpc_id, payload) ",
+        );
+        q.push_values(ops(), |mut b, op| {
+            if let Op::Event(e) = op {
+                b.push_bind(&e.session_id)
+                    .push_bind(&at)
+                    .push_bind(e.direction.as_str())
+                    .push_bind(&e.kind)
+                    .push_bind(&e.method)
+                    .push_bind(&e.tool)
+                    .push_bind(&e.rpc_id)
+                    .push_bind(&e.payload);
             }
-            Op::Event(e) => {
-                sqlx::query(
-                    "INSERT INTO audit_events (session_id, at, direction, kind, method, tool, rpc_id, payload) \
-                     VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                )
-                .bind(&e.session_id)
-                .bind(&at)
-                .bind(e.direction.as_str())
-                .bind(&e.kind)
-                .bind(&e.method)
-                .bind(&e.tool)
-                .bind(&e.rpc_id)
-                .bind(&e.payload)
-                .execute(&mut *tx)
-                .await?;
-                sqlx::query("UPDATE sessions SET message_count = message_count + 1, last_seen_at = ? WHERE id = ?")
-                    .bind(&at)
-                    .bind(&e.session_id)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            Op::SessionInfo {
-                id,
-                client,
-                protocol_version,
-            } => {
-                sqlx::query(
-                    "UPDATE sessions SET client_name = COALESCE(?, client_name), client_version = COALESCE(?, client_version), \
-                     protocol_version = COALESCE(?, protocol_version) WHERE id = ?",
-                )
-                .bind(client.as_ref().map(|c| &c.0))
-                .bind(client.as_ref().map(|c| &c.1))
-                .bind(protocol_version)
+        });
+        q.build().execute(&mut *conn).await?;
+        return Ok(());
+    }
+    let mut tx = conn.begin().await?;
+    for op in ops() {
+        apply(&mut tx, op, &at).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+async fn apply(tx: &mut SqliteConnection, op: &Op, at: &str) -> Result<(), StoreError> {
+    match op {
+        Op::StartSession(s) => {
+            sqlx::query(
+                "INSERT INTO sessions (id, principal, groups_json, server, era, client_name, client_version, \
+                 protocol_version, started_at, last_seen_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(&s.id)
+            .bind(&s.principal)
+            .bind(serde_json::to_string(&s.groups).unwrap_or_else(|_| "[]".into()))
+            .bind(&s.server)
+            .bind(&s.era)
+            .bind(s.client.as_ref().map(|c| &c.0))
+            .bind(s.client.as_ref().map(|c| &c.1))
+            .bind(&s.protocol_version)
+            .bind(at)
+            .bind(at)
+            .execute(&mut *tx)
+            .await?;
+        }
+        Op::Event(e) => {
+            sqlx::query(
+                "INSERT INTO audit_events (session_id, at, direction, kind, method, tool, rpc_id, payload) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(&e.session_id)
+            .bind(at)
+            .bind(e.direction.as_str())
+            .bind(&e.kind)
+            .bind(&e.method)
+            .bind(&e.tool)
+            .bind(&e.rpc_id)
+            .bind(&e.payload)
+            .execute(&mut *tx)
+            .await?;
+        }
+        Op::SessionInfo {
+            id,
+            client,
+            protocol_version,
+        } => {
+            sqlx::query(
+                "UPDATE sessions SET client_name = COALESCE(?, client_name), client_version = COALESCE(?, client_version), \
+                 protocol_version = COALESCE(?, protocol_version) WHERE id = ?",
+            )
+            .bind(client.as_ref().map(|c| &c.0))
+            .bind(client.as_ref().map(|c| &c.1))
+            .bind(protocol_version)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        Op::EndSession { id, reason } => {
+            sqlx::query("UPDATE sessions SET ended_at = ?, end_reason = ? WHERE id = ? AND ended_at IS NULL")
+                .bind(at)
+                .bind(reason)
                 .bind(id)
                 .execute(&mut *tx)
                 .await?;
-            }
-            Op::EndSession { id, reason } => {
-                sqlx::query("UPDATE sessions SET ended_at = ?, end_reason = ? WHERE id = ? AND ended_at IS NULL")
-                    .bind(&at)
-                    .bind(reason)
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await?;
-            }
         }
     }
-    tx.commit().await?;
     Ok(())
 }
 
@@ -491,6 +547,12 @@ mod tests {
                 .await
                 .is_err()
         );
+    }
+
+    #[tokio::test]
+    async fn in_memory_databases_are_refused() {
+        let err = Store::open("sqlite::memory:").await.err().unwrap();
+        assert!(err.to_string().contains("lose every record"), "{err}");
     }
 
     #[tokio::test]

@@ -30,7 +30,7 @@ async fn bind(addr: &str) -> Result<tokio::net::TcpListener, Exit> {
 }
 
 async fn start(config: Config, dev: bool, listener: tokio::net::TcpListener) -> Result<(), Exit> {
-    let store = Store::open(&config.database)
+    let store = Store::open_with(&config.database, config.durability)
         .await
         .map_err(|e| Exit::Runtime(e.to_string()))?;
     let addr = listener

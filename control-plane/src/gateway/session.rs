@@ -46,7 +46,9 @@ impl Outbox {
                 recent: VecDeque::new(),
                 capacity: capacity.max(1),
             }),
-            live: broadcast::channel(capacity.max(16)).0,
+            // Live subscribers are GET streams that keep up; anyone who lags resumes
+            // from `recent`. A small live buffer keeps idle sessions small.
+            live: broadcast::channel(16).0,
         }
     }
 

@@ -39,12 +39,22 @@ pub(super) fn header_map(headers: &BTreeMap<String, String>) -> Result<HeaderMap
     Ok(map)
 }
 
+/// One HTTP client (connection pool, TLS configuration) per connect timeout, shared by
+/// every upstream connection: a client per session would cost tens of kilobytes each.
 pub(super) fn client(opts: &UpstreamOptions) -> Result<reqwest::Client, UpstreamError> {
-    reqwest::Client::builder()
+    static CLIENTS: std::sync::Mutex<Vec<(std::time::Duration, reqwest::Client)>> =
+        std::sync::Mutex::new(Vec::new());
+    let mut clients = CLIENTS.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, c)) = clients.iter().find(|(t, _)| *t == opts.connect_timeout) {
+        return Ok(c.clone());
+    }
+    let c = reqwest::Client::builder()
         .connect_timeout(opts.connect_timeout)
         .pool_max_idle_per_host(64)
         .build()
-        .map_err(|e| UpstreamError::Http(e.to_string()))
+        .map_err(|e| UpstreamError::Http(e.to_string()))?;
+    clients.push((opts.connect_timeout, c.clone()));
+    Ok(c)
 }
 
 /// Feeds every JSON-RPC message of an upstream answer (JSON or SSE) to the router.

@@ -1,0 +1,387 @@
+//! The masker: a validated profile turned into scanners and renderers, applied to text.
+
+use hmac::{Hmac, Mac};
+use regex::Regex;
+use serde::Serialize;
+use sha2::Sha256;
+use std::borrow::Cow;
+use std::collections::HashSet;
+
+use crate::counts::MaskCounts;
+use crate::kind::{Builtin, SENSITIVE_FIELD};
+use crate::profile::{Profile, ProfileError, Strategy};
+use crate::render::{Normalize, Renderer};
+use crate::scan::{BuiltinScanner, Enabled, Hit, resolve};
+
+/// One detected value, for reports and tests: detector name and byte span in the scanned text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    pub kind: String,
+    pub start: usize,
+    pub end: usize,
+}
+
+/// Longest field name we compare; longer JSON keys cannot match a rule.
+const MAX_FIELD_NAME: usize = 64;
+
+/// Detects and masks sensitive values. Cheap to share (`Arc<Masker>`); all methods take `&self`.
+#[derive(Debug, Clone)]
+pub struct Masker {
+    pub(crate) scanner: BuiltinScanner,
+    pub(crate) enabled: Enabled,
+    pub(crate) custom: Vec<Regex>,
+    /// Renderers indexed by detector: built-ins (in `Builtin::ALL` order), then custom, then the
+    /// field-name rule.
+    pub(crate) renderers: Vec<Renderer>,
+    pub(crate) fields: FieldSet,
+    pub(crate) key: Option<Hmac<Sha256>>,
+}
+
+fn normalize_for(b: Builtin) -> Normalize {
+    match b {
+        Builtin::CreditCard | Builtin::Iban | Builtin::UsSsn | Builtin::Phone => Normalize::Alnum,
+        Builtin::Email => Normalize::Lower,
+        _ => Normalize::Exact,
+    }
+}
+
+/// Field-name normal form: ASCII lower case without `_`, `-` and spaces. `None` when too long.
+pub(crate) fn normalize_field(name: &str, buf: &mut [u8; MAX_FIELD_NAME]) -> Option<usize> {
+    let mut n = 0;
+    for c in name.bytes() {
+        if matches!(c, b'_' | b'-' | b' ') {
+            continue;
+        }
+        if n == MAX_FIELD_NAME {
+            return None;
+        }
+        buf[n] = c.to_ascii_lowercase();
+        n += 1;
+    }
+    Some(n)
+}
+
+impl Masker {
+    /// Builds a masker for `profile`. `hmac_key` is required when any detector uses the `hmac`
+    /// strategy. Errors name the detector at fault.
+    pub fn new(profile: &Profile, hmac_key: Option<&[u8]>) -> Result<Masker, ProfileError> {
+        let mut enabled = Enabled::default();
+        for name in &profile.detectors {
+            match Builtin::from_name(name) {
+                Some(b) => enabled.set(b),
+                None => {
+                    return Err(ProfileError::UnknownDetector {
+                        name: name.clone(),
+                        section: "detectors",
+                        known: ProfileError::known_names(&[]),
+                    });
+                }
+            }
+        }
+        let mut custom = Vec::new();
+        let mut seen = HashSet::new();
+        for c in &profile.custom {
+            let valid_name = c
+                .name
+                .chars()
+                .next()
+                .is_some_and(|ch| ch.is_ascii_alphabetic())
+                && c.name
+                    .chars()
+                    .all(|ch| ch.is_ascii_alphanumeric() || ch == '_');
+            if !valid_name {
+                return Err(ProfileError::InvalidName {
+                    name: c.name.clone(),
+                    reason: "use letters, digits and `_`, starting with a letter".into(),
+                });
+            }
+            if Builtin::from_name(&c.name).is_some() || c.name == SENSITIVE_FIELD {
+                return Err(ProfileError::InvalidName {
+                    name: c.name.clone(),
+                    reason: "it is the name of a built-in detector; pick another".into(),
+                });
+            }
+            if !seen.insert(c.name.as_str()) {
+                return Err(ProfileError::InvalidName {
+                    name: c.name.clone(),
+                    reason: "two custom detectors have this name".into(),
+                });
+            }
+            let re = Regex::new(&c.pattern).map_err(|e| ProfileError::InvalidPattern {
+                name: c.name.clone(),
+                message: e.to_string(),
+            })?;
+            if re.is_match("") {
+                return Err(ProfileError::EmptyMatch {
+                    name: c.name.clone(),
+                });
+            }
+            custom.push(re);
+        }
+        for name in profile.strategy.keys() {
+            let known = Builtin::from_name(name).is_some()
+                || name == SENSITIVE_FIELD
+                || profile.custom.iter().any(|c| &c.name == name);
+            if !known {
+                return Err(ProfileError::UnknownDetector {
+                    name: name.clone(),
+                    section: "strategy",
+                    known: ProfileError::known_names(&profile.custom),
+                });
+            }
+        }
+        let strategy_of = |name: &str| {
+            profile
+                .strategy
+                .get(name)
+                .copied()
+                .unwrap_or(profile.default_strategy)
+        };
+        let mut renderers: Vec<Renderer> = Builtin::ALL
+            .iter()
+            .map(|b| Renderer::new(b.name(), strategy_of(b.name()), normalize_for(*b)))
+            .collect();
+        for c in &profile.custom {
+            let s = c.strategy.unwrap_or_else(|| strategy_of(&c.name));
+            renderers.push(Renderer::new(&c.name, s, Normalize::Exact));
+        }
+        renderers.push(Renderer::new(
+            SENSITIVE_FIELD,
+            strategy_of(SENSITIVE_FIELD),
+            Normalize::Exact,
+        ));
+
+        let mut fields = FieldSet::default();
+        for f in &profile.field_names {
+            let mut buf = [0u8; MAX_FIELD_NAME];
+            match normalize_field(f, &mut buf) {
+                Some(n) if n > 0 => {
+                    fields.insert(&buf[..n]);
+                }
+                _ => {
+                    return Err(ProfileError::InvalidName {
+                        name: f.clone(),
+                        reason: format!(
+                            "field names must have 1 to {MAX_FIELD_NAME} characters besides `_`, `-` and spaces"
+                        ),
+                    });
+                }
+            }
+        }
+
+        // Which detectors actually use hmac (disabled built-ins do not count).
+        let mut hmac_users: Vec<&str> = Vec::new();
+        for (i, r) in renderers.iter().enumerate() {
+            let active = if i < Builtin::ALL.len() {
+                enabled.has(Builtin::ALL[i])
+            } else if i < Builtin::ALL.len() + custom.len() {
+                true
+            } else {
+                !fields.is_empty()
+            };
+            if active && r.strategy == Strategy::Hmac {
+                hmac_users.push(&r.name);
+            }
+        }
+        let key = match hmac_key {
+            Some([]) => return Err(ProfileError::WeakHmacKey),
+            Some(k) => {
+                Some(Hmac::<Sha256>::new_from_slice(k).expect("HMAC accepts any key length"))
+            }
+            None if !hmac_users.is_empty() => {
+                return Err(ProfileError::MissingHmacKey {
+                    names: hmac_users.join(", "),
+                });
+            }
+            None => None,
+        };
+
+        Ok(Masker {
+            scanner: BuiltinScanner::new(enabled),
+            enabled,
+            custom,
+            renderers,
+            fields,
+            key,
+        })
+    }
+
+    pub(crate) fn field_kind(&self) -> u16 {
+        (self.renderers.len() - 1) as u16
+    }
+
+    /// Raw, resolved (sorted, non-overlapping) hits in `text`. Allocates nothing when there are
+    /// none.
+    pub(crate) fn hits(&self, text: &str) -> Vec<Hit> {
+        let mut hits = Vec::new();
+        self.scanner.scan(text, &mut hits);
+        let base = Builtin::ALL.len();
+        for (i, re) in self.custom.iter().enumerate() {
+            for m in re.find_iter(text) {
+                if m.start() < m.end() {
+                    hits.push(Hit {
+                        kind: (base + i) as u16,
+                        start: m.start(),
+                        end: m.end(),
+                    });
+                }
+            }
+        }
+        if hits.len() > 1 {
+            resolve(&mut hits);
+        }
+        // Spans always sit on char boundaries (detectors stop at ASCII bytes); this guards the
+        // slicing below should a custom pattern or a future detector break that.
+        hits.retain(|h| text.is_char_boundary(h.start) && text.is_char_boundary(h.end));
+        hits
+    }
+
+    /// Every value the profile would mask in `text`, in order, without overlaps.
+    pub fn detect(&self, text: &str) -> Vec<Finding> {
+        self.hits(text)
+            .into_iter()
+            .map(|h| Finding {
+                kind: self.renderers[h.kind as usize].name.clone(),
+                start: h.start,
+                end: h.end,
+            })
+            .collect()
+    }
+
+    /// Masks `text`. Returns `Cow::Borrowed` (no allocation) when nothing matches.
+    pub fn mask_text<'a>(&self, text: &'a str) -> (Cow<'a, str>, MaskCounts) {
+        let mut counts = Tally::default();
+        let out = self.mask_text_tally(text, &mut counts);
+        (out, counts.into_counts(self))
+    }
+
+    pub(crate) fn mask_text_tally<'a>(&self, text: &'a str, tally: &mut Tally) -> Cow<'a, str> {
+        let hits = self.hits(text);
+        if hits.is_empty() {
+            return Cow::Borrowed(text);
+        }
+        let mut out = String::with_capacity(text.len() + 24 * hits.len());
+        let mut last = 0;
+        for h in &hits {
+            out.push_str(&text[last..h.start]);
+            self.renderers[h.kind as usize].render(
+                &text[h.start..h.end],
+                self.key.as_ref(),
+                &mut out,
+            );
+            tally.add(h.kind, 1);
+            last = h.end;
+        }
+        out.push_str(&text[last..]);
+        Cow::Owned(out)
+    }
+
+    /// Token for a value masked by a field-name rule.
+    pub(crate) fn field_token(&self, value: &str) -> String {
+        self.renderers[self.field_kind() as usize].token(value, self.key.as_ref())
+    }
+
+    /// Token for a card number found as a JSON number.
+    pub(crate) fn card_token(&self, digits: &str) -> String {
+        self.renderers[crate::scan::kind_index(Builtin::CreditCard) as usize]
+            .token(digits, self.key.as_ref())
+    }
+
+    pub(crate) fn card_enabled(&self) -> bool {
+        self.enabled.has(Builtin::CreditCard)
+    }
+
+    /// Whether a JSON key falls under a field-name rule.
+    pub fn is_sensitive_field(&self, key: &str) -> bool {
+        !self.fields.is_empty() && self.fields.matches(key)
+    }
+
+    /// Whether an object key needs scanning at all. Keys made only of ASCII letters and `_`
+    /// (nearly all keys) cannot hold a built-in match: every built-in needs a digit, `@`, `.`,
+    /// `-`, `:` or `=`, or is a token that in practice contains digits. Custom patterns can match
+    /// anything, so with custom detectors every key is scanned.
+    pub(crate) fn key_needs_scan(&self, key: &str) -> bool {
+        !self.custom.is_empty() || key.bytes().any(|c| !(c.is_ascii_alphabetic() || c == b'_'))
+    }
+}
+
+/// Normalised field names with a length bitmap, so that most keys are rejected by one bit test
+/// (the walk asks this for every object member).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct FieldSet {
+    names: Vec<Box<[u8]>>,
+    lengths: u64,
+}
+
+fn field_sep(c: u8) -> bool {
+    matches!(c, b'_' | b'-' | b' ')
+}
+
+impl FieldSet {
+    fn insert(&mut self, name: &[u8]) {
+        if !self.contains(name) {
+            self.lengths |= 1 << (name.len() - 1);
+            self.names.push(name.into());
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.names.is_empty()
+    }
+
+    fn contains(&self, name: &[u8]) -> bool {
+        !name.is_empty()
+            && self.lengths & (1 << (name.len() - 1)) != 0
+            && self.names.iter().any(|n| **n == *name)
+    }
+
+    /// Whether `key`, normalised, is in the set; no allocation and, for most keys, one bit test.
+    fn matches(&self, key: &str) -> bool {
+        let k = key.as_bytes();
+        let len = k.iter().filter(|c| !field_sep(**c)).count();
+        if len == 0 || len > MAX_FIELD_NAME || self.lengths & (1 << (len - 1)) == 0 {
+            return false;
+        }
+        self.names.iter().any(|n| {
+            n.len() == len
+                && k.iter()
+                    .filter(|c| !field_sep(**c))
+                    .zip(n.iter())
+                    .all(|(a, b)| a.to_ascii_lowercase() == *b)
+        })
+    }
+}
+
+/// Per-detector counters kept in a flat vector while masking; turned into `MaskCounts` once.
+#[derive(Debug, Default)]
+pub(crate) struct Tally(Vec<u64>);
+
+impl Tally {
+    pub fn add(&mut self, kind: u16, n: u64) {
+        let k = kind as usize;
+        if self.0.len() <= k {
+            self.0.resize(k + 1, 0);
+        }
+        self.0[k] += n;
+    }
+
+    pub fn absorb(&mut self, other: Tally) {
+        for (k, n) in other.0.into_iter().enumerate() {
+            if n > 0 {
+                self.add(k as u16, n);
+            }
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.iter().all(|n| *n == 0)
+    }
+
+    pub fn into_counts(self, m: &Masker) -> MaskCounts {
+        let mut c = MaskCounts::new();
+        for (k, n) in self.0.into_iter().enumerate() {
+            c.add(&m.renderers[k].name, n);
+        }
+        c
+    }
+}
