@@ -69,6 +69,48 @@ pub struct Config {
     /// Dev sign-in, honoured only with `serve --dev` and by `gatehouse demo`.
     #[serde(default)]
     pub dev: DevConfig,
+    /// Masking profiles and which one applies to whom.
+    #[serde(default)]
+    pub masking: MaskingConfig,
+}
+
+/// `[masking]`: profiles and the rules choosing one per server and group.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MaskingConfig {
+    /// Profile for servers and groups without one. `default` (every detector) unless set;
+    /// `off` masks nothing.
+    pub default_profile: String,
+    /// Key for the `hmac` strategy, by reference (`env:NAME` or `file:PATH`).
+    pub hmac_key: Option<String>,
+    /// Named profiles (`[masking.profiles.NAME]`); `default` and `off` exist unless redefined.
+    pub profiles: BTreeMap<String, gatehouse_mask::Profile>,
+    /// Group overrides, first match wins: `{ group, server?, profile }`.
+    pub overrides: Vec<MaskingOverride>,
+}
+
+impl Default for MaskingConfig {
+    fn default() -> Self {
+        MaskingConfig {
+            default_profile: "default".into(),
+            hmac_key: None,
+            profiles: BTreeMap::new(),
+            overrides: Vec::new(),
+        }
+    }
+}
+
+/// A profile for members of a group (optionally on one server only).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MaskingOverride {
+    /// The group.
+    pub group: String,
+    /// Only on this server.
+    #[serde(default)]
+    pub server: Option<String>,
+    /// The profile.
+    pub profile: String,
 }
 
 /// Limits that protect the gateway and its upstreams.
@@ -134,6 +176,9 @@ pub struct ServerConfig {
     /// The protocol era the upstream speaks (`legacy` default, or `current` for 2026-07-28).
     #[serde(default = "default_era")]
     pub era: Era,
+    /// The masking profile for this server's answers (else `masking.default_profile`).
+    #[serde(default)]
+    pub masking_profile: Option<String>,
 }
 
 /// Dev sign-in tokens.
@@ -239,12 +284,35 @@ impl Config {
             }
             s.upstream_spec()?;
         }
+        let masking = self.masking()?;
+        for s in &self.servers {
+            if let Some(p) = &s.masking_profile
+                && !masking.has_profile(p)
+            {
+                return Err(ConfigError::Invalid(format!(
+                    "server `{}`: masking_profile `{p}` is not a profile; define [masking.profiles.{p}]",
+                    s.name
+                )));
+            }
+        }
         if self.limits.body_bytes < 1024 {
             return Err(ConfigError::Invalid(
                 "limits.body_bytes must be at least 1024".into(),
             ));
         }
         Ok(())
+    }
+
+    /// The masking profiles, built (checks every profile and the HMAC key reference).
+    pub fn masking(&self) -> Result<crate::gateway::masking::Masking, ConfigError> {
+        let key = match &self.masking.hmac_key {
+            Some(r) => Some(
+                resolve_secret(r)
+                    .map_err(|e| ConfigError::Invalid(format!("masking.hmac_key: {e}")))?,
+            ),
+            None => None,
+        };
+        crate::gateway::masking::Masking::new(&self.masking, key.as_deref().map(str::as_bytes))
     }
 
     /// The server named `name`.

@@ -51,6 +51,15 @@ enum Command {
         #[arg(long, global = true, env = "GATEHOUSE_DATABASE")]
         database: Option<String>,
     },
+    /// Mask standard input (JSON or text) with a masking profile, to try it on sample data.
+    Mask {
+        /// The profile (default: masking.default_profile).
+        #[arg(long, short)]
+        profile: Option<String>,
+        /// Config file defining the profiles.
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+    },
     /// The demo MCP server (a customer database) on stdio; `gatehouse demo` runs it.
     #[command(hide = true)]
     DemoServer,
@@ -107,6 +116,7 @@ fn main() -> std::process::ExitCode {
                     commands::sessions::show(config, database, id, json).await
                 }
             },
+            Command::Mask { profile, config } => commands::mask::run(config, profile),
             Command::DemoServer => gatehouse_control_plane::demo_server::run_stdio()
                 .await
                 .map_err(|e| Exit::Runtime(e.to_string())),

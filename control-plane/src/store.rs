@@ -93,8 +93,10 @@ pub struct Event {
     pub tool: Option<String>,
     /// JSON-RPC id as text.
     pub rpc_id: Option<String>,
-    /// The JSON payload.
+    /// The JSON payload (masked).
     pub payload: String,
+    /// How many values of each type masking replaced, as a JSON object; `None` for none.
+    pub masked: Option<String>,
 }
 
 enum Op {
@@ -229,7 +231,9 @@ impl Store {
     pub async fn list_sessions(&self, limit: i64) -> Result<Vec<SessionRow>, StoreError> {
         let rows = sqlx::query(
             "SELECT id, principal, server, era, client_name, client_version, protocol_version, \
-             started_at, ended_at, end_reason, message_count FROM sessions ORDER BY started_at DESC, rowid DESC LIMIT ?",
+             started_at, ended_at, end_reason, message_count, \
+             (SELECT json_group_object(k, n) FROM (SELECT j.key AS k, SUM(j.value) AS n FROM audit_events a, json_each(a.masked) j \
+              WHERE a.session_id = sessions.id GROUP BY j.key)) AS masked FROM sessions ORDER BY started_at DESC, rowid DESC LIMIT ?",
         )
         .bind(limit)
         .fetch_all(&self.pool)
@@ -241,7 +245,9 @@ impl Store {
     pub async fn find_session(&self, id: &str) -> Result<Option<SessionRow>, StoreError> {
         let rows = sqlx::query(
             "SELECT id, principal, server, era, client_name, client_version, protocol_version, \
-             started_at, ended_at, end_reason, message_count FROM sessions WHERE id = ? OR id LIKE ? || '%' LIMIT 2",
+             started_at, ended_at, end_reason, message_count, \
+             (SELECT json_group_object(k, n) FROM (SELECT j.key AS k, SUM(j.value) AS n FROM audit_events a, json_each(a.masked) j \
+              WHERE a.session_id = sessions.id GROUP BY j.key)) AS masked FROM sessions WHERE id = ? OR id LIKE ? || '%' LIMIT 2",
         )
         .bind(id)
         .bind(id)
@@ -256,7 +262,7 @@ impl Store {
     /// Every event of a session, in order.
     pub async fn session_events(&self, id: &str) -> Result<Vec<EventRow>, StoreError> {
         let rows = sqlx::query(
-            "SELECT seq, at, direction, kind, method, tool, rpc_id, payload FROM audit_events WHERE session_id = ? ORDER BY seq",
+            "SELECT seq, at, direction, kind, method, tool, rpc_id, payload, masked FROM audit_events WHERE session_id = ? ORDER BY seq",
         )
         .bind(id)
         .fetch_all(&self.pool)
@@ -272,6 +278,7 @@ impl Store {
                 tool: r.get("tool"),
                 rpc_id: r.get("rpc_id"),
                 payload: r.get("payload"),
+                masked: r.get("masked"),
             })
             .collect())
     }
@@ -302,6 +309,8 @@ pub struct SessionRow {
     pub end_reason: Option<String>,
     /// Messages recorded.
     pub message_count: i64,
+    /// Values masked in the session, by type.
+    pub masked: gatehouse_mask::MaskCounts,
 }
 
 impl SessionRow {
@@ -318,6 +327,10 @@ impl SessionRow {
             ended_at: r.get("ended_at"),
             end_reason: r.get("end_reason"),
             message_count: r.get("message_count"),
+            masked: r
+                .get::<Option<String>, _>("masked")
+                .and_then(|j| serde_json::from_str(&j).ok())
+                .unwrap_or_default(),
         }
     }
 }
@@ -339,8 +352,10 @@ pub struct EventRow {
     pub tool: Option<String>,
     /// JSON-RPC id.
     pub rpc_id: Option<String>,
-    /// JSON payload.
+    /// JSON payload (masked).
     pub payload: String,
+    /// Values masked in this message, by type (JSON object).
+    pub masked: Option<String>,
 }
 
 fn now() -> String {
@@ -377,7 +392,7 @@ async fn commit(conn: &mut SqliteConnection, batch: &[Job]) -> Result<(), StoreE
     if ops().all(|op| matches!(op, Op::Event(_))) {
         // The common case, messages only: one statement, its own transaction.
         let mut q = QueryBuilder::<Sqlite>::new(
-            "INSERT INTO audit_events (session_id, at, direction, kind, method, tool, rpc_id, payload) ",
+            "INSERT INTO audit_events (session_id, at, direction, kind, method, tool, rpc_id, payload, masked) ",
         );
         q.push_values(ops(), |mut b, op| {
             if let Op::Event(e) = op {
@@ -388,7 +403,8 @@ async fn commit(conn: &mut SqliteConnection, batch: &[Job]) -> Result<(), StoreE
                     .push_bind(&e.method)
                     .push_bind(&e.tool)
                     .push_bind(&e.rpc_id)
-                    .push_bind(&e.payload);
+                    .push_bind(&e.payload)
+                    .push_bind(&e.masked);
             }
         });
         q.build().execute(&mut *conn).await?;
@@ -425,7 +441,7 @@ async fn apply(tx: &mut SqliteConnection, op: &Op, at: &str) -> Result<(), Store
         Op::Event(e) => {
             sqlx::query(
                 "INSERT INTO audit_events (session_id, at, direction, kind, method, tool, rpc_id, payload) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             )
             .bind(&e.session_id)
             .bind(at)
@@ -435,6 +451,7 @@ async fn apply(tx: &mut SqliteConnection, op: &Op, at: &str) -> Result<(), Store
             .bind(&e.tool)
             .bind(&e.rpc_id)
             .bind(&e.payload)
+            .bind(&e.masked)
             .execute(&mut *tx)
             .await?;
         }
@@ -485,6 +502,7 @@ mod tests {
             tool: Some("echo".into()),
             rpc_id: Some(n.to_string()),
             payload: format!("{{\"n\":{n}}}"),
+            masked: (n == 0).then(|| "{\"email\":2}".to_string()),
         }
     }
 

@@ -69,7 +69,7 @@ impl Harness {
         let base = format!("http://{}", listener.local_addr().unwrap());
         config.public_url = Some(base.clone());
         let store = Store::open(&config.database).await.unwrap();
-        let gw = Gateway::new(config, store, dev_mode);
+        let gw = Gateway::new(config, store, dev_mode).unwrap_or_else(|e| panic!("{e}"));
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let served = tokio::spawn(gateway::serve(gw.clone(), listener, async move {
             let _ = rx.await;
@@ -151,7 +151,7 @@ impl Harness {
         body
     }
 
-    async fn stop(mut self) -> Arc<Gateway> {
+    async fn stop(&mut self) -> Arc<Gateway> {
         let _ = self.stop.take().unwrap().send(());
         self.served.take().unwrap().await.unwrap();
         self.gw.clone()
@@ -176,7 +176,7 @@ fn error_code(v: &Value) -> i64 {
 
 #[tokio::test]
 async fn a_session_is_proxied_and_recorded_message_by_message() {
-    let h = Harness::start(true).await;
+    let mut h = Harness::start(true).await;
     let sid = h.initialize("customers").await;
     let (_, list) = h
         .rpc(
@@ -267,7 +267,7 @@ async fn a_session_is_proxied_and_recorded_message_by_message() {
 
 #[tokio::test]
 async fn requests_without_a_valid_token_get_401_and_are_not_forwarded() {
-    let h = Harness::start(true).await;
+    let mut h = Harness::start(true).await;
     let init = json!({"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"x","version":"1"}}});
     let r = h
         .post("customers", None, None)
@@ -329,7 +329,7 @@ async fn requests_without_a_valid_token_get_401_and_are_not_forwarded() {
     );
     h.stop().await;
 
-    let off = Harness::start(false).await;
+    let mut off = Harness::start(false).await;
     let r = off
         .post("customers", Some("t-alice"), None)
         .json(&init)
@@ -342,7 +342,7 @@ async fn requests_without_a_valid_token_get_401_and_are_not_forwarded() {
 
 #[tokio::test]
 async fn bad_input_gets_clear_errors_and_the_gateway_stays_up() {
-    let h = Harness::start(true).await;
+    let mut h = Harness::start(true).await;
     let sid = h.initialize("customers").await;
     let send_raw = |body: Vec<u8>, ct: &'static str| {
         h.http
@@ -459,7 +459,7 @@ async fn bad_input_gets_clear_errors_and_the_gateway_stays_up() {
 
 #[tokio::test]
 async fn batches_work_in_2025_03_26() {
-    let h = Harness::start(true).await;
+    let mut h = Harness::start(true).await;
     let r = h
         .post("customers", Some("t-alice"), None)
         .json(&json!({"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-03-26","capabilities":{},"clientInfo":{"name":"old","version":"1"}}}))
@@ -478,7 +478,7 @@ async fn batches_work_in_2025_03_26() {
 
 #[tokio::test]
 async fn browsers_from_other_origins_are_refused() {
-    let h = Harness::start(true).await;
+    let mut h = Harness::start(true).await;
     let r = h
         .post("customers", Some("t-alice"), None)
         .header("origin", "http://evil.example")
@@ -501,7 +501,7 @@ async fn browsers_from_other_origins_are_refused() {
 
 #[tokio::test]
 async fn nothing_is_forwarded_when_it_cannot_be_recorded() {
-    let h = Harness::start(true).await;
+    let mut h = Harness::start(true).await;
     let sid = h.initialize("customers").await;
     sqlx::query("CREATE TRIGGER simulate_full_disk BEFORE INSERT ON audit_events BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END")
         .execute(h.gw.store.pool())
@@ -546,7 +546,7 @@ async fn nothing_is_forwarded_when_it_cannot_be_recorded() {
 
 #[tokio::test]
 async fn an_upstream_that_never_answers_times_out_and_the_record_says_so() {
-    let h = Harness::start(true).await;
+    let mut h = Harness::start(true).await;
     let sid = h.initialize("hangs").await;
     let (status, v) = h
         .rpc(
@@ -601,7 +601,7 @@ async fn an_upstream_that_never_answers_times_out_and_the_record_says_so() {
 
 #[tokio::test]
 async fn an_upstream_that_crashes_mid_call_ends_the_session_with_the_reason() {
-    let h = Harness::start(true).await;
+    let mut h = Harness::start(true).await;
     let sid = h.initialize("crashes").await;
     let (status, v) = h
         .rpc(
@@ -648,7 +648,7 @@ async fn an_upstream_that_crashes_mid_call_ends_the_session_with_the_reason() {
 
 #[tokio::test]
 async fn stateless_requests_are_checked_grouped_and_refused_across_eras() {
-    let h = Harness::start(true).await;
+    let mut h = Harness::start(true).await;
     let meta = json!({"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientInfo":{"name":"py","version":"2"}});
     let call = json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"describe_table","arguments":{"table":"customers"},"_meta":meta}});
     let send = |headers: Vec<(&'static str, &'static str)>, body: Value, server: &'static str| {
@@ -731,10 +731,112 @@ async fn stateless_requests_are_checked_grouped_and_refused_across_eras() {
 
 #[tokio::test]
 async fn shutdown_ends_open_sessions_on_the_record() {
-    let h = Harness::start(true).await;
+    let mut h = Harness::start(true).await;
     let sid = h.initialize("customers").await;
     let gw = h.stop().await;
     let row = gw.store.find_session(&sid).await.unwrap().unwrap();
     assert_eq!(row.end_reason.as_deref(), Some("gateway_shutdown"));
     assert!(gw.sessions.is_empty());
+}
+
+#[tokio::test]
+async fn sensitive_results_are_masked_before_the_client_and_the_record_see_them() {
+    let mut h = Harness::start(true).await;
+    let sid = h.initialize("customers").await;
+    let r = h
+        .call(
+            "customers",
+            &sid,
+            1,
+            "query",
+            json!({"sql": "select * from customers"}),
+        )
+        .await;
+    let text = r.to_string();
+    for raw in [
+        "4111 1111 1111 1111",
+        "ada.lovelace@example.com",
+        "536-22-1234",
+        "DE89 3704 0044 0532 0130 00",
+    ] {
+        assert!(!text.contains(raw), "{raw} reached the client: {text}");
+    }
+    assert!(
+        text.contains("[CREDIT_CARD]") || text.contains("[SENSITIVE_FIELD]"),
+        "{text}"
+    );
+    assert_eq!(
+        r["result"]["structuredContent"]["rows"][0]["name"], "Ada Lovelace",
+        "names are not secrets"
+    );
+    let keys = h
+        .call(
+            "customers",
+            &sid,
+            2,
+            "query",
+            json!({"sql": "select * from api_keys"}),
+        )
+        .await
+        .to_string();
+    assert!(
+        !keys.contains("AKIAIOSFODNN7EXAMPLE") && !keys.contains("wJalrXUtnFEMI"),
+        "{keys}"
+    );
+    // Arguments are masked in the record; the upstream still got them as sent.
+    let r = h
+        .call(
+            "customers",
+            &sid,
+            3,
+            "query",
+            json!({"sql": "select * from customers where id = 1 -- for ada.lovelace@example.com"}),
+        )
+        .await;
+    assert_eq!(
+        r["result"]["structuredContent"]["rows"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+
+    let events = h.gw.store.session_events(&sid).await.unwrap();
+    let all = events
+        .iter()
+        .map(|e| e.payload.as_str())
+        .collect::<String>();
+    for raw in [
+        "4111 1111 1111 1111",
+        "ada.lovelace@example.com",
+        "536-22-1234",
+        "AKIAIOSFODNN7EXAMPLE",
+    ] {
+        assert!(!all.contains(raw), "{raw} was stored");
+    }
+    let row = h.gw.store.find_session(&sid).await.unwrap().unwrap();
+    assert!(
+        row.masked.get("credit_card") + row.masked.get("sensitive_field") >= 5,
+        "{:?}",
+        row.masked
+    );
+    assert!(row.masked.get("email") >= 5, "{:?}", row.masked);
+    assert!(
+        row.masked.summary().contains("e-mail address"),
+        "{}",
+        row.masked.summary()
+    );
+    // Schemas are not data: tools/list comes through unchanged.
+    let (_, list) = h
+        .rpc(
+            "customers",
+            Some(&sid),
+            json!({"jsonrpc":"2.0","id":4,"method":"tools/list"}),
+        )
+        .await;
+    assert_eq!(
+        list["result"]["tools"][0]["inputSchema"]["properties"]["sql"]["type"],
+        "string"
+    );
+    h.stop().await;
 }

@@ -1,6 +1,7 @@
 //! The `gatehouse` subcommands.
 
 pub mod connect;
+pub mod mask;
 pub mod serve;
 pub mod sessions;
 

@@ -38,7 +38,7 @@ async fn start(config: Config, dev: bool, listener: tokio::net::TcpListener) -> 
         .map_err(|e| Exit::Runtime(e.to_string()))?;
     let servers: Vec<&str> = config.servers.iter().map(|s| s.name.as_str()).collect();
     tracing::info!(%addr, database = %config.database, servers = ?servers, "gatehouse is listening");
-    let gw = Gateway::new(config, store, dev);
+    let gw = Gateway::new(config, store, dev).map_err(|e| Exit::Usage(e.to_string()))?;
     gateway::serve(gw, listener, shutdown_signal())
         .await
         .map_err(|e| Exit::Runtime(format!("the server failed: {e}")))
@@ -88,6 +88,7 @@ pub async fn demo(listen: String, data_dir: PathBuf) -> Result<(), Exit> {
         args: vec!["demo-server".into()],
         env: Default::default(),
         era: Era::Legacy,
+        masking_profile: None,
     }];
     config.dev.tokens = vec![DevToken {
         token: token.clone(),

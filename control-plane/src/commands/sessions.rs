@@ -41,9 +41,9 @@ pub async fn list(
 /// Formats sessions as an aligned table.
 pub fn session_table(rows: &[SessionRow]) -> String {
     let header = [
-        "SESSION", "STARTED", "USER", "SERVER", "CLIENT", "PROTOCOL", "MSGS", "ENDED",
+        "SESSION", "STARTED", "USER", "SERVER", "CLIENT", "PROTOCOL", "MSGS", "MASKED", "ENDED",
     ];
-    let cells: Vec<[String; 8]> = rows
+    let cells: Vec<[String; 9]> = rows
         .iter()
         .map(|r| {
             [
@@ -62,6 +62,7 @@ pub fn session_table(rows: &[SessionRow]) -> String {
                 },
                 r.protocol_version.clone().unwrap_or_else(|| "-".into()),
                 r.message_count.to_string(),
+                r.masked.total().to_string(),
                 match (&r.ended_at, &r.end_reason) {
                     (Some(_), Some(reason)) => reason.clone(),
                     (Some(_), None) => "ended".into(),
@@ -152,7 +153,8 @@ pub async fn show(
             _ => "(open)".into(),
         }
     );
-    let _ = writeln!(s, "messages  {}\n", session.message_count);
+    let _ = writeln!(s, "messages  {}", session.message_count);
+    let _ = writeln!(s, "masked    {}\n", session.masked.summary());
     for e in &events {
         let arrow = match e.direction.as_str() {
             "client_to_server" => "client → server",
@@ -168,6 +170,9 @@ pub async fn show(
         }
         if let Some(id) = &e.rpc_id {
             let _ = write!(what, " id={id}");
+        }
+        if let Some(m) = &e.masked {
+            let _ = write!(what, " masked={m}");
         }
         let _ = writeln!(s, "#{:<6} {}  {arrow}  {what}", e.seq, &e.at);
         let _ = writeln!(s, "        {}", e.payload);

@@ -3,13 +3,14 @@
 
 pub mod auth;
 mod guard;
+pub mod masking;
 mod recording;
 pub mod session;
 mod stream;
 
 use crate::config::{Config, ServerConfig};
 use crate::metrics::Metrics;
-use crate::store::{Direction, NewSession, Store};
+use crate::store::{NewSession, Store};
 use auth::{AuthError, Authenticator, Principal};
 use axum::Router;
 use axum::body::Body as HttpBody;
@@ -37,6 +38,7 @@ pub struct Gateway {
     pub metrics: Metrics,
     /// Live sessions.
     pub sessions: SessionTable,
+    masking: masking::Masking,
     auth: Authenticator,
     hosts: HostGuard,
     /// Serializes creation of stateless-era group sessions.
@@ -47,10 +49,16 @@ pub struct Gateway {
 
 impl Gateway {
     /// A gateway over a store; `dev_mode` decides whether `[dev]` tokens sign anyone in.
-    pub fn new(config: Config, store: Store, dev_mode: bool) -> Arc<Gateway> {
+    pub fn new(
+        config: Config,
+        store: Store,
+        dev_mode: bool,
+    ) -> Result<Arc<Gateway>, crate::config::ConfigError> {
         let auth = Authenticator::new(dev_mode, &config.dev.tokens);
         let hosts = HostGuard::new(&config.public_base(), &config.allowed_hosts);
-        Arc::new(Gateway {
+        let masking = config.masking()?;
+        Ok(Arc::new(Gateway {
+            masking,
             config: Arc::new(config),
             store,
             metrics: Metrics::default(),
@@ -59,7 +67,7 @@ impl Gateway {
             hosts,
             group_lock: tokio::sync::Mutex::new(()),
             shutdown: CancellationToken::new(),
-        })
+        }))
     }
 
     /// Ends sessions that idled out or whose upstream went away, until shutdown.
@@ -171,6 +179,11 @@ impl Gateway {
             upstream.close().await;
             return Err(unrecorded(first.id().cloned(), &e));
         }
+        let profile = self.masking.profile_for(
+            &server.name,
+            server.masking_profile.as_deref(),
+            &principal.groups,
+        );
         let session = Arc::new(Session::new(
             id,
             server.name.clone(),
@@ -179,6 +192,7 @@ impl Gateway {
             upstream,
             self.config.limits.replay_events,
             self.shutdown.child_token(),
+            self.masking.masker(&profile),
         ));
         if let Some(v) = protocol_version {
             session.set_protocol_version(v);
@@ -532,11 +546,7 @@ async fn initialize(
     let span = tracing::info_span!("request", session = %session.id, server = %cfg.name, method = "initialize");
     if let Err(e) = gw
         .store
-        .record(vec![recording::event_of(
-            &session.id,
-            Direction::ClientToServer,
-            &msg,
-        )])
+        .record(vec![recording::client_event(&session, &msg)])
         .await
     {
         let id = session.id.clone();

@@ -1,11 +1,21 @@
-//! Turning messages into session-record events.
+//! Turning messages into session-record events. Only masked data is ever stored: server
+//! messages are masked before they are recorded (and released), client messages are
+//! recorded with their arguments masked while the upstream gets them as sent.
 
+use super::masking::mask_for_record;
+use super::session::Session;
 use crate::store::{Direction, Event};
+use gatehouse_mask::MaskCounts;
 use gatehouse_proxy_core::jsonrpc::{Kind, Message};
 use gatehouse_proxy_core::mcp;
 
-/// The record of one message passing through.
-pub fn event_of(session_id: &str, direction: Direction, msg: &Message) -> Event {
+/// The record of a message that is already masked (`masked` says how much).
+pub fn event_of(
+    session_id: &str,
+    direction: Direction,
+    msg: &Message,
+    masked: &MaskCounts,
+) -> Event {
     let (kind, rpc_id) = match msg.kind() {
         Kind::Request { id, .. } => ("request", Some(id.to_string())),
         Kind::Notification { .. } => ("notification", None),
@@ -22,7 +32,18 @@ pub fn event_of(session_id: &str, direction: Direction, msg: &Message) -> Event 
         tool: mcp::target_name(msg).map(String::from),
         rpc_id,
         payload: msg.to_json(),
+        masked: (!masked.is_empty()).then(|| serde_json::to_string(masked).unwrap_or_default()),
     }
+}
+
+/// The record of a message from the client, with its data masked for the record only.
+pub fn client_event(session: &Session, msg: &Message) -> Event {
+    let (masked_payload, counts) = mask_for_record(&session.masker, msg);
+    let mut ev = event_of(&session.id, Direction::ClientToServer, msg, &counts);
+    if let Some(p) = masked_payload {
+        ev.payload = p;
+    }
+    ev
 }
 
 /// The record of something the gateway itself did (session end, a timeout it answered).
@@ -35,5 +56,6 @@ pub fn gateway_event(session_id: &str, kind: &str, detail: serde_json::Value) ->
         tool: None,
         rpc_id: None,
         payload: detail.to_string(),
+        masked: None,
     }
 }

@@ -3,6 +3,7 @@
 //! session by its id or, for stateless clients, by who is calling.
 
 use super::auth::Principal;
+use gatehouse_mask::Masker;
 use gatehouse_proxy_core::mcp::Era;
 use gatehouse_proxy_core::upstream::Upstream;
 use std::collections::{HashMap, VecDeque};
@@ -103,6 +104,8 @@ pub struct Session {
     pub upstream: Upstream,
     /// Server-to-client messages for the GET stream.
     pub outbox: Outbox,
+    /// Masks this session's data (the profile for its server and caller's groups).
+    pub masker: Arc<Masker>,
     /// Fired when the session ends (or the gateway shuts down): ends its streams.
     pub closed: CancellationToken,
     protocol_version: Mutex<Option<String>>,
@@ -120,8 +123,10 @@ impl Session {
         upstream: Upstream,
         replay: usize,
         closed: CancellationToken,
+        masker: Arc<Masker>,
     ) -> Session {
         Session {
+            masker,
             closed,
             protocol_version: Mutex::new(None),
             id,

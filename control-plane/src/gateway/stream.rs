@@ -3,13 +3,15 @@
 //! SSE stream when related messages (progress, server requests) come first, and the
 //! session's GET stream for messages that belong to no request.
 
-use super::recording::{event_of, gateway_event};
+use super::masking::mask_from_server;
+use super::recording::{client_event, event_of, gateway_event};
 use super::session::Session;
 use super::{Gateway, json_response, unrecorded};
 use crate::store::Direction;
 use axum::body::Body as HttpBody;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
+use gatehouse_mask::MaskCounts;
 use gatehouse_proxy_core::jsonrpc::{Id, Message, codes};
 use gatehouse_proxy_core::mcp::Era;
 use gatehouse_proxy_core::sse;
@@ -92,9 +94,12 @@ async fn next_recorded(
     } else {
         Direction::ServerToClient
     };
+    // Masked before it is recorded or released: only masked data is ever stored or shown.
+    let mut msg = msg;
+    let masked = mask_from_server(&session.masker, &mut msg, Some(&req.method));
     match gw
         .store
-        .record(vec![event_of(&session.id, direction, &msg)])
+        .record(vec![event_of(&session.id, direction, &msg, &masked)])
         .await
     {
         Ok(()) => Step { msg, outcome },
@@ -146,7 +151,12 @@ async fn start(
             );
             let _ = gw
                 .store
-                .record(vec![event_of(&session.id, Direction::Gateway, &msg)])
+                .record(vec![event_of(
+                    &session.id,
+                    Direction::Gateway,
+                    &msg,
+                    &MaskCounts::new(),
+                )])
                 .await;
             let step = Step {
                 msg,
@@ -193,10 +203,7 @@ pub(super) async fn exchange(
     started: Instant,
 ) -> Response {
     // Durable before anything moves on: nothing is ever forwarded unrecorded.
-    let events = msgs
-        .iter()
-        .map(|m| event_of(&session.id, Direction::ClientToServer, m))
-        .collect();
+    let events = msgs.iter().map(|m| client_event(&session, m)).collect();
     if let Err(e) = gw.store.record(events).await {
         let first_request = msgs
             .iter()
@@ -415,9 +422,16 @@ pub(super) fn spawn_server_pump(
                 _ = session.closed.cancelled() => return,
                 m = rx.recv() => match m { Some(m) => m, None => return },
             };
+            let mut msg = msg;
+            let masked = mask_from_server(&session.masker, &mut msg, None);
             if let Err(e) = gw
                 .store
-                .record(vec![event_of(&session.id, Direction::ServerToClient, &msg)])
+                .record(vec![event_of(
+                    &session.id,
+                    Direction::ServerToClient,
+                    &msg,
+                    &masked,
+                )])
                 .await
             {
                 tracing::error!(session = %session.id, error = %e, "withholding a server message that could not be recorded");

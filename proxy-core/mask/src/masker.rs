@@ -335,8 +335,65 @@ impl FieldSet {
             && self.names.iter().any(|n| **n == *name)
     }
 
-    /// Whether `key`, normalised, is in the set; no allocation and, for most keys, one bit test.
+    /// Whether `key` falls under a rule: its normal form is a listed name, or a run of its
+    /// words is (`aws_secret_access_key` and `dbPassword` fall under `secret` and `password`;
+    /// `secretary` does not fall under `secret`).
     fn matches(&self, key: &str) -> bool {
+        self.matches_whole(key) || self.matches_words(key)
+    }
+
+    fn matches_words(&self, key: &str) -> bool {
+        let k = key.as_bytes();
+        // Word starts: after a separator, or at an upper-case letter after a lower-case one.
+        let mut bounds: [(usize, usize); 8] = [(0, 0); 8];
+        let mut words = 0;
+        let mut start = None;
+        for (i, &c) in k.iter().enumerate() {
+            let camel = i > 0 && c.is_ascii_uppercase() && k[i - 1].is_ascii_lowercase();
+            if field_sep(c) || camel {
+                if let Some(s) = start.take() {
+                    if words == bounds.len() {
+                        return false;
+                    }
+                    bounds[words] = (s, i);
+                    words += 1;
+                }
+            }
+            if !field_sep(c) && start.is_none() {
+                start = Some(i);
+            }
+        }
+        if let Some(s) = start {
+            if words == bounds.len() {
+                return false;
+            }
+            bounds[words] = (s, k.len());
+            words += 1;
+        }
+        if words < 2 {
+            return false;
+        }
+        let mut buf = [0u8; MAX_FIELD_NAME];
+        for i in 0..words {
+            let mut n = 0;
+            for &(s, e) in &bounds[i..words] {
+                if n + (e - s) > MAX_FIELD_NAME {
+                    break;
+                }
+                for &c in &k[s..e] {
+                    buf[n] = c.to_ascii_lowercase();
+                    n += 1;
+                }
+                if self.contains(&buf[..n]) {
+                    return true;
+                }
+            }
+        }
+        false
+    }
+
+    /// Whether `key`, normalised, is in the set; no allocation and, for most keys, one bit test.
+    fn matches_whole(&self, key: &str) -> bool {
         let k = key.as_bytes();
         let len = k.iter().filter(|c| !field_sep(**c)).count();
         if len == 0 || len > MAX_FIELD_NAME || self.lengths & (1 << (len - 1)) == 0 {
@@ -383,5 +440,26 @@ impl Tally {
             c.add(&m.renderers[k].name, n);
         }
         c
+    }
+}
+
+#[cfg(test)]
+mod field_word_tests {
+    use super::*;
+
+    #[test]
+    fn a_listed_name_inside_a_longer_key_counts_by_whole_words() {
+        let mut f = FieldSet::default();
+        for n in ["secret", "password", "card_number"] {
+            let mut b = [0u8; MAX_FIELD_NAME];
+            let len = normalize_field(n, &mut b).unwrap();
+            f.insert(&b[..len]);
+        }
+        assert!(f.matches("aws_secret_access_key"));
+        assert!(f.matches("dbPassword"));
+        assert!(f.matches("customer-card-number"));
+        assert!(f.matches("PASSWORD"));
+        assert!(!f.matches("secretary"));
+        assert!(!f.matches("cardholder"));
     }
 }

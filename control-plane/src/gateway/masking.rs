@@ -1,0 +1,246 @@
+//! Masking on the gateway path: which profile applies to a session (by server and the
+//! caller's groups, from config until policies choose it), and which parts of which
+//! messages carry data. Only data is masked — tool results, resource contents, prompt
+//! messages, errors, logs and sampling prompts — never schemas or envelopes, so a tool
+//! whose input schema has a `password` property still works.
+
+use crate::config::{ConfigError, MaskingConfig};
+use gatehouse_mask::{MaskCounts, Masker, Profile};
+use gatehouse_proxy_core::jsonrpc::{Kind, Message};
+use serde_json::Value;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// The profile name that masks nothing.
+pub const OFF: &str = "off";
+
+/// Maskers for every configured profile and the rules choosing between them.
+pub struct Masking {
+    maskers: HashMap<String, Arc<Masker>>,
+    config: MaskingConfig,
+}
+
+impl Masking {
+    /// Builds every profile; a bad profile is a configuration error naming it.
+    pub fn new(config: &MaskingConfig, hmac_key: Option<&[u8]>) -> Result<Masking, ConfigError> {
+        let mut profiles = config.profiles.clone();
+        profiles
+            .entry("default".into())
+            .or_insert_with(Profile::default);
+        profiles.entry(OFF.into()).or_insert_with(|| Profile {
+            detectors: Vec::new(),
+            field_names: Vec::new(),
+            ..Profile::default()
+        });
+        let mut maskers = HashMap::new();
+        for (name, profile) in &profiles {
+            let m = Masker::new(profile, hmac_key)
+                .map_err(|e| ConfigError::Invalid(format!("masking profile `{name}`: {e}")))?;
+            maskers.insert(name.clone(), Arc::new(m));
+        }
+        let known = |n: &str| maskers.contains_key(n);
+        if !known(&config.default_profile) {
+            return Err(ConfigError::Invalid(format!(
+                "masking.default_profile `{}` is not a profile; define [masking.profiles.{}]",
+                config.default_profile, config.default_profile
+            )));
+        }
+        for o in &config.overrides {
+            if !known(&o.profile) {
+                return Err(ConfigError::Invalid(format!(
+                    "masking override for group `{}` names unknown profile `{}`",
+                    o.group, o.profile
+                )));
+            }
+        }
+        Ok(Masking {
+            maskers,
+            config: config.clone(),
+        })
+    }
+
+    /// The profile name for a caller on a server: the first matching group override,
+    /// else the server's `masking_profile`, else the default profile.
+    pub fn profile_for(
+        &self,
+        server: &str,
+        server_profile: Option<&str>,
+        groups: &[String],
+    ) -> String {
+        self.config
+            .overrides
+            .iter()
+            .find(|o| groups.contains(&o.group) && o.server.as_deref().is_none_or(|s| s == server))
+            .map(|o| o.profile.clone())
+            .or_else(|| server_profile.map(String::from))
+            .unwrap_or_else(|| self.config.default_profile.clone())
+    }
+
+    /// The masker of a profile (the default one for unknown names, which config
+    /// validation has already ruled out).
+    pub fn masker(&self, profile: &str) -> Arc<Masker> {
+        self.maskers
+            .get(profile)
+            .or_else(|| self.maskers.get(&self.config.default_profile))
+            .cloned()
+            .unwrap_or_else(|| {
+                Arc::new(Masker::new(&Profile::default(), None).unwrap_or_else(|_| unreachable!()))
+            })
+    }
+
+    /// True when `profile` exists.
+    pub fn has_profile(&self, profile: &str) -> bool {
+        self.maskers.contains_key(profile)
+    }
+}
+
+fn mask_at(masker: &Masker, v: Option<&mut Value>, counts: &mut MaskCounts) {
+    if let Some(v) = v {
+        counts.merge(&masker.mask_json(v));
+    }
+}
+
+/// Masks a message on its way from the server to the client (and into the record).
+/// `request_method` is the method of the request a response answers.
+pub fn mask_from_server(
+    masker: &Masker,
+    msg: &mut Message,
+    request_method: Option<&str>,
+) -> MaskCounts {
+    let mut counts = MaskCounts::new();
+    let mut value = msg.to_value();
+    match msg.kind() {
+        Kind::Response { is_error: true, .. } => {
+            mask_at(masker, value.get_mut("error"), &mut counts)
+        }
+        Kind::Response { .. } => {
+            if matches!(
+                request_method,
+                Some(
+                    "tools/call"
+                        | "resources/read"
+                        | "prompts/get"
+                        | "completion/complete"
+                        | "sampling/createMessage"
+                )
+            ) {
+                mask_at(masker, value.get_mut("result"), &mut counts);
+            }
+        }
+        Kind::Notification { method } if method == "notifications/message" => mask_at(
+            masker,
+            value.get_mut("params").and_then(|p| p.get_mut("data")),
+            &mut counts,
+        ),
+        Kind::Notification { method } if method == "notifications/progress" => mask_at(
+            masker,
+            value.get_mut("params").and_then(|p| p.get_mut("message")),
+            &mut counts,
+        ),
+        Kind::Request { method, .. } if method == "sampling/createMessage" => mask_at(
+            masker,
+            value.get_mut("params").and_then(|p| p.get_mut("messages")),
+            &mut counts,
+        ),
+        Kind::Request { method, .. } if method == "elicitation/create" => mask_at(
+            masker,
+            value.get_mut("params").and_then(|p| p.get_mut("message")),
+            &mut counts,
+        ),
+        _ => {}
+    }
+    if !counts.is_empty() && msg.replace_value(value).is_err() {
+        tracing::error!("masking changed a message's JSON-RPC shape; this is a bug");
+    }
+    counts
+}
+
+/// The record of a client message: arguments and answers masked, the message itself
+/// (which goes upstream as sent) untouched. Returns the masked JSON when anything was masked.
+pub fn mask_for_record(masker: &Masker, msg: &Message) -> (Option<String>, MaskCounts) {
+    let mut value = msg.to_value();
+    let mut counts = MaskCounts::new();
+    match msg.kind() {
+        Kind::Request { method, .. } if method == "tools/call" || method == "prompts/get" => {
+            mask_at(
+                masker,
+                value.get_mut("params").and_then(|p| p.get_mut("arguments")),
+                &mut counts,
+            )
+        }
+        Kind::Request { method, .. } if method == "completion/complete" => {
+            mask_at(masker, value.get_mut("params"), &mut counts)
+        }
+        Kind::Response { .. } => {
+            mask_at(masker, value.get_mut("result"), &mut counts);
+            mask_at(masker, value.get_mut("error"), &mut counts);
+        }
+        _ => {}
+    }
+    if counts.is_empty() {
+        (None, counts)
+    } else {
+        (Some(value.to_string()), counts)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn masking() -> Masking {
+        let cfg: MaskingConfig = toml::from_str(
+            "[profiles.cards_only]\ndetectors = [\"credit_card\"]\nfield_names = []\n[[overrides]]\ngroup = \"auditors\"\nprofile = \"off\"\n",
+        )
+        .unwrap();
+        Masking::new(&cfg, None).unwrap()
+    }
+
+    #[test]
+    fn profiles_by_group_then_server_then_default() {
+        let m = masking();
+        assert_eq!(
+            m.profile_for("db", Some("cards_only"), &["eng".into()]),
+            "cards_only"
+        );
+        assert_eq!(
+            m.profile_for("db", Some("cards_only"), &["auditors".into()]),
+            "off"
+        );
+        assert_eq!(m.profile_for("db", None, &[]), "default");
+    }
+
+    #[test]
+    fn results_are_masked_schemas_are_not() {
+        let m = masking();
+        let masker = m.masker("default");
+        let mut call = Message::from_value(json!({"jsonrpc":"2.0","id":1,"result":{"content":[{"type":"text","text":"card 4111 1111 1111 1111"}],"structuredContent":{"card_number":"4111111111111111"}}})).unwrap();
+        let counts = mask_from_server(&masker, &mut call, Some("tools/call"));
+        assert_eq!(counts.total(), 2);
+        assert!(!call.to_json().contains("4111"));
+        let list = json!({"jsonrpc":"2.0","id":2,"result":{"tools":[{"name":"login","inputSchema":{"properties":{"password":{"type":"string"}}}}]}});
+        let mut msg = Message::from_value(list.clone()).unwrap();
+        assert!(mask_from_server(&masker, &mut msg, Some("tools/list")).is_empty());
+        assert_eq!(msg.to_value(), list, "tools/list passes unchanged");
+        let mut err = Message::from_value(json!({"jsonrpc":"2.0","id":3,"error":{"code":-1,"message":"no row for ada@example.com"}})).unwrap();
+        assert_eq!(
+            mask_from_server(&masker, &mut err, Some("tools/call")).get("email"),
+            1
+        );
+    }
+
+    #[test]
+    fn arguments_are_masked_only_in_the_record() {
+        let m = masking();
+        let masker = m.masker("default");
+        let call = Message::from_value(json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"pay","arguments":{"card":"4111 1111 1111 1111"}}})).unwrap();
+        let (recorded, counts) = mask_for_record(&masker, &call);
+        assert_eq!(counts.get("credit_card"), 1);
+        assert!(!recorded.unwrap().contains("4111"));
+        assert!(
+            call.to_json().contains("4111 1111 1111 1111"),
+            "the upstream still gets it as sent"
+        );
+    }
+}

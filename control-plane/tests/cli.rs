@@ -1,0 +1,91 @@
+//! The `gatehouse` command line as a user runs it: exit codes, messages, output.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+const BIN: &str = env!("CARGO_BIN_EXE_gatehouse");
+
+fn run(args: &[&str], stdin: &str) -> (i32, String, String) {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .env_remove("GATEHOUSE_CONFIG")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn mask_masks_json_and_text_with_a_profile() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("g.toml");
+    std::fs::write(
+        &cfg,
+        "[masking.profiles.cards]\ndetectors = [\"credit_card\"]\nfield_names = []\nstrategy = { credit_card = \"last4\" }\n",
+    )
+    .unwrap();
+    let cfg = cfg.to_str().unwrap();
+    let (code, out, err) = run(
+        &["mask", "--config", cfg],
+        r#"{"note":"mail ada@example.com, card 4111-1111-1111-1111","password":"hunter2"}"#,
+    );
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["note"], "mail [EMAIL], card [CREDIT_CARD]");
+    assert_eq!(v["password"], "[SENSITIVE_FIELD]");
+    assert!(err.contains("1 credit card number"), "{err}");
+
+    let (code, out, _) = run(
+        &["mask", "--config", cfg, "--profile", "cards"],
+        "card 4111 1111 1111 1111 and ada@example.com\n",
+    );
+    assert_eq!(code, 0);
+    assert_eq!(out, "card [CREDIT_CARD ****1111] and ada@example.com\n");
+
+    let (code, _, err) = run(&["mask", "--config", cfg, "--profile", "nope"], "x");
+    assert_eq!(code, 2);
+    assert!(err.contains("no masking profile `nope`"), "{err}");
+}
+
+#[test]
+fn bad_config_exits_2_with_the_file_position() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("bad.toml");
+    std::fs::write(
+        &cfg,
+        "listen = \"127.0.0.1:0\"\n[[servers]]\nname = \"db\"\ncomand = \"x\"\n",
+    )
+    .unwrap();
+    let (code, _, err) = run(&["serve", "--config", cfg.to_str().unwrap()], "");
+    assert_eq!(code, 2);
+    assert!(err.contains("bad.toml:4:1"), "{err}");
+    assert!(err.contains("comand"), "{err}");
+    let (code, _, err) = run(&["serve", "--config", "/nonexistent/g.toml"], "");
+    assert_eq!(code, 2);
+    assert!(err.contains("cannot read the config file"), "{err}");
+}
+
+#[test]
+fn sessions_show_explains_an_unknown_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("s.db").display());
+    let (code, out, _) = run(&["sessions", "list", "--database", &db], "");
+    assert_eq!(code, 0);
+    assert!(out.contains("no sessions recorded yet"), "{out}");
+    let (code, _, err) = run(&["sessions", "show", "abc", "--database", &db], "");
+    assert_eq!(code, 2);
+    assert!(err.contains("gatehouse sessions list"), "{err}");
+}
