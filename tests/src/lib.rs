@@ -146,6 +146,25 @@ pub async fn everything_http() -> Peer {
     .await
 }
 
+/// The MCP reference server over the legacy HTTP+SSE transport (2024-11-05), at `/sse`.
+pub async fn everything_legacy_sse() -> Peer {
+    let port = free_port();
+    let entry = peers()
+        .join("node_modules/@modelcontextprotocol/server-everything/dist/index.js")
+        .display()
+        .to_string();
+    let mut p = spawn_peer(
+        &node22(),
+        &[&entry, "sse"],
+        &[("PORT", port.to_string())],
+        port,
+        "server-everything (sse)",
+    )
+    .await;
+    p.url = format!("http://127.0.0.1:{port}/sse");
+    p
+}
+
 /// A current-era (2026-07-28) upstream written with the Python SDK.
 pub async fn current_server() -> Peer {
     let port = free_port();
@@ -209,7 +228,7 @@ impl Gatehouse {
         let store = Store::open(&config.database)
             .await
             .unwrap_or_else(|e| panic!("{e}"));
-        let gw = Gateway::new(config, store, true);
+        let gw = Gateway::new(config, store, true).unwrap_or_else(|e| panic!("{e}"));
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let served = tokio::spawn(gateway::serve(gw.clone(), listener, async move {
             let _ = rx.await;
@@ -249,6 +268,11 @@ pub fn stdio_server(name: &str, cmd: &[String]) -> String {
         cmd[0],
         args.join(", ")
     )
+}
+
+/// A `[[servers]]` entry for a legacy HTTP+SSE upstream.
+pub fn sse_server(name: &str, url: &str) -> String {
+    format!("[[servers]]\nname = \"{name}\"\nurl = \"{url}\"\ntransport = \"sse\"\n")
 }
 
 /// A `[[servers]]` entry for a URL upstream.
