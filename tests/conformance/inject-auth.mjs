@@ -50,3 +50,20 @@ const addAuth = (dispatch) => (opts, handler) => {
 };
 
 setGlobalDispatcher(new Agent().compose(addAuth));
+
+// Some scenarios (malformed-header checks) bypass fetch and call node:http directly with
+// an options object; add the header there too, for requests to the target only.
+import http from "node:http";
+const targetUrl = new URL(target);
+const originalRequest = http.request;
+http.request = function patchedRequest(options, ...rest) {
+  if (options && typeof options === "object" && !(options instanceof URL)) {
+    const host = options.hostname ?? options.host;
+    const port = String(options.port ?? (targetUrl.protocol === "https:" ? 443 : 80));
+    const sameTarget = (host === targetUrl.hostname || (host === "localhost" && targetUrl.hostname === "127.0.0.1")) && port === (targetUrl.port || port);
+    if (sameTarget && !hasAuthorization(options.headers)) {
+      options = { ...options, headers: withAuthorization(options.headers) };
+    }
+  }
+  return originalRequest.call(this, options, ...rest);
+};

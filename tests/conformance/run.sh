@@ -10,6 +10,8 @@
 #               header option, so inject-auth.mjs is preloaded into it (also: env CONFORMANCE_TOKEN).
 #   --suite S   which scenarios (default: active = every scenario not marked pending).
 #   --scenario  run one scenario only.
+#   --requirements REV  run exactly the scenarios revision REV requires (e.g. 2026-07-28) with
+#               the 0.2 pre-release suite (npm alias conformance-next), in place of --suite.
 # The suite's full output and per-scenario checks.json are kept in a temp folder whose path is
 # printed on stderr (env CONFORMANCE_KEEP=1 keeps it even on success).
 set -euo pipefail
@@ -18,18 +20,21 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 peers="$here/../peers"
 node22="$peers/bin/node22"
 suite_bin="$peers/node_modules/@modelcontextprotocol/conformance/dist/index.js"
+next_bin="$peers/node_modules/conformance-next/dist/index.js"
 
-usage() { echo "run.sh: $1" >&2; echo "usage: run.sh [--token T] [--suite active|all|pending] [--scenario NAME] URL [OUT.json]" >&2; exit 2; }
+usage() { echo "run.sh: $1" >&2; echo "usage: run.sh [--token T] [--suite active|all|pending] [--requirements REV] [--scenario NAME] URL [OUT.json]" >&2; exit 2; }
 
 token="${CONFORMANCE_TOKEN:-}"
 suite="active"
 scenario=""
+requirements=""
 args=()
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --token) [[ $# -ge 2 ]] || usage "--token needs a value"; token="$2"; shift 2 ;;
     --suite) [[ $# -ge 2 ]] || usage "--suite needs a value"; suite="$2"; shift 2 ;;
     --scenario) [[ $# -ge 2 ]] || usage "--scenario needs a value"; scenario="$2"; shift 2 ;;
+    --requirements) [[ $# -ge 2 ]] || usage "--requirements needs a value"; requirements="$2"; shift 2 ;;
     -h|--help) usage "help requested" ;;
     -*) usage "unknown option '$1'" ;;
     *) args+=("$1"); shift ;;
@@ -56,6 +61,12 @@ if [[ -n "$token" ]]; then
 fi
 select=(--suite "$suite")
 [[ -n "$scenario" ]] && select=(--scenario "$scenario")
+if [[ -n "$requirements" ]]; then
+  suite_bin="$next_bin"
+  [[ -f "$suite_bin" ]] || { echo "run.sh: the 0.2 conformance suite is not installed; run scripts/install-test-deps.sh" >&2; exit 1; }
+  select=(--requirements "$requirements")
+  [[ -n "$scenario" ]] && select+=(--scenario "$scenario")
+fi
 
 # The suite exits 1 when any scenario fails; that is a result, not an error here.
 set +e

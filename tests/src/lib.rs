@@ -337,7 +337,16 @@ pub async fn inspector(era: &str, url: &str, token: Option<&str>) -> Value {
 
 /// The conformance suite's server scenarios against `url`: scenario → "pass"/"fail".
 pub async fn conformance(url: &str, token: Option<&str>) -> Value {
-    let mut args = Vec::new();
+    conformance_with(url, token, &[]).await
+}
+
+/// The scenarios revision `rev` requires (the 0.2 pre-release suite), e.g. `2026-07-28`.
+pub async fn conformance_requirements(url: &str, token: Option<&str>, rev: &str) -> Value {
+    conformance_with(url, token, &["--requirements", rev]).await
+}
+
+async fn conformance_with(url: &str, token: Option<&str>, extra: &[&str]) -> Value {
+    let mut args: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
     if let Some(t) = token {
         args.extend(["--token".to_string(), t.to_string()]);
     }

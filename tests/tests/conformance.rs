@@ -62,3 +62,23 @@ async fn the_reference_server_scores_the_same_through_the_gateway() {
     }
     g.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_2026_07_28_requirements_score_the_same_through_the_gateway() {
+    let upstream = current_server().await;
+    let mut g = Gatehouse::start(&url_server("modern", &upstream.url, "current")).await;
+    let direct = conformance_requirements(&upstream.url, None, "2026-07-28").await;
+    let via = conformance_requirements(&g.url("modern"), Some(TOKEN), "2026-07-28").await;
+    let (Some(d), Some(v)) = (direct.as_object(), via.as_object()) else {
+        panic!("no result maps: {direct} {via}");
+    };
+    assert!(d.len() >= 40, "the 2026-07-28 requirement set ran: {d:?}");
+    assert_eq!(d.keys().collect::<Vec<_>>(), v.keys().collect::<Vec<_>>());
+    let differing: Vec<String> = d
+        .iter()
+        .filter(|(k, o)| v.get(k.as_str()) != Some(*o))
+        .map(|(k, o)| format!("{k}: direct {o}, via gateway {}", v[k.as_str()]))
+        .collect();
+    assert!(differing.is_empty(), "{differing:#?}");
+    g.stop().await;
+}

@@ -77,34 +77,42 @@ fn strip_port(host: &str) -> &str {
     }
 }
 
-/// Checks `Mcp-Method` and `Mcp-Name` against the body (MCP 2026-07-28). Absent
-/// headers are not an error; present ones must tell the truth.
+/// Checks `Mcp-Method` and `Mcp-Name` against the body (MCP 2026-07-28): a request must
+/// carry `Mcp-Method`, and `Mcp-Name` when it names a tool, prompt or resource, and both
+/// must tell the truth.
 pub fn check_routing_headers(headers: &HeaderMap, msg: &Message) -> Result<(), String> {
-    let get = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    if let Some(h) = get("mcp-method") {
-        let body = msg.method().unwrap_or("");
-        if h != body {
+    let get = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+    };
+    let body_method = msg.method().unwrap_or("");
+    match get("mcp-method") {
+        Some(h) if h != body_method => {
             return Err(format!(
-                "Mcp-Method header `{h}` does not match the body's method `{body}`"
+                "Mcp-Method header `{h}` does not match the body's method `{body_method}`"
             ));
         }
-    }
-    if let Some(h) = get("mcp-name") {
-        match mcp::expected_name_header(msg) {
-            Some(body) if body == h => {}
-            Some(body) => {
-                return Err(format!(
-                    "Mcp-Name header `{h}` does not match the body's `{body}`"
-                ));
-            }
-            None => {
-                return Err(format!(
-                    "Mcp-Name header `{h}` was sent for a request that names nothing"
-                ));
-            }
+        None if msg.is_request() => {
+            return Err(format!(
+                "the Mcp-Method header is missing; it must be `{body_method}`"
+            ));
         }
+        _ => {}
     }
-    Ok(())
+    match (get("mcp-name"), mcp::expected_name_header(msg)) {
+        (Some(h), Some(body)) if h != body => Err(format!(
+            "Mcp-Name header `{h}` does not match the body's `{body}`"
+        )),
+        (Some(h), None) => Err(format!(
+            "Mcp-Name header `{h}` was sent for a request that names nothing"
+        )),
+        (None, Some(body)) => Err(format!(
+            "the Mcp-Name header is missing; it must be `{body}`"
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// Headers forwarded unchanged to the upstream: the routing headers and `Mcp-Param-*`.
@@ -172,13 +180,34 @@ mod tests {
             )
             .is_ok()
         );
-        assert!(check_routing_headers(&h(&[]), &call).is_ok());
+        let e = check_routing_headers(&h(&[]), &call).unwrap_err();
+        assert!(e.contains("Mcp-Method header is missing"), "{e}");
+        let e = check_routing_headers(&h(&[("mcp-method", "tools/call")]), &call).unwrap_err();
+        assert!(
+            e.contains("Mcp-Name header is missing; it must be `query`"),
+            "{e}"
+        );
+        assert!(
+            check_routing_headers(
+                &h(&[("mcp-method", "tools/call"), ("mcp-name", " query ")]),
+                &call
+            )
+            .is_ok(),
+            "surrounding whitespace is not a mismatch"
+        );
         let e = check_routing_headers(&h(&[("mcp-method", "tools/list")]), &call).unwrap_err();
         assert!(e.contains("tools/list"), "{e}");
         assert!(check_routing_headers(&h(&[("mcp-name", "drop_db")]), &call).is_err());
         let list =
             Message::from_value(json!({"jsonrpc":"2.0","id":1,"method":"tools/list"})).unwrap();
-        assert!(check_routing_headers(&h(&[("mcp-name", "x")]), &list).is_err());
+        assert!(
+            check_routing_headers(
+                &h(&[("mcp-method", "tools/list"), ("mcp-name", "x")]),
+                &list
+            )
+            .is_err()
+        );
+        assert!(check_routing_headers(&h(&[("mcp-method", "tools/list")]), &list).is_ok());
         let p = passthrough_headers(&h(&[
             ("mcp-param-region", "eu"),
             ("authorization", "Bearer x"),
