@@ -51,6 +51,17 @@ enum Command {
         #[arg(long, global = true, env = "GATEHOUSE_DATABASE")]
         database: Option<String>,
     },
+    /// The tamper-evident audit log.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+        /// Config file naming the database.
+        #[arg(long, short, global = true)]
+        config: Option<PathBuf>,
+        /// Database URL (overrides the config).
+        #[arg(long, global = true, env = "GATEHOUSE_DATABASE")]
+        database: Option<String>,
+    },
     /// Mask standard input (JSON or text) with a masking profile, to try it on sample data.
     Mask {
         /// The profile (default: masking.default_profile).
@@ -63,6 +74,12 @@ enum Command {
     /// The demo MCP server (a customer database) on stdio; `gatehouse demo` runs it.
     #[command(hide = true)]
     DemoServer,
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Check that no recorded event was changed, removed, added or reordered.
+    Verify,
 }
 
 #[derive(Subcommand)]
@@ -116,6 +133,11 @@ fn main() -> std::process::ExitCode {
                     commands::sessions::show(config, database, id, json).await
                 }
             },
+            Command::Audit {
+                command: AuditCommand::Verify,
+                config,
+                database,
+            } => commands::audit::verify(config, database).await,
             Command::Mask { profile, config } => commands::mask::run(config, profile),
             Command::DemoServer => gatehouse_control_plane::demo_server::run_stdio()
                 .await

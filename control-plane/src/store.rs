@@ -6,6 +6,7 @@
 //! gateway still never forwards anything unrecorded.
 
 use chrono::{DateTime, Utc};
+use gatehouse_audit::{ChainRecord, GENESIS, Verifier, chain_hash};
 use serde::Serialize;
 use sqlx::pool::PoolConnection;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
@@ -284,6 +285,76 @@ impl Store {
     }
 }
 
+/// The outcome of checking the whole log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChainReport {
+    /// Every event links to the one before it and matches its hash.
+    Intact {
+        /// Events checked.
+        events: u64,
+        /// The hash of the last event.
+        head: String,
+    },
+    /// The log was changed; `events` were good before the break.
+    Broken {
+        /// Events checked before the break.
+        events: u64,
+        /// What is wrong and where.
+        reason: String,
+    },
+}
+
+impl Store {
+    /// Walks the whole audit log in order and checks the hash chain.
+    pub async fn verify_chain(&self) -> Result<ChainReport, StoreError> {
+        use futures::TryStreamExt;
+        let mut rows = sqlx::query(
+            "SELECT seq, session_id, at, direction, kind, method, tool, rpc_id, payload, masked, prev_hash, hash \
+             FROM audit_events ORDER BY seq",
+        )
+        .fetch(&self.pool);
+        let mut v = Verifier::default();
+        while let Some(r) = rows.try_next().await? {
+            let get = |c: &str| r.get::<Option<String>, _>(c);
+            let (prev, hash) = (
+                get("prev_hash").unwrap_or_default(),
+                get("hash").unwrap_or_default(),
+            );
+            let (session_id, at, direction, kind, payload) = (
+                r.get::<String, _>("session_id"),
+                r.get::<String, _>("at"),
+                r.get::<String, _>("direction"),
+                r.get::<String, _>("kind"),
+                r.get::<String, _>("payload"),
+            );
+            let (method, tool, rpc_id, masked) =
+                (get("method"), get("tool"), get("rpc_id"), get("masked"));
+            let record = ChainRecord {
+                seq: r.get("seq"),
+                session_id: &session_id,
+                at: &at,
+                direction: &direction,
+                kind: &kind,
+                method: method.as_deref(),
+                tool: tool.as_deref(),
+                rpc_id: rpc_id.as_deref(),
+                payload: &payload,
+                masked: masked.as_deref(),
+            };
+            if let Err(e) = v.check(&record, &prev, &hash) {
+                return Ok(ChainReport::Broken {
+                    events: v.checked(),
+                    reason: e.to_string(),
+                });
+            }
+        }
+        Ok(ChainReport::Intact {
+            events: v.checked(),
+            head: v.head().to_string(),
+        })
+    }
+}
+
 /// A session as stored.
 #[derive(Debug, Clone, Serialize)]
 pub struct SessionRow {
@@ -365,14 +436,17 @@ fn now() -> String {
 
 async fn writer(pool: SqlitePool, mut rx: mpsc::Receiver<Job>) {
     let mut batch = Vec::with_capacity(GROUP_LIMIT);
-    // The writer keeps one connection: no pool round trip per group.
-    let mut conn: Option<PoolConnection<Sqlite>> = None;
+    // The writer keeps one connection (no pool round trip per group) and the chain head.
+    let mut conn: Option<(PoolConnection<Sqlite>, ChainHead)> = None;
     while rx.recv_many(&mut batch, GROUP_LIMIT).await > 0 {
         let result = match &mut conn {
-            Some(c) => commit(c, &batch).await,
-            None => match pool.acquire().await {
-                Ok(c) => commit(conn.insert(c), &batch).await,
-                Err(e) => Err(e.into()),
+            Some((c, head)) => commit(c, head, &batch).await,
+            None => match open_writer(&pool).await {
+                Ok(w) => {
+                    let (c, head) = conn.insert(w);
+                    commit(c, head, &batch).await
+                }
+                Err(e) => Err(e),
             },
         };
         if let Err(e) = &result {
@@ -386,35 +460,156 @@ async fn writer(pool: SqlitePool, mut rx: mpsc::Receiver<Job>) {
     }
 }
 
-async fn commit(conn: &mut SqliteConnection, batch: &[Job]) -> Result<(), StoreError> {
+/// The last event written: where the next one links to.
+#[derive(Debug, Clone)]
+struct ChainHead {
+    seq: i64,
+    hash: String,
+}
+
+async fn open_writer(pool: &SqlitePool) -> Result<(PoolConnection<Sqlite>, ChainHead), StoreError> {
+    let mut c = pool.acquire().await?;
+    let last: Option<(i64, Option<String>)> =
+        sqlx::query_as("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1")
+            .fetch_optional(&mut *c)
+            .await?;
+    let head = match last {
+        Some((seq, Some(hash))) => ChainHead { seq, hash },
+        Some((seq, None)) => {
+            return Err(StoreError(format!(
+                "audit event #{seq} has no hash: the log was written without the hash chain or altered; run `gatehouse audit verify`"
+            )));
+        }
+        None => ChainHead {
+            seq: 0,
+            hash: GENESIS.to_string(),
+        },
+    };
+    Ok((c, head))
+}
+
+/// A chained event: its position and hashes.
+struct Chained<'a> {
+    e: &'a Event,
+    seq: i64,
+    prev: String,
+    hash: String,
+}
+
+/// Links every event of the group onto the chain (without moving the head: that happens
+/// only once the group is durable).
+fn link<'a>(
+    head: &ChainHead,
+    events: impl Iterator<Item = &'a Event>,
+    at: &str,
+) -> (Vec<Chained<'a>>, ChainHead) {
+    let mut cur = head.clone();
+    let chained = events
+        .map(|e| {
+            let seq = cur.seq + 1;
+            let hash = chain_hash(
+                &cur.hash,
+                &ChainRecord {
+                    seq,
+                    session_id: &e.session_id,
+                    at,
+                    direction: e.direction.as_str(),
+                    kind: &e.kind,
+                    method: e.method.as_deref(),
+                    tool: e.tool.as_deref(),
+                    rpc_id: e.rpc_id.as_deref(),
+                    payload: &e.payload,
+                    masked: e.masked.as_deref(),
+                },
+            );
+            let c = Chained {
+                e,
+                seq,
+                prev: std::mem::replace(&mut cur.hash, hash.clone()),
+                hash,
+            };
+            cur.seq = seq;
+            c
+        })
+        .collect();
+    (chained, cur)
+}
+
+async fn commit(
+    conn: &mut SqliteConnection,
+    head: &mut ChainHead,
+    batch: &[Job],
+) -> Result<(), StoreError> {
     let at = now();
     let ops = || batch.iter().flat_map(|j| &j.ops);
+    let events = ops().filter_map(|op| match op {
+        Op::Event(e) => Some(e),
+        _ => None,
+    });
+    let (chained, new_head) = link(head, events, &at);
     if ops().all(|op| matches!(op, Op::Event(_))) {
         // The common case, messages only: one statement, its own transaction.
         let mut q = QueryBuilder::<Sqlite>::new(
-            "INSERT INTO audit_events (session_id, at, direction, kind, method, tool, rpc_id, payload, masked) ",
+            "INSERT INTO audit_events (seq, session_id, at, direction, kind, method, tool, rpc_id, payload, masked, prev_hash, hash) ",
         );
-        q.push_values(ops(), |mut b, op| {
-            if let Op::Event(e) = op {
-                b.push_bind(&e.session_id)
-                    .push_bind(&at)
-                    .push_bind(e.direction.as_str())
-                    .push_bind(&e.kind)
-                    .push_bind(&e.method)
-                    .push_bind(&e.tool)
-                    .push_bind(&e.rpc_id)
-                    .push_bind(&e.payload)
-                    .push_bind(&e.masked);
-            }
+        q.push_values(&chained, |mut b, c| {
+            b.push_bind(c.seq)
+                .push_bind(&c.e.session_id)
+                .push_bind(&at)
+                .push_bind(c.e.direction.as_str())
+                .push_bind(&c.e.kind)
+                .push_bind(&c.e.method)
+                .push_bind(&c.e.tool)
+                .push_bind(&c.e.rpc_id)
+                .push_bind(&c.e.payload)
+                .push_bind(&c.e.masked)
+                .push_bind(&c.prev)
+                .push_bind(&c.hash);
         });
         q.build().execute(&mut *conn).await?;
+        *head = new_head;
         return Ok(());
     }
     let mut tx = conn.begin().await?;
+    let mut next_event = chained.iter();
     for op in ops() {
-        apply(&mut tx, op, &at).await?;
+        match op {
+            Op::Event(_) => {
+                if let Some(c) = next_event.next() {
+                    insert_event(&mut tx, c, &at).await?;
+                }
+            }
+            other => apply(&mut tx, other, &at).await?,
+        }
     }
     tx.commit().await?;
+    *head = new_head;
+    Ok(())
+}
+
+async fn insert_event(
+    tx: &mut SqliteConnection,
+    c: &Chained<'_>,
+    at: &str,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO audit_events (seq, session_id, at, direction, kind, method, tool, rpc_id, payload, masked, prev_hash, hash) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(c.seq)
+    .bind(&c.e.session_id)
+    .bind(at)
+    .bind(c.e.direction.as_str())
+    .bind(&c.e.kind)
+    .bind(&c.e.method)
+    .bind(&c.e.tool)
+    .bind(&c.e.rpc_id)
+    .bind(&c.e.payload)
+    .bind(&c.e.masked)
+    .bind(&c.prev)
+    .bind(&c.hash)
+    .execute(&mut *tx)
+    .await?;
     Ok(())
 }
 
@@ -438,23 +633,7 @@ async fn apply(tx: &mut SqliteConnection, op: &Op, at: &str) -> Result<(), Store
             .execute(&mut *tx)
             .await?;
         }
-        Op::Event(e) => {
-            sqlx::query(
-                "INSERT INTO audit_events (session_id, at, direction, kind, method, tool, rpc_id, payload) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            )
-            .bind(&e.session_id)
-            .bind(at)
-            .bind(e.direction.as_str())
-            .bind(&e.kind)
-            .bind(&e.method)
-            .bind(&e.tool)
-            .bind(&e.rpc_id)
-            .bind(&e.payload)
-            .bind(&e.masked)
-            .execute(&mut *tx)
-            .await?;
-        }
+        Op::Event(_) => unreachable!("events are inserted with their chain links"),
         Op::SessionInfo {
             id,
             client,
@@ -565,6 +744,39 @@ mod tests {
                 .await
                 .is_err()
         );
+    }
+
+    #[tokio::test]
+    async fn the_chain_verifies_and_finds_a_changed_event() {
+        let (store, _dir) = temp_store().await;
+        store.start_session(session("c1")).await.unwrap();
+        for n in 0..20 {
+            store
+                .record(vec![event("c1", n), event("c1", n + 100)])
+                .await
+                .unwrap();
+        }
+        store.end_session("c1", "done").await.unwrap();
+        match store.verify_chain().await.unwrap() {
+            ChainReport::Intact { events, .. } => assert_eq!(events, 40),
+            broken => panic!("{broken:?}"),
+        }
+        // Someone with write access to the file drops the guard and edits a payload.
+        sqlx::query("DROP TRIGGER audit_events_append_only_update")
+            .execute(store.pool())
+            .await
+            .unwrap();
+        sqlx::query("UPDATE audit_events SET payload = '{\"n\":-1}' WHERE seq = 17")
+            .execute(store.pool())
+            .await
+            .unwrap();
+        match store.verify_chain().await.unwrap() {
+            ChainReport::Broken { events, reason } => {
+                assert_eq!(events, 16);
+                assert!(reason.contains("#17 was changed"), "{reason}");
+            }
+            intact => panic!("tampering went unnoticed: {intact:?}"),
+        }
     }
 
     #[tokio::test]

@@ -89,3 +89,64 @@ fn sessions_show_explains_an_unknown_id() {
     assert_eq!(code, 2);
     assert!(err.contains("gatehouse sessions list"), "{err}");
 }
+
+#[test]
+fn audit_verify_reports_an_intact_log_and_names_a_tampered_event() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("a.db");
+    let db = format!("sqlite://{}", path.display());
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let store = gatehouse_control_plane::store::Store::open(&db)
+            .await
+            .unwrap();
+        store
+            .start_session(gatehouse_control_plane::store::NewSession {
+                id: "s".into(),
+                principal: "alice".into(),
+                groups: vec![],
+                server: "db".into(),
+                era: "legacy".into(),
+                client: None,
+                protocol_version: None,
+            })
+            .await
+            .unwrap();
+        for n in 0..5 {
+            store
+                .record(vec![gatehouse_control_plane::store::Event {
+                    session_id: "s".into(),
+                    direction: gatehouse_control_plane::store::Direction::ClientToServer,
+                    kind: "request".into(),
+                    method: Some("tools/call".into()),
+                    tool: Some("query".into()),
+                    rpc_id: Some(n.to_string()),
+                    payload: format!("{{\"n\":{n}}}"),
+                    masked: None,
+                }])
+                .await
+                .unwrap();
+        }
+    });
+    let (code, out, err) = run(&["audit", "verify", "--database", &db], "");
+    assert_eq!(code, 0, "{err}");
+    assert!(out.starts_with("audit log intact: 5 events"), "{out}");
+    // Someone with write access to the file removes an event.
+    rt.block_on(async {
+        let pool = sqlx::SqlitePool::connect(&db).await.unwrap();
+        sqlx::query("DROP TRIGGER audit_events_append_only_delete")
+            .execute(&pool)
+            .await
+            .unwrap();
+        sqlx::query("DELETE FROM audit_events WHERE seq = 3")
+            .execute(&pool)
+            .await
+            .unwrap();
+    });
+    let (code, _, err) = run(&["audit", "verify", "--database", &db], "");
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("TAMPERED") && err.contains("#4 follows #2"),
+        "{err}"
+    );
+}

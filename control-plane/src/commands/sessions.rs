@@ -5,7 +5,8 @@ use crate::store::{SessionRow, Store};
 use std::fmt::Write;
 use std::path::PathBuf;
 
-async fn open(config: Option<PathBuf>, database: Option<String>) -> Result<Store, Exit> {
+/// Opens the store named by `--database` or the config.
+pub async fn open(config: Option<PathBuf>, database: Option<String>) -> Result<Store, Exit> {
     let url = match database {
         Some(url) => url,
         None => load_config(config)?.database,

@@ -1,0 +1,265 @@
+//! The hash chain over audit events.
+
+use sha2::{Digest, Sha256};
+
+/// The `prev_hash` of the first event.
+pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// The fields of one event that the chain covers, in order.
+#[derive(Debug, Clone, Copy)]
+pub struct ChainRecord<'a> {
+    /// Position in the log, 1-based and contiguous.
+    pub seq: i64,
+    /// Session id.
+    pub session_id: &'a str,
+    /// Time (RFC 3339).
+    pub at: &'a str,
+    /// Direction.
+    pub direction: &'a str,
+    /// Kind.
+    pub kind: &'a str,
+    /// JSON-RPC method.
+    pub method: Option<&'a str>,
+    /// Tool (or prompt, or resource) name.
+    pub tool: Option<&'a str>,
+    /// JSON-RPC id.
+    pub rpc_id: Option<&'a str>,
+    /// The (masked) JSON payload.
+    pub payload: &'a str,
+    /// Masked-value counts.
+    pub masked: Option<&'a str>,
+}
+
+/// `SHA-256(prev_hash ‖ canonical record)` as lower-case hex. The canonical form is a JSON
+/// array of the fields in a fixed order: unambiguous (strings are quoted and escaped, so no
+/// field can bleed into the next) and the same in any language.
+pub fn chain_hash(prev_hash: &str, r: &ChainRecord<'_>) -> String {
+    let canonical = serde_json::json!([
+        r.seq,
+        r.session_id,
+        r.at,
+        r.direction,
+        r.kind,
+        r.method,
+        r.tool,
+        r.rpc_id,
+        r.payload,
+        r.masked
+    ])
+    .to_string();
+    let mut h = Sha256::new();
+    h.update(prev_hash.as_bytes());
+    h.update(canonical.as_bytes());
+    hex::encode(h.finalize())
+}
+
+/// Where and how the chain is broken.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ChainBreak {
+    /// A sequence number is missing or repeated (an event was removed, inserted or moved).
+    #[error("event #{found} follows #{previous}: events are missing, added or out of order")]
+    Gap {
+        /// The previous event's seq.
+        previous: i64,
+        /// This event's seq.
+        found: i64,
+    },
+    /// The stored `prev_hash` is not the previous event's hash.
+    #[error("event #{seq} does not link to the event before it (removed, inserted or reordered)")]
+    Link {
+        /// The event.
+        seq: i64,
+    },
+    /// The stored hash is not the hash of the stored fields.
+    #[error("event #{seq} was changed after it was recorded (its hash does not match its content)")]
+    Content {
+        /// The event.
+        seq: i64,
+    },
+}
+
+/// Checks a chain one event at a time, in `seq` order, in constant memory.
+#[derive(Debug, Clone)]
+pub struct Verifier {
+    last_seq: Option<i64>,
+    last_hash: String,
+    checked: u64,
+}
+
+impl Default for Verifier {
+    fn default() -> Self {
+        Verifier {
+            last_seq: None,
+            last_hash: GENESIS.to_string(),
+            checked: 0,
+        }
+    }
+}
+
+impl Verifier {
+    /// Checks the next event given its stored `prev_hash` and `hash`.
+    pub fn check(
+        &mut self,
+        r: &ChainRecord<'_>,
+        prev_hash: &str,
+        hash: &str,
+    ) -> Result<(), ChainBreak> {
+        if let Some(last) = self.last_seq
+            && r.seq != last + 1
+        {
+            return Err(ChainBreak::Gap {
+                previous: last,
+                found: r.seq,
+            });
+        }
+        if self.last_seq.is_none() && r.seq != 1 {
+            return Err(ChainBreak::Gap {
+                previous: 0,
+                found: r.seq,
+            });
+        }
+        if prev_hash != self.last_hash {
+            return Err(ChainBreak::Link { seq: r.seq });
+        }
+        if chain_hash(prev_hash, r) != hash {
+            return Err(ChainBreak::Content { seq: r.seq });
+        }
+        self.last_seq = Some(r.seq);
+        self.last_hash = hash.to_string();
+        self.checked += 1;
+        Ok(())
+    }
+
+    /// Events checked so far.
+    pub fn checked(&self) -> u64 {
+        self.checked
+    }
+
+    /// The hash of the last good event (the chain head), `GENESIS` when none.
+    pub fn head(&self) -> &str {
+        &self.last_hash
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Row {
+        seq: i64,
+        payload: String,
+        prev: String,
+        hash: String,
+    }
+
+    fn record(seq: i64, payload: &str) -> ChainRecord<'_> {
+        ChainRecord {
+            seq,
+            session_id: "s",
+            at: "2026-01-01T00:00:00Z",
+            direction: "client_to_server",
+            kind: "request",
+            method: Some("tools/call"),
+            tool: Some("query"),
+            rpc_id: Some("1"),
+            payload,
+            masked: None,
+        }
+    }
+
+    fn log(n: i64) -> Vec<Row> {
+        let mut prev = GENESIS.to_string();
+        (1..=n)
+            .map(|seq| {
+                let payload = format!("{{\"n\":{seq}}}");
+                let hash = chain_hash(&prev, &record(seq, &payload));
+                let row = Row {
+                    seq,
+                    payload,
+                    prev: prev.clone(),
+                    hash: hash.clone(),
+                };
+                prev = hash;
+                row
+            })
+            .collect()
+    }
+
+    fn verify(rows: &[Row]) -> Result<u64, ChainBreak> {
+        let mut v = Verifier::default();
+        for r in rows {
+            v.check(&record(r.seq, &r.payload), &r.prev, &r.hash)?;
+        }
+        Ok(v.checked())
+    }
+
+    #[test]
+    fn an_untouched_log_verifies() {
+        assert_eq!(verify(&log(50)), Ok(50));
+    }
+
+    #[test]
+    fn every_kind_of_tampering_is_found_where_it_happened() {
+        let mut changed = log(10);
+        changed[4].payload = "{\"n\":999}".into();
+        assert_eq!(verify(&changed), Err(ChainBreak::Content { seq: 5 }));
+
+        let mut removed = log(10);
+        removed.remove(6);
+        assert_eq!(
+            verify(&removed),
+            Err(ChainBreak::Gap {
+                previous: 6,
+                found: 8
+            })
+        );
+
+        // Removed and renumbered to hide the gap: the link breaks instead.
+        let mut renumbered = log(10);
+        renumbered.remove(6);
+        for r in renumbered.iter_mut().skip(6) {
+            r.seq -= 1;
+        }
+        assert!(matches!(
+            verify(&renumbered),
+            Err(ChainBreak::Link { seq: 7 } | ChainBreak::Content { seq: 7 })
+        ));
+
+        let mut swapped = log(10);
+        swapped.swap(2, 3);
+        assert!(verify(&swapped).is_err());
+
+        let mut rehashed = log(10);
+        rehashed[2].payload = "{\"n\":0}".into();
+        rehashed[2].hash = chain_hash(&rehashed[2].prev, &record(3, "{\"n\":0}"));
+        assert_eq!(
+            verify(&rehashed),
+            Err(ChainBreak::Link { seq: 4 }),
+            "re-hashing one event breaks the next link"
+        );
+
+        let truncated_front: Vec<Row> = log(5).into_iter().skip(1).collect();
+        assert_eq!(
+            verify(&truncated_front),
+            Err(ChainBreak::Gap {
+                previous: 0,
+                found: 2
+            })
+        );
+    }
+
+    #[test]
+    fn fields_cannot_bleed_into_each_other() {
+        let a = ChainRecord {
+            method: Some("a"),
+            tool: Some("bc"),
+            ..record(1, "{}")
+        };
+        let b = ChainRecord {
+            method: Some("ab"),
+            tool: Some("c"),
+            ..record(1, "{}")
+        };
+        assert_ne!(chain_hash(GENESIS, &a), chain_hash(GENESIS, &b));
+    }
+}
