@@ -39,31 +39,58 @@ async fn python_client_current_era() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn legacy_client_to_current_upstream_is_refused_clearly() {
+async fn a_session_era_client_is_bridged_to_a_stateless_upstream() {
     let upstream = current_server().await;
     let mut g = Gatehouse::start(&url_server("modern", &upstream.url, "current")).await;
-    let mut args = vec![peers().join("py_client.py").display().to_string()];
-    args.extend(
-        [
-            "--mode",
-            "legacy",
-            "--url",
-            &g.url("modern"),
-            "--token",
-            TOKEN,
-        ]
-        .map(String::from),
-    );
-    let out = tokio::process::Command::new(python())
-        .args(&args)
-        .output()
+    // The Inspector in the legacy era through the gateway sees what the Inspector in the
+    // current era sees directly.
+    let direct = inspector("modern", &upstream.url, None).await;
+    let bridged = inspector("legacy", &g.url("modern"), Some(TOKEN)).await;
+    assert_eq!(direct, bridged);
+
+    // What cannot be carried faithfully is refused clearly, not mangled.
+    let http = reqwest::Client::new();
+    let post = |sid: Option<String>, body: serde_json::Value| {
+        let mut b = http
+            .post(g.url("modern"))
+            .bearer_auth(TOKEN)
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .json(&body);
+        if let Some(s) = sid {
+            b = b.header("mcp-session-id", s);
+        }
+        b.send()
+    };
+    let r = post(None, serde_json::json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{"sampling":{}},"clientInfo":{"name":"old-client","version":"1"}}}))
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    assert!(!out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.contains("cannot bridge") || stderr.contains("2026-07-28"),
-        "the error names the mismatch: {stderr}"
+    let sid = r.headers()["mcp-session-id"]
+        .to_str()
+        .unwrap_or_default()
+        .to_string();
+    let init: serde_json::Value = r.json().await.unwrap_or_default();
+    assert_eq!(init["result"]["protocolVersion"], "2025-06-18");
+    assert_eq!(
+        init["result"]["serverInfo"]["name"],
+        "gatehouse-current-server"
     );
-    g.stop().await;
+    let r = post(Some(sid.clone()), serde_json::json!({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"ask_llm","arguments":{"prompt":"hi"}}}))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let v: serde_json::Value = r.json().await.unwrap_or_default();
+    assert_eq!(v["error"]["code"], -32021, "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("input_required"),
+        "{v}"
+    );
+    let gw = g.stop().await;
+    let events = gw.store.session_events(&sid).await.unwrap_or_default();
+    assert!(
+        events.iter().any(|e| e.kind == "bridged"),
+        "the record says the session was bridged"
+    );
 }

@@ -2,6 +2,7 @@
 //! eras, one upstream connection per session, every message recorded before it moves on.
 
 pub mod auth;
+mod bridge;
 mod guard;
 pub mod masking;
 mod recording;
@@ -536,13 +537,13 @@ async fn initialize(
     msg: Message,
     started: Instant,
 ) -> Response {
-    if cfg.era == Era::Current {
-        return era_mismatch(msg.id().cloned(), cfg, Era::Legacy);
-    }
     let session = match gw.open_session(cfg, principal, Era::Legacy, &msg).await {
         Ok(s) => s,
         Err(r) => return r,
     };
+    if cfg.era == Era::Current {
+        return initialize_bridged(gw, session, msg, started).await;
+    }
     let span = tracing::info_span!("request", session = %session.id, server = %cfg.name, method = "initialize");
     if let Err(e) = gw
         .store
@@ -582,6 +583,88 @@ async fn initialize(
         return unrecorded(answer.id().cloned(), &e);
     }
     let mut resp = json_response(StatusCode::OK, answer.to_json());
+    if let Ok(v) = HeaderValue::from_str(&session.id) {
+        resp.headers_mut().insert("mcp-session-id", v);
+    }
+    gw.sessions.insert(session, None);
+    resp
+}
+
+/// `initialize` from a session-era client to a stateless upstream: answered from
+/// `server/discover` (see `bridge`).
+async fn initialize_bridged(
+    gw: &Arc<Gateway>,
+    session: Arc<Session>,
+    msg: Message,
+    started: Instant,
+) -> Response {
+    let fail = |session: Arc<Session>, reason: &'static str| async move {
+        let id = session.id.clone();
+        gw.sessions.insert(session, None);
+        gw.end_session(&id, reason).await;
+    };
+    let b = bridge::Bridge::from_initialize(&msg);
+    let id = msg.id().cloned().unwrap_or(Id::Number("0".into()));
+    let discover = b.discover(id.clone());
+    let note = recording::gateway_event(
+        &session.id,
+        "bridged",
+        serde_json::json!({ "client": "initialize", "upstream": "server/discover" }),
+    );
+    if let Err(e) = gw
+        .store
+        .record(vec![recording::client_event(&session, &msg), note])
+        .await
+    {
+        fail(session, "record_failed").await;
+        return unrecorded(Some(id), &e);
+    }
+    let _ = session.bridge.set(b);
+    session
+        .upstream
+        .set_protocol_version(mcp::CURRENT_ERA_FIRST);
+    let rh = RequestHeaders {
+        protocol_version: Some(mcp::CURRENT_ERA_FIRST.into()),
+        passthrough: bridge::Bridge::headers(&discover),
+    };
+    let answer = stream::forward_for_answer(gw, &session, discover, &rh, started).await;
+    let Some(found) = answer.result_value() else {
+        fail(session, "initialize_failed").await;
+        return json_response(StatusCode::OK, answer.to_json());
+    };
+    let requested = msg
+        .params()
+        .and_then(|p| p.get("protocolVersion"))
+        .and_then(|v| v.as_str());
+    let result = bridge::initialize_result(requested, found);
+    let version = result["protocolVersion"]
+        .as_str()
+        .unwrap_or(mcp::LEGACY_LATEST)
+        .to_string();
+    let reply = Message::result(id, result);
+    let recorded = gw
+        .store
+        .record(vec![recording::event_of(
+            &session.id,
+            crate::store::Direction::Gateway,
+            &reply,
+            &Default::default(),
+        )])
+        .await;
+    let recorded = match recorded {
+        Ok(()) => {
+            gw.store
+                .session_info(&session.id, None, Some(version.clone()))
+                .await
+        }
+        Err(e) => Err(e),
+    };
+    if let Err(e) = recorded {
+        fail(session, "record_failed").await;
+        return unrecorded(reply.id().cloned(), &e);
+    }
+    session.set_protocol_version(&version);
+    let mut resp = json_response(StatusCode::OK, reply.to_json());
     if let Ok(v) = HeaderValue::from_str(&session.id) {
         resp.headers_mut().insert("mcp-session-id", v);
     }

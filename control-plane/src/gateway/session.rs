@@ -106,6 +106,8 @@ pub struct Session {
     pub outbox: Outbox,
     /// Masks this session's data (the profile for its server and caller's groups).
     pub masker: Arc<Masker>,
+    /// Set when a session-era client is bridged to a stateless upstream.
+    pub bridge: std::sync::OnceLock<super::bridge::Bridge>,
     /// Fired when the session ends (or the gateway shuts down): ends its streams.
     pub closed: CancellationToken,
     protocol_version: Mutex<Option<String>>,
@@ -126,6 +128,7 @@ impl Session {
         masker: Arc<Masker>,
     ) -> Session {
         Session {
+            bridge: std::sync::OnceLock::new(),
             masker,
             closed,
             protocol_version: Mutex::new(None),

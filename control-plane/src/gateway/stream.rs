@@ -96,6 +96,9 @@ async fn next_recorded(
     };
     // Masked before it is recorded or released: only masked data is ever stored or shown.
     let mut msg = msg;
+    if session.bridge.get().is_some() {
+        super::bridge::refuse_input_required(&mut msg);
+    }
     let masked = mask_from_server(&session.masker, &mut msg, Some(&req.method));
     match gw
         .store
@@ -211,10 +214,17 @@ pub(super) async fn exchange(
             .and_then(|m| m.id().cloned());
         return unrecorded(first_request, &e);
     }
+    let bridged = session.bridge.get();
+    let mut msgs = msgs;
+    if let Some(b) = bridged {
+        msgs.retain(|m| !super::bridge::absorbed(m));
+        msgs.iter_mut().for_each(|m| b.to_upstream(m));
+    }
     let (requests, others): (Vec<Message>, Vec<Message>) =
         msgs.into_iter().partition(Message::is_request);
     for m in others {
-        if let Err(e) = session.upstream.send(m, &rh).await {
+        let h = headers_for(&session, &rh, &m);
+        if let Err(e) = session.upstream.send(m, &h).await {
             tracing::warn!(session = %session.id, error = %e, "could not pass a client message upstream");
             if requests.is_empty() {
                 return super::rpc_error(
@@ -230,11 +240,11 @@ pub(super) async fn exchange(
         return StatusCode::ACCEPTED.into_response();
     }
     if is_batch {
-        let answers = futures::future::join_all(
-            requests
-                .into_iter()
-                .map(|r| forward_for_answer(&gw, &session, r, &rh, started)),
-        )
+        let (gw, session) = (&gw, &session);
+        let answers = futures::future::join_all(requests.into_iter().map(|r| {
+            let h = headers_for(session, &rh, &r);
+            async move { forward_for_answer(gw, session, r, &h, started).await }
+        }))
         .await;
         let body = format!(
             "[{}]",
@@ -249,7 +259,8 @@ pub(super) async fn exchange(
     let Some(msg) = requests.into_iter().next() else {
         return StatusCode::ACCEPTED.into_response();
     };
-    let (mut exch, mut req) = match start(&gw, &session, msg, &rh).await {
+    let h = headers_for(&session, &rh, &msg);
+    let (mut exch, mut req) = match start(&gw, &session, msg, &h).await {
         Ok(x) => x,
         Err(step) => return json_response(StatusCode::OK, step.msg.to_json()),
     };
@@ -275,6 +286,18 @@ pub(super) async fn exchange(
         return json_response(StatusCode::OK, step.msg.to_json());
     }
     stream_answer(gw, session, exch, req, Some(first))
+}
+
+/// The HTTP details a message travels upstream with: as the client sent them, or, on a
+/// bridged session, the stateless era's version and routing headers.
+fn headers_for(session: &Session, rh: &RequestHeaders, msg: &Message) -> RequestHeaders {
+    match session.bridge.get() {
+        Some(_) => RequestHeaders {
+            protocol_version: Some(gatehouse_proxy_core::mcp::CURRENT_ERA_FIRST.into()),
+            passthrough: super::bridge::Bridge::headers(msg),
+        },
+        None => rh.clone(),
+    }
 }
 
 /// Answers with an SSE stream carrying related messages, then the response.
