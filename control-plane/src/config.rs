@@ -390,6 +390,19 @@ fn resolve_secret(value: &str) -> Result<String, String> {
     }
 }
 
+/// Top-level keys an environment variable may override.
+const TOP_LEVEL_KEYS: [&str; 9] = [
+    "listen",
+    "public_url",
+    "database",
+    "durability",
+    "allowed_hosts",
+    "limits",
+    "servers",
+    "dev",
+    "masking",
+];
+
 /// `GATEHOUSE_LISTEN=...` sets `listen`; `__` separates nested keys
 /// (`GATEHOUSE_LIMITS__BODY_BYTES`). Values are parsed as TOML when they parse, else strings.
 fn apply_env_overrides(
@@ -410,6 +423,11 @@ fn apply_env_overrides(
             continue;
         }
         let path: Vec<String> = rest.split("__").map(|p| p.to_ascii_lowercase()).collect();
+        if !TOP_LEVEL_KEYS.contains(&path[0].as_str()) {
+            // Not a config key (a secret referenced as env:GATEHOUSE_..., say): leave it be.
+            tracing::debug!(variable = %key, "not a config override: no such top-level key");
+            continue;
+        }
         let parsed = toml::from_str::<toml::Table>(&format!("v = {value}"))
             .ok()
             .and_then(|mut t| t.remove("v"))
@@ -484,6 +502,7 @@ mod tests {
                 ("GATEHOUSE_LISTEN", "127.0.0.1:1"),
                 ("GATEHOUSE_LIMITS__REQUEST_TIMEOUT_SECS", "1.5"),
                 ("GATEHOUSE_TOKEN", "x"),
+                ("GATEHOUSE_MASK_KEY", "a secret, not a config key"),
             ],
         )
         .unwrap();
