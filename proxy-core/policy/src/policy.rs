@@ -1,0 +1,347 @@
+//! The compiled policy and its evaluator.
+//!
+//! Precedence (also in README.md):
+//! 1. Among the rules that match a request, `deny` beats `require_approval` beats `allow`.
+//! 2. Among matching rules with the same effect, the most specific wins, then the earliest in the
+//!    document. Specificity compares, in order: tools (exact > glob > absent), number of argument
+//!    conditions, principals (users only > groups > absent), servers (exact > glob > absent),
+//!    methods (listed > absent).
+//! 3. No matching rule: the server's `default`, else the document's `default`, else deny.
+//!
+//! Which rules are even looked at is decided by [`crate::index`].
+
+use crate::decision::{Decision, DefaultSource, Effect, EffectKind, Principal, Request};
+use crate::index::Index;
+use crate::pattern::NamePattern;
+use regex::Regex;
+use serde_json::Value;
+use std::collections::HashMap;
+
+/// A validated, compiled policy document. Cheap to share (`Arc<Policy>`) and immutable.
+#[derive(Debug)]
+pub struct Policy {
+    pub(crate) default: Option<DefaultEffect>,
+    pub(crate) masking_profile: Option<String>,
+    pub(crate) servers: HashMap<String, ServerSettings>,
+    pub(crate) rules: Vec<Rule>,
+    pub(crate) index: Index,
+    pub(crate) source_digest: String,
+}
+
+/// `allow` or `deny`: the only effects a default may have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DefaultEffect {
+    Allow,
+    Deny,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct ServerSettings {
+    pub(crate) default: Option<DefaultEffect>,
+    pub(crate) masking_profile: Option<String>,
+}
+
+#[derive(Debug)]
+pub(crate) struct Rule {
+    pub(crate) name: String,
+    pub(crate) users: Vec<String>,
+    pub(crate) groups: Vec<String>,
+    /// `principals` absent: the rule applies to everyone.
+    pub(crate) any_principal: bool,
+    pub(crate) servers: Option<Vec<NamePattern>>,
+    pub(crate) methods: Option<Vec<String>>,
+    pub(crate) tools: Option<Vec<NamePattern>>,
+    pub(crate) arguments: Vec<ArgCondition>,
+    pub(crate) effect: Effect,
+    pub(crate) masking_profile: Option<String>,
+    pub(crate) specificity: u32,
+}
+
+/// A regex applied to the argument value found at a JSON pointer. Strings are matched as they
+/// are; any other value (numbers, arrays, objects) as its compact JSON text, so nesting a
+/// string in an array does not slip past a deny rule. A missing value never matches.
+#[derive(Debug)]
+pub(crate) struct ArgCondition {
+    pub(crate) pointer: String,
+    pub(crate) regex: Regex,
+}
+
+impl ArgCondition {
+    fn holds(&self, arguments: &Value) -> bool {
+        match arguments.pointer(&self.pointer) {
+            None => false,
+            Some(Value::String(s)) => self.regex.is_match(s),
+            Some(other) => self.regex.is_match(&other.to_string()),
+        }
+    }
+}
+
+/// What kind of item a list (`tools/list`, `resources/list`, `prompts/list`) shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ItemKind {
+    /// A tool; calls are `tools/call`.
+    Tool,
+    /// A resource (by URI); reads are `resources/read`.
+    Resource,
+    /// A prompt; fetched with `prompts/get`.
+    Prompt,
+}
+
+impl ItemKind {
+    /// The method that uses an item of this kind.
+    pub fn method(self) -> &'static str {
+        match self {
+            ItemKind::Tool => "tools/call",
+            ItemKind::Resource => "resources/read",
+            ItemKind::Prompt => "prompts/get",
+        }
+    }
+}
+
+impl Rule {
+    /// All match conditions in a canonical text form: two rules with the same key match exactly
+    /// the same requests, so one of them can never decide.
+    pub(crate) fn conditions_key(&self) -> String {
+        fn sorted(mut v: Vec<String>) -> String {
+            v.sort();
+            v.dedup();
+            v.join("\u{1f}")
+        }
+        let patterns = |p: &Option<Vec<NamePattern>>| {
+            p.as_ref()
+                .map(|ps| sorted(ps.iter().map(NamePattern::text).collect()))
+        };
+        let arguments = sorted(
+            self.arguments
+                .iter()
+                .map(|c| format!("{}\u{1f}{}", c.pointer, c.regex.as_str()))
+                .collect(),
+        );
+        format!(
+            "{:?}\u{1e}{}\u{1e}{}\u{1e}{:?}\u{1e}{:?}\u{1e}{:?}\u{1e}{}",
+            self.any_principal,
+            sorted(self.users.clone()),
+            sorted(self.groups.clone()),
+            patterns(&self.servers),
+            self.methods.clone().map(sorted),
+            patterns(&self.tools),
+            arguments
+        )
+    }
+
+    /// Every condition but the argument conditions.
+    fn matches_target(
+        &self,
+        principal: &Principal,
+        server: &str,
+        method: Option<&str>,
+        tool: Option<&str>,
+    ) -> bool {
+        if let (Some(methods), Some(method)) = (&self.methods, method)
+            && !methods.iter().any(|m| m == method)
+        {
+            return false;
+        }
+        if let Some(tools) = &self.tools {
+            match tool {
+                Some(t) if tools.iter().any(|p| p.is_match(t)) => {}
+                _ => return false,
+            }
+        }
+        self.applies_to(principal, server)
+    }
+
+    /// The principal and server conditions.
+    fn applies_to(&self, principal: &Principal, server: &str) -> bool {
+        if let Some(servers) = &self.servers
+            && !servers.iter().any(|p| p.is_match(server))
+        {
+            return false;
+        }
+        self.any_principal
+            || self.users.contains(&principal.user)
+            || principal.groups.iter().any(|g| self.groups.contains(g))
+    }
+
+    fn matches(&self, req: &Request) -> bool {
+        self.matches_target(
+            &req.principal,
+            &req.server,
+            Some(&req.method),
+            req.tool.as_deref(),
+        ) && self.arguments.iter().all(|c| c.holds(&req.arguments))
+    }
+}
+
+/// Best (most specific, then earliest) rule seen so far for one effect.
+#[derive(Clone, Copy)]
+struct Best(Option<(u32, u32)>);
+
+impl Best {
+    fn offer(&mut self, specificity: u32, index: u32) {
+        let better = match self.0 {
+            None => true,
+            Some((s, i)) => specificity > s || (specificity == s && index < i),
+        };
+        if better {
+            self.0 = Some((specificity, index));
+        }
+    }
+}
+
+impl Policy {
+    /// Decides one request. Never panics; cost grows with the rules that share the request's
+    /// server and tool, not with the size of the document.
+    pub fn evaluate(&self, req: &Request) -> Decision {
+        let mut best = [Best(None); 3];
+        let mut best_masked_allow = Best(None);
+        for i in self
+            .index
+            .candidates(&req.principal, &req.server, req.tool.as_deref())
+        {
+            let rule = &self.rules[i as usize];
+            if !rule.matches(req) {
+                continue;
+            }
+            let kind = rule.effect.kind();
+            best[kind as usize].offer(rule.specificity, i);
+            if kind == EffectKind::Allow && rule.masking_profile.is_some() {
+                best_masked_allow.offer(rule.specificity, i);
+            }
+        }
+        let deciding = [
+            EffectKind::Deny,
+            EffectKind::RequireApproval,
+            EffectKind::Allow,
+        ]
+        .into_iter()
+        .find_map(|k| best[k as usize].0);
+        match deciding {
+            Some((_, i)) => {
+                let rule = &self.rules[i as usize];
+                let masking_profile = match rule.effect {
+                    Effect::Deny { .. } => None,
+                    _ => rule
+                        .masking_profile
+                        .clone()
+                        .or_else(|| {
+                            best_masked_allow
+                                .0
+                                .and_then(|(_, j)| self.rules[j as usize].masking_profile.clone())
+                        })
+                        .or_else(|| self.fallback_masking(&req.server)),
+                };
+                Decision {
+                    effect: rule.effect.clone(),
+                    rule: Some(rule.name.clone()),
+                    default_source: None,
+                    masking_profile,
+                }
+            }
+            None => self.default_decision(req),
+        }
+    }
+
+    fn fallback_masking(&self, server: &str) -> Option<String> {
+        self.servers
+            .get(server)
+            .and_then(|s| s.masking_profile.clone())
+            .or_else(|| self.masking_profile.clone())
+    }
+
+    fn default_for(&self, server: &str) -> (DefaultEffect, DefaultSource) {
+        if let Some(d) = self.servers.get(server).and_then(|s| s.default) {
+            (d, DefaultSource::Server)
+        } else if let Some(d) = self.default {
+            (d, DefaultSource::Document)
+        } else {
+            (DefaultEffect::Deny, DefaultSource::Implicit)
+        }
+    }
+
+    fn default_decision(&self, req: &Request) -> Decision {
+        let (effect, source) = self.default_for(&req.server);
+        let effect = match effect {
+            DefaultEffect::Allow => Effect::Allow,
+            DefaultEffect::Deny => {
+                let what = match &req.tool {
+                    Some(t) => format!("`{}` on `{t}`", req.method),
+                    None => format!("`{}`", req.method),
+                };
+                Effect::Deny {
+                    message: format!(
+                        "denied: no policy rule lets you use {what} on server `{}`; \
+                         ask a Gatehouse administrator for access",
+                        req.server
+                    ),
+                }
+            }
+        };
+        let masking_profile = match effect {
+            Effect::Allow => self.fallback_masking(&req.server),
+            _ => None,
+        };
+        Decision {
+            effect,
+            rule: None,
+            default_source: Some(source),
+            masking_profile,
+        }
+    }
+
+    /// Whether an item appears in `tools/list`, `resources/list` or `prompts/list` for this
+    /// principal: true if some call to it could be allowed or approved, ignoring argument
+    /// conditions. A deny rule hides the item only when it has no argument conditions (it then
+    /// denies every call); an allow or approval rule shows it even with argument conditions.
+    pub fn visible(&self, principal: &Principal, server: &str, kind: ItemKind, name: &str) -> bool {
+        let mut usable = false;
+        for i in self.index.candidates(principal, server, Some(name)) {
+            let rule = &self.rules[i as usize];
+            if !rule.matches_target(principal, server, Some(kind.method()), Some(name)) {
+                continue;
+            }
+            match rule.effect {
+                Effect::Deny { .. } if rule.arguments.is_empty() => return false,
+                Effect::Deny { .. } => {}
+                _ => usable = true,
+            }
+        }
+        usable || self.default_for(server).0 == DefaultEffect::Allow
+    }
+
+    /// Whether the principal may open a session with the server at all: true if some rule could
+    /// allow or approve something there (or the default allows), unless a rule with no method,
+    /// tool or argument condition denies the principal the whole server. The gateway uses it for
+    /// `initialize` and other session methods that have no target.
+    pub fn may_connect(&self, principal: &Principal, server: &str) -> bool {
+        let mut usable = false;
+        for rule in &self.rules {
+            if !rule.applies_to(principal, server) {
+                continue;
+            }
+            match rule.effect {
+                Effect::Deny { .. }
+                    if rule.arguments.is_empty()
+                        && rule.methods.is_none()
+                        && rule.tools.is_none() =>
+                {
+                    return false;
+                }
+                Effect::Deny { .. } => {}
+                _ => usable = true,
+            }
+        }
+        usable || self.default_for(server).0 == DefaultEffect::Allow
+    }
+
+    /// SHA-256 (hex) of the document text this policy was read from: identifies the version in
+    /// force in decisions and audit events.
+    pub fn source_digest(&self) -> &str {
+        &self.source_digest
+    }
+
+    /// Number of rules in the document.
+    pub fn rule_count(&self) -> usize {
+        self.rules.len()
+    }
+}
