@@ -18,6 +18,7 @@ fn event(n: u64) -> Event {
             "x".repeat(1000)
         ),
         masked: None,
+        decision: None,
     }
 }
 

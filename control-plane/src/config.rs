@@ -72,6 +72,9 @@ pub struct Config {
     /// Masking profiles and which one applies to whom.
     #[serde(default)]
     pub masking: MaskingConfig,
+    /// The policy document (YAML). Without one every signed-in person may use every server.
+    #[serde(default)]
+    pub policy_file: Option<PathBuf>,
 }
 
 /// `[masking]`: profiles and the rules choosing one per server and group.
@@ -315,6 +318,14 @@ impl Config {
         crate::gateway::masking::Masking::new(&self.masking, key.as_deref().map(str::as_bytes))
     }
 
+    /// The policy document, loaded and checked (errors name file:line:column).
+    pub fn policy(&self) -> Result<Option<gatehouse_policy::Policy>, ConfigError> {
+        let Some(path) = &self.policy_file else {
+            return Ok(None);
+        };
+        load_policy(path).map(Some)
+    }
+
     /// The server named `name`.
     pub fn server(&self, name: &str) -> Option<&ServerConfig> {
         self.servers.iter().find(|s| s.name == name)
@@ -377,6 +388,18 @@ impl ServerConfig {
     }
 }
 
+/// Reads and checks a policy document; every problem is reported as FILE:LINE:COL.
+pub fn load_policy(path: &Path) -> Result<gatehouse_policy::Policy, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        ConfigError::Invalid(format!(
+            "cannot read the policy file {}: {e}",
+            path.display()
+        ))
+    })?;
+    gatehouse_policy::Policy::from_yaml(&text)
+        .map_err(|e| ConfigError::Invalid(e.with_file(&path.display().to_string()).to_string()))
+}
+
 /// Resolves `env:NAME` and `file:PATH` references; other values are literal.
 fn resolve_secret(value: &str) -> Result<String, String> {
     if let Some(name) = value.strip_prefix("env:") {
@@ -391,7 +414,8 @@ fn resolve_secret(value: &str) -> Result<String, String> {
 }
 
 /// Top-level keys an environment variable may override.
-const TOP_LEVEL_KEYS: [&str; 9] = [
+const TOP_LEVEL_KEYS: [&str; 10] = [
+    "policy_file",
     "listen",
     "public_url",
     "database",

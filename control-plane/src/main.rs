@@ -62,6 +62,11 @@ enum Command {
         #[arg(long, global = true, env = "GATEHOUSE_DATABASE")]
         database: Option<String>,
     },
+    /// Policy documents.
+    Policy {
+        #[command(subcommand)]
+        command: PolicyCommand,
+    },
     /// Mask standard input (JSON or text) with a masking profile, to try it on sample data.
     Mask {
         /// The profile (default: masking.default_profile).
@@ -74,6 +79,15 @@ enum Command {
     /// The demo MCP server (a customer database) on stdio; `gatehouse demo` runs it.
     #[command(hide = true)]
     DemoServer,
+}
+
+#[derive(Subcommand)]
+enum PolicyCommand {
+    /// Validate a policy document (errors as FILE:LINE:COL).
+    Check {
+        /// The YAML file.
+        file: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -138,6 +152,9 @@ fn main() -> std::process::ExitCode {
                 config,
                 database,
             } => commands::audit::verify(config, database).await,
+            Command::Policy {
+                command: PolicyCommand::Check { file },
+            } => commands::policy::check(&file),
             Command::Mask { profile, config } => commands::mask::run(config, profile),
             Command::DemoServer => gatehouse_control_plane::demo_server::run_stdio()
                 .await

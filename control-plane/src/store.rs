@@ -98,6 +98,8 @@ pub struct Event {
     pub payload: String,
     /// How many values of each type masking replaced, as a JSON object; `None` for none.
     pub masked: Option<String>,
+    /// The policy decision (JSON) for a client request.
+    pub decision: Option<String>,
 }
 
 enum Op {
@@ -263,7 +265,7 @@ impl Store {
     /// Every event of a session, in order.
     pub async fn session_events(&self, id: &str) -> Result<Vec<EventRow>, StoreError> {
         let rows = sqlx::query(
-            "SELECT seq, at, direction, kind, method, tool, rpc_id, payload, masked FROM audit_events WHERE session_id = ? ORDER BY seq",
+            "SELECT seq, at, direction, kind, method, tool, rpc_id, payload, masked, decision FROM audit_events WHERE session_id = ? ORDER BY seq",
         )
         .bind(id)
         .fetch_all(&self.pool)
@@ -280,6 +282,7 @@ impl Store {
                 rpc_id: r.get("rpc_id"),
                 payload: r.get("payload"),
                 masked: r.get("masked"),
+                decision: r.get("decision"),
             })
             .collect())
     }
@@ -309,7 +312,7 @@ impl Store {
     pub async fn verify_chain(&self) -> Result<ChainReport, StoreError> {
         use futures::TryStreamExt;
         let mut rows = sqlx::query(
-            "SELECT seq, session_id, at, direction, kind, method, tool, rpc_id, payload, masked, prev_hash, hash \
+            "SELECT seq, session_id, at, direction, kind, method, tool, rpc_id, payload, masked, decision, prev_hash, hash \
              FROM audit_events ORDER BY seq",
         )
         .fetch(&self.pool);
@@ -327,8 +330,13 @@ impl Store {
                 r.get::<String, _>("kind"),
                 r.get::<String, _>("payload"),
             );
-            let (method, tool, rpc_id, masked) =
-                (get("method"), get("tool"), get("rpc_id"), get("masked"));
+            let (method, tool, rpc_id, masked, decision) = (
+                get("method"),
+                get("tool"),
+                get("rpc_id"),
+                get("masked"),
+                get("decision"),
+            );
             let record = ChainRecord {
                 seq: r.get("seq"),
                 session_id: &session_id,
@@ -340,6 +348,7 @@ impl Store {
                 rpc_id: rpc_id.as_deref(),
                 payload: &payload,
                 masked: masked.as_deref(),
+                decision: decision.as_deref(),
             };
             if let Err(e) = v.check(&record, &prev, &hash) {
                 return Ok(ChainReport::Broken {
@@ -427,6 +436,8 @@ pub struct EventRow {
     pub payload: String,
     /// Values masked in this message, by type (JSON object).
     pub masked: Option<String>,
+    /// The policy decision (JSON), for client requests.
+    pub decision: Option<String>,
 }
 
 fn now() -> String {
@@ -520,6 +531,7 @@ fn link<'a>(
                     rpc_id: e.rpc_id.as_deref(),
                     payload: &e.payload,
                     masked: e.masked.as_deref(),
+                    decision: e.decision.as_deref(),
                 },
             );
             let c = Chained {
@@ -550,7 +562,7 @@ async fn commit(
     if ops().all(|op| matches!(op, Op::Event(_))) {
         // The common case, messages only: one statement, its own transaction.
         let mut q = QueryBuilder::<Sqlite>::new(
-            "INSERT INTO audit_events (seq, session_id, at, direction, kind, method, tool, rpc_id, payload, masked, prev_hash, hash) ",
+            "INSERT INTO audit_events (seq, session_id, at, direction, kind, method, tool, rpc_id, payload, masked, decision, prev_hash, hash) ",
         );
         q.push_values(&chained, |mut b, c| {
             b.push_bind(c.seq)
@@ -563,6 +575,7 @@ async fn commit(
                 .push_bind(&c.e.rpc_id)
                 .push_bind(&c.e.payload)
                 .push_bind(&c.e.masked)
+                .push_bind(&c.e.decision)
                 .push_bind(&c.prev)
                 .push_bind(&c.hash);
         });
@@ -593,8 +606,8 @@ async fn insert_event(
     at: &str,
 ) -> Result<(), StoreError> {
     sqlx::query(
-        "INSERT INTO audit_events (seq, session_id, at, direction, kind, method, tool, rpc_id, payload, masked, prev_hash, hash) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO audit_events (seq, session_id, at, direction, kind, method, tool, rpc_id, payload, masked, decision, prev_hash, hash) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(c.seq)
     .bind(&c.e.session_id)
@@ -606,6 +619,7 @@ async fn insert_event(
     .bind(&c.e.rpc_id)
     .bind(&c.e.payload)
     .bind(&c.e.masked)
+    .bind(&c.e.decision)
     .bind(&c.prev)
     .bind(&c.hash)
     .execute(&mut *tx)
@@ -682,6 +696,7 @@ mod tests {
             rpc_id: Some(n.to_string()),
             payload: format!("{{\"n\":{n}}}"),
             masked: (n == 0).then(|| "{\"email\":2}".to_string()),
+            decision: None,
         }
     }
 

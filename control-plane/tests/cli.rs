@@ -123,6 +123,7 @@ fn audit_verify_reports_an_intact_log_and_names_a_tampered_event() {
                     rpc_id: Some(n.to_string()),
                     payload: format!("{{\"n\":{n}}}"),
                     masked: None,
+                    decision: None,
                 }])
                 .await
                 .unwrap();
@@ -147,6 +148,34 @@ fn audit_verify_reports_an_intact_log_and_names_a_tampered_event() {
     assert_eq!(code, 1);
     assert!(
         err.contains("TAMPERED") && err.contains("#4 follows #2"),
+        "{err}"
+    );
+}
+
+#[test]
+fn policy_check_names_every_problem_with_its_position() {
+    let demo = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../proxy-core/policy/examples/demo-policy.yaml"
+    );
+    let (code, out, err) = run(&["policy", "check", demo], "");
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("ok (3 rules, version "), "{out}");
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.yaml");
+    std::fs::write(
+        &bad,
+        "version: 1\nrules:\n  - name: x\n    tools: [\"[bad\"]\n    effect: alow\n",
+    )
+    .unwrap();
+    let (code, _, err) = run(&["policy", "check", bad.to_str().unwrap()], "");
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("bad.yaml:4:13:") && err.contains("bad glob"),
+        "{err}"
+    );
+    assert!(
+        err.contains("bad.yaml:5:13:") && err.contains("did you mean `allow`"),
         "{err}"
     );
 }

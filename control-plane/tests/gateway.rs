@@ -46,7 +46,7 @@ args = ["-c", "read l; echo '{{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{{\"proto
 [[servers]]
 name = "crashes"
 command = "sh"
-args = ["-c", "read l; echo '{{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{{\"protocolVersion\":\"2025-06-18\",\"capabilities\":{{}},\"serverInfo\":{{\"name\":\"crashes\",\"version\":\"1\"}}}}}}'; read l; exit 3"]
+args = ["-c", "read l; echo '{{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{{\"protocolVersion\":\"2025-06-18\",\"capabilities\":{{}},\"serverInfo\":{{\"name\":\"crashes\",\"version\":\"1\"}}}}}}'; read l; read l; exit 3"]
 
 [dev]
 tokens = [{{ token = "t-alice", user = "alice", groups = ["eng"] }}, {{ token = "t-bob", user = "bob" }}]

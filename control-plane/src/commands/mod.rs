@@ -3,6 +3,7 @@
 pub mod audit;
 pub mod connect;
 pub mod mask;
+pub mod policy;
 pub mod serve;
 pub mod sessions;
 

@@ -66,6 +66,9 @@ pub async fn shutdown_signal() {
     }
 }
 
+/// The policy `gatehouse demo` starts with.
+pub const DEMO_POLICY: &str = include_str!("../../../proxy-core/policy/examples/demo-policy.yaml");
+
 /// Runs everything on a fresh SQLite file with the demo server and a dev token.
 pub async fn demo(listen: String, data_dir: PathBuf) -> Result<(), Exit> {
     std::fs::create_dir_all(&data_dir)
@@ -95,6 +98,12 @@ pub async fn demo(listen: String, data_dir: PathBuf) -> Result<(), Exit> {
         user: "demo-engineer".into(),
         groups: vec!["engineers".into()],
     }];
+    // The demo's policy: engineers may query and describe, destructive SQL is refused,
+    // deleting a customer needs a DBA's approval.
+    let policy = data_dir.join("demo-policy.yaml");
+    std::fs::write(&policy, DEMO_POLICY)
+        .map_err(|e| Exit::Runtime(format!("cannot write {}: {e}", policy.display())))?;
+    config.policy_file = Some(policy);
     let listener = bind(&config.listen).await?;
     let base = format!(
         "http://{}",

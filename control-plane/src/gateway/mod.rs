@@ -5,6 +5,7 @@ pub mod auth;
 mod bridge;
 mod guard;
 pub mod masking;
+pub mod policy;
 mod recording;
 pub mod session;
 mod stream;
@@ -40,6 +41,8 @@ pub struct Gateway {
     /// Live sessions.
     pub sessions: SessionTable,
     masking: masking::Masking,
+    /// The policy in force (`None`: every signed-in person may use every server).
+    pub policy: Option<policy::PolicyInForce>,
     auth: Authenticator,
     hosts: HostGuard,
     /// Serializes creation of stateless-era group sessions.
@@ -58,7 +61,15 @@ impl Gateway {
         let auth = Authenticator::new(dev_mode, &config.dev.tokens);
         let hosts = HostGuard::new(&config.public_base(), &config.allowed_hosts);
         let masking = config.masking()?;
+        let policy = config.policy()?.map(policy::PolicyInForce::new);
+        match &policy {
+            Some(p) => tracing::info!(version = %p.version, "policy loaded"),
+            None => tracing::warn!(
+                "no policy_file configured: every signed-in person may use every configured server"
+            ),
+        }
         Ok(Arc::new(Gateway {
+            policy,
             masking,
             config: Arc::new(config),
             store,
@@ -129,6 +140,31 @@ impl Gateway {
         tracing::info!(session = %s.id, server = %s.server, reason, "session ended");
     }
 
+    /// Refuses a person the policy keeps off a server, before any upstream is touched.
+    #[allow(clippy::result_large_err)]
+    fn check_may_connect(
+        &self,
+        principal: &Principal,
+        server: &str,
+        msg: &Message,
+    ) -> Result<(), Response> {
+        match &self.policy {
+            Some(p) if !p.may_connect(principal, server) => {
+                tracing::warn!(user = %principal.user, server, "policy refused a session");
+                Err(rpc_error(
+                    StatusCode::FORBIDDEN,
+                    msg.id().cloned(),
+                    codes::POLICY_DENIED,
+                    format!(
+                        "the policy does not let `{}` use server `{server}`; ask your Gatehouse admin",
+                        principal.user
+                    ),
+                ))
+            }
+            _ => Ok(()),
+        }
+    }
+
     async fn open_session(
         self: &Arc<Self>,
         server: &ServerConfig,
@@ -136,6 +172,7 @@ impl Gateway {
         era: Era,
         first: &Message,
     ) -> Result<Arc<Session>, Response> {
+        self.check_may_connect(principal, &server.name, first)?;
         let spec = server.upstream_spec().map_err(|e| {
             rpc_error(
                 StatusCode::INTERNAL_SERVER_ERROR,

@@ -33,6 +33,7 @@ pub fn event_of(
         rpc_id,
         payload: msg.to_json(),
         masked: (!masked.is_empty()).then(|| serde_json::to_string(masked).unwrap_or_default()),
+        decision: None,
     }
 }
 
@@ -57,5 +58,6 @@ pub fn gateway_event(session_id: &str, kind: &str, detail: serde_json::Value) ->
         rpc_id: None,
         payload: detail.to_string(),
         masked: None,
+        decision: None,
     }
 }

@@ -4,6 +4,7 @@
 //! session's GET stream for messages that belong to no request.
 
 use super::masking::mask_from_server;
+use super::policy::{Verdict, refusal};
 use super::recording::{client_event, event_of, gateway_event};
 use super::session::Session;
 use super::{Gateway, json_response, unrecorded};
@@ -98,6 +99,17 @@ async fn next_recorded(
     let mut msg = msg;
     if session.bridge.get().is_some() {
         super::bridge::refuse_input_required(&mut msg);
+    }
+    if let Some(policy) = &gw.policy
+        && msg.result_value().is_some()
+        && req.method.ends_with("/list")
+    {
+        // A person sees only the tools, prompts and resources the policy lets them use.
+        let mut v = msg.to_value();
+        if let Some(result) = v.get_mut("result") {
+            policy.filter_list(&session.principal, &session.server, &req.method, result);
+        }
+        let _ = msg.replace_value(v);
     }
     let masked = mask_from_server(&session.masker, &mut msg, Some(&req.method));
     match gw
@@ -205,8 +217,24 @@ pub(super) async fn exchange(
     is_batch: bool,
     started: Instant,
 ) -> Response {
+    // Decided before it is recorded, so the record carries the decision.
+    let decisions: Vec<Option<(Verdict, String)>> = msgs
+        .iter()
+        .map(|m| match &gw.policy {
+            Some(p) if m.is_request() => Some(p.decide(&session.principal, &session.server, m)),
+            _ => None,
+        })
+        .collect();
     // Durable before anything moves on: nothing is ever forwarded unrecorded.
-    let events = msgs.iter().map(|m| client_event(&session, m)).collect();
+    let events = msgs
+        .iter()
+        .zip(&decisions)
+        .map(|(m, d)| {
+            let mut ev = client_event(&session, m);
+            ev.decision = d.as_ref().map(|(_, record)| record.clone());
+            ev
+        })
+        .collect();
     if let Err(e) = gw.store.record(events).await {
         let first_request = msgs
             .iter()
@@ -214,6 +242,36 @@ pub(super) async fn exchange(
             .and_then(|m| m.id().cloned());
         return unrecorded(first_request, &e);
     }
+    // Refused requests are answered here and never reach the upstream.
+    let mut refused = Vec::new();
+    let msgs: Vec<Message> = msgs
+        .into_iter()
+        .zip(decisions)
+        .filter_map(|(m, d)| match d {
+            Some((Verdict::Refuse(why), _)) => {
+                refused.push((refusal(&m, &why), m.method().unwrap_or("").to_string()));
+                None
+            }
+            _ => Some(m),
+        })
+        .collect();
+    if !refused.is_empty() {
+        let events = refused
+            .iter()
+            .map(|(r, _)| event_of(&session.id, Direction::Gateway, r, &MaskCounts::new()))
+            .collect();
+        if let Err(e) = gw.store.record(events).await {
+            return unrecorded(refused[0].0.id().cloned(), &e);
+        }
+        for (_, method) in &refused {
+            gw.metrics
+                .request_done(&session.server, method, "denied", started.elapsed());
+        }
+        if !is_batch {
+            return json_response(StatusCode::OK, refused[0].0.to_json());
+        }
+    }
+    let refused: Vec<Message> = refused.into_iter().map(|(r, _)| r).collect();
     let bridged = session.bridge.get();
     let mut msgs = msgs;
     if let Some(b) = bridged {
@@ -236,7 +294,7 @@ pub(super) async fn exchange(
             }
         }
     }
-    if requests.is_empty() {
+    if requests.is_empty() && refused.is_empty() {
         return StatusCode::ACCEPTED.into_response();
     }
     if is_batch {
@@ -250,6 +308,7 @@ pub(super) async fn exchange(
             "[{}]",
             answers
                 .iter()
+                .chain(&refused)
                 .map(Message::to_json)
                 .collect::<Vec<_>>()
                 .join(",")

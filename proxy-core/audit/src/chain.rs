@@ -28,6 +28,8 @@ pub struct ChainRecord<'a> {
     pub payload: &'a str,
     /// Masked-value counts.
     pub masked: Option<&'a str>,
+    /// The policy decision for a client request.
+    pub decision: Option<&'a str>,
 }
 
 /// `SHA-256(prev_hash ‖ canonical record)` as lower-case hex. The canonical form is a JSON
@@ -44,7 +46,8 @@ pub fn chain_hash(prev_hash: &str, r: &ChainRecord<'_>) -> String {
         r.tool,
         r.rpc_id,
         r.payload,
-        r.masked
+        r.masked,
+        r.decision
     ])
     .to_string();
     let mut h = Sha256::new();
@@ -164,6 +167,7 @@ mod tests {
             rpc_id: Some("1"),
             payload,
             masked: None,
+            decision: None,
         }
     }
 

@@ -256,6 +256,24 @@ impl Masker {
     }
 
     pub(crate) fn mask_text_tally<'a>(&self, text: &'a str, tally: &mut Tally) -> Cow<'a, str> {
+        let mut out = match self.mask_once(text, tally) {
+            Cow::Borrowed(b) => return Cow::Borrowed(b),
+            Cow::Owned(o) => o,
+        };
+        // A replacement can change a neighbour's context (an IP after `5.5.5.5/` is part of
+        // a path; after `[IP_ADDRESS]/` it is not), so masked output is scanned again until
+        // nothing matches: no detected value survives. Each pass only shrinks what is left
+        // to find, so a few passes always suffice; the bound is a guard, not a limit.
+        for _ in 0..8 {
+            match self.mask_once(&out, tally) {
+                Cow::Borrowed(_) => break,
+                Cow::Owned(again) => out = again,
+            }
+        }
+        Cow::Owned(out)
+    }
+
+    fn mask_once<'a>(&self, text: &'a str, tally: &mut Tally) -> Cow<'a, str> {
         let hits = self.hits(text);
         if hits.is_empty() {
             return Cow::Borrowed(text);

@@ -323,3 +323,13 @@ fn secrets_in_tool_output() {
     );
     assert_eq!(counts.total(), 6, "{}", counts.summary());
 }
+
+/// Found by the `mask_json` fuzz target: the second address looked like part of a path
+/// until the first was masked.
+#[test]
+fn masking_a_value_cannot_uncover_a_neighbour_that_then_survives() {
+    let m = Masker::new(&Profile::default(), None).unwrap();
+    let (out, counts) = m.mask_text(";5.5.5.5/5.5.5.5.\u{5}5.");
+    assert!(m.detect(&out).is_empty(), "{out:?}");
+    assert_eq!(counts.get("ip_address"), 2, "{out:?}");
+}

@@ -1,0 +1,203 @@
+//! Central policy on the gateway path, with the demo server and the demo policy:
+//! refused calls never reach the server, lists show only what a person may use, and
+//! every decision is recorded with its rule and the policy version.
+
+use gatehouse_control_plane::config::Config;
+use gatehouse_control_plane::gateway::{self, Gateway};
+use gatehouse_control_plane::store::Store;
+use serde_json::{Value, json};
+use std::path::Path;
+use std::sync::Arc;
+
+const BIN: &str = env!("CARGO_BIN_EXE_gatehouse");
+const POLICY: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../proxy-core/policy/examples/demo-policy.yaml"
+);
+
+struct Gate {
+    base: String,
+    gw: Arc<Gateway>,
+    http: reqwest::Client,
+    _dir: tempfile::TempDir,
+}
+
+async fn start() -> Gate {
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!(
+        "policy_file = \"{POLICY}\"\n[[servers]]\nname = \"customers\"\ncommand = \"{BIN}\"\nargs = [\"demo-server\"]\n\
+         [dev]\ntokens = [{{ token = \"eng\", user = \"erin\", groups = [\"engineers\"] }}, {{ token = \"sales\", user = \"sam\", groups = [\"sales\"] }}]\n"
+    );
+    let mut config = Config::parse(&text, Path::new("p.toml"), std::iter::empty()).unwrap();
+    config.database = format!("sqlite://{}", dir.path().join("p.db").display());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let store = Store::open(&config.database).await.unwrap();
+    let gw = Gateway::new(config, store, true).unwrap();
+    tokio::spawn(gateway::serve(gw.clone(), listener, std::future::pending()));
+    Gate {
+        base,
+        gw,
+        http: reqwest::Client::new(),
+        _dir: dir,
+    }
+}
+
+impl Gate {
+    async fn post(
+        &self,
+        token: &str,
+        sid: Option<&str>,
+        body: Value,
+    ) -> (u16, Option<String>, Value) {
+        let mut b = self
+            .http
+            .post(format!("{}/mcp/customers", self.base))
+            .bearer_auth(token)
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .json(&body);
+        if let Some(s) = sid {
+            b = b.header("mcp-session-id", s);
+        }
+        let r = b.send().await.unwrap();
+        let status = r.status().as_u16();
+        let sid = r
+            .headers()
+            .get("mcp-session-id")
+            .map(|v| v.to_str().unwrap().to_string());
+        (status, sid, r.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn session(&self, token: &str) -> (u16, Option<String>, Value) {
+        self.post(
+            token,
+            None,
+            json!({"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}),
+        )
+        .await
+    }
+
+    async fn call(&self, sid: &str, id: u64, tool: &str, args: Value) -> Value {
+        self.post(
+            "eng",
+            Some(sid),
+            json!({"jsonrpc":"2.0","id":id,"method":"tools/call","params":{"name":tool,"arguments":args}}),
+        )
+        .await
+        .2
+    }
+}
+
+#[tokio::test]
+async fn the_policy_decides_every_call_and_the_record_says_why() {
+    let g = start().await;
+    let (status, sid, _) = g.session("eng").await;
+    assert_eq!(status, 200);
+    let sid = sid.unwrap();
+
+    let ok = g
+        .call(
+            &sid,
+            1,
+            "query",
+            json!({"sql": "SELECT * FROM customers WHERE id = 3"}),
+        )
+        .await;
+    assert_eq!(
+        ok["result"]["structuredContent"]["rows"][0]["name"],
+        "Alan Turing"
+    );
+
+    let denied = g
+        .call(&sid, 2, "query", json!({"sql": "DROP TABLE customers"}))
+        .await;
+    assert_eq!(denied["error"]["code"], -32003, "{denied}");
+    assert!(
+        denied["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("read-only through Gatehouse")
+    );
+
+    let held = g.call(&sid, 3, "delete_customer", json!({"id": 1})).await;
+    assert_eq!(held["error"]["code"], -32003, "{held}");
+    assert!(
+        held["error"]["message"].as_str().unwrap().contains("dba"),
+        "{held}"
+    );
+    let still = g
+        .call(
+            &sid,
+            4,
+            "query",
+            json!({"sql": "select * from customers where id = 1"}),
+        )
+        .await;
+    assert_eq!(
+        still["result"]["structuredContent"]["rows"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1,
+        "nothing was deleted"
+    );
+
+    // Lists show only what this person may use: the schema resource is not allowed.
+    let (_, _, tools) = g
+        .post(
+            "eng",
+            Some(&sid),
+            json!({"jsonrpc":"2.0","id":5,"method":"tools/list"}),
+        )
+        .await;
+    let names: Vec<&str> = tools["result"]["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["query", "describe_table", "delete_customer"]);
+    let (_, _, resources) = g
+        .post(
+            "eng",
+            Some(&sid),
+            json!({"jsonrpc":"2.0","id":6,"method":"resources/list"}),
+        )
+        .await;
+    assert_eq!(resources["result"]["resources"], json!([]));
+
+    let events = g.gw.store.session_events(&sid).await.unwrap();
+    let decision_of = |rpc_id: &str| -> Value {
+        let e = events
+            .iter()
+            .find(|e| e.direction == "client_to_server" && e.rpc_id.as_deref() == Some(rpc_id))
+            .unwrap();
+        serde_json::from_str(e.decision.as_deref().unwrap()).unwrap()
+    };
+    let version = g.gw.policy.as_ref().unwrap().version.clone();
+    assert_eq!(decision_of("1")["rule"], "engineers-read");
+    assert_eq!(decision_of("1")["policy_version"], version.as_str());
+    assert_eq!(decision_of("2")["rule"], "no-destructive-sql");
+    assert_eq!(decision_of("2")["effect"], "deny");
+    assert_eq!(decision_of("3")["rule"], "delete-needs-dba");
+    // The refusals are on the record as the gateway's own answers.
+    assert!(events.iter().any(|e| e.direction == "gateway"
+        && e.kind == "error"
+        && e.rpc_id.as_deref() == Some("2")));
+}
+
+#[tokio::test]
+async fn people_the_policy_keeps_off_a_server_cannot_open_a_session() {
+    let g = start().await;
+    let (status, sid, body) = g.session("sales").await;
+    assert_eq!(status, 403);
+    assert!(sid.is_none());
+    assert_eq!(body["error"]["code"], -32003);
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("does not let `sam` use server `customers`")
+    );
+}
