@@ -24,7 +24,7 @@ mod scan;
 
 pub use counts::MaskCounts;
 pub use kind::SENSITIVE_FIELD;
-pub use masker::{Finding, Masker};
+pub use masker::{Finding, Masker, WITHHELD};
 pub use profile::{CustomDetector, DEFAULT_FIELD_NAMES, Profile, ProfileError, Strategy};
 
 /// Names of the built-in detectors, as written in profiles.

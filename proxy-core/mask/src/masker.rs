@@ -13,6 +13,12 @@ use crate::profile::{Profile, ProfileError, Strategy};
 use crate::render::{Normalize, Renderer};
 use crate::scan::{BuiltinScanner, Enabled, Hit, resolve};
 
+/// Most re-scans of masked text before the whole string is withheld instead.
+const MAX_PASSES: usize = 16;
+
+/// What a string becomes when masking cannot settle (crafted chains of look-alikes).
+pub const WITHHELD: &str = "[WITHHELD: too many overlapping sensitive values]";
+
 /// One detected value, for reports and tests: detector name and byte span in the scanned text.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Finding {
@@ -262,15 +268,19 @@ impl Masker {
         };
         // A replacement can change a neighbour's context (an IP after `5.5.5.5/` is part of
         // a path; after `[IP_ADDRESS]/` it is not), so masked output is scanned again until
-        // nothing matches: no detected value survives. Each pass only shrinks what is left
-        // to find, so a few passes always suffice; the bound is a guard, not a limit.
-        for _ in 0..8 {
+        // nothing matches: no detected value survives. Real text settles in one or two
+        // passes; a crafted chain of look-alikes could need one pass per link, so past a
+        // bound the whole string is withheld rather than risk a survivor (fail closed).
+        for _ in 0..MAX_PASSES {
             match self.mask_once(&out, tally) {
-                Cow::Borrowed(_) => break,
+                Cow::Borrowed(_) => return Cow::Owned(out),
                 Cow::Owned(again) => out = again,
             }
         }
-        Cow::Owned(out)
+        for h in self.hits(&out) {
+            tally.add(h.kind, 1);
+        }
+        Cow::Owned(WITHHELD.to_string())
     }
 
     fn mask_once<'a>(&self, text: &'a str, tally: &mut Tally) -> Cow<'a, str> {

@@ -333,3 +333,20 @@ fn masking_a_value_cannot_uncover_a_neighbour_that_then_survives() {
     assert!(m.detect(&out).is_empty(), "{out:?}");
     assert_eq!(counts.get("ip_address"), 2, "{out:?}");
 }
+
+/// Found by the fuzz target: a chain of look-alikes, each only detectable once its
+/// neighbour is masked. Past a bound the string is withheld rather than leak one.
+#[test]
+fn a_crafted_chain_is_withheld_not_leaked() {
+    let m = Masker::new(&Profile::default(), None).unwrap();
+    let chain = format!("nc:{}+2", "+44444644:".repeat(40));
+    let (out, _) = m.mask_text(&chain);
+    assert!(m.detect(&out).is_empty(), "{out:?}");
+    let short = format!("nc:{}+2", "+44444644:".repeat(3));
+    let (out, counts) = m.mask_text(&short);
+    assert!(m.detect(&out).is_empty(), "{out:?}");
+    assert!(
+        counts.get("phone") >= 3,
+        "short chains are masked value by value: {out:?}"
+    );
+}
