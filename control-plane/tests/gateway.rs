@@ -715,6 +715,32 @@ async fn stateless_requests_are_checked_grouped_and_refused_across_eras() {
         ("current", Some("py"))
     );
 
+    // Streamed (SSE) answers are masked message by message, framing intact.
+    let query = json!({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"query","arguments":{"sql":"select * from customers"},"_meta":meta}});
+    let r = send(
+        vec![("mcp-method", "tools/call"), ("mcp-name", "query")],
+        query,
+        "customers-current",
+    )
+    .await
+    .unwrap();
+    let body = r.text().await.unwrap();
+    assert!(
+        body.starts_with("event: message\ndata: ") && body.ends_with("\n\n"),
+        "{body:?}"
+    );
+    for raw in [
+        "4111 1111 1111 1111",
+        "ada.lovelace@example.com",
+        "536-22-1234",
+    ] {
+        assert!(!body.contains(raw), "{raw} streamed unmasked");
+    }
+    assert_eq!(
+        last_sse_message(&body)["result"]["structuredContent"]["rows"][0]["name"],
+        "Ada Lovelace"
+    );
+
     let r = send(vec![], call.clone(), "customers").await.unwrap();
     assert_eq!(r.status(), 400);
     let v: Value = r.json().await.unwrap();

@@ -175,6 +175,22 @@ pub async fn show(
         if let Some(m) = &e.masked {
             let _ = write!(what, " masked={m}");
         }
+        if let Some(d) = e
+            .decision
+            .as_deref()
+            .and_then(|d| serde_json::from_str::<serde_json::Value>(d).ok())
+        {
+            let effect = d["effect"].as_str().unwrap_or("?");
+            let by = d["rule"]
+                .as_str()
+                .map(|r| format!("rule {r}"))
+                .unwrap_or_else(|| "default".into());
+            let _ = write!(
+                what,
+                " policy={effect} ({by}, v{})",
+                d["policy_version"].as_str().unwrap_or("?")
+            );
+        }
         let _ = writeln!(s, "#{:<6} {}  {arrow}  {what}", e.seq, &e.at);
         let _ = writeln!(s, "        {}", e.payload);
     }
