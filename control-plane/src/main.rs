@@ -88,6 +88,20 @@ enum PolicyCommand {
         /// The YAML file.
         file: PathBuf,
     },
+    /// Replay recorded requests against a draft and print what would change.
+    Test {
+        /// The draft YAML file.
+        file: PathBuf,
+        /// How far back: 7d, 12h, 30m.
+        #[arg(long, default_value = "7d")]
+        since: String,
+        /// Config file naming the database and the policy in force.
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        /// Database URL (overrides the config).
+        #[arg(long, env = "GATEHOUSE_DATABASE")]
+        database: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -152,9 +166,15 @@ fn main() -> std::process::ExitCode {
                 config,
                 database,
             } => commands::audit::verify(config, database).await,
-            Command::Policy {
-                command: PolicyCommand::Check { file },
-            } => commands::policy::check(&file),
+            Command::Policy { command } => match command {
+                PolicyCommand::Check { file } => commands::policy::check(&file),
+                PolicyCommand::Test {
+                    file,
+                    since,
+                    config,
+                    database,
+                } => commands::policy::test(&file, &since, config, database).await,
+            },
             Command::Mask { profile, config } => commands::mask::run(config, profile),
             Command::DemoServer => gatehouse_control_plane::demo_server::run_stdio()
                 .await

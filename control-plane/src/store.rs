@@ -262,6 +262,35 @@ impl Store {
         })
     }
 
+    /// Policy-checked client requests recorded since `since` (RFC 3339), oldest first, with
+    /// who sent them: (user, groups, server, payload). Payloads are the masked record.
+    pub async fn recorded_requests(
+        &self,
+        since: &str,
+    ) -> Result<Vec<(String, Vec<String>, String, String)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT s.principal, s.groups_json, s.server, e.payload FROM audit_events e JOIN sessions s ON s.id = e.session_id \
+             WHERE e.direction = 'client_to_server' AND e.kind = 'request' \
+             AND e.method IN ('tools/call', 'resources/read', 'prompts/get', 'resources/subscribe') AND e.at >= ? ORDER BY e.seq",
+        )
+        .bind(since)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| {
+                let groups: Vec<String> =
+                    serde_json::from_str(&r.get::<String, _>("groups_json")).unwrap_or_default();
+                (
+                    r.get("principal"),
+                    groups,
+                    r.get("server"),
+                    r.get("payload"),
+                )
+            })
+            .collect())
+    }
+
     /// Every event of a session, in order.
     pub async fn session_events(&self, id: &str) -> Result<Vec<EventRow>, StoreError> {
         let rows = sqlx::query(

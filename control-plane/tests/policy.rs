@@ -201,3 +201,63 @@ async fn people_the_policy_keeps_off_a_server_cannot_open_a_session() {
             .contains("does not let `sam` use server `customers`")
     );
 }
+
+#[tokio::test]
+async fn a_draft_is_replayed_against_recorded_requests_before_anyone_pushes_it() {
+    let g = start().await;
+    let (_, sid, _) = g.session("eng").await;
+    let sid = sid.unwrap();
+    g.call(&sid, 1, "query", json!({"sql": "select * from customers"}))
+        .await;
+    g.call(&sid, 2, "describe_table", json!({"table": "customers"}))
+        .await;
+    g.call(&sid, 3, "query", json!({"sql": "drop table customers"}))
+        .await;
+    let draft = g._dir.path().join("draft.yaml");
+    std::fs::write(
+        &draft,
+        "version: 1\ndefault: deny\nrules:\n  - name: describe-only\n    principals: {groups: [engineers]}\n    tools: [describe_table]\n    effect: allow\n",
+    )
+    .unwrap();
+    let cfg = g._dir.path().join("g.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "policy_file = \"{POLICY}\"\ndatabase = \"sqlite://{}\"\n",
+            g._dir.path().join("p.db").display()
+        ),
+    )
+    .unwrap();
+    let out = std::process::Command::new(BIN)
+        .args([
+            "policy",
+            "test",
+            draft.to_str().unwrap(),
+            "--since",
+            "1h",
+            "--config",
+            cfg.to_str().unwrap(),
+        ])
+        .env_remove("GATEHOUSE_DATABASE")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("erin tools/call customers/query: allowed → denied (default)"),
+        "{text}"
+    );
+    assert!(text.contains("3 recorded requests since"), "{text}");
+    assert!(text.contains("1 allowed → denied"), "{text}");
+    // Same effect under another rule is reported as such, not as a transition.
+    assert!(
+        text.contains(
+            "customers/describe_table: allowed, with different terms (rule `describe-only`)"
+        ),
+        "{text}"
+    );
+}

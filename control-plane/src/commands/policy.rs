@@ -1,8 +1,14 @@
-//! `gatehouse policy check FILE`: validates a policy document before anyone pushes it.
+//! `gatehouse policy check FILE` validates a policy document; `gatehouse policy test FILE
+//! --since 7d` replays the recorded requests of that period against it and prints what
+//! would change, before anyone pushes it.
 
-use super::{Exit, out};
+use super::{Exit, load_config, out, sessions::open};
 use crate::config::load_policy;
-use std::path::Path;
+use gatehouse_policy::{EffectKind, Policy, Principal, Request, diff_decisions};
+use gatehouse_proxy_core::jsonrpc::Message;
+use gatehouse_proxy_core::mcp;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
 /// Exit 0 with a one-line summary, or 2 with every problem as FILE:LINE:COL: message.
 pub fn check(file: &Path) -> Result<(), Exit> {
@@ -11,7 +17,93 @@ pub fn check(file: &Path) -> Result<(), Exit> {
         "{}: ok ({} rules, version {})\n",
         file.display(),
         policy.rule_count(),
-        policy.source_digest().chars().take(12).collect::<String>()
+        short(&policy)
     ));
+    Ok(())
+}
+
+fn short(p: &Policy) -> String {
+    p.source_digest().chars().take(12).collect()
+}
+
+/// `7d`, `12h`, `30m`, `90s` as a duration.
+fn parse_period(text: &str) -> Result<chrono::Duration, Exit> {
+    let bad = || {
+        Exit::Usage(format!(
+            "--since `{text}`: use a number and a unit, like 7d, 12h or 30m"
+        ))
+    };
+    let (n, unit) = text.split_at(text.len().saturating_sub(1));
+    let n: i64 = n.parse().map_err(|_| bad())?;
+    match unit {
+        "d" => Ok(chrono::Duration::days(n)),
+        "h" => Ok(chrono::Duration::hours(n)),
+        "m" => Ok(chrono::Duration::minutes(n)),
+        "s" => Ok(chrono::Duration::seconds(n)),
+        _ => Err(bad()),
+    }
+}
+
+/// Replays recorded requests against the policy in force and against `file`, and prints
+/// each request whose decision would change, then a summary. Exit 0 either way.
+pub async fn test(
+    file: &Path,
+    since: &str,
+    config: Option<PathBuf>,
+    database: Option<String>,
+) -> Result<(), Exit> {
+    let draft = load_policy(file).map_err(|e| Exit::Usage(e.to_string()))?;
+    let period = parse_period(since)?;
+    let cfg = load_config(config.clone())?;
+    let current = match cfg.policy().map_err(|e| Exit::Usage(e.to_string()))? {
+        Some(p) => p,
+        // No policy in force means everything is allowed today.
+        None => Policy::from_yaml("version: 1\ndefault: allow\n")
+            .map_err(|e| Exit::Runtime(e.to_string()))?,
+    };
+    let store = open(config, database).await?;
+    let from = (chrono::Utc::now() - period).to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+    let recorded = store
+        .recorded_requests(&from)
+        .await
+        .map_err(|e| Exit::Runtime(e.to_string()))?;
+    let requests: Vec<Request> = recorded
+        .into_iter()
+        .filter_map(|(user, groups, server, payload)| {
+            let msg = Message::from_value(serde_json::from_str(&payload).ok()?).ok()?;
+            Some(Request {
+                principal: Principal::new(user, groups),
+                server,
+                method: msg.method()?.to_string(),
+                tool: mcp::target_name(&msg).map(String::from),
+                arguments: mcp::arguments(&msg)
+                    .cloned()
+                    .unwrap_or(serde_json::Value::Null),
+            })
+        })
+        .collect();
+    let changes = diff_decisions(&current, &draft, &requests);
+    let mut text = String::new();
+    for c in &changes {
+        text.push_str(&format!("{c}\n"));
+    }
+    let mut tally: BTreeMap<(EffectKind, EffectKind), usize> = BTreeMap::new();
+    for c in &changes {
+        *tally.entry(c.transition()).or_default() += 1;
+    }
+    let summary: Vec<String> = tally
+        .iter()
+        .map(|((a, b), n)| format!("{n} {a} → {b}"))
+        .collect();
+    text.push_str(&format!(
+        "\n{} recorded requests since {from} replayed against {} (version {}) instead of the policy in force (version {}): {}\n",
+        requests.len(),
+        file.display(),
+        short(&draft),
+        short(&current),
+        if changes.is_empty() { "no decision changes".to_string() } else { summary.join(", ") }
+    ));
+    text.push_str("Arguments are replayed as recorded, i.e. masked: rules on masked values may decide differently live.\n");
+    out(&text);
     Ok(())
 }
