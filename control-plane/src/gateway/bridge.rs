@@ -57,11 +57,11 @@ impl Bridge {
         let meta = params
             .as_object_mut()
             .map(|p| p.entry("_meta").or_insert_with(|| json!({})));
-        if let Some(Value::Object(meta)) = meta {
-            if let Value::Object(ours) = self.meta() {
-                for (k, v) in ours {
-                    meta.entry(k).or_insert(v);
-                }
+        if let Some(Value::Object(meta)) = meta
+            && let Value::Object(ours) = self.meta()
+        {
+            for (k, v) in ours {
+                meta.entry(k).or_insert(v);
             }
         }
     }

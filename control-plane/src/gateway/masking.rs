@@ -24,9 +24,7 @@ impl Masking {
     /// Builds every profile; a bad profile is a configuration error naming it.
     pub fn new(config: &MaskingConfig, hmac_key: Option<&[u8]>) -> Result<Masking, ConfigError> {
         let mut profiles = config.profiles.clone();
-        profiles
-            .entry("default".into())
-            .or_insert_with(Profile::default);
+        profiles.entry("default".into()).or_default();
         profiles.entry(OFF.into()).or_insert_with(|| Profile {
             detectors: Vec::new(),
             field_names: Vec::new(),

@@ -222,16 +222,16 @@ impl Gateway {
             server.masking_profile.as_deref(),
             &principal.groups,
         );
-        let session = Arc::new(Session::new(
+        let session = Arc::new(Session::new(session::SessionParts {
             id,
-            server.name.clone(),
-            principal.clone(),
+            server: server.name.clone(),
+            principal: principal.clone(),
             era,
             upstream,
-            self.config.limits.replay_events,
-            self.shutdown.child_token(),
-            self.masking.masker(&profile),
-        ));
+            replay: self.config.limits.replay_events,
+            closed: self.shutdown.child_token(),
+            masker: self.masking.masker(&profile),
+        }));
         if let Some(v) = protocol_version {
             session.set_protocol_version(v);
         }

@@ -89,6 +89,26 @@ impl Outbox {
     }
 }
 
+/// What a session is made of when it opens.
+pub struct SessionParts {
+    /// The gateway's session id.
+    pub id: String,
+    /// The server name.
+    pub server: String,
+    /// Who opens it.
+    pub principal: Principal,
+    /// The client's era.
+    pub era: Era,
+    /// The upstream connection.
+    pub upstream: Upstream,
+    /// How many GET-stream events to keep for replay.
+    pub replay: usize,
+    /// Fired when the session ends.
+    pub closed: CancellationToken,
+    /// The masking profile's masker.
+    pub masker: Arc<Masker>,
+}
+
 /// A live gateway session.
 #[derive(Debug)]
 pub struct Session {
@@ -117,16 +137,17 @@ pub struct Session {
 
 impl Session {
     /// A session over an upstream connection.
-    pub fn new(
-        id: String,
-        server: String,
-        principal: Principal,
-        era: Era,
-        upstream: Upstream,
-        replay: usize,
-        closed: CancellationToken,
-        masker: Arc<Masker>,
-    ) -> Session {
+    pub fn new(parts: SessionParts) -> Session {
+        let SessionParts {
+            id,
+            server,
+            principal,
+            era,
+            upstream,
+            replay,
+            closed,
+            masker,
+        } = parts;
         Session {
             bridge: std::sync::OnceLock::new(),
             masker,

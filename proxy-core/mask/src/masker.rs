@@ -378,14 +378,14 @@ impl FieldSet {
         let mut start = None;
         for (i, &c) in k.iter().enumerate() {
             let camel = i > 0 && c.is_ascii_uppercase() && k[i - 1].is_ascii_lowercase();
-            if field_sep(c) || camel {
-                if let Some(s) = start.take() {
-                    if words == bounds.len() {
-                        return false;
-                    }
-                    bounds[words] = (s, i);
-                    words += 1;
+            if (field_sep(c) || camel)
+                && let Some(s) = start.take()
+            {
+                if words == bounds.len() {
+                    return false;
                 }
+                bounds[words] = (s, i);
+                words += 1;
             }
             if !field_sep(c) && start.is_none() {
                 start = Some(i);
