@@ -88,6 +88,20 @@ enum PolicyCommand {
         /// The YAML file.
         file: PathBuf,
     },
+    /// Publish a policy document as the next version (applied by running gateways within a second).
+    Push {
+        /// The YAML file.
+        file: PathBuf,
+        /// Who is publishing (recorded with the version).
+        #[arg(long, env = "USER", default_value = "unknown")]
+        by: String,
+        /// Config file naming the database.
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        /// Database URL (overrides the config).
+        #[arg(long, env = "GATEHOUSE_DATABASE")]
+        database: Option<String>,
+    },
     /// Replay recorded requests against a draft and print what would change.
     Test {
         /// The draft YAML file.
@@ -168,6 +182,12 @@ fn main() -> std::process::ExitCode {
             } => commands::audit::verify(config, database).await,
             Command::Policy { command } => match command {
                 PolicyCommand::Check { file } => commands::policy::check(&file),
+                PolicyCommand::Push {
+                    file,
+                    by,
+                    config,
+                    database,
+                } => commands::policy::push(&file, &by, config, database).await,
                 PolicyCommand::Test {
                     file,
                     since,

@@ -291,6 +291,46 @@ impl Store {
             .collect())
     }
 
+    /// Publishes a policy document as the next version (unless it equals the newest one);
+    /// returns the version in force afterwards.
+    pub async fn push_policy(
+        &self,
+        document: &str,
+        digest: &str,
+        by: &str,
+    ) -> Result<i64, StoreError> {
+        if let Some((version, newest)) = self.latest_policy_digest().await?
+            && newest == digest
+        {
+            return Ok(version);
+        }
+        let row = sqlx::query("INSERT INTO policies (digest, document, pushed_by, pushed_at) VALUES (?, ?, ?, ?) RETURNING version")
+            .bind(digest)
+            .bind(document)
+            .bind(by)
+            .bind(now())
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(row.get("version"))
+    }
+
+    async fn latest_policy_digest(&self) -> Result<Option<(i64, String)>, StoreError> {
+        Ok(
+            sqlx::query_as("SELECT version, digest FROM policies ORDER BY version DESC LIMIT 1")
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+
+    /// The newest published policy: (version, document).
+    pub async fn latest_policy(&self) -> Result<Option<(i64, String)>, StoreError> {
+        Ok(
+            sqlx::query_as("SELECT version, document FROM policies ORDER BY version DESC LIMIT 1")
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+
     /// Every event of a session, in order.
     pub async fn session_events(&self, id: &str) -> Result<Vec<EventRow>, StoreError> {
         let rows = sqlx::query(

@@ -175,7 +175,7 @@ async fn the_policy_decides_every_call_and_the_record_says_why() {
             .unwrap();
         serde_json::from_str(e.decision.as_deref().unwrap()).unwrap()
     };
-    let version = g.gw.policy.as_ref().unwrap().version.clone();
+    let version = g.gw.policy().unwrap().version.clone();
     assert_eq!(decision_of("1")["rule"], "engineers-read");
     assert_eq!(decision_of("1")["policy_version"], version.as_str());
     assert_eq!(decision_of("2")["rule"], "no-destructive-sql");
@@ -260,4 +260,65 @@ async fn a_draft_is_replayed_against_recorded_requests_before_anyone_pushes_it()
         ),
         "{text}"
     );
+}
+
+#[tokio::test]
+async fn a_pushed_version_applies_without_a_restart_or_a_dropped_session() {
+    let g = start().await;
+    let (_, sid, _) = g.session("eng").await;
+    let sid = sid.unwrap();
+    let refused = g
+        .call(&sid, 1, "describe_table", json!({"table": "customers"}))
+        .await;
+    assert!(
+        refused["result"].is_object(),
+        "allowed under the demo policy: {refused}"
+    );
+    let draft = g._dir.path().join("lockdown.yaml");
+    std::fs::write(&draft, "version: 1\ndefault: deny\nrules:\n  - name: query-only\n    principals: {groups: [engineers]}\n    tools: [query]\n    effect: allow\n").unwrap();
+    let out = std::process::Command::new(BIN)
+        .args([
+            "policy",
+            "push",
+            draft.to_str().unwrap(),
+            "--by",
+            "admin-ann",
+        ])
+        .env(
+            "GATEHOUSE_DATABASE",
+            format!("sqlite://{}", g._dir.path().join("p.db").display()),
+        )
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("published as version 2"));
+    let pushed = std::time::Instant::now();
+    loop {
+        let r = g
+            .call(&sid, 2, "describe_table", json!({"table": "customers"}))
+            .await;
+        if r["error"]["code"] == -32003 {
+            break;
+        }
+        assert!(
+            pushed.elapsed() < std::time::Duration::from_secs(10),
+            "the pushed version was never applied: {r}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    // Same session, still working, under the new version.
+    let ok = g
+        .call(
+            &sid,
+            3,
+            "query",
+            json!({"sql": "select * from customers where id = 2"}),
+        )
+        .await;
+    assert!(ok["result"].is_object(), "{ok}");
+    assert!(g.gw.policy().unwrap().version.starts_with("v2-"));
 }

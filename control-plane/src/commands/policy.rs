@@ -26,6 +26,30 @@ fn short(p: &Policy) -> String {
     p.source_digest().chars().take(12).collect()
 }
 
+/// Publishes `file` as the next policy version; running gateways apply it within a second.
+/// Until sign-in lands (issue "Identity"), whoever can write the store can push.
+pub async fn push(
+    file: &Path,
+    by: &str,
+    config: Option<PathBuf>,
+    database: Option<String>,
+) -> Result<(), Exit> {
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| Exit::Usage(format!("cannot read {}: {e}", file.display())))?;
+    let policy = load_policy(file).map_err(|e| Exit::Usage(e.to_string()))?;
+    let store = open(config, database).await?;
+    let version = store
+        .push_policy(&text, policy.source_digest(), by)
+        .await
+        .map_err(|e| Exit::Runtime(e.to_string()))?;
+    out(&format!(
+        "{}: published as version {version} (digest {}); running gateways apply it within a second\n",
+        file.display(),
+        short(&policy)
+    ));
+    Ok(())
+}
+
 /// `7d`, `12h`, `30m`, `90s` as a duration.
 fn parse_period(text: &str) -> Result<chrono::Duration, Exit> {
     let bad = || {

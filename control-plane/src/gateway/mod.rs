@@ -41,8 +41,9 @@ pub struct Gateway {
     /// Live sessions.
     pub sessions: SessionTable,
     masking: masking::Masking,
-    /// The policy in force (`None`: every signed-in person may use every server).
-    pub policy: Option<policy::PolicyInForce>,
+    /// The policy in force (`None`: every signed-in person may use every server); swapped
+    /// whole when a new version is published.
+    policy: std::sync::RwLock<Option<Arc<policy::PolicyInForce>>>,
     auth: Authenticator,
     hosts: HostGuard,
     /// Serializes creation of stateless-era group sessions.
@@ -61,15 +62,16 @@ impl Gateway {
         let auth = Authenticator::new(dev_mode, &config.dev.tokens);
         let hosts = HostGuard::new(&config.public_base(), &config.allowed_hosts);
         let masking = config.masking()?;
-        let policy = config.policy()?.map(policy::PolicyInForce::new);
-        match &policy {
-            Some(p) => tracing::info!(version = %p.version, "policy loaded"),
-            None => tracing::warn!(
-                "no policy_file configured: every signed-in person may use every configured server"
-            ),
+        let policy = config
+            .policy()?
+            .map(|p| Arc::new(policy::PolicyInForce::new(p, 0)));
+        if policy.is_none() {
+            tracing::warn!(
+                "no policy_file configured and none published yet: every signed-in person may use every configured server"
+            );
         }
         Ok(Arc::new(Gateway {
-            policy,
+            policy: std::sync::RwLock::new(policy),
             masking,
             config: Arc::new(config),
             store,
@@ -80,6 +82,68 @@ impl Gateway {
             group_lock: tokio::sync::Mutex::new(()),
             shutdown: CancellationToken::new(),
         }))
+    }
+
+    /// The policy in force now.
+    pub fn policy(&self) -> Option<Arc<policy::PolicyInForce>> {
+        self.policy
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Publishes the configured policy file (when it differs from the newest version) and
+    /// applies the newest published version; then keeps watching the store so a pushed
+    /// version is in force within a second, without a restart or a dropped session.
+    pub async fn start_policy_watch(self: &Arc<Self>) -> Result<(), crate::store::StoreError> {
+        if let Some(path) = &self.config.policy_file
+            && let Ok(text) = std::fs::read_to_string(path)
+            && let Ok(p) = gatehouse_policy::Policy::from_yaml(&text)
+        {
+            self.store
+                .push_policy(
+                    &text,
+                    p.source_digest(),
+                    &format!("config:{}", path.display()),
+                )
+                .await?;
+        }
+        self.apply_latest_policy().await;
+        let gw = self.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_millis(500));
+            loop {
+                tokio::select! {
+                    _ = gw.shutdown.cancelled() => return,
+                    _ = tick.tick() => gw.apply_latest_policy().await,
+                }
+            }
+        });
+        Ok(())
+    }
+
+    async fn apply_latest_policy(&self) {
+        let latest = match self.store.latest_policy().await {
+            Ok(Some(l)) => l,
+            Ok(None) => return,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read published policies; keeping the one in force");
+                return;
+            }
+        };
+        if self.policy().is_some_and(|p| p.number == latest.0) {
+            return;
+        }
+        match gatehouse_policy::Policy::from_yaml(&latest.1) {
+            Ok(p) => {
+                let new = Arc::new(policy::PolicyInForce::new(p, latest.0));
+                tracing::info!(version = %new.version, "policy version applied");
+                *self.policy.write().unwrap_or_else(|e| e.into_inner()) = Some(new);
+            }
+            Err(e) => {
+                tracing::error!(version = latest.0, error = %e, "a published policy does not parse; keeping the one in force")
+            }
+        }
     }
 
     /// Ends sessions that idled out or whose upstream went away, until shutdown.
@@ -148,7 +212,7 @@ impl Gateway {
         server: &str,
         msg: &Message,
     ) -> Result<(), Response> {
-        match &self.policy {
+        match self.policy().as_deref() {
             Some(p) if !p.may_connect(principal, server) => {
                 tracing::warn!(user = %principal.user, server, "policy refused a session");
                 Err(rpc_error(
@@ -795,6 +859,9 @@ pub async fn serve(
     stop: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     gw.spawn_reaper();
+    gw.start_policy_watch()
+        .await
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
     let token = gw.shutdown.clone();
     let app = router(gw.clone());
     let drained = async move {

@@ -11,8 +11,11 @@ use serde_json::{Value, json};
 /// The policy in force and its version.
 pub struct PolicyInForce {
     policy: Policy,
-    /// Short content digest of the document: the version recorded with every decision.
+    /// `v{n}-{digest}`: the published version and a short content digest, recorded with
+    /// every decision.
     pub version: String,
+    /// The published version number (0 when loaded from a file only).
+    pub number: i64,
 }
 
 /// Methods decided rule by rule; every other method only needs the server to be usable.
@@ -24,10 +27,14 @@ const CHECKED: [&str; 4] = [
 ];
 
 impl PolicyInForce {
-    /// A loaded policy.
-    pub fn new(policy: Policy) -> PolicyInForce {
-        let version = policy.source_digest().chars().take(12).collect();
-        PolicyInForce { policy, version }
+    /// A loaded policy, published as version `number`.
+    pub fn new(policy: Policy, number: i64) -> PolicyInForce {
+        let digest: String = policy.source_digest().chars().take(12).collect();
+        PolicyInForce {
+            policy,
+            version: format!("v{number}-{digest}"),
+            number,
+        }
     }
 
     fn principal(p: &Principal) -> PolicyPrincipal {

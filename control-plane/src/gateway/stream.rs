@@ -100,7 +100,7 @@ async fn next_recorded(
     if session.bridge.get().is_some() {
         super::bridge::refuse_input_required(&mut msg);
     }
-    if let Some(policy) = &gw.policy
+    if let Some(policy) = gw.policy()
         && msg.result_value().is_some()
         && req.method.ends_with("/list")
     {
@@ -218,9 +218,10 @@ pub(super) async fn exchange(
     started: Instant,
 ) -> Response {
     // Decided before it is recorded, so the record carries the decision.
+    let policy = gw.policy();
     let decisions: Vec<Option<(Verdict, String)>> = msgs
         .iter()
-        .map(|m| match &gw.policy {
+        .map(|m| match &policy {
             Some(p) if m.is_request() => Some(p.decide(&session.principal, &session.server, m)),
             _ => None,
         })
