@@ -75,6 +75,18 @@ pub struct Config {
     /// The policy document (YAML). Without one every signed-in person may use every server.
     #[serde(default)]
     pub policy_file: Option<PathBuf>,
+    /// How approvers are told about held calls.
+    #[serde(default)]
+    pub approvals: ApprovalsConfig,
+}
+
+/// `[approvals]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApprovalsConfig {
+    /// A Slack-compatible incoming webhook (`{"text": ...}` is posted for every request).
+    #[serde(default)]
+    pub webhook_url: Option<String>,
 }
 
 /// `[masking]`: profiles and the rules choosing one per server and group.
@@ -414,7 +426,8 @@ fn resolve_secret(value: &str) -> Result<String, String> {
 }
 
 /// Top-level keys an environment variable may override.
-const TOP_LEVEL_KEYS: [&str; 10] = [
+const TOP_LEVEL_KEYS: [&str; 11] = [
+    "approvals",
     "policy_file",
     "listen",
     "public_url",

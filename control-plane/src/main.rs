@@ -62,6 +62,19 @@ enum Command {
         #[arg(long, global = true, env = "GATEHOUSE_DATABASE")]
         database: Option<String>,
     },
+    /// Calls held for approval: list them, approve or deny (as yourself, via GATEHOUSE_TOKEN).
+    Approvals {
+        #[command(subcommand)]
+        command: ApprovalsCommand,
+        /// The control plane's base URL.
+        #[arg(
+            long,
+            global = true,
+            env = "GATEHOUSE_URL",
+            default_value = "http://127.0.0.1:8080"
+        )]
+        url: String,
+    },
     /// Policy documents.
     Policy {
         #[command(subcommand)]
@@ -79,6 +92,32 @@ enum Command {
     /// The demo MCP server (a customer database) on stdio; `gatehouse demo` runs it.
     #[command(hide = true)]
     DemoServer,
+}
+
+#[derive(Subcommand)]
+enum ApprovalsCommand {
+    /// Pending approvals (all with --all).
+    List {
+        /// Include decided, expired and used ones.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Approve a held call.
+    Approve {
+        /// The approval id.
+        id: String,
+        /// Why (goes on the record).
+        #[arg(long)]
+        reason: String,
+    },
+    /// Deny a held call.
+    Deny {
+        /// The approval id.
+        id: String,
+        /// Why (the requester sees it).
+        #[arg(long)]
+        reason: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -180,6 +219,15 @@ fn main() -> std::process::ExitCode {
                 config,
                 database,
             } => commands::audit::verify(config, database).await,
+            Command::Approvals { command, url } => match command {
+                ApprovalsCommand::List { all } => commands::approvals::list(&url, all).await,
+                ApprovalsCommand::Approve { id, reason } => {
+                    commands::approvals::decide(&url, &id, true, &reason).await
+                }
+                ApprovalsCommand::Deny { id, reason } => {
+                    commands::approvals::decide(&url, &id, false, &reason).await
+                }
+            },
             Command::Policy { command } => match command {
                 PolicyCommand::Check { file } => commands::policy::check(&file),
                 PolicyCommand::Push {

@@ -120,12 +120,36 @@ async fn the_policy_decides_every_call_and_the_record_says_why() {
             .contains("read-only through Gatehouse")
     );
 
-    let held = g.call(&sid, 3, "delete_customer", json!({"id": 1})).await;
-    assert_eq!(held["error"]["code"], -32003, "{held}");
-    assert!(
-        held["error"]["message"].as_str().unwrap().contains("dba"),
-        "{held}"
+    // delete_customer is held for a DBA's approval: the call waits, nothing is deleted.
+    let held = {
+        let http = g.http.clone();
+        let url = format!("{}/mcp/customers", g.base);
+        let sid = sid.clone();
+        tokio::spawn(async move {
+            http.post(url)
+                .bearer_auth("eng")
+                .header("mcp-session-id", sid)
+                .header("content-type", "application/json")
+                .json(&json!({"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"delete_customer","arguments":{"id":1}}}))
+                .send()
+                .await
+        })
+    };
+    let mut pending = Vec::new();
+    for _ in 0..100 {
+        pending = g.gw.store.approvals(true).await.unwrap();
+        if !pending.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(pending.len(), 1, "the call is waiting for approval");
+    assert_eq!(
+        (pending[0].tool.as_deref(), pending[0].approvers.clone()),
+        (Some("delete_customer"), vec!["dba".to_string()])
     );
+    assert!(!held.is_finished());
+    held.abort();
     let still = g
         .call(
             &sid,

@@ -1,6 +1,8 @@
 //! The MCP gateway: `/mcp/{server}` over Streamable HTTP for clients of both protocol
 //! eras, one upstream connection per session, every message recorded before it moves on.
 
+mod api;
+mod approval;
 pub mod auth;
 mod bridge;
 mod guard;
@@ -324,6 +326,11 @@ pub fn router(gw: Arc<Gateway>) -> Router {
         .route(
             "/.well-known/oauth-protected-resource/mcp/{server}",
             get(resource_metadata),
+        )
+        .route("/api/v1/approvals", get(api::list))
+        .route(
+            "/api/v1/approvals/{id}/{verb}",
+            axum::routing::post(api::decide),
         )
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))

@@ -80,11 +80,17 @@ impl PolicyInForce {
             Effect::Allow => Verdict::Allow,
             Effect::Deny { message } => Verdict::Refuse(message.clone()),
             Effect::RequireApproval {
-                approvers, quorum, ..
-            } => Verdict::Refuse(format!(
-                "this call needs approval by {quorum} member(s) of {}; approvals are not available in this Gatehouse build yet, so it was not forwarded",
-                approvers.join(", ")
-            )),
+                approvers,
+                quorum,
+                ttl,
+                mode,
+            } => Verdict::Approve(ApprovalTerms {
+                approvers: approvers.clone(),
+                quorum: *quorum,
+                ttl: *ttl,
+                mode: mode.to_string(),
+                rule: decision.rule.clone(),
+            }),
         };
         (verdict, record.to_string())
     }
@@ -115,6 +121,23 @@ pub enum Verdict {
     Allow,
     /// Answer it with this refusal; nothing is forwarded.
     Refuse(String),
+    /// Hold it (or ask for a retry) until approvers decide.
+    Approve(ApprovalTerms),
+}
+
+/// Who must approve, how many, for how long, and how the client waits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApprovalTerms {
+    /// Approver groups.
+    pub approvers: Vec<String>,
+    /// Distinct approvals needed.
+    pub quorum: u32,
+    /// How long the request and the approval stay valid.
+    pub ttl: std::time::Duration,
+    /// `hold` or `retry`.
+    pub mode: String,
+    /// The rule that asked for it.
+    pub rule: Option<String>,
 }
 
 /// The JSON-RPC error a refused request gets.

@@ -243,6 +243,29 @@ pub(super) async fn exchange(
             .and_then(|m| m.id().cloned());
         return unrecorded(first_request, &e);
     }
+    // A single call held for approval waits here (or is answered with the approval id).
+    let mut decisions = decisions;
+    if !is_batch
+        && let Some(Some((Verdict::Approve(terms), _))) = decisions.first()
+        && let Some(first) = msgs.first()
+    {
+        match super::approval::gate(&gw, &session, first, terms).await {
+            Ok(()) => decisions[0] = Some((Verdict::Allow, String::new())),
+            Err(answer) => {
+                let ev = event_of(&session.id, Direction::Gateway, &answer, &MaskCounts::new());
+                if let Err(e) = gw.store.record(vec![ev]).await {
+                    return unrecorded(answer.id().cloned(), &e);
+                }
+                gw.metrics.request_done(
+                    &session.server,
+                    first.method().unwrap_or(""),
+                    "held",
+                    started.elapsed(),
+                );
+                return json_response(StatusCode::OK, answer.to_json());
+            }
+        }
+    }
     // Refused requests are answered here and never reach the upstream.
     let mut refused = Vec::new();
     let msgs: Vec<Message> = msgs
@@ -251,6 +274,11 @@ pub(super) async fn exchange(
         .filter_map(|(m, d)| match d {
             Some((Verdict::Refuse(why), _)) => {
                 refused.push((refusal(&m, &why), m.method().unwrap_or("").to_string()));
+                None
+            }
+            Some((Verdict::Approve(_), _)) => {
+                let why = "this call needs approval, which cannot be requested inside a batch; send it on its own";
+                refused.push((refusal(&m, why), m.method().unwrap_or("").to_string()));
                 None
             }
             _ => Some(m),

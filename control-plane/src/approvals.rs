@@ -1,0 +1,339 @@
+//! Human approval of risky calls: requests held for approvers, their votes, and the rules
+//! that make an approval trustworthy — a requester never approves their own call, N
+//! distinct approvers from the named groups make a quorum, any denial ends it, and an
+//! approval binds to the exact request (its digest), expires, and is used once.
+
+use crate::store::{Store, StoreError};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::{Connection, Row};
+use std::time::Duration;
+
+/// A held call waiting for (or past) a decision.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Approval {
+    /// Id people type in `gatehouse approvals approve ID`.
+    pub id: String,
+    /// The requester's session.
+    pub session_id: String,
+    /// Who asked.
+    pub requester: String,
+    /// Server.
+    pub server: String,
+    /// Method.
+    pub method: String,
+    /// Tool (or prompt, resource).
+    pub tool: Option<String>,
+    /// Digest of the exact request.
+    pub digest: String,
+    /// The (masked) arguments, for the approver to read.
+    pub arguments: serde_json::Value,
+    /// Groups whose members may approve.
+    pub approvers: Vec<String>,
+    /// Distinct approvals needed.
+    pub quorum: i64,
+    /// `hold` or `retry`.
+    pub mode: String,
+    /// The policy rule that asked for approval.
+    pub rule: Option<String>,
+    /// `pending`, `approved`, `denied`, `expired` or `used`.
+    pub state: String,
+    /// Created (RFC 3339).
+    pub created_at: String,
+    /// Expires (RFC 3339).
+    pub expires_at: String,
+    /// Decided (RFC 3339).
+    pub decided_at: Option<String>,
+    /// The deciding reason.
+    pub reason: Option<String>,
+    /// Approvals so far.
+    pub approvals: i64,
+}
+
+/// A new held call.
+#[derive(Debug, Clone)]
+pub struct NewApproval {
+    /// The requester's session.
+    pub session_id: String,
+    /// Who asked.
+    pub requester: String,
+    /// Server.
+    pub server: String,
+    /// Method.
+    pub method: String,
+    /// Tool.
+    pub tool: Option<String>,
+    /// Digest of the exact request.
+    pub digest: String,
+    /// Masked arguments.
+    pub arguments: serde_json::Value,
+    /// Approver groups.
+    pub approvers: Vec<String>,
+    /// Quorum.
+    pub quorum: u32,
+    /// `hold` or `retry`.
+    pub mode: String,
+    /// Deciding rule.
+    pub rule: Option<String>,
+    /// Time to live.
+    pub ttl: Duration,
+}
+
+/// Why a vote was not taken.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum VoteError {
+    /// No such approval.
+    #[error("there is no approval `{0}`; `gatehouse approvals list` shows the pending ones")]
+    NotFound(String),
+    /// Already decided or expired.
+    #[error("approval `{id}` is already {state}")]
+    Closed {
+        /// Id.
+        id: String,
+        /// State.
+        state: String,
+    },
+    /// Requester voting on their own call.
+    #[error("you asked for this call yourself; someone else from {0} must approve it")]
+    OwnRequest(String),
+    /// Not in an approver group.
+    #[error("only members of {0} may decide this approval")]
+    NotAnApprover(String),
+    /// Voted before.
+    #[error("you have already voted on approval `{0}`")]
+    AlreadyVoted(String),
+    /// The store failed.
+    #[error("{0}")]
+    Store(String),
+}
+
+impl From<sqlx::Error> for VoteError {
+    fn from(e: sqlx::Error) -> Self {
+        VoteError::Store(e.to_string())
+    }
+}
+
+fn now() -> DateTime<Utc> {
+    Utc::now()
+}
+
+fn ts(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
+
+const COLUMNS: &str = "a.id, a.session_id, a.requester, a.server, a.method, a.tool, a.digest, a.arguments, a.approvers, a.quorum, \
+     a.mode, a.rule, a.state, a.created_at, a.expires_at, a.decided_at, a.reason, \
+     (SELECT COUNT(*) FROM approval_votes v WHERE v.approval_id = a.id AND v.vote = 'approve') AS approvals";
+
+fn from_row(r: &sqlx::sqlite::SqliteRow) -> Approval {
+    Approval {
+        id: r.get("id"),
+        session_id: r.get("session_id"),
+        requester: r.get("requester"),
+        server: r.get("server"),
+        method: r.get("method"),
+        tool: r.get("tool"),
+        digest: r.get("digest"),
+        arguments: serde_json::from_str(&r.get::<String, _>("arguments")).unwrap_or_default(),
+        approvers: serde_json::from_str(&r.get::<String, _>("approvers")).unwrap_or_default(),
+        quorum: r.get("quorum"),
+        mode: r.get("mode"),
+        rule: r.get("rule"),
+        state: r.get("state"),
+        created_at: r.get("created_at"),
+        expires_at: r.get("expires_at"),
+        decided_at: r.get("decided_at"),
+        reason: r.get("reason"),
+        approvals: r.get("approvals"),
+    }
+}
+
+impl Store {
+    /// Records a held call; returns its id.
+    pub async fn create_approval(&self, a: &NewApproval) -> Result<String, StoreError> {
+        let id = uuid::Uuid::new_v4().simple().to_string()[..10].to_string();
+        let created = now();
+        let expires =
+            created + chrono::Duration::from_std(a.ttl).unwrap_or(chrono::Duration::minutes(30));
+        sqlx::query(
+            "INSERT INTO approvals (id, session_id, requester, server, method, tool, digest, arguments, approvers, quorum, mode, rule, \
+             state, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)",
+        )
+        .bind(&id)
+        .bind(&a.session_id)
+        .bind(&a.requester)
+        .bind(&a.server)
+        .bind(&a.method)
+        .bind(&a.tool)
+        .bind(&a.digest)
+        .bind(a.arguments.to_string())
+        .bind(serde_json::to_string(&a.approvers).unwrap_or_default())
+        .bind(a.quorum as i64)
+        .bind(&a.mode)
+        .bind(&a.rule)
+        .bind(ts(created))
+        .bind(ts(expires))
+        .execute(self.pool())
+        .await?;
+        Ok(id)
+    }
+
+    /// Marks pending approvals past their time as expired.
+    async fn expire_approvals(&self) -> Result<(), StoreError> {
+        sqlx::query("UPDATE approvals SET state = 'expired', decided_at = ? WHERE state IN ('pending', 'approved') AND expires_at < ?")
+            .bind(ts(now()))
+            .bind(ts(now()))
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// One approval.
+    pub async fn approval(&self, id: &str) -> Result<Option<Approval>, StoreError> {
+        self.expire_approvals().await?;
+        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM approvals a WHERE a.id = ?"))
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(row.as_ref().map(from_row))
+    }
+
+    /// Approvals, newest first; only pending ones when `pending_only`.
+    pub async fn approvals(&self, pending_only: bool) -> Result<Vec<Approval>, StoreError> {
+        self.expire_approvals().await?;
+        let filter = if pending_only {
+            "WHERE a.state = 'pending'"
+        } else {
+            ""
+        };
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM approvals a {filter} ORDER BY a.created_at DESC LIMIT 200"
+        ))
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows.iter().map(from_row).collect())
+    }
+
+    /// An approved, unexpired, unused approval for exactly this request by this requester
+    /// (retry mode), consumed on return so it cannot be replayed.
+    pub async fn take_approval(
+        &self,
+        digest: &str,
+        requester: &str,
+    ) -> Result<Option<Approval>, StoreError> {
+        self.expire_approvals().await?;
+        let id: Option<String> = sqlx::query_scalar(
+            "UPDATE approvals SET state = 'used' WHERE id = (SELECT id FROM approvals WHERE digest = ? AND requester = ? \
+             AND state = 'approved' AND expires_at >= ? ORDER BY created_at LIMIT 1) RETURNING id",
+        )
+        .bind(digest)
+        .bind(requester)
+        .bind(ts(now()))
+        .fetch_optional(self.pool())
+        .await?;
+        match id {
+            Some(id) => self.approval(&id).await,
+            None => Ok(None),
+        }
+    }
+
+    /// The pending approval for exactly this request by this requester, if one exists
+    /// (a retry before the decision does not open a second one).
+    pub async fn pending_approval(
+        &self,
+        digest: &str,
+        requester: &str,
+    ) -> Result<Option<String>, StoreError> {
+        self.expire_approvals().await?;
+        Ok(sqlx::query_scalar(
+            "SELECT id FROM approvals WHERE digest = ? AND requester = ? AND state = 'pending' ORDER BY created_at LIMIT 1",
+        )
+        .bind(digest)
+        .bind(requester)
+        .fetch_optional(self.pool())
+        .await?)
+    }
+
+    /// Marks an approved call as used (hold mode, when it is forwarded).
+    pub async fn use_approval(&self, id: &str) -> Result<bool, StoreError> {
+        let n =
+            sqlx::query("UPDATE approvals SET state = 'used' WHERE id = ? AND state = 'approved'")
+                .bind(id)
+                .execute(self.pool())
+                .await?
+                .rows_affected();
+        Ok(n == 1)
+    }
+
+    /// One person's vote. Returns the approval after it.
+    pub async fn vote(
+        &self,
+        id: &str,
+        approver: &str,
+        approver_groups: &[String],
+        approve: bool,
+        reason: &str,
+    ) -> Result<Approval, VoteError> {
+        self.expire_approvals()
+            .await
+            .map_err(|e| VoteError::Store(e.to_string()))?;
+        let mut conn = self.pool().acquire().await?;
+        let mut tx = conn.begin().await?;
+        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM approvals a WHERE a.id = ?"))
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let a = row
+            .as_ref()
+            .map(from_row)
+            .ok_or_else(|| VoteError::NotFound(id.to_string()))?;
+        let groups = a.approvers.join(", ");
+        if a.state != "pending" {
+            return Err(VoteError::Closed {
+                id: a.id,
+                state: a.state,
+            });
+        }
+        if a.requester == approver {
+            return Err(VoteError::OwnRequest(groups));
+        }
+        if !a.approvers.iter().any(|g| approver_groups.contains(g)) {
+            return Err(VoteError::NotAnApprover(groups));
+        }
+        let inserted = sqlx::query("INSERT OR IGNORE INTO approval_votes (approval_id, approver, vote, reason, at) VALUES (?, ?, ?, ?, ?)")
+            .bind(id)
+            .bind(approver)
+            .bind(if approve { "approve" } else { "deny" })
+            .bind(reason)
+            .bind(ts(now()))
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if inserted == 0 {
+            return Err(VoteError::AlreadyVoted(id.to_string()));
+        }
+        let approvals = a.approvals + i64::from(approve);
+        let state = if !approve {
+            Some("denied")
+        } else if approvals >= a.quorum {
+            Some("approved")
+        } else {
+            None
+        };
+        if let Some(state) = state {
+            sqlx::query("UPDATE approvals SET state = ?, decided_at = ?, reason = ? WHERE id = ?")
+                .bind(state)
+                .bind(ts(now()))
+                .bind(reason)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        drop(conn);
+        self.approval(id)
+            .await
+            .map_err(|e| VoteError::Store(e.to_string()))?
+            .ok_or_else(|| VoteError::NotFound(id.to_string()))
+    }
+}

@@ -1,0 +1,97 @@
+//! `gatehouse approvals list|approve|deny`: approvers decide held calls through the
+//! control plane's API, signed in with their own token (`GATEHOUSE_TOKEN`).
+
+use super::{Exit, out};
+use serde_json::{Value, json};
+
+fn token() -> Result<String, Exit> {
+    std::env::var("GATEHOUSE_TOKEN")
+        .ok()
+        .filter(|t| !t.trim().is_empty())
+        .ok_or_else(|| {
+            Exit::Usage(
+                "GATEHOUSE_TOKEN is not set: approvers decide as themselves, with their own token"
+                    .into(),
+            )
+        })
+}
+
+async fn call(req: reqwest::RequestBuilder) -> Result<Value, Exit> {
+    let resp =
+        req.bearer_auth(token()?).send().await.map_err(|e| {
+            Exit::Runtime(format!("cannot reach Gatehouse: {e} (set GATEHOUSE_URL)"))
+        })?;
+    let status = resp.status();
+    let body: Value = resp.json().await.unwrap_or(Value::Null);
+    if status.is_success() {
+        Ok(body)
+    } else {
+        let msg = body["error"]
+            .as_str()
+            .unwrap_or("the request failed")
+            .to_string();
+        Err(if status.is_client_error() {
+            Exit::Usage(msg)
+        } else {
+            Exit::Runtime(msg)
+        })
+    }
+}
+
+/// Prints pending (or all) approvals.
+pub async fn list(url: &str, all: bool) -> Result<(), Exit> {
+    let body = call(reqwest::Client::new().get(format!(
+        "{}/api/v1/approvals?all={all}",
+        url.trim_end_matches('/')
+    )))
+    .await?;
+    let items = body["approvals"].as_array().cloned().unwrap_or_default();
+    let mut text = String::new();
+    for a in &items {
+        text.push_str(&format!(
+            "{}  {:<8}  {} wants {} {} on {} — {} of {} approved, needs {} from {}; expires {}\n      arguments: {}\n",
+            a["id"].as_str().unwrap_or(""),
+            a["state"].as_str().unwrap_or(""),
+            a["requester"].as_str().unwrap_or(""),
+            a["method"].as_str().unwrap_or(""),
+            a["tool"].as_str().unwrap_or(""),
+            a["server"].as_str().unwrap_or(""),
+            a["approvals"],
+            a["quorum"],
+            a["quorum"],
+            a["approvers"].as_array().map(|g| g.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(", ")).unwrap_or_default(),
+            a["expires_at"].as_str().unwrap_or(""),
+            a["arguments"],
+        ));
+    }
+    if items.is_empty() {
+        text.push_str(if all {
+            "(no approvals)\n"
+        } else {
+            "(no pending approvals)\n"
+        });
+    }
+    out(&text);
+    Ok(())
+}
+
+/// Approves or denies one held call, with a reason for the record.
+pub async fn decide(url: &str, id: &str, approve: bool, reason: &str) -> Result<(), Exit> {
+    let verb = if approve { "approve" } else { "deny" };
+    let body = call(
+        reqwest::Client::new()
+            .post(format!(
+                "{}/api/v1/approvals/{id}/{verb}",
+                url.trim_end_matches('/')
+            ))
+            .json(&json!({ "reason": reason })),
+    )
+    .await?;
+    out(&format!(
+        "approval {id}: {} ({} of {} approvals)\n",
+        body["state"].as_str().unwrap_or("?"),
+        body["approvals"],
+        body["quorum"]
+    ));
+    Ok(())
+}

@@ -1,0 +1,291 @@
+//! Human approval of risky calls, end to end over HTTP with the demo server: a held call
+//! waits for a quorum of approvers, the requester can never approve their own call, a
+//! denial reaches the client with its reason, and in retry mode an approval binds to the
+//! exact request and is used once.
+
+use gatehouse_control_plane::config::Config;
+use gatehouse_control_plane::gateway::{self, Gateway};
+use gatehouse_control_plane::store::Store;
+use serde_json::{Value, json};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+const BIN: &str = env!("CARGO_BIN_EXE_gatehouse");
+
+const POLICY: &str = r#"version: 1
+default: deny
+rules:
+  - name: engineers-use-customers
+    principals: {groups: [engineers]}
+    tools: [query, describe_table]
+    effect: allow
+  - name: delete-needs-two-dbas
+    principals: {groups: [engineers]}
+    tools: [delete_customer]
+    effect: require_approval
+    approval: {approvers: [dba], quorum: 2, ttl: 10m, mode: hold}
+  - name: sensitive-tables-need-a-dba
+    principals: {groups: [engineers]}
+    tools: [describe_table]
+    arguments: [{pointer: /table, matches: '^(api_keys|customers)$'}]
+    effect: require_approval
+    approval: {approvers: [dba], quorum: 1, ttl: 10m, mode: retry}
+"#;
+
+struct Gate {
+    base: String,
+    gw: Arc<Gateway>,
+    http: reqwest::Client,
+    _dir: tempfile::TempDir,
+}
+
+async fn start() -> Gate {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("policy.yaml");
+    std::fs::write(&policy, POLICY).unwrap();
+    let text = format!(
+        "policy_file = \"{}\"\n[[servers]]\nname = \"customers\"\ncommand = \"{BIN}\"\nargs = [\"demo-server\"]\n[dev]\ntokens = [\
+         {{ token = \"erin\", user = \"erin\", groups = [\"engineers\", \"dba\"] }}, {{ token = \"dave\", user = \"dave\", groups = [\"dba\"] }}, \
+         {{ token = \"dana\", user = \"dana\", groups = [\"dba\"] }}, {{ token = \"sam\", user = \"sam\", groups = [\"sales\"] }}]\n",
+        policy.display()
+    );
+    let mut config = Config::parse(&text, Path::new("a.toml"), std::iter::empty()).unwrap();
+    config.database = format!("sqlite://{}", dir.path().join("a.db").display());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let store = Store::open(&config.database).await.unwrap();
+    let gw = Gateway::new(config, store, true).unwrap();
+    tokio::spawn(gateway::serve(gw.clone(), listener, std::future::pending()));
+    Gate {
+        base,
+        gw,
+        http: reqwest::Client::new(),
+        _dir: dir,
+    }
+}
+
+impl Gate {
+    async fn mcp(&self, sid: Option<&str>, body: Value) -> (Option<String>, Value) {
+        let mut b = self
+            .http
+            .post(format!("{}/mcp/customers", self.base))
+            .bearer_auth("erin")
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .json(&body);
+        if let Some(s) = sid {
+            b = b.header("mcp-session-id", s);
+        }
+        let r = b.send().await.unwrap();
+        let sid = r
+            .headers()
+            .get("mcp-session-id")
+            .map(|v| v.to_str().unwrap().to_string());
+        (sid, r.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn session(&self) -> String {
+        let init = json!({"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}});
+        self.mcp(None, init).await.0.unwrap()
+    }
+
+    fn call_body(id: u64, tool: &str, args: Value) -> Value {
+        json!({"jsonrpc":"2.0","id":id,"method":"tools/call","params":{"name":tool,"arguments":args}})
+    }
+
+    async fn vote(&self, who: &str, id: &str, verb: &str, reason: &str) -> (u16, Value) {
+        let r = self
+            .http
+            .post(format!("{}/api/v1/approvals/{id}/{verb}", self.base))
+            .bearer_auth(who)
+            .json(&json!({ "reason": reason }))
+            .send()
+            .await
+            .unwrap();
+        (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn pending(&self) -> Vec<Value> {
+        let r: Value = self
+            .http
+            .get(format!("{}/api/v1/approvals", self.base))
+            .bearer_auth("dave")
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        r["approvals"].as_array().cloned().unwrap_or_default()
+    }
+
+    async fn wait_for_pending(&self) -> String {
+        for _ in 0..100 {
+            if let Some(a) = self.pending().await.first() {
+                return a["id"].as_str().unwrap().to_string();
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("no approval was requested");
+    }
+}
+
+#[tokio::test]
+async fn a_held_call_waits_for_a_quorum_of_other_people() {
+    let g = Arc::new(start().await);
+    let sid = g.session().await;
+    let held = {
+        let (g, sid) = (g.clone(), sid.clone());
+        tokio::spawn(async move {
+            g.mcp(
+                Some(&sid),
+                Gate::call_body(1, "delete_customer", json!({"id": 2})),
+            )
+            .await
+            .1
+        })
+    };
+    let id = g.wait_for_pending().await;
+    let listed = g.pending().await;
+    assert_eq!(listed[0]["requester"], "erin");
+    assert_eq!(listed[0]["tool"], "delete_customer");
+    assert_eq!(listed[0]["arguments"], json!({"id": 2}));
+
+    let (s, v) = g.vote("erin", &id, "approve", "looks fine to me").await;
+    assert_eq!(s, 403, "{v}");
+    assert!(
+        v["error"]
+            .as_str()
+            .unwrap()
+            .contains("you asked for this call yourself")
+    );
+    let (s, _) = g.vote("sam", &id, "approve", "sure").await;
+    assert_eq!(s, 403, "not an approver");
+    let (s, _) = g.vote("dave", &id, "approve", "").await;
+    assert_eq!(s, 400, "a reason is required");
+    let (s, v) = g.vote("dave", &id, "approve", "ticket CS-1042").await;
+    assert_eq!((s, v["state"].as_str()), (200, Some("pending")), "1 of 2");
+    let (s, _) = g.vote("dave", &id, "approve", "again").await;
+    assert_eq!(s, 409, "one vote per person");
+    assert!(!held.is_finished(), "still held after one approval");
+    let (s, v) = g
+        .vote("dana", &id, "approve", "confirmed with the customer")
+        .await;
+    assert_eq!((s, v["state"].as_str()), (200, Some("approved")));
+
+    let answer = held.await.unwrap();
+    assert_eq!(
+        answer["result"]["content"][0]["text"], "Deleted customer 2.",
+        "{answer}"
+    );
+    let (_, gone) = g
+        .mcp(
+            Some(&sid),
+            Gate::call_body(
+                2,
+                "query",
+                json!({"sql": "select * from customers where id = 2"}),
+            ),
+        )
+        .await;
+    assert_eq!(gone["result"]["structuredContent"]["rows"], json!([]));
+    let (s, _) = g.vote("dana", &id, "deny", "too late").await;
+    assert_eq!(s, 409, "decided approvals are closed");
+
+    let events = g.gw.store.session_events(&sid).await.unwrap();
+    let kinds: Vec<&str> = events.iter().map(|e| e.kind.as_str()).collect();
+    assert!(kinds.contains(&"approval_requested"), "{kinds:?}");
+    assert_eq!(
+        kinds.iter().filter(|k| **k == "approval_vote").count(),
+        2,
+        "{kinds:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_denial_reaches_the_client_with_its_reason() {
+    let g = Arc::new(start().await);
+    let sid = g.session().await;
+    let held = {
+        let (g, sid) = (g.clone(), sid.clone());
+        tokio::spawn(async move {
+            g.mcp(
+                Some(&sid),
+                Gate::call_body(1, "delete_customer", json!({"id": 3})),
+            )
+            .await
+            .1
+        })
+    };
+    let id = g.wait_for_pending().await;
+    let (s, _) = g
+        .vote("dave", &id, "deny", "customer 3 has an open invoice")
+        .await;
+    assert_eq!(s, 200);
+    let answer = held.await.unwrap();
+    assert_eq!(answer["error"]["code"], -32003, "{answer}");
+    assert!(
+        answer["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("customer 3 has an open invoice")
+    );
+    let (_, still) = g
+        .mcp(
+            Some(&sid),
+            Gate::call_body(
+                2,
+                "query",
+                json!({"sql": "select * from customers where id = 3"}),
+            ),
+        )
+        .await;
+    assert_eq!(
+        still["result"]["structuredContent"]["rows"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn in_retry_mode_an_approval_binds_to_the_exact_call_and_is_used_once() {
+    let g = start().await;
+    let sid = g.session().await;
+    let ask = |id: u64, table: &str| Gate::call_body(id, "describe_table", json!({"table": table}));
+    let (_, first) = g.mcp(Some(&sid), ask(1, "api_keys")).await;
+    assert_eq!(first["error"]["code"], -32003, "{first}");
+    let id = first["error"]["data"]["approvalId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (_, again) = g.mcp(Some(&sid), ask(2, "api_keys")).await;
+    assert_eq!(
+        again["error"]["data"]["approvalId"],
+        id.as_str(),
+        "a retry before the decision reuses the request"
+    );
+    let (s, _) = g
+        .vote("dave", &id, "approve", "audit of key rotation")
+        .await;
+    assert_eq!(s, 200);
+    // A different call (other arguments) is not covered by that approval.
+    let (_, other) = g.mcp(Some(&sid), ask(3, "customers")).await;
+    assert_eq!(other["error"]["code"], -32003, "{other}");
+    assert_ne!(other["error"]["data"]["approvalId"], id.as_str());
+    // The exact call passes once...
+    let (_, ok) = g.mcp(Some(&sid), ask(4, "api_keys")).await;
+    assert!(
+        ok["result"]["content"][0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("aws_access_key_id"),
+        "{ok}"
+    );
+    // ...and only once.
+    let (_, replay) = g.mcp(Some(&sid), ask(5, "api_keys")).await;
+    assert_eq!(replay["error"]["code"], -32003, "no replay: {replay}");
+    assert_ne!(replay["error"]["data"]["approvalId"], id.as_str());
+}
