@@ -41,6 +41,10 @@ struct Gate {
 }
 
 async fn start() -> Gate {
+    start_with("").await
+}
+
+async fn start_with(extra: &str) -> Gate {
     let dir = tempfile::tempdir().unwrap();
     let policy = dir.path().join("policy.yaml");
     std::fs::write(&policy, POLICY).unwrap();
@@ -49,7 +53,7 @@ async fn start() -> Gate {
          {{ token = \"erin\", user = \"erin\", groups = [\"engineers\", \"dba\"] }}, {{ token = \"dave\", user = \"dave\", groups = [\"dba\"] }}, \
          {{ token = \"dana\", user = \"dana\", groups = [\"dba\"] }}, {{ token = \"sam\", user = \"sam\", groups = [\"sales\"] }}]\n",
         policy.display()
-    );
+    ) + extra;
     let mut config = Config::parse(&text, Path::new("a.toml"), std::iter::empty()).unwrap();
     config.database = format!("sqlite://{}", dir.path().join("a.db").display());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -288,4 +292,47 @@ async fn in_retry_mode_an_approval_binds_to_the_exact_call_and_is_used_once() {
     let (_, replay) = g.mcp(Some(&sid), ask(5, "api_keys")).await;
     assert_eq!(replay["error"]["code"], -32003, "no replay: {replay}");
     assert_ne!(replay["error"]["data"]["approvalId"], id.as_str());
+}
+
+#[tokio::test]
+async fn approvers_are_notified_with_a_slack_compatible_webhook() {
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Value>(4);
+    let hook = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |axum::Json(body): axum::Json<Value>| {
+            let tx = tx.clone();
+            async move {
+                let _ = tx.send(body).await;
+                "ok"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, hook).await });
+    let g = start_with(&format!("[approvals]\nwebhook_url = \"{url}\"\n")).await;
+    let sid = g.session().await;
+    let (_, first) = g
+        .mcp(
+            Some(&sid),
+            Gate::call_body(1, "describe_table", json!({"table": "api_keys"})),
+        )
+        .await;
+    let id = first["error"]["data"]["approvalId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let note = tokio::time::timeout(Duration::from_secs(10), rx.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    let text = note["text"].as_str().unwrap();
+    assert!(
+        text.contains(&id)
+            && text.contains("erin")
+            && text.contains("describe_table")
+            && text.contains("dba"),
+        "{text}"
+    );
+    assert_eq!(note["approval_id"], id.as_str());
 }

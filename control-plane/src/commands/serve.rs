@@ -93,11 +93,19 @@ pub async fn demo(listen: String, data_dir: PathBuf) -> Result<(), Exit> {
         era: Era::Legacy,
         masking_profile: None,
     }];
-    config.dev.tokens = vec![DevToken {
-        token: token.clone(),
-        user: "demo-engineer".into(),
-        groups: vec!["engineers".into()],
-    }];
+    let dba_token = format!("demo-dba-{}", uuid::Uuid::new_v4().simple());
+    config.dev.tokens = vec![
+        DevToken {
+            token: token.clone(),
+            user: "demo-engineer".into(),
+            groups: vec!["engineers".into()],
+        },
+        DevToken {
+            token: dba_token.clone(),
+            user: "demo-dba".into(),
+            groups: vec!["dba".into()],
+        },
+    ];
     // The demo's policy: engineers may query and describe, destructive SQL is refused,
     // deleting a customer needs a DBA's approval.
     let policy = data_dir.join("demo-policy.yaml");
@@ -115,13 +123,14 @@ pub async fn demo(listen: String, data_dir: PathBuf) -> Result<(), Exit> {
     out(&demo_instructions(
         &base,
         &token,
+        &dba_token,
         &exe.display().to_string(),
         &db.display().to_string(),
     ));
     start(config, true, listener).await
 }
 
-fn demo_instructions(base: &str, token: &str, exe: &str, db: &str) -> String {
+fn demo_instructions(base: &str, token: &str, dba_token: &str, exe: &str, db: &str) -> String {
     format!(
         r#"
 Gatehouse demo is running.
@@ -143,6 +152,13 @@ or, for desktop clients that launch stdio servers (Claude Desktop, Cursor):
 
 or with the MCP Inspector:  npx @modelcontextprotocol/inspector --cli {base}/mcp/customers --transport http \
     --header "Authorization: Bearer {token}" --method tools/list
+
+What the demo policy does (demo-policy.yaml next to the database): queries and table
+descriptions are allowed; DROP/TRUNCATE/ALTER/DELETE/UPDATE through `query` are refused;
+delete_customer waits for a DBA. Approve it as the demo DBA:
+
+  GATEHOUSE_URL={base} GATEHOUSE_TOKEN={dba_token} {exe} approvals list
+  GATEHOUSE_URL={base} GATEHOUSE_TOKEN={dba_token} {exe} approvals approve ID --reason "ticket 42"
 
 Then read what was recorded:  {exe} sessions list --database sqlite://{db}
 
