@@ -194,6 +194,10 @@ pub struct ServerConfig {
     /// The masking profile for this server's answers (else `masking.default_profile`).
     #[serde(default)]
     pub masking_profile: Option<String>,
+    /// Block a tool whose definition changed since it was first seen until an admin
+    /// accepts it (`gatehouse tools accept`). Changes are recorded either way.
+    #[serde(default)]
+    pub pin_tools: bool,
 }
 
 /// Dev sign-in tokens.

@@ -7,4 +7,5 @@ pub mod config;
 pub mod demo_server;
 pub mod gateway;
 pub mod metrics;
+pub mod pins;
 pub mod store;

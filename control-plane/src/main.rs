@@ -75,6 +75,17 @@ enum Command {
         )]
         url: String,
     },
+    /// Pinned tool definitions: list them, accept a changed one after review.
+    Tools {
+        #[command(subcommand)]
+        command: ToolsCommand,
+        /// Config file naming the database.
+        #[arg(long, short, global = true)]
+        config: Option<PathBuf>,
+        /// Database URL (overrides the config).
+        #[arg(long, global = true, env = "GATEHOUSE_DATABASE")]
+        database: Option<String>,
+    },
     /// Policy documents.
     Policy {
         #[command(subcommand)]
@@ -92,6 +103,22 @@ enum Command {
     /// The demo MCP server (a customer database) on stdio; `gatehouse demo` runs it.
     #[command(hide = true)]
     DemoServer,
+}
+
+#[derive(Subcommand)]
+enum ToolsCommand {
+    /// Every pinned tool and whether its definition changed.
+    List,
+    /// Accept a tool's changed definition.
+    Accept {
+        /// The server.
+        server: String,
+        /// The tool.
+        tool: String,
+        /// Who accepts it (recorded).
+        #[arg(long, env = "USER", default_value = "unknown")]
+        by: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -219,6 +246,16 @@ fn main() -> std::process::ExitCode {
                 config,
                 database,
             } => commands::audit::verify(config, database).await,
+            Command::Tools {
+                command,
+                config,
+                database,
+            } => match command {
+                ToolsCommand::List => commands::tools::list(config, database).await,
+                ToolsCommand::Accept { server, tool, by } => {
+                    commands::tools::accept(&server, &tool, &by, config, database).await
+                }
+            },
             Command::Approvals { command, url } => match command {
                 ApprovalsCommand::List { all } => commands::approvals::list(&url, all).await,
                 ApprovalsCommand::Approve { id, reason } => {

@@ -7,6 +7,7 @@ pub mod mask;
 pub mod policy;
 pub mod serve;
 pub mod sessions;
+pub mod tools;
 
 use crate::config::Config;
 use std::io::Write;

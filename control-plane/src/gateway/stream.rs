@@ -100,6 +100,9 @@ async fn next_recorded(
     if session.bridge.get().is_some() {
         super::bridge::refuse_input_required(&mut msg);
     }
+    if req.method == "tools/list" && msg.result_value().is_some() {
+        pin_tools(gw, session, &msg).await;
+    }
     if let Some(policy) = gw.policy()
         && msg.result_value().is_some()
         && req.method.ends_with("/list")
@@ -130,6 +133,46 @@ async fn next_recorded(
                     None,
                 ),
                 outcome: Some("record_failed"),
+            }
+        }
+    }
+}
+
+/// Compares every tool a server lists with its pinned definition and records changes.
+async fn pin_tools(gw: &Gateway, session: &Session, msg: &Message) {
+    let Some(tools) = msg
+        .result_value()
+        .and_then(|r| r.get("tools"))
+        .and_then(|t| t.as_array())
+    else {
+        return;
+    };
+    for tool in tools {
+        let Some(name) = tool.get("name").and_then(|n| n.as_str()) else {
+            continue;
+        };
+        let (digest, definition) = crate::pins::tool_digest(tool);
+        match gw
+            .store
+            .observe_tool(&session.server, name, &digest, &definition)
+            .await
+        {
+            Ok(crate::pins::PinState::Changed {
+                accepted,
+                now,
+                fresh: true,
+            }) => {
+                tracing::warn!(server = %session.server, tool = name, "a tool's definition changed");
+                let ev = gateway_event(
+                    &session.id,
+                    "tool_changed",
+                    serde_json::json!({ "tool": name, "accepted_digest": accepted, "new_digest": now, "definition": definition }),
+                );
+                let _ = gw.store.record(vec![ev]).await;
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::error!(error = %e, tool = name, "could not check a tool's pinned definition")
             }
         }
     }
@@ -219,13 +262,47 @@ pub(super) async fn exchange(
 ) -> Response {
     // Decided before it is recorded, so the record carries the decision.
     let policy = gw.policy();
-    let decisions: Vec<Option<(Verdict, String)>> = msgs
+    let mut decisions: Vec<Option<(Verdict, String)>> = msgs
         .iter()
         .map(|m| match &policy {
             Some(p) if m.is_request() => Some(p.decide(&session.principal, &session.server, m)),
             _ => None,
         })
         .collect();
+    // On pinned servers a tool whose definition changed waits for an admin to accept it.
+    if gw
+        .config
+        .server(&session.server)
+        .is_some_and(|s| s.pin_tools)
+    {
+        for (m, d) in msgs.iter().zip(decisions.iter_mut()) {
+            if m.method() != Some("tools/call") || matches!(d, Some((Verdict::Refuse(_), _))) {
+                continue;
+            }
+            let Some(tool) = gatehouse_proxy_core::mcp::target_name(m) else {
+                continue;
+            };
+            match gw.store.tool_changed(&session.server, tool).await {
+                Ok(false) => {}
+                changed => {
+                    let why = match changed {
+                        Ok(_) => format!(
+                            "tool `{tool}` on `{}` changed its definition since it was approved; an admin must review and accept it (`gatehouse tools accept {} {tool}`)",
+                            session.server, session.server
+                        ),
+                        Err(e) => format!(
+                            "Gatehouse could not check tool `{tool}`'s pinned definition, so the call was not forwarded ({e})"
+                        ),
+                    };
+                    let record = d
+                        .as_ref()
+                        .map(|(_, r)| r.clone())
+                        .unwrap_or_else(|| "{}".into());
+                    *d = Some((Verdict::Refuse(why), record));
+                }
+            }
+        }
+    }
     // Durable before anything moves on: nothing is ever forwarded unrecorded.
     let events = msgs
         .iter()

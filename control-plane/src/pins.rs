@@ -1,0 +1,164 @@
+//! Tool pinning: trust a tool's definition on first use, notice when a server later
+//! changes it (a poisoned description, a widened schema), and let an admin accept the new
+//! definition before pinned servers let anyone call it again.
+
+use crate::store::{Store, StoreError};
+use serde::Serialize;
+use serde_json::{Value, json};
+use sqlx::Row;
+
+/// What the gateway knows about one tool's definition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PinState {
+    /// Seen for the first time now: pinned as it is.
+    New,
+    /// Same as the accepted definition.
+    Accepted,
+    /// Different from the accepted definition (first noticed now when `fresh`).
+    Changed {
+        /// The accepted digest.
+        accepted: String,
+        /// The new digest.
+        now: String,
+        /// True the first time this new definition is seen.
+        fresh: bool,
+    },
+}
+
+/// A pinned tool, for `gatehouse tools list`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Pin {
+    /// Server.
+    pub server: String,
+    /// Tool.
+    pub tool: String,
+    /// Accepted digest.
+    pub digest: String,
+    /// A changed definition waiting for acceptance.
+    pub pending_digest: Option<String>,
+    /// First seen.
+    pub first_seen: String,
+    /// Who accepted the current definition (after a change).
+    pub accepted_by: Option<String>,
+}
+
+/// The digest of what a model reads about a tool: name, description, input schema.
+pub fn tool_digest(tool: &Value) -> (String, String) {
+    let def = json!({
+        "name": tool.get("name"),
+        "description": tool.get("description"),
+        "inputSchema": tool.get("inputSchema"),
+    });
+    let canonical = gatehouse_policy::canonical_json(&def);
+    let digest = {
+        use sha2::{Digest, Sha256};
+        hex::encode(Sha256::digest(canonical.as_bytes()))
+    };
+    (digest, def.to_string())
+}
+
+fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
+
+impl Store {
+    /// Records what a tools/list showed for one tool and says how it compares.
+    pub async fn observe_tool(
+        &self,
+        server: &str,
+        tool: &str,
+        digest: &str,
+        definition: &str,
+    ) -> Result<PinState, StoreError> {
+        let row = sqlx::query(
+            "SELECT digest, pending_digest FROM tool_pins WHERE server = ? AND tool = ?",
+        )
+        .bind(server)
+        .bind(tool)
+        .fetch_optional(self.pool())
+        .await?;
+        let Some(row) = row else {
+            sqlx::query("INSERT OR IGNORE INTO tool_pins (server, tool, digest, definition, first_seen) VALUES (?, ?, ?, ?, ?)")
+                .bind(server)
+                .bind(tool)
+                .bind(digest)
+                .bind(definition)
+                .bind(now())
+                .execute(self.pool())
+                .await?;
+            return Ok(PinState::New);
+        };
+        let accepted: String = row.get("digest");
+        let pending: Option<String> = row.get("pending_digest");
+        if accepted == digest {
+            return Ok(PinState::Accepted);
+        }
+        let fresh = pending.as_deref() != Some(digest);
+        if fresh {
+            sqlx::query("UPDATE tool_pins SET pending_digest = ?, pending_definition = ?, changed_at = ? WHERE server = ? AND tool = ?")
+                .bind(digest)
+                .bind(definition)
+                .bind(now())
+                .bind(server)
+                .bind(tool)
+                .execute(self.pool())
+                .await?;
+        }
+        Ok(PinState::Changed {
+            accepted,
+            now: digest.to_string(),
+            fresh,
+        })
+    }
+
+    /// True when the tool's current definition differs from the accepted one.
+    pub async fn tool_changed(&self, server: &str, tool: &str) -> Result<bool, StoreError> {
+        let pending: Option<Option<String>> = sqlx::query_scalar(
+            "SELECT pending_digest FROM tool_pins WHERE server = ? AND tool = ?",
+        )
+        .bind(server)
+        .bind(tool)
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(matches!(pending, Some(Some(_))))
+    }
+
+    /// Accepts a changed definition. Returns false when there was nothing to accept.
+    pub async fn accept_tool(
+        &self,
+        server: &str,
+        tool: &str,
+        by: &str,
+    ) -> Result<bool, StoreError> {
+        let n = sqlx::query(
+            "UPDATE tool_pins SET digest = pending_digest, definition = pending_definition, pending_digest = NULL, \
+             pending_definition = NULL, accepted_by = ?, accepted_at = ? WHERE server = ? AND tool = ? AND pending_digest IS NOT NULL",
+        )
+        .bind(by)
+        .bind(now())
+        .bind(server)
+        .bind(tool)
+        .execute(self.pool())
+        .await?
+        .rows_affected();
+        Ok(n == 1)
+    }
+
+    /// Every pin, by server and tool.
+    pub async fn pins(&self) -> Result<Vec<Pin>, StoreError> {
+        let rows = sqlx::query("SELECT server, tool, digest, pending_digest, first_seen, accepted_by FROM tool_pins ORDER BY server, tool")
+            .fetch_all(self.pool())
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| Pin {
+                server: r.get("server"),
+                tool: r.get("tool"),
+                digest: r.get("digest"),
+                pending_digest: r.get("pending_digest"),
+                first_seen: r.get("first_seen"),
+                accepted_by: r.get("accepted_by"),
+            })
+            .collect())
+    }
+}
