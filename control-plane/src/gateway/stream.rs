@@ -321,7 +321,6 @@ pub(super) async fn exchange(
         return unrecorded(first_request, &e);
     }
     // A single call held for approval waits here (or is answered with the approval id).
-    let mut decisions = decisions;
     if !is_batch
         && let Some(Some((Verdict::Approve(terms), _))) = decisions.first()
         && let Some(first) = msgs.first()
