@@ -25,6 +25,12 @@ rules:
     tools: [delete_customer]
     effect: require_approval
     approval: {approvers: [dba], quorum: 2, ttl: 10m, mode: hold}
+  - name: schema-needs-a-dba-soon
+    principals: {groups: [engineers]}
+    tools: [describe_table]
+    arguments: [{pointer: /table, matches: '^schema_history$'}]
+    effect: require_approval
+    approval: {approvers: [dba], quorum: 1, ttl: 10s, mode: hold}
   - name: sensitive-tables-need-a-dba
     principals: {groups: [engineers]}
     tools: [describe_table]
@@ -32,6 +38,17 @@ rules:
     effect: require_approval
     approval: {approvers: [dba], quorum: 1, ttl: 10m, mode: retry}
 "#;
+
+/// The JSON body, or the last message of an SSE body.
+fn last_message(text: &str) -> Value {
+    serde_json::from_str(text).unwrap_or_else(|_| {
+        text.lines()
+            .rev()
+            .find_map(|l| l.strip_prefix("data: "))
+            .and_then(|d| serde_json::from_str(d).ok())
+            .unwrap_or(Value::Null)
+    })
+}
 
 struct Gate {
     base: String,
@@ -86,7 +103,8 @@ impl Gate {
             .headers()
             .get("mcp-session-id")
             .map(|v| v.to_str().unwrap().to_string());
-        (sid, r.json().await.unwrap_or(Value::Null))
+        let text = r.text().await.unwrap_or_default();
+        (sid, last_message(&text))
     }
 
     async fn session(&self) -> String {
@@ -335,4 +353,135 @@ async fn approvers_are_notified_with_a_slack_compatible_webhook() {
         "{text}"
     );
     assert_eq!(note["approval_id"], id.as_str());
+}
+
+#[tokio::test]
+async fn a_streaming_client_hears_progress_while_it_waits_then_gets_the_result() {
+    let g = Arc::new(start().await);
+    let sid = g.session().await;
+    let held = {
+        let (g, sid) = (g.clone(), sid.clone());
+        tokio::spawn(async move {
+            let mut body = Gate::call_body(1, "delete_customer", json!({"id": 5}));
+            body["params"]["_meta"] = json!({"progressToken": "wait-1"});
+            let r = g
+                .http
+                .post(format!("{}/mcp/customers", g.base))
+                .bearer_auth("erin")
+                .header("mcp-session-id", sid)
+                .header("content-type", "application/json")
+                .header("accept", "application/json, text/event-stream")
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.headers()["content-type"], "text/event-stream");
+            r.text().await.unwrap()
+        })
+    };
+    let id = g.wait_for_pending().await;
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    g.vote("dave", &id, "approve", "ok").await;
+    g.vote("dana", &id, "approve", "ok").await;
+    let stream = held.await.unwrap();
+    let messages: Vec<Value> = stream
+        .lines()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .map(|d| serde_json::from_str(d).unwrap())
+        .collect();
+    let progress = messages
+        .iter()
+        .find(|m| m["method"] == "notifications/progress")
+        .expect("progress while waiting");
+    assert_eq!(progress["params"]["progressToken"], "wait-1");
+    assert!(
+        progress["params"]["message"]
+            .as_str()
+            .unwrap()
+            .contains(&id)
+    );
+    assert_eq!(
+        messages.last().unwrap()["result"]["content"][0]["text"],
+        "Deleted customer 5."
+    );
+}
+
+#[tokio::test]
+async fn an_unanswered_approval_expires_and_cannot_be_approved_late() {
+    let g = Arc::new(start().await);
+    let sid = g.session().await;
+    let held = {
+        let (g, sid) = (g.clone(), sid.clone());
+        tokio::spawn(async move {
+            g.mcp(
+                Some(&sid),
+                Gate::call_body(1, "describe_table", json!({"table": "schema_history"})),
+            )
+            .await
+            .1
+        })
+    };
+    let id = g.wait_for_pending().await;
+    let answer = held.await.unwrap();
+    assert_eq!(answer["error"]["code"], -32003, "{answer}");
+    assert!(
+        answer["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("expired"),
+        "{answer}"
+    );
+    let (s, v) = g.vote("dave", &id, "approve", "too late").await;
+    assert_eq!(s, 409, "{v}");
+}
+
+#[tokio::test]
+async fn many_held_calls_are_decided_independently() {
+    let g = Arc::new(start().await);
+    let sid = g.session().await;
+    let calls: Vec<_> = (1..=4u64)
+        .map(|customer| {
+            let (g, sid) = (g.clone(), sid.clone());
+            tokio::spawn(async move {
+                g.mcp(
+                    Some(&sid),
+                    Gate::call_body(customer, "delete_customer", json!({"id": customer})),
+                )
+                .await
+                .1
+            })
+        })
+        .collect();
+    let mut pending = Vec::new();
+    for _ in 0..100 {
+        pending = g.pending().await;
+        if pending.len() == 4 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(pending.len(), 4, "{pending:?}");
+    for a in &pending {
+        let id = a["id"].as_str().unwrap();
+        let customer = a["arguments"]["id"].as_u64().unwrap();
+        if customer.is_multiple_of(2) {
+            g.vote("dave", id, "approve", "even").await;
+            g.vote("dana", id, "approve", "even").await;
+        } else {
+            g.vote("dave", id, "deny", "odd").await;
+        }
+    }
+    for (i, call) in calls.into_iter().enumerate() {
+        let customer = i as u64 + 1;
+        let answer = call.await.unwrap();
+        if customer.is_multiple_of(2) {
+            assert_eq!(
+                answer["result"]["content"][0]["text"],
+                format!("Deleted customer {customer}."),
+                "{answer}"
+            );
+        } else {
+            assert_eq!(answer["error"]["code"], -32003, "{answer}");
+        }
+    }
 }

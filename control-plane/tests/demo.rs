@@ -150,7 +150,14 @@ async fn the_demo_masks_refuses_and_holds_for_a_second_person() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("approved"));
-    let done: Value = held.await.unwrap().unwrap().json().await.unwrap();
+    // A streaming client gets the answer as the last event of the held call's stream.
+    let body = held.await.unwrap().unwrap().text().await.unwrap();
+    let done: Value = body
+        .lines()
+        .rev()
+        .find_map(|l| l.strip_prefix("data: "))
+        .map(|d| serde_json::from_str(d).unwrap())
+        .unwrap_or_else(|| serde_json::from_str(&body).unwrap());
     assert_eq!(
         done["result"]["content"][0]["text"], "Deleted customer 4.",
         "{done}"

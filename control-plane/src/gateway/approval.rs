@@ -20,12 +20,44 @@ fn refuse(msg: &Message, text: String, data: Option<serde_json::Value>) -> Messa
     Message::error(msg.id().cloned(), codes::POLICY_DENIED, text, data)
 }
 
+/// A streaming client waiting on a held call: it gets progress notifications (when it
+/// asked for progress) or SSE comments, so it knows the call is alive.
+pub struct Waiting {
+    /// The client's SSE stream.
+    pub tx: tokio::sync::mpsc::Sender<bytes::Bytes>,
+    /// The request's progress token, if any.
+    pub progress_token: Option<serde_json::Value>,
+}
+
+impl Waiting {
+    /// False when the client has gone.
+    async fn tell(&self, id: &str, a: &crate::approvals::Approval) -> bool {
+        let frame = match &self.progress_token {
+            Some(token) => {
+                let note = Message::notification(
+                    "notifications/progress",
+                    json!({
+                        "progressToken": token,
+                        "progress": a.approvals,
+                        "total": a.quorum,
+                        "message": format!("waiting for approval `{id}` by {} ({} of {})", a.approvers.join(", "), a.approvals, a.quorum),
+                    }),
+                );
+                gatehouse_proxy_core::sse::encode(Some("message"), None, &note.to_json())
+            }
+            None => format!(": waiting for approval {id}\n\n"),
+        };
+        self.tx.send(bytes::Bytes::from(frame)).await.is_ok()
+    }
+}
+
 /// `Ok(())` when the call may now be forwarded; otherwise the answer the client gets.
 pub async fn gate(
     gw: &Gateway,
     session: &Session,
     msg: &Message,
     terms: &ApprovalTerms,
+    waiting: Option<&Waiting>,
 ) -> Result<(), Message> {
     let method = msg.method().unwrap_or("").to_string();
     let tool = mcp::target_name(msg).map(String::from);
@@ -126,13 +158,28 @@ pub async fn gate(
         ));
     }
     tracing::info!(approval = %id, session = %session.id, "holding a call for approval");
+    let mut polls: u32 = 0;
     loop {
         tokio::time::sleep(POLL).await;
+        polls += 1;
         let Some(a) = gw.store.approval(&id).await.map_err(store_err)? else {
             return Err(refuse(msg, format!("approval `{id}` disappeared"), None));
         };
         match a.state.as_str() {
-            "pending" => continue,
+            "pending" => {
+                // Every ~2 s, tell a streaming client it is still waiting (and for what).
+                if let Some(w) = waiting
+                    && polls % 10 == 1
+                    && !w.tell(&id, &a).await
+                {
+                    return Err(refuse(
+                        msg,
+                        "the client went away while waiting for approval".into(),
+                        None,
+                    ));
+                }
+                continue;
+            }
             "approved" if gw.store.use_approval(&id).await.map_err(store_err)? => return Ok(()),
             "denied" => {
                 return Err(refuse(

@@ -321,11 +321,24 @@ pub(super) async fn exchange(
         return unrecorded(first_request, &e);
     }
     // A single call held for approval waits here (or is answered with the approval id).
+    let hold_streaming = !is_batch
+        && accepts_sse
+        && msgs.len() == 1
+        && matches!(decisions.first(), Some(Some((Verdict::Approve(t), _))) if t.mode == "hold");
+    if hold_streaming {
+        // A streaming client hears that its call is alive while it waits.
+        if let (Some(Some((Verdict::Approve(terms), _))), Some(first)) =
+            (decisions.into_iter().next(), msgs.into_iter().next())
+        {
+            return held_stream(gw, session, first, terms, rh, started);
+        }
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    }
     if !is_batch
         && let Some(Some((Verdict::Approve(terms), _))) = decisions.first()
         && let Some(first) = msgs.first()
     {
-        match super::approval::gate(&gw, &session, first, terms).await {
+        match super::approval::gate(&gw, &session, first, terms, None).await {
             Ok(()) => decisions[0] = Some((Verdict::Allow, String::new())),
             Err(answer) => {
                 let ev = event_of(&session.id, Direction::Gateway, &answer, &MaskCounts::new());
@@ -462,6 +475,57 @@ fn headers_for(session: &Session, rh: &RequestHeaders, msg: &Message) -> Request
         },
         None => rh.clone(),
     }
+}
+
+/// A held call answered as an SSE stream: progress (or keep-alive comments) while it
+/// waits for approval, then the upstream's messages once approved, or the refusal.
+fn held_stream(
+    gw: Arc<Gateway>,
+    session: Arc<Session>,
+    msg: Message,
+    terms: super::policy::ApprovalTerms,
+    rh: RequestHeaders,
+    started: Instant,
+) -> Response {
+    let (tx, rx) = mpsc::channel::<Bytes>(16);
+    tokio::spawn(async move {
+        let waiting = super::approval::Waiting {
+            tx: tx.clone(),
+            progress_token: gatehouse_proxy_core::mcp::progress_token(&msg).cloned(),
+        };
+        let send = |m: &Message| Bytes::from(sse::encode(Some("message"), None, &m.to_json()));
+        if let Err(answer) =
+            super::approval::gate(&gw, &session, &msg, &terms, Some(&waiting)).await
+        {
+            let ev = event_of(&session.id, Direction::Gateway, &answer, &MaskCounts::new());
+            let _ = gw.store.record(vec![ev]).await;
+            gw.metrics.request_done(
+                &session.server,
+                msg.method().unwrap_or(""),
+                "held",
+                started.elapsed(),
+            );
+            let _ = tx.send(send(&answer)).await;
+            return;
+        }
+        let h = headers_for(&session, &rh, &msg);
+        let (mut exch, req) = match start(&gw, &session, msg, &h).await {
+            Ok(x) => x,
+            Err(step) => {
+                let _ = tx.send(send(&step.msg)).await;
+                return;
+            }
+        };
+        loop {
+            let step = next_recorded(&gw, &session, &mut exch, &req).await;
+            let _ = tx.send(send(&step.msg)).await;
+            if step.msg.is_response() {
+                finish(&gw, &session, &req, &step);
+                return;
+            }
+        }
+    });
+    sse_response(rx)
 }
 
 /// Answers with an SSE stream carrying related messages, then the response.
