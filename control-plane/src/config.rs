@@ -78,6 +78,29 @@ pub struct Config {
     /// How approvers are told about held calls.
     #[serde(default)]
     pub approvals: ApprovalsConfig,
+    /// Signed checkpoints over the audit log.
+    #[serde(default)]
+    pub audit: AuditConfig,
+}
+
+/// `[audit]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuditConfig {
+    /// The Ed25519 signing key as a 64-hex-character seed, by reference (`file:PATH` or
+    /// `env:NAME`). Without one, each run signs with a key made for that run.
+    pub signing_key: Option<String>,
+    /// Seconds between checkpoints (one is also signed at shutdown).
+    pub checkpoint_secs: u64,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        AuditConfig {
+            signing_key: None,
+            checkpoint_secs: 60,
+        }
+    }
 }
 
 /// `[approvals]`.
@@ -342,6 +365,28 @@ impl Config {
         load_policy(path).map(Some)
     }
 
+    /// The checkpoint signing key: the configured one, or one made for this run.
+    pub fn signing_key(&self) -> Result<gatehouse_audit::SigningKey, ConfigError> {
+        match &self.audit.signing_key {
+            Some(r) => {
+                let seed = resolve_secret(r)
+                    .map_err(|e| ConfigError::Invalid(format!("audit.signing_key: {e}")))?;
+                gatehouse_audit::signing_key_from_hex(&seed)
+                    .map_err(|e| ConfigError::Invalid(format!("audit.signing_key: {e}")))
+            }
+            None => {
+                tracing::warn!(
+                    "no audit.signing_key configured: checkpoints are signed with a key made for this run; configure one so auditors can pin it"
+                );
+                let (a, b) = (uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
+                let mut seed = [0u8; 32];
+                seed[..16].copy_from_slice(a.as_bytes());
+                seed[16..].copy_from_slice(b.as_bytes());
+                Ok(gatehouse_audit::SigningKey::from_bytes(&seed))
+            }
+        }
+    }
+
     /// The server named `name`.
     pub fn server(&self, name: &str) -> Option<&ServerConfig> {
         self.servers.iter().find(|s| s.name == name)
@@ -430,8 +475,9 @@ fn resolve_secret(value: &str) -> Result<String, String> {
 }
 
 /// Top-level keys an environment variable may override.
-const TOP_LEVEL_KEYS: [&str; 11] = [
+const TOP_LEVEL_KEYS: [&str; 12] = [
     "approvals",
+    "audit",
     "policy_file",
     "listen",
     "public_url",

@@ -186,8 +186,14 @@ enum PolicyCommand {
 
 #[derive(Subcommand)]
 enum AuditCommand {
-    /// Check that no recorded event was changed, removed, added or reordered.
-    Verify,
+    /// Check that no recorded event was changed, removed, added or reordered, and that
+    /// every signed checkpoint still matches.
+    Verify {
+        /// The Ed25519 public key (hex) checkpoints must be signed with, as published at
+        /// /.well-known/gatehouse-audit-key.
+        #[arg(long)]
+        public_key: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -242,10 +248,10 @@ fn main() -> std::process::ExitCode {
                 }
             },
             Command::Audit {
-                command: AuditCommand::Verify,
+                command: AuditCommand::Verify { public_key },
                 config,
                 database,
-            } => commands::audit::verify(config, database).await,
+            } => commands::audit::verify(config, database, public_key).await,
             Command::Tools {
                 command,
                 config,

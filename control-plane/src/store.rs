@@ -6,7 +6,9 @@
 //! gateway still never forwards anything unrecorded.
 
 use chrono::{DateTime, Utc};
-use gatehouse_audit::{ChainRecord, GENESIS, Verifier, chain_hash};
+use gatehouse_audit::{
+    ChainRecord, GENESIS, SigningKey, TreeHead, Verifier, chain_hash, merkle_root, public_key_hex,
+};
 use serde::Serialize;
 use sqlx::pool::PoolConnection;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
@@ -360,10 +362,13 @@ impl Store {
 /// The outcome of checking the whole log.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ChainReport {
-    /// Every event links to the one before it and matches its hash.
+    /// Every event is linked to the one before it and matches its hash, and every
+    /// checkpoint matches the log and its signature.
     Intact {
         /// Events checked.
         events: u64,
+        /// Checkpoints checked.
+        checkpoints: u64,
         /// The hash of the last event.
         head: String,
     },
@@ -377,8 +382,52 @@ pub enum ChainReport {
 }
 
 impl Store {
-    /// Walks the whole audit log in order and checks the hash chain.
+    /// Signs a checkpoint over the whole log as it is now (unless the newest checkpoint
+    /// already covers it). Returns the head it signed.
+    pub async fn write_checkpoint(&self, key: &SigningKey) -> Result<Option<TreeHead>, StoreError> {
+        let rows: Vec<(i64, String)> =
+            sqlx::query_as("SELECT seq, hash FROM audit_events ORDER BY seq")
+                .fetch_all(&self.pool)
+                .await?;
+        let Some((size, head)) = rows.last().cloned() else {
+            return Ok(None);
+        };
+        let last: Option<i64> = sqlx::query_scalar("SELECT MAX(tree_size) FROM checkpoints")
+            .fetch_one(&self.pool)
+            .await?;
+        if last == Some(size) {
+            return Ok(None);
+        }
+        let leaves: Vec<Vec<u8>> = rows
+            .iter()
+            .map(|(_, h)| hex::decode(h).unwrap_or_default())
+            .collect();
+        let tree = TreeHead {
+            tree_size: size,
+            root: hex::encode(merkle_root(&leaves)),
+            chain_head: head,
+            at: now(),
+        };
+        sqlx::query("INSERT INTO checkpoints (tree_size, root_hash, chain_head, at, public_key, signature) VALUES (?, ?, ?, ?, ?, ?)")
+            .bind(tree.tree_size)
+            .bind(&tree.root)
+            .bind(&tree.chain_head)
+            .bind(&tree.at)
+            .bind(public_key_hex(key))
+            .bind(tree.sign(key))
+            .execute(&self.pool)
+            .await?;
+        Ok(Some(tree))
+    }
+
+    /// Walks the whole audit log in order and checks the hash chain, then every signed
+    /// checkpoint (against `trusted_key` when given, else the key recorded with it).
     pub async fn verify_chain(&self) -> Result<ChainReport, StoreError> {
+        self.verify_log(None).await
+    }
+
+    /// [`Store::verify_chain`] with a public key (hex) the checkpoints must be signed with.
+    pub async fn verify_log(&self, trusted_key: Option<&str>) -> Result<ChainReport, StoreError> {
         use futures::TryStreamExt;
         let mut rows = sqlx::query(
             "SELECT seq, session_id, at, direction, kind, method, tool, rpc_id, payload, masked, decision, prev_hash, hash \
@@ -386,6 +435,7 @@ impl Store {
         )
         .fetch(&self.pool);
         let mut v = Verifier::default();
+        let mut leaves: Vec<Vec<u8>> = Vec::new();
         while let Some(r) = rows.try_next().await? {
             let get = |c: &str| r.get::<Option<String>, _>(c);
             let (prev, hash) = (
@@ -425,9 +475,56 @@ impl Store {
                     reason: e.to_string(),
                 });
             }
+            leaves.push(hex::decode(&hash).unwrap_or_default());
+        }
+        drop(rows);
+        let checkpoints: Vec<(i64, i64, String, String, String, String, String)> = sqlx::query_as(
+            "SELECT id, tree_size, root_hash, chain_head, at, public_key, signature FROM checkpoints ORDER BY id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let broken = |reason: String| {
+            Ok(ChainReport::Broken {
+                events: v.checked(),
+                reason,
+            })
+        };
+        for (id, size, root, chain_head, at, public_key, signature) in &checkpoints {
+            let head = TreeHead {
+                tree_size: *size,
+                root: root.clone(),
+                chain_head: chain_head.clone(),
+                at: at.clone(),
+            };
+            if trusted_key.is_some_and(|k| k != public_key) {
+                return broken(format!(
+                    "checkpoint #{id} ({at}) is signed by key {public_key}, not the trusted key"
+                ));
+            }
+            if !head.verify(public_key, signature) {
+                return broken(format!(
+                    "checkpoint #{id} ({at}) has an invalid signature: it was forged or altered"
+                ));
+            }
+            let n = usize::try_from(*size).unwrap_or(usize::MAX);
+            if n > leaves.len() {
+                return broken(format!(
+                    "checkpoint #{id} ({at}) covers {size} events but the log has {}: events at the end were removed (truncated tail)",
+                    leaves.len()
+                ));
+            }
+            if n == 0
+                || hex::encode(merkle_root(&leaves[..n])) != *root
+                || hex::encode(&leaves[n - 1]) != *chain_head
+            {
+                return broken(format!(
+                    "events 1..{size} no longer match checkpoint #{id} ({at}): the log was rewritten"
+                ));
+            }
         }
         Ok(ChainReport::Intact {
             events: v.checked(),
+            checkpoints: checkpoints.len() as u64,
             head: v.head().to_string(),
         })
     }
@@ -860,6 +957,49 @@ mod tests {
                 assert!(reason.contains("#17 was changed"), "{reason}");
             }
             intact => panic!("tampering went unnoticed: {intact:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn checkpoints_catch_a_truncated_or_rewritten_tail() {
+        let (store, _dir) = temp_store().await;
+        let key = gatehouse_audit::signing_key_from_hex(&"42".repeat(32)).unwrap();
+        store.start_session(session("k1")).await.unwrap();
+        for n in 0..10 {
+            store.record(vec![event("k1", n)]).await.unwrap();
+        }
+        let head = store.write_checkpoint(&key).await.unwrap().unwrap();
+        assert_eq!(head.tree_size, 10);
+        assert!(
+            store.write_checkpoint(&key).await.unwrap().is_none(),
+            "nothing new to sign"
+        );
+        let public = public_key_hex(&key);
+        assert!(matches!(
+            store.verify_log(Some(&public)).await.unwrap(),
+            ChainReport::Intact { checkpoints: 1, .. }
+        ));
+        let other =
+            public_key_hex(&gatehouse_audit::signing_key_from_hex(&"43".repeat(32)).unwrap());
+        assert!(matches!(
+            store.verify_log(Some(&other)).await.unwrap(),
+            ChainReport::Broken { .. }
+        ));
+
+        // Cutting the last events keeps the chain itself consistent; the checkpoint catches it.
+        sqlx::query("DROP TRIGGER audit_events_append_only_delete")
+            .execute(store.pool())
+            .await
+            .unwrap();
+        sqlx::query("DELETE FROM audit_events WHERE seq > 7")
+            .execute(store.pool())
+            .await
+            .unwrap();
+        match store.verify_chain().await.unwrap() {
+            ChainReport::Broken { reason, .. } => {
+                assert!(reason.contains("truncated tail"), "{reason}")
+            }
+            intact => panic!("truncation went unnoticed: {intact:?}"),
         }
     }
 

@@ -759,10 +759,32 @@ async fn stateless_requests_are_checked_grouped_and_refused_across_eras() {
 async fn shutdown_ends_open_sessions_on_the_record() {
     let mut h = Harness::start(true).await;
     let sid = h.initialize("customers").await;
+    let published: Value = h
+        .http
+        .get(format!("{}/.well-known/gatehouse-audit-key", h.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let key = published["public_key"].as_str().unwrap().to_string();
     let gw = h.stop().await;
     let row = gw.store.find_session(&sid).await.unwrap().unwrap();
     assert_eq!(row.end_reason.as_deref(), Some("gateway_shutdown"));
     assert!(gw.sessions.is_empty());
+    // A checkpoint is signed at shutdown, by the published key, covering the session's end.
+    match gw.store.verify_log(Some(&key)).await.unwrap() {
+        gatehouse_control_plane::store::ChainReport::Intact {
+            events,
+            checkpoints,
+            ..
+        } => {
+            assert_eq!(checkpoints, 1);
+            assert!(events >= 4, "{events}");
+        }
+        broken => panic!("{broken:?}"),
+    }
 }
 
 #[tokio::test]

@@ -1,20 +1,33 @@
-//! `gatehouse audit verify`: checks the audit log's hash chain end to end.
+//! `gatehouse audit verify`: checks the audit log's hash chain and signed checkpoints.
 
 use super::{Exit, out, sessions::open};
 use crate::store::ChainReport;
 use std::path::PathBuf;
 
-/// Exit 0 when every event is intact, 1 (naming the first bad event) when not.
-pub async fn verify(config: Option<PathBuf>, database: Option<String>) -> Result<(), Exit> {
+/// Exit 0 when every event and checkpoint is intact, 1 (naming the first problem) when not.
+pub async fn verify(
+    config: Option<PathBuf>,
+    database: Option<String>,
+    public_key: Option<String>,
+) -> Result<(), Exit> {
     let store = open(config, database).await?;
     match store
-        .verify_chain()
+        .verify_log(public_key.as_deref())
         .await
         .map_err(|e| Exit::Runtime(e.to_string()))?
     {
-        ChainReport::Intact { events, head } => {
+        ChainReport::Intact {
+            events,
+            checkpoints,
+            head,
+        } => {
             out(&format!(
-                "audit log intact: {events} events, chain head {head}\n"
+                "audit log intact: {events} events, {checkpoints} signed checkpoints{}, chain head {head}\n",
+                if public_key.is_some() {
+                    " (all by the trusted key)"
+                } else {
+                    ""
+                }
             ));
             Ok(())
         }

@@ -50,6 +50,8 @@ pub struct Gateway {
     hosts: HostGuard,
     /// Serializes creation of stateless-era group sessions.
     group_lock: tokio::sync::Mutex<()>,
+    /// Signs audit checkpoints.
+    signing_key: gatehouse_audit::SigningKey,
     /// Fired on shutdown: ends server streams so open connections can drain.
     pub shutdown: CancellationToken,
 }
@@ -72,7 +74,9 @@ impl Gateway {
                 "no policy_file configured and none published yet: every signed-in person may use every configured server"
             );
         }
+        let signing_key = config.signing_key()?;
         Ok(Arc::new(Gateway {
+            signing_key,
             policy: std::sync::RwLock::new(policy),
             masking,
             config: Arc::new(config),
@@ -146,6 +150,32 @@ impl Gateway {
                 tracing::error!(version = latest.0, error = %e, "a published policy does not parse; keeping the one in force")
             }
         }
+    }
+
+    /// Signs a checkpoint over the audit log now (when there is anything new).
+    pub async fn checkpoint(&self) {
+        match self.store.write_checkpoint(&self.signing_key).await {
+            Ok(Some(head)) => {
+                tracing::info!(tree_size = head.tree_size, root = %head.root, "audit checkpoint signed")
+            }
+            Ok(None) => {}
+            Err(e) => tracing::error!(error = %e, "could not sign an audit checkpoint"),
+        }
+    }
+
+    fn spawn_checkpoints(self: &Arc<Self>) {
+        let gw = self.clone();
+        let every = Duration::from_secs(self.config.audit.checkpoint_secs.max(1));
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.tick().await;
+            loop {
+                tokio::select! {
+                    _ = gw.shutdown.cancelled() => return,
+                    _ = tick.tick() => gw.checkpoint().await,
+                }
+            }
+        });
     }
 
     /// Ends sessions that idled out or whose upstream went away, until shutdown.
@@ -332,10 +362,20 @@ pub fn router(gw: Arc<Gateway>) -> Router {
             "/api/v1/approvals/{id}/{verb}",
             axum::routing::post(api::decide),
         )
+        .route("/.well-known/gatehouse-audit-key", get(audit_key))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .with_state(gw)
+}
+
+async fn audit_key(State(gw): State<Arc<Gateway>>) -> Response {
+    axum::Json(serde_json::json!({
+        "algorithm": "ed25519",
+        "public_key": gatehouse_audit::public_key_hex(&gw.signing_key),
+        "checkpoint": "RFC 6962 Merkle tree head of events 1..tree_size; signed text: gatehouse-checkpoint-v1\\n{tree_size}\\n{root}\\n{chain_head}\\n{at}",
+    }))
+    .into_response()
 }
 
 async fn readyz(State(gw): State<Arc<Gateway>>) -> Response {
@@ -866,6 +906,7 @@ pub async fn serve(
     stop: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     gw.spawn_reaper();
+    gw.spawn_checkpoints();
     gw.start_policy_watch()
         .await
         .map_err(|e| std::io::Error::other(e.to_string()))?;
@@ -880,5 +921,6 @@ pub async fn serve(
         .with_graceful_shutdown(drained)
         .await?;
     gw.end_all_sessions("gateway_shutdown").await;
+    gw.checkpoint().await;
     Ok(())
 }
