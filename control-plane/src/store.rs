@@ -7,7 +7,8 @@
 
 use chrono::{DateTime, Utc};
 use gatehouse_audit::{
-    ChainRecord, GENESIS, SigningKey, TreeHead, Verifier, chain_hash, merkle_root, public_key_hex,
+    ChainRecord, GENESIS, SigningKey, StoredCheckpoint, StoredEvent, TreeHead, chain_hash,
+    merkle_root, public_key_hex,
 };
 use serde::Serialize;
 use sqlx::pool::PoolConnection;
@@ -359,27 +360,8 @@ impl Store {
     }
 }
 
-/// The outcome of checking the whole log.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ChainReport {
-    /// Every event is linked to the one before it and matches its hash, and every
-    /// checkpoint matches the log and its signature.
-    Intact {
-        /// Events checked.
-        events: u64,
-        /// Checkpoints checked.
-        checkpoints: u64,
-        /// The hash of the last event.
-        head: String,
-    },
-    /// The log was changed; `events` were good before the break.
-    Broken {
-        /// Events checked before the break.
-        events: u64,
-        /// What is wrong and where.
-        reason: String,
-    },
-}
+/// The outcome of checking the whole log (the same check `--bundle` runs offline).
+pub type ChainReport = gatehouse_audit::LogReport;
 
 impl Store {
     /// Signs a checkpoint over the whole log as it is now (unless the newest checkpoint
@@ -428,105 +410,66 @@ impl Store {
 
     /// [`Store::verify_chain`] with a public key (hex) the checkpoints must be signed with.
     pub async fn verify_log(&self, trusted_key: Option<&str>) -> Result<ChainReport, StoreError> {
-        use futures::TryStreamExt;
-        let mut rows = sqlx::query(
+        let events = self.all_events().await?;
+        let checkpoints = self.checkpoints().await?;
+        Ok(gatehouse_audit::verify_log(
+            events,
+            &checkpoints,
+            trusted_key,
+        ))
+    }
+
+    /// Every audit event with its chain links, in order.
+    pub async fn all_events(&self) -> Result<Vec<StoredEvent>, StoreError> {
+        let rows = sqlx::query(
             "SELECT seq, session_id, at, direction, kind, method, tool, rpc_id, payload, masked, decision, prev_hash, hash \
              FROM audit_events ORDER BY seq",
         )
-        .fetch(&self.pool);
-        let mut v = Verifier::default();
-        let mut leaves: Vec<Vec<u8>> = Vec::new();
-        while let Some(r) = rows.try_next().await? {
-            let get = |c: &str| r.get::<Option<String>, _>(c);
-            let (prev, hash) = (
-                get("prev_hash").unwrap_or_default(),
-                get("hash").unwrap_or_default(),
-            );
-            let (session_id, at, direction, kind, payload) = (
-                r.get::<String, _>("session_id"),
-                r.get::<String, _>("at"),
-                r.get::<String, _>("direction"),
-                r.get::<String, _>("kind"),
-                r.get::<String, _>("payload"),
-            );
-            let (method, tool, rpc_id, masked, decision) = (
-                get("method"),
-                get("tool"),
-                get("rpc_id"),
-                get("masked"),
-                get("decision"),
-            );
-            let record = ChainRecord {
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| StoredEvent {
                 seq: r.get("seq"),
-                session_id: &session_id,
-                at: &at,
-                direction: &direction,
-                kind: &kind,
-                method: method.as_deref(),
-                tool: tool.as_deref(),
-                rpc_id: rpc_id.as_deref(),
-                payload: &payload,
-                masked: masked.as_deref(),
-                decision: decision.as_deref(),
-            };
-            if let Err(e) = v.check(&record, &prev, &hash) {
-                return Ok(ChainReport::Broken {
-                    events: v.checked(),
-                    reason: e.to_string(),
-                });
-            }
-            leaves.push(hex::decode(&hash).unwrap_or_default());
-        }
-        drop(rows);
-        let checkpoints: Vec<(i64, i64, String, String, String, String, String)> = sqlx::query_as(
+                session_id: r.get("session_id"),
+                at: r.get("at"),
+                direction: r.get("direction"),
+                kind: r.get("kind"),
+                method: r.get("method"),
+                tool: r.get("tool"),
+                rpc_id: r.get("rpc_id"),
+                payload: r.get("payload"),
+                masked: r.get("masked"),
+                decision: r.get("decision"),
+                prev_hash: r.get("prev_hash"),
+                hash: r.get("hash"),
+            })
+            .collect())
+    }
+
+    /// Every signed checkpoint, oldest first.
+    pub async fn checkpoints(&self) -> Result<Vec<StoredCheckpoint>, StoreError> {
+        let rows: Vec<(i64, i64, String, String, String, String, String)> = sqlx::query_as(
             "SELECT id, tree_size, root_hash, chain_head, at, public_key, signature FROM checkpoints ORDER BY id",
         )
         .fetch_all(&self.pool)
         .await?;
-        let broken = |reason: String| {
-            Ok(ChainReport::Broken {
-                events: v.checked(),
-                reason,
-            })
-        };
-        for (id, size, root, chain_head, at, public_key, signature) in &checkpoints {
-            let head = TreeHead {
-                tree_size: *size,
-                root: root.clone(),
-                chain_head: chain_head.clone(),
-                at: at.clone(),
-            };
-            if trusted_key.is_some_and(|k| k != public_key) {
-                return broken(format!(
-                    "checkpoint #{id} ({at}) is signed by key {public_key}, not the trusted key"
-                ));
-            }
-            if !head.verify(public_key, signature) {
-                return broken(format!(
-                    "checkpoint #{id} ({at}) has an invalid signature: it was forged or altered"
-                ));
-            }
-            let n = usize::try_from(*size).unwrap_or(usize::MAX);
-            if n > leaves.len() {
-                return broken(format!(
-                    "checkpoint #{id} ({at}) covers {size} events but the log has {}: events at the end were removed (truncated tail)",
-                    leaves.len()
-                ));
-            }
-            if n == 0
-                || hex::encode(merkle_root(&leaves[..n])) != *root
-                || hex::encode(&leaves[n - 1]) != *chain_head
-            {
-                return broken(format!(
-                    "events 1..{size} no longer match checkpoint #{id} ({at}): the log was rewritten"
-                ));
-            }
-        }
-        Ok(ChainReport::Intact {
-            events: v.checked(),
-            checkpoints: checkpoints.len() as u64,
-            head: v.head().to_string(),
-        })
+        Ok(rows
+            .into_iter()
+            .map(
+                |(id, tree_size, root_hash, chain_head, at, public_key, signature)| {
+                    StoredCheckpoint {
+                        id,
+                        tree_size,
+                        root_hash,
+                        chain_head,
+                        at,
+                        public_key,
+                        signature,
+                    }
+                },
+            )
+            .collect())
     }
 }
 
