@@ -91,6 +91,17 @@ enum Command {
         #[command(subcommand)]
         command: PolicyCommand,
     },
+    /// SOC 2 evidence bundles.
+    Evidence {
+        #[command(subcommand)]
+        command: EvidenceCommand,
+        /// Config file naming the database.
+        #[arg(long, short, global = true)]
+        config: Option<PathBuf>,
+        /// Database URL (overrides the config).
+        #[arg(long, global = true, env = "GATEHOUSE_DATABASE")]
+        database: Option<String>,
+    },
     /// Mask standard input (JSON or text) with a masking profile, to try it on sample data.
     Mask {
         /// The profile (default: masking.default_profile).
@@ -193,6 +204,25 @@ enum AuditCommand {
         /// /.well-known/gatehouse-audit-key.
         #[arg(long)]
         public_key: Option<String>,
+        /// Verify an exported evidence bundle (offline) instead of the live store.
+        #[arg(long)]
+        bundle: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum EvidenceCommand {
+    /// Write the evidence of a period to a new folder (verify it with `audit verify --bundle`).
+    Export {
+        /// First day (2026-11-01) or RFC 3339 time.
+        #[arg(long)]
+        from: String,
+        /// Last day (inclusive) or RFC 3339 time.
+        #[arg(long)]
+        to: String,
+        /// A new or empty folder.
+        #[arg(long)]
+        out: PathBuf,
     },
 }
 
@@ -248,10 +278,15 @@ fn main() -> std::process::ExitCode {
                 }
             },
             Command::Audit {
-                command: AuditCommand::Verify { public_key },
+                command: AuditCommand::Verify { public_key, bundle },
                 config,
                 database,
-            } => commands::audit::verify(config, database, public_key).await,
+            } => commands::audit::verify(config, database, public_key, bundle).await,
+            Command::Evidence {
+                command: EvidenceCommand::Export { from, to, out },
+                config,
+                database,
+            } => commands::evidence::export(&from, &to, &out, config, database).await,
             Command::Tools {
                 command,
                 config,

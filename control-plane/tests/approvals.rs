@@ -485,3 +485,117 @@ async fn many_held_calls_are_decided_independently() {
         }
     }
 }
+
+#[tokio::test]
+async fn the_evidence_bundle_verifies_offline_and_any_edit_is_named() {
+    let g = start().await;
+    let sid = g.session().await;
+    let (_, first) = g
+        .mcp(
+            Some(&sid),
+            Gate::call_body(1, "describe_table", json!({"table": "api_keys"})),
+        )
+        .await;
+    let id = first["error"]["data"]["approvalId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    g.vote("dave", &id, "approve", "quarterly key audit").await;
+    g.mcp(
+        Some(&sid),
+        Gate::call_body(2, "describe_table", json!({"table": "api_keys"})),
+    )
+    .await;
+    g.gw.checkpoint().await;
+    let key: Value = g
+        .http
+        .get(format!("{}/.well-known/gatehouse-audit-key", g.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let key = key["public_key"].as_str().unwrap().to_string();
+
+    let bundle = g._dir.path().join("bundle");
+    let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
+    let db = format!("sqlite://{}", g._dir.path().join("a.db").display());
+    let cli = |args: &[&str]| {
+        std::process::Command::new(BIN)
+            .args(args)
+            .env("GATEHOUSE_DATABASE", &db)
+            .output()
+            .unwrap()
+    };
+    let out = cli(&[
+        "evidence",
+        "export",
+        "--from",
+        &today,
+        "--to",
+        &today,
+        "--out",
+        bundle.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report = std::fs::read_to_string(bundle.join("report.html")).unwrap();
+    for needle in [
+        "CC6.1",
+        "CC6.2",
+        "CC7.2",
+        "CC8.1",
+        id.as_str(),
+        "dave approve (quarterly key audit)",
+    ] {
+        assert!(report.contains(needle), "report lacks {needle}");
+    }
+    let verify = |k: &str| {
+        cli(&[
+            "audit",
+            "verify",
+            "--bundle",
+            bundle.to_str().unwrap(),
+            "--public-key",
+            k,
+        ])
+    };
+    let ok = verify(&key);
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    assert!(String::from_utf8_lossy(&ok.stdout).contains("intact"));
+
+    // An edited file is named by the manifest...
+    let events_path = bundle.join("audit_events.jsonl");
+    let original = std::fs::read_to_string(&events_path).unwrap();
+    let edited = original.replacen("describe_table", "describe_tablX", 1);
+    std::fs::write(&events_path, &edited).unwrap();
+    let bad = verify(&key);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&bad.stderr)
+            .contains("audit_events.jsonl was changed after export")
+    );
+    // ...and one with a forged manifest by the chain itself.
+    let manifest_path = bundle.join("manifest.json");
+    let mut manifest: Value =
+        serde_json::from_str(&std::fs::read_to_string(&manifest_path).unwrap()).unwrap();
+    use sha2::Digest;
+    manifest["files"]["audit_events.jsonl"] =
+        json!(hex::encode(sha2::Sha256::digest(edited.as_bytes())));
+    std::fs::write(&manifest_path, manifest.to_string()).unwrap();
+    let bad = verify(&key);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("was changed after it was recorded"),
+        "{}",
+        String::from_utf8_lossy(&bad.stderr)
+    );
+}

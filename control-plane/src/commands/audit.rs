@@ -9,13 +9,17 @@ pub async fn verify(
     config: Option<PathBuf>,
     database: Option<String>,
     public_key: Option<String>,
+    bundle: Option<PathBuf>,
 ) -> Result<(), Exit> {
-    let store = open(config, database).await?;
-    match store
-        .verify_log(public_key.as_deref())
-        .await
-        .map_err(|e| Exit::Runtime(e.to_string()))?
-    {
+    let report = match bundle {
+        Some(dir) => super::evidence::verify_bundle(&dir, public_key.as_deref())?,
+        None => open(config, database)
+            .await?
+            .verify_log(public_key.as_deref())
+            .await
+            .map_err(|e| Exit::Runtime(e.to_string()))?,
+    };
+    match report {
         ChainReport::Intact {
             events,
             checkpoints,

@@ -3,6 +3,7 @@
 pub mod approvals;
 pub mod audit;
 pub mod connect;
+pub mod evidence;
 pub mod mask;
 pub mod policy;
 pub mod serve;

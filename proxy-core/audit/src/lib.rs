@@ -10,7 +10,7 @@ mod checkpoint;
 mod log;
 
 pub use chain::{ChainBreak, ChainRecord, GENESIS, Verifier, chain_hash};
-pub use log::{LogReport, StoredCheckpoint, StoredEvent, verify_log};
 pub use checkpoint::{TreeHead, merkle_root, public_key_hex, signing_key_from_hex};
 /// Ed25519 keys, re-exported so callers need no second copy of the crate.
 pub use ed25519_dalek::SigningKey;
+pub use log::{LogReport, StoredCheckpoint, StoredEvent, verify_log};

@@ -104,13 +104,22 @@ pub fn verify_log(
     let mut v = Verifier::default();
     let mut leaves: Vec<Vec<u8>> = Vec::new();
     for e in events {
-        let (prev, hash) = (e.prev_hash.clone().unwrap_or_default(), e.hash.clone().unwrap_or_default());
+        let (prev, hash) = (
+            e.prev_hash.clone().unwrap_or_default(),
+            e.hash.clone().unwrap_or_default(),
+        );
         if let Err(err) = v.check(&e.record(), &prev, &hash) {
-            return LogReport::Broken { events: v.checked(), reason: err.to_string() };
+            return LogReport::Broken {
+                events: v.checked(),
+                reason: err.to_string(),
+            };
         }
         leaves.push(hex::decode(&hash).unwrap_or_default());
     }
-    let broken = |reason: String| LogReport::Broken { events: v.checked(), reason };
+    let broken = |reason: String| LogReport::Broken {
+        events: v.checked(),
+        reason,
+    };
     for c in checkpoints {
         let (id, at) = (c.id, &c.at);
         let head = TreeHead {
@@ -120,10 +129,15 @@ pub fn verify_log(
             at: c.at.clone(),
         };
         if trusted_key.is_some_and(|k| k != c.public_key) {
-            return broken(format!("checkpoint #{id} ({at}) is signed by key {}, not the trusted key", c.public_key));
+            return broken(format!(
+                "checkpoint #{id} ({at}) is signed by key {}, not the trusted key",
+                c.public_key
+            ));
         }
         if !head.verify(&c.public_key, &c.signature) {
-            return broken(format!("checkpoint #{id} ({at}) has an invalid signature: it was forged or altered"));
+            return broken(format!(
+                "checkpoint #{id} ({at}) has an invalid signature: it was forged or altered"
+            ));
         }
         let n = usize::try_from(c.tree_size).unwrap_or(usize::MAX);
         if n > leaves.len() {
@@ -133,8 +147,14 @@ pub fn verify_log(
                 leaves.len()
             ));
         }
-        if n == 0 || hex::encode(merkle_root(&leaves[..n])) != c.root_hash || hex::encode(&leaves[n - 1]) != c.chain_head {
-            return broken(format!("events 1..{} no longer match checkpoint #{id} ({at}): the log was rewritten", c.tree_size));
+        if n == 0
+            || hex::encode(merkle_root(&leaves[..n])) != c.root_hash
+            || hex::encode(&leaves[n - 1]) != c.chain_head
+        {
+            return broken(format!(
+                "events 1..{} no longer match checkpoint #{id} ({at}): the log was rewritten",
+                c.tree_size
+            ));
         }
     }
     LogReport::Intact {
