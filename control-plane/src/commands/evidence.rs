@@ -339,6 +339,14 @@ fn report_html(
         }
     }
     let changed_tools = events.iter().filter(|e| e.kind == "tool_changed").count();
+    // People read minutes, not microseconds.
+    let human = |t: &str| {
+        t.get(..16)
+            .map(|d| format!("{} UTC", d.replace('T', " ")))
+            .unwrap_or_else(|| t.to_string())
+    };
+    let (from, to) = (human(from), human(to));
+    let (from, to) = (from.as_str(), to.as_str());
     let mut h = String::new();
     let _ = write!(
         h,
@@ -347,7 +355,7 @@ fn report_html(
          h2{{font-size:1.1rem;border-bottom:1px solid #ccd;padding-bottom:.2rem;margin-top:2rem}}table{{border-collapse:collapse;width:100%}}\
          td,th{{border:1px solid #dde;padding:.25rem .5rem;text-align:left;font-size:.9rem;vertical-align:top}}th{{background:#f3f4f8}}\
          .c{{color:#556;font-size:.85rem}}@media print{{body{{margin:0}}}}</style></head><body>\
-         <h1>Gatehouse evidence, {} to {}</h1><p class=c>{} sessions, {} audit events in the period, {} signed checkpoints. \
+         <h1>Gatehouse evidence, {} to {}</h1><p class=c>Sessions: {}. Audit events in the period: {}. Signed checkpoints: {}. \
          Verify this bundle with <code>gatehouse audit verify --bundle DIR --public-key KEY</code>.</p>",
         esc(from),
         esc(to),
@@ -456,6 +464,9 @@ fn report_html(
                 "YES"
             }
         );
+    }
+    if pins.is_empty() {
+        h.push_str("<tr><td colspan=4>(no tools were listed in this period)</td></tr>");
     }
     h.push_str("</table></body></html>\n");
     h
