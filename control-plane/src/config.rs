@@ -81,6 +81,33 @@ pub struct Config {
     /// Signed checkpoints over the audit log.
     #[serde(default)]
     pub audit: AuditConfig,
+    /// Access tokens from the company's OpenID provider.
+    #[serde(default)]
+    pub oidc: Option<OidcConfig>,
+}
+
+/// `[oidc]`: the identity provider whose access tokens the gateway accepts.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OidcConfig {
+    /// The issuer (discovery at `{issuer}/.well-known/openid-configuration`).
+    pub issuer: String,
+    /// Extra accepted audiences; `{public_url}/mcp` and `{public_url}/mcp/{server}` always are.
+    #[serde(default)]
+    pub audiences: Vec<String>,
+    /// The claim naming the person (`sub` default; `preferred_username`, `email`, `oid`…).
+    #[serde(default = "default_user_claim")]
+    pub user_claim: String,
+    /// The claim listing their groups (`groups` default; Entra ID: `groups` or `roles`).
+    #[serde(default = "default_groups_claim")]
+    pub groups_claim: String,
+}
+
+fn default_user_claim() -> String {
+    "sub".into()
+}
+fn default_groups_claim() -> String {
+    "groups".into()
 }
 
 /// `[audit]`.
@@ -475,7 +502,8 @@ fn resolve_secret(value: &str) -> Result<String, String> {
 }
 
 /// Top-level keys an environment variable may override.
-const TOP_LEVEL_KEYS: [&str; 12] = [
+const TOP_LEVEL_KEYS: [&str; 13] = [
+    "oidc",
     "approvals",
     "audit",
     "policy_file",

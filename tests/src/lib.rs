@@ -165,6 +165,49 @@ pub async fn everything_legacy_sse() -> Peer {
     p
 }
 
+/// A real OpenID provider (npm `oidc-provider`) issuing JWT access tokens for `resource`.
+pub async fn openid_provider(port: u16, resource: &str) -> Peer {
+    let script = peers().join("oidc-provider.mjs").display().to_string();
+    let port_text = port.to_string();
+    let mut p = spawn_peer(
+        &node22(),
+        &[&script, "--port", &port_text, "--resource", resource],
+        &[],
+        port,
+        "oidc-provider",
+    )
+    .await;
+    p.url = format!("http://127.0.0.1:{port}");
+    p
+}
+
+/// An access token from the provider at `issuer` by the client-credentials grant.
+pub async fn client_credentials(
+    issuer: &str,
+    client: &str,
+    secret: &str,
+    resource: &str,
+) -> String {
+    let r: Value = reqwest::Client::new()
+        .post(format!("{issuer}/token"))
+        .basic_auth(client, Some(secret))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("resource", resource),
+            ("scope", "mcp"),
+        ])
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("token request failed: {e}"))
+        .json()
+        .await
+        .unwrap_or_else(|e| panic!("token response: {e}"));
+    r["access_token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no access token: {r}"))
+        .to_string()
+}
+
 /// A current-era (2026-07-28) upstream written with the Python SDK.
 pub async fn current_server() -> Peer {
     let port = free_port();
@@ -210,16 +253,29 @@ pub struct Gatehouse {
 impl Gatehouse {
     /// Starts a gateway with `[[servers]]` TOML (dev token [`TOKEN`] for user `e2e`).
     pub async fn start(servers: &str) -> Gatehouse {
+        Gatehouse::start_with(servers, "", None).await
+    }
+
+    /// Starts a gateway with extra top-level TOML (placed before `[[servers]]`), on a given
+    /// listener when the caller needs to know the address first.
+    pub async fn start_with(
+        servers: &str,
+        extra: &str,
+        listener: Option<tokio::net::TcpListener>,
+    ) -> Gatehouse {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("no temp dir: {e}"));
         let text = format!(
-            "{servers}\n[dev]\ntokens = [{{ token = \"{TOKEN}\", user = \"e2e\", groups = [\"engineers\"] }}]\n"
+            "{extra}\n{servers}\n[dev]\ntokens = [{{ token = \"{TOKEN}\", user = \"e2e\", groups = [\"engineers\"] }}]\n"
         );
         let mut config = Config::parse(&text, Path::new("e2e.toml"), std::iter::empty())
             .unwrap_or_else(|e| panic!("{e}"));
         config.database = format!("sqlite://{}", dir.path().join("e2e.db").display());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
+        let listener = match listener {
+            Some(l) => l,
+            None => tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .unwrap_or_else(|e| panic!("{e}")),
+        };
         let base = format!(
             "http://{}",
             listener.local_addr().unwrap_or_else(|e| panic!("{e}"))

@@ -17,11 +17,11 @@ fn error(status: StatusCode, message: impl Into<String>) -> Response {
 
 // Handlers answer with a `Response` either way; boxing it would only add noise.
 #[allow(clippy::result_large_err)]
-fn signed_in(gw: &Gateway, headers: &HeaderMap) -> Result<super::auth::Principal, Response> {
+async fn signed_in(gw: &Gateway, headers: &HeaderMap) -> Result<super::auth::Principal, Response> {
     gw.hosts
         .check(headers)
         .map_err(|e| error(StatusCode::FORBIDDEN, e))?;
-    gw.auth.authenticate(headers).map_err(|_| {
+    gw.authenticate(headers, None).await.map_err(|_| {
         error(
             StatusCode::UNAUTHORIZED,
             "sign-in required: send `Authorization: Bearer <token>`",
@@ -42,7 +42,7 @@ pub async fn list(
     headers: HeaderMap,
     Query(q): Query<ListQuery>,
 ) -> Response {
-    if let Err(r) = signed_in(&gw, &headers) {
+    if let Err(r) = signed_in(&gw, &headers).await {
         return r;
     }
     match gw.store.approvals(!q.all).await {
@@ -64,7 +64,7 @@ pub async fn decide(
     Path((id, verb)): Path<(String, String)>,
     body: Option<Json<DecisionBody>>,
 ) -> Response {
-    let principal = match signed_in(&gw, &headers) {
+    let principal = match signed_in(&gw, &headers).await {
         Ok(p) => p,
         Err(r) => return r,
     };

@@ -35,6 +35,17 @@ impl AuthError {
     }
 }
 
+/// The bearer token of a request, if it carries one.
+pub fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(http::header::AUTHORIZATION)?.to_str().ok()?;
+    Some(
+        value
+            .strip_prefix("Bearer ")
+            .or_else(|| value.strip_prefix("bearer "))?
+            .trim(),
+    )
+}
+
 /// Maps bearer tokens to principals. Tokens are kept only as SHA-256 digests so a
 /// heap dump or debug print never shows one.
 #[derive(Debug, Default)]
@@ -70,15 +81,7 @@ impl Authenticator {
 
     /// The principal behind the request's `Authorization: Bearer` header.
     pub fn authenticate(&self, headers: &HeaderMap) -> Result<Principal, AuthError> {
-        let value = headers
-            .get(http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .ok_or(AuthError::Missing)?;
-        let token = value
-            .strip_prefix("Bearer ")
-            .or_else(|| value.strip_prefix("bearer "))
-            .ok_or(AuthError::Missing)?
-            .trim();
+        let token = bearer(headers).ok_or(AuthError::Missing)?;
         self.dev_tokens
             .get(&digest(token))
             .cloned()

@@ -7,6 +7,7 @@ pub mod auth;
 mod bridge;
 mod guard;
 pub mod masking;
+mod oidc;
 pub mod policy;
 mod recording;
 pub mod session;
@@ -50,6 +51,8 @@ pub struct Gateway {
     hosts: HostGuard,
     /// Serializes creation of stateless-era group sessions.
     group_lock: tokio::sync::Mutex<()>,
+    /// Verifies access tokens from the configured identity provider.
+    oidc: Option<oidc::JwtVerifier>,
     /// Signs audit checkpoints.
     signing_key: gatehouse_audit::SigningKey,
     /// Fired on shutdown: ends server streams so open connections can drain.
@@ -75,7 +78,9 @@ impl Gateway {
             );
         }
         let signing_key = config.signing_key()?;
+        let oidc = config.oidc.clone().map(oidc::JwtVerifier::new);
         Ok(Arc::new(Gateway {
+            oidc,
             signing_key,
             policy: std::sync::RwLock::new(policy),
             masking,
@@ -410,7 +415,7 @@ async fn resource_metadata(State(gw): State<Arc<Gateway>>, Path(server): Path<St
     axum::Json(serde_json::json!({
         "resource": format!("{}/mcp/{server}", gw.config.public_base()),
         "bearer_methods_supported": ["header"],
-        "authorization_servers": [],
+        "authorization_servers": gw.config.oidc.iter().map(|o| o.issuer.clone()).collect::<Vec<_>>(),
     }))
     .into_response()
 }
@@ -445,9 +450,37 @@ fn unrecorded(id: Option<Id>, e: &crate::store::StoreError) -> Response {
     )
 }
 
+impl Gateway {
+    /// The person behind a request: a dev token (dev mode only), else an access token
+    /// from the configured identity provider whose audience is this gateway (or `server`).
+    pub async fn authenticate(
+        &self,
+        headers: &HeaderMap,
+        server: Option<&str>,
+    ) -> Result<Principal, AuthError> {
+        match self.auth.authenticate(headers) {
+            Err(AuthError::Invalid) => {}
+            other => return other,
+        }
+        let (Some(verifier), Some(token)) = (&self.oidc, auth::bearer(headers)) else {
+            return Err(AuthError::Invalid);
+        };
+        let base = self.config.public_base();
+        let mut audiences = vec![format!("{base}/mcp")];
+        audiences.extend(server.map(|s| format!("{base}/mcp/{s}")));
+        audiences.extend(
+            self.config
+                .oidc
+                .iter()
+                .flat_map(|o| o.audiences.iter().cloned()),
+        );
+        verifier.verify(token, &audiences).await
+    }
+}
+
 /// Host check, sign-in and server lookup shared by POST, GET and DELETE.
 #[allow(clippy::result_large_err)]
-fn admit<'a>(
+async fn admit<'a>(
     gw: &'a Gateway,
     server: &str,
     headers: &HeaderMap,
@@ -456,8 +489,8 @@ fn admit<'a>(
         .check(headers)
         .map_err(|e| rpc_error(StatusCode::FORBIDDEN, None, codes::INVALID_REQUEST, e))?;
     let principal = gw
-        .auth
-        .authenticate(headers)
+        .authenticate(headers, Some(server))
+        .await
         .map_err(|e| unauthorized(gw, server, &e))?;
     let cfg = gw.config.server(server).ok_or_else(|| {
         let names: Vec<&str> = gw.config.servers.iter().map(|s| s.name.as_str()).collect();
@@ -550,7 +583,7 @@ async fn post_mcp(
     body: HttpBody,
 ) -> Response {
     let started = Instant::now();
-    let (principal, cfg) = match admit(&gw, &server, &headers) {
+    let (principal, cfg) = match admit(&gw, &server, &headers).await {
         Ok(x) => x,
         Err(r) => return r,
     };
@@ -844,7 +877,7 @@ async fn get_mcp(
     Path(server): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    let (principal, _) = match admit(&gw, &server, &headers) {
+    let (principal, _) = match admit(&gw, &server, &headers).await {
         Ok(x) => x,
         Err(r) => return r,
     };
@@ -877,7 +910,7 @@ async fn delete_mcp(
     Path(server): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    let (principal, _) = match admit(&gw, &server, &headers) {
+    let (principal, _) = match admit(&gw, &server, &headers).await {
         Ok(x) => x,
         Err(r) => return r,
     };

@@ -1,0 +1,139 @@
+//! The gateway as an OAuth 2.1 resource server for tokens the company's identity
+//! provider issues: signature by the provider's published keys (JWKS, found by OIDC
+//! discovery and refreshed when a new key id appears), issuer, expiry, and an audience
+//! bound to this gateway (RFC 8707), with the person's groups from a configurable claim.
+
+use super::auth::{AuthError, Principal};
+use crate::config::OidcConfig;
+use jsonwebtoken::jwk::JwkSet;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header};
+use serde_json::Value;
+use std::time::{Duration, Instant};
+use tokio::sync::RwLock;
+
+/// Verifies access tokens from one issuer.
+pub struct JwtVerifier {
+    config: OidcConfig,
+    http: reqwest::Client,
+    keys: RwLock<Option<(JwkSet, Instant)>>,
+}
+
+/// How often an unknown key id may trigger a JWKS refresh (a flood of bad tokens must
+/// not become a flood of requests to the identity provider).
+const REFRESH_AT_MOST_EVERY: Duration = Duration::from_secs(10);
+
+/// Algorithms accepted: asymmetric only (a shared-secret or `none` token is refused).
+const ALLOWED: [Algorithm; 6] = [
+    Algorithm::RS256,
+    Algorithm::RS384,
+    Algorithm::RS512,
+    Algorithm::PS256,
+    Algorithm::ES256,
+    Algorithm::ES384,
+];
+
+impl JwtVerifier {
+    /// A verifier for `config.issuer`; keys are fetched on first use.
+    pub fn new(config: OidcConfig) -> JwtVerifier {
+        JwtVerifier {
+            config,
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(10))
+                .build()
+                .unwrap_or_default(),
+            keys: RwLock::new(None),
+        }
+    }
+
+    async fn fetch_keys(&self) -> Result<JwkSet, String> {
+        let issuer = self.config.issuer.trim_end_matches('/');
+        let discovery: Value = self
+            .http
+            .get(format!("{issuer}/.well-known/openid-configuration"))
+            .send()
+            .await
+            .and_then(|r| r.error_for_status())
+            .map_err(|e| format!("OIDC discovery at {issuer} failed: {e}"))?
+            .json()
+            .await
+            .map_err(|e| format!("OIDC discovery at {issuer} is not JSON: {e}"))?;
+        let jwks_uri = discovery["jwks_uri"]
+            .as_str()
+            .ok_or_else(|| format!("OIDC discovery at {issuer} names no jwks_uri"))?;
+        self.http
+            .get(jwks_uri)
+            .send()
+            .await
+            .and_then(|r| r.error_for_status())
+            .map_err(|e| format!("fetching {jwks_uri} failed: {e}"))?
+            .json()
+            .await
+            .map_err(|e| format!("{jwks_uri} is not a JWK set: {e}"))
+    }
+
+    async fn key(&self, kid: Option<&str>) -> Result<DecodingKey, AuthError> {
+        let find = |set: &JwkSet| -> Option<DecodingKey> {
+            let jwk = match kid {
+                Some(k) => set.find(k),
+                None if set.keys.len() == 1 => set.keys.first(),
+                None => None,
+            }?;
+            DecodingKey::from_jwk(jwk).ok()
+        };
+        let fresh_enough = {
+            let keys = self.keys.read().await;
+            if let Some((set, _)) = keys.as_ref()
+                && let Some(k) = find(set)
+            {
+                return Ok(k);
+            }
+            keys.as_ref()
+                .is_some_and(|(_, at)| at.elapsed() < REFRESH_AT_MOST_EVERY)
+        };
+        if fresh_enough {
+            return Err(AuthError::Invalid);
+        }
+        let set = self.fetch_keys().await.map_err(|e| {
+            tracing::error!(error = %e, "cannot get the identity provider's keys; tokens cannot be verified (failing closed)");
+            AuthError::Invalid
+        })?;
+        let key = find(&set);
+        *self.keys.write().await = Some((set, Instant::now()));
+        key.ok_or(AuthError::Invalid)
+    }
+
+    /// The person behind `token`, if it is a valid access token for this gateway.
+    pub async fn verify(&self, token: &str, audiences: &[String]) -> Result<Principal, AuthError> {
+        let header = decode_header(token).map_err(|_| AuthError::Invalid)?;
+        if !ALLOWED.contains(&header.alg) {
+            return Err(AuthError::Invalid);
+        }
+        let key = self.key(header.kid.as_deref()).await?;
+        let mut v = Validation::new(header.alg);
+        v.set_issuer(&[self.config.issuer.as_str()]);
+        v.set_audience(audiences);
+        v.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        v.leeway = 30;
+        let claims = decode::<Value>(token, &key, &v)
+            .map_err(|e| {
+                tracing::info!(error = %e, "refused an access token");
+                AuthError::Invalid
+            })?
+            .claims;
+        let user = claims[self.config.user_claim.as_str()]
+            .as_str()
+            .or_else(|| claims["sub"].as_str())
+            .ok_or(AuthError::Invalid)?
+            .to_string();
+        let groups = claims[self.config.groups_claim.as_str()]
+            .as_array()
+            .map(|g| {
+                g.iter()
+                    .filter_map(Value::as_str)
+                    .map(String::from)
+                    .collect()
+            })
+            .unwrap_or_default();
+        Ok(Principal { user, groups })
+    }
+}
