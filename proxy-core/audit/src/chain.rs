@@ -36,7 +36,9 @@ pub struct ChainRecord<'a> {
 /// array of the fields in a fixed order: unambiguous (strings are quoted and escaped, so no
 /// field can bleed into the next) and the same in any language.
 pub fn chain_hash(prev_hash: &str, r: &ChainRecord<'_>) -> String {
-    let canonical = serde_json::json!([
+    // A tuple serializes as a JSON array: the same text as building the array as a
+    // `Value`, without the intermediate allocations.
+    let canonical = serde_json::to_string(&(
         r.seq,
         r.session_id,
         r.at,
@@ -47,9 +49,9 @@ pub fn chain_hash(prev_hash: &str, r: &ChainRecord<'_>) -> String {
         r.rpc_id,
         r.payload,
         r.masked,
-        r.decision
-    ])
-    .to_string();
+        r.decision,
+    ))
+    .unwrap_or_default();
     let mut h = Sha256::new();
     h.update(prev_hash.as_bytes());
     h.update(canonical.as_bytes());
@@ -250,6 +252,16 @@ mod tests {
                 found: 2
             })
         );
+    }
+
+    #[test]
+    fn the_canonical_form_is_a_plain_json_array() {
+        // Pinned: any other implementation can recompute it.
+        let r = record(1, "{}");
+        let mut h = Sha256::new();
+        h.update(GENESIS.as_bytes());
+        h.update(br#"[1,"s","2026-01-01T00:00:00Z","client_to_server","request","tools/call","query","1","{}",null,null]"#);
+        assert_eq!(chain_hash(GENESIS, &r), hex::encode(h.finalize()));
     }
 
     #[test]
