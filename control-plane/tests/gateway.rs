@@ -313,6 +313,20 @@ async fn requests_without_a_valid_token_get_401_and_are_not_forwarded() {
         .await
         .unwrap();
     assert_eq!(meta["resource"], format!("{}/mcp/customers", h.base));
+    let root: Value = h
+        .http
+        .get(format!("{}/.well-known/oauth-protected-resource", h.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        root["resource"],
+        format!("{}/mcp", h.base),
+        "the root form names the gateway"
+    );
     // Bob may not use Alice's session.
     let sid = h.initialize("customers").await;
     let r = h

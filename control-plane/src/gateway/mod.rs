@@ -367,11 +367,26 @@ pub fn router(gw: Arc<Gateway>) -> Router {
             "/api/v1/approvals/{id}/{verb}",
             axum::routing::post(api::decide),
         )
+        .route(
+            "/.well-known/oauth-protected-resource",
+            get(root_resource_metadata),
+        )
         .route("/.well-known/gatehouse-audit-key", get(audit_key))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .with_state(gw)
+}
+
+/// The root form of the protected-resource metadata (RFC 9728), for clients that look
+/// there first: the gateway as a whole.
+async fn root_resource_metadata(State(gw): State<Arc<Gateway>>) -> Response {
+    axum::Json(serde_json::json!({
+        "resource": format!("{}/mcp", gw.config.public_base()),
+        "bearer_methods_supported": ["header"],
+        "authorization_servers": gw.config.oidc.iter().map(|o| o.issuer.clone()).collect::<Vec<_>>(),
+    }))
+    .into_response()
 }
 
 async fn audit_key(State(gw): State<Arc<Gateway>>) -> Response {
