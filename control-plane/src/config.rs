@@ -101,6 +101,9 @@ pub struct OidcConfig {
     /// The claim listing their groups (`groups` default; Entra ID: `groups` or `roles`).
     #[serde(default = "default_groups_claim")]
     pub groups_claim: String,
+    /// Scopes every token must carry (`scope` claim, space-separated, or `scp`); none by default.
+    #[serde(default)]
+    pub required_scopes: Vec<String>,
 }
 
 fn default_user_claim() -> String {

@@ -181,21 +181,23 @@ pub async fn openid_provider(port: u16, resource: &str) -> Peer {
     p
 }
 
-/// An access token from the provider at `issuer` by the client-credentials grant.
+/// An access token from the provider at `issuer` by the client-credentials grant, asking
+/// for `scope` (none when empty).
 pub async fn client_credentials(
     issuer: &str,
     client: &str,
     secret: &str,
     resource: &str,
+    scope: &str,
 ) -> String {
+    let mut form = vec![("grant_type", "client_credentials"), ("resource", resource)];
+    if !scope.is_empty() {
+        form.push(("scope", scope));
+    }
     let r: Value = reqwest::Client::new()
         .post(format!("{issuer}/token"))
         .basic_auth(client, Some(secret))
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("resource", resource),
-            ("scope", "mcp"),
-        ])
+        .form(&form)
         .send()
         .await
         .unwrap_or_else(|e| panic!("token request failed: {e}"))

@@ -42,7 +42,7 @@ async fn tokens_from_the_identity_provider_sign_people_in() {
             stdio_server("everything", &stdio),
             stdio_server("other", &stdio)
         ),
-        &format!("[oidc]\nissuer = \"{issuer}\"\n"),
+        &format!("[oidc]\nissuer = \"{issuer}\"\nrequired_scopes = [\"mcp\"]\n"),
         Some(listener),
     )
     .await;
@@ -50,8 +50,9 @@ async fn tokens_from_the_identity_provider_sign_people_in() {
     let resource = g.url("everything");
     let _op = openid_provider(op_port, &resource).await;
 
-    let engineer = client_credentials(&issuer, "ci-engineer", "secret-engineer", &resource).await;
-    let sales = client_credentials(&issuer, "ci-sales", "secret-sales", &resource).await;
+    let engineer =
+        client_credentials(&issuer, "ci-engineer", "secret-engineer", &resource, "mcp").await;
+    let sales = client_credentials(&issuer, "ci-sales", "secret-sales", &resource, "mcp").await;
 
     // A real client with the provider's token gets what it gets directly.
     let direct = ts_client(Target::Stdio(&stdio)).await;
@@ -64,6 +65,16 @@ async fn tokens_from_the_identity_provider_sign_people_in() {
     let (status, www, _) = initialize(&g.url("other"), &engineer).await;
     assert_eq!(status, 401);
     assert!(www.unwrap_or_default().contains("error=\"invalid_token\""));
+    // A valid token without the required scope: 403 naming the scope to ask for.
+    let scopeless =
+        client_credentials(&issuer, "ci-engineer", "secret-engineer", &resource, "").await;
+    let (status, www, _) = initialize(&resource, &scopeless).await;
+    assert_eq!(status, 403);
+    let www = www.unwrap_or_default();
+    assert!(
+        www.contains("error=\"insufficient_scope\"") && www.contains("scope=\"mcp\""),
+        "{www}"
+    );
     // A token whose signature does not verify is refused.
     let mut forged = engineer.clone();
     let last = forged.pop().unwrap_or('A');

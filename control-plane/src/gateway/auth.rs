@@ -23,6 +23,8 @@ pub enum AuthError {
     Missing,
     /// The token is unknown, or dev sign-in is off.
     Invalid,
+    /// The token is valid but lacks a scope the gateway requires (space-separated).
+    InsufficientScope(String),
 }
 
 impl AuthError {
@@ -31,6 +33,7 @@ impl AuthError {
         match self {
             AuthError::Missing => None,
             AuthError::Invalid => Some("invalid_token"),
+            AuthError::InsufficientScope(_) => Some("insufficient_scope"),
         }
     }
 }

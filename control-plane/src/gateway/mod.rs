@@ -530,18 +530,24 @@ fn unauthorized(gw: &Gateway, server: &str, e: &AuthError) -> Response {
     if let Some(err) = e.oauth_error() {
         challenge.push_str(&format!(", error=\"{err}\""));
     }
-    let msg = match e {
-        AuthError::Missing => "sign-in required: send `Authorization: Bearer <token>`",
-        AuthError::Invalid => {
-            "the bearer token is not valid (expired, revoked, or dev sign-in is off)"
-        }
+    if let AuthError::InsufficientScope(scope) = e {
+        challenge.push_str(&format!(", scope=\"{scope}\""));
+    }
+    let (status, msg) = match e {
+        AuthError::Missing => (
+            StatusCode::UNAUTHORIZED,
+            "sign-in required: send `Authorization: Bearer <token>`".to_string(),
+        ),
+        AuthError::Invalid => (
+            StatusCode::UNAUTHORIZED,
+            "the bearer token is not valid (expired, revoked, for another audience, or dev sign-in is off)".to_string(),
+        ),
+        AuthError::InsufficientScope(scope) => (
+            StatusCode::FORBIDDEN,
+            format!("the token lacks the scope this gateway requires: ask for `{scope}` when signing in"),
+        ),
     };
-    let mut resp = rpc_error(
-        StatusCode::UNAUTHORIZED,
-        None,
-        codes::INVALID_REQUEST,
-        msg.into(),
-    );
+    let mut resp = rpc_error(status, None, codes::INVALID_REQUEST, msg);
     if let Ok(v) = HeaderValue::from_str(&challenge) {
         resp.headers_mut().insert(header::WWW_AUTHENTICATE, v);
     }

@@ -125,6 +125,21 @@ impl JwtVerifier {
             .or_else(|| claims["sub"].as_str())
             .ok_or(AuthError::Invalid)?
             .to_string();
+        let granted: Vec<&str> = match (&claims["scope"], &claims["scp"]) {
+            (Value::String(s), _) | (_, Value::String(s)) => s.split_whitespace().collect(),
+            (_, Value::Array(a)) => a.iter().filter_map(Value::as_str).collect(),
+            _ => Vec::new(),
+        };
+        if self
+            .config
+            .required_scopes
+            .iter()
+            .any(|s| !granted.contains(&s.as_str()))
+        {
+            return Err(AuthError::InsufficientScope(
+                self.config.required_scopes.join(" "),
+            ));
+        }
         let groups = claims[self.config.groups_claim.as_str()]
             .as_array()
             .map(|g| {
