@@ -84,6 +84,13 @@ pub struct Config {
     /// Access tokens from the company's OpenID provider.
     #[serde(default)]
     pub oidc: Option<OidcConfig>,
+    /// Groups whose members may publish policies through the API.
+    #[serde(default = "default_admin_groups")]
+    pub admin_groups: Vec<String>,
+}
+
+fn default_admin_groups() -> Vec<String> {
+    vec!["gatehouse-admins".into()]
 }
 
 /// `[oidc]`: the identity provider whose access tokens the gateway accepts.
@@ -505,7 +512,8 @@ fn resolve_secret(value: &str) -> Result<String, String> {
 }
 
 /// Top-level keys an environment variable may override.
-const TOP_LEVEL_KEYS: [&str; 13] = [
+const TOP_LEVEL_KEYS: [&str; 14] = [
+    "admin_groups",
     "oidc",
     "approvals",
     "audit",

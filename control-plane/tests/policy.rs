@@ -26,7 +26,7 @@ async fn start() -> Gate {
     let dir = tempfile::tempdir().unwrap();
     let text = format!(
         "policy_file = \"{POLICY}\"\n[[servers]]\nname = \"customers\"\ncommand = \"{BIN}\"\nargs = [\"demo-server\"]\n\
-         [dev]\ntokens = [{{ token = \"eng\", user = \"erin\", groups = [\"engineers\"] }}, {{ token = \"sales\", user = \"sam\", groups = [\"sales\"] }}]\n"
+         [dev]\ntokens = [{{ token = \"eng\", user = \"erin\", groups = [\"engineers\"] }}, {{ token = \"sales\", user = \"sam\", groups = [\"sales\"] }}, {{ token = \"adm\", user = \"ann\", groups = [\"gatehouse-admins\"] }}]\n"
     );
     let mut config = Config::parse(&text, Path::new("p.toml"), std::iter::empty()).unwrap();
     config.database = format!("sqlite://{}", dir.path().join("p.db").display());
@@ -308,6 +308,7 @@ async fn a_pushed_version_applies_without_a_restart_or_a_dropped_session() {
             "--by",
             "admin-ann",
         ])
+        .env_remove("GATEHOUSE_TOKEN")
         .env(
             "GATEHOUSE_DATABASE",
             format!("sqlite://{}", g._dir.path().join("p.db").display()),
@@ -345,4 +346,45 @@ async fn a_pushed_version_applies_without_a_restart_or_a_dropped_session() {
         .await;
     assert!(ok["result"].is_object(), "{ok}");
     assert!(g.gw.policy().unwrap().version.starts_with("v2-"));
+}
+
+#[tokio::test]
+async fn only_admins_publish_policies_through_the_api() {
+    let g = start().await;
+    let push = |token: &'static str, yaml: &'static str| {
+        g.http
+            .post(format!("{}/api/v1/policies", g.base))
+            .bearer_auth(token)
+            .header("content-type", "application/yaml")
+            .body(yaml)
+            .send()
+    };
+    let good = "version: 1\ndefault: allow\n";
+    let r = push("eng", good).await.unwrap();
+    assert_eq!(r.status(), 403);
+    let v: Value = r.json().await.unwrap();
+    assert!(
+        v["error"].as_str().unwrap().contains("gatehouse-admins"),
+        "{v}"
+    );
+    let r = push("adm", "version: 1\nrules:\n  - name: x\n    effect: alow\n")
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let v: Value = r.json().await.unwrap();
+    assert!(
+        v["error"].as_str().unwrap().starts_with("policy:4:13:"),
+        "{v}"
+    );
+    assert!(
+        g.gw.policy().unwrap().version.starts_with("v1-"),
+        "a bad document never replaces the version in force"
+    );
+    let r = push("adm", good).await.unwrap();
+    assert_eq!(r.status(), 201);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(
+        (v["version"].as_i64(), v["published_by"].as_str()),
+        (Some(2), Some("ann"))
+    );
 }

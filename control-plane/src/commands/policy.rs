@@ -37,6 +37,41 @@ pub async fn push(
     let text = std::fs::read_to_string(file)
         .map_err(|e| Exit::Usage(format!("cannot read {}: {e}", file.display())))?;
     let policy = load_policy(file).map_err(|e| Exit::Usage(e.to_string()))?;
+    if let Ok(token) = std::env::var("GATEHOUSE_TOKEN")
+        && !token.trim().is_empty()
+    {
+        // Through the control plane, as yourself: only admins may publish.
+        let url = std::env::var("GATEHOUSE_URL").unwrap_or_else(|_| "http://127.0.0.1:8080".into());
+        let resp = reqwest::Client::new()
+            .post(format!("{}/api/v1/policies", url.trim_end_matches('/')))
+            .bearer_auth(token.trim())
+            .header("content-type", "application/yaml")
+            .body(text)
+            .send()
+            .await
+            .map_err(|e| Exit::Runtime(format!("cannot reach Gatehouse at {url}: {e}")))?;
+        let status = resp.status();
+        let body: serde_json::Value = resp.json().await.unwrap_or_default();
+        if !status.is_success() {
+            let msg = body["error"]
+                .as_str()
+                .unwrap_or("the push was refused")
+                .to_string();
+            return Err(if status.is_client_error() {
+                Exit::Usage(msg)
+            } else {
+                Exit::Runtime(msg)
+            });
+        }
+        out(&format!(
+            "{}: published as version {} by {}; running gateways apply it within a second\n",
+            file.display(),
+            body["version"],
+            body["published_by"].as_str().unwrap_or("?")
+        ));
+        return Ok(());
+    }
+    // Directly into the store: for operators with write access to it.
     let store = open(config, database).await?;
     let version = store
         .push_policy(&text, policy.source_digest(), by)

@@ -51,6 +51,44 @@ pub async fn list(
     }
 }
 
+/// `POST /api/v1/policies`: publishes the YAML body as the next policy version. Only
+/// members of `admin_groups` may; a bad document is refused with line:column errors.
+pub async fn push_policy(
+    State(gw): State<Arc<Gateway>>,
+    headers: HeaderMap,
+    body: String,
+) -> Response {
+    let principal = match signed_in(&gw, &headers).await {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    if !principal
+        .groups
+        .iter()
+        .any(|g| gw.config.admin_groups.contains(g))
+    {
+        return error(
+            StatusCode::FORBIDDEN,
+            format!(
+                "only members of {} may publish policies",
+                gw.config.admin_groups.join(", ")
+            ),
+        );
+    }
+    let policy = match gatehouse_policy::Policy::from_yaml(&body) {
+        Ok(p) => p,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e.with_file("policy").to_string()),
+    };
+    match gw.store.push_policy(&body, policy.source_digest(), &principal.user).await {
+        Ok(version) => (
+            StatusCode::CREATED,
+            Json(json!({ "version": version, "digest": policy.source_digest(), "published_by": principal.user })),
+        )
+            .into_response(),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
+}
+
 /// The body of a decision.
 #[derive(Deserialize)]
 pub struct DecisionBody {

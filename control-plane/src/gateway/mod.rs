@@ -363,6 +363,7 @@ pub fn router(gw: Arc<Gateway>) -> Router {
             get(resource_metadata),
         )
         .route("/api/v1/approvals", get(api::list))
+        .route("/api/v1/policies", axum::routing::post(api::push_policy))
         .route(
             "/api/v1/approvals/{id}/{verb}",
             axum::routing::post(api::decide),
