@@ -336,26 +336,11 @@ impl Store {
 
     /// Every event of a session, in order.
     pub async fn session_events(&self, id: &str) -> Result<Vec<EventRow>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT seq, at, direction, kind, method, tool, rpc_id, payload, masked, decision FROM audit_events WHERE session_id = ? ORDER BY seq",
-        )
-        .bind(id)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows
-            .iter()
-            .map(|r| EventRow {
-                seq: r.get("seq"),
-                at: r.get("at"),
-                direction: r.get("direction"),
-                kind: r.get("kind"),
-                method: r.get("method"),
-                tool: r.get("tool"),
-                rpc_id: r.get("rpc_id"),
-                payload: r.get("payload"),
-                masked: r.get("masked"),
-                decision: r.get("decision"),
-            })
+        Ok(self
+            .events_where("WHERE session_id = ?", Some(id))
+            .await?
+            .into_iter()
+            .map(EventRow::from)
             .collect())
     }
 }
@@ -421,12 +406,23 @@ impl Store {
 
     /// Every audit event with its chain links, in order.
     pub async fn all_events(&self) -> Result<Vec<StoredEvent>, StoreError> {
-        let rows = sqlx::query(
+        self.events_where("", None).await
+    }
+
+    async fn events_where(
+        &self,
+        filter: &str,
+        bind: Option<&str>,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        let sql = format!(
             "SELECT seq, session_id, at, direction, kind, method, tool, rpc_id, payload, masked, decision, prev_hash, hash \
-             FROM audit_events ORDER BY seq",
-        )
-        .fetch_all(&self.pool)
-        .await?;
+             FROM audit_events {filter} ORDER BY seq"
+        );
+        let mut q = sqlx::query(&sql);
+        if let Some(b) = bind {
+            q = q.bind(b);
+        }
+        let rows = q.fetch_all(&self.pool).await?;
         Ok(rows
             .iter()
             .map(|r| StoredEvent {
@@ -547,6 +543,23 @@ pub struct EventRow {
     pub masked: Option<String>,
     /// The policy decision (JSON), for client requests.
     pub decision: Option<String>,
+}
+
+impl From<StoredEvent> for EventRow {
+    fn from(e: StoredEvent) -> EventRow {
+        EventRow {
+            seq: e.seq,
+            at: e.at,
+            direction: e.direction,
+            kind: e.kind,
+            method: e.method,
+            tool: e.tool,
+            rpc_id: e.rpc_id,
+            payload: e.payload,
+            masked: e.masked,
+            decision: e.decision,
+        }
+    }
 }
 
 fn now() -> String {
@@ -670,25 +683,7 @@ async fn commit(
     let (chained, new_head) = link(head, events, &at);
     if ops().all(|op| matches!(op, Op::Event(_))) {
         // The common case, messages only: one statement, its own transaction.
-        let mut q = QueryBuilder::<Sqlite>::new(
-            "INSERT INTO audit_events (seq, session_id, at, direction, kind, method, tool, rpc_id, payload, masked, decision, prev_hash, hash) ",
-        );
-        q.push_values(&chained, |mut b, c| {
-            b.push_bind(c.seq)
-                .push_bind(&c.e.session_id)
-                .push_bind(&at)
-                .push_bind(c.e.direction.as_str())
-                .push_bind(&c.e.kind)
-                .push_bind(&c.e.method)
-                .push_bind(&c.e.tool)
-                .push_bind(&c.e.rpc_id)
-                .push_bind(&c.e.payload)
-                .push_bind(&c.e.masked)
-                .push_bind(&c.e.decision)
-                .push_bind(&c.prev)
-                .push_bind(&c.hash);
-        });
-        q.build().execute(&mut *conn).await?;
+        insert_events(conn, &chained, &at).await?;
         *head = new_head;
         return Ok(());
     }
@@ -698,7 +693,7 @@ async fn commit(
         match op {
             Op::Event(_) => {
                 if let Some(c) = next_event.next() {
-                    insert_event(&mut tx, c, &at).await?;
+                    insert_events(&mut tx, std::slice::from_ref(c), &at).await?;
                 }
             }
             other => apply(&mut tx, other, &at).await?,
@@ -709,30 +704,31 @@ async fn commit(
     Ok(())
 }
 
-async fn insert_event(
-    tx: &mut SqliteConnection,
-    c: &Chained<'_>,
+/// Appends chained events in one statement.
+async fn insert_events(
+    conn: &mut SqliteConnection,
+    chained: &[Chained<'_>],
     at: &str,
 ) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO audit_events (seq, session_id, at, direction, kind, method, tool, rpc_id, payload, masked, decision, prev_hash, hash) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(c.seq)
-    .bind(&c.e.session_id)
-    .bind(at)
-    .bind(c.e.direction.as_str())
-    .bind(&c.e.kind)
-    .bind(&c.e.method)
-    .bind(&c.e.tool)
-    .bind(&c.e.rpc_id)
-    .bind(&c.e.payload)
-    .bind(&c.e.masked)
-    .bind(&c.e.decision)
-    .bind(&c.prev)
-    .bind(&c.hash)
-    .execute(&mut *tx)
-    .await?;
+    let mut q = QueryBuilder::<Sqlite>::new(
+        "INSERT INTO audit_events (seq, session_id, at, direction, kind, method, tool, rpc_id, payload, masked, decision, prev_hash, hash) ",
+    );
+    q.push_values(chained, |mut b, c| {
+        b.push_bind(c.seq)
+            .push_bind(&c.e.session_id)
+            .push_bind(at)
+            .push_bind(c.e.direction.as_str())
+            .push_bind(&c.e.kind)
+            .push_bind(&c.e.method)
+            .push_bind(&c.e.tool)
+            .push_bind(&c.e.rpc_id)
+            .push_bind(&c.e.payload)
+            .push_bind(&c.e.masked)
+            .push_bind(&c.e.decision)
+            .push_bind(&c.prev)
+            .push_bind(&c.hash);
+    });
+    q.build().execute(&mut *conn).await?;
     Ok(())
 }
 

@@ -105,13 +105,10 @@ pub fn mask_from_server(
     msg: &mut Message,
     request_method: Option<&str>,
 ) -> MaskCounts {
-    let mut counts = MaskCounts::new();
-    let mut value = msg.to_value();
-    match msg.kind() {
-        Kind::Response { is_error: true, .. } => {
-            mask_at(masker, value.get_mut("error"), &mut counts)
-        }
-        Kind::Response { .. } => {
+    // Where the data is, by what the message is; schemas and envelopes are never touched.
+    let paths: &[&str] = match msg.kind() {
+        Kind::Response { is_error: true, .. } => &["/error"],
+        Kind::Response { .. }
             if matches!(
                 request_method,
                 Some(
@@ -121,65 +118,56 @@ pub fn mask_from_server(
                         | "completion/complete"
                         | "sampling/createMessage"
                 )
-            ) {
-                mask_at(masker, value.get_mut("result"), &mut counts);
-            }
+            ) =>
+        {
+            &["/result"]
         }
-        Kind::Notification { method } if method == "notifications/message" => mask_at(
-            masker,
-            value.get_mut("params").and_then(|p| p.get_mut("data")),
-            &mut counts,
-        ),
-        Kind::Notification { method } if method == "notifications/progress" => mask_at(
-            masker,
-            value.get_mut("params").and_then(|p| p.get_mut("message")),
-            &mut counts,
-        ),
-        Kind::Request { method, .. } if method == "sampling/createMessage" => mask_at(
-            masker,
-            value.get_mut("params").and_then(|p| p.get_mut("messages")),
-            &mut counts,
-        ),
-        Kind::Request { method, .. } if method == "elicitation/create" => mask_at(
-            masker,
-            value.get_mut("params").and_then(|p| p.get_mut("message")),
-            &mut counts,
-        ),
-        _ => {}
-    }
-    if !counts.is_empty() && msg.replace_value(value).is_err() {
+        Kind::Notification { method } if method == "notifications/message" => &["/params/data"],
+        Kind::Notification { method } if method == "notifications/progress" => &["/params/message"],
+        Kind::Request { method, .. } if method == "sampling/createMessage" => &["/params/messages"],
+        Kind::Request { method, .. } if method == "elicitation/create" => &["/params/message"],
+        _ => return MaskCounts::new(),
+    };
+    let (masked, counts) = mask_paths(masker, msg, paths);
+    if let Some(value) = masked
+        && msg.replace_value(value).is_err()
+    {
         tracing::error!("masking changed a message's JSON-RPC shape; this is a bug");
     }
     counts
 }
 
+/// Masks the values at `paths` (JSON pointers) in a copy of `msg`; returns the copy only
+/// when something was masked.
+fn mask_paths(
+    masker: &Masker,
+    msg: &Message,
+    paths: &[&str],
+) -> (Option<serde_json::Value>, MaskCounts) {
+    let mut value = msg.to_value();
+    let mut counts = MaskCounts::new();
+    for p in paths {
+        mask_at(masker, value.pointer_mut(p), &mut counts);
+    }
+    if counts.is_empty() {
+        return (None, counts);
+    }
+    (Some(value), counts)
+}
+
 /// The record of a client message: arguments and answers masked, the message itself
 /// (which goes upstream as sent) untouched. Returns the masked JSON when anything was masked.
 pub fn mask_for_record(masker: &Masker, msg: &Message) -> (Option<String>, MaskCounts) {
-    let mut value = msg.to_value();
-    let mut counts = MaskCounts::new();
-    match msg.kind() {
+    let paths: &[&str] = match msg.kind() {
         Kind::Request { method, .. } if method == "tools/call" || method == "prompts/get" => {
-            mask_at(
-                masker,
-                value.get_mut("params").and_then(|p| p.get_mut("arguments")),
-                &mut counts,
-            )
+            &["/params/arguments"]
         }
-        Kind::Request { method, .. } if method == "completion/complete" => {
-            mask_at(masker, value.get_mut("params"), &mut counts)
-        }
-        Kind::Response { .. } => {
-            mask_at(masker, value.get_mut("result"), &mut counts);
-            mask_at(masker, value.get_mut("error"), &mut counts);
-        }
-        _ => {}
-    }
-    if counts.is_empty() {
-        (None, counts)
-    } else {
-        (Some(value.to_string()), counts)
-    }
+        Kind::Request { method, .. } if method == "completion/complete" => &["/params"],
+        Kind::Response { .. } => &["/result", "/error"],
+        _ => return (None, MaskCounts::new()),
+    };
+    let (masked, counts) = mask_paths(masker, msg, paths);
+    (masked.map(|v| v.to_string()), counts)
 }
 
 #[cfg(test)]
