@@ -3,11 +3,10 @@
 //! denial reaches the client with its reason, and in retry mode an approval binds to the
 //! exact request and is used once.
 
-use gatehouse_control_plane::config::Config;
-use gatehouse_control_plane::gateway::{self, Gateway};
-use gatehouse_control_plane::store::Store;
+mod common;
+
+use gatehouse_control_plane::gateway::Gateway;
 use serde_json::{Value, json};
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -71,13 +70,14 @@ async fn start_with(extra: &str) -> Gate {
          {{ token = \"dana\", user = \"dana\", groups = [\"dba\"] }}, {{ token = \"sam\", user = \"sam\", groups = [\"sales\"] }}]\n",
         policy.display()
     ) + extra;
-    let mut config = Config::parse(&text, Path::new("a.toml"), std::iter::empty()).unwrap();
-    config.database = format!("sqlite://{}", dir.path().join("a.db").display());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let store = Store::open(&config.database).await.unwrap();
-    let gw = Gateway::new(config, store, true).unwrap();
-    tokio::spawn(gateway::serve(gw.clone(), listener, std::future::pending()));
+    let served = common::serve(
+        &text,
+        &dir.path().join("a.db"),
+        true,
+        std::future::pending(),
+    )
+    .await;
+    let (base, gw) = (served.base, served.gw);
     Gate {
         base,
         gw,

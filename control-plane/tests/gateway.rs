@@ -1,11 +1,10 @@
 //! The gateway over real HTTP with real upstream processes: the built-in demo server,
 //! and small shell upstreams that misbehave on purpose (hang, crash).
 
-use gatehouse_control_plane::config::Config;
-use gatehouse_control_plane::gateway::{self, Gateway};
-use gatehouse_control_plane::store::Store;
+mod common;
+
+use gatehouse_control_plane::gateway::Gateway;
 use serde_json::{Value, json};
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -58,29 +57,24 @@ tokens = [{{ token = "t-alice", user = "alice", groups = ["eng"] }}, {{ token = 
 impl Harness {
     async fn start(dev_mode: bool) -> Harness {
         let dir = tempfile::tempdir().unwrap();
-        let mut config = Config::parse(
-            &servers_toml(""),
-            Path::new("test.toml"),
-            std::iter::empty(),
-        )
-        .unwrap();
-        config.database = format!("sqlite://{}", dir.path().join("g.db").display());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        config.public_url = Some(base.clone());
-        let store = Store::open(&config.database).await.unwrap();
-        let gw = Gateway::new(config, store, dev_mode).unwrap_or_else(|e| panic!("{e}"));
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let served = tokio::spawn(gateway::serve(gw.clone(), listener, async move {
-            let _ = rx.await;
-        }));
+        let served = common::serve(
+            &servers_toml(""),
+            &dir.path().join("g.db"),
+            dev_mode,
+            async move {
+                let _ = rx.await;
+            },
+        )
+        .await;
+        let handle = served.handle;
         Harness {
-            base,
-            gw,
+            base: served.base,
+            gw: served.gw,
             http: reqwest::Client::new(),
             stop: Some(tx),
             served: Some(tokio::spawn(async move {
-                served.await.unwrap().unwrap();
+                handle.await.unwrap().unwrap();
             })),
             _dir: dir,
         }

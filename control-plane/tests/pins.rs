@@ -2,11 +2,10 @@
 //! was first seen gets that tool blocked (and the change recorded) until an admin reviews
 //! and accepts it.
 
-use gatehouse_control_plane::config::Config;
-use gatehouse_control_plane::gateway::{self, Gateway};
-use gatehouse_control_plane::store::Store;
+mod common;
+
+use gatehouse_control_plane::gateway::Gateway;
 use serde_json::{Value, json};
-use std::path::Path;
 use std::sync::Arc;
 
 const BIN: &str = env!("CARGO_BIN_EXE_gatehouse");
@@ -47,14 +46,16 @@ async fn a_changed_tool_is_blocked_until_an_admin_accepts_it() {
          env = {{ GATEHOUSE_DEMO_VARIANT = \"file:{}\" }}\n[dev]\ntokens = [{{ token = \"t\", user = \"erin\" }}]\n",
         variant.display()
     );
-    let mut config = Config::parse(&text, Path::new("pins.toml"), std::iter::empty()).unwrap();
     let db = format!("sqlite://{}", dir.path().join("pins.db").display());
-    config.database = db.clone();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/mcp/customers", listener.local_addr().unwrap());
-    let store = Store::open(&config.database).await.unwrap();
-    let gw: Arc<Gateway> = Gateway::new(config, store, true).unwrap();
-    tokio::spawn(gateway::serve(gw.clone(), listener, std::future::pending()));
+    let served = common::serve(
+        &text,
+        &dir.path().join("pins.db"),
+        true,
+        std::future::pending(),
+    )
+    .await;
+    let url = format!("{}/mcp/customers", served.base);
+    let gw: Arc<Gateway> = served.gw;
     let http = reqwest::Client::new();
     let list = json!({"jsonrpc":"2.0","id":1,"method":"tools/list"});
     let delete = |id: u64, customer: u64| json!({"jsonrpc":"2.0","id":id,"method":"tools/call","params":{"name":"delete_customer","arguments":{"id":customer}}});

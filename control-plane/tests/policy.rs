@@ -2,11 +2,10 @@
 //! refused calls never reach the server, lists show only what a person may use, and
 //! every decision is recorded with its rule and the policy version.
 
-use gatehouse_control_plane::config::Config;
-use gatehouse_control_plane::gateway::{self, Gateway};
-use gatehouse_control_plane::store::Store;
+mod common;
+
+use gatehouse_control_plane::gateway::Gateway;
 use serde_json::{Value, json};
-use std::path::Path;
 use std::sync::Arc;
 
 const BIN: &str = env!("CARGO_BIN_EXE_gatehouse");
@@ -28,13 +27,14 @@ async fn start() -> Gate {
         "policy_file = \"{POLICY}\"\n[[servers]]\nname = \"customers\"\ncommand = \"{BIN}\"\nargs = [\"demo-server\"]\n\
          [dev]\ntokens = [{{ token = \"eng\", user = \"erin\", groups = [\"engineers\"] }}, {{ token = \"sales\", user = \"sam\", groups = [\"sales\"] }}, {{ token = \"adm\", user = \"ann\", groups = [\"gatehouse-admins\"] }}]\n"
     );
-    let mut config = Config::parse(&text, Path::new("p.toml"), std::iter::empty()).unwrap();
-    config.database = format!("sqlite://{}", dir.path().join("p.db").display());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let store = Store::open(&config.database).await.unwrap();
-    let gw = Gateway::new(config, store, true).unwrap();
-    tokio::spawn(gateway::serve(gw.clone(), listener, std::future::pending()));
+    let served = common::serve(
+        &text,
+        &dir.path().join("p.db"),
+        true,
+        std::future::pending(),
+    )
+    .await;
+    let (base, gw) = (served.base, served.gw);
     Gate {
         base,
         gw,

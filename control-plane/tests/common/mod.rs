@@ -1,0 +1,39 @@
+//! Shared by the control plane's integration tests: a real gateway on a free loopback
+//! port, configured from TOML text, with its SQLite store at a given file.
+
+use gatehouse_control_plane::config::Config;
+use gatehouse_control_plane::gateway::{self, Gateway};
+use gatehouse_control_plane::store::Store;
+use std::future::Future;
+use std::path::Path;
+use std::sync::Arc;
+
+/// A gateway being served.
+pub struct Served {
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+    /// The gateway (its store is where the record is read).
+    pub gw: Arc<Gateway>,
+    /// Ends when `stop` resolves and the gateway has drained (only some test binaries wait).
+    #[allow(dead_code)]
+    pub handle: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+/// Serves `toml` (dev sign-in on when `dev`) with its store at `db` until `stop` resolves.
+pub async fn serve(
+    toml: &str,
+    db: &Path,
+    dev: bool,
+    stop: impl Future<Output = ()> + Send + 'static,
+) -> Served {
+    let mut config = Config::parse(toml, Path::new("test.toml"), std::iter::empty())
+        .unwrap_or_else(|e| panic!("{e}"));
+    config.database = format!("sqlite://{}", db.display());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    config.public_url = Some(base.clone());
+    let store = Store::open(&config.database).await.unwrap();
+    let gw = Gateway::new(config, store, dev).unwrap_or_else(|e| panic!("{e}"));
+    let handle = tokio::spawn(gateway::serve(gw.clone(), listener, stop));
+    Served { base, gw, handle }
+}
