@@ -48,6 +48,21 @@ pub struct Approval {
     pub reason: Option<String>,
     /// Approvals so far.
     pub approvals: i64,
+    /// Every vote cast, oldest first (filled in by [`Store::approvals`]).
+    pub votes: Vec<Vote>,
+}
+
+/// One approver's vote.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Vote {
+    /// Who.
+    pub approver: String,
+    /// `approve` or `deny`.
+    pub vote: String,
+    /// Why (on the record).
+    pub reason: String,
+    /// When (RFC 3339).
+    pub at: String,
 }
 
 /// A new held call.
@@ -145,6 +160,7 @@ fn from_row(r: &sqlx::sqlite::SqliteRow) -> Approval {
         decided_at: r.get("decided_at"),
         reason: r.get("reason"),
         approvals: r.get("approvals"),
+        votes: Vec::new(),
     }
 }
 
@@ -211,7 +227,25 @@ impl Store {
         ))
         .fetch_all(self.pool())
         .await?;
-        Ok(rows.iter().map(from_row).collect())
+        let mut approvals: Vec<Approval> = rows.iter().map(from_row).collect();
+        let votes = sqlx::query(&format!(
+            "SELECT v.approval_id, v.approver, v.vote, v.reason, v.at FROM approval_votes v \
+             WHERE v.approval_id IN (SELECT a.id FROM approvals a {filter} ORDER BY a.created_at DESC LIMIT 200) ORDER BY v.at"
+        ))
+        .fetch_all(self.pool())
+        .await?;
+        for v in &votes {
+            let id: String = v.get("approval_id");
+            if let Some(a) = approvals.iter_mut().find(|a| a.id == id) {
+                a.votes.push(Vote {
+                    approver: v.get("approver"),
+                    vote: v.get("vote"),
+                    reason: v.get("reason"),
+                    at: v.get("at"),
+                });
+            }
+        }
+        Ok(approvals)
     }
 
     /// An approved, unexpired, unused approval for exactly this request by this requester

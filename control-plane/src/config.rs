@@ -87,6 +87,9 @@ pub struct Config {
     /// Groups whose members may publish policies through the API.
     #[serde(default = "default_admin_groups")]
     pub admin_groups: Vec<String>,
+    /// Dashboard roles.
+    #[serde(default)]
+    pub roles: RolesConfig,
 }
 
 fn default_admin_groups() -> Vec<String> {
@@ -111,6 +114,90 @@ pub struct OidcConfig {
     /// Scopes every token must carry (`scope` claim, space-separated, or `scp`); none by default.
     #[serde(default)]
     pub required_scopes: Vec<String>,
+    /// Renames groups from the provider's claim (Entra ID sends object ids:
+    /// `"8c1e…" = "gatehouse-admins"`); groups not listed keep their name.
+    #[serde(default)]
+    pub group_map: BTreeMap<String, String>,
+    /// The control plane's own client at the provider, for people signing in to the
+    /// dashboard (Authorization Code + PKCE). Without it browser sign-in is off.
+    #[serde(default)]
+    pub client_id: Option<String>,
+    /// That client's secret, by reference (`env:NAME` or `file:PATH`); none for a public client.
+    #[serde(default)]
+    pub client_secret: Option<String>,
+    /// Scopes asked for at browser sign-in (`openid` is always asked for).
+    #[serde(default = "default_signin_scopes")]
+    pub signin_scopes: Vec<String>,
+    /// How long a dashboard sign-in lasts before the person signs in again.
+    #[serde(default = "default_browser_session_hours")]
+    pub browser_session_hours: u64,
+}
+
+fn default_signin_scopes() -> Vec<String> {
+    vec!["openid".into(), "profile".into(), "email".into()]
+}
+fn default_browser_session_hours() -> u64 {
+    8
+}
+
+impl OidcConfig {
+    /// The person named by verified claims: `user_claim` (falling back to `sub`) and the
+    /// groups of `groups_claim`, renamed by `group_map`.
+    pub fn principal_from_claims(
+        &self,
+        claims: &serde_json::Value,
+    ) -> Option<crate::gateway::auth::Principal> {
+        let user = claims[self.user_claim.as_str()]
+            .as_str()
+            .or_else(|| claims["sub"].as_str())?
+            .to_string();
+        let groups = claims[self.groups_claim.as_str()]
+            .as_array()
+            .map(|g| {
+                g.iter()
+                    .filter_map(serde_json::Value::as_str)
+                    .map(|g| {
+                        self.group_map
+                            .get(g)
+                            .cloned()
+                            .unwrap_or_else(|| g.to_string())
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        Some(crate::gateway::auth::Principal { user, groups })
+    }
+
+    /// The client secret, resolved from its reference.
+    pub fn resolved_client_secret(&self) -> Result<Option<String>, ConfigError> {
+        self.client_secret
+            .as_deref()
+            .map(|r| {
+                resolve_secret(r)
+                    .map_err(|e| ConfigError::Invalid(format!("[oidc] client_secret: {e}")))
+            })
+            .transpose()
+    }
+}
+
+/// `[roles]`: which groups see and do what in the dashboard and API. Everyone signed in
+/// is an engineer (their own sessions and requests); `admin_groups` (top level) are admins.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RolesConfig {
+    /// Read-only access to every session, approval, policy and the audit log.
+    pub auditor_groups: Vec<String>,
+    /// May decide approvals in the dashboard (the policy still names who may approve what).
+    pub approver_groups: Vec<String>,
+}
+
+impl Default for RolesConfig {
+    fn default() -> Self {
+        RolesConfig {
+            auditor_groups: vec!["gatehouse-auditors".into()],
+            approver_groups: vec!["gatehouse-approvers".into()],
+        }
+    }
 }
 
 fn default_user_claim() -> String {
@@ -512,8 +599,9 @@ fn resolve_secret(value: &str) -> Result<String, String> {
 }
 
 /// Top-level keys an environment variable may override.
-const TOP_LEVEL_KEYS: [&str; 14] = [
+const TOP_LEVEL_KEYS: [&str; 15] = [
     "admin_groups",
+    "roles",
     "oidc",
     "approvals",
     "audit",

@@ -245,6 +245,14 @@ enum SessionsCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Fills a store with synthetic session summaries (no messages), for load tests of
+    /// the dashboard. Refuses a store that already holds sessions.
+    #[command(hide = true)]
+    Seed {
+        /// How many sessions.
+        #[arg(long, default_value_t = 100_000)]
+        count: u32,
+    },
 }
 
 fn main() -> std::process::ExitCode {
@@ -275,6 +283,9 @@ fn main() -> std::process::ExitCode {
                 }
                 SessionsCommand::Show { id, json } => {
                     commands::sessions::show(config, database, id, json).await
+                }
+                SessionsCommand::Seed { count } => {
+                    commands::sessions::seed(config, database, count).await
                 }
             },
             Command::Audit {

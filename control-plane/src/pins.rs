@@ -40,6 +40,18 @@ pub struct Pin {
     pub first_seen: String,
     /// Who accepted the current definition (after a change).
     pub accepted_by: Option<String>,
+    /// The accepted definition (name, description, input schema).
+    pub definition: Value,
+    /// The changed definition waiting for an admin.
+    pub pending_definition: Option<Value>,
+    /// When the definition changed.
+    pub changed_at: Option<String>,
+    /// The admin who refused the change (the tool stays blocked).
+    pub rejected_by: Option<String>,
+}
+
+fn json_or_null(text: String) -> Value {
+    serde_json::from_str(&text).unwrap_or(Value::Null)
 }
 
 /// The digest of what a model reads about a tool: name, description, input schema.
@@ -91,11 +103,19 @@ impl Store {
         let accepted: String = row.get("digest");
         let pending: Option<String> = row.get("pending_digest");
         if accepted == digest {
+            if pending.is_some() {
+                // The server went back to the accepted definition: the alert is over.
+                sqlx::query("UPDATE tool_pins SET pending_digest = NULL, pending_definition = NULL, rejected_by = NULL, rejected_at = NULL WHERE server = ? AND tool = ?")
+                    .bind(server)
+                    .bind(tool)
+                    .execute(self.pool())
+                    .await?;
+            }
             return Ok(PinState::Accepted);
         }
         let fresh = pending.as_deref() != Some(digest);
         if fresh {
-            sqlx::query("UPDATE tool_pins SET pending_digest = ?, pending_definition = ?, changed_at = ? WHERE server = ? AND tool = ?")
+            sqlx::query("UPDATE tool_pins SET pending_digest = ?, pending_definition = ?, changed_at = ?, rejected_by = NULL, rejected_at = NULL WHERE server = ? AND tool = ?")
                 .bind(digest)
                 .bind(definition)
                 .bind(now())
@@ -132,7 +152,28 @@ impl Store {
     ) -> Result<bool, StoreError> {
         let n = sqlx::query(
             "UPDATE tool_pins SET digest = pending_digest, definition = pending_definition, pending_digest = NULL, \
-             pending_definition = NULL, accepted_by = ?, accepted_at = ? WHERE server = ? AND tool = ? AND pending_digest IS NOT NULL",
+             pending_definition = NULL, rejected_by = NULL, rejected_at = NULL, accepted_by = ?, accepted_at = ? WHERE server = ? AND tool = ? AND pending_digest IS NOT NULL",
+        )
+        .bind(by)
+        .bind(now())
+        .bind(server)
+        .bind(tool)
+        .execute(self.pool())
+        .await?
+        .rows_affected();
+        Ok(n == 1)
+    }
+
+    /// Refuses a changed definition: the tool stays blocked until the server goes back to
+    /// the accepted one. Returns false when there was nothing to refuse.
+    pub async fn reject_tool(
+        &self,
+        server: &str,
+        tool: &str,
+        by: &str,
+    ) -> Result<bool, StoreError> {
+        let n = sqlx::query(
+            "UPDATE tool_pins SET rejected_by = ?, rejected_at = ? WHERE server = ? AND tool = ? AND pending_digest IS NOT NULL",
         )
         .bind(by)
         .bind(now())
@@ -146,7 +187,8 @@ impl Store {
 
     /// Every pin, by server and tool.
     pub async fn pins(&self) -> Result<Vec<Pin>, StoreError> {
-        let rows = sqlx::query("SELECT server, tool, digest, pending_digest, first_seen, accepted_by FROM tool_pins ORDER BY server, tool")
+        let rows = sqlx::query("SELECT server, tool, digest, definition, pending_digest, pending_definition, changed_at, \
+             first_seen, accepted_by, rejected_by FROM tool_pins ORDER BY server, tool")
             .fetch_all(self.pool())
             .await?;
         Ok(rows
@@ -158,6 +200,12 @@ impl Store {
                 pending_digest: r.get("pending_digest"),
                 first_seen: r.get("first_seen"),
                 accepted_by: r.get("accepted_by"),
+                definition: json_or_null(r.get("definition")),
+                pending_definition: r
+                    .get::<Option<String>, _>("pending_definition")
+                    .map(json_or_null),
+                changed_at: r.get("changed_at"),
+                rejected_by: r.get("rejected_by"),
             })
             .collect())
     }

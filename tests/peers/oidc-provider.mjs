@@ -1,11 +1,14 @@
 // A real OpenID provider (npm `oidc-provider`) for Gatehouse's identity tests.
 //
-// Usage: node oidc-provider.mjs --port N --resource URL
+// Usage: node oidc-provider.mjs --port N --resource URL [--web-client ID:SECRET:REDIRECT_URI]
 // Issues RS256 JWT access tokens for the resource URL (RFC 8707 resource indicators) to
 // static confidential clients by the client-credentials grant. Each client stands for a
 // workload with groups, which the tokens carry in a `groups` claim:
 //   ci-engineer / secret-engineer  -> groups [engineers]
 //   ci-sales    / secret-sales     -> groups [sales]
+// With --web-client, people sign in too (Authorization Code + PKCE, any password: the
+// provider's dev login form) as one of these test users, whose ID tokens carry `groups`:
+//   ann -> [auditors], bob -> [approvers], root -> [gatehouse-admins], eve -> [engineers]
 // Prints "listening on PORT" on stderr when ready.
 import Provider from "oidc-provider";
 
@@ -22,17 +25,43 @@ const port = Number(arg("--port"));
 const resource = arg("--resource");
 const issuer = `http://127.0.0.1:${port}`;
 const groups = { "ci-engineer": ["engineers"], "ci-sales": ["sales"] };
+const people = { ann: ["auditors"], bob: ["approvers"], root: ["gatehouse-admins"], eve: ["engineers"] };
+const webIndex = args.indexOf("--web-client");
+const web = webIndex >= 0 ? args[webIndex + 1] : null;
+const webClient = (() => {
+  if (!web) return null;
+  // ID:SECRET:REDIRECT_URI (the URI itself contains colons).
+  const [id, secret, ...rest] = web.split(":");
+  return {
+    client_id: id,
+    client_secret: secret,
+    grant_types: ["authorization_code", "refresh_token"],
+    response_types: ["code"],
+    redirect_uris: [rest.join(":")],
+    token_endpoint_auth_method: "client_secret_basic",
+  };
+})();
 
 const provider = new Provider(issuer, {
-  clients: Object.keys(groups).map((id) => ({
-    client_id: id,
-    client_secret: `secret-${id.slice(3)}`,
-    grant_types: ["client_credentials"],
-    redirect_uris: [],
-    response_types: [],
-  })),
+  clients: [
+    ...Object.keys(groups).map((id) => ({
+      client_id: id,
+      client_secret: `secret-${id.slice(3)}`,
+      grant_types: ["client_credentials"],
+      redirect_uris: [],
+      response_types: [],
+    })),
+    ...(webClient ? [webClient] : []),
+  ],
+  // People's claims: groups ride in the ID token for the default sign-in scopes.
+  claims: { openid: ["sub"], profile: ["preferred_username", "groups"], email: ["email"] },
+  conformIdTokenClaims: false,
+  findAccount: (_ctx, id) => ({
+    accountId: id,
+    claims: () => ({ sub: id, preferred_username: id, email: `${id}@example.test`, groups: people[id] ?? [] }),
+  }),
   features: {
-    devInteractions: { enabled: false },
+    devInteractions: { enabled: Boolean(webClient) },
     clientCredentials: { enabled: true },
     resourceIndicators: {
       enabled: true,

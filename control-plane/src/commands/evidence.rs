@@ -87,10 +87,7 @@ pub async fn export(
     config: Option<PathBuf>,
     database: Option<String>,
 ) -> Result<(), Exit> {
-    let (from, to) = (bound(from, false)?, bound(to, true)?);
-    if from > to {
-        return Err(Exit::Usage("--from is after --to".into()));
-    }
+    let (from, to) = period(from, to)?;
     if out_dir.exists()
         && std::fs::read_dir(out_dir)
             .map(|mut d| d.next().is_some())
@@ -104,7 +101,31 @@ pub async fn export(
     std::fs::create_dir_all(out_dir)
         .map_err(|e| Exit::Runtime(format!("cannot create {}: {e}", out_dir.display())))?;
     let store = open(config, database).await?;
+    let summary = write_bundle(&store, &from, &to, out_dir).await?;
+    out(&format!("{summary}\n"));
+    Ok(())
+}
 
+/// A period's bounds from the CLI's or the API's text (a date or an RFC 3339 time).
+pub fn period(from: &str, to: &str) -> Result<(String, String), Exit> {
+    let (from, to) = (bound(from, false)?, bound(to, true)?);
+    if from > to {
+        return Err(Exit::Usage(
+            "the start of the period is after its end".into(),
+        ));
+    }
+    Ok((from, to))
+}
+
+/// Writes the bundle for the RFC 3339 period `[from, to]` into the existing folder
+/// `out_dir`; returns a one-line summary. Refuses when the store does not verify.
+pub async fn write_bundle(
+    store: &Store,
+    from: &str,
+    to: &str,
+    out_dir: &Path,
+) -> Result<String, Exit> {
+    let (from, to) = (from.to_string(), to.to_string());
     let events: Vec<StoredEvent> = store
         .all_events()
         .await
@@ -121,7 +142,7 @@ pub async fn export(
         .filter(|c| c.tree_size <= last_seq)
         .collect();
     let sessions = json_rows(
-        &store,
+        store,
         "SELECT json_object('id', id, 'principal', principal, 'groups', json(groups_json), 'server', server, 'era', era, \
          'client_name', client_name, 'client_version', client_version, 'protocol_version', protocol_version, \
          'started_at', started_at, 'ended_at', ended_at, 'end_reason', end_reason, 'message_count', message_count) \
@@ -130,7 +151,7 @@ pub async fn export(
     )
     .await?;
     let approvals = json_rows(
-        &store,
+        store,
         "SELECT json_object('id', a.id, 'session_id', a.session_id, 'requester', a.requester, 'server', a.server, 'method', a.method, \
          'tool', a.tool, 'digest', a.digest, 'arguments', json(a.arguments), 'approvers', json(a.approvers), 'quorum', a.quorum, \
          'mode', a.mode, 'rule', a.rule, 'state', a.state, 'created_at', a.created_at, 'expires_at', a.expires_at, \
@@ -141,14 +162,14 @@ pub async fn export(
     )
     .await?;
     let policies = json_rows(
-        &store,
+        store,
         "SELECT json_object('version', version, 'digest', digest, 'pushed_by', pushed_by, 'pushed_at', pushed_at, 'document', document) \
          FROM policies WHERE pushed_at <= ? ORDER BY version",
         &[&to],
     )
     .await?;
     let pins = json_rows(
-        &store,
+        store,
         "SELECT json_object('server', server, 'tool', tool, 'digest', digest, 'pending_digest', pending_digest, 'first_seen', first_seen, \
          'changed_at', changed_at, 'accepted_by', accepted_by, 'accepted_at', accepted_at) FROM tool_pins ORDER BY server, tool",
         &[],
@@ -215,8 +236,8 @@ pub async fn export(
         serde_json::to_string_pretty(&doc).unwrap_or_default(),
     )
     .map_err(|e| Exit::Runtime(e.to_string()))?;
-    out(&format!(
-        "evidence for {from} .. {to} written to {}: {} sessions, {} events in the period ({} in the chain), {} approvals, {} policy versions, {} checkpoints\n",
+    Ok(format!(
+        "evidence for {from} .. {to} written to {}: {} sessions, {} events in the period ({} in the chain), {} approvals, {} policy versions, {} checkpoints",
         out_dir.display(),
         sessions.len(),
         in_period.len(),
@@ -224,8 +245,7 @@ pub async fn export(
         approvals.len(),
         policies.len(),
         checkpoints.len()
-    ));
-    Ok(())
+    ))
 }
 
 /// Verifies a bundle offline: every file against the manifest, then the chain and the

@@ -4,9 +4,7 @@
 
 use super::{Exit, load_config, out, sessions::open};
 use crate::config::load_policy;
-use gatehouse_policy::{EffectKind, Policy, Principal, Request, diff_decisions};
-use gatehouse_proxy_core::jsonrpc::Message;
-use gatehouse_proxy_core::mcp;
+use gatehouse_policy::{EffectKind, Policy, diff_decisions};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -87,20 +85,11 @@ pub async fn push(
 
 /// `7d`, `12h`, `30m`, `90s` as a duration.
 fn parse_period(text: &str) -> Result<chrono::Duration, Exit> {
-    let bad = || {
+    crate::gateway::api::policies::parse_period(text).ok_or_else(|| {
         Exit::Usage(format!(
             "--since `{text}`: use a number and a unit, like 7d, 12h or 30m"
         ))
-    };
-    let (n, unit) = text.split_at(text.len().saturating_sub(1));
-    let n: i64 = n.parse().map_err(|_| bad())?;
-    match unit {
-        "d" => Ok(chrono::Duration::days(n)),
-        "h" => Ok(chrono::Duration::hours(n)),
-        "m" => Ok(chrono::Duration::minutes(n)),
-        "s" => Ok(chrono::Duration::seconds(n)),
-        _ => Err(bad()),
-    }
+    })
 }
 
 /// Replays recorded requests against the policy in force and against `file`, and prints
@@ -122,25 +111,9 @@ pub async fn test(
     };
     let store = open(config, database).await?;
     let from = (chrono::Utc::now() - period).to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
-    let recorded = store
-        .recorded_requests(&from)
+    let requests = crate::gateway::policy::recorded_requests(&store, &from)
         .await
         .map_err(|e| Exit::Runtime(e.to_string()))?;
-    let requests: Vec<Request> = recorded
-        .into_iter()
-        .filter_map(|(user, groups, server, payload)| {
-            let msg = Message::from_value(serde_json::from_str(&payload).ok()?).ok()?;
-            Some(Request {
-                principal: Principal::new(user, groups),
-                server,
-                method: msg.method()?.to_string(),
-                tool: mcp::target_name(&msg).map(String::from),
-                arguments: mcp::arguments(&msg)
-                    .cloned()
-                    .unwrap_or(serde_json::Value::Null),
-            })
-        })
-        .collect();
     let changes = diff_decisions(&current, &draft, &requests);
     let mut text = String::new();
     for c in &changes {

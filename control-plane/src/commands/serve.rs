@@ -104,7 +104,18 @@ pub async fn demo(listen: String, data_dir: PathBuf) -> Result<(), Exit> {
         DevToken {
             token: dba_token.clone(),
             user: "demo-dba".into(),
-            groups: vec!["dba".into()],
+            groups: vec!["dba".into(), "gatehouse-approvers".into()],
+        },
+        // Dashboard-only people: no token is printed for them; they sign in at /auth/login.
+        DevToken {
+            token: format!("demo-auditor-{}", uuid::Uuid::new_v4().simple()),
+            user: "demo-auditor".into(),
+            groups: vec!["gatehouse-auditors".into()],
+        },
+        DevToken {
+            token: format!("demo-admin-{}", uuid::Uuid::new_v4().simple()),
+            user: "demo-admin".into(),
+            groups: vec!["gatehouse-admins".into()],
         },
     ];
     // The demo's policy: engineers may query and describe, destructive SQL is refused,
@@ -136,6 +147,7 @@ fn demo_instructions(base: &str, token: &str, dba_token: &str, exe: &str, db: &s
         r#"
 Gatehouse demo is running.
 
+  Dashboard    : {base}/   (sign in as demo-auditor, demo-dba (approver), demo-admin or demo-engineer)
   MCP endpoint : {base}/mcp/customers   (a demo customer database: query, describe_table, delete_customer)
   Dev token    : {token}
   Session store: {db}

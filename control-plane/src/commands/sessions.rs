@@ -197,3 +197,73 @@ pub async fn show(
     out(&s);
     Ok(())
 }
+
+/// Fills an empty store with `count` synthetic sessions spread over the last 30 days
+/// (a few people, servers and tools; some with masked data, denials, approvals). Only
+/// summaries: no messages, so the audit chain stays empty and valid.
+pub async fn seed(
+    config: Option<PathBuf>,
+    database: Option<String>,
+    count: u32,
+) -> Result<(), Exit> {
+    let store = open(config, database).await?;
+    let runtime = |e: sqlx::Error| Exit::Runtime(e.to_string());
+    let existing: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM sessions")
+        .fetch_one(store.pool())
+        .await
+        .map_err(runtime)?;
+    if existing > 0 {
+        return Err(Exit::Usage(format!(
+            "the store already holds {existing} sessions; seed only an empty store"
+        )));
+    }
+    const PEOPLE: [&str; 6] = ["alice", "bob", "carol", "dave", "erin", "frank"];
+    const SERVERS: [(&str, [&str; 3]); 3] = [
+        ("customers", ["query", "describe_table", "delete_customer"]),
+        ("billing", ["list_invoices", "refund", "get_invoice"]),
+        ("github", ["search_code", "create_issue", "merge_pr"]),
+    ];
+    let now = chrono::Utc::now();
+    let mut tx = store.pool().begin().await.map_err(runtime)?;
+    for i in 0..count {
+        let (server, tools) = SERVERS[(i as usize) % SERVERS.len()];
+        let tool = tools[(i as usize / 3) % tools.len()];
+        // Newest first at i = 0, spread evenly over 30 days.
+        let started =
+            now - chrono::Duration::seconds(i64::from(i) * 30 * 86_400 / i64::from(count.max(1)));
+        let at = started.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+        let ended = (started + chrono::Duration::seconds(40))
+            .to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+        let id = format!(
+            "seed{i:08}{:024x}",
+            u128::from(i).wrapping_mul(0x9e37_79b9_7f4a_7c15)
+        );
+        sqlx::query(
+            "INSERT INTO sessions (id, principal, groups_json, server, era, client_name, client_version, protocol_version, \
+             started_at, last_seen_at, ended_at, end_reason, message_count, masked_total, denied, held) \
+             VALUES (?, ?, '[\"engineers\"]', ?, 'legacy', 'seed-client', '1.0', '2025-06-18', ?, ?, ?, 'client_closed', ?, ?, ?, ?)",
+        )
+        .bind(&id)
+        .bind(PEOPLE[(i as usize) % PEOPLE.len()])
+        .bind(server)
+        .bind(&at)
+        .bind(&ended)
+        .bind(&ended)
+        .bind(i64::from(4 + i % 9))
+        .bind(i64::from(if i % 4 == 0 { 1 + i % 5 } else { 0 }))
+        .bind(i64::from(u32::from(i % 17 == 0)))
+        .bind(i64::from(u32::from(i % 23 == 0)))
+        .execute(&mut *tx)
+        .await
+        .map_err(runtime)?;
+        sqlx::query("INSERT INTO session_tools (tool, session_id) VALUES (?, ?)")
+            .bind(tool)
+            .bind(&id)
+            .execute(&mut *tx)
+            .await
+            .map_err(runtime)?;
+    }
+    tx.commit().await.map_err(runtime)?;
+    out(&format!("seeded {count} sessions\n"));
+    Ok(())
+}

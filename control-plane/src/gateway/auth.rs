@@ -82,6 +82,11 @@ impl Authenticator {
         Authenticator { dev_tokens }
     }
 
+    /// The `[dev]` user of this name (dev mode only), for the dev sign-in page.
+    pub fn dev_user(&self, user: &str) -> Option<Principal> {
+        self.dev_tokens.values().find(|p| p.user == user).cloned()
+    }
+
     /// The principal behind the request's `Authorization: Bearer` header.
     pub fn authenticate(&self, headers: &HeaderMap) -> Result<Principal, AuthError> {
         let token = bearer(headers).ok_or(AuthError::Missing)?;

@@ -1,7 +1,7 @@
 //! The MCP gateway: `/mcp/{server}` over Streamable HTTP for clients of both protocol
 //! eras, one upstream connection per session, every message recorded before it moves on.
 
-mod api;
+pub mod api;
 mod approval;
 pub mod auth;
 mod bridge;
@@ -11,7 +11,9 @@ mod oidc;
 pub mod policy;
 mod recording;
 pub mod session;
+pub mod signin;
 mod stream;
+mod ui;
 
 use crate::config::{Config, ServerConfig};
 use crate::metrics::Metrics;
@@ -46,9 +48,16 @@ pub struct Gateway {
     masking: masking::Masking,
     /// The policy in force (`None`: every signed-in person may use every server); swapped
     /// whole when a new version is published.
-    policy: std::sync::RwLock<Option<Arc<policy::PolicyInForce>>>,
+    /// A watch channel, so streams (`/api/v1/policies/watch`) learn of a new version at once.
+    policy: tokio::sync::watch::Sender<Option<Arc<policy::PolicyInForce>>>,
+    /// The pending approvals as last read from the store, for live queues.
+    pending_approvals: tokio::sync::watch::Sender<Arc<Vec<crate::approvals::Approval>>>,
     auth: Authenticator,
     hosts: HostGuard,
+    /// Whether `[dev]` users may sign in (`serve --dev`, `gatehouse demo`).
+    pub dev_mode: bool,
+    /// Dashboard sign-in through the company's OpenID provider, when configured.
+    relying_party: Option<signin::RelyingParty>,
     /// Serializes creation of stateless-era group sessions.
     group_lock: tokio::sync::Mutex<()>,
     /// Verifies access tokens from the configured identity provider.
@@ -79,10 +88,17 @@ impl Gateway {
         }
         let signing_key = config.signing_key()?;
         let oidc = config.oidc.clone().map(oidc::JwtVerifier::new);
+        let relying_party = match &config.oidc {
+            Some(o) => signin::RelyingParty::new(o, &config.public_base())?,
+            None => None,
+        };
         Ok(Arc::new(Gateway {
+            dev_mode,
+            relying_party,
             oidc,
             signing_key,
-            policy: std::sync::RwLock::new(policy),
+            policy: tokio::sync::watch::Sender::new(policy),
+            pending_approvals: tokio::sync::watch::Sender::new(Arc::new(Vec::new())),
             masking,
             config: Arc::new(config),
             store,
@@ -97,10 +113,7 @@ impl Gateway {
 
     /// The policy in force now.
     pub fn policy(&self) -> Option<Arc<policy::PolicyInForce>> {
-        self.policy
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        self.policy.borrow().clone()
     }
 
     /// Publishes the configured policy file (when it differs from the newest version) and
@@ -126,11 +139,31 @@ impl Gateway {
             loop {
                 tokio::select! {
                     _ = gw.shutdown.cancelled() => return,
-                    _ = tick.tick() => gw.apply_latest_policy().await,
+                    _ = tick.tick() => {
+                        gw.apply_latest_policy().await;
+                        gw.refresh_pending_approvals().await;
+                    }
                 }
             }
         });
         Ok(())
+    }
+
+    /// Re-reads the pending approvals (votes may come from the CLI in another process)
+    /// and tells live queues when they changed.
+    async fn refresh_pending_approvals(&self) {
+        match self.store.approvals(true).await {
+            Ok(now) => {
+                self.pending_approvals.send_if_modified(|old| {
+                    let changed = **old != now;
+                    if changed {
+                        *old = Arc::new(now);
+                    }
+                    changed
+                });
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot read pending approvals"),
+        }
     }
 
     async fn apply_latest_policy(&self) {
@@ -149,7 +182,7 @@ impl Gateway {
             Ok(p) => {
                 let new = Arc::new(policy::PolicyInForce::new(p, latest.0));
                 tracing::info!(version = %new.version, "policy version applied");
-                *self.policy.write().unwrap_or_else(|e| e.into_inner()) = Some(new);
+                self.policy.send_replace(Some(new));
             }
             Err(e) => {
                 tracing::error!(version = latest.0, error = %e, "a published policy does not parse; keeping the one in force")
@@ -363,11 +396,44 @@ pub fn router(gw: Arc<Gateway>) -> Router {
             get(resource_metadata),
         )
         .route("/api/v1/approvals", get(api::list))
-        .route("/api/v1/policies", axum::routing::post(api::push_policy))
+        .route("/api/v1/approvals/watch", get(api::watch::approvals))
         .route(
             "/api/v1/approvals/{id}/{verb}",
             axum::routing::post(api::decide),
         )
+        .route(
+            "/api/v1/policies",
+            get(api::policies::list).post(api::push_policy),
+        )
+        .route("/api/v1/policies/watch", get(api::watch::policies))
+        .route(
+            "/api/v1/policies/check",
+            axum::routing::post(api::policies::check),
+        )
+        .route(
+            "/api/v1/policies/dry-run",
+            axum::routing::post(api::policies::dry_run),
+        )
+        .route("/api/v1/policies/{version}", get(api::policies::get))
+        .route("/api/v1/sessions", get(api::sessions::list))
+        .route("/api/v1/sessions/{id}", get(api::sessions::detail))
+        .route("/api/v1/overview", get(api::sessions::overview))
+        .route("/api/v1/audit/status", get(api::audit::status))
+        .route(
+            "/api/v1/audit/verify",
+            axum::routing::post(api::audit::verify),
+        )
+        .route("/api/v1/evidence", get(api::audit::evidence))
+        .route("/api/v1/servers", get(api::servers::list))
+        .route(
+            "/api/v1/pins/{server}/{tool}/{verb}",
+            axum::routing::post(api::servers::decide),
+        )
+        .route("/api/v1/me", get(signin::me))
+        .route("/auth/login", get(signin::login))
+        .route("/auth/callback", get(signin::callback))
+        .route("/auth/logout", axum::routing::post(signin::logout))
+        .route("/auth/dev-login", axum::routing::post(signin::dev_login))
         .route(
             "/.well-known/oauth-protected-resource",
             get(root_resource_metadata),
@@ -376,6 +442,7 @@ pub fn router(gw: Arc<Gateway>) -> Router {
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
+        .fallback(ui::serve)
         .with_state(gw)
 }
 

@@ -120,11 +120,10 @@ impl JwtVerifier {
                 AuthError::Invalid
             })?
             .claims;
-        let user = claims[self.config.user_claim.as_str()]
-            .as_str()
-            .or_else(|| claims["sub"].as_str())
-            .ok_or(AuthError::Invalid)?
-            .to_string();
+        let principal = self
+            .config
+            .principal_from_claims(&claims)
+            .ok_or(AuthError::Invalid)?;
         let granted: Vec<&str> = match (&claims["scope"], &claims["scp"]) {
             (Value::String(s), _) | (_, Value::String(s)) => s.split_whitespace().collect(),
             (_, Value::Array(a)) => a.iter().filter_map(Value::as_str).collect(),
@@ -140,15 +139,6 @@ impl JwtVerifier {
                 self.config.required_scopes.join(" "),
             ));
         }
-        let groups = claims[self.config.groups_claim.as_str()]
-            .as_array()
-            .map(|g| {
-                g.iter()
-                    .filter_map(Value::as_str)
-                    .map(String::from)
-                    .collect()
-            })
-            .unwrap_or_default();
-        Ok(Principal { user, groups })
+        Ok(principal)
     }
 }

@@ -18,6 +18,30 @@ pub struct PolicyInForce {
     pub number: i64,
 }
 
+/// The policy-checked requests recorded since `since` (RFC 3339), oldest first, as the
+/// policy engine sees them, for replaying a draft against history. Arguments are the
+/// record's, i.e. masked.
+pub async fn recorded_requests(
+    store: &crate::store::Store,
+    since: &str,
+) -> Result<Vec<Request>, crate::store::StoreError> {
+    Ok(store
+        .recorded_requests(since)
+        .await?
+        .into_iter()
+        .filter_map(|(user, groups, server, payload)| {
+            let msg = Message::from_value(serde_json::from_str(&payload).ok()?).ok()?;
+            Some(Request {
+                principal: PolicyPrincipal::new(user, groups),
+                server,
+                method: msg.method()?.to_string(),
+                tool: mcp::target_name(&msg).map(String::from),
+                arguments: mcp::arguments(&msg).cloned().unwrap_or(Value::Null),
+            })
+        })
+        .collect())
+}
+
 /// Methods decided rule by rule; every other method only needs the server to be usable.
 const CHECKED: [&str; 4] = [
     "tools/call",
@@ -27,6 +51,11 @@ const CHECKED: [&str; 4] = [
 ];
 
 impl PolicyInForce {
+    /// The policy itself.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
     /// A loaded policy, published as version `number`.
     pub fn new(policy: Policy, number: i64) -> PolicyInForce {
         let digest: String = policy.source_digest().chars().take(12).collect();

@@ -5,7 +5,13 @@
 //! one fsync. That is what keeps recording off the critical path's bottleneck while the
 //! gateway still never forwards anything unrecorded.
 
+mod dashboard;
+mod web_sessions;
+
 use chrono::{DateTime, Utc};
+pub use dashboard::{
+    DailyCalls, DecisionFilter, Overview, PolicyVersion, SessionFilter, SessionSummary,
+};
 use gatehouse_audit::{
     ChainRecord, GENESIS, SigningKey, StoredCheckpoint, StoredEvent, TreeHead, chain_hash,
     merkle_root, public_key_hex,
@@ -562,7 +568,7 @@ impl From<StoredEvent> for EventRow {
     }
 }
 
-fn now() -> String {
+pub(crate) fn now() -> String {
     let t: DateTime<Utc> = Utc::now();
     t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
 }

@@ -1,0 +1,46 @@
+//! Embeds the dashboard (`ui/dist`, built by `scripts/build-ui.sh`) into the binary, so
+//! one `gatehouse` file serves it. Without a build the table is empty and `/` explains
+//! how to build it; the API and gateway work either way.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+fn walk(dir: &Path, base: &Path, out: &mut Vec<(String, PathBuf)>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            walk(&path, base, out);
+        } else if let Ok(rel) = path.strip_prefix(base) {
+            let name = rel.to_string_lossy().replace('\\', "/");
+            out.push((name, path));
+        }
+    }
+}
+
+fn main() {
+    let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("set by cargo"));
+    let dist = manifest.join("../ui/dist");
+    println!("cargo:rerun-if-changed={}", dist.display());
+    let mut files = Vec::new();
+    walk(&dist, &dist, &mut files);
+    files.sort();
+    let mut code = String::from(
+        "/// The dashboard's files: (path under `/`, bytes).\npub static ASSETS: &[(&str, &[u8])] = &[\n",
+    );
+    for (name, path) in &files {
+        println!("cargo:rerun-if-changed={}", path.display());
+        let abs = path.canonicalize().unwrap_or_else(|_| path.clone());
+        writeln!(
+            code,
+            "    ({name:?}, include_bytes!({:?})),",
+            abs.display().to_string()
+        )
+        .expect("write to a String");
+    }
+    code.push_str("];\n");
+    let out = PathBuf::from(std::env::var("OUT_DIR").expect("set by cargo")).join("ui_assets.rs");
+    std::fs::write(out, code).expect("OUT_DIR is writable");
+}
