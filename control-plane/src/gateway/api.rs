@@ -11,13 +11,16 @@ use serde::Deserialize;
 use serde_json::json;
 use std::sync::Arc;
 
-fn error(status: StatusCode, message: impl Into<String>) -> Response {
+pub(crate) fn error(status: StatusCode, message: impl Into<String>) -> Response {
     (status, Json(json!({ "error": message.into() }))).into_response()
 }
 
 // Handlers answer with a `Response` either way; boxing it would only add noise.
 #[allow(clippy::result_large_err)]
-async fn signed_in(gw: &Gateway, headers: &HeaderMap) -> Result<super::auth::Principal, Response> {
+pub(crate) async fn signed_in(
+    gw: &Gateway,
+    headers: &HeaderMap,
+) -> Result<super::auth::Principal, Response> {
     gw.hosts
         .check(headers)
         .map_err(|e| error(StatusCode::FORBIDDEN, e))?;

@@ -1,7 +1,7 @@
 //! The MCP gateway: `/mcp/{server}` over Streamable HTTP for clients of both protocol
 //! eras, one upstream connection per session, every message recorded before it moves on.
 
-mod api;
+pub(crate) mod api;
 mod approval;
 pub mod auth;
 mod bridge;
@@ -9,7 +9,7 @@ mod guard;
 pub mod masking;
 mod oidc;
 pub mod policy;
-mod recording;
+pub(crate) mod recording;
 pub mod session;
 mod stream;
 
@@ -57,6 +57,8 @@ pub struct Gateway {
     signing_key: gatehouse_audit::SigningKey,
     /// Fired on shutdown: ends server streams so open connections can drain.
     pub shutdown: CancellationToken,
+    /// Connected agents (servers with `agent = "NAME"`).
+    pub agents: crate::agents::hub::AgentHub,
 }
 
 impl Gateway {
@@ -92,6 +94,7 @@ impl Gateway {
             hosts,
             group_lock: tokio::sync::Mutex::new(()),
             shutdown: CancellationToken::new(),
+            agents: Default::default(),
         }))
     }
 
@@ -274,30 +277,8 @@ impl Gateway {
         first: &Message,
     ) -> Result<Arc<Session>, Response> {
         self.check_may_connect(principal, &server.name, first)?;
-        let spec = server.upstream_spec().map_err(|e| {
-            rpc_error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                first.id().cloned(),
-                codes::INTERNAL_ERROR,
-                e.to_string(),
-            )
-        })?;
-        let opts = UpstreamOptions::default();
-        let (upstream, server_rx) = Upstream::connect(&spec, &opts).await.map_err(|e| {
-            self.metrics
-                .upstream_errors
-                .get_or_create(&crate::metrics::ServerLabels {
-                    server: server.name.clone(),
-                })
-                .inc();
-            rpc_error(
-                StatusCode::BAD_GATEWAY,
-                first.id().cloned(),
-                codes::UPSTREAM_ERROR,
-                format!("Gatehouse could not reach server `{}`: {e}", server.name),
-            )
-        })?;
         let id = uuid::Uuid::new_v4().simple().to_string();
+        let (upstream, server_rx) = self.connect_upstream(server, &id, first).await?;
         let protocol_version = match era {
             Era::Legacy => first
                 .params()
@@ -349,6 +330,50 @@ impl Gateway {
     }
 }
 
+impl Gateway {
+    /// The session's upstream: a direct connection, or a pipe through an agent.
+    async fn connect_upstream(
+        &self,
+        server: &ServerConfig,
+        session: &str,
+        first: &Message,
+    ) -> Result<(Upstream, tokio::sync::mpsc::Receiver<Message>), Response> {
+        let unreachable = |e: String| {
+            self.metrics
+                .upstream_errors
+                .get_or_create(&crate::metrics::ServerLabels {
+                    server: server.name.clone(),
+                })
+                .inc();
+            rpc_error(
+                StatusCode::BAD_GATEWAY,
+                first.id().cloned(),
+                codes::UPSTREAM_ERROR,
+                format!("Gatehouse could not reach server `{}`: {e}", server.name),
+            )
+        };
+        if server.agent.is_some() {
+            let timeout = Duration::from_secs(self.config.agents.open_timeout_secs);
+            return self
+                .agents
+                .open(&server.agents(), &server.name, session, timeout)
+                .await
+                .map_err(unreachable);
+        }
+        let spec = server.upstream_spec().map_err(|e| {
+            rpc_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                first.id().cloned(),
+                codes::INTERNAL_ERROR,
+                e.to_string(),
+            )
+        })?;
+        Upstream::connect(&spec, &UpstreamOptions::default())
+            .await
+            .map_err(|e| unreachable(e.to_string()))
+    }
+}
+
 /// The HTTP routes: the gateway, health and metrics.
 pub fn router(gw: Arc<Gateway>) -> Router {
     Router::new()
@@ -363,6 +388,22 @@ pub fn router(gw: Arc<Gateway>) -> Router {
             get(resource_metadata),
         )
         .route("/api/v1/approvals", get(api::list))
+        .route(
+            "/api/v1/agents",
+            get(crate::agents::api::list).post(crate::agents::api::create),
+        )
+        .route(
+            "/api/v1/agents/tokens/{id}/revoke",
+            axum::routing::post(crate::agents::api::revoke),
+        )
+        .route(
+            "/api/v1/agents/{name}/{verb}",
+            axum::routing::post(crate::agents::api::drain),
+        )
+        .route(
+            gatehouse_proxy_core::tunnel::CONNECT_PATH,
+            get(crate::agents::ws::connect),
+        )
         .route("/api/v1/policies", axum::routing::post(api::push_policy))
         .route(
             "/api/v1/approvals/{id}/{verb}",
@@ -962,6 +1003,7 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     gw.spawn_reaper();
     gw.spawn_checkpoints();
+    crate::agents::spawn_watch(&gw);
     gw.start_policy_watch()
         .await
         .map_err(|e| std::io::Error::other(e.to_string()))?;
