@@ -27,7 +27,9 @@ use std::time::Duration;
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     /// The file could not be read.
-    #[error("cannot read the agent config {path}: {source}. Pass --config FILE or set GATEHOUSE_AGENT_CONFIG.")]
+    #[error(
+        "cannot read the agent config {path}: {source}. Pass --config FILE or set GATEHOUSE_AGENT_CONFIG."
+    )]
     Read {
         /// The path.
         path: PathBuf,
@@ -134,10 +136,7 @@ impl AgentConfig {
     /// Parses TOML text (named `path` in errors) and checks it.
     pub fn parse(text: &str, path: &Path) -> Result<AgentConfig, ConfigError> {
         let c: AgentConfig = toml::from_str(text).map_err(|e| {
-            let (line, column) = e
-                .span()
-                .map(|s| line_col(text, s.start))
-                .unwrap_or((1, 1));
+            let (line, column) = e.span().map(|s| line_col(text, s.start)).unwrap_or((1, 1));
             ConfigError::Syntax {
                 path: path.to_path_buf(),
                 line,
@@ -150,8 +149,7 @@ impl AgentConfig {
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
-        if !(self.control_plane.starts_with("ws://") || self.control_plane.starts_with("wss://"))
-        {
+        if !(self.control_plane.starts_with("ws://") || self.control_plane.starts_with("wss://")) {
             return Err(ConfigError::Invalid(format!(
                 "control_plane `{}` must start with wss:// (or ws:// on a trusted network)",
                 self.control_plane
@@ -174,7 +172,8 @@ impl AgentConfig {
         }
         if self.reconnect.initial_ms == 0 || self.reconnect.max_ms < self.reconnect.initial_ms {
             return Err(ConfigError::Invalid(
-                "reconnect.initial_ms must be at least 1 and reconnect.max_ms at least initial_ms".into(),
+                "reconnect.initial_ms must be at least 1 and reconnect.max_ms at least initial_ms"
+                    .into(),
             ));
         }
         Ok(())
@@ -186,7 +185,10 @@ impl AgentConfig {
             .map_err(|e| ConfigError::Invalid(format!("token: {e}")))
             .and_then(|t| {
                 if t.is_empty() {
-                    Err(ConfigError::Invalid(format!("token: `{}` is empty", self.token)))
+                    Err(ConfigError::Invalid(format!(
+                        "token: `{}` is empty",
+                        self.token
+                    )))
                 } else {
                     Ok(t)
                 }
@@ -225,7 +227,9 @@ impl ServerConfig {
         match (&self.url, &self.command) {
             (Some(url), None) => {
                 if !(url.starts_with("http://") || url.starts_with("https://")) {
-                    return Err(self.invalid(&format!("url `{url}` must start with http:// or https://")));
+                    return Err(
+                        self.invalid(&format!("url `{url}` must start with http:// or https://"))
+                    );
                 }
                 if !self.args.is_empty() || !self.env.is_empty() {
                     return Err(self.invalid("`args` and `env` belong to a `command` server"));
@@ -244,7 +248,9 @@ impl ServerConfig {
                 Ok(())
             }
             (Some(_), Some(_)) => Err(self.invalid("set either `url` or `command`, not both")),
-            (None, None) => Err(self.invalid("set `url` (HTTP upstream) or `command` (stdio upstream)")),
+            (None, None) => {
+                Err(self.invalid("set `url` (HTTP upstream) or `command` (stdio upstream)"))
+            }
         }
     }
 
@@ -341,7 +347,9 @@ mod tests {
             other => panic!("{other:?}"),
         }
         match &ups["wiki"] {
-            UpstreamSpec::Http { headers, .. } => assert_eq!(headers["Authorization"], "Bearer s3cret"),
+            UpstreamSpec::Http { headers, .. } => {
+                assert_eq!(headers["Authorization"], "Bearer s3cret")
+            }
             other => panic!("{other:?}"),
         }
     }
@@ -352,7 +360,8 @@ mod tests {
         assert!(e.to_string().contains("must be a reference"), "{e}");
         let e = parse("control_plane = \"https://x\"\ntoken = \"env:T\"\n").unwrap_err();
         assert!(e.to_string().contains("wss://"), "{e}");
-        let e = parse("control_plane = \"ws://x\"\ntoken = \"env:T\"\n[[servers]]\nname = \"a\"\n").unwrap_err();
+        let e = parse("control_plane = \"ws://x\"\ntoken = \"env:T\"\n[[servers]]\nname = \"a\"\n")
+            .unwrap_err();
         assert!(e.to_string().contains("set `url`"), "{e}");
         let e = parse("control_plane = \"ws://x\"\ntoken = \"env:T\"\nbogus = 1\n").unwrap_err();
         assert!(e.to_string().starts_with("agent.toml:3:1"), "{e}");
@@ -360,7 +369,12 @@ mod tests {
             "control_plane = \"ws://x\"\ntoken = \"env:GH_AGENT_TEST_UNSET\"\n[[servers]]\nname = \"a\"\ncommand = \"x\"\nargs = [\"env:GH_AGENT_TEST_UNSET\"]\n",
         )
         .unwrap();
-        assert!(c.resolve_token().unwrap_err().to_string().contains("GH_AGENT_TEST_UNSET"));
+        assert!(
+            c.resolve_token()
+                .unwrap_err()
+                .to_string()
+                .contains("GH_AGENT_TEST_UNSET")
+        );
         assert!(c.upstreams().unwrap_err().to_string().contains("args[0]"));
     }
 }

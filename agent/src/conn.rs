@@ -69,7 +69,10 @@ impl Agent {
                 }
             }
             let wait = jittered(delay);
-            tracing::info!(wait_ms = wait.as_millis() as u64, "waiting before reconnecting");
+            tracing::info!(
+                wait_ms = wait.as_millis() as u64,
+                "waiting before reconnecting"
+            );
             tokio::select! {
                 _ = &mut stop => return,
                 _ = tokio::time::sleep(wait) => {}
@@ -111,7 +114,9 @@ impl Agent {
                 Ok(other) => return Ended::Lost(format!("expected welcome, got {other:?}")),
                 Err(e) => return Ended::Lost(e.to_string()),
             },
-            Ok(_) => return Ended::Lost("the control plane closed the connection after hello".into()),
+            Ok(_) => {
+                return Ended::Lost("the control plane closed the connection after hello".into());
+            }
             Err(_) => return Ended::Lost("no answer to hello within 15 s".into()),
         };
         let (mux, mut out) = Mux::new();
@@ -162,7 +167,9 @@ impl Agent {
         let why = match &ended {
             Ended::Refused(r) | Ended::Lost(r) => r.clone(),
         };
-        mux.shutdown(&format!("the agent lost its control plane connection: {why}"));
+        mux.shutdown(&format!(
+            "the agent lost its control plane connection: {why}"
+        ));
         let _ = sink.close().await;
         ended
     }
@@ -191,12 +198,18 @@ mod tests {
 
     #[test]
     fn endpoints_and_jitter() {
-        assert_eq!(endpoint("wss://gh.example"), "wss://gh.example/agent/v1/connect");
+        assert_eq!(
+            endpoint("wss://gh.example"),
+            "wss://gh.example/agent/v1/connect"
+        );
         assert_eq!(endpoint("ws://h:1/"), "ws://h:1/agent/v1/connect");
         assert_eq!(endpoint("ws://h:1/custom/path"), "ws://h:1/custom/path");
         for _ in 0..100 {
             let j = jittered(Duration::from_secs(10));
-            assert!(j >= Duration::from_secs(5) && j <= Duration::from_secs(10), "{j:?}");
+            assert!(
+                j >= Duration::from_secs(5) && j <= Duration::from_secs(10),
+                "{j:?}"
+            );
         }
     }
 }

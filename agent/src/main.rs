@@ -11,7 +11,12 @@ use std::path::PathBuf;
 #[command(name = "gatehouse-agent", version, about)]
 struct Cli {
     /// The agent's config file (TOML).
-    #[arg(long, short, env = "GATEHOUSE_AGENT_CONFIG", default_value = "gatehouse-agent.toml")]
+    #[arg(
+        long,
+        short,
+        env = "GATEHOUSE_AGENT_CONFIG",
+        default_value = "gatehouse-agent.toml"
+    )]
     config: PathBuf,
     /// Check the config (and that every secret reference resolves), then exit.
     #[arg(long)]
@@ -40,7 +45,10 @@ fn main() -> std::process::ExitCode {
         return std::process::ExitCode::SUCCESS;
     }
     gatehouse_agent::init_tls();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => return fail(1, &format!("cannot start the async runtime: {e}")),
     };

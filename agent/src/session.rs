@@ -117,7 +117,12 @@ async fn forward(up: &Upstream, sender: &SessionSender, message: Message, header
             tokio::spawn(async move {
                 while let Some(m) = exchange.next().await {
                     let last = m.is_response();
-                    if sender.send(m, request, RequestHeaders::default()).await.is_err() || last {
+                    if sender
+                        .send(m, request, RequestHeaders::default())
+                        .await
+                        .is_err()
+                        || last
+                    {
                         return;
                     }
                 }

@@ -50,14 +50,20 @@ async fn bogus_claims_unknown_and_revoked_tokens_are_refused_and_recorded() {
     let mut agent = AgentProc::spawn(&[], &honest, &token, &[]);
     cp.wait_connected("edge", 1).await;
     let r = http()
-        .post(format!("{}/api/v1/agents/tokens/{token_id}/revoke", cp.base))
+        .post(format!(
+            "{}/api/v1/agents/tokens/{token_id}/revoke",
+            cp.base
+        ))
         .bearer_auth(USER_TOKEN)
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), 403, "only admins revoke");
     let r: serde_json::Value = http()
-        .post(format!("{}/api/v1/agents/tokens/{token_id}/revoke", cp.base))
+        .post(format!(
+            "{}/api/v1/agents/tokens/{token_id}/revoke",
+            cp.base
+        ))
         .bearer_auth(ADMIN_TOKEN)
         .send()
         .await
@@ -68,7 +74,10 @@ async fn bogus_claims_unknown_and_revoked_tokens_are_refused_and_recorded() {
     assert_eq!(r["dropped_connections"], 1, "{r}");
     cp.wait_connected("edge", 0).await;
     let gone = wait_for_event(&cp, "edge", "agent_disconnected").await;
-    assert!(gone["reason"].as_str().unwrap().contains("revoked"), "{gone}");
+    assert!(
+        gone["reason"].as_str().unwrap().contains("revoked"),
+        "{gone}"
+    );
     // Its reconnection attempts are refused, and recorded as such.
     let again = wait_for_matching(&cp, "edge", "agent_refused", "was revoked").await;
     assert_eq!(again["token_id"], json!(token_id));
@@ -77,7 +86,10 @@ async fn bogus_claims_unknown_and_revoked_tokens_are_refused_and_recorded() {
     let db = std::fs::read(dir.path().join("cp.db")).unwrap();
     let wal = std::fs::read(dir.path().join("cp.db-wal")).unwrap_or_default();
     for bytes in [&db, &wal] {
-        assert!(!contains(bytes, token.as_bytes()), "the token is in the store");
+        assert!(
+            !contains(bytes, token.as_bytes()),
+            "the token is in the store"
+        );
     }
     agent.kill().await;
     cp.stop().await;
@@ -104,7 +116,11 @@ async fn two_agents_share_a_server_and_a_drained_one_takes_no_new_sessions() {
         sessions.push(McpSession::open(&url).await);
     }
     let load = |v: serde_json::Value| v["connections"][0]["sessions"].as_u64().unwrap_or(0);
-    assert_eq!(load(cp.agent("edge-a").await), 2, "least-loaded picks alternate");
+    assert_eq!(
+        load(cp.agent("edge-a").await),
+        2,
+        "least-loaded picks alternate"
+    );
     assert_eq!(load(cp.agent("edge-b").await), 2);
 
     // Drain edge-a: new sessions all go to edge-b; edge-a's open sessions keep working.

@@ -95,7 +95,10 @@ impl ControlPlane {
             .await
             .unwrap();
         (
-            r["id"].as_str().unwrap_or_else(|| panic!("{r}")).to_string(),
+            r["id"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{r}"))
+                .to_string(),
             r["token"].as_str().unwrap().to_string(),
         )
     }
@@ -145,7 +148,10 @@ impl ControlPlane {
                 continue;
             }
             for e in self.gw.store.session_events(&s.id).await.unwrap() {
-                out.push((e.kind, serde_json::from_str(&e.payload).unwrap_or(Value::Null)));
+                out.push((
+                    e.kind,
+                    serde_json::from_str(&e.payload).unwrap_or(Value::Null),
+                ));
             }
         }
         out
