@@ -84,7 +84,8 @@ impl Agent {
     pub async fn connect_once(&self) -> Ended {
         let ws = match tokio::time::timeout(
             Duration::from_secs(15),
-            tokio_tungstenite::connect_async(self.url.as_str()),
+            // No Nagle delay: tunnel frames are small and latency-bound.
+            tokio_tungstenite::connect_async_with_config(self.url.as_str(), None, true),
         )
         .await
         {

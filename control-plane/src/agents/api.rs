@@ -47,15 +47,17 @@ pub async fn status(gw: &Gateway) -> Result<Value, crate::store::StoreError> {
     for s in &gw.config.servers {
         for a in s.agents() {
             let mut e = entry(&mut agents, &a);
-            e["assigned_servers"]
-                .as_array_mut()
-                .map(|v| v.push(json!(s.name)));
+            if let Some(v) = e["assigned_servers"].as_array_mut() {
+                v.push(json!(s.name));
+            }
             agents.insert(a, e);
         }
     }
     for t in gw.store.agent_tokens().await? {
         let mut e = entry(&mut agents, &t.agent);
-        e["tokens"].as_array_mut().map(|v| v.push(json!(t)));
+        if let Some(v) = e["tokens"].as_array_mut() {
+            v.push(json!(t));
+        }
         agents.insert(t.agent.clone(), e);
     }
     let stored: Vec<ConnectionRow> = gw.store.agent_connections().await?;
@@ -73,7 +75,9 @@ pub async fn status(gw: &Gateway) -> Result<Value, crate::store::StoreError> {
         let mut e = entry(&mut agents, &c.agent);
         e["connected"] = json!(true);
         e["last_seen"] = json!(c.last_seen);
-        e["connections"].as_array_mut().map(|v| v.push(json!(c)));
+        if let Some(v) = e["connections"].as_array_mut() {
+            v.push(json!(c));
+        }
         agents.insert(c.agent.clone(), e);
     }
     Ok(json!({ "agents": agents.into_values().collect::<Vec<_>>() }))

@@ -273,13 +273,16 @@ async fn serve(
     loop {
         tokio::select! {
             _ = conn.kill.cancelled() => {
-                let reason = conn
-                    .kill_reason
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .clone()
-                    .unwrap_or_else(|| "the control plane is shutting down".to_string());
-                let _ = sink.send(WsMessage::Text(Frame::Refused { reason: reason.clone() }.encode().into())).await;
+                let dropped = conn.kill_reason.lock().unwrap_or_else(|e| e.into_inner()).clone();
+                let reason = match dropped {
+                    // Dropped on purpose (token revoked): the agent is told why.
+                    Some(reason) => {
+                        let _ = sink.send(WsMessage::Text(Frame::Refused { reason: reason.clone() }.encode().into())).await;
+                        reason
+                    }
+                    // Shutdown: a plain close, so the agent reconnects as soon as we are back.
+                    None => "the control plane is shutting down".to_string(),
+                };
                 let _ = sink.close().await;
                 return reason;
             }

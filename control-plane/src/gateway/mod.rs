@@ -1014,6 +1014,12 @@ pub async fn serve(
         tracing::info!("shutting down: draining open requests");
         token.cancel();
     };
+    // No Nagle delay: JSON-RPC messages and agent tunnel frames are small and
+    // latency-bound (with it, a frame can wait 40 ms for the peer's delayed ACK).
+    use axum::serve::ListenerExt;
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     axum::serve(listener, app)
         .with_graceful_shutdown(drained)
         .await?;
