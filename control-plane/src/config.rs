@@ -90,6 +90,39 @@ pub struct Config {
     /// Dashboard roles.
     #[serde(default)]
     pub roles: RolesConfig,
+    /// Agents (servers with `agent = "NAME"`).
+    #[serde(default)]
+    pub agents: AgentsConfig,
+}
+
+/// `[agents]`: how the control plane keeps its agent connections.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AgentsConfig {
+    /// Seconds between heartbeats; an agent silent for three of them is dropped. Each
+    /// heartbeat also re-checks that the agent's token is not revoked.
+    pub heartbeat_secs: u64,
+    /// Seconds to wait for an agent to start a session's upstream.
+    pub open_timeout_secs: u64,
+}
+
+impl Default for AgentsConfig {
+    fn default() -> Self {
+        AgentsConfig {
+            heartbeat_secs: 10,
+            open_timeout_secs: 15,
+        }
+    }
+}
+
+/// `agent = "NAME"`, or `agent = ["a", "b"]` for agents that share the load.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(untagged)]
+pub enum AgentRef {
+    /// One agent.
+    One(String),
+    /// Several; each new session goes to the least-loaded connected one.
+    Many(Vec<String>),
 }
 
 fn default_admin_groups() -> Vec<String> {
@@ -345,6 +378,10 @@ pub struct ServerConfig {
     /// accepts it (`gatehouse tools accept`). Changes are recorded either way.
     #[serde(default)]
     pub pin_tools: bool,
+    /// Served by this agent (or these agents): the upstream lives in the agent's network
+    /// and its config; the control plane holds no address or credential for it.
+    #[serde(default)]
+    pub agent: Option<AgentRef>,
 }
 
 /// Dev sign-in tokens.
@@ -448,7 +485,16 @@ impl Config {
                     s.name
                 )));
             }
-            s.upstream_spec()?;
+            if s.agent.is_some() {
+                s.check_agent()?;
+            } else {
+                s.upstream_spec()?;
+            }
+        }
+        if self.agents.heartbeat_secs == 0 || self.agents.open_timeout_secs == 0 {
+            return Err(ConfigError::Invalid(
+                "agents.heartbeat_secs and agents.open_timeout_secs must be at least 1".into(),
+            ));
         }
         let masking = self.masking()?;
         for s in &self.servers {
@@ -526,8 +572,69 @@ impl Config {
 }
 
 impl ServerConfig {
+    /// The agents serving this server (empty for a direct upstream).
+    pub fn agents(&self) -> Vec<String> {
+        match &self.agent {
+            None => Vec::new(),
+            Some(AgentRef::One(a)) => vec![a.clone()],
+            Some(AgentRef::Many(v)) => v.clone(),
+        }
+    }
+
+    /// An agent-served server names its agents and nothing about the upstream itself.
+    fn check_agent(&self) -> Result<(), ConfigError> {
+        let agents = self.agents();
+        if agents.is_empty() {
+            return Err(
+                self.invalid("`agent` names no agent; give a name, e.g. agent = \"vnet-1\"")
+            );
+        }
+        for a in &agents {
+            if a.is_empty()
+                || !a
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            {
+                return Err(self.invalid(&format!(
+                    "agent name `{a}` must be non-empty and use only letters, digits, `-` and `_`"
+                )));
+            }
+        }
+        let mut direct = Vec::new();
+        if self.url.is_some() {
+            direct.push("url");
+        }
+        if self.command.is_some() {
+            direct.push("command");
+        }
+        if !self.args.is_empty() {
+            direct.push("args");
+        }
+        if !self.env.is_empty() {
+            direct.push("env");
+        }
+        if !self.headers.is_empty() {
+            direct.push("headers");
+        }
+        if self.transport.is_some() {
+            direct.push("transport");
+        }
+        if !direct.is_empty() {
+            return Err(self.invalid(&format!(
+                "`agent` cannot be combined with {}: the upstream and its credentials are configured on the agent, not here",
+                direct.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
+            )));
+        }
+        Ok(())
+    }
+
     /// How to reach this upstream, with secret references resolved.
     pub fn upstream_spec(&self) -> Result<UpstreamSpec, ConfigError> {
+        if self.agent.is_some() {
+            return Err(self.invalid(
+                "this server is served by an agent; its sessions go through the agent connection",
+            ));
+        }
         let resolve_all =
             |m: &BTreeMap<String, String>| -> Result<BTreeMap<String, String>, ConfigError> {
                 m.iter()
@@ -562,9 +669,9 @@ impl ServerConfig {
                 env: resolve_all(&self.env)?,
             }),
             (Some(_), Some(_)) => Err(self.invalid("set either `url` or `command`, not both")),
-            (None, None) => {
-                Err(self.invalid("set `url` (HTTP upstream) or `command` (stdio upstream)"))
-            }
+            (None, None) => Err(self.invalid(
+                "set `url` (HTTP upstream), `command` (stdio upstream) or `agent` (served by an agent)",
+            )),
         }
     }
 
@@ -599,9 +706,10 @@ fn resolve_secret(value: &str) -> Result<String, String> {
 }
 
 /// Top-level keys an environment variable may override.
-const TOP_LEVEL_KEYS: [&str; 15] = [
+const TOP_LEVEL_KEYS: [&str; 16] = [
     "admin_groups",
     "roles",
+    "agents",
     "oidc",
     "approvals",
     "audit",
@@ -723,6 +831,34 @@ mod tests {
         assert_eq!(c.listen, "127.0.0.1:1");
         assert_eq!(c.limits.request_timeout(), Duration::from_millis(1500));
         assert_eq!(c.limits.body_bytes, 2048);
+    }
+
+    #[test]
+    fn agent_servers_name_agents_and_nothing_else() {
+        let c = parse(
+            "[[servers]]\nname = \"db\"\nagent = \"vnet-1\"\n[[servers]]\nname = \"wide\"\nagent = [\"a\", \"b\"]\n",
+            &[],
+        )
+        .unwrap();
+        assert_eq!(c.server("db").unwrap().agents(), vec!["vnet-1"]);
+        assert_eq!(c.server("wide").unwrap().agents(), vec!["a", "b"]);
+        assert!(c.server("db").unwrap().upstream_spec().is_err());
+        let e = parse(
+            "[[servers]]\nname = \"db\"\nagent = \"a\"\ncommand = \"psql\"\nenv = { P = \"x\" }\n",
+            &[],
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("cannot be combined with `command`, `env`"),
+            "{e}"
+        );
+        let e = parse("[[servers]]\nname = \"db\"\nagent = \"a b\"\n", &[]).unwrap_err();
+        assert!(e.to_string().contains("agent name `a b`"), "{e}");
+        let e = parse("[[servers]]\nname = \"db\"\nagent = []\n", &[]).unwrap_err();
+        assert!(e.to_string().contains("names no agent"), "{e}");
+        let e = parse("[[servers]]\nname = \"db\"\n", &[]).unwrap_err();
+        assert!(e.to_string().contains("or `agent`"), "{e}");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The Gatehouse control plane: the MCP gateway, its session store, and the `gatehouse`
 //! command line. The binary in `main.rs` only parses arguments and calls in here.
 
+pub mod agents;
 pub mod approvals;
 pub mod commands;
 pub mod config;

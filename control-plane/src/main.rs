@@ -86,6 +86,17 @@ enum Command {
         #[arg(long, global = true, env = "GATEHOUSE_DATABASE")]
         database: Option<String>,
     },
+    /// Agents: tokens (create, revoke), status (list), and draining.
+    Agents {
+        #[command(subcommand)]
+        command: AgentsCommand,
+        /// Config file naming the database.
+        #[arg(long, short, global = true)]
+        config: Option<PathBuf>,
+        /// Database URL (overrides the config).
+        #[arg(long, global = true, env = "GATEHOUSE_DATABASE")]
+        database: Option<String>,
+    },
     /// Policy documents.
     Policy {
         #[command(subcommand)]
@@ -127,6 +138,48 @@ enum ToolsCommand {
         /// The tool.
         tool: String,
         /// Who accepts it (recorded).
+        #[arg(long, env = "USER", default_value = "unknown")]
+        by: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum AgentsCommand {
+    /// Create a token for agent NAME (printed once; only its SHA-256 is stored).
+    Create {
+        /// The agent name (as in `agent = "NAME"` of [[servers]]).
+        name: String,
+        /// Who creates it (recorded).
+        #[arg(long, env = "USER", default_value = "unknown")]
+        by: String,
+    },
+    /// Revoke a token: it is refused from now on and its live connections are dropped.
+    Revoke {
+        /// The token id (from `create` or `list`).
+        token_id: String,
+        /// Who revokes it (recorded).
+        #[arg(long, env = "USER", default_value = "unknown")]
+        by: String,
+    },
+    /// Agents: connected or not, version, servers, last seen, drained; and tokens.
+    List {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Send no new sessions to agent NAME; open ones finish.
+    Drain {
+        /// The agent name.
+        name: String,
+        /// Who drains it (recorded).
+        #[arg(long, env = "USER", default_value = "unknown")]
+        by: String,
+    },
+    /// Undo `drain`.
+    Resume {
+        /// The agent name.
+        name: String,
+        /// Who resumes it.
         #[arg(long, env = "USER", default_value = "unknown")]
         by: String,
     },
@@ -306,6 +359,27 @@ fn main() -> std::process::ExitCode {
                 ToolsCommand::List => commands::tools::list(config, database).await,
                 ToolsCommand::Accept { server, tool, by } => {
                     commands::tools::accept(&server, &tool, &by, config, database).await
+                }
+            },
+            Command::Agents {
+                command,
+                config,
+                database,
+            } => match command {
+                AgentsCommand::Create { name, by } => {
+                    commands::agents::create(&name, &by, config, database).await
+                }
+                AgentsCommand::Revoke { token_id, by } => {
+                    commands::agents::revoke(&token_id, &by, config, database).await
+                }
+                AgentsCommand::List { json } => {
+                    commands::agents::list(config, database, json).await
+                }
+                AgentsCommand::Drain { name, by } => {
+                    commands::agents::drain(&name, true, &by, config, database).await
+                }
+                AgentsCommand::Resume { name, by } => {
+                    commands::agents::drain(&name, false, &by, config, database).await
                 }
             },
             Command::Approvals { command, url } => match command {

@@ -1,5 +1,6 @@
 //! The `gatehouse` subcommands.
 
+pub mod agents;
 pub mod approvals;
 pub mod audit;
 pub mod connect;

@@ -93,6 +93,7 @@ pub async fn demo(listen: String, data_dir: PathBuf) -> Result<(), Exit> {
         era: Era::Legacy,
         masking_profile: None,
         pin_tools: true,
+        agent: None,
     }];
     let dba_token = format!("demo-dba-{}", uuid::Uuid::new_v4().simple());
     config.dev.tokens = vec![

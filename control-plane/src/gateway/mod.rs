@@ -9,7 +9,7 @@ mod guard;
 pub mod masking;
 mod oidc;
 pub mod policy;
-mod recording;
+pub(crate) mod recording;
 pub mod session;
 pub mod signin;
 mod stream;
@@ -66,6 +66,8 @@ pub struct Gateway {
     signing_key: gatehouse_audit::SigningKey,
     /// Fired on shutdown: ends server streams so open connections can drain.
     pub shutdown: CancellationToken,
+    /// Connected agents (servers with `agent = "NAME"`).
+    pub agents: crate::agents::hub::AgentHub,
 }
 
 impl Gateway {
@@ -108,6 +110,7 @@ impl Gateway {
             hosts,
             group_lock: tokio::sync::Mutex::new(()),
             shutdown: CancellationToken::new(),
+            agents: Default::default(),
         }))
     }
 
@@ -307,30 +310,8 @@ impl Gateway {
         first: &Message,
     ) -> Result<Arc<Session>, Response> {
         self.check_may_connect(principal, &server.name, first)?;
-        let spec = server.upstream_spec().map_err(|e| {
-            rpc_error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                first.id().cloned(),
-                codes::INTERNAL_ERROR,
-                e.to_string(),
-            )
-        })?;
-        let opts = UpstreamOptions::default();
-        let (upstream, server_rx) = Upstream::connect(&spec, &opts).await.map_err(|e| {
-            self.metrics
-                .upstream_errors
-                .get_or_create(&crate::metrics::ServerLabels {
-                    server: server.name.clone(),
-                })
-                .inc();
-            rpc_error(
-                StatusCode::BAD_GATEWAY,
-                first.id().cloned(),
-                codes::UPSTREAM_ERROR,
-                format!("Gatehouse could not reach server `{}`: {e}", server.name),
-            )
-        })?;
         let id = uuid::Uuid::new_v4().simple().to_string();
+        let (upstream, server_rx) = self.connect_upstream(server, &id, first).await?;
         let protocol_version = match era {
             Era::Legacy => first
                 .params()
@@ -382,6 +363,50 @@ impl Gateway {
     }
 }
 
+impl Gateway {
+    /// The session's upstream: a direct connection, or a pipe through an agent.
+    async fn connect_upstream(
+        &self,
+        server: &ServerConfig,
+        session: &str,
+        first: &Message,
+    ) -> Result<(Upstream, tokio::sync::mpsc::Receiver<Message>), Response> {
+        let unreachable = |e: String| {
+            self.metrics
+                .upstream_errors
+                .get_or_create(&crate::metrics::ServerLabels {
+                    server: server.name.clone(),
+                })
+                .inc();
+            rpc_error(
+                StatusCode::BAD_GATEWAY,
+                first.id().cloned(),
+                codes::UPSTREAM_ERROR,
+                format!("Gatehouse could not reach server `{}`: {e}", server.name),
+            )
+        };
+        if server.agent.is_some() {
+            let timeout = Duration::from_secs(self.config.agents.open_timeout_secs);
+            return self
+                .agents
+                .open(&server.agents(), &server.name, session, timeout)
+                .await
+                .map_err(unreachable);
+        }
+        let spec = server.upstream_spec().map_err(|e| {
+            rpc_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                first.id().cloned(),
+                codes::INTERNAL_ERROR,
+                e.to_string(),
+            )
+        })?;
+        Upstream::connect(&spec, &UpstreamOptions::default())
+            .await
+            .map_err(|e| unreachable(e.to_string()))
+    }
+}
+
 /// The HTTP routes: the gateway, health and metrics.
 pub fn router(gw: Arc<Gateway>) -> Router {
     Router::new()
@@ -397,6 +422,22 @@ pub fn router(gw: Arc<Gateway>) -> Router {
         )
         .route("/api/v1/approvals", get(api::list))
         .route("/api/v1/approvals/watch", get(api::watch::approvals))
+        .route(
+            "/api/v1/agents",
+            get(crate::agents::api::list).post(crate::agents::api::create),
+        )
+        .route(
+            "/api/v1/agents/tokens/{id}/revoke",
+            axum::routing::post(crate::agents::api::revoke),
+        )
+        .route(
+            "/api/v1/agents/{name}/{verb}",
+            axum::routing::post(crate::agents::api::drain),
+        )
+        .route(
+            gatehouse_proxy_core::tunnel::CONNECT_PATH,
+            get(crate::agents::ws::connect),
+        )
         .route(
             "/api/v1/approvals/{id}/{verb}",
             axum::routing::post(api::decide),
@@ -1029,6 +1070,7 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     gw.spawn_reaper();
     gw.spawn_checkpoints();
+    crate::agents::spawn_watch(&gw);
     gw.start_policy_watch()
         .await
         .map_err(|e| std::io::Error::other(e.to_string()))?;
@@ -1039,6 +1081,12 @@ pub async fn serve(
         tracing::info!("shutting down: draining open requests");
         token.cancel();
     };
+    // No Nagle delay: JSON-RPC messages and agent tunnel frames are small and
+    // latency-bound (with it, a frame can wait 40 ms for the peer's delayed ACK).
+    use axum::serve::ListenerExt;
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     axum::serve(listener, app)
         .with_graceful_shutdown(drained)
         .await?;

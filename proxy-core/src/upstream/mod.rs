@@ -1,11 +1,14 @@
 //! Connections to upstream MCP servers: a spawned stdio process, a Streamable HTTP
-//! endpoint, or a legacy HTTP+SSE endpoint, all behind one [`Upstream`].
+//! endpoint, a legacy HTTP+SSE endpoint, or a message pipe the caller carries (an
+//! agent's connection), all behind one [`Upstream`].
 
 mod http;
+mod pipe;
 mod router;
 mod sse_legacy;
 mod stdio;
 
+pub use pipe::{Outbound, PipeEnds, PipeInbound};
 pub use router::{Exchange, Router};
 
 use crate::jsonrpc::Message;
@@ -92,6 +95,7 @@ enum Transport {
     Stdio(stdio::Stdio),
     Http(http::StreamableHttp),
     Sse(sse_legacy::LegacySse),
+    Pipe(pipe::Pipe),
 }
 
 /// A live connection to one upstream server for one gateway session.
@@ -130,6 +134,23 @@ impl Upstream {
         };
         up.spawn_cancel_writer(cancel_rx);
         Ok((up, server_rx))
+    }
+
+    /// An upstream reached through a message pipe the caller carries (`name` is for
+    /// errors). Outgoing messages arrive on [`PipeEnds::outbound_rx`]; the caller feeds
+    /// the answers into [`PipeEnds::inbound`]. Unsolicited server messages arrive on the
+    /// returned receiver, as for [`Upstream::connect`]. Must be called within a tokio runtime.
+    pub fn over_pipe(name: &str) -> (Upstream, mpsc::Receiver<Message>, PipeEnds) {
+        let (server_tx, server_rx) = mpsc::channel(256);
+        let (cancel_tx, cancel_rx) = mpsc::unbounded_channel();
+        let router = Router::new(server_tx, cancel_tx);
+        let (pipe, ends) = pipe::Pipe::new(name, router.clone());
+        let up = Upstream {
+            router,
+            transport: Arc::new(Transport::Pipe(pipe)),
+        };
+        up.spawn_cancel_writer(cancel_rx);
+        (up, server_rx, ends)
     }
 
     fn spawn_cancel_writer(&self, mut rx: mpsc::UnboundedReceiver<Message>) {
@@ -189,6 +210,7 @@ impl Upstream {
             Transport::Stdio(t) => t.write(&msg).await,
             Transport::Http(t) => t.write(msg, headers, expects_response).await,
             Transport::Sse(t) => t.write(&msg).await,
+            Transport::Pipe(t) => t.write(msg, headers).await,
         }
     }
 
@@ -196,14 +218,16 @@ impl Upstream {
     pub async fn open_server_stream(&self) -> Result<(), UpstreamError> {
         match &*self.transport {
             Transport::Http(t) => t.open_get_stream().await,
-            Transport::Stdio(_) | Transport::Sse(_) => Ok(()),
+            Transport::Stdio(_) | Transport::Sse(_) | Transport::Pipe(_) => Ok(()),
         }
     }
 
     /// Tells an HTTP upstream which protocol version was negotiated (sent on every later request).
     pub fn set_protocol_version(&self, version: &str) {
-        if let Transport::Http(t) = &*self.transport {
-            t.set_protocol_version(version);
+        match &*self.transport {
+            Transport::Http(t) => t.set_protocol_version(version),
+            Transport::Pipe(t) => t.set_protocol_version(version),
+            Transport::Stdio(_) | Transport::Sse(_) => {}
         }
     }
 
@@ -213,6 +237,7 @@ impl Upstream {
             Transport::Stdio(t) => t.close().await,
             Transport::Http(t) => t.close().await,
             Transport::Sse(t) => t.close().await,
+            Transport::Pipe(t) => t.close(),
         }
         self.router.close("the session was closed").await;
     }

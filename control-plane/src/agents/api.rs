@@ -1,0 +1,208 @@
+//! `/api/v1/agents`: agent status for anyone signed in; creating and revoking tokens and
+//! draining agents for members of `admin_groups`.
+
+use super::store::ConnectionRow;
+use crate::gateway::Gateway;
+use crate::gateway::api::{error, signed_in};
+use crate::gateway::auth::Principal;
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Response};
+use http::{HeaderMap, StatusCode};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+#[allow(clippy::result_large_err)]
+async fn admin(gw: &Gateway, headers: &HeaderMap) -> Result<Principal, Response> {
+    let p = signed_in(gw, headers).await?;
+    if p.groups.iter().any(|g| gw.config.admin_groups.contains(g)) {
+        Ok(p)
+    } else {
+        Err(error(
+            StatusCode::FORBIDDEN,
+            format!(
+                "only members of {} may manage agents",
+                gw.config.admin_groups.join(", ")
+            ),
+        ))
+    }
+}
+
+/// Every agent the config names or that has a token: whether it is connected, its
+/// connections (version, servers, last seen, open sessions), whether it is drained, and
+/// its tokens (ids and dates only).
+pub async fn status(gw: &Gateway) -> Result<Value, crate::store::StoreError> {
+    let mut agents: BTreeMap<String, Value> = BTreeMap::new();
+    let entry = |agents: &mut BTreeMap<String, Value>, name: &str| {
+        agents
+            .entry(name.to_string())
+            .or_insert_with(|| {
+                json!({ "name": name, "connected": false, "drained": gw.agents.is_drained(name),
+                        "assigned_servers": [], "connections": [], "tokens": [], "last_seen": null })
+            })
+            .clone()
+    };
+    for s in &gw.config.servers {
+        for a in s.agents() {
+            let mut e = entry(&mut agents, &a);
+            if let Some(v) = e["assigned_servers"].as_array_mut() {
+                v.push(json!(s.name));
+            }
+            agents.insert(a, e);
+        }
+    }
+    for t in gw.store.agent_tokens().await? {
+        let mut e = entry(&mut agents, &t.agent);
+        if let Some(v) = e["tokens"].as_array_mut() {
+            v.push(json!(t));
+        }
+        agents.insert(t.agent.clone(), e);
+    }
+    let stored: Vec<ConnectionRow> = gw.store.agent_connections().await?;
+    for c in &stored {
+        let mut e = entry(&mut agents, &c.agent);
+        e["last_seen"] = json!(c.last_seen_at);
+        e["last_version"] = json!(c.version);
+        e["last_servers"] = json!(c.servers);
+        if let Some(r) = &c.disconnect_reason {
+            e["last_disconnect_reason"] = json!(r);
+        }
+        agents.insert(c.agent.clone(), e);
+    }
+    for c in gw.agents.status() {
+        let mut e = entry(&mut agents, &c.agent);
+        e["connected"] = json!(true);
+        e["last_seen"] = json!(c.last_seen);
+        if let Some(v) = e["connections"].as_array_mut() {
+            v.push(json!(c));
+        }
+        agents.insert(c.agent.clone(), e);
+    }
+    Ok(json!({ "agents": agents.into_values().collect::<Vec<_>>() }))
+}
+
+/// `GET /api/v1/agents`
+pub async fn list(State(gw): State<Arc<Gateway>>, headers: HeaderMap) -> Response {
+    if let Err(r) = signed_in(&gw, &headers).await {
+        return r;
+    }
+    match status(&gw).await {
+        Ok(v) => Json(v).into_response(),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
+}
+
+/// The body of `POST /api/v1/agents`.
+#[derive(Deserialize)]
+pub struct CreateBody {
+    name: String,
+}
+
+/// Agent names: what server names allow.
+pub fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+/// `POST /api/v1/agents` `{"name": "..."}`: a new token for that agent, shown once.
+pub async fn create(
+    State(gw): State<Arc<Gateway>>,
+    headers: HeaderMap,
+    body: Option<Json<CreateBody>>,
+) -> Response {
+    let p = match admin(&gw, &headers).await {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let Some(Json(body)) = body else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "send a JSON body {\"name\": \"AGENT\"}",
+        );
+    };
+    if !valid_name(&body.name) {
+        return error(
+            StatusCode::BAD_REQUEST,
+            format!(
+                "agent name `{}` must be 1-64 letters, digits, `-` or `_`",
+                body.name
+            ),
+        );
+    }
+    match gw.store.create_agent_token(&body.name, &p.user).await {
+        Ok((row, token)) => (
+            StatusCode::CREATED,
+            Json(json!({ "id": row.id, "agent": row.agent, "token": token, "created_by": row.created_by,
+                         "created_at": row.created_at,
+                         "note": "the token is shown this once; give it to the agent by env: or file: reference" })),
+        )
+            .into_response(),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
+}
+
+/// `POST /api/v1/agents/tokens/{id}/revoke`: the token stops working, and connections
+/// made with it are dropped now.
+pub async fn revoke(
+    State(gw): State<Arc<Gateway>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    let p = match admin(&gw, &headers).await {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    match gw.store.revoke_agent_token(&id, &p.user).await {
+        Ok(Some(row)) => {
+            let dropped = gw
+                .agents
+                .drop_token(&row.id, &format!("agent token {} was revoked", row.id));
+            Json(json!({ "token": row, "dropped_connections": dropped })).into_response()
+        }
+        Ok(None) => error(
+            StatusCode::NOT_FOUND,
+            format!("there is no agent token `{id}`; `gatehouse agents list` shows the ids"),
+        ),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
+}
+
+/// `POST /api/v1/agents/{name}/drain` and `.../resume`.
+pub async fn drain(
+    State(gw): State<Arc<Gateway>>,
+    headers: HeaderMap,
+    Path((name, verb)): Path<(String, String)>,
+) -> Response {
+    let p = match admin(&gw, &headers).await {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let drained = match verb.as_str() {
+        "drain" => true,
+        "resume" => false,
+        _ => return error(StatusCode::NOT_FOUND, "use /drain or /resume"),
+    };
+    if !valid_name(&name) {
+        return error(
+            StatusCode::BAD_REQUEST,
+            format!("`{name}` is not an agent name"),
+        );
+    }
+    if let Err(e) = gw.store.set_agent_drained(&name, drained, &p.user).await {
+        return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string());
+    }
+    gw.agents.drain(&name, drained);
+    let sessions: usize = gw
+        .agents
+        .status()
+        .iter()
+        .filter(|c| c.agent == name)
+        .map(|c| c.sessions)
+        .sum();
+    Json(json!({ "agent": name, "drained": drained, "open_sessions": sessions })).into_response()
+}
