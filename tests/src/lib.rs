@@ -167,18 +167,94 @@ pub async fn everything_legacy_sse() -> Peer {
 
 /// A real OpenID provider (npm `oidc-provider`) issuing JWT access tokens for `resource`.
 pub async fn openid_provider(port: u16, resource: &str) -> Peer {
+    openid_provider_with(port, resource, &[]).await
+}
+
+/// The provider with people too: `gatehouse-web` / `secret-web` signs them in at
+/// `{gatehouse}/auth/callback` (users ann: auditors, bob: approvers, root:
+/// gatehouse-admins, eve: engineers; any password).
+pub async fn openid_provider_for_people(port: u16, resource: &str, gatehouse: &str) -> Peer {
+    let web = format!("gatehouse-web:secret-web:{gatehouse}/auth/callback");
+    openid_provider_with(port, resource, &["--web-client", &web]).await
+}
+
+async fn openid_provider_with(port: u16, resource: &str, extra: &[&str]) -> Peer {
     let script = peers().join("oidc-provider.mjs").display().to_string();
     let port_text = port.to_string();
-    let mut p = spawn_peer(
-        &node22(),
-        &[&script, "--port", &port_text, "--resource", resource],
-        &[],
-        port,
-        "oidc-provider",
-    )
-    .await;
+    let mut args = vec![
+        script.as_str(),
+        "--port",
+        port_text.as_str(),
+        "--resource",
+        resource,
+    ];
+    args.extend_from_slice(extra);
+    let mut p = spawn_peer(&node22(), &args, &[], port, "oidc-provider").await;
     p.url = format!("http://127.0.0.1:{port}");
     p
+}
+
+/// What a browser does at the provider's dev login, scripted: follows redirects from
+/// `start`, fills the login form as `login` (any password), confirms consent, and stops at
+/// the first redirect to `stop_prefix` (returned: that URL). Cookies live in `http`.
+pub async fn browser_login(
+    http: &reqwest::Client,
+    start: &str,
+    login: &str,
+    stop_prefix: &str,
+) -> String {
+    let mut url = start.to_string();
+    for _ in 0..20 {
+        if url.starts_with(stop_prefix) {
+            return url;
+        }
+        let r = http
+            .get(&url)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("GET {url}: {e}"));
+        let base = r.url().clone();
+        if let Some(loc) = r.headers().get("location") {
+            let loc = loc.to_str().unwrap_or_default();
+            url = base
+                .join(loc)
+                .unwrap_or_else(|e| panic!("bad redirect {loc}: {e}"))
+                .to_string();
+            continue;
+        }
+        let html = r.text().await.unwrap_or_default();
+        let attr = |needle: &str| {
+            html.split(needle)
+                .nth(1)
+                .and_then(|rest| rest.split('"').next())
+                .map(String::from)
+        };
+        let action = attr("action=\"").unwrap_or_else(|| panic!("no form at {url}: {html}"));
+        let prompt = attr("name=\"prompt\" value=\"").unwrap_or_default();
+        let mut form = vec![("prompt", prompt.clone())];
+        if prompt == "login" {
+            form.push(("login", login.to_string()));
+            form.push(("password", "any".to_string()));
+        }
+        let r = http
+            .post(base.join(&action).unwrap_or_else(|e| panic!("{e}")))
+            .form(&form)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("POST {action}: {e}"));
+        let loc = r
+            .headers()
+            .get("location")
+            .unwrap_or_else(|| panic!("the {prompt} form did not redirect ({})", r.status()))
+            .to_str()
+            .unwrap_or_default()
+            .to_string();
+        url = base
+            .join(&loc)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .to_string();
+    }
+    panic!("the sign-in did not reach {stop_prefix}")
 }
 
 /// An access token from the provider at `issuer` by the client-credentials grant, asking

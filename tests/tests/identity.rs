@@ -107,3 +107,200 @@ async fn tokens_from_the_identity_provider_sign_people_in() {
         "refused requests opened no session: {people:?}"
     );
 }
+
+/// A client that behaves like a browser: keeps cookies, does not follow redirects.
+fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Signs `who` in to the dashboard at `base` through the provider; returns the browser.
+async fn dashboard_sign_in(base: &str, who: &str) -> (reqwest::Client, String) {
+    let http = browser();
+    let r = http
+        .get(format!("{base}/auth/login?return_to=/sessions"))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(r.status().as_u16(), 303, "login starts with a redirect");
+    let to_provider = r.headers()["location"]
+        .to_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        to_provider.contains("code_challenge_method=S256") && to_provider.contains("nonce="),
+        "PKCE and nonce: {to_provider}"
+    );
+    let callback = browser_login(&http, &to_provider, who, &format!("{base}/auth/callback")).await;
+    let r = http
+        .get(&callback)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        r.status().as_u16(),
+        303,
+        "{}",
+        r.text().await.unwrap_or_default()
+    );
+    assert_eq!(
+        r.headers()["location"],
+        "/sessions",
+        "back where they started"
+    );
+    (http, callback)
+}
+
+async fn get_json(http: &reqwest::Client, url: &str) -> (u16, Value) {
+    let r = http.get(url).send().await.unwrap_or_else(|e| panic!("{e}"));
+    (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn people_sign_in_to_the_dashboard_through_the_provider_and_roles_decide() {
+    let op_port = free_port();
+    let issuer = format!("http://127.0.0.1:{op_port}");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let stdio = everything_stdio();
+    let mut g = Gatehouse::start_with(
+        &stdio_server("everything", &stdio),
+        &format!(
+            "admin_groups = [\"gatehouse-admins\"]\n[oidc]\nissuer = \"{issuer}\"\nclient_id = \"gatehouse-web\"\n\
+             client_secret = \"secret-web\"\n[roles]\nauditor_groups = [\"auditors\"]\napprover_groups = [\"approvers\"]\n"
+        ),
+        Some(listener),
+    )
+    .await;
+    let base = g.base.clone();
+    let _op = openid_provider_for_people(op_port, &g.url("everything"), &base).await;
+
+    // Someone works through the gateway with a provider token.
+    let engineer = client_credentials(
+        &issuer,
+        "ci-engineer",
+        "secret-engineer",
+        &g.url("everything"),
+        "mcp",
+    )
+    .await;
+    ts_client(Target::Http(&g.url("everything"), Some(&engineer))).await;
+
+    // Not signed in: the API says so, and sign-in is offered.
+    assert_eq!(
+        get_json(&browser(), &format!("{base}/api/v1/me")).await.0,
+        401
+    );
+
+    // An auditor signs in at the provider and reads everyone's sessions.
+    let (ann, callback) = dashboard_sign_in(&base, "ann").await;
+    let (status, me) = get_json(&ann, &format!("{base}/api/v1/me")).await;
+    assert_eq!(status, 200);
+    assert_eq!(me["user"], "ann");
+    assert_eq!(me["groups"], json!(["auditors"]));
+    assert_eq!(me["roles"], json!(["engineer", "auditor"]));
+    let (_, sessions) = get_json(&ann, &format!("{base}/api/v1/sessions")).await;
+    let users: Vec<&str> = sessions["sessions"]
+        .as_array()
+        .map(|s| s.iter().filter_map(|s| s["user"].as_str()).collect())
+        .unwrap_or_default();
+    assert!(users.contains(&"ci-engineer"), "{sessions}");
+    // ...but may not publish a policy, with or without the CSRF header.
+    let publish = |http: &reqwest::Client, csrf: bool| {
+        let mut b = http
+            .post(format!("{base}/api/v1/policies"))
+            .header("content-type", "text/plain")
+            .body("version: 1\ndefault: allow\n");
+        if csrf {
+            b = b.header("x-gatehouse-request", "1");
+        }
+        b.send()
+    };
+    let r = publish(&ann, true).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(r.status().as_u16(), 403);
+    assert!(
+        r.text()
+            .await
+            .unwrap_or_default()
+            .contains("gatehouse-admins")
+    );
+
+    // The provider's answer cannot be used twice (state and code are spent).
+    let r = ann
+        .get(&callback)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(r.status().as_u16(), 401);
+
+    // An engineer sees only their own sessions (none).
+    let (eve, _) = dashboard_sign_in(&base, "eve").await;
+    let (_, own) = get_json(&eve, &format!("{base}/api/v1/sessions")).await;
+    assert_eq!(own["sessions"], json!([]), "{own}");
+    assert_eq!(
+        get_json(&eve, &format!("{base}/api/v1/overview")).await.0,
+        403
+    );
+
+    // An admin publishes, but only with the CSRF header.
+    let (root, _) = dashboard_sign_in(&base, "root").await;
+    let r = publish(&root, false)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        r.status().as_u16(),
+        403,
+        "a cookie alone cannot change anything"
+    );
+    let r = publish(&root, true).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(r.status().as_u16(), 201);
+
+    // Signing out ends the sign-in for good.
+    let r = ann
+        .post(format!("{base}/auth/logout"))
+        .header("x-gatehouse-request", "1")
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(r.status().as_u16(), 204);
+    assert_eq!(get_json(&ann, &format!("{base}/api/v1/me")).await.0, 401);
+
+    // Every sign-in, the failed replay and the sign-out are on the record.
+    let gw = g.stop().await;
+    let filter = gatehouse_control_plane::store::SessionFilter {
+        server: Some("gatehouse".into()),
+        limit: 10,
+        ..Default::default()
+    };
+    let (control, _) = gw
+        .store
+        .session_page(&filter)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(control.len(), 1, "one control record per day");
+    let kinds: Vec<(String, String)> = gw
+        .store
+        .session_events(&control[0].id)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .into_iter()
+        .map(|e| (e.kind, e.payload))
+        .collect();
+    let signed_in: Vec<&str> = kinds
+        .iter()
+        .filter(|(k, _)| k == "signin")
+        .filter_map(|(_, p)| p.split("\"user\":\"").nth(1)?.split('"').next())
+        .collect();
+    assert_eq!(signed_in, ["ann", "eve", "root"]);
+    assert!(kinds.iter().any(|(k, _)| k == "signin_failed"), "{kinds:?}");
+    assert!(
+        kinds
+            .iter()
+            .any(|(k, p)| k == "signout" && p.contains("\"ann\"")),
+        "{kinds:?}"
+    );
+}
