@@ -196,7 +196,9 @@ impl Store {
 
     /// Marks pending approvals past their time as expired.
     async fn expire_approvals(&self) -> Result<(), StoreError> {
-        sqlx::query("UPDATE approvals SET state = 'expired', decided_at = ? WHERE state IN ('pending', 'approved') AND expires_at < ?")
+        // A held call approved in time runs even if the gateway notices a poll later; only
+        // an unused retry-mode approval lapses once approved (it must not be replayable).
+        sqlx::query("UPDATE approvals SET state = 'expired', decided_at = ? WHERE (state = 'pending' OR (state = 'approved' AND mode = 'retry')) AND expires_at < ?")
             .bind(ts(now()))
             .bind(ts(now()))
             .execute(self.pool())

@@ -30,6 +30,12 @@ rules:
     arguments: [{pointer: /table, matches: '^schema_history$'}]
     effect: require_approval
     approval: {approvers: [dba], quorum: 1, ttl: 10s, mode: hold}
+  - name: race-tables-need-a-dba-at-once
+    principals: {groups: [engineers]}
+    tools: [describe_table]
+    arguments: [{pointer: /table, matches: '^race_'}]
+    effect: require_approval
+    approval: {approvers: [dba], quorum: 1, ttl: 10s, mode: hold}
   - name: sensitive-tables-need-a-dba
     principals: {groups: [engineers]}
     tools: [describe_table]
@@ -598,4 +604,103 @@ async fn the_evidence_bundle_verifies_offline_and_any_edit_is_named() {
         "{}",
         String::from_utf8_lossy(&bad.stderr)
     );
+}
+
+/// An approval that arrives as the approval times out: whichever wins, the approver and
+/// the client are told the same story — an accepted vote means the call runs, a refused
+/// (expired) vote means the client gets the timeout error. Never one without the other.
+/// Six held calls race at once, each voted on at its own offset from its deadline.
+#[tokio::test]
+async fn an_approval_racing_the_timeout_is_all_or_nothing() {
+    let g = Arc::new(start().await);
+    let sid = g.session().await;
+    let races: Vec<_> = [-400i64, -150, -40, 0, 40, 150]
+        .into_iter()
+        .enumerate()
+        .map(|(i, offset_ms)| {
+            let (g, sid) = (g.clone(), sid.clone());
+            tokio::spawn(async move { race(&g, &sid, i, offset_ms).await })
+        })
+        .collect();
+    let mut outcomes = Vec::new();
+    for r in races {
+        outcomes.push(r.await.unwrap());
+    }
+    // The offsets straddle the deadline: both sides of the race were exercised.
+    assert!(outcomes.contains(&200), "{outcomes:?}");
+    assert!(outcomes.contains(&409), "{outcomes:?}");
+}
+
+/// One held call voted on `offset_ms` from its deadline; returns the vote's status after
+/// checking the client got the matching answer.
+async fn race(g: &Arc<Gate>, sid: &str, i: usize, offset_ms: i64) -> u16 {
+    let table = format!("race_{i}");
+    let held = {
+        let (g, sid, table) = (g.clone(), sid.to_string(), table.clone());
+        tokio::spawn(async move {
+            g.mcp(
+                Some(&sid),
+                Gate::call_body(10 + i as u64, "describe_table", json!({"table": table})),
+            )
+            .await
+            .1
+        })
+    };
+    let approval = loop {
+        let found = g
+            .pending()
+            .await
+            .into_iter()
+            .find(|a| a["arguments"]["table"] == table.as_str());
+        if let Some(a) = found {
+            break a;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let wait = chrono_millis(approval["expires_at"].as_str().unwrap()) + offset_ms - now_millis();
+    if wait > 0 {
+        tokio::time::sleep(Duration::from_millis(wait as u64)).await;
+    }
+    let (status, v) = g
+        .vote(
+            "dave",
+            approval["id"].as_str().unwrap(),
+            "approve",
+            "racing the clock",
+        )
+        .await;
+    let answer = held.await.unwrap();
+    match status {
+        200 => {
+            assert_eq!(v["state"], "approved", "{v}");
+            assert!(
+                answer.get("result").is_some(),
+                "an accepted approval must run the call (offset {offset_ms} ms): {answer}"
+            );
+        }
+        409 => {
+            assert!(v["error"].as_str().unwrap().contains("expired"), "{v}");
+            let message = answer["error"]["message"].as_str().unwrap_or_default();
+            assert!(
+                message.contains("not approved within"),
+                "a refused approval must not run the call (offset {offset_ms} ms): {answer}"
+            );
+        }
+        other => panic!("unexpected vote answer {other}: {v}"),
+    }
+    status
+}
+
+fn now_millis() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// Milliseconds since the epoch of an RFC 3339 UTC time like `2026-11-29T18:00:00.123456Z`.
+fn chrono_millis(t: &str) -> i64 {
+    chrono::DateTime::parse_from_rfc3339(t)
+        .map(|d| d.timestamp_millis())
+        .unwrap_or_else(|e| panic!("{t}: {e}"))
 }

@@ -388,3 +388,80 @@ async fn only_admins_publish_policies_through_the_api() {
         (Some(2), Some("ann"))
     );
 }
+
+/// Reads SSE events (`event:` name, `data:` JSON) from a streaming response.
+struct EventReader {
+    body: std::pin::Pin<Box<dyn futures::Stream<Item = reqwest::Result<bytes::Bytes>> + Send>>,
+    buf: String,
+}
+
+impl EventReader {
+    async fn next(&mut self) -> (String, Value) {
+        use futures::StreamExt;
+        loop {
+            if let Some(end) = self.buf.find("\n\n") {
+                let block: String = self.buf.drain(..end + 2).collect();
+                let field = |name: &str| {
+                    block
+                        .lines()
+                        .find_map(|l| l.strip_prefix(name))
+                        .map(|v| v.trim().to_string())
+                };
+                if let (Some(event), Some(data)) = (field("event:"), field("data:")) {
+                    return (event, serde_json::from_str(&data).unwrap());
+                }
+                continue;
+            }
+            let chunk = self.body.next().await.expect("the stream ended").unwrap();
+            self.buf.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    }
+}
+
+#[tokio::test]
+async fn agents_and_tray_apps_watch_the_policy_in_force_and_hear_each_new_version() {
+    let g = start().await;
+    let watch = |token: &'static str| {
+        g.http
+            .get(format!("{}/api/v1/policies/watch", g.base))
+            .bearer_auth(token)
+            .send()
+    };
+    assert_eq!(watch("nobody").await.unwrap().status(), 401);
+    let r = watch("eng").await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/event-stream")
+    );
+    let mut events = EventReader {
+        body: Box::pin(r.bytes_stream()),
+        buf: String::new(),
+    };
+    // On connect: the version in force, with its document.
+    let (name, first) = events.next().await;
+    assert_eq!(name, "policy");
+    assert_eq!(first["version"], 1);
+    assert!(
+        first["document"].as_str().unwrap().contains("engineers"),
+        "{first}"
+    );
+    // An admin publishes; the open stream hears version 2 and its document.
+    let yaml = "version: 1\ndefault: deny\n";
+    let r = g
+        .http
+        .post(format!("{}/api/v1/policies", g.base))
+        .bearer_auth("adm")
+        .body(yaml)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let (name, second) = events.next().await;
+    assert_eq!(name, "policy");
+    assert_eq!(second["version"], 2);
+    assert_eq!(second["document"], yaml);
+    assert_eq!(second["published_by"], "ann");
+}

@@ -12,7 +12,8 @@ use std::sync::Arc;
 pub struct Served {
     /// `http://127.0.0.1:PORT`.
     pub base: String,
-    /// The gateway (its store is where the record is read).
+    /// The gateway (its store is where the record is read; some test binaries only use HTTP).
+    #[allow(dead_code)]
     pub gw: Arc<Gateway>,
     /// Ends when `stop` resolves and the gateway has drained (only some test binaries wait).
     #[allow(dead_code)]
@@ -36,4 +37,35 @@ pub async fn serve(
     let gw = Gateway::new(config, store, dev).unwrap_or_else(|e| panic!("{e}"));
     let handle = tokio::spawn(gateway::serve(gw.clone(), listener, stop));
     Served { base, gw, handle }
+}
+
+/// One JSON-RPC message POSTed to `/mcp/{server}`: (status, session id, JSON body).
+#[allow(dead_code)]
+pub async fn mcp_post(
+    http: &reqwest::Client,
+    endpoint: &str,
+    token: &str,
+    sid: Option<&str>,
+    body: serde_json::Value,
+) -> (u16, Option<String>, serde_json::Value) {
+    let mut b = http
+        .post(endpoint)
+        .bearer_auth(token)
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .json(&body);
+    if let Some(s) = sid {
+        b = b.header("mcp-session-id", s);
+    }
+    let r = b.send().await.unwrap();
+    let status = r.status().as_u16();
+    let sid = r
+        .headers()
+        .get("mcp-session-id")
+        .map(|v| v.to_str().unwrap().to_string());
+    (
+        status,
+        sid,
+        r.json().await.unwrap_or(serde_json::Value::Null),
+    )
 }

@@ -177,8 +177,9 @@ fn calls_of(events: &[EventRow], mut approvals: Vec<Approval>) -> Vec<Value> {
         if req.direction != "client_to_server" || req.kind != "request" {
             continue;
         }
+        // The server's answer, or the gateway's own (a refusal, a timeout).
         let answer = events[i + 1..].iter().find(|e| {
-            e.direction == "server_to_client"
+            e.direction != "client_to_server"
                 && (e.kind == "response" || e.kind == "error")
                 && e.rpc_id == req.rpc_id
         });
