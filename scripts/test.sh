@@ -11,8 +11,12 @@ cd "$root"
 
 step() { printf '\n== %s\n' "$*"; }
 
-step "test peers (npm, PyPI)"
-scripts/install-test-deps.sh
+step "test peers (npm, PyPI) and the browser (Debian chromium, xvfb)"
+scripts/install-test-deps.sh --browser
+
+step "dashboard (ui/ -> ui/dist, embedded by the binary)"
+scripts/build-ui.sh
+(cd ui && npm run --silent typecheck)
 
 step "format"
 cargo fmt --all -- --check
@@ -25,5 +29,8 @@ cargo build --workspace --bins --locked
 
 step "tests"
 cargo test --workspace --locked "$@"
+
+step "dashboard in a real browser (Chromium, the real OpenID provider and MCP client)"
+GATEHOUSE_BIN="${CARGO_TARGET_DIR:-$root/target}/debug/gatehouse" tests/browser/run.sh
 
 step "all tests passed"
