@@ -11,6 +11,9 @@ cd "$root"
 
 step() { printf '\n== %s\n' "$*"; }
 
+step "system libraries the build links (Debian)"
+scripts/install-build-deps.sh
+
 step "test peers (npm, PyPI) and the browser (Debian chromium, xvfb)"
 scripts/install-test-deps.sh --browser
 

@@ -90,6 +90,9 @@ pub struct Config {
     /// Dashboard roles.
     #[serde(default)]
     pub roles: RolesConfig,
+    /// Dashboard sign-in through a SAML 2.0 identity provider (instead of `[oidc]`).
+    #[serde(default)]
+    pub saml: Option<SamlConfig>,
     /// Agents (servers with `agent = "NAME"`).
     #[serde(default)]
     pub agents: AgentsConfig,
@@ -211,6 +214,30 @@ impl OidcConfig {
             })
             .transpose()
     }
+}
+
+/// `[saml]`: the control plane as a SAML 2.0 service provider for dashboard sign-in.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SamlConfig {
+    /// The IdP's metadata: an `https://` (or `http://`) URL, or `file:PATH`. It must carry
+    /// a signing certificate: unsigned answers are never accepted.
+    pub idp_metadata: String,
+    /// This service provider's entity id (default `{public_url}/saml/metadata`).
+    #[serde(default)]
+    pub entity_id: Option<String>,
+    /// The attribute naming the person (default: the assertion's NameID).
+    #[serde(default)]
+    pub user_attribute: Option<String>,
+    /// The attribute listing their groups.
+    #[serde(default = "default_groups_claim")]
+    pub groups_attribute: String,
+    /// Renames groups (`"S-1-5-21-…" = "gatehouse-admins"`); others keep their name.
+    #[serde(default)]
+    pub group_map: BTreeMap<String, String>,
+    /// How long a dashboard sign-in lasts.
+    #[serde(default = "default_browser_session_hours")]
+    pub browser_session_hours: u64,
 }
 
 /// `[roles]`: which groups see and do what in the dashboard and API. Everyone signed in
@@ -706,8 +733,9 @@ fn resolve_secret(value: &str) -> Result<String, String> {
 }
 
 /// Top-level keys an environment variable may override.
-const TOP_LEVEL_KEYS: [&str; 16] = [
+const TOP_LEVEL_KEYS: [&str; 17] = [
     "admin_groups",
+    "saml",
     "roles",
     "agents",
     "oidc",

@@ -178,6 +178,27 @@ pub async fn openid_provider_for_people(port: u16, resource: &str, gatehouse: &s
     openid_provider_with(port, resource, &["--web-client", &web]).await
 }
 
+/// A real SAML 2.0 identity provider (npm `samlify`, tests/peers/saml-idp.mjs) for the
+/// service provider at `gatehouse` (entity `{gatehouse}/saml/metadata`, ACS `/saml/acs`).
+pub async fn saml_idp(port: u16, gatehouse: &str) -> Peer {
+    let script = peers().join("saml-idp.mjs").display().to_string();
+    let port_text = port.to_string();
+    let entity = format!("{gatehouse}/saml/metadata");
+    let acs = format!("{gatehouse}/saml/acs");
+    let args = [
+        script.as_str(),
+        "--port",
+        port_text.as_str(),
+        "--sp-entity",
+        entity.as_str(),
+        "--acs",
+        acs.as_str(),
+    ];
+    let mut p = spawn_peer(&node22(), &args, &[], port, "saml-idp").await;
+    p.url = format!("http://127.0.0.1:{port}");
+    p
+}
+
 async fn openid_provider_with(port: u16, resource: &str, extra: &[&str]) -> Peer {
     let script = peers().join("oidc-provider.mjs").display().to_string();
     let port_text = port.to_string();

@@ -304,3 +304,162 @@ async fn people_sign_in_to_the_dashboard_through_the_provider_and_roles_decide()
         "{kinds:?}"
     );
 }
+
+/// The value of a hidden form field in the IdP's auto-submitting page.
+fn form_field(html: &str, name: &str) -> String {
+    html.split(&format!("name=\"{name}\" value=\""))
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_else(|| panic!("no {name} in {html}"))
+        .replace("&#43;", "+")
+        .replace("&#61;", "=")
+}
+
+/// Starts a SAML sign-in at `base` and fetches the IdP's answer for `user` (`mode`:
+/// the IdP's misbehaviour, if any): (browser, SAMLResponse, RelayState).
+async fn saml_answer(base: &str, user: &str, mode: &str) -> (reqwest::Client, String, String) {
+    let http = browser();
+    let r = http
+        .get(format!("{base}/auth/login?return_to=/approvals"))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(r.status().as_u16(), 303);
+    let to_idp = r.headers()["location"]
+        .to_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        to_idp.contains("SAMLRequest=") && to_idp.contains("RelayState="),
+        "{to_idp}"
+    );
+    let page = http
+        .get(format!("{to_idp}&user={user}&mode={mode}"))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .text()
+        .await
+        .unwrap_or_default();
+    (
+        http,
+        form_field(&page, "SAMLResponse"),
+        form_field(&page, "RelayState"),
+    )
+}
+
+async fn post_acs(
+    http: &reqwest::Client,
+    base: &str,
+    response: &str,
+    relay: &str,
+) -> (u16, String) {
+    let r = http
+        .post(format!("{base}/saml/acs"))
+        .form(&[("SAMLResponse", response), ("RelayState", relay)])
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let status = r.status().as_u16();
+    let location = r
+        .headers()
+        .get("location")
+        .map(|l| l.to_str().unwrap_or_default().to_string());
+    (
+        status,
+        location.unwrap_or(r.text().await.unwrap_or_default()),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn people_sign_in_with_saml_and_forged_or_stale_answers_are_refused() {
+    let idp_port = free_port();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let base = format!(
+        "http://{}",
+        listener.local_addr().unwrap_or_else(|e| panic!("{e}"))
+    );
+    let _idp = saml_idp(idp_port, &base).await;
+    let mut g = Gatehouse::start_with(
+        &stdio_server("everything", &everything_stdio()),
+        &format!(
+            "[saml]\nidp_metadata = \"http://127.0.0.1:{idp_port}/metadata\"\n\
+             [roles]\nauditor_groups = [\"auditors\"]\n"
+        ),
+        Some(listener),
+    )
+    .await;
+
+    // The SP's metadata names its entity and where assertions go.
+    let md = reqwest::get(format!("{base}/saml/metadata"))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .text()
+        .await
+        .unwrap_or_default();
+    assert!(md.contains(&format!("{base}/saml/metadata")), "{md}");
+    assert!(md.contains(&format!("{base}/saml/acs")), "{md}");
+
+    // A signed, fresh answer for our request signs ann in, with her groups.
+    let (ann, response, relay) = saml_answer(&base, "ann", "").await;
+    assert_eq!(
+        post_acs(&ann, &base, &response, &relay).await,
+        (303, "/approvals".to_string())
+    );
+    let (status, me) = get_json(&ann, &format!("{base}/api/v1/me")).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        (me["user"].as_str(), &me["groups"]),
+        (Some("ann"), &json!(["auditors"]))
+    );
+    assert_eq!(me["roles"], json!(["engineer", "auditor"]));
+
+    // The same answer again is refused, even with a fresh login in the same browser.
+    assert_eq!(post_acs(&ann, &base, &response, &relay).await.0, 401);
+
+    // Forged or stale answers never sign anyone in.
+    for (mode, why) in [
+        ("tamper", "NameID changed after signing"),
+        ("audience", "issued for another service provider"),
+        ("expired", "validity ended an hour ago"),
+    ] {
+        let (http, response, relay) = saml_answer(&base, "eve", mode).await;
+        let (status, body) = post_acs(&http, &base, &response, &relay).await;
+        assert_eq!(status, 401, "{why}: {body}");
+        assert!(body.contains("refused"), "{why}: {body}");
+        assert_eq!(
+            get_json(&http, &format!("{base}/api/v1/me")).await.0,
+            401,
+            "{why}"
+        );
+    }
+    // An answer posted without the browser's login cookie (another browser) is refused.
+    let (_, response, relay) = saml_answer(&base, "eve", "").await;
+    assert_eq!(post_acs(&browser(), &base, &response, &relay).await.0, 401);
+
+    let gw = g.stop().await;
+    let filter = gatehouse_control_plane::store::SessionFilter {
+        server: Some("gatehouse".into()),
+        limit: 10,
+        ..Default::default()
+    };
+    let (control, _) = gw
+        .store
+        .session_page(&filter)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let events = gw
+        .store
+        .session_events(&control[0].id)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let count = |kind: &str| events.iter().filter(|e| e.kind == kind).count();
+    assert_eq!(count("signin"), 1);
+    assert_eq!(
+        count("signin_failed"),
+        5,
+        "replay, 3 forgeries, other browser"
+    );
+}

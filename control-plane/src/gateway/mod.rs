@@ -58,6 +58,8 @@ pub struct Gateway {
     pub dev_mode: bool,
     /// Dashboard sign-in through the company's OpenID provider, when configured.
     relying_party: Option<signin::RelyingParty>,
+    /// Dashboard sign-in through a SAML identity provider, when configured.
+    saml: Option<signin::SamlSp>,
     /// Serializes creation of stateless-era group sessions.
     group_lock: tokio::sync::Mutex<()>,
     /// Verifies access tokens from the configured identity provider.
@@ -94,9 +96,14 @@ impl Gateway {
             Some(o) => signin::RelyingParty::new(o, &config.public_base())?,
             None => None,
         };
+        let saml = config
+            .saml
+            .as_ref()
+            .map(|s| signin::SamlSp::new(s, &config.public_base()));
         Ok(Arc::new(Gateway {
             dev_mode,
             relying_party,
+            saml,
             oidc,
             signing_key,
             policy: tokio::sync::watch::Sender::new(policy),
@@ -475,6 +482,8 @@ pub fn router(gw: Arc<Gateway>) -> Router {
         .route("/auth/callback", get(signin::callback))
         .route("/auth/logout", axum::routing::post(signin::logout))
         .route("/auth/dev-login", axum::routing::post(signin::dev_login))
+        .route("/saml/metadata", get(signin::saml_metadata))
+        .route("/saml/acs", axum::routing::post(signin::saml_acs))
         .route(
             "/.well-known/oauth-protected-resource",
             get(root_resource_metadata),

@@ -76,6 +76,18 @@ impl Store {
         Ok(())
     }
 
+    /// Records a SAML assertion's use; false when it was used before (a replay).
+    pub async fn first_use_of_saml_assertion(&self, id: &str) -> Result<bool, StoreError> {
+        let n =
+            sqlx::query("INSERT OR IGNORE INTO saml_assertions_seen (id, seen_at) VALUES (?, ?)")
+                .bind(id)
+                .bind(now())
+                .execute(self.pool())
+                .await?
+                .rows_affected();
+        Ok(n == 1)
+    }
+
     /// Signs a cookie out; returns who it belonged to (when it was live).
     pub async fn revoke_web_session(&self, cookie: &str) -> Result<Option<String>, StoreError> {
         Ok(sqlx::query_scalar(

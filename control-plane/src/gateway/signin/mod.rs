@@ -5,6 +5,7 @@
 
 mod dev_page;
 pub mod oidc_rp;
+pub mod saml_sp;
 
 use super::Gateway;
 use super::auth::Principal;
@@ -18,6 +19,7 @@ use serde_json::json;
 use std::sync::Arc;
 
 pub use oidc_rp::RelyingParty;
+pub use saml_sp::SamlSp;
 
 /// The header every cookie-signed-in change must carry: a page on another site cannot
 /// set it without a CORS preflight, which the control plane never grants.
@@ -33,13 +35,34 @@ fn cookie_name(gw: &Gateway, base: &str) -> String {
 }
 
 fn set_cookie(gw: &Gateway, base: &str, value: &str, max_age_secs: u64) -> HeaderValue {
+    cookie_header(gw, base, value, max_age_secs, "Lax")
+}
+
+/// A cookie the IdP's cross-site POST to the ACS must carry back: `SameSite=None` over
+/// HTTPS (Lax would withhold it); over plain HTTP (loopback tests, same site) Lax works.
+fn set_cross_site_cookie(gw: &Gateway, base: &str, value: &str, max_age_secs: u64) -> HeaderValue {
+    let same_site = if gw.config.public_base().starts_with("https://") {
+        "None"
+    } else {
+        "Lax"
+    };
+    cookie_header(gw, base, value, max_age_secs, same_site)
+}
+
+fn cookie_header(
+    gw: &Gateway,
+    base: &str,
+    value: &str,
+    max_age_secs: u64,
+    same_site: &str,
+) -> HeaderValue {
     let secure = if gw.config.public_base().starts_with("https://") {
         "; Secure"
     } else {
         ""
     };
     let v = format!(
-        "{}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age_secs}{secure}",
+        "{}={value}; Path=/; HttpOnly; SameSite={same_site}; Max-Age={max_age_secs}{secure}",
         cookie_name(gw, base)
     );
     HeaderValue::from_str(&v).unwrap_or_else(|_| HeaderValue::from_static("invalid=1; Max-Age=0"))
@@ -110,6 +133,21 @@ pub struct LoginQuery {
 /// page to pick a dev user).
 pub async fn login(State(gw): State<Arc<Gateway>>, Query(q): Query<LoginQuery>) -> Response {
     let return_to = safe_return_to(q.return_to.as_deref());
+    if gw.relying_party.is_none()
+        && let Some(sp) = &gw.saml
+    {
+        return match sp.begin(return_to).await {
+            Ok((url, relay)) => {
+                let mut resp = Redirect::to(&url).into_response();
+                resp.headers_mut().append(
+                    header::SET_COOKIE,
+                    set_cross_site_cookie(&gw, LOGIN_COOKIE, &relay, 600),
+                );
+                resp
+            }
+            Err(e) => signin_failed(&gw, &e.to_string()).await,
+        };
+    }
     let Some(rp) = &gw.relying_party else {
         return if gw.dev_mode {
             dev_page::render(&gw, &return_to)
@@ -171,13 +209,61 @@ pub async fn callback(
     }
 }
 
+/// The SAML IdP's answer, posted by the browser.
+#[derive(Deserialize)]
+pub struct AcsForm {
+    #[serde(rename = "SAMLResponse")]
+    saml_response: String,
+    #[serde(rename = "RelayState", default)]
+    relay_state: String,
+}
+
+/// `POST /saml/acs`: the assertion consumer service.
+pub async fn saml_acs(
+    State(gw): State<Arc<Gateway>>,
+    headers: HeaderMap,
+    axum::Form(form): axum::Form<AcsForm>,
+) -> Response {
+    let Some(sp) = &gw.saml else {
+        return (StatusCode::NOT_FOUND, "SAML sign-in is not configured").into_response();
+    };
+    let browser = cookie(&headers, &cookie_name(&gw, LOGIN_COOKIE));
+    let (assertion, principal, return_to) = match sp
+        .finish(&form.saml_response, &form.relay_state, browser)
+        .await
+    {
+        Ok(ok) => ok,
+        Err(e) => return signin_failed(&gw, &e.to_string()).await,
+    };
+    match gw.store.first_use_of_saml_assertion(&assertion).await {
+        Ok(true) => start(&gw, principal, "saml", &return_to).await,
+        Ok(false) => signin_failed(&gw, &saml_sp::SamlError::Replayed.to_string()).await,
+        Err(e) => signin_failed(&gw, &format!("the replay guard failed: {e}")).await,
+    }
+}
+
+/// `GET /saml/metadata`: this service provider's metadata, for the IdP's administrator.
+pub async fn saml_metadata(State(gw): State<Arc<Gateway>>) -> Response {
+    let Some(sp) = &gw.saml else {
+        return (StatusCode::NOT_FOUND, "SAML sign-in is not configured").into_response();
+    };
+    match sp.metadata_xml().await {
+        Ok(xml) => (
+            [(header::CONTENT_TYPE, "application/samlmetadata+xml")],
+            xml,
+        )
+            .into_response(),
+        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, e.to_string()).into_response(),
+    }
+}
+
 /// Starts a dashboard sign-in for `principal` and sends the browser on.
 async fn start(gw: &Gateway, principal: Principal, via: &str, return_to: &str) -> Response {
-    let hours = gw
-        .config
-        .oidc
-        .as_ref()
-        .map_or(8, |o| o.browser_session_hours);
+    let hours = match (via, &gw.config.saml, &gw.config.oidc) {
+        ("saml", Some(s), _) => s.browser_session_hours,
+        (_, _, Some(o)) => o.browser_session_hours,
+        _ => 8,
+    };
     match gw.store.create_web_session(&principal, via, hours).await {
         Ok(value) => {
             gw.control_event(
