@@ -180,7 +180,8 @@ async fn an_auditor_finds_a_session_by_its_filters_and_reads_every_call() {
     let (s, o) = api.get("aud", "/api/v1/overview?days=7").await;
     assert_eq!(s, 200, "{o}");
     assert_eq!(o["days"].as_array().unwrap().len(), 7);
-    assert_eq!(o["decisions"]["deny"], 1, "{o}");
+    assert_eq!(o["decisions"]["denied"], 1, "{o}");
+    assert_eq!(o["decisions"]["allowed"], 2, "{o}");
     assert!(
         o["masked_by_type"]["credit_card"].as_i64().unwrap() > 0,
         "{o}"

@@ -255,23 +255,40 @@ impl Store {
             calls: r.get("calls"),
         })
         .collect();
-        let mut decisions: BTreeMap<String, i64> = sqlx::query_as(
+        // Outcomes under the names the dashboard shows: the policy's (allowed, denied, held)
+        // and the approvals' (approved, approval_denied, expired, approval_pending).
+        let effects: Vec<(Option<String>, i64)> = sqlx::query_as(
             "SELECT json_extract(decision, '$.effect') AS effect, COUNT(*) FROM audit_events \
              WHERE at >= ? AND decision IS NOT NULL GROUP BY effect",
         )
         .bind(since)
         .fetch_all(self.pool())
-        .await?
-        .into_iter()
-        .filter_map(|(effect, n): (Option<String>, i64)| effect.map(|e| (e, n)))
-        .collect();
+        .await?;
         let approvals: Vec<(String, i64)> = sqlx::query_as(
-            "SELECT 'approval_' || state, COUNT(*) FROM approvals WHERE created_at >= ? GROUP BY state",
+            "SELECT state, COUNT(*) FROM approvals WHERE created_at >= ? GROUP BY state",
         )
         .bind(since)
         .fetch_all(self.pool())
         .await?;
-        decisions.extend(approvals);
+        let mut decisions: BTreeMap<String, i64> = BTreeMap::new();
+        for (effect, n) in effects {
+            let name = match effect.as_deref() {
+                Some("allow") => "allowed",
+                Some("deny") => "denied",
+                Some("require_approval") => "held",
+                _ => continue,
+            };
+            *decisions.entry(name.into()).or_default() += n;
+        }
+        for (state, n) in approvals {
+            let name = match state.as_str() {
+                "approved" | "used" => "approved",
+                "denied" => "approval_denied",
+                "expired" => "expired",
+                _ => "approval_pending",
+            };
+            *decisions.entry(name.into()).or_default() += n;
+        }
         let masked_by_type = sqlx::query_as(
             "SELECT j.key, SUM(j.value) FROM audit_events e, json_each(e.masked) j \
              WHERE e.at >= ? AND e.masked IS NOT NULL GROUP BY j.key",
