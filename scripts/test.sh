@@ -26,4 +26,7 @@ cargo build --workspace --bins --locked
 step "tests"
 cargo test --workspace --locked "$@"
 
+step "control-plane tests on PostgreSQL (throwaway clusters)"
+scripts/test-postgres.sh --locked "$@"
+
 step "all tests passed"

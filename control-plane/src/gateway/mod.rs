@@ -137,7 +137,10 @@ impl Gateway {
         }
         self.apply_latest_policy().await;
         let gw = self.clone();
+        let mut changes = self.store.changes();
         tokio::spawn(async move {
+            // Polling is the fallback (a CLI on SQLite, a lost notification); changes
+            // announced by this process or, on PostgreSQL, by any replica apply at once.
             let mut tick = tokio::time::interval(Duration::from_millis(500));
             loop {
                 tokio::select! {
@@ -146,6 +149,15 @@ impl Gateway {
                         gw.apply_latest_policy().await;
                         gw.refresh_pending_approvals().await;
                     }
+                    change = changes.recv() => match change {
+                        Ok(crate::store::Change::Policy) => gw.apply_latest_policy().await,
+                        Ok(crate::store::Change::Approval) => gw.refresh_pending_approvals().await,
+                        Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                            gw.apply_latest_policy().await;
+                            gw.refresh_pending_approvals().await;
+                        }
+                        Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+                    },
                 }
             }
         });
