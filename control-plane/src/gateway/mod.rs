@@ -1082,6 +1082,13 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     gw.spawn_reaper();
     gw.spawn_checkpoints();
+    for sink in &gw.config.audit.sinks {
+        tokio::spawn(crate::sinks::run(
+            gw.store.clone(),
+            sink.clone(),
+            gw.shutdown.clone(),
+        ));
+    }
     crate::agents::spawn_watch(&gw);
     gw.start_policy_watch()
         .await

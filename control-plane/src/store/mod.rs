@@ -30,7 +30,7 @@ use sqlx::any::AnyRow;
 use sqlx::pool::PoolConnection;
 use sqlx::{Any, AnyConnection, AnyPool, Connection, Row};
 use std::time::Duration;
-use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
 /// The advisory lock (PostgreSQL) every replica's writer holds while it appends to the
 /// chain: the key is the text "gatehouse audit chain" hashed to 64 bits, fixed forever.
@@ -158,6 +158,7 @@ pub struct Store {
     backend: Backend,
     tx: mpsc::Sender<Job>,
     changes: broadcast::Sender<Change>,
+    written: watch::Sender<i64>,
 }
 
 /// Largest number of jobs committed in one transaction.
@@ -175,7 +176,8 @@ impl Store {
     pub async fn open_with(url: &str, durability: Durability) -> Result<Store, StoreError> {
         let (pool, backend) = db::open(url, durability).await?;
         let (tx, rx) = mpsc::channel(4096);
-        tokio::spawn(writer(pool.clone(), backend, rx));
+        let written = watch::Sender::new(0);
+        tokio::spawn(writer(pool.clone(), backend, rx, written.clone()));
         let (changes, _) = broadcast::channel(64);
         if backend == Backend::Postgres {
             tokio::spawn(listen_for_changes(url.to_string(), changes.clone()));
@@ -185,6 +187,7 @@ impl Store {
             backend,
             tx,
             changes,
+            written,
         })
     }
 
@@ -197,6 +200,12 @@ impl Store {
     /// this one included, also hears it through the database's notification).
     pub(crate) fn changed(&self, what: Change) {
         let _ = self.changes.send(what);
+    }
+
+    /// The `seq` of the newest event this process wrote, changing after every group
+    /// (streaming sinks wake on it; other replicas' events are found by polling).
+    pub fn events_written(&self) -> watch::Receiver<i64> {
+        self.written.subscribe()
     }
 
     /// Changes as they happen. Best effort (a slow reader may miss some): readers keep
@@ -462,24 +471,44 @@ impl Store {
             q = q.bind(b);
         }
         let rows = q.fetch_all(&self.pool).await?;
-        Ok(rows
-            .iter()
-            .map(|r| StoredEvent {
-                seq: r.get("seq"),
-                session_id: r.get("session_id"),
-                at: r.get("at"),
-                direction: r.get("direction"),
-                kind: r.get("kind"),
-                method: r.get("method"),
-                tool: r.get("tool"),
-                rpc_id: r.get("rpc_id"),
-                payload: r.get("payload"),
-                masked: r.get("masked"),
-                decision: r.get("decision"),
-                prev_hash: r.get("prev_hash"),
-                hash: r.get("hash"),
-            })
-            .collect())
+        Ok(rows.iter().map(stored_event).collect())
+    }
+
+    /// Up to `limit` events after `seq`, in order (what a streaming sink reads next).
+    pub async fn events_after(&self, seq: i64, limit: i64) -> Result<Vec<StoredEvent>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT seq, session_id, at, direction, kind, method, tool, rpc_id, payload, masked, decision, prev_hash, hash \
+             FROM audit_events WHERE seq > $1 ORDER BY seq LIMIT $2",
+        )
+        .bind(seq)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(stored_event).collect())
+    }
+
+    /// The last `seq` sink `name` delivered (0 before its first delivery).
+    pub async fn sink_cursor(&self, name: &str) -> Result<i64, StoreError> {
+        let seq: Option<i64> =
+            sqlx::query_scalar("SELECT seq FROM audit_sink_cursors WHERE sink = $1")
+                .bind(name)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(seq.unwrap_or(0))
+    }
+
+    /// Records that sink `name` delivered everything up to `seq`.
+    pub async fn set_sink_cursor(&self, name: &str, seq: i64) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO audit_sink_cursors (sink, seq, at) VALUES ($1, $2, $3) \
+             ON CONFLICT (sink) DO UPDATE SET seq = excluded.seq, at = excluded.at",
+        )
+        .bind(name)
+        .bind(seq)
+        .bind(now())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
     }
 
     /// Every signed checkpoint, oldest first.
@@ -505,6 +534,24 @@ impl Store {
                 },
             )
             .collect())
+    }
+}
+
+fn stored_event(r: &AnyRow) -> StoredEvent {
+    StoredEvent {
+        seq: r.get("seq"),
+        session_id: r.get("session_id"),
+        at: r.get("at"),
+        direction: r.get("direction"),
+        kind: r.get("kind"),
+        method: r.get("method"),
+        tool: r.get("tool"),
+        rpc_id: r.get("rpc_id"),
+        payload: r.get("payload"),
+        masked: r.get("masked"),
+        decision: r.get("decision"),
+        prev_hash: r.get("prev_hash"),
+        hash: r.get("hash"),
     }
 }
 
@@ -606,7 +653,12 @@ pub(crate) fn now() -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
 }
 
-async fn writer(pool: AnyPool, backend: Backend, mut rx: mpsc::Receiver<Job>) {
+async fn writer(
+    pool: AnyPool,
+    backend: Backend,
+    mut rx: mpsc::Receiver<Job>,
+    written: watch::Sender<i64>,
+) {
     let mut batch = Vec::with_capacity(GROUP_LIMIT);
     // The writer keeps one connection (no pool round trip per group). On SQLite, where it
     // is the only writer, it also keeps the chain head; on PostgreSQL it re-reads the head
@@ -623,6 +675,9 @@ async fn writer(pool: AnyPool, backend: Backend, mut rx: mpsc::Receiver<Job>) {
                 Err(e) => Err(e),
             },
         };
+        if let (Ok(()), Some((_, head))) = (&result, &conn) {
+            written.send_if_modified(|seq| std::mem::replace(seq, head.seq) != head.seq);
+        }
         if let Err(e) = &result {
             tracing::error!(error = %e, jobs = batch.len(), "recording failed; the affected requests fail closed");
             // Start the next group on a fresh connection in case this one is broken.
