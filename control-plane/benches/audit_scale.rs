@@ -20,14 +20,19 @@ const CALLERS: usize = 256;
 fn event(n: usize) -> Event {
     Event {
         session_id: "bench".into(),
-        direction: if n % 2 == 0 {
+        direction: if n.is_multiple_of(2) {
             Direction::ClientToServer
         } else {
             Direction::ServerToClient
         },
-        kind: if n % 2 == 0 { "request" } else { "response" }.into(),
-        method: (n % 2 == 0).then(|| "tools/call".to_string()),
-        tool: (n % 2 == 0).then(|| "query".to_string()),
+        kind: if n.is_multiple_of(2) {
+            "request"
+        } else {
+            "response"
+        }
+        .into(),
+        method: n.is_multiple_of(2).then(|| "tools/call".to_string()),
+        tool: n.is_multiple_of(2).then(|| "query".to_string()),
         rpc_id: Some((n / 2).to_string()),
         payload: format!(
             r#"{{"jsonrpc":"2.0","id":{},"result":{{"content":[{{"type":"text","text":"{}"}}]}}}}"#,
@@ -35,7 +40,9 @@ fn event(n: usize) -> Event {
             "x".repeat(200)
         ),
         masked: (n % 10 == 1).then(|| r#"{"email":1}"#.to_string()),
-        decision: (n % 2 == 0).then(|| r#"{"effect":"allow","rule":"r","version":1}"#.to_string()),
+        decision: n
+            .is_multiple_of(2)
+            .then(|| r#"{"effect":"allow","rule":"r","version":1}"#.to_string()),
     }
 }
 

@@ -33,8 +33,10 @@ fn event(session: &str, n: usize) -> Event {
         tool: Some(format!("tool{}", n % 3)),
         rpc_id: Some(n.to_string()),
         payload: format!("{{\"n\":{n}}}"),
-        masked: (n % 5 == 0).then(|| "{\"email\":2,\"credit_card\":1}".to_string()),
-        decision: Some(if n % 7 == 0 {
+        masked: n
+            .is_multiple_of(5)
+            .then(|| "{\"email\":2,\"credit_card\":1}".to_string()),
+        decision: Some(if n.is_multiple_of(7) {
             "{\"effect\":\"deny\",\"rule\":\"r\"}".to_string()
         } else {
             "{\"effect\":\"allow\",\"rule\":\"r\"}".to_string()

@@ -151,7 +151,14 @@ impl Gateway {
                     }
                     change = changes.recv() => match change {
                         Ok(crate::store::Change::Policy) => gw.apply_latest_policy().await,
-                        Ok(crate::store::Change::Approval) => gw.refresh_pending_approvals().await,
+                        // On SQLite the refresh (which expires lapsed approvals, a write)
+                        // would compete with the vote's own transaction for the one write
+                        // lock; there the 500 ms poll is enough, as before.
+                        Ok(crate::store::Change::Approval) => {
+                            if gw.store.backend() == crate::store::Backend::Postgres {
+                                gw.refresh_pending_approvals().await;
+                            }
+                        }
                         Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
                             gw.apply_latest_policy().await;
                             gw.refresh_pending_approvals().await;
