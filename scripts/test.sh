@@ -33,6 +33,9 @@ cargo build --workspace --bins --locked
 step "tests"
 cargo test --workspace --locked "$@"
 
+step "control-plane tests on PostgreSQL (throwaway clusters)"
+scripts/test-postgres.sh --locked "$@"
+
 step "dashboard in a real browser (Chromium, the real OpenID provider and MCP client)"
 GATEHOUSE_BIN="${CARGO_TARGET_DIR:-$root/target}/debug/gatehouse" tests/browser/run.sh
 

@@ -3,7 +3,7 @@
 //! distinct approvers from the named groups make a quorum, any denial ends it, and an
 //! approval binds to the exact request (its digest), expires, and is used once.
 
-use crate::store::{Store, StoreError};
+use crate::store::{Backend, Change, Store, StoreError};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::{Connection, Row};
@@ -140,7 +140,7 @@ const COLUMNS: &str = "a.id, a.session_id, a.requester, a.server, a.method, a.to
      a.mode, a.rule, a.state, a.created_at, a.expires_at, a.decided_at, a.reason, \
      (SELECT COUNT(*) FROM approval_votes v WHERE v.approval_id = a.id AND v.vote = 'approve') AS approvals";
 
-fn from_row(r: &sqlx::sqlite::SqliteRow) -> Approval {
+fn from_row(r: &sqlx::any::AnyRow) -> Approval {
     Approval {
         id: r.get("id"),
         session_id: r.get("session_id"),
@@ -173,7 +173,7 @@ impl Store {
             created + chrono::Duration::from_std(a.ttl).unwrap_or(chrono::Duration::minutes(30));
         sqlx::query(
             "INSERT INTO approvals (id, session_id, requester, server, method, tool, digest, arguments, approvers, quorum, mode, rule, \
-             state, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)",
+             state, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'pending', $13, $14)",
         )
         .bind(&id)
         .bind(&a.session_id)
@@ -191,6 +191,7 @@ impl Store {
         .bind(ts(expires))
         .execute(self.pool())
         .await?;
+        self.changed(Change::Approval);
         Ok(id)
     }
 
@@ -198,7 +199,7 @@ impl Store {
     async fn expire_approvals(&self) -> Result<(), StoreError> {
         // A held call approved in time runs even if the gateway notices a poll later; only
         // an unused retry-mode approval lapses once approved (it must not be replayable).
-        sqlx::query("UPDATE approvals SET state = 'expired', decided_at = ? WHERE (state = 'pending' OR (state = 'approved' AND mode = 'retry')) AND expires_at < ?")
+        sqlx::query("UPDATE approvals SET state = 'expired', decided_at = $1 WHERE (state = 'pending' OR (state = 'approved' AND mode = 'retry')) AND expires_at < $2")
             .bind(ts(now()))
             .bind(ts(now()))
             .execute(self.pool())
@@ -209,10 +210,12 @@ impl Store {
     /// One approval.
     pub async fn approval(&self, id: &str) -> Result<Option<Approval>, StoreError> {
         self.expire_approvals().await?;
-        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM approvals a WHERE a.id = ?"))
-            .bind(id)
-            .fetch_optional(self.pool())
-            .await?;
+        let row = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM approvals a WHERE a.id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await?;
         Ok(row.as_ref().map(from_row))
     }
 
@@ -259,8 +262,8 @@ impl Store {
     ) -> Result<Option<Approval>, StoreError> {
         self.expire_approvals().await?;
         let id: Option<String> = sqlx::query_scalar(
-            "UPDATE approvals SET state = 'used' WHERE id = (SELECT id FROM approvals WHERE digest = ? AND requester = ? \
-             AND state = 'approved' AND expires_at >= ? ORDER BY created_at LIMIT 1) RETURNING id",
+            "UPDATE approvals SET state = 'used' WHERE id = (SELECT id FROM approvals WHERE digest = $1 AND requester = $2 \
+             AND state = 'approved' AND expires_at >= $3 ORDER BY created_at LIMIT 1) RETURNING id",
         )
         .bind(digest)
         .bind(requester)
@@ -268,7 +271,10 @@ impl Store {
         .fetch_optional(self.pool())
         .await?;
         match id {
-            Some(id) => self.approval(&id).await,
+            Some(id) => {
+                self.changed(Change::Approval);
+                self.approval(&id).await
+            }
             None => Ok(None),
         }
     }
@@ -282,7 +288,7 @@ impl Store {
     ) -> Result<Option<String>, StoreError> {
         self.expire_approvals().await?;
         Ok(sqlx::query_scalar(
-            "SELECT id FROM approvals WHERE digest = ? AND requester = ? AND state = 'pending' ORDER BY created_at LIMIT 1",
+            "SELECT id FROM approvals WHERE digest = $1 AND requester = $2 AND state = 'pending' ORDER BY created_at LIMIT 1",
         )
         .bind(digest)
         .bind(requester)
@@ -293,11 +299,14 @@ impl Store {
     /// Marks an approved call as used (hold mode, when it is forwarded).
     pub async fn use_approval(&self, id: &str) -> Result<bool, StoreError> {
         let n =
-            sqlx::query("UPDATE approvals SET state = 'used' WHERE id = ? AND state = 'approved'")
+            sqlx::query("UPDATE approvals SET state = 'used' WHERE id = $1 AND state = 'approved'")
                 .bind(id)
                 .execute(self.pool())
                 .await?
                 .rows_affected();
+        if n == 1 {
+            self.changed(Change::Approval);
+        }
         Ok(n == 1)
     }
 
@@ -315,10 +324,18 @@ impl Store {
             .map_err(|e| VoteError::Store(e.to_string()))?;
         let mut conn = self.pool().acquire().await?;
         let mut tx = conn.begin().await?;
-        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM approvals a WHERE a.id = ?"))
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?;
+        // On PostgreSQL, lock the row: two approvers voting at once on two replicas must not
+        // both count against the same quorum.
+        let lock = match self.backend() {
+            Backend::Sqlite => "",
+            Backend::Postgres => " FOR UPDATE OF a",
+        };
+        let row = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM approvals a WHERE a.id = $1{lock}"
+        ))
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
         let a = row
             .as_ref()
             .map(from_row)
@@ -336,7 +353,7 @@ impl Store {
         if !a.approvers.iter().any(|g| approver_groups.contains(g)) {
             return Err(VoteError::NotAnApprover(groups));
         }
-        let inserted = sqlx::query("INSERT OR IGNORE INTO approval_votes (approval_id, approver, vote, reason, at) VALUES (?, ?, ?, ?, ?)")
+        let inserted = sqlx::query("INSERT INTO approval_votes (approval_id, approver, vote, reason, at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING")
             .bind(id)
             .bind(approver)
             .bind(if approve { "approve" } else { "deny" })
@@ -357,16 +374,19 @@ impl Store {
             None
         };
         if let Some(state) = state {
-            sqlx::query("UPDATE approvals SET state = ?, decided_at = ?, reason = ? WHERE id = ?")
-                .bind(state)
-                .bind(ts(now()))
-                .bind(reason)
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "UPDATE approvals SET state = $1, decided_at = $2, reason = $3 WHERE id = $4",
+            )
+            .bind(state)
+            .bind(ts(now()))
+            .bind(reason)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
         }
         tx.commit().await?;
         drop(conn);
+        self.changed(Change::Approval);
         self.approval(id)
             .await
             .map_err(|e| VoteError::Store(e.to_string()))?

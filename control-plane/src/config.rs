@@ -276,6 +276,8 @@ pub struct AuditConfig {
     pub signing_key: Option<String>,
     /// Seconds between checkpoints (one is also signed at shutdown).
     pub checkpoint_secs: u64,
+    /// Where the audit log is streamed as it grows (`[[audit.sinks]]`).
+    pub sinks: Vec<crate::sinks::SinkConfig>,
 }
 
 impl Default for AuditConfig {
@@ -283,6 +285,7 @@ impl Default for AuditConfig {
         AuditConfig {
             signing_key: None,
             checkpoint_secs: 60,
+            sinks: Vec::new(),
         }
     }
 }
@@ -493,6 +496,16 @@ impl Config {
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
+        let mut sinks = std::collections::HashSet::new();
+        for sink in &self.audit.sinks {
+            sink.validate().map_err(ConfigError::Invalid)?;
+            if !sinks.insert(sink.name()) {
+                return Err(ConfigError::Invalid(format!(
+                    "two audit sinks are named `{}`: give each its own `name` (it keys the delivery cursor)",
+                    sink.name()
+                )));
+            }
+        }
         let mut seen = std::collections::HashSet::new();
         for s in &self.servers {
             if s.name.is_empty()

@@ -9,4 +9,5 @@ pub mod demo_server;
 pub mod gateway;
 pub mod metrics;
 pub mod pins;
+pub mod sinks;
 pub mod store;

@@ -83,14 +83,14 @@ impl Store {
         definition: &str,
     ) -> Result<PinState, StoreError> {
         let row = sqlx::query(
-            "SELECT digest, pending_digest FROM tool_pins WHERE server = ? AND tool = ?",
+            "SELECT digest, pending_digest FROM tool_pins WHERE server = $1 AND tool = $2",
         )
         .bind(server)
         .bind(tool)
         .fetch_optional(self.pool())
         .await?;
         let Some(row) = row else {
-            sqlx::query("INSERT OR IGNORE INTO tool_pins (server, tool, digest, definition, first_seen) VALUES (?, ?, ?, ?, ?)")
+            sqlx::query("INSERT INTO tool_pins (server, tool, digest, definition, first_seen) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING")
                 .bind(server)
                 .bind(tool)
                 .bind(digest)
@@ -105,7 +105,7 @@ impl Store {
         if accepted == digest {
             if pending.is_some() {
                 // The server went back to the accepted definition: the alert is over.
-                sqlx::query("UPDATE tool_pins SET pending_digest = NULL, pending_definition = NULL, rejected_by = NULL, rejected_at = NULL WHERE server = ? AND tool = ?")
+                sqlx::query("UPDATE tool_pins SET pending_digest = NULL, pending_definition = NULL, rejected_by = NULL, rejected_at = NULL WHERE server = $1 AND tool = $2")
                     .bind(server)
                     .bind(tool)
                     .execute(self.pool())
@@ -115,7 +115,7 @@ impl Store {
         }
         let fresh = pending.as_deref() != Some(digest);
         if fresh {
-            sqlx::query("UPDATE tool_pins SET pending_digest = ?, pending_definition = ?, changed_at = ?, rejected_by = NULL, rejected_at = NULL WHERE server = ? AND tool = ?")
+            sqlx::query("UPDATE tool_pins SET pending_digest = $1, pending_definition = $2, changed_at = $3, rejected_by = NULL, rejected_at = NULL WHERE server = $4 AND tool = $5")
                 .bind(digest)
                 .bind(definition)
                 .bind(now())
@@ -134,7 +134,7 @@ impl Store {
     /// True when the tool's current definition differs from the accepted one.
     pub async fn tool_changed(&self, server: &str, tool: &str) -> Result<bool, StoreError> {
         let pending: Option<Option<String>> = sqlx::query_scalar(
-            "SELECT pending_digest FROM tool_pins WHERE server = ? AND tool = ?",
+            "SELECT pending_digest FROM tool_pins WHERE server = $1 AND tool = $2",
         )
         .bind(server)
         .bind(tool)
@@ -152,7 +152,7 @@ impl Store {
     ) -> Result<bool, StoreError> {
         let n = sqlx::query(
             "UPDATE tool_pins SET digest = pending_digest, definition = pending_definition, pending_digest = NULL, \
-             pending_definition = NULL, rejected_by = NULL, rejected_at = NULL, accepted_by = ?, accepted_at = ? WHERE server = ? AND tool = ? AND pending_digest IS NOT NULL",
+             pending_definition = NULL, rejected_by = NULL, rejected_at = NULL, accepted_by = $1, accepted_at = $2 WHERE server = $3 AND tool = $4 AND pending_digest IS NOT NULL",
         )
         .bind(by)
         .bind(now())
@@ -173,7 +173,7 @@ impl Store {
         by: &str,
     ) -> Result<bool, StoreError> {
         let n = sqlx::query(
-            "UPDATE tool_pins SET rejected_by = ?, rejected_at = ? WHERE server = ? AND tool = ? AND pending_digest IS NOT NULL",
+            "UPDATE tool_pins SET rejected_by = $1, rejected_at = $2 WHERE server = $3 AND tool = $4 AND pending_digest IS NOT NULL",
         )
         .bind(by)
         .bind(now())

@@ -526,7 +526,7 @@ async fn the_evidence_bundle_verifies_offline_and_any_edit_is_named() {
 
     let bundle = g._dir.path().join("bundle");
     let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
-    let db = format!("sqlite://{}", g._dir.path().join("a.db").display());
+    let db = common::pg::database_url(&g._dir.path().join("a.db")).await;
     let cli = |args: &[&str]| {
         std::process::Command::new(BIN)
             .args(args)

@@ -511,7 +511,13 @@ async fn browsers_from_other_origins_are_refused() {
 async fn nothing_is_forwarded_when_it_cannot_be_recorded() {
     let mut h = Harness::start(true).await;
     let sid = h.initialize("customers").await;
-    sqlx::query("CREATE TRIGGER simulate_full_disk BEFORE INSERT ON audit_events BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END")
+    // A trigger that refuses every append stands for a full disk.
+    let refuse = h.gw.store.backend().pick(
+        "CREATE TRIGGER simulate_full_disk BEFORE INSERT ON audit_events BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END",
+        "CREATE FUNCTION simulate_full_disk() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'database or disk is full'; END $$; \
+         CREATE TRIGGER simulate_full_disk BEFORE INSERT ON audit_events FOR EACH STATEMENT EXECUTE FUNCTION simulate_full_disk()",
+    );
+    sqlx::raw_sql(refuse)
         .execute(h.gw.store.pool())
         .await
         .unwrap();
@@ -528,10 +534,13 @@ async fn nothing_is_forwarded_when_it_cannot_be_recorded() {
             .contains("not forwarded"),
         "{v}"
     );
-    sqlx::query("DROP TRIGGER simulate_full_disk")
-        .execute(h.gw.store.pool())
-        .await
-        .unwrap();
+    sqlx::query(h.gw.store.backend().pick(
+        "DROP TRIGGER simulate_full_disk",
+        "DROP TRIGGER simulate_full_disk ON audit_events",
+    ))
+    .execute(h.gw.store.pool())
+    .await
+    .unwrap();
     let r = h
         .call(
             "customers",

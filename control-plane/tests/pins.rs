@@ -46,7 +46,7 @@ async fn a_changed_tool_is_blocked_until_an_admin_accepts_it() {
          env = {{ GATEHOUSE_DEMO_VARIANT = \"file:{}\" }}\n[dev]\ntokens = [{{ token = \"t\", user = \"erin\" }}]\n",
         variant.display()
     );
-    let db = format!("sqlite://{}", dir.path().join("pins.db").display());
+    let db = common::pg::database_url(&dir.path().join("pins.db")).await;
     let served = common::serve(
         &text,
         &dir.path().join("pins.db"),

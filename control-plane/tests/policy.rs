@@ -247,8 +247,8 @@ async fn a_draft_is_replayed_against_recorded_requests_before_anyone_pushes_it()
     std::fs::write(
         &cfg,
         format!(
-            "policy_file = \"{POLICY}\"\ndatabase = \"sqlite://{}\"\n",
-            g._dir.path().join("p.db").display()
+            "policy_file = \"{POLICY}\"\ndatabase = \"{}\"\n",
+            common::pg::database_url(&g._dir.path().join("p.db")).await
         ),
     )
     .unwrap();
@@ -311,7 +311,7 @@ async fn a_pushed_version_applies_without_a_restart_or_a_dropped_session() {
         .env_remove("GATEHOUSE_TOKEN")
         .env(
             "GATEHOUSE_DATABASE",
-            format!("sqlite://{}", g._dir.path().join("p.db").display()),
+            common::pg::database_url(&g._dir.path().join("p.db")).await,
         )
         .output()
         .unwrap();

@@ -64,7 +64,7 @@ fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
 }
 
-fn token_row(r: &sqlx::sqlite::SqliteRow) -> TokenRow {
+fn token_row(r: &sqlx::any::AnyRow) -> TokenRow {
     TokenRow {
         id: r.get("id"),
         agent: r.get("agent"),
@@ -88,7 +88,7 @@ impl Store {
         let token = format!("gha_{}", random_hex());
         let id = uuid::Uuid::new_v4().simple().to_string()[..12].to_string();
         let at = now();
-        sqlx::query("INSERT INTO agent_tokens (id, agent, token_sha256, created_by, created_at) VALUES (?, ?, ?, ?, ?)")
+        sqlx::query("INSERT INTO agent_tokens (id, agent, token_sha256, created_by, created_at) VALUES ($1, $2, $3, $4, $5)")
             .bind(&id)
             .bind(agent)
             .bind(token_hash(&token))
@@ -114,14 +114,14 @@ impl Store {
         id: &str,
         by: &str,
     ) -> Result<Option<TokenRow>, StoreError> {
-        sqlx::query("UPDATE agent_tokens SET revoked_at = ?, revoked_by = ? WHERE id = ? AND revoked_at IS NULL")
+        sqlx::query("UPDATE agent_tokens SET revoked_at = $1, revoked_by = $2 WHERE id = $3 AND revoked_at IS NULL")
             .bind(now())
             .bind(by)
             .bind(id)
             .execute(self.pool())
             .await?;
         let row = sqlx::query(&format!(
-            "SELECT {TOKEN_COLUMNS} FROM agent_tokens WHERE id = ?"
+            "SELECT {TOKEN_COLUMNS} FROM agent_tokens WHERE id = $1"
         ))
         .bind(id)
         .fetch_optional(self.pool())
@@ -132,7 +132,7 @@ impl Store {
     /// The token whose hash this is.
     pub async fn agent_token_by_hash(&self, hash: &str) -> Result<Option<TokenRow>, StoreError> {
         let row = sqlx::query(&format!(
-            "SELECT {TOKEN_COLUMNS} FROM agent_tokens WHERE token_sha256 = ?"
+            "SELECT {TOKEN_COLUMNS} FROM agent_tokens WHERE token_sha256 = $1"
         ))
         .bind(hash)
         .fetch_optional(self.pool())
@@ -167,14 +167,14 @@ impl Store {
         by: &str,
     ) -> Result<(), StoreError> {
         if drained {
-            sqlx::query("INSERT OR IGNORE INTO agent_drains (agent, drained_by, drained_at) VALUES (?, ?, ?)")
+            sqlx::query("INSERT INTO agent_drains (agent, drained_by, drained_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
                 .bind(agent)
                 .bind(by)
                 .bind(now())
                 .execute(self.pool())
                 .await?;
         } else {
-            sqlx::query("DELETE FROM agent_drains WHERE agent = ?")
+            sqlx::query("DELETE FROM agent_drains WHERE agent = $1")
                 .bind(agent)
                 .execute(self.pool())
                 .await?;
@@ -193,7 +193,7 @@ impl Store {
 
     /// Records a new agent connection.
     pub async fn agent_connected(&self, c: &ConnectionRow) -> Result<(), StoreError> {
-        sqlx::query("INSERT INTO agent_connections (id, agent, token_id, version, servers_json, connected_at, last_seen_at) VALUES (?, ?, ?, ?, ?, ?, ?)")
+        sqlx::query("INSERT INTO agent_connections (id, agent, token_id, version, servers_json, connected_at, last_seen_at) VALUES ($1, $2, $3, $4, $5, $6, $7)")
             .bind(&c.id)
             .bind(&c.agent)
             .bind(&c.token_id)
@@ -208,7 +208,7 @@ impl Store {
 
     /// Notes that a connection was heard from now.
     pub async fn agent_seen(&self, id: &str) -> Result<(), StoreError> {
-        sqlx::query("UPDATE agent_connections SET last_seen_at = ? WHERE id = ?")
+        sqlx::query("UPDATE agent_connections SET last_seen_at = $1 WHERE id = $2")
             .bind(now())
             .bind(id)
             .execute(self.pool())
@@ -218,7 +218,7 @@ impl Store {
 
     /// Records how a connection ended.
     pub async fn agent_disconnected(&self, id: &str, reason: &str) -> Result<(), StoreError> {
-        sqlx::query("UPDATE agent_connections SET disconnected_at = ?, last_seen_at = ?, disconnect_reason = ? WHERE id = ? AND disconnected_at IS NULL")
+        sqlx::query("UPDATE agent_connections SET disconnected_at = $1, last_seen_at = $2, disconnect_reason = $3 WHERE id = $4 AND disconnected_at IS NULL")
             .bind(now())
             .bind(now())
             .bind(reason)
@@ -259,7 +259,7 @@ impl Store {
     /// Marks connections a previous run left open as ended (the control plane stopped
     /// without closing them; their agents reconnect).
     pub async fn close_stale_agent_connections(&self) -> Result<(), StoreError> {
-        sqlx::query("UPDATE agent_connections SET disconnected_at = ?, disconnect_reason = 'the control plane restarted' WHERE disconnected_at IS NULL")
+        sqlx::query("UPDATE agent_connections SET disconnected_at = $1, disconnect_reason = 'the control plane restarted' WHERE disconnected_at IS NULL")
             .bind(now())
             .execute(self.pool())
             .await?;

@@ -42,8 +42,16 @@ fn bound(text: &str, end: bool) -> Result<String, Exit> {
     .unwrap_or_default())
 }
 
-async fn json_rows(store: &Store, sql: &str, binds: &[&str]) -> Result<Vec<String>, Exit> {
-    let mut q = sqlx::query(sql);
+/// Rows the database renders as JSON objects (`sqlite` or `postgres`: the same columns in
+/// each one's JSON functions), one per line. Each object is re-serialised so the bundle's
+/// bytes do not depend on the database.
+async fn json_rows(
+    store: &Store,
+    sqlite: &str,
+    postgres: &str,
+    binds: &[&str],
+) -> Result<Vec<String>, Exit> {
+    let mut q = sqlx::query(store.backend().pick(sqlite, postgres));
     for b in binds {
         q = q.bind(*b);
     }
@@ -51,7 +59,14 @@ async fn json_rows(store: &Store, sql: &str, binds: &[&str]) -> Result<Vec<Strin
         .fetch_all(store.pool())
         .await
         .map_err(|e| Exit::Runtime(e.to_string()))?;
-    Ok(rows.iter().map(|r| r.get::<String, _>(0)).collect())
+    rows.iter()
+        .map(|r| {
+            let text: String = r.get(0);
+            serde_json::from_str::<Value>(&text)
+                .map(|v| v.to_string())
+                .map_err(|e| Exit::Runtime(format!("the database returned bad JSON: {e}")))
+        })
+        .collect()
 }
 
 fn write_lines(
@@ -146,7 +161,11 @@ pub async fn write_bundle(
         "SELECT json_object('id', id, 'principal', principal, 'groups', json(groups_json), 'server', server, 'era', era, \
          'client_name', client_name, 'client_version', client_version, 'protocol_version', protocol_version, \
          'started_at', started_at, 'ended_at', ended_at, 'end_reason', end_reason, 'message_count', message_count) \
-         FROM sessions WHERE started_at <= ? AND (ended_at IS NULL OR ended_at >= ?) ORDER BY started_at",
+         FROM sessions WHERE started_at <= $1 AND (ended_at IS NULL OR ended_at >= $2) ORDER BY started_at",
+        "SELECT json_build_object('id', id, 'principal', principal, 'groups', groups_json::json, 'server', server, 'era', era, \
+         'client_name', client_name, 'client_version', client_version, 'protocol_version', protocol_version, \
+         'started_at', started_at, 'ended_at', ended_at, 'end_reason', end_reason, 'message_count', message_count)::text \
+         FROM sessions WHERE started_at <= $1 AND (ended_at IS NULL OR ended_at >= $2) ORDER BY started_at",
         &[&to, &from],
     )
     .await?;
@@ -157,14 +176,22 @@ pub async fn write_bundle(
          'mode', a.mode, 'rule', a.rule, 'state', a.state, 'created_at', a.created_at, 'expires_at', a.expires_at, \
          'decided_at', a.decided_at, 'reason', a.reason, 'votes', (SELECT json_group_array(json_object('approver', v.approver, \
          'vote', v.vote, 'reason', v.reason, 'at', v.at)) FROM approval_votes v WHERE v.approval_id = a.id)) \
-         FROM approvals a WHERE a.created_at BETWEEN ? AND ? ORDER BY a.created_at",
+         FROM approvals a WHERE a.created_at BETWEEN $1 AND $2 ORDER BY a.created_at",
+        "SELECT json_build_object('id', a.id, 'session_id', a.session_id, 'requester', a.requester, 'server', a.server, 'method', a.method, \
+         'tool', a.tool, 'digest', a.digest, 'arguments', a.arguments::json, 'approvers', a.approvers::json, 'quorum', a.quorum, \
+         'mode', a.mode, 'rule', a.rule, 'state', a.state, 'created_at', a.created_at, 'expires_at', a.expires_at, \
+         'decided_at', a.decided_at, 'reason', a.reason, 'votes', (SELECT COALESCE(json_agg(json_build_object('approver', v.approver, \
+         'vote', v.vote, 'reason', v.reason, 'at', v.at)), '[]'::json) FROM approval_votes v WHERE v.approval_id = a.id))::text \
+         FROM approvals a WHERE a.created_at BETWEEN $1 AND $2 ORDER BY a.created_at",
         &[&from, &to],
     )
     .await?;
     let policies = json_rows(
         store,
         "SELECT json_object('version', version, 'digest', digest, 'pushed_by', pushed_by, 'pushed_at', pushed_at, 'document', document) \
-         FROM policies WHERE pushed_at <= ? ORDER BY version",
+         FROM policies WHERE pushed_at <= $1 ORDER BY version",
+        "SELECT json_build_object('version', version, 'digest', digest, 'pushed_by', pushed_by, 'pushed_at', pushed_at, 'document', document)::text \
+         FROM policies WHERE pushed_at <= $1 ORDER BY version",
         &[&to],
     )
     .await?;
@@ -172,6 +199,8 @@ pub async fn write_bundle(
         store,
         "SELECT json_object('server', server, 'tool', tool, 'digest', digest, 'pending_digest', pending_digest, 'first_seen', first_seen, \
          'changed_at', changed_at, 'accepted_by', accepted_by, 'accepted_at', accepted_at) FROM tool_pins ORDER BY server, tool",
+        "SELECT json_build_object('server', server, 'tool', tool, 'digest', digest, 'pending_digest', pending_digest, 'first_seen', first_seen, \
+         'changed_at', changed_at, 'accepted_by', accepted_by, 'accepted_at', accepted_at)::text FROM tool_pins ORDER BY server, tool",
         &[],
     )
     .await?;

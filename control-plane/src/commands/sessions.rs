@@ -241,7 +241,7 @@ pub async fn seed(
         sqlx::query(
             "INSERT INTO sessions (id, principal, groups_json, server, era, client_name, client_version, protocol_version, \
              started_at, last_seen_at, ended_at, end_reason, message_count, masked_total, denied, held) \
-             VALUES (?, ?, '[\"engineers\"]', ?, 'legacy', 'seed-client', '1.0', '2025-06-18', ?, ?, ?, 'client_closed', ?, ?, ?, ?)",
+             VALUES ($1, $2, '[\"engineers\"]', $3, 'legacy', 'seed-client', '1.0', '2025-06-18', $4, $5, $6, 'client_closed', $7, $8, $9, $10)",
         )
         .bind(&id)
         .bind(PEOPLE[(i as usize) % PEOPLE.len()])
@@ -256,7 +256,7 @@ pub async fn seed(
         .execute(&mut *tx)
         .await
         .map_err(runtime)?;
-        sqlx::query("INSERT INTO session_tools (tool, session_id) VALUES (?, ?)")
+        sqlx::query("INSERT INTO session_tools (tool, session_id) VALUES ($1, $2)")
             .bind(tool)
             .bind(&id)
             .execute(&mut *tx)

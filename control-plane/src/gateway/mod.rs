@@ -144,7 +144,10 @@ impl Gateway {
         }
         self.apply_latest_policy().await;
         let gw = self.clone();
+        let mut changes = self.store.changes();
         tokio::spawn(async move {
+            // Polling is the fallback (a CLI on SQLite, a lost notification); changes
+            // announced by this process or, on PostgreSQL, by any replica apply at once.
             let mut tick = tokio::time::interval(Duration::from_millis(500));
             loop {
                 tokio::select! {
@@ -153,6 +156,22 @@ impl Gateway {
                         gw.apply_latest_policy().await;
                         gw.refresh_pending_approvals().await;
                     }
+                    change = changes.recv() => match change {
+                        Ok(crate::store::Change::Policy) => gw.apply_latest_policy().await,
+                        // On SQLite the refresh (which expires lapsed approvals, a write)
+                        // would compete with the vote's own transaction for the one write
+                        // lock; there the 500 ms poll is enough, as before.
+                        Ok(crate::store::Change::Approval) => {
+                            if gw.store.backend() == crate::store::Backend::Postgres {
+                                gw.refresh_pending_approvals().await;
+                            }
+                        }
+                        Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                            gw.apply_latest_policy().await;
+                            gw.refresh_pending_approvals().await;
+                        }
+                        Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+                    },
                 }
             }
         });
@@ -1079,6 +1098,13 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     gw.spawn_reaper();
     gw.spawn_checkpoints();
+    for sink in &gw.config.audit.sinks {
+        tokio::spawn(crate::sinks::run(
+            gw.store.clone(),
+            sink.clone(),
+            gw.shutdown.clone(),
+        ));
+    }
     crate::agents::spawn_watch(&gw);
     gw.start_policy_watch()
         .await

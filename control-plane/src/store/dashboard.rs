@@ -1,9 +1,10 @@
 //! Read queries behind the dashboard: filtered session pages, the overview's counts,
 //! policy history. Writes stay in the writer task; these only read.
 
-use super::{Store, StoreError};
+use super::{Sql, Store, StoreError};
 use serde::Serialize;
-use sqlx::{QueryBuilder, Row, Sqlite};
+use sqlx::Row;
+use sqlx::any::AnyRow;
 use std::collections::BTreeMap;
 
 /// Which sessions had which kind of decision.
@@ -88,10 +89,20 @@ pub struct SessionSummary {
 }
 
 const SUMMARY_COLUMNS: &str = "s.id, s.principal, s.groups_json, s.server, s.era, s.client_name, s.client_version, \
-     s.started_at, s.ended_at, s.end_reason, s.message_count, s.masked_total, s.denied, s.held, \
-     (SELECT json_group_array(t.tool) FROM session_tools t WHERE t.session_id = s.id) AS tools";
+     s.started_at, s.ended_at, s.end_reason, s.message_count, s.masked_total, s.denied, s.held";
 
-fn summary(r: &sqlx::sqlite::SqliteRow) -> SessionSummary {
+impl Store {
+    /// The columns of a [`SessionSummary`] from `sessions s`, with its tools as a JSON list.
+    fn summary_columns(&self) -> String {
+        let tools = self.backend().pick(
+            "(SELECT json_group_array(t.tool) FROM session_tools t WHERE t.session_id = s.id)",
+            "(SELECT json_agg(t.tool ORDER BY t.tool)::text FROM session_tools t WHERE t.session_id = s.id)",
+        );
+        format!("{SUMMARY_COLUMNS}, {tools} AS tools")
+    }
+}
+
+fn summary(r: &AnyRow) -> SessionSummary {
     let client = match (
         r.get::<Option<String>, _>("client_name"),
         r.get::<Option<String>, _>("client_version"),
@@ -171,18 +182,19 @@ impl Store {
         &self,
         f: &SessionFilter,
     ) -> Result<(Vec<SessionSummary>, Option<(String, String)>), StoreError> {
-        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(format!(
-            "SELECT {SUMMARY_COLUMNS} FROM sessions s WHERE 1 = 1"
+        let mut q = Sql::new(format!(
+            "SELECT {} FROM sessions s WHERE 1 = 1",
+            self.summary_columns()
         ));
         if let Some(u) = &f.user {
-            q.push(" AND s.principal = ").push_bind(u.clone());
+            q.push(" AND s.principal = ").bind(u.clone());
         }
         if let Some(sv) = &f.server {
-            q.push(" AND s.server = ").push_bind(sv.clone());
+            q.push(" AND s.server = ").bind(sv.clone());
         }
         if let Some(t) = &f.tool {
             q.push(" AND s.id IN (SELECT session_id FROM session_tools WHERE tool = ")
-                .push_bind(t.clone())
+                .bind(t.clone())
                 .push(")");
         }
         match f.decision {
@@ -201,22 +213,22 @@ impl Store {
             q.push(" AND s.masked_total > 0");
         }
         if let Some(since) = &f.since {
-            q.push(" AND s.started_at >= ").push_bind(since.clone());
+            q.push(" AND s.started_at >= ").bind(since.clone());
         }
         if let Some(until) = &f.until {
-            q.push(" AND s.started_at < ").push_bind(until.clone());
+            q.push(" AND s.started_at < ").bind(until.clone());
         }
         if let Some((at, id)) = &f.after {
             q.push(" AND (s.started_at, s.id) < (")
-                .push_bind(at.clone())
+                .bind(at.clone())
                 .push(", ")
-                .push_bind(id.clone())
+                .bind(id.clone())
                 .push(")");
         }
         let limit = f.limit.clamp(1, 500);
         q.push(" ORDER BY s.started_at DESC, s.id DESC LIMIT ")
-            .push_bind(i64::from(limit) + 1);
-        let rows = q.build().fetch_all(self.pool()).await?;
+            .bind(i64::from(limit) + 1);
+        let rows = q.query().fetch_all(self.pool()).await?;
         let mut page: Vec<SessionSummary> = rows.iter().map(summary).collect();
         let next = if page.len() > limit as usize {
             page.truncate(limit as usize);
@@ -230,7 +242,8 @@ impl Store {
     /// One session's summary.
     pub async fn session_summary(&self, id: &str) -> Result<Option<SessionSummary>, StoreError> {
         let row = sqlx::query(&format!(
-            "SELECT {SUMMARY_COLUMNS} FROM sessions s WHERE s.id = ?"
+            "SELECT {} FROM sessions s WHERE s.id = $1",
+            self.summary_columns()
         ))
         .bind(id)
         .fetch_optional(self.pool())
@@ -242,7 +255,7 @@ impl Store {
     pub async fn overview(&self, since: &str) -> Result<Overview, StoreError> {
         let calls_per_day = sqlx::query(
             "SELECT substr(e.at, 1, 10) AS day, s.server AS server, COUNT(*) AS calls FROM audit_events e \
-             JOIN sessions s ON s.id = e.session_id WHERE e.at >= ? AND e.decision IS NOT NULL \
+             JOIN sessions s ON s.id = e.session_id WHERE e.at >= $1 AND e.decision IS NOT NULL \
              GROUP BY day, s.server ORDER BY day, s.server",
         )
         .bind(since)
@@ -257,15 +270,17 @@ impl Store {
         .collect();
         // Outcomes under the names the dashboard shows: the policy's (allowed, denied, held)
         // and the approvals' (approved, approval_denied, expired, approval_pending).
-        let effects: Vec<(Option<String>, i64)> = sqlx::query_as(
+        let effects: Vec<(Option<String>, i64)> = sqlx::query_as(self.backend().pick(
             "SELECT json_extract(decision, '$.effect') AS effect, COUNT(*) FROM audit_events \
-             WHERE at >= ? AND decision IS NOT NULL GROUP BY effect",
-        )
+             WHERE at >= $1 AND decision IS NOT NULL GROUP BY effect",
+            "SELECT decision::jsonb ->> 'effect' AS effect, COUNT(*) FROM audit_events \
+             WHERE at >= $1 AND decision IS NOT NULL GROUP BY effect",
+        ))
         .bind(since)
         .fetch_all(self.pool())
         .await?;
         let approvals: Vec<(String, i64)> = sqlx::query_as(
-            "SELECT state, COUNT(*) FROM approvals WHERE created_at >= ? GROUP BY state",
+            "SELECT state, COUNT(*) FROM approvals WHERE created_at >= $1 GROUP BY state",
         )
         .bind(since)
         .fetch_all(self.pool())
@@ -289,17 +304,19 @@ impl Store {
             };
             *decisions.entry(name.into()).or_default() += n;
         }
-        let masked_by_type = sqlx::query_as(
+        let masked_by_type = sqlx::query_as(self.backend().pick(
             "SELECT j.key, SUM(j.value) FROM audit_events e, json_each(e.masked) j \
-             WHERE e.at >= ? AND e.masked IS NOT NULL GROUP BY j.key",
-        )
+             WHERE e.at >= $1 AND e.masked IS NOT NULL GROUP BY j.key",
+            "SELECT j.key, CAST(SUM(j.value::bigint) AS BIGINT) FROM audit_events e, jsonb_each_text(e.masked::jsonb) j \
+             WHERE e.at >= $1 AND e.masked IS NOT NULL GROUP BY j.key",
+        ))
         .bind(since)
         .fetch_all(self.pool())
         .await?
         .into_iter()
         .collect();
         let (sessions, people): (i64, i64) = sqlx::query_as(
-            "SELECT COUNT(*), COUNT(DISTINCT principal) FROM sessions WHERE started_at >= ?",
+            "SELECT COUNT(*), COUNT(DISTINCT principal) FROM sessions WHERE started_at >= $1",
         )
         .bind(since)
         .fetch_one(self.pool())
@@ -335,7 +352,7 @@ impl Store {
     /// One published version with its document.
     pub async fn policy_version(&self, version: i64) -> Result<Option<PolicyVersion>, StoreError> {
         let row = sqlx::query(
-            "SELECT version, digest, document, pushed_by, pushed_at FROM policies WHERE version = ?",
+            "SELECT version, digest, document, pushed_by, pushed_at FROM policies WHERE version = $1",
         )
         .bind(version)
         .fetch_optional(self.pool())

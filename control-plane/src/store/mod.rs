@@ -1,28 +1,49 @@
-//! The session store (SQLite by default): sessions and every message of them.
+//! The session store (SQLite by default, PostgreSQL in production): sessions and every
+//! message of them.
 //!
-//! All writes go through one writer task that commits in groups: every caller waits
-//! until its own write is durable (WAL, `synchronous = FULL`), but many callers share
-//! one fsync. That is what keeps recording off the critical path's bottleneck while the
-//! gateway still never forwards anything unrecorded.
+//! All writes of this process go through one writer task that commits in groups: every
+//! caller waits until its own write is durable (SQLite: WAL, `synchronous = FULL`;
+//! PostgreSQL: a synchronous commit), but many callers share one flush. That is what keeps
+//! recording off the critical path's bottleneck while the gateway still never forwards
+//! anything unrecorded.
+//!
+//! On PostgreSQL several control planes may write to one database. Each group then takes
+//! a transaction-scoped advisory lock ([`CHAIN_LOCK`]) and reads the chain head inside
+//! that transaction, so the replicas' groups are serialised and the hash chain stays one
+//! line: no fork, no gap in `seq`.
 
 mod dashboard;
+mod db;
 mod web_sessions;
 
 use chrono::{DateTime, Utc};
 pub use dashboard::{
     DailyCalls, DecisionFilter, Overview, PolicyVersion, SessionFilter, SessionSummary,
 };
+pub use db::{Backend, Sql};
 use gatehouse_audit::{
     ChainRecord, GENESIS, SigningKey, StoredCheckpoint, StoredEvent, TreeHead, chain_hash,
     merkle_root, public_key_hex,
 };
 use serde::Serialize;
+use sqlx::any::AnyRow;
 use sqlx::pool::PoolConnection;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Connection, QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool};
-use std::str::FromStr;
+use sqlx::{Any, AnyConnection, AnyPool, Connection, Row};
 use std::time::Duration;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
+
+/// The advisory lock (PostgreSQL) every replica's writer holds while it appends to the
+/// chain: the key is the text "gatehouse audit chain" hashed to 64 bits, fixed forever.
+pub const CHAIN_LOCK: i64 = 0x6761_7465_6368_6e31;
+
+/// Something other parts react to at once rather than at their next poll.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    /// A policy version was published (here or on another replica).
+    Policy,
+    /// An approval was opened, voted on, decided or used.
+    Approval,
+}
 
 /// When a write counts as durable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
@@ -133,8 +154,11 @@ struct Job {
 /// Handle to the store; cheap to clone.
 #[derive(Clone)]
 pub struct Store {
-    pool: SqlitePool,
+    pool: AnyPool,
+    backend: Backend,
     tx: mpsc::Sender<Job>,
+    changes: broadcast::Sender<Change>,
+    written: watch::Sender<i64>,
 }
 
 /// Largest number of jobs committed in one transaction.
@@ -147,41 +171,47 @@ impl Store {
         Store::open_with(url, Durability::Fsync).await
     }
 
-    /// Opens the store with the given durability.
+    /// Opens the store with the given durability: `sqlite://FILE` (created if missing)
+    /// or `postgres://...` (the database must exist; the schema is migrated).
     pub async fn open_with(url: &str, durability: Durability) -> Result<Store, StoreError> {
-        if url.starts_with("postgres") {
-            return Err(StoreError(
-                "PostgreSQL storage is not available in this build yet; use a sqlite:// database"
-                    .into(),
-            ));
-        }
-        let opts = SqliteConnectOptions::from_str(url)
-            .map_err(|e| StoreError(format!("`{url}` is not a valid sqlite:// URL: {e}")))?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(match durability {
-                Durability::Fsync => SqliteSynchronous::Full,
-                Durability::Os => SqliteSynchronous::Normal,
-            })
-            .busy_timeout(Duration::from_secs(10))
-            .foreign_keys(true);
-        if url.contains(":memory:") || url.trim_end_matches('/') == "sqlite:" {
-            return Err(StoreError(format!(
-                "`{url}` is an in-memory database, which would lose every record on exit; give a file, e.g. sqlite://gatehouse.db"
-            )));
-        }
-        let pool = SqlitePoolOptions::new()
-            .max_connections(4)
-            .connect_with(opts)
-            .await
-            .map_err(|e| StoreError(format!("cannot open {url}: {e}")))?;
-        sqlx::migrate!("../migrations/sqlite")
-            .run(&pool)
-            .await
-            .map_err(|e| StoreError(format!("migrating {url} failed: {e}")))?;
+        let (pool, backend) = db::open(url, durability).await?;
         let (tx, rx) = mpsc::channel(4096);
-        tokio::spawn(writer(pool.clone(), rx));
-        Ok(Store { pool, tx })
+        let written = watch::Sender::new(0);
+        tokio::spawn(writer(pool.clone(), backend, rx, written.clone()));
+        let (changes, _) = broadcast::channel(64);
+        if backend == Backend::Postgres {
+            tokio::spawn(listen_for_changes(url.to_string(), changes.clone()));
+        }
+        Ok(Store {
+            pool,
+            backend,
+            tx,
+            changes,
+            written,
+        })
+    }
+
+    /// Which database this store runs on.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Announces a change made through this store (on PostgreSQL every replica,
+    /// this one included, also hears it through the database's notification).
+    pub(crate) fn changed(&self, what: Change) {
+        let _ = self.changes.send(what);
+    }
+
+    /// The `seq` of the newest event this process wrote, changing after every group
+    /// (streaming sinks wake on it; other replicas' events are found by polling).
+    pub fn events_written(&self) -> watch::Receiver<i64> {
+        self.written.subscribe()
+    }
+
+    /// Changes as they happen. Best effort (a slow reader may miss some): readers keep
+    /// polling as well and use this only to react sooner.
+    pub fn changes(&self) -> broadcast::Receiver<Change> {
+        self.changes.subscribe()
     }
 
     async fn submit(&self, ops: Vec<Op>) -> Result<(), StoreError> {
@@ -230,7 +260,7 @@ impl Store {
     }
 
     /// Read access for the CLI, API and tests.
-    pub fn pool(&self) -> &SqlitePool {
+    pub fn pool(&self) -> &AnyPool {
         &self.pool
     }
 
@@ -241,12 +271,12 @@ impl Store {
 
     /// Sessions, newest first.
     pub async fn list_sessions(&self, limit: i64) -> Result<Vec<SessionRow>, StoreError> {
-        let rows = sqlx::query(
+        let rows = sqlx::query(&format!(
             "SELECT id, principal, server, era, client_name, client_version, protocol_version, \
-             started_at, ended_at, end_reason, message_count, \
-             (SELECT json_group_object(k, n) FROM (SELECT j.key AS k, SUM(j.value) AS n FROM audit_events a, json_each(a.masked) j \
-              WHERE a.session_id = sessions.id GROUP BY j.key)) AS masked FROM sessions ORDER BY started_at DESC, rowid DESC LIMIT ?",
-        )
+             started_at, ended_at, end_reason, message_count, {} AS masked FROM sessions \
+             ORDER BY started_at DESC, rowid DESC LIMIT $1",
+            self.masked_by_session()
+        ))
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
@@ -255,12 +285,12 @@ impl Store {
 
     /// One session by id, or by a unique id prefix.
     pub async fn find_session(&self, id: &str) -> Result<Option<SessionRow>, StoreError> {
-        let rows = sqlx::query(
+        let rows = sqlx::query(&format!(
             "SELECT id, principal, server, era, client_name, client_version, protocol_version, \
-             started_at, ended_at, end_reason, message_count, \
-             (SELECT json_group_object(k, n) FROM (SELECT j.key AS k, SUM(j.value) AS n FROM audit_events a, json_each(a.masked) j \
-              WHERE a.session_id = sessions.id GROUP BY j.key)) AS masked FROM sessions WHERE id = ? OR id LIKE ? || '%' LIMIT 2",
-        )
+             started_at, ended_at, end_reason, message_count, {} AS masked FROM sessions \
+             WHERE id = $1 OR id LIKE $2 || '%' LIMIT 2",
+            self.masked_by_session()
+        ))
         .bind(id)
         .bind(id)
         .fetch_all(&self.pool)
@@ -269,6 +299,17 @@ impl Store {
             [one] => Some(SessionRow::from_row(one)),
             _ => rows.iter().map(SessionRow::from_row).find(|r| r.id == id),
         })
+    }
+
+    /// A column expression: the values masked in session `sessions.id`, by type, as a
+    /// JSON object.
+    fn masked_by_session(&self) -> &'static str {
+        self.backend.pick(
+            "(SELECT json_group_object(k, n) FROM (SELECT j.key AS k, SUM(j.value) AS n FROM audit_events a, \
+             json_each(a.masked) j WHERE a.session_id = sessions.id GROUP BY j.key))",
+            "(SELECT json_object_agg(k, n)::text FROM (SELECT j.key AS k, SUM(j.value::bigint) AS n FROM audit_events a, \
+             jsonb_each_text(a.masked::jsonb) j WHERE a.session_id = sessions.id GROUP BY j.key) m)",
+        )
     }
 
     /// Policy-checked client requests recorded since `since` (RFC 3339), oldest first, with
@@ -280,7 +321,7 @@ impl Store {
         let rows = sqlx::query(
             "SELECT s.principal, s.groups_json, s.server, e.payload FROM audit_events e JOIN sessions s ON s.id = e.session_id \
              WHERE e.direction = 'client_to_server' AND e.kind = 'request' \
-             AND e.method IN ('tools/call', 'resources/read', 'prompts/get', 'resources/subscribe') AND e.at >= ? ORDER BY e.seq",
+             AND e.method IN ('tools/call', 'resources/read', 'prompts/get', 'resources/subscribe') AND e.at >= $1 ORDER BY e.seq",
         )
         .bind(since)
         .fetch_all(&self.pool)
@@ -313,13 +354,14 @@ impl Store {
         {
             return Ok(version);
         }
-        let row = sqlx::query("INSERT INTO policies (digest, document, pushed_by, pushed_at) VALUES (?, ?, ?, ?) RETURNING version")
+        let row = sqlx::query("INSERT INTO policies (digest, document, pushed_by, pushed_at) VALUES ($1, $2, $3, $4) RETURNING version")
             .bind(digest)
             .bind(document)
             .bind(by)
             .bind(now())
             .fetch_one(&self.pool)
             .await?;
+        self.changed(Change::Policy);
         Ok(row.get("version"))
     }
 
@@ -343,7 +385,7 @@ impl Store {
     /// Every event of a session, in order.
     pub async fn session_events(&self, id: &str) -> Result<Vec<EventRow>, StoreError> {
         Ok(self
-            .events_where("WHERE session_id = ?", Some(id))
+            .events_where("WHERE session_id = $1", Some(id))
             .await?
             .into_iter()
             .map(EventRow::from)
@@ -381,7 +423,7 @@ impl Store {
             chain_head: head,
             at: now(),
         };
-        sqlx::query("INSERT INTO checkpoints (tree_size, root_hash, chain_head, at, public_key, signature) VALUES (?, ?, ?, ?, ?, ?)")
+        sqlx::query("INSERT INTO checkpoints (tree_size, root_hash, chain_head, at, public_key, signature) VALUES ($1, $2, $3, $4, $5, $6)")
             .bind(tree.tree_size)
             .bind(&tree.root)
             .bind(&tree.chain_head)
@@ -429,24 +471,44 @@ impl Store {
             q = q.bind(b);
         }
         let rows = q.fetch_all(&self.pool).await?;
-        Ok(rows
-            .iter()
-            .map(|r| StoredEvent {
-                seq: r.get("seq"),
-                session_id: r.get("session_id"),
-                at: r.get("at"),
-                direction: r.get("direction"),
-                kind: r.get("kind"),
-                method: r.get("method"),
-                tool: r.get("tool"),
-                rpc_id: r.get("rpc_id"),
-                payload: r.get("payload"),
-                masked: r.get("masked"),
-                decision: r.get("decision"),
-                prev_hash: r.get("prev_hash"),
-                hash: r.get("hash"),
-            })
-            .collect())
+        Ok(rows.iter().map(stored_event).collect())
+    }
+
+    /// Up to `limit` events after `seq`, in order (what a streaming sink reads next).
+    pub async fn events_after(&self, seq: i64, limit: i64) -> Result<Vec<StoredEvent>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT seq, session_id, at, direction, kind, method, tool, rpc_id, payload, masked, decision, prev_hash, hash \
+             FROM audit_events WHERE seq > $1 ORDER BY seq LIMIT $2",
+        )
+        .bind(seq)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(stored_event).collect())
+    }
+
+    /// The last `seq` sink `name` delivered (0 before its first delivery).
+    pub async fn sink_cursor(&self, name: &str) -> Result<i64, StoreError> {
+        let seq: Option<i64> =
+            sqlx::query_scalar("SELECT seq FROM audit_sink_cursors WHERE sink = $1")
+                .bind(name)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(seq.unwrap_or(0))
+    }
+
+    /// Records that sink `name` delivered everything up to `seq`.
+    pub async fn set_sink_cursor(&self, name: &str, seq: i64) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO audit_sink_cursors (sink, seq, at) VALUES ($1, $2, $3) \
+             ON CONFLICT (sink) DO UPDATE SET seq = excluded.seq, at = excluded.at",
+        )
+        .bind(name)
+        .bind(seq)
+        .bind(now())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
     }
 
     /// Every signed checkpoint, oldest first.
@@ -472,6 +534,24 @@ impl Store {
                 },
             )
             .collect())
+    }
+}
+
+fn stored_event(r: &AnyRow) -> StoredEvent {
+    StoredEvent {
+        seq: r.get("seq"),
+        session_id: r.get("session_id"),
+        at: r.get("at"),
+        direction: r.get("direction"),
+        kind: r.get("kind"),
+        method: r.get("method"),
+        tool: r.get("tool"),
+        rpc_id: r.get("rpc_id"),
+        payload: r.get("payload"),
+        masked: r.get("masked"),
+        decision: r.get("decision"),
+        prev_hash: r.get("prev_hash"),
+        hash: r.get("hash"),
     }
 }
 
@@ -505,7 +585,7 @@ pub struct SessionRow {
 }
 
 impl SessionRow {
-    fn from_row(r: &sqlx::sqlite::SqliteRow) -> SessionRow {
+    fn from_row(r: &AnyRow) -> SessionRow {
         SessionRow {
             id: r.get("id"),
             principal: r.get("principal"),
@@ -573,21 +653,31 @@ pub(crate) fn now() -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
 }
 
-async fn writer(pool: SqlitePool, mut rx: mpsc::Receiver<Job>) {
+async fn writer(
+    pool: AnyPool,
+    backend: Backend,
+    mut rx: mpsc::Receiver<Job>,
+    written: watch::Sender<i64>,
+) {
     let mut batch = Vec::with_capacity(GROUP_LIMIT);
-    // The writer keeps one connection (no pool round trip per group) and the chain head.
-    let mut conn: Option<(PoolConnection<Sqlite>, ChainHead)> = None;
+    // The writer keeps one connection (no pool round trip per group). On SQLite, where it
+    // is the only writer, it also keeps the chain head; on PostgreSQL it re-reads the head
+    // under the chain lock in every group, since other replicas append too.
+    let mut conn: Option<(PoolConnection<Any>, ChainHead)> = None;
     while rx.recv_many(&mut batch, GROUP_LIMIT).await > 0 {
         let result = match &mut conn {
-            Some((c, head)) => commit(c, head, &batch).await,
+            Some((c, head)) => commit(c, backend, head, &batch).await,
             None => match open_writer(&pool).await {
                 Ok(w) => {
                     let (c, head) = conn.insert(w);
-                    commit(c, head, &batch).await
+                    commit(c, backend, head, &batch).await
                 }
                 Err(e) => Err(e),
             },
         };
+        if let (Ok(()), Some((_, head))) = (&result, &conn) {
+            written.send_if_modified(|seq| std::mem::replace(seq, head.seq) != head.seq);
+        }
         if let Err(e) = &result {
             tracing::error!(error = %e, jobs = batch.len(), "recording failed; the affected requests fail closed");
             // Start the next group on a fresh connection in case this one is broken.
@@ -606,25 +696,63 @@ struct ChainHead {
     hash: String,
 }
 
-async fn open_writer(pool: &SqlitePool) -> Result<(PoolConnection<Sqlite>, ChainHead), StoreError> {
+async fn open_writer(pool: &AnyPool) -> Result<(PoolConnection<Any>, ChainHead), StoreError> {
     let mut c = pool.acquire().await?;
+    let head = read_head(&mut c).await?;
+    Ok((c, head))
+}
+
+async fn read_head(c: &mut AnyConnection) -> Result<ChainHead, StoreError> {
     let last: Option<(i64, Option<String>)> =
         sqlx::query_as("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1")
             .fetch_optional(&mut *c)
             .await?;
-    let head = match last {
-        Some((seq, Some(hash))) => ChainHead { seq, hash },
-        Some((seq, None)) => {
-            return Err(StoreError(format!(
-                "audit event #{seq} has no hash: the log was written without the hash chain or altered; run `gatehouse audit verify`"
-            )));
-        }
-        None => ChainHead {
+    match last {
+        Some((seq, Some(hash))) => Ok(ChainHead { seq, hash }),
+        Some((seq, None)) => Err(StoreError(format!(
+            "audit event #{seq} has no hash: the log was written without the hash chain or altered; run `gatehouse audit verify`"
+        ))),
+        None => Ok(ChainHead {
             seq: 0,
             hash: GENESIS.to_string(),
-        },
-    };
-    Ok((c, head))
+        }),
+    }
+}
+
+/// Relays PostgreSQL's change notifications (from any replica) to this process until the
+/// runtime stops. `PgListener` reconnects by itself; while it cannot, readers still poll.
+async fn listen_for_changes(url: String, changes: broadcast::Sender<Change>) {
+    loop {
+        let listener = async {
+            let mut l = sqlx::postgres::PgListener::connect(&url).await?;
+            l.listen(db::CHANGES_CHANNEL).await?;
+            Ok::<_, sqlx::Error>(l)
+        };
+        let mut listener = match listener.await {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for changes from other replicas; polling only, retrying in 5 s");
+                tokio::time::sleep(Duration::from_secs(5)).await;
+                continue;
+            }
+        };
+        loop {
+            match listener.recv().await {
+                Ok(n) => {
+                    let what = match n.payload() {
+                        "policy" => Change::Policy,
+                        _ => Change::Approval,
+                    };
+                    let _ = changes.send(what);
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "lost the change notifications; reconnecting");
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                    break;
+                }
+            }
+        }
+    }
 }
 
 /// A chained event: its position and hashes.
@@ -676,34 +804,47 @@ fn link<'a>(
 }
 
 async fn commit(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
+    backend: Backend,
     head: &mut ChainHead,
     batch: &[Job],
 ) -> Result<(), StoreError> {
     let at = now();
     let ops = || batch.iter().flat_map(|j| &j.ops);
-    let events = ops().filter_map(|op| match op {
-        Op::Event(e) => Some(e),
-        _ => None,
-    });
-    let (chained, new_head) = link(head, events, &at);
-    if ops().all(|op| matches!(op, Op::Event(_))) {
-        // The common case, messages only: one statement, its own transaction.
+    let events = || {
+        ops().filter_map(|op| match op {
+            Op::Event(e) => Some(e),
+            _ => None,
+        })
+    };
+    if backend == Backend::Sqlite && ops().all(|op| matches!(op, Op::Event(_))) {
+        // The common case on SQLite, messages only: one statement, its own transaction.
+        let (chained, new_head) = link(head, events(), &at);
         insert_events(conn, &chained, &at).await?;
         *head = new_head;
         return Ok(());
     }
     let mut tx = conn.begin().await?;
-    let mut next_event = chained.iter();
-    for op in ops() {
-        match op {
-            Op::Event(_) => {
-                if let Some(c) = next_event.next() {
-                    insert_events(&mut tx, std::slice::from_ref(c), &at).await?;
-                }
-            }
-            other => apply(&mut tx, other, &at).await?,
-        }
+    if backend == Backend::Postgres {
+        // Serialise with the other replicas' writers until this transaction ends, then
+        // link onto whatever the chain head is now.
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(CHAIN_LOCK)
+            .execute(&mut *tx)
+            .await?;
+        *head = read_head(&mut tx).await?;
+    }
+    let (chained, new_head) = link(head, events(), &at);
+    // Sessions first (events refer to them), then the events in one statement, then the
+    // updates (an end of session comes after its last message in the same group).
+    for op in ops().filter(|op| matches!(op, Op::StartSession(_))) {
+        apply(&mut tx, op, &at).await?;
+    }
+    if !chained.is_empty() {
+        insert_events(&mut tx, &chained, &at).await?;
+    }
+    for op in ops().filter(|op| !matches!(op, Op::StartSession(_) | Op::Event(_))) {
+        apply(&mut tx, op, &at).await?;
     }
     tx.commit().await?;
     *head = new_head;
@@ -712,38 +853,52 @@ async fn commit(
 
 /// Appends chained events in one statement.
 async fn insert_events(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     chained: &[Chained<'_>],
     at: &str,
 ) -> Result<(), StoreError> {
-    let mut q = QueryBuilder::<Sqlite>::new(
-        "INSERT INTO audit_events (seq, session_id, at, direction, kind, method, tool, rpc_id, payload, masked, decision, prev_hash, hash) ",
+    let mut q = Sql::new(
+        "INSERT INTO audit_events (seq, session_id, at, direction, kind, method, tool, rpc_id, payload, masked, decision, prev_hash, hash) VALUES ",
     );
-    q.push_values(chained, |mut b, c| {
-        b.push_bind(c.seq)
-            .push_bind(&c.e.session_id)
-            .push_bind(at)
-            .push_bind(c.e.direction.as_str())
-            .push_bind(&c.e.kind)
-            .push_bind(&c.e.method)
-            .push_bind(&c.e.tool)
-            .push_bind(&c.e.rpc_id)
-            .push_bind(&c.e.payload)
-            .push_bind(&c.e.masked)
-            .push_bind(&c.e.decision)
-            .push_bind(&c.prev)
-            .push_bind(&c.hash);
-    });
-    q.build().execute(&mut *conn).await?;
+    for (i, c) in chained.iter().enumerate() {
+        q.push(if i == 0 { "(" } else { ", (" });
+        q.bind(c.seq)
+            .push(", ")
+            .bind(c.e.session_id.clone())
+            .push(", ")
+            .bind(at.to_string())
+            .push(", ")
+            .bind(c.e.direction.as_str())
+            .push(", ")
+            .bind(c.e.kind.clone())
+            .push(", ")
+            .bind(c.e.method.clone())
+            .push(", ")
+            .bind(c.e.tool.clone())
+            .push(", ")
+            .bind(c.e.rpc_id.clone())
+            .push(", ")
+            .bind(c.e.payload.clone())
+            .push(", ")
+            .bind(c.e.masked.clone())
+            .push(", ")
+            .bind(c.e.decision.clone())
+            .push(", ")
+            .bind(c.prev.clone())
+            .push(", ")
+            .bind(c.hash.clone())
+            .push(")");
+    }
+    q.query().execute(&mut *conn).await?;
     Ok(())
 }
 
-async fn apply(tx: &mut SqliteConnection, op: &Op, at: &str) -> Result<(), StoreError> {
+async fn apply(tx: &mut AnyConnection, op: &Op, at: &str) -> Result<(), StoreError> {
     match op {
         Op::StartSession(s) => {
             sqlx::query(
                 "INSERT INTO sessions (id, principal, groups_json, server, era, client_name, client_version, \
-                 protocol_version, started_at, last_seen_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                 protocol_version, started_at, last_seen_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
             )
             .bind(&s.id)
             .bind(&s.principal)
@@ -765,8 +920,8 @@ async fn apply(tx: &mut SqliteConnection, op: &Op, at: &str) -> Result<(), Store
             protocol_version,
         } => {
             sqlx::query(
-                "UPDATE sessions SET client_name = COALESCE(?, client_name), client_version = COALESCE(?, client_version), \
-                 protocol_version = COALESCE(?, protocol_version) WHERE id = ?",
+                "UPDATE sessions SET client_name = COALESCE($1, client_name), client_version = COALESCE($2, client_version), \
+                 protocol_version = COALESCE($3, protocol_version) WHERE id = $4",
             )
             .bind(client.as_ref().map(|c| &c.0))
             .bind(client.as_ref().map(|c| &c.1))
@@ -776,7 +931,7 @@ async fn apply(tx: &mut SqliteConnection, op: &Op, at: &str) -> Result<(), Store
             .await?;
         }
         Op::EndSession { id, reason } => {
-            sqlx::query("UPDATE sessions SET ended_at = ?, end_reason = ? WHERE id = ? AND ended_at IS NULL")
+            sqlx::query("UPDATE sessions SET ended_at = $1, end_reason = $2 WHERE id = $3 AND ended_at IS NULL")
                 .bind(at)
                 .bind(reason)
                 .bind(id)

@@ -32,7 +32,7 @@ impl Store {
         let expires = (Utc::now() + ChronoDuration::hours(hours))
             .to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
         sqlx::query(
-            "INSERT INTO web_sessions (id_hash, principal, groups_json, via, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO web_sessions (id_hash, principal, groups_json, via, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind(id_hash(&cookie))
         .bind(&principal.user)
@@ -48,7 +48,7 @@ impl Store {
     /// The person signed in with this cookie value, unless it expired or was signed out.
     pub async fn web_session(&self, cookie: &str) -> Result<Option<Principal>, StoreError> {
         let row = sqlx::query(
-            "SELECT principal, groups_json FROM web_sessions WHERE id_hash = ? AND revoked_at IS NULL AND expires_at > ?",
+            "SELECT principal, groups_json FROM web_sessions WHERE id_hash = $1 AND revoked_at IS NULL AND expires_at > $2",
         )
         .bind(id_hash(cookie))
         .bind(now())
@@ -65,8 +65,8 @@ impl Store {
     pub async fn ensure_control_session(&self, id: &str) -> Result<(), StoreError> {
         let at = now();
         sqlx::query(
-            "INSERT OR IGNORE INTO sessions (id, principal, groups_json, server, era, started_at, last_seen_at) \
-             VALUES (?, 'gatehouse', '[]', 'gatehouse', 'control', ?, ?)",
+            "INSERT INTO sessions (id, principal, groups_json, server, era, started_at, last_seen_at) \
+             VALUES ($1, 'gatehouse', '[]', 'gatehouse', 'control', $2, $3) ON CONFLICT DO NOTHING",
         )
         .bind(id)
         .bind(&at)
@@ -79,7 +79,7 @@ impl Store {
     /// Records a SAML assertion's use; false when it was used before (a replay).
     pub async fn first_use_of_saml_assertion(&self, id: &str) -> Result<bool, StoreError> {
         let n =
-            sqlx::query("INSERT OR IGNORE INTO saml_assertions_seen (id, seen_at) VALUES (?, ?)")
+            sqlx::query("INSERT INTO saml_assertions_seen (id, seen_at) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING")
                 .bind(id)
                 .bind(now())
                 .execute(self.pool())
@@ -91,7 +91,7 @@ impl Store {
     /// Signs a cookie out; returns who it belonged to (when it was live).
     pub async fn revoke_web_session(&self, cookie: &str) -> Result<Option<String>, StoreError> {
         Ok(sqlx::query_scalar(
-            "UPDATE web_sessions SET revoked_at = ? WHERE id_hash = ? AND revoked_at IS NULL RETURNING principal",
+            "UPDATE web_sessions SET revoked_at = $1 WHERE id_hash = $2 AND revoked_at IS NULL RETURNING principal",
         )
         .bind(now())
         .bind(id_hash(cookie))

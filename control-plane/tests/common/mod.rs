@@ -1,5 +1,8 @@
 //! Shared by the control plane's integration tests: a real gateway on a free loopback
-//! port, configured from TOML text, with its SQLite store at a given file.
+//! port, configured from TOML text, with its store at a given SQLite file (or, with
+//! `GATEHOUSE_TEST_DATABASE`, a PostgreSQL database standing for that file: see [`pg`]).
+
+pub mod pg;
 
 use gatehouse_control_plane::config::Config;
 use gatehouse_control_plane::gateway::{self, Gateway};
@@ -11,6 +14,7 @@ use std::sync::Arc;
 /// A gateway being served.
 pub struct Served {
     /// `http://127.0.0.1:PORT`.
+    #[allow(dead_code)]
     pub base: String,
     /// The gateway (its store is where the record is read; some test binaries only use HTTP).
     #[allow(dead_code)]
@@ -21,15 +25,27 @@ pub struct Served {
 }
 
 /// Serves `toml` (dev sign-in on when `dev`) with its store at `db` until `stop` resolves.
+#[allow(dead_code)]
 pub async fn serve(
     toml: &str,
     db: &Path,
     dev: bool,
     stop: impl Future<Output = ()> + Send + 'static,
 ) -> Served {
+    serve_url(toml, &pg::database_url(db).await, dev, stop).await
+}
+
+/// [`serve`] with its store at a database URL.
+#[allow(dead_code)]
+pub async fn serve_url(
+    toml: &str,
+    database: &str,
+    dev: bool,
+    stop: impl Future<Output = ()> + Send + 'static,
+) -> Served {
     let mut config = Config::parse(toml, Path::new("test.toml"), std::iter::empty())
         .unwrap_or_else(|e| panic!("{e}"));
-    config.database = format!("sqlite://{}", db.display());
+    config.database = database.to_string();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     config.public_url = Some(base.clone());
