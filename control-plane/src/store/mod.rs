@@ -5,6 +5,7 @@
 //! one fsync. That is what keeps recording off the critical path's bottleneck while the
 //! gateway still never forwards anything unrecorded.
 
+pub mod authz;
 mod dashboard;
 mod web_sessions;
 

@@ -4,6 +4,7 @@
 //! Every sign-in, failure and sign-out is an audit event.
 
 mod dev_page;
+pub use dev_page::escape;
 pub mod oidc_rp;
 
 use super::Gateway;
@@ -17,14 +18,14 @@ use serde::Deserialize;
 use serde_json::json;
 use std::sync::Arc;
 
-pub use oidc_rp::RelyingParty;
+pub use oidc_rp::{After, RelyingParty};
 
 /// The header every cookie-signed-in change must carry: a page on another site cannot
 /// set it without a CORS preflight, which the control plane never grants.
 pub const CSRF_HEADER: &str = "x-gatehouse-request";
 
 /// Cookie names: `__Host-` (Secure, whole host, no Domain) when served over HTTPS.
-fn cookie_name(gw: &Gateway, base: &str) -> String {
+pub(crate) fn cookie_name(gw: &Gateway, base: &str) -> String {
     if gw.config.public_base().starts_with("https://") {
         format!("__Host-{base}")
     } else {
@@ -32,7 +33,7 @@ fn cookie_name(gw: &Gateway, base: &str) -> String {
     }
 }
 
-fn set_cookie(gw: &Gateway, base: &str, value: &str, max_age_secs: u64) -> HeaderValue {
+pub(crate) fn set_cookie(gw: &Gateway, base: &str, value: &str, max_age_secs: u64) -> HeaderValue {
     let secure = if gw.config.public_base().starts_with("https://") {
         "; Secure"
     } else {
@@ -58,7 +59,7 @@ pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 }
 
 const SESSION_COOKIE: &str = "gatehouse";
-const LOGIN_COOKIE: &str = "gatehouse-login";
+pub(crate) const LOGIN_COOKIE: &str = "gatehouse-login";
 
 impl Gateway {
     /// The person signed in to the dashboard by this request's cookie, if any.
@@ -121,7 +122,7 @@ pub async fn login(State(gw): State<Arc<Gateway>>, Query(q): Query<LoginQuery>) 
                 .into_response()
         };
     };
-    match rp.begin(return_to).await {
+    match rp.begin(After::Dashboard(return_to)).await {
         Ok((url, state)) => {
             let mut resp = Redirect::to(&url).into_response();
             resp.headers_mut().append(
@@ -146,6 +147,7 @@ pub struct CallbackQuery {
 /// `GET /auth/callback`
 pub async fn callback(
     State(gw): State<Arc<Gateway>>,
+    peer: super::authz::Peer,
     headers: HeaderMap,
     Query(q): Query<CallbackQuery>,
 ) -> Response {
@@ -166,7 +168,18 @@ pub async fn callback(
     };
     let browser_state = cookie(&headers, &cookie_name(&gw, LOGIN_COOKIE));
     match rp.finish(&state, browser_state, &code).await {
-        Ok((principal, return_to)) => start(&gw, principal, "oidc", &return_to).await,
+        Ok((principal, After::Dashboard(return_to))) => {
+            start(&gw, principal, "oidc", &return_to).await
+        }
+        Ok((principal, After::Authorize(request))) => {
+            super::authz::authorize::complete(
+                &gw,
+                &request,
+                principal,
+                &super::authz::source(&peer),
+            )
+            .await
+        }
         Err(e) => signin_failed(&gw, &e.to_string()).await,
     }
 }

@@ -30,11 +30,20 @@ type WebClient = CoreClient<
     EndpointMaybeSet,
 >;
 
+/// Where a finished login goes on to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum After {
+    /// The dashboard, at this path.
+    Dashboard(String),
+    /// An MCP client's authorization request (by id) waiting for the person's login.
+    Authorize(String),
+}
+
 /// A login that went to the provider and has not come back yet.
 struct PendingLogin {
     verifier: PkceCodeVerifier,
     nonce: Nonce,
-    return_to: String,
+    after: After,
     started: Instant,
 }
 
@@ -121,8 +130,9 @@ impl RelyingParty {
         .set_redirect_uri(redirect))
     }
 
-    /// Starts a login: the provider URL to send the browser to and the `state` to bind to it.
-    pub async fn begin(&self, return_to: String) -> Result<(String, String), SigninError> {
+    /// Starts a login: the provider URL to send the browser to and the `state` to bind to
+    /// it; `after` says where the finished login resumes.
+    pub async fn begin(&self, after: After) -> Result<(String, String), SigninError> {
         let client = self.client().await?;
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
         let mut request = client.authorize_url(
@@ -141,7 +151,7 @@ impl RelyingParty {
             PendingLogin {
                 verifier,
                 nonce,
-                return_to,
+                after,
                 started: Instant::now(),
             },
         );
@@ -150,13 +160,13 @@ impl RelyingParty {
 
     /// Finishes a login: checks `state` against the browser's, redeems the code with the
     /// PKCE verifier, verifies the ID token and its nonce; returns who signed in and
-    /// where they were going.
+    /// what they were doing.
     pub async fn finish(
         &self,
         state: &str,
         browser_state: Option<&str>,
         code: &str,
-    ) -> Result<(Principal, String), SigninError> {
+    ) -> Result<(Principal, After), SigninError> {
         if browser_state != Some(state) {
             return Err(SigninError::State);
         }
@@ -190,7 +200,7 @@ impl RelyingParty {
                 self.config.user_claim
             ))
         })?;
-        Ok((principal, login.return_to))
+        Ok((principal, login.after))
     }
 }
 
