@@ -304,3 +304,115 @@ async fn people_sign_in_to_the_dashboard_through_the_provider_and_roles_decide()
         "{kinds:?}"
     );
 }
+
+/// A gateway whose control plane is the MCP clients' authorization server, people
+/// signing in at the real provider; `extra` is more top-level TOML.
+async fn gateway_with_authz(op_port: u16, servers: &str, extra: &str) -> (Gatehouse, Peer) {
+    let issuer = format!("http://127.0.0.1:{op_port}");
+    let g = Gatehouse::start_with(
+        servers,
+        &format!(
+            "{extra}\n[oidc]\nissuer = \"{issuer}\"\nclient_id = \"gatehouse-web\"\nclient_secret = \"secret-web\"\n"
+        ),
+        None,
+    )
+    .await;
+    let op = openid_provider_for_people(op_port, &format!("{}/mcp", g.base), &g.base).await;
+    (g, op)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_real_mcp_client_signs_in_unaided_through_the_control_plane() {
+    let stdio = everything_stdio();
+    let (mut g, _op) =
+        gateway_with_authz(free_port(), &stdio_server("everything", &stdio), "").await;
+    let base = g.base.clone();
+    let resource = g.url("everything");
+
+    // Discovery the SDK relies on, unauthenticated.
+    let http = reqwest::Client::new();
+    let prm: Value = http
+        .get(format!(
+            "{base}/.well-known/oauth-protected-resource/mcp/everything"
+        ))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .json()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(prm["resource"], resource);
+    assert_eq!(prm["authorization_servers"][0], base, "{prm}");
+    for path in ["oauth-authorization-server", "openid-configuration"] {
+        let meta: Value = http
+            .get(format!("{base}/.well-known/{path}"))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .json()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(meta["issuer"], base);
+        assert_eq!(meta["code_challenge_methods_supported"], json!(["S256"]));
+        assert_eq!(meta["authorization_response_iss_parameter_supported"], true);
+        assert_eq!(meta["client_id_metadata_document_supported"], true);
+    }
+
+    // The TypeScript SDK's own OAuth flow, the person (eve) at the provider's login.
+    let seen = sdk_oauth_client(&resource, "eve").await;
+    assert_eq!(seen["authorizationRequest"]["codeChallengeMethod"], "S256");
+    assert_eq!(seen["authorizationRequest"]["resource"], resource);
+    assert_eq!(
+        seen["authorizationRequest"]["endpoint"],
+        format!("{base}/oauth/authorize")
+    );
+    assert_eq!(seen["authorizationResponseIss"], base, "RFC 9207");
+    assert_eq!(seen["consentPage"]["client"], "Gatehouse e2e SDK client");
+    assert!(
+        seen["consentPage"]["redirectHost"]
+            .as_str()
+            .is_some_and(|h| h.starts_with("127.0.0.1:")),
+        "{seen}"
+    );
+    assert_eq!(seen["consentPage"]["frameOptions"], "DENY");
+    assert!(
+        seen["consentPage"]["csp"]
+            .as_str()
+            .is_some_and(|c| c.contains("frame-ancestors 'none'")),
+        "{seen}"
+    );
+    assert_eq!(seen["token"]["aud"], resource, "audience-bound");
+    assert_eq!(seen["token"]["sub"], "eve");
+    assert_eq!(seen["token"]["groups"], json!(["engineers"]));
+    assert_eq!(seen["token"]["lifetime"], 600);
+    assert_eq!(seen["token"]["hasRefresh"], true);
+    assert_eq!(seen["echo"], json!(["Echo: signed in unaided"]), "{seen}");
+
+    // The call is on the record under eve and her groups.
+    let gw = g.stop().await;
+    let filter = gatehouse_control_plane::store::SessionFilter {
+        server: Some("everything".into()),
+        limit: 10,
+        ..Default::default()
+    };
+    let (sessions, _) = gw
+        .store
+        .session_page(&filter)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(sessions.len(), 1, "one session: the signed-in one");
+    assert_eq!(sessions[0].user, "eve");
+    assert_eq!(sessions[0].groups, ["engineers"]);
+    let calls = recorded_methods(&gw, &sessions[0].id, "client_to_server").await;
+    assert!(calls.contains(&"tools/call".to_string()), "{calls:?}");
+    let events = control_events(&gw).await;
+    let signin = events
+        .iter()
+        .find(|(k, _)| k == "signin")
+        .unwrap_or_else(|| panic!("{events:?}"));
+    assert_eq!(signin.1["user"], "eve");
+    assert_eq!(signin.1["client"], "Gatehouse e2e SDK client");
+    assert_eq!(signin.1["source"], "127.0.0.1");
+    assert!(events.iter().any(|(k, _)| k == "client_registered"));
+    assert!(events.iter().any(|(k, _)| k == "token_issued"));
+}
