@@ -95,7 +95,23 @@ async fn tokens_from_the_identity_provider_sign_people_in() {
     assert_eq!(meta["authorization_servers"], json!([issuer]));
 
     let gw = g.stop().await;
-    let rows = gw.store.list_sessions(10).await.unwrap_or_default();
+    let rows: Vec<_> = gw
+        .store
+        .list_sessions(10)
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|r| r.server != "gatehouse")
+        .collect();
+    // Each refusal is on the control record, with its reason and source address.
+    let failures: Vec<Value> = control_events(&gw)
+        .await
+        .into_iter()
+        .filter(|(k, _)| k == "auth_failed")
+        .map(|(_, p)| p)
+        .collect();
+    assert_eq!(failures.len(), 4, "{failures:?}");
+    assert!(failures.iter().all(|f| f["source"] == "127.0.0.1"));
     let people: Vec<&str> = rows.iter().map(|r| r.principal.as_str()).collect();
     assert!(
         people.contains(&"ci-engineer") && people.contains(&"ci-sales"),
