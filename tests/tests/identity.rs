@@ -432,3 +432,433 @@ async fn a_real_mcp_client_signs_in_unaided_through_the_control_plane() {
     assert!(events.iter().any(|(k, _)| k == "client_registered"));
     assert!(events.iter().any(|(k, _)| k == "token_issued"));
 }
+
+/// base64url without padding.
+fn b64(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+fn payload_of(token: &str) -> Value {
+    use base64::Engine;
+    let p = token.split('.').nth(1).unwrap_or_default();
+    serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(p)
+            .unwrap_or_default(),
+    )
+    .unwrap_or(Value::Null)
+}
+
+/// The Ed25519 seed as the PKCS#8 DER jsonwebtoken signs with.
+fn ed_der(seed_hex: &str) -> Vec<u8> {
+    let mut der = vec![
+        0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04,
+        0x20,
+    ];
+    der.extend((0..32).map(|i| u8::from_str_radix(&seed_hex[2 * i..2 * i + 2], 16).unwrap_or(0)));
+    der
+}
+
+fn sign_ed(seed_hex: &str, kid: &str, claims: &Value) -> String {
+    let mut h = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::EdDSA);
+    h.kid = Some(kid.to_string());
+    jsonwebtoken::encode(
+        &h,
+        claims,
+        &jsonwebtoken::EncodingKey::from_ed_der(&ed_der(seed_hex)),
+    )
+    .unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn sign_hs(secret: &[u8], kid: &str, claims: &Value) -> String {
+    let mut h = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
+    h.kid = Some(kid.to_string());
+    jsonwebtoken::encode(&h, claims, &jsonwebtoken::EncodingKey::from_secret(secret))
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+async fn get_value(url: &str) -> Value {
+    reqwest::get(url)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .json()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// The provider's RSA signing key as PEM (what an attacker downloads and then uses as
+/// an HMAC secret, hoping the verifier trusts the token's `alg`).
+async fn provider_rsa_pem(issuer: &str) -> (String, Vec<u8>) {
+    let jwks = get_value(&format!("{issuer}/jwks")).await;
+    let jwk = jwks["keys"]
+        .as_array()
+        .and_then(|k| k.iter().find(|k| k["kty"] == "RSA"))
+        .cloned()
+        .unwrap_or_else(|| panic!("no RSA key: {jwks}"));
+    let out = tokio::process::Command::new(node22())
+        .args([
+            "-e",
+            "const c=require('crypto');process.stdout.write(c.createPublicKey({key:JSON.parse(process.argv[1]),format:'jwk'}).export({type:'spki',format:'pem'}))",
+            &jwk.to_string(),
+        ])
+        .output()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(out.status.success());
+    (
+        jwk["kid"].as_str().unwrap_or_default().to_string(),
+        out.stdout,
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_attack_matrix_is_refused_recorded_and_nothing_is_forwarded() {
+    let seed = "4f".repeat(32);
+    let keydir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let keyfile = keydir.path().join("token.key");
+    std::fs::write(&keyfile, &seed).unwrap_or_else(|e| panic!("{e}"));
+    let stdio = everything_stdio();
+    let op_port = free_port();
+    let issuer = format!("http://127.0.0.1:{op_port}");
+    let (mut g, _op) = gateway_with_authz(
+        op_port,
+        &format!(
+            "{}{}",
+            stdio_server("everything", &stdio),
+            stdio_server("other", &stdio)
+        ),
+        &format!(
+            "[authz]\nsigning_key = \"file:{}\"\nfailure_events_per_minute = 40\n",
+            keyfile.display()
+        ),
+    )
+    .await;
+    let base = g.base.clone();
+    let resource = g.url("everything");
+    let kid = get_value(&format!("{base}/oauth/jwks")).await["keys"][0]["kid"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let mut opened = 0;
+
+    // A real sign-in: its token works.
+    let eve = McpSignIn::register(&base).await;
+    let (verifier, challenge) = pkce();
+    let code = eve.code(&resource, &challenge, "eve").await;
+    let (status, tokens) = eve.redeem(&code, &verifier).await;
+    assert_eq!(status, 200, "{tokens}");
+    let access = tokens["access_token"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert_eq!(initialize(&resource, &access).await.0, 200);
+    opened += 1;
+
+    // Forged and misused tokens, each refused with 401 at the gateway.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    let real = payload_of(&access);
+    let with = |changes: Value| {
+        let mut c = real.clone();
+        for (k, v) in changes.as_object().cloned().unwrap_or_default() {
+            c[k] = v;
+        }
+        c
+    };
+    let mut admin = real.clone();
+    admin["groups"] = json!(["gatehouse-admins"]);
+    let parts: Vec<&str> = access.split('.').collect();
+    let (idp_kid, idp_pem) = provider_rsa_pem(&issuer).await;
+    let idp_claims = json!({"iss": issuer, "sub": "root", "aud": resource, "exp": now + 300,
+        "iat": now, "scope": "mcp", "groups": ["gatehouse-admins"]});
+    let other_seed = "5a".repeat(32);
+    let ed_public: Vec<u8> = get_value(&format!("{base}/oauth/jwks")).await["keys"][0]["x"]
+        .as_str()
+        .map(|x| x.as_bytes().to_vec())
+        .unwrap_or_default();
+    let cases: Vec<(&str, String, &str, &str)> = vec![
+        (
+            "expired",
+            sign_ed(
+                &seed,
+                &kid,
+                &with(json!({"exp": now - 120, "nbf": now - 720, "iat": now - 720})),
+            ),
+            &resource,
+            "expired",
+        ),
+        (
+            "not yet valid",
+            sign_ed(
+                &seed,
+                &kid,
+                &with(json!({"nbf": now + 300, "iat": now + 300, "exp": now + 900})),
+            ),
+            &resource,
+            "not valid yet",
+        ),
+        (
+            "wrong issuer",
+            sign_ed(&seed, &kid, &with(json!({"iss": "https://evil.example"}))),
+            &resource,
+            "issuer",
+        ),
+        ("wrong audience", access.clone(), "other", "not this server"),
+        (
+            "alg none",
+            format!(
+                "{}.{}.",
+                b64(json!({"alg": "none", "kid": kid, "typ": "at+jwt"})
+                    .to_string()
+                    .as_bytes()),
+                parts[1]
+            ),
+            &resource,
+            "algorithm",
+        ),
+        (
+            "HS256 with the provider's RSA public key",
+            sign_hs(&idp_pem, &idp_kid, &idp_claims),
+            &resource,
+            "algorithm",
+        ),
+        (
+            "HS256 with our Ed25519 public key",
+            sign_hs(&ed_public, &kid, &admin),
+            &resource,
+            "algorithm",
+        ),
+        (
+            "unknown kid",
+            sign_ed(&other_seed, "unknown-kid", &admin),
+            &resource,
+            "unknown key id",
+        ),
+        (
+            "our kid, another key",
+            sign_ed(&other_seed, &kid, &admin),
+            &resource,
+            "signature",
+        ),
+        (
+            "tampered payload",
+            format!(
+                "{}.{}.{}",
+                parts[0],
+                b64(admin.to_string().as_bytes()),
+                parts[2]
+            ),
+            &resource,
+            "signature",
+        ),
+    ];
+    let mut expected_reasons = Vec::new();
+    for (name, token, target, reason) in &cases {
+        let url = if *target == "other" {
+            g.url("other")
+        } else {
+            target.to_string()
+        };
+        let (status, www, _) = initialize(&url, token).await;
+        assert_eq!(status, 401, "{name} was not refused");
+        assert!(
+            www.unwrap_or_default().contains("error=\"invalid_token\""),
+            "{name}"
+        );
+        expected_reasons.push(*reason);
+    }
+
+    // A replayed code is refused, and the sign-in it made is revoked with it.
+    let (status, body) = eve.redeem(&code, &verifier).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+    assert_eq!(
+        initialize(&resource, &access).await.0,
+        401,
+        "revoked by the replay"
+    );
+    expected_reasons.push("already used");
+    expected_reasons.push("revoked");
+
+    // A PKCE verifier that does not match its challenge.
+    let (_, challenge2) = pkce();
+    let (other_verifier, _) = pkce();
+    let code2 = eve.code(&resource, &challenge2, "eve").await;
+    let (status, body) = eve.redeem(&code2, &other_verifier).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+    expected_reasons.push("PKCE");
+
+    // Sign-out: revoking the refresh token ends the access token at once, and refresh.
+    let (v3, c3) = pkce();
+    let code3 = eve.code(&resource, &c3, "eve").await;
+    let (_, t3) = eve.redeem(&code3, &v3).await;
+    let access3 = t3["access_token"].as_str().unwrap_or_default().to_string();
+    let refresh3 = t3["refresh_token"].as_str().unwrap_or_default().to_string();
+    assert_eq!(initialize(&resource, &access3).await.0, 200);
+    opened += 1;
+    let r = reqwest::Client::new()
+        .post(format!("{base}/oauth/revoke"))
+        .form(&[("token", refresh3.as_str())])
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(
+        initialize(&resource, &access3).await.0,
+        401,
+        "a revoked session's token"
+    );
+    let (status, _) = eve
+        .token(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", &refresh3),
+        ])
+        .await;
+    assert_eq!(status, 400, "a revoked session cannot refresh");
+
+    // Refresh rotates; presenting a rotated refresh token revokes the whole sign-in.
+    let (v4, c4) = pkce();
+    let code4 = eve.code(&resource, &c4, "eve").await;
+    let (_, t4) = eve.redeem(&code4, &v4).await;
+    let old = t4["refresh_token"].as_str().unwrap_or_default().to_string();
+    let (status, t5) = eve
+        .token(&[("grant_type", "refresh_token"), ("refresh_token", &old)])
+        .await;
+    assert_eq!(status, 200, "{t5}");
+    let newer = t5["refresh_token"].as_str().unwrap_or_default().to_string();
+    assert_ne!(newer, old);
+    let (status, _) = eve
+        .token(&[("grant_type", "refresh_token"), ("refresh_token", &old)])
+        .await;
+    assert_eq!(status, 400, "reuse");
+    let (status, _) = eve
+        .token(&[("grant_type", "refresh_token"), ("refresh_token", &newer)])
+        .await;
+    assert_eq!(status, 400, "the family is revoked after reuse");
+    assert_eq!(
+        initialize(&resource, t5["access_token"].as_str().unwrap_or_default())
+            .await
+            .0,
+        401
+    );
+    expected_reasons.push("refresh token was already used");
+
+    // Redirect URIs: a registered loopback one on another port is fine; anything else
+    // stays on Gatehouse's page (no redirect to the attacker).
+    let (_, c6) = pkce();
+    let other_port = eve.redirect_uri.replace(
+        &format!(
+            ":{}/",
+            eve.redirect_uri
+                .split(':')
+                .nth(2)
+                .and_then(|p| p.split('/').next())
+                .unwrap_or("")
+        ),
+        ":1/",
+    );
+    let r = eve
+        .browser
+        .get(eve.authorize_url(&resource, &c6, &other_port))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(r.status().as_u16(), 200, "loopback, any port");
+    for bad in [
+        "https://evil.example/callback",
+        "http://127.0.0.1:1/elsewhere",
+    ] {
+        let r = eve
+            .browser
+            .get(eve.authorize_url(&resource, &c6, bad))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(r.status().as_u16(), 400, "{bad}");
+        assert!(
+            r.headers().get("location").is_none(),
+            "never redirected to {bad}"
+        );
+        expected_reasons.push("not registered");
+    }
+    // Without PKCE, or without a resource naming this gateway: refused back to the client.
+    for (drop, error) in [
+        ("code_challenge_method", "invalid_request"),
+        ("resource", "invalid_target"),
+    ] {
+        let url = eve.authorize_url(&resource, &c6, &eve.redirect_uri);
+        let mut u = reqwest::Url::parse(&url).unwrap_or_else(|e| panic!("{e}"));
+        let kept: Vec<(String, String)> = u
+            .query_pairs()
+            .filter(|(k, _)| k != drop)
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        u.query_pairs_mut().clear().extend_pairs(kept);
+        let r = eve
+            .browser
+            .get(u.as_str())
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let loc = r.headers()["location"]
+            .to_str()
+            .unwrap_or_default()
+            .to_string();
+        assert!(
+            loc.starts_with(&eve.redirect_uri) && loc.contains(&format!("error={error}")),
+            "{loc}"
+        );
+    }
+
+    // A flood of bad tokens: refused, but the record keeps at most 40 a minute per
+    // address and counts the rest.
+    for _ in 0..60 {
+        assert_eq!(initialize(&resource, "flood.flood.flood").await.0, 401);
+    }
+
+    let gw = g.stop().await;
+    // Nothing was forwarded: the only MCP sessions are the two that were allowed.
+    let rows: Vec<_> = gw
+        .store
+        .list_sessions(50)
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|r| r.server != "gatehouse")
+        .collect();
+    assert_eq!(
+        rows.len(),
+        opened,
+        "refused requests opened no session upstream"
+    );
+    assert!(rows.iter().all(|r| r.principal == "eve"));
+    let events = control_events(&gw).await;
+    let failures: Vec<String> = events
+        .iter()
+        .filter(|(k, _)| k == "auth_failed")
+        .map(|(_, p)| p["reason"].as_str().unwrap_or_default().to_string())
+        .collect();
+    for reason in &expected_reasons {
+        assert!(
+            failures.iter().any(|f| f.contains(reason)),
+            "no failure event saying `{reason}`: {failures:#?}"
+        );
+    }
+    assert_eq!(failures.len(), 40, "capped per source and minute");
+    let suppressed: u64 = events
+        .iter()
+        .filter(|(k, _)| k == "auth_failures_suppressed")
+        .filter_map(|(_, p)| p["count"].as_u64())
+        .sum();
+    assert!(suppressed >= 1, "the rest were counted: {events:?}");
+    assert!(events.iter().any(|(k, p)| k == "token_revoked"
+        && p["reason"].as_str().is_some_and(|r| r.contains("replayed"))));
+}

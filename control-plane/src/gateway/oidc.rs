@@ -109,13 +109,15 @@ impl JwtVerifier {
     pub async fn verify_claims(&self, token: &str, audiences: &[String]) -> Result<Value, Refusal> {
         let header =
             decode_header(token).map_err(|e| Refusal::invalid(format!("not a JWT: {e}")))?;
+        // The key first (an unknown key id says so), then the algorithm: whatever the
+        // header claims, only the key's own asymmetric algorithms verify.
+        let key = self.key(header.kid.as_deref()).await?;
         if !ALLOWED.contains(&header.alg) {
             return Err(Refusal::invalid(format!(
                 "algorithm `{:?}` is not accepted (asymmetric signatures only)",
                 header.alg
             )));
         }
-        let key = self.key(header.kid.as_deref()).await?;
         let mut v = Validation::new(header.alg);
         v.set_issuer(&[self.config.issuer.as_str()]);
         v.set_audience(audiences);
