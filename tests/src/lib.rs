@@ -654,54 +654,7 @@ impl McpSignIn {
     /// The whole browser part as `who`: consent, provider login; returns the code.
     pub async fn code(&self, resource: &str, challenge: &str, who: &str) -> String {
         let start = self.authorize_url(resource, challenge, &self.redirect_uri);
-        let page = self
-            .browser
-            .get(&start)
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(page.status().as_u16(), 200, "the consent page");
-        let html = page.text().await.unwrap_or_default();
-        let request = html
-            .split("name=\"request\" value=\"")
-            .nth(1)
-            .and_then(|r| r.split('"').next())
-            .unwrap_or_else(|| panic!("no consent form: {html}"))
-            .to_string();
-        let r = self
-            .browser
-            .post(format!("{}/oauth/authorize/consent", self.base))
-            .form(&[("request", request.as_str()), ("decision", "allow")])
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
-        let to_provider = r
-            .headers()
-            .get("location")
-            .unwrap_or_else(|| panic!("consent did not redirect ({})", r.status()))
-            .to_str()
-            .unwrap_or_default()
-            .to_string();
-        let callback = browser_login(
-            &self.browser,
-            &to_provider,
-            who,
-            &format!("{}/auth/callback", self.base),
-        )
-        .await;
-        let r = self
-            .browser
-            .get(&callback)
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
-        let back = r
-            .headers()
-            .get("location")
-            .unwrap_or_else(|| panic!("the callback did not redirect ({})", r.status()))
-            .to_str()
-            .unwrap_or_default()
-            .to_string();
+        let back = consent_and_login(&self.browser, &start, &self.base, who).await;
         assert!(back.starts_with(&self.redirect_uri), "{back}");
         reqwest::Url::parse(&back)
             .unwrap_or_else(|e| panic!("{e}"))
@@ -734,4 +687,55 @@ impl McpSignIn {
         ])
         .await
     }
+}
+
+/// What a person does in the browser for an MCP client's sign-in at the control plane
+/// `base`: opens `start` (its /oauth/authorize address), clicks Allow on the consent
+/// page, signs in at the provider as `who`; returns where the browser is sent back to
+/// (the client's redirect URI with the code).
+pub async fn consent_and_login(
+    browser: &reqwest::Client,
+    start: &str,
+    base: &str,
+    who: &str,
+) -> String {
+    let page = browser
+        .get(start)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(page.status().as_u16(), 200, "the consent page");
+    let html = page.text().await.unwrap_or_default();
+    let request = html
+        .split("name=\"request\" value=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap_or_else(|| panic!("no consent form: {html}"))
+        .to_string();
+    let r = browser
+        .post(format!("{base}/oauth/authorize/consent"))
+        .form(&[("request", request.as_str()), ("decision", "allow")])
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let to_provider = r
+        .headers()
+        .get("location")
+        .unwrap_or_else(|| panic!("consent did not redirect ({})", r.status()))
+        .to_str()
+        .unwrap_or_default()
+        .to_string();
+    let callback =
+        browser_login(browser, &to_provider, who, &format!("{base}/auth/callback")).await;
+    let r = browser
+        .get(&callback)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    r.headers()
+        .get("location")
+        .unwrap_or_else(|| panic!("the callback did not redirect ({})", r.status()))
+        .to_str()
+        .unwrap_or_default()
+        .to_string()
 }

@@ -862,3 +862,160 @@ async fn the_attack_matrix_is_refused_recorded_and_nothing_is_forwarded() {
     assert!(events.iter().any(|(k, p)| k == "token_revoked"
         && p["reason"].as_str().is_some_and(|r| r.contains("replayed"))));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gatehouse_login_then_connect_without_a_static_token() {
+    use std::process::Stdio;
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let stdio = everything_stdio();
+    let (mut g, _op) =
+        gateway_with_authz(free_port(), &stdio_server("everything", &stdio), "").await;
+    let base = g.base.clone();
+    let home = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let gatehouse = |args: &[&str]| {
+        let mut c = tokio::process::Command::new(gatehouse_bin());
+        c.args(args)
+            .env("HOME", home.path())
+            .env_remove("XDG_CONFIG_HOME")
+            .env_remove("GATEHOUSE_CREDENTIALS")
+            .env_remove("GATEHOUSE_TOKEN")
+            .env_remove("GATEHOUSE_CONFIG")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        c
+    };
+
+    // `gatehouse login` prints the address; the person's browser does the rest.
+    let mut login = gatehouse(&["login", "--url", &base, "--no-browser"])
+        .spawn()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut err = BufReader::new(login.stderr.take().unwrap_or_else(|| panic!("stderr"))).lines();
+    let url = loop {
+        let line = tokio::time::timeout(std::time::Duration::from_secs(20), err.next_line())
+            .await
+            .unwrap_or_else(|_| panic!("login printed no address"))
+            .unwrap_or_else(|e| panic!("{e}"))
+            .unwrap_or_else(|| panic!("login exited before printing an address"));
+        if line.starts_with(&format!("{base}/oauth/authorize?")) {
+            break line;
+        }
+    };
+    assert!(
+        url.contains("code_challenge_method=S256")
+            && url.contains("redirect_uri=http%3A%2F%2F127.0.0.1%3A")
+    );
+    let browser = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let back = consent_and_login(&browser, &url, &base, "eve").await;
+    assert!(back.starts_with("http://127.0.0.1:"), "{back}");
+    let page = reqwest::get(&back)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .text()
+        .await
+        .unwrap_or_default();
+    assert!(page.contains("Signed in"), "{page}");
+    let out = tokio::time::timeout(std::time::Duration::from_secs(30), login.wait_with_output())
+        .await
+        .unwrap_or_else(|_| panic!("login did not finish"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(stdout.contains("as eve (groups: engineers)"), "{stdout}");
+
+    let path = home.path().join(".config/gatehouse/credentials.json");
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&path)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "only its owner may read it");
+    }
+    let saved = |p: &std::path::Path| -> Value {
+        serde_json::from_slice(&std::fs::read(p).unwrap_or_default()).unwrap_or(Value::Null)
+    };
+    let first = saved(&path);
+    assert_eq!(first["url"], base);
+    assert!(
+        first.get("access_token").is_none(),
+        "only the refresh token is kept"
+    );
+
+    // `gatehouse connect` with no GATEHOUSE_TOKEN uses the sign-in.
+    let mut connect = gatehouse(&["connect", "everything", "--url", &base])
+        .spawn()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut stdin = connect.stdin.take().unwrap_or_else(|| panic!("stdin"));
+    let mut lines =
+        BufReader::new(connect.stdout.take().unwrap_or_else(|| panic!("stdout"))).lines();
+    for msg in [
+        json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"desktop","version":"1"}}}),
+        json!({"jsonrpc":"2.0","method":"notifications/initialized"}),
+        json!({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"echo","arguments":{"message":"via gatehouse login"}}}),
+    ] {
+        stdin
+            .write_all(format!("{msg}\n").as_bytes())
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    let answer = loop {
+        let line = tokio::time::timeout(std::time::Duration::from_secs(30), lines.next_line())
+            .await
+            .unwrap_or_else(|_| panic!("connect did not answer"))
+            .unwrap_or_else(|e| panic!("{e}"))
+            .unwrap_or_else(|| panic!("connect exited"));
+        let v: Value = serde_json::from_str(&line).unwrap_or(Value::Null);
+        if v["id"] == 2 {
+            break v;
+        }
+    };
+    assert_eq!(
+        answer["result"]["content"][0]["text"], "Echo: via gatehouse login",
+        "{answer}"
+    );
+    drop(stdin);
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(10), connect.wait()).await;
+    assert_ne!(
+        saved(&path)["refresh_token"],
+        first["refresh_token"],
+        "the refresh token rotated"
+    );
+
+    // Sign out: revoked at the control plane, forgotten here; connect then says what to do.
+    let out = gatehouse(&["logout"])
+        .output()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!path.exists());
+    let out = gatehouse(&["connect", "everything", "--url", &base])
+        .output()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("gatehouse login"));
+
+    let gw = g.stop().await;
+    let rows = gw.store.list_sessions(10).await.unwrap_or_default();
+    assert!(
+        rows.iter()
+            .any(|r| r.server == "everything" && r.principal == "eve"),
+        "the call is recorded under eve"
+    );
+    assert!(
+        control_events(&gw)
+            .await
+            .iter()
+            .any(|(k, p)| k == "token_revoked" && p["user"] == "eve")
+    );
+}
