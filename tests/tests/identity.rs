@@ -325,12 +325,21 @@ async fn people_sign_in_to_the_dashboard_through_the_provider_and_roles_decide()
 /// signing in at the real provider; `extra` is more top-level TOML.
 async fn gateway_with_authz(op_port: u16, servers: &str, extra: &str) -> (Gatehouse, Peer) {
     let issuer = format!("http://127.0.0.1:{op_port}");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let base = format!(
+        "http://{}",
+        listener.local_addr().unwrap_or_else(|e| panic!("{e}"))
+    );
+    // `extra` may name the gateway's address and the provider's issuer.
+    let extra = extra.replace("{BASE}", &base).replace("{ISSUER}", &issuer);
     let g = Gatehouse::start_with(
         servers,
         &format!(
-            "{extra}\n[oidc]\nissuer = \"{issuer}\"\nclient_id = \"gatehouse-web\"\nclient_secret = \"secret-web\"\n"
+            "[oidc]\nissuer = \"{issuer}\"\nclient_id = \"gatehouse-web\"\nclient_secret = \"secret-web\"\n{extra}\n"
         ),
-        None,
+        Some(listener),
     )
     .await;
     let op = openid_provider_for_people(op_port, &format!("{}/mcp", g.base), &g.base).await;
@@ -1017,5 +1026,194 @@ async fn gatehouse_login_then_connect_without_a_static_token() {
             .await
             .iter()
             .any(|(k, p)| k == "token_revoked" && p["user"] == "eve")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pipelines_exchange_their_ci_token_and_clients_can_be_metadata_documents() {
+    let stdio = everything_stdio();
+    let op_port = free_port();
+    let doc_port = free_port();
+    let (mut g, _op) = gateway_with_authz(
+        op_port,
+        &stdio_server("everything", &stdio),
+        &format!(
+            "[authz]\nmetadata_document_allowed_hosts = [\"127.0.0.1\"]\n\
+             [[authz.trusted_issuers]]\nissuer = \"{{ISSUER}}\"\naudience = \"{{BASE}}/mcp\"\n\
+             require = {{ client_id = \"ci-engineer\" }}\nuser_claim = \"client_id\"\nuser_prefix = \"ci:\"\ngroups = [\"pipelines\"]\n"
+        ),
+    )
+    .await;
+    let base = g.base.clone();
+    let issuer = format!("http://127.0.0.1:{op_port}");
+    let resource = g.url("everything");
+
+    // A pipeline's own OIDC token (here: the provider's JWT for a CI client) becomes a
+    // short-lived Gatehouse token, with no static secret in the pipeline.
+    let exchange = |subject: String| {
+        let base = base.clone();
+        let resource = resource.clone();
+        async move {
+            let r = reqwest::Client::new()
+                .post(format!("{base}/oauth/token"))
+                .form(&[
+                    (
+                        "grant_type",
+                        "urn:ietf:params:oauth:grant-type:token-exchange",
+                    ),
+                    ("subject_token", subject.as_str()),
+                    ("subject_token_type", "urn:ietf:params:oauth:token-type:jwt"),
+                    ("resource", resource.as_str()),
+                ])
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+            (
+                r.status().as_u16(),
+                r.json::<Value>().await.unwrap_or(Value::Null),
+            )
+        }
+    };
+    let ci = client_credentials(
+        &issuer,
+        "ci-engineer",
+        "secret-engineer",
+        &format!("{base}/mcp"),
+        "mcp",
+    )
+    .await;
+    let (status, t) = exchange(ci).await;
+    assert_eq!(status, 200, "{t}");
+    assert_eq!(
+        t["issued_token_type"],
+        "urn:ietf:params:oauth:token-type:access_token"
+    );
+    assert!(
+        t.get("refresh_token").is_none(),
+        "pipelines exchange again instead"
+    );
+    let access = t["access_token"].as_str().unwrap_or_default().to_string();
+    assert_eq!(payload_of(&access)["aud"], resource);
+    assert_eq!(initialize(&resource, &access).await.0, 200);
+    // A token from the same issuer that does not meet the trust rule is refused.
+    let sales = client_credentials(
+        &issuer,
+        "ci-sales",
+        "secret-sales",
+        &format!("{base}/mcp"),
+        "mcp",
+    )
+    .await;
+    let (status, body) = exchange(sales).await;
+    assert_eq!(status, 400);
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("client_id"),
+        "{body}"
+    );
+    // ...and so is a token from an issuer nobody trusted (our own access token).
+    let (status, _) = exchange(access.clone()).await;
+    assert_eq!(status, 400);
+
+    // A client known by its metadata document (client_id is the document's URL).
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let doc_url = format!("http://127.0.0.1:{doc_port}/client.json");
+    let redirect = format!("http://127.0.0.1:{}/callback", free_port());
+    std::fs::write(
+        dir.path().join("client.json"),
+        json!({"client_id": doc_url, "client_name": "Documented Client", "redirect_uris": [redirect]}).to_string(),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let _docs = tokio::process::Command::new(python())
+        .args([
+            "-m",
+            "http.server",
+            "--bind",
+            "127.0.0.1",
+            &doc_port.to_string(),
+            "--directory",
+        ])
+        .arg(dir.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap_or_else(|e| panic!("{e}"));
+    for _ in 0..100 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", doc_port))
+            .await
+            .is_ok()
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let documented = McpSignIn {
+        base: base.clone(),
+        client_id: doc_url.clone(),
+        redirect_uri: redirect,
+        browser: reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap_or_else(|e| panic!("{e}")),
+    };
+    let (_, c) = pkce();
+    let page = documented
+        .browser
+        .get(documented.authorize_url(&resource, &c, &documented.redirect_uri))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .text()
+        .await
+        .unwrap_or_default();
+    assert!(
+        page.contains("Documented Client") && page.contains(&doc_url),
+        "{page}"
+    );
+    let (verifier, challenge) = pkce();
+    let code = documented.code(&resource, &challenge, "bob").await;
+    let (status, tokens) = documented.redeem(&code, &verifier).await;
+    assert_eq!(status, 200, "{tokens}");
+    assert_eq!(
+        payload_of(tokens["access_token"].as_str().unwrap_or_default())["client_id"],
+        doc_url
+    );
+    // A document on a private address that nobody allowed is not fetched (SSRF).
+    let stranger = McpSignIn {
+        client_id: "https://localhost:9/client.json".into(),
+        ..documented
+    };
+    let r = stranger
+        .browser
+        .get(stranger.authorize_url(&resource, &c, &stranger.redirect_uri))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(r.status().as_u16(), 400);
+    assert!(r.text().await.unwrap_or_default().contains("SSRF"));
+
+    let gw = g.stop().await;
+    let filter = gatehouse_control_plane::store::SessionFilter {
+        server: Some("everything".into()),
+        limit: 10,
+        ..Default::default()
+    };
+    let (sessions, _) = gw
+        .store
+        .session_page(&filter)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(sessions.len(), 1);
+    assert_eq!(sessions[0].user, "ci:ci-engineer");
+    assert_eq!(sessions[0].groups, ["pipelines"]);
+    let events = control_events(&gw).await;
+    assert!(
+        events
+            .iter()
+            .any(|(k, p)| k == "token_exchanged" && p["user"] == "ci:ci-engineer")
     );
 }
