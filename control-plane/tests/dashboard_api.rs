@@ -198,7 +198,7 @@ async fn engineers_see_only_their_own_sessions() {
         .work("eng2", &[("query", json!({"sql": "select 2"}))])
         .await;
     let (_, mine) = api.get("eng2", "/api/v1/sessions").await;
-    assert_eq!(ids(&mine), [eds.clone()]);
+    assert_eq!(ids(&mine), std::slice::from_ref(&eds));
     // Asking for someone else's by filter or by id shows nothing of theirs.
     let (_, filtered) = api.get("eng2", "/api/v1/sessions?user=erin").await;
     assert_eq!(ids(&filtered), [eds]);

@@ -1037,11 +1037,9 @@ async fn pipelines_exchange_their_ci_token_and_clients_can_be_metadata_documents
     let (mut g, _op) = gateway_with_authz(
         op_port,
         &stdio_server("everything", &stdio),
-        &format!(
-            "[authz]\nmetadata_document_allowed_hosts = [\"127.0.0.1\"]\n\
-             [[authz.trusted_issuers]]\nissuer = \"{{ISSUER}}\"\naudience = \"{{BASE}}/mcp\"\n\
-             require = {{ client_id = \"ci-engineer\" }}\nuser_claim = \"client_id\"\nuser_prefix = \"ci:\"\ngroups = [\"pipelines\"]\n"
-        ),
+        "[authz]\nmetadata_document_allowed_hosts = [\"127.0.0.1\"]\n\
+         [[authz.trusted_issuers]]\nissuer = \"{ISSUER}\"\naudience = \"{BASE}/mcp\"\n\
+         require = { client_id = \"ci-engineer\" }\nuser_claim = \"client_id\"\nuser_prefix = \"ci:\"\ngroups = [\"pipelines\"]\n",
     )
     .await;
     let base = g.base.clone();

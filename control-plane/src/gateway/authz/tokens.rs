@@ -219,7 +219,7 @@ pub fn check_claims(claims: &AccessClaims, audiences: &[String], now: i64) -> Re
         if claims.nbf - LEEWAY_SECS > now {
             return Err(Refusal::invalid("the token is not valid yet"));
         }
-        if !audiences.iter().any(|a| *a == claims.aud) {
+        if !audiences.contains(&claims.aud) {
             return Err(Refusal::invalid(format!(
                 "the token is for `{}`, not this server",
                 claims.aud
