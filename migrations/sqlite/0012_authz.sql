@@ -18,6 +18,10 @@ CREATE TABLE authz_grants (
     resource        TEXT NOT NULL,
     scope           TEXT NOT NULL,
     created_at      TEXT NOT NULL,
+    -- The identity provider's refresh token from the person's sign-in (offline_access),
+    -- redeemed at every refresh so the provider's word on the person (disabled, groups
+    -- changed) counts within one access-token lifetime.
+    idp_refresh_token TEXT,
     revoked_at      TEXT,
     revoked_reason  TEXT
 );

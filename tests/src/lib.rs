@@ -178,6 +178,24 @@ pub async fn openid_provider_for_people(port: u16, resource: &str, gatehouse: &s
     openid_provider_with(port, resource, &["--web-client", &web]).await
 }
 
+/// As [`openid_provider_for_people`], with people's groups read from `people_file` (JSON
+/// `{"eve": ["sales"]}`, `null` disables someone) at every sign-in and refresh.
+pub async fn openid_provider_for_people_from(
+    port: u16,
+    resource: &str,
+    gatehouse: &str,
+    people_file: &Path,
+) -> Peer {
+    let web = format!("gatehouse-web:secret-web:{gatehouse}/auth/callback");
+    let file = people_file.display().to_string();
+    openid_provider_with(
+        port,
+        resource,
+        &["--web-client", &web, "--people-file", &file],
+    )
+    .await
+}
+
 async fn openid_provider_with(port: u16, resource: &str, extra: &[&str]) -> Peer {
     let script = peers().join("oidc-provider.mjs").display().to_string();
     let port_text = port.to_string();

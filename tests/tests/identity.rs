@@ -1215,3 +1215,72 @@ async fn pipelines_exchange_their_ci_token_and_clients_can_be_metadata_documents
             .any(|(k, p)| k == "token_exchanged" && p["user"] == "ci:ci-engineer")
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refresh_asks_the_provider_again_so_group_changes_and_disabled_people_count() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let people = dir.path().join("people.json");
+    let set = |v: Value| std::fs::write(&people, v.to_string()).unwrap_or_else(|e| panic!("{e}"));
+    set(json!({"eve": ["engineers"]}));
+    let op_port = free_port();
+    let issuer = format!("http://127.0.0.1:{op_port}");
+    let stdio = everything_stdio();
+    let mut g = Gatehouse::start_with(
+        &stdio_server("everything", &stdio),
+        &format!(
+            "[oidc]\nissuer = \"{issuer}\"\nclient_id = \"gatehouse-web\"\nclient_secret = \"secret-web\"\n\
+             signin_scopes = [\"openid\", \"profile\", \"offline_access\"]\n"
+        ),
+        None,
+    )
+    .await;
+    let _op =
+        openid_provider_for_people_from(op_port, &format!("{}/mcp", g.base), &g.base, &people)
+            .await;
+    let resource = g.url("everything");
+    let eve = McpSignIn::register(&g.base).await;
+    let (verifier, challenge) = pkce();
+    let code = eve.code(&resource, &challenge, "eve").await;
+    let (status, t) = eve.redeem(&code, &verifier).await;
+    assert_eq!(status, 200, "{t}");
+    assert_eq!(
+        payload_of(t["access_token"].as_str().unwrap_or_default())["groups"],
+        json!(["engineers"])
+    );
+
+    // The provider moves eve to another group: the next refresh says so.
+    set(json!({"eve": ["sales"]}));
+    let refresh = |rt: String| {
+        let eve = &eve;
+        async move {
+            eve.token(&[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", rt.as_str()),
+            ])
+            .await
+        }
+    };
+    let (status, t2) = refresh(t["refresh_token"].as_str().unwrap_or_default().to_string()).await;
+    assert_eq!(status, 200, "{t2}");
+    let access = t2["access_token"].as_str().unwrap_or_default().to_string();
+    assert_eq!(payload_of(&access)["groups"], json!(["sales"]));
+    assert_eq!(initialize(&resource, &access).await.0, 200);
+
+    // The provider disables eve: the refresh is refused and her sign-in revoked, so the
+    // access token in hand stops working too.
+    set(json!({"eve": null}));
+    let (status, body) =
+        refresh(t2["refresh_token"].as_str().unwrap_or_default().to_string()).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(initialize(&resource, &access).await.0, 401);
+
+    let gw = g.stop().await;
+    let events = control_events(&gw).await;
+    assert!(
+        events.iter().any(|(k, p)| k == "token_revoked"
+            && p["reason"]
+                .as_str()
+                .is_some_and(|r| r.contains("no longer signs eve in"))),
+        "{events:?}"
+    );
+}

@@ -121,6 +121,41 @@ impl Store {
         Ok(())
     }
 
+    /// Keeps (or replaces) the provider's refresh token of a grant.
+    pub async fn set_grant_idp_refresh(
+        &self,
+        id: &str,
+        token: Option<&str>,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE authz_grants SET idp_refresh_token = ? WHERE id = ?")
+            .bind(token)
+            .bind(id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// The provider's refresh token of a grant, if it has one.
+    pub async fn grant_idp_refresh(&self, id: &str) -> Result<Option<String>, StoreError> {
+        Ok(sqlx::query_scalar::<_, Option<String>>(
+            "SELECT idp_refresh_token FROM authz_grants WHERE id = ?",
+        )
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await?
+        .flatten())
+    }
+
+    /// The person's groups as the provider says now.
+    pub async fn set_grant_groups(&self, id: &str, groups: &[String]) -> Result<(), StoreError> {
+        sqlx::query("UPDATE authz_grants SET groups_json = ? WHERE id = ?")
+            .bind(serde_json::to_string(groups).unwrap_or_else(|_| "[]".into()))
+            .bind(id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
     /// A grant by id.
     pub async fn grant(&self, id: &str) -> Result<Option<Grant>, StoreError> {
         let row = sqlx::query(

@@ -371,7 +371,15 @@ pub async fn consent(
 
 /// The person signed in at the provider for authorization request `request`: make the
 /// grant and a single-use code, and send the browser back to the client.
-pub async fn complete(gw: &Gateway, request: &str, principal: Principal, src: &str) -> Response {
+/// `idp_refresh_token` (when the provider gave one) is kept with the grant so every
+/// refresh asks the provider about the person again.
+pub async fn complete(
+    gw: &Gateway,
+    request: &str,
+    principal: Principal,
+    idp_refresh_token: Option<String>,
+    src: &str,
+) -> Response {
     let Some(az) = gw.auth_server() else {
         return super::not_configured();
     };
@@ -397,6 +405,14 @@ pub async fn complete(gw: &Gateway, request: &str, principal: Principal, src: &s
     };
     let code = random_secret();
     let stored = match gw.store.create_grant(&grant).await {
+        Ok(()) if idp_refresh_token.is_some() => {
+            gw.store
+                .set_grant_idp_refresh(&grant.id, idp_refresh_token.as_deref())
+                .await
+        }
+        other => other,
+    };
+    let stored = match stored {
         Ok(()) => {
             gw.store
                 .create_code(

@@ -250,7 +250,7 @@ async fn refresh(gw: &Gateway, form: &TokenForm, headers: &HeaderMap, src: &str)
         )
         .await;
     }
-    let grant = match gw.store.grant(&grant_id).await {
+    let mut grant = match gw.store.grant(&grant_id).await {
         Ok(Some(g)) if !g.revoked => g,
         Ok(_) => {
             return refuse(
@@ -275,10 +275,45 @@ async fn refresh(gw: &Gateway, form: &TokenForm, headers: &HeaderMap, src: &str)
             "resource differs from the sign-in's",
         );
     }
+
+    if let Err(why) = recheck_person(gw, &mut grant).await {
+        gw.revoke_grant(&grant.id, &why, src).await;
+        return refuse(gw, src, "refresh_token", &client, &why).await;
+    }
     issue(gw, &grant, src, "token_refreshed").await
 }
 
-/// A new access token for `grant` and, unless `refreshable` is off, a refresh token.
+/// Asks the identity provider about the grant's person again (when the sign-in left a
+/// provider refresh token): refused there means refused here; new groups are taken.
+async fn recheck_person(gw: &Gateway, grant: &mut Grant) -> Result<(), String> {
+    let (Some(rp), Ok(Some(idp_refresh))) = (
+        gw.relying_party.as_ref(),
+        gw.store.grant_idp_refresh(&grant.id).await,
+    ) else {
+        return Ok(());
+    };
+    let (now, rotated) = rp.recheck(&idp_refresh).await.map_err(|e| {
+        format!(
+            "the identity provider no longer signs {} in: {e}",
+            grant.principal.user
+        )
+    })?;
+    if let Some(r) = rotated {
+        let _ = gw.store.set_grant_idp_refresh(&grant.id, Some(&r)).await;
+    }
+    if let Some(p) = now {
+        if p.user != grant.principal.user {
+            return Err("the identity provider names another person for this sign-in".into());
+        }
+        if p.groups != grant.principal.groups {
+            let _ = gw.store.set_grant_groups(&grant.id, &p.groups).await;
+            grant.principal.groups = p.groups;
+        }
+    }
+    Ok(())
+}
+
+/// A new access token for `grant` and a refresh token.
 async fn issue(gw: &Gateway, grant: &Grant, src: &str, event: &str) -> Response {
     let Some(az) = gw.auth_server() else {
         return super::not_configured();

@@ -18,7 +18,7 @@ use serde::Deserialize;
 use serde_json::json;
 use std::sync::Arc;
 
-pub use oidc_rp::{After, RelyingParty};
+pub use oidc_rp::{After, RelyingParty, SignedIn};
 
 /// The header every cookie-signed-in change must carry: a page on another site cannot
 /// set it without a CORS preflight, which the control plane never grants.
@@ -168,14 +168,21 @@ pub async fn callback(
     };
     let browser_state = cookie(&headers, &cookie_name(&gw, LOGIN_COOKIE));
     match rp.finish(&state, browser_state, &code).await {
-        Ok((principal, After::Dashboard(return_to))) => {
-            start(&gw, principal, "oidc", &return_to).await
-        }
-        Ok((principal, After::Authorize(request))) => {
+        Ok(SignedIn {
+            principal,
+            after: After::Dashboard(return_to),
+            ..
+        }) => start(&gw, principal, "oidc", &return_to).await,
+        Ok(SignedIn {
+            principal,
+            after: After::Authorize(request),
+            refresh_token,
+        }) => {
             super::authz::authorize::complete(
                 &gw,
                 &request,
                 principal,
+                refresh_token,
                 &super::authz::source(&peer),
             )
             .await
