@@ -680,6 +680,37 @@ async fn the_attack_matrix_is_refused_recorded_and_nothing_is_forwarded() {
         expected_reasons.push(*reason);
     }
 
+    // The consent is bound to the browser that saw the page: the same form posted by
+    // another browser (no consent cookie, as from another site) goes nowhere.
+    let (_, c0) = pkce();
+    let page = eve
+        .browser
+        .get(eve.authorize_url(&resource, &c0, &eve.redirect_uri))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .text()
+        .await
+        .unwrap_or_default();
+    let request = page
+        .split("name=\"request\" value=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap_or_default()
+        .to_string();
+    let r = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"))
+        .post(format!("{base}/oauth/authorize/consent"))
+        .form(&[("request", request.as_str()), ("decision", "allow")])
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(r.status().as_u16(), 400);
+    assert!(r.headers().get("location").is_none());
+    expected_reasons.push("consent was not given on this browser");
+
     // A replayed code is refused, and the sign-in it made is revoked with it.
     let (status, body) = eve.redeem(&code, &verifier).await;
     assert_eq!(

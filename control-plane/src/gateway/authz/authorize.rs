@@ -47,8 +47,6 @@ pub struct AuthorizeQuery {
     code_challenge: Option<String>,
     code_challenge_method: Option<String>,
     resource: Option<String>,
-    #[allow(dead_code)]
-    scope: Option<String>,
 }
 
 fn error_page(status: StatusCode, what: &str) -> Response {

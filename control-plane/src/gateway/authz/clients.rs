@@ -132,8 +132,15 @@ pub async fn register(
     peer: super::Peer,
     body: axum::body::Bytes,
 ) -> Response {
-    if gw.auth_server().is_none() {
+    let Some(az) = gw.auth_server() else {
         return super::not_configured();
+    };
+    if az.registrations.admit(&source(&peer)) == super::failures::Admit::Suppress {
+        return oauth_error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "temporarily_unavailable",
+            "too many client registrations from this address; try again in a minute",
+        );
     }
     let reg: Registration = match serde_json::from_slice(&body) {
         Ok(r) => r,

@@ -50,6 +50,9 @@ pub struct AuthServer {
     revoked: RwLock<HashSet<String>>,
     /// Rate-limited failure events.
     pub failures: failures::FailureLog,
+    /// Dynamic registrations per source address and minute (anyone may register, so
+    /// a script must not be able to fill the client table).
+    pub registrations: failures::FailureLog,
     /// Fetched client ID metadata documents.
     pub documents: clients::DocumentCache,
     /// Trusted workload issuers' keys (token exchange).
@@ -59,6 +62,9 @@ pub struct AuthServer {
     /// check. Lifetime, audience and revocation are still checked on every request.
     verified: RwLock<HashMap<[u8; 32], Arc<tokens::AccessClaims>>>,
 }
+
+/// Client registrations accepted per source address and minute.
+const REGISTRATIONS_PER_MINUTE: u32 = 30;
 
 /// Verified tokens remembered at most (then the expired ones, or all, are dropped).
 const VERIFIED_CACHE: usize = 50_000;
@@ -71,6 +77,7 @@ impl AuthServer {
             pending: Mutex::new(HashMap::new()),
             revoked: RwLock::new(HashSet::new()),
             failures: failures::FailureLog::new(config.authz.failure_events_per_minute),
+            registrations: failures::FailureLog::new(REGISTRATIONS_PER_MINUTE),
             documents: clients::DocumentCache::new(&config.authz.metadata_document_allowed_hosts),
             exchange: exchange::Exchange::new(&config.authz.trusted_issuers),
             verified: RwLock::new(HashMap::new()),
