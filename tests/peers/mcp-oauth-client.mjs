@@ -4,7 +4,7 @@
 // authProvider): 401 -> protected-resource metadata -> authorization-server metadata ->
 // dynamic client registration -> authorization URL with PKCE and `resource` -> (the
 // "browser": a scripted one that clicks Allow on Gatehouse's consent page and signs in at
-// the identity provider's dev login) -> code -> token -> tools/list and tools/call.
+// the identity provider's dev login, or, in Gatehouse's dev mode, picks a [dev] user) -> code -> token -> tools/list and tools/call.
 //
 // Usage: node mcp-oauth-client.mjs --url URL --user NAME [--redirect-port N]
 // Prints ONE JSON object: what the client saw (tools, echo text, token facts, the
@@ -62,9 +62,11 @@ const attr = (html, needle) => html.split(needle)[1]?.split('"')[0];
 /** What the person does in the browser: consent at Gatehouse, log in at the provider. */
 async function browse(start, seen) {
   let at = start.toString();
+  let shown = null; // a page a form post answered with directly (no redirect)
   for (let i = 0; i < 30; i++) {
     if (at.startsWith(redirectUrl)) return new URL(at);
-    const res = await go(at);
+    const res = shown ?? (await go(at));
+    shown = null;
     const loc = res.headers.get("location");
     if (loc) {
       at = new URL(loc, at).toString();
@@ -83,6 +85,9 @@ async function browse(start, seen) {
         csp: res.headers.get("content-security-policy"),
       };
       form = { request: attr(html, 'name="request" value="'), decision: "allow" };
+    } else if (action === "/auth/dev-login") {
+      // Dev mode (gatehouse demo, serve --dev): no identity provider, pick a [dev] user.
+      form = { user, return_to: attr(html, 'name="return_to" value="'), request: attr(html, 'name="request" value="') };
     } else {
       const prompt = attr(html, 'name="prompt" value="') ?? "";
       form = prompt === "login" ? { prompt, login: user, password: "any" } : { prompt };
@@ -93,6 +98,10 @@ async function browse(start, seen) {
       body: new URLSearchParams(form).toString(),
     });
     const next = post.headers.get("location");
+    if (!next && post.status === 200) {
+      shown = post;
+      continue;
+    }
     if (!next) throw new Error(`the form at ${at} did not redirect (${post.status}): ${(await post.text()).slice(0, 300)}`);
     at = new URL(next, at).toString();
   }

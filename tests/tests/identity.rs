@@ -92,7 +92,9 @@ async fn tokens_from_the_identity_provider_sign_people_in() {
         .json()
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(meta["authorization_servers"], json!([issuer]));
+    // The control plane's own authorization server first (dev mode: [dev] users), then
+    // the provider, whose tokens are accepted as well.
+    assert_eq!(meta["authorization_servers"], json!([base, issuer]));
 
     let gw = g.stop().await;
     let rows: Vec<_> = gw
@@ -1313,5 +1315,24 @@ async fn refresh_asks_the_provider_again_so_group_changes_and_disabled_people_co
                 .as_str()
                 .is_some_and(|r| r.contains("no longer signs eve in"))),
         "{events:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_dev_mode_mcp_clients_sign_in_as_a_dev_user() {
+    // `gatehouse demo` / `serve --dev` with no identity provider: the same flow, the
+    // person picks a [dev] user after the consent page.
+    let stdio = everything_stdio();
+    let mut g = Gatehouse::start(&stdio_server("everything", &stdio)).await;
+    let seen = sdk_oauth_client(&g.url("everything"), "e2e").await;
+    assert_eq!(seen["token"]["sub"], "e2e");
+    assert_eq!(seen["token"]["groups"], json!(["engineers"]));
+    assert_eq!(seen["echo"], json!(["Echo: signed in unaided"]));
+    assert_eq!(seen["consentPage"]["frameOptions"], "DENY");
+    let gw = g.stop().await;
+    let rows = gw.store.list_sessions(10).await.unwrap_or_default();
+    assert!(
+        rows.iter()
+            .any(|r| r.server == "everything" && r.principal == "e2e")
     );
 }

@@ -97,9 +97,12 @@ impl Gateway {
             Some(o) => signin::RelyingParty::new(o, &config.public_base())?,
             None => None,
         };
-        let authz = match relying_party {
-            Some(_) => Some(authz::AuthServer::new(&config)?),
-            None => None,
+        // MCP clients sign in at the control plane when people can sign in: through
+        // the identity provider, or in dev mode by picking a [dev] user.
+        let authz = if relying_party.is_some() || dev_mode {
+            Some(authz::AuthServer::new(&config)?)
+        } else {
+            None
         };
         Ok(Arc::new(Gateway {
             dev_mode,

@@ -201,7 +201,7 @@ pub async fn authorize(
             ),
         );
     };
-    if gw.relying_party.is_none() {
+    if gw.relying_party.is_none() && !gw.dev_mode {
         return error_page(
             StatusCode::SERVICE_UNAVAILABLE,
             "people's sign-in is not configured: set [oidc] client_id",
@@ -301,7 +301,7 @@ pub async fn consent(
     headers: HeaderMap,
     axum::Form(form): axum::Form<ConsentForm>,
 ) -> Response {
-    let (Some(az), Some(rp)) = (gw.auth_server(), gw.relying_party.as_ref()) else {
+    let Some(az) = gw.auth_server() else {
         return super::not_configured();
     };
     if let Err(e) = gw.hosts.check(&headers) {
@@ -353,6 +353,12 @@ pub async fn consent(
             ],
         );
     }
+    let Some(rp) = gw.relying_party.as_ref() else {
+        // Dev mode without an identity provider: pick a [dev] user instead.
+        let mut resp = signin::dev_page(&gw, "/", &form.request);
+        harden(resp.headers_mut());
+        return resp;
+    };
     match rp.begin(After::Authorize(form.request)).await {
         Ok((url, login_state)) => {
             let mut resp = Redirect::to(&url).into_response();
@@ -365,6 +371,19 @@ pub async fn consent(
         }
         Err(e) => error_page(StatusCode::BAD_GATEWAY, &e.to_string()),
     }
+}
+
+/// Whether this browser's consent cookie belongs to consented request `request`.
+pub fn consent_matches(gw: &Gateway, request: &str, headers: &HeaderMap) -> bool {
+    let Some(az) = gw.auth_server() else {
+        return false;
+    };
+    let browser = cookie(headers, &cookie_name(gw, CONSENT_COOKIE));
+    az.pending
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(request)
+        .is_some_and(|p| p.consented && browser == Some(p.consent_secret.as_str()))
 }
 
 /// The person signed in at the provider for authorization request `request`: make the

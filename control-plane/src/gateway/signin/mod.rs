@@ -5,6 +5,11 @@
 
 mod dev_page;
 pub use dev_page::escape;
+
+/// The dev sign-in page completing an MCP client's consented authorization request.
+pub fn dev_page(gw: &Gateway, return_to: &str, request: &str) -> Response {
+    dev_page::render(gw, return_to, Some(request))
+}
 pub mod oidc_rp;
 
 use super::Gateway;
@@ -113,7 +118,7 @@ pub async fn login(State(gw): State<Arc<Gateway>>, Query(q): Query<LoginQuery>) 
     let return_to = safe_return_to(q.return_to.as_deref());
     let Some(rp) = &gw.relying_party else {
         return if gw.dev_mode {
-            dev_page::render(&gw, &return_to)
+            dev_page::render(&gw, &return_to, None)
         } else {
             (
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -266,11 +271,14 @@ pub async fn logout(State(gw): State<Arc<Gateway>>, headers: HeaderMap) -> Respo
 pub struct DevLoginForm {
     user: String,
     return_to: Option<String>,
+    /// An MCP client's authorization request this sign-in completes.
+    request: Option<String>,
 }
 
 /// `POST /auth/dev-login` (dev mode only): signs in as a `[dev]` user.
 pub async fn dev_login(
     State(gw): State<Arc<Gateway>>,
+    peer: super::authz::Peer,
     headers: HeaderMap,
     axum::Form(form): axum::Form<DevLoginForm>,
 ) -> Response {
@@ -283,6 +291,19 @@ pub async fn dev_login(
     let Some(principal) = gw.auth.dev_user(&form.user) else {
         return signin_failed(&gw, &format!("`{}` is not a [dev] user", form.user)).await;
     };
+    if let Some(request) = &form.request {
+        if !super::authz::authorize::consent_matches(&gw, request, &headers) {
+            return signin_failed(&gw, "this sign-in was not consented to in this browser").await;
+        }
+        return super::authz::authorize::complete(
+            &gw,
+            request,
+            principal,
+            None,
+            &super::authz::source(&peer),
+        )
+        .await;
+    }
     start(
         &gw,
         principal,
