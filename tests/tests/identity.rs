@@ -1267,9 +1267,8 @@ async fn refresh_asks_the_provider_again_so_group_changes_and_disabled_people_co
         None,
     )
     .await;
-    let _op =
-        openid_provider_for_people_from(op_port, &format!("{}/mcp", g.base), &g.base, &people)
-            .await;
+    let op = openid_provider_for_people_from(op_port, &format!("{}/mcp", g.base), &g.base, &people)
+        .await;
     let resource = g.url("everything");
     let eve = McpSignIn::register(&g.base).await;
     let (verifier, challenge) = pkce();
@@ -1306,6 +1305,27 @@ async fn refresh_asks_the_provider_again_so_group_changes_and_disabled_people_co
         refresh(t2["refresh_token"].as_str().unwrap_or_default().to_string()).await;
     assert_eq!(status, 400, "{body}");
     assert_eq!(initialize(&resource, &access).await.0, 401);
+
+    // An outage of the provider is not a sign-out: no token meanwhile, but the sign-in
+    // and its refresh token survive for a retry.
+    set(json!({"eve": ["engineers"]}));
+    let (v2, c2) = pkce();
+    let code2 = eve.code(&resource, &c2, "eve").await;
+    let (_, t3) = eve.redeem(&code2, &v2).await;
+    let rt3 = t3["refresh_token"].as_str().unwrap_or_default().to_string();
+    drop(op);
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    for _ in 0..2 {
+        let (status, body) = refresh(rt3.clone()).await;
+        assert_eq!(status, 503, "{body}");
+        assert_eq!(body["error"], "temporarily_unavailable");
+    }
+    assert_eq!(
+        initialize(&resource, t3["access_token"].as_str().unwrap_or_default())
+            .await
+            .0,
+        200
+    );
 
     let gw = g.stop().await;
     let events = control_events(&gw).await;

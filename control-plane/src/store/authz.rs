@@ -304,6 +304,16 @@ impl Store {
         })
     }
 
+    /// Undoes the rotation of a refresh token whose refresh could not be completed (the
+    /// identity provider was unreachable), so the client may try again with it.
+    pub async fn restore_refresh_token(&self, token: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE authz_refresh_tokens SET rotated_at = NULL WHERE token_hash = ?")
+            .bind(secret_hash(token))
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
     /// The grant of a refresh token (for revocation), whatever its state.
     pub async fn refresh_token_grant(&self, token: &str) -> Result<Option<String>, StoreError> {
         Ok(

@@ -6,6 +6,7 @@
 use super::super::Gateway;
 use super::tokens::AccessClaims;
 use super::{cors, oauth_error, random_secret, source};
+use crate::gateway::signin::oidc_rp::SigninError;
 use crate::store::authz::{Grant, Redeemed};
 use axum::Json;
 use axum::extract::State;
@@ -276,34 +277,68 @@ async fn refresh(gw: &Gateway, form: &TokenForm, headers: &HeaderMap, src: &str)
         );
     }
 
-    if let Err(why) = recheck_person(gw, &mut grant).await {
-        gw.revoke_grant(&grant.id, &why, src).await;
-        return refuse(gw, src, "refresh_token", &client, &why).await;
+    match recheck_person(gw, &mut grant).await {
+        Ok(()) => {}
+        Err(Recheck::Refused(why)) => {
+            gw.revoke_grant(&grant.id, &why, src).await;
+            return refuse(gw, src, "refresh_token", &client, &why).await;
+        }
+        // No token without the provider's word, but the sign-in survives an outage:
+        // the refresh token stays usable for a retry.
+        Err(Recheck::Unavailable(why)) => {
+            if let Err(e) = gw.store.restore_refresh_token(token).await {
+                tracing::error!(error = %e, "could not restore a refresh token after an identity provider outage");
+            }
+            return oauth_error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "temporarily_unavailable",
+                &why,
+            );
+        }
     }
     issue(gw, &grant, src, "token_refreshed").await
 }
 
+/// Why a refresh's re-check of the person failed.
+enum Recheck {
+    /// The provider said no: the grant ends.
+    Refused(String),
+    /// The provider could not be asked: no token now, the grant stays.
+    Unavailable(String),
+}
+
 /// Asks the identity provider about the grant's person again (when the sign-in left a
 /// provider refresh token): refused there means refused here; new groups are taken.
-async fn recheck_person(gw: &Gateway, grant: &mut Grant) -> Result<(), String> {
+async fn recheck_person(gw: &Gateway, grant: &mut Grant) -> Result<(), Recheck> {
     let (Some(rp), Ok(Some(idp_refresh))) = (
         gw.relying_party.as_ref(),
         gw.store.grant_idp_refresh(&grant.id).await,
     ) else {
         return Ok(());
     };
-    let (now, rotated) = rp.recheck(&idp_refresh).await.map_err(|e| {
-        format!(
-            "the identity provider no longer signs {} in: {e}",
-            grant.principal.user
-        )
-    })?;
+    let (now, rotated) = match rp.recheck(&idp_refresh).await {
+        Ok(x) => x,
+        Err(SigninError::Provider(e)) => {
+            return Err(Recheck::Unavailable(format!(
+                "the identity provider cannot be asked about {} right now ({e}); try again shortly",
+                grant.principal.user
+            )));
+        }
+        Err(e) => {
+            return Err(Recheck::Refused(format!(
+                "the identity provider no longer signs {} in: {e}",
+                grant.principal.user
+            )));
+        }
+    };
     if let Some(r) = rotated {
         let _ = gw.store.set_grant_idp_refresh(&grant.id, Some(&r)).await;
     }
     if let Some(p) = now {
         if p.user != grant.principal.user {
-            return Err("the identity provider names another person for this sign-in".into());
+            return Err(Recheck::Refused(
+                "the identity provider names another person for this sign-in".into(),
+            ));
         }
         if p.groups != grant.principal.groups {
             let _ = gw.store.set_grant_groups(&grant.id, &p.groups).await;

@@ -243,7 +243,14 @@ impl RelyingParty {
             .map_err(|e| SigninError::Provider(e.to_string()))?
             .request_async(&self.http)
             .await
-            .map_err(|e| SigninError::Refused(e.to_string()))?;
+            .map_err(|e| match e {
+                // The provider answered no: the person is no longer signed in there.
+                openidconnect::RequestTokenError::ServerResponse(r) => {
+                    SigninError::Refused(r.to_string())
+                }
+                // It could not be asked: nothing is known about the person.
+                other => SigninError::Provider(other.to_string()),
+            })?;
         let principal = match tokens.id_token() {
             Some(id_token) => {
                 id_token
