@@ -96,6 +96,71 @@ pub struct Config {
     /// Agents (servers with `agent = "NAME"`).
     #[serde(default)]
     pub agents: AgentsConfig,
+    /// The control plane as the OAuth authorization server MCP clients see.
+    #[serde(default)]
+    pub authz: AuthzConfig,
+}
+
+/// `[authz]`: the authorization server MCP clients and `gatehouse login` sign in at. It
+/// is on when `[oidc] client_id` is set: people's sign-in is delegated to that provider.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthzConfig {
+    /// The Ed25519 key signing access tokens, as a 64-hex-character seed by reference
+    /// (`file:PATH` or `env:NAME`). Without one, each run makes its own (tokens from an
+    /// earlier run are then refused, and clients refresh).
+    pub signing_key: Option<String>,
+    /// Lifetime of an access token; sign-out and revocation take effect within it.
+    pub access_token_secs: u64,
+    /// Lifetime of a refresh token (each use rotates it).
+    pub refresh_token_days: u64,
+    /// Lifetime of an authorization code.
+    pub code_secs: u64,
+    /// Hosts whose client ID metadata documents may be fetched over plain HTTP or from a
+    /// private or loopback address (internal clients, tests). Others need public HTTPS.
+    pub metadata_document_allowed_hosts: Vec<String>,
+    /// Failed sign-in and token events recorded per source address and minute; the rest
+    /// are counted and the count recorded, so a flood cannot fill the audit log.
+    pub failure_events_per_minute: u32,
+    /// Issuers whose JWTs may be exchanged for a Gatehouse token (RFC 8693): CI pipelines.
+    pub trusted_issuers: Vec<TrustedIssuer>,
+}
+
+impl Default for AuthzConfig {
+    fn default() -> Self {
+        AuthzConfig {
+            signing_key: None,
+            access_token_secs: 600,
+            refresh_token_days: 30,
+            code_secs: 60,
+            metadata_document_allowed_hosts: Vec::new(),
+            failure_events_per_minute: 20,
+            trusted_issuers: Vec::new(),
+        }
+    }
+}
+
+/// A workload identity provider (a CI system) whose tokens are exchanged for Gatehouse
+/// tokens: `[[authz.trusted_issuers]]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrustedIssuer {
+    /// The issuer (`iss`); keys from its OIDC discovery document.
+    pub issuer: String,
+    /// The audience its tokens must carry for Gatehouse.
+    pub audience: String,
+    /// Claims that must equal these values (e.g. `repository = "acme/infra"`).
+    #[serde(default)]
+    pub require: BTreeMap<String, String>,
+    /// The claim naming the workload (`sub` default).
+    #[serde(default = "default_user_claim")]
+    pub user_claim: String,
+    /// A prefix for the workload's name (e.g. `ci:`), so it never collides with a person.
+    #[serde(default)]
+    pub user_prefix: String,
+    /// The groups it gets.
+    #[serde(default)]
+    pub groups: Vec<String>,
 }
 
 /// `[agents]`: how the control plane keeps its agent connections.
@@ -547,6 +612,11 @@ impl Config {
                 )));
             }
         }
+        if self.authz.access_token_secs == 0 || self.authz.code_secs == 0 {
+            return Err(ConfigError::Invalid(
+                "authz.access_token_secs and authz.code_secs must be at least 1".into(),
+            ));
+        }
         if self.limits.body_bytes < 1024 {
             return Err(ConfigError::Invalid(
                 "limits.body_bytes must be at least 1024".into(),
@@ -588,6 +658,25 @@ impl Config {
                 tracing::warn!(
                     "no audit.signing_key configured: checkpoints are signed with a key made for this run; configure one so auditors can pin it"
                 );
+                let (a, b) = (uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
+                let mut seed = [0u8; 32];
+                seed[..16].copy_from_slice(a.as_bytes());
+                seed[16..].copy_from_slice(b.as_bytes());
+                Ok(gatehouse_audit::SigningKey::from_bytes(&seed))
+            }
+        }
+    }
+
+    /// The access-token signing key: the configured one, or one made for this run.
+    pub fn token_signing_key(&self) -> Result<gatehouse_audit::SigningKey, ConfigError> {
+        match &self.authz.signing_key {
+            Some(r) => {
+                let seed = resolve_secret(r)
+                    .map_err(|e| ConfigError::Invalid(format!("authz.signing_key: {e}")))?;
+                gatehouse_audit::signing_key_from_hex(&seed)
+                    .map_err(|e| ConfigError::Invalid(format!("authz.signing_key: {e}")))
+            }
+            None => {
                 let (a, b) = (uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
                 let mut seed = [0u8; 32];
                 seed[..16].copy_from_slice(a.as_bytes());
@@ -746,7 +835,8 @@ fn resolve_secret(value: &str) -> Result<String, String> {
 }
 
 /// Top-level keys an environment variable may override.
-const TOP_LEVEL_KEYS: [&str; 17] = [
+const TOP_LEVEL_KEYS: [&str; 18] = [
+    "authz",
     "admin_groups",
     "saml",
     "roles",

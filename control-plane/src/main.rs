@@ -32,6 +32,18 @@ enum Command {
         #[arg(long, default_value = ".gatehouse-demo")]
         data_dir: PathBuf,
     },
+    /// Sign in at the control plane in your browser (the refresh token is kept in a
+    /// file only you can read, for `gatehouse connect`).
+    Login {
+        /// The control plane's base URL.
+        #[arg(long, env = "GATEHOUSE_URL", default_value = "http://127.0.0.1:8080")]
+        url: String,
+        /// Only print the sign-in address; do not try to open a browser.
+        #[arg(long)]
+        no_browser: bool,
+    },
+    /// Sign out: revoke the saved sign-in and forget it.
+    Logout,
     /// A stdio MCP server for desktop clients that relays to the gateway with your token.
     Connect {
         /// The server name (as in /mcp/{server}).
@@ -326,6 +338,8 @@ fn main() -> std::process::ExitCode {
             Command::Serve { config, dev } => commands::serve::run(config, dev).await,
             Command::Demo { listen, data_dir } => commands::serve::demo(listen, data_dir).await,
             Command::Connect { server, url } => commands::connect::run(server, url).await,
+            Command::Login { url, no_browser } => commands::login::login(url, !no_browser).await,
+            Command::Logout => commands::login::logout().await,
             Command::Sessions {
                 command,
                 config,

@@ -9,7 +9,10 @@
 // With --web-client, people sign in too (Authorization Code + PKCE, any password: the
 // provider's dev login form) as one of these test users, whose ID tokens carry `groups`:
 //   ann -> [auditors], bob -> [approvers], root -> [gatehouse-admins], eve -> [engineers]
+// With --people-file PATH, people's groups are read from that JSON file ({"eve": ["sales"]})
+// at every sign-in and refresh, so a test can change them, or disable a person (null).
 // Prints "listening on PORT" on stderr when ready.
+import { readFileSync } from "node:fs";
 import Provider from "oidc-provider";
 
 const args = process.argv.slice(2);
@@ -56,10 +59,15 @@ const provider = new Provider(issuer, {
   // People's claims: groups ride in the ID token for the default sign-in scopes.
   claims: { openid: ["sub"], profile: ["preferred_username", "groups"], email: ["email"] },
   conformIdTokenClaims: false,
-  findAccount: (_ctx, id) => ({
-    accountId: id,
-    claims: () => ({ sub: id, preferred_username: id, email: `${id}@example.test`, groups: people[id] ?? [] }),
-  }),
+  findAccount: (_ctx, id) => {
+    const file = args.indexOf("--people-file") >= 0 ? args[args.indexOf("--people-file") + 1] : null;
+    const current = file ? { ...people, ...JSON.parse(readFileSync(file, "utf8")) } : people;
+    if (current[id] === null) return undefined; // disabled at the provider
+    return {
+      accountId: id,
+      claims: () => ({ sub: id, preferred_username: id, email: `${id}@example.test`, groups: current[id] ?? [] }),
+    };
+  },
   features: {
     devInteractions: { enabled: Boolean(webClient) },
     clientCredentials: { enabled: true },

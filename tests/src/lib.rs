@@ -199,6 +199,24 @@ pub async fn saml_idp(port: u16, gatehouse: &str) -> Peer {
     p
 }
 
+/// As [`openid_provider_for_people`], with people's groups read from `people_file` (JSON
+/// `{"eve": ["sales"]}`, `null` disables someone) at every sign-in and refresh.
+pub async fn openid_provider_for_people_from(
+    port: u16,
+    resource: &str,
+    gatehouse: &str,
+    people_file: &Path,
+) -> Peer {
+    let web = format!("gatehouse-web:secret-web:{gatehouse}/auth/callback");
+    let file = people_file.display().to_string();
+    openid_provider_with(
+        port,
+        resource,
+        &["--web-client", &web, "--people-file", &file],
+    )
+    .await
+}
+
 async fn openid_provider_with(port: u16, resource: &str, extra: &[&str]) -> Peer {
     let script = peers().join("oidc-provider.mjs").display().to_string();
     let port_text = port.to_string();
@@ -554,4 +572,209 @@ pub async fn recorded_methods(gw: &Gateway, session: &str, direction: &str) -> V
         .filter(|e| e.direction == direction)
         .filter_map(|e| e.method)
         .collect()
+}
+
+/// Every event of the control records (sign-ins, failures, revocations...), oldest
+/// first, as (kind, payload).
+pub async fn control_events(gw: &Gateway) -> Vec<(String, Value)> {
+    let filter = gatehouse_control_plane::store::SessionFilter {
+        server: Some("gatehouse".into()),
+        limit: 10,
+        ..Default::default()
+    };
+    let (control, _) = gw
+        .store
+        .session_page(&filter)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut out = Vec::new();
+    for c in control {
+        for e in gw
+            .store
+            .session_events(&c.id)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+        {
+            out.push((
+                e.kind,
+                serde_json::from_str(&e.payload).unwrap_or(Value::Null),
+            ));
+        }
+    }
+    out
+}
+
+/// The TypeScript SDK's OAuth client flow (tests/peers/mcp-oauth-client.mjs) against
+/// `url`, signing in at the provider as `user`: what it saw, as JSON.
+pub async fn sdk_oauth_client(url: &str, user: &str) -> Value {
+    let args = vec![
+        peers().join("mcp-oauth-client.mjs").display().to_string(),
+        "--url".into(),
+        url.into(),
+        "--user".into(),
+        user.into(),
+        "--redirect-port".into(),
+        free_port().to_string(),
+    ];
+    run_json(&node22(), &args, &[]).await
+}
+
+/// A PKCE pair (verifier, S256 challenge).
+pub fn pkce() -> (String, String) {
+    use base64::Engine;
+    use sha2::Digest;
+    let verifier = format!(
+        "{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    );
+    let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(sha2::Sha256::digest(verifier.as_bytes()));
+    (verifier, challenge)
+}
+
+/// An MCP client's sign-in at the control plane, done by hand (for tests that need to
+/// bend one step): a registered client, its redirect URI, and the browser.
+pub struct McpSignIn {
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+    /// The registered client id.
+    pub client_id: String,
+    /// Its redirect URI.
+    pub redirect_uri: String,
+    /// A cookie-keeping, non-redirecting browser.
+    pub browser: reqwest::Client,
+}
+
+impl McpSignIn {
+    /// Registers a client (RFC 7591) with a loopback redirect URI.
+    pub async fn register(base: &str) -> McpSignIn {
+        let redirect_uri = format!("http://127.0.0.1:{}/callback", free_port());
+        let r: Value = reqwest::Client::new()
+            .post(format!("{base}/oauth/register"))
+            .json(&serde_json::json!({ "client_name": "e2e hand-made client", "redirect_uris": [redirect_uri] }))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .json()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        McpSignIn {
+            base: base.to_string(),
+            client_id: r["client_id"]
+                .as_str()
+                .unwrap_or_else(|| panic!("no client_id: {r}"))
+                .to_string(),
+            redirect_uri,
+            browser: reqwest::Client::builder()
+                .cookie_store(true)
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap_or_else(|e| panic!("{e}")),
+        }
+    }
+
+    /// The authorization URL for `resource` with PKCE `challenge`.
+    pub fn authorize_url(&self, resource: &str, challenge: &str, redirect_uri: &str) -> String {
+        let mut u = reqwest::Url::parse(&format!("{}/oauth/authorize", self.base))
+            .unwrap_or_else(|e| panic!("{e}"));
+        u.query_pairs_mut()
+            .append_pair("response_type", "code")
+            .append_pair("client_id", &self.client_id)
+            .append_pair("redirect_uri", redirect_uri)
+            .append_pair("code_challenge", challenge)
+            .append_pair("code_challenge_method", "S256")
+            .append_pair("resource", resource)
+            .append_pair("state", "e2e-state")
+            .append_pair("scope", "mcp");
+        u.to_string()
+    }
+
+    /// The whole browser part as `who`: consent, provider login; returns the code.
+    pub async fn code(&self, resource: &str, challenge: &str, who: &str) -> String {
+        let start = self.authorize_url(resource, challenge, &self.redirect_uri);
+        let back = consent_and_login(&self.browser, &start, &self.base, who).await;
+        assert!(back.starts_with(&self.redirect_uri), "{back}");
+        reqwest::Url::parse(&back)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .query_pairs()
+            .find(|(k, _)| k == "code")
+            .map(|(_, v)| v.into_owned())
+            .unwrap_or_else(|| panic!("no code in {back}"))
+    }
+
+    /// `POST /oauth/token` with `form` (plus this client's id): (status, body).
+    pub async fn token(&self, form: &[(&str, &str)]) -> (u16, Value) {
+        let mut f: Vec<(&str, &str)> = form.to_vec();
+        f.push(("client_id", &self.client_id));
+        let r = reqwest::Client::new()
+            .post(format!("{}/oauth/token", self.base))
+            .form(&f)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Code for tokens: (status, body).
+    pub async fn redeem(&self, code: &str, verifier: &str) -> (u16, Value) {
+        self.token(&[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", &self.redirect_uri),
+            ("code_verifier", verifier),
+        ])
+        .await
+    }
+}
+
+/// What a person does in the browser for an MCP client's sign-in at the control plane
+/// `base`: opens `start` (its /oauth/authorize address), clicks Allow on the consent
+/// page, signs in at the provider as `who`; returns where the browser is sent back to
+/// (the client's redirect URI with the code).
+pub async fn consent_and_login(
+    browser: &reqwest::Client,
+    start: &str,
+    base: &str,
+    who: &str,
+) -> String {
+    let page = browser
+        .get(start)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(page.status().as_u16(), 200, "the consent page");
+    let html = page.text().await.unwrap_or_default();
+    let request = html
+        .split("name=\"request\" value=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap_or_else(|| panic!("no consent form: {html}"))
+        .to_string();
+    let r = browser
+        .post(format!("{base}/oauth/authorize/consent"))
+        .form(&[("request", request.as_str()), ("decision", "allow")])
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let to_provider = r
+        .headers()
+        .get("location")
+        .unwrap_or_else(|| panic!("consent did not redirect ({})", r.status()))
+        .to_str()
+        .unwrap_or_default()
+        .to_string();
+    let callback =
+        browser_login(browser, &to_provider, who, &format!("{base}/auth/callback")).await;
+    let r = browser
+        .get(&callback)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    r.headers()
+        .get("location")
+        .unwrap_or_else(|| panic!("the callback did not redirect ({})", r.status()))
+        .to_str()
+        .unwrap_or_default()
+        .to_string()
 }

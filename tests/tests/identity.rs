@@ -92,10 +92,28 @@ async fn tokens_from_the_identity_provider_sign_people_in() {
         .json()
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(meta["authorization_servers"], json!([issuer]));
+    // The control plane's own authorization server first (dev mode: [dev] users), then
+    // the provider, whose tokens are accepted as well.
+    assert_eq!(meta["authorization_servers"], json!([base, issuer]));
 
     let gw = g.stop().await;
-    let rows = gw.store.list_sessions(10).await.unwrap_or_default();
+    let rows: Vec<_> = gw
+        .store
+        .list_sessions(10)
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|r| r.server != "gatehouse")
+        .collect();
+    // Each refusal is on the control record, with its reason and source address.
+    let failures: Vec<Value> = control_events(&gw)
+        .await
+        .into_iter()
+        .filter(|(k, _)| k == "auth_failed")
+        .map(|(_, p)| p)
+        .collect();
+    assert_eq!(failures.len(), 4, "{failures:?}");
+    assert!(failures.iter().all(|f| f["source"] == "127.0.0.1"));
     let people: Vec<&str> = rows.iter().map(|r| r.principal.as_str()).collect();
     assert!(
         people.contains(&"ci-engineer") && people.contains(&"ci-sales"),
@@ -302,6 +320,1040 @@ async fn people_sign_in_to_the_dashboard_through_the_provider_and_roles_decide()
             .iter()
             .any(|(k, p)| k == "signout" && p.contains("\"ann\"")),
         "{kinds:?}"
+    );
+}
+
+/// A gateway whose control plane is the MCP clients' authorization server, people
+/// signing in at the real provider; `extra` is more top-level TOML.
+async fn gateway_with_authz(op_port: u16, servers: &str, extra: &str) -> (Gatehouse, Peer) {
+    let issuer = format!("http://127.0.0.1:{op_port}");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let base = format!(
+        "http://{}",
+        listener.local_addr().unwrap_or_else(|e| panic!("{e}"))
+    );
+    // `extra` may name the gateway's address and the provider's issuer.
+    let extra = extra.replace("{BASE}", &base).replace("{ISSUER}", &issuer);
+    let g = Gatehouse::start_with(
+        servers,
+        &format!(
+            "[oidc]\nissuer = \"{issuer}\"\nclient_id = \"gatehouse-web\"\nclient_secret = \"secret-web\"\n{extra}\n"
+        ),
+        Some(listener),
+    )
+    .await;
+    let op = openid_provider_for_people(op_port, &format!("{}/mcp", g.base), &g.base).await;
+    (g, op)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_real_mcp_client_signs_in_unaided_through_the_control_plane() {
+    let stdio = everything_stdio();
+    let (mut g, _op) =
+        gateway_with_authz(free_port(), &stdio_server("everything", &stdio), "").await;
+    let base = g.base.clone();
+    let resource = g.url("everything");
+
+    // Discovery the SDK relies on, unauthenticated.
+    let http = reqwest::Client::new();
+    let prm: Value = http
+        .get(format!(
+            "{base}/.well-known/oauth-protected-resource/mcp/everything"
+        ))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .json()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(prm["resource"], resource);
+    assert_eq!(prm["authorization_servers"][0], base, "{prm}");
+    for path in ["oauth-authorization-server", "openid-configuration"] {
+        let meta: Value = http
+            .get(format!("{base}/.well-known/{path}"))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .json()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(meta["issuer"], base);
+        assert_eq!(meta["code_challenge_methods_supported"], json!(["S256"]));
+        assert_eq!(meta["authorization_response_iss_parameter_supported"], true);
+        assert_eq!(meta["client_id_metadata_document_supported"], true);
+    }
+
+    // The TypeScript SDK's own OAuth flow, the person (eve) at the provider's login.
+    let seen = sdk_oauth_client(&resource, "eve").await;
+    assert_eq!(seen["authorizationRequest"]["codeChallengeMethod"], "S256");
+    assert_eq!(seen["authorizationRequest"]["resource"], resource);
+    assert_eq!(
+        seen["authorizationRequest"]["endpoint"],
+        format!("{base}/oauth/authorize")
+    );
+    assert_eq!(seen["authorizationResponseIss"], base, "RFC 9207");
+    assert_eq!(seen["consentPage"]["client"], "Gatehouse e2e SDK client");
+    assert!(
+        seen["consentPage"]["redirectHost"]
+            .as_str()
+            .is_some_and(|h| h.starts_with("127.0.0.1:")),
+        "{seen}"
+    );
+    assert_eq!(seen["consentPage"]["frameOptions"], "DENY");
+    assert!(
+        seen["consentPage"]["csp"]
+            .as_str()
+            .is_some_and(|c| c.contains("frame-ancestors 'none'")),
+        "{seen}"
+    );
+    assert_eq!(seen["token"]["aud"], resource, "audience-bound");
+    assert_eq!(seen["token"]["sub"], "eve");
+    assert_eq!(seen["token"]["groups"], json!(["engineers"]));
+    assert_eq!(seen["token"]["lifetime"], 600);
+    assert_eq!(seen["token"]["hasRefresh"], true);
+    assert_eq!(seen["echo"], json!(["Echo: signed in unaided"]), "{seen}");
+
+    // The call is on the record under eve and her groups.
+    let gw = g.stop().await;
+    let filter = gatehouse_control_plane::store::SessionFilter {
+        server: Some("everything".into()),
+        limit: 10,
+        ..Default::default()
+    };
+    let (sessions, _) = gw
+        .store
+        .session_page(&filter)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(sessions.len(), 1, "one session: the signed-in one");
+    assert_eq!(sessions[0].user, "eve");
+    assert_eq!(sessions[0].groups, ["engineers"]);
+    let calls = recorded_methods(&gw, &sessions[0].id, "client_to_server").await;
+    assert!(calls.contains(&"tools/call".to_string()), "{calls:?}");
+    let events = control_events(&gw).await;
+    let signin = events
+        .iter()
+        .find(|(k, _)| k == "signin")
+        .unwrap_or_else(|| panic!("{events:?}"));
+    assert_eq!(signin.1["user"], "eve");
+    assert_eq!(signin.1["client"], "Gatehouse e2e SDK client");
+    assert_eq!(signin.1["source"], "127.0.0.1");
+    assert!(events.iter().any(|(k, _)| k == "client_registered"));
+    assert!(events.iter().any(|(k, _)| k == "token_issued"));
+}
+
+/// base64url without padding.
+fn b64(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+fn payload_of(token: &str) -> Value {
+    use base64::Engine;
+    let p = token.split('.').nth(1).unwrap_or_default();
+    serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(p)
+            .unwrap_or_default(),
+    )
+    .unwrap_or(Value::Null)
+}
+
+/// The Ed25519 seed as the PKCS#8 DER jsonwebtoken signs with.
+fn ed_der(seed_hex: &str) -> Vec<u8> {
+    let mut der = vec![
+        0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04,
+        0x20,
+    ];
+    der.extend((0..32).map(|i| u8::from_str_radix(&seed_hex[2 * i..2 * i + 2], 16).unwrap_or(0)));
+    der
+}
+
+fn sign_ed(seed_hex: &str, kid: &str, claims: &Value) -> String {
+    let mut h = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::EdDSA);
+    h.kid = Some(kid.to_string());
+    jsonwebtoken::encode(
+        &h,
+        claims,
+        &jsonwebtoken::EncodingKey::from_ed_der(&ed_der(seed_hex)),
+    )
+    .unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn sign_hs(secret: &[u8], kid: &str, claims: &Value) -> String {
+    let mut h = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
+    h.kid = Some(kid.to_string());
+    jsonwebtoken::encode(&h, claims, &jsonwebtoken::EncodingKey::from_secret(secret))
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+async fn get_value(url: &str) -> Value {
+    reqwest::get(url)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .json()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// The provider's RSA signing key as PEM (what an attacker downloads and then uses as
+/// an HMAC secret, hoping the verifier trusts the token's `alg`).
+async fn provider_rsa_pem(issuer: &str) -> (String, Vec<u8>) {
+    let jwks = get_value(&format!("{issuer}/jwks")).await;
+    let jwk = jwks["keys"]
+        .as_array()
+        .and_then(|k| k.iter().find(|k| k["kty"] == "RSA"))
+        .cloned()
+        .unwrap_or_else(|| panic!("no RSA key: {jwks}"));
+    let out = tokio::process::Command::new(node22())
+        .args([
+            "-e",
+            "const c=require('crypto');process.stdout.write(c.createPublicKey({key:JSON.parse(process.argv[1]),format:'jwk'}).export({type:'spki',format:'pem'}))",
+            &jwk.to_string(),
+        ])
+        .output()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(out.status.success());
+    (
+        jwk["kid"].as_str().unwrap_or_default().to_string(),
+        out.stdout,
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_attack_matrix_is_refused_recorded_and_nothing_is_forwarded() {
+    let seed = "4f".repeat(32);
+    let keydir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let keyfile = keydir.path().join("token.key");
+    std::fs::write(&keyfile, &seed).unwrap_or_else(|e| panic!("{e}"));
+    let stdio = everything_stdio();
+    let op_port = free_port();
+    let issuer = format!("http://127.0.0.1:{op_port}");
+    let (mut g, _op) = gateway_with_authz(
+        op_port,
+        &format!(
+            "{}{}",
+            stdio_server("everything", &stdio),
+            stdio_server("other", &stdio)
+        ),
+        &format!(
+            "[authz]\nsigning_key = \"file:{}\"\nfailure_events_per_minute = 40\n",
+            keyfile.display()
+        ),
+    )
+    .await;
+    let base = g.base.clone();
+    let resource = g.url("everything");
+    let kid = get_value(&format!("{base}/oauth/jwks")).await["keys"][0]["kid"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let mut opened = 0;
+
+    // A real sign-in: its token works.
+    let eve = McpSignIn::register(&base).await;
+    let (verifier, challenge) = pkce();
+    let code = eve.code(&resource, &challenge, "eve").await;
+    let (status, tokens) = eve.redeem(&code, &verifier).await;
+    assert_eq!(status, 200, "{tokens}");
+    let access = tokens["access_token"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert_eq!(initialize(&resource, &access).await.0, 200);
+    opened += 1;
+
+    // Forged and misused tokens, each refused with 401 at the gateway.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    let real = payload_of(&access);
+    let with = |changes: Value| {
+        let mut c = real.clone();
+        for (k, v) in changes.as_object().cloned().unwrap_or_default() {
+            c[k] = v;
+        }
+        c
+    };
+    let mut admin = real.clone();
+    admin["groups"] = json!(["gatehouse-admins"]);
+    let parts: Vec<&str> = access.split('.').collect();
+    let (idp_kid, idp_pem) = provider_rsa_pem(&issuer).await;
+    let idp_claims = json!({"iss": issuer, "sub": "root", "aud": resource, "exp": now + 300,
+        "iat": now, "scope": "mcp", "groups": ["gatehouse-admins"]});
+    let other_seed = "5a".repeat(32);
+    let ed_public: Vec<u8> = get_value(&format!("{base}/oauth/jwks")).await["keys"][0]["x"]
+        .as_str()
+        .map(|x| x.as_bytes().to_vec())
+        .unwrap_or_default();
+    let cases: Vec<(&str, String, &str, &str)> = vec![
+        (
+            "expired",
+            sign_ed(
+                &seed,
+                &kid,
+                &with(json!({"exp": now - 120, "nbf": now - 720, "iat": now - 720})),
+            ),
+            &resource,
+            "expired",
+        ),
+        (
+            "not yet valid",
+            sign_ed(
+                &seed,
+                &kid,
+                &with(json!({"nbf": now + 300, "iat": now + 300, "exp": now + 900})),
+            ),
+            &resource,
+            "not valid yet",
+        ),
+        (
+            "wrong issuer",
+            sign_ed(&seed, &kid, &with(json!({"iss": "https://evil.example"}))),
+            &resource,
+            "issuer",
+        ),
+        ("wrong audience", access.clone(), "other", "not this server"),
+        (
+            "alg none",
+            format!(
+                "{}.{}.",
+                b64(json!({"alg": "none", "kid": kid, "typ": "at+jwt"})
+                    .to_string()
+                    .as_bytes()),
+                parts[1]
+            ),
+            &resource,
+            "algorithm",
+        ),
+        (
+            "HS256 with the provider's RSA public key",
+            sign_hs(&idp_pem, &idp_kid, &idp_claims),
+            &resource,
+            "algorithm",
+        ),
+        (
+            "HS256 with our Ed25519 public key",
+            sign_hs(&ed_public, &kid, &admin),
+            &resource,
+            "algorithm",
+        ),
+        (
+            "unknown kid",
+            sign_ed(&other_seed, "unknown-kid", &admin),
+            &resource,
+            "unknown key id",
+        ),
+        (
+            "our kid, another key",
+            sign_ed(&other_seed, &kid, &admin),
+            &resource,
+            "signature",
+        ),
+        (
+            "tampered payload",
+            format!(
+                "{}.{}.{}",
+                parts[0],
+                b64(admin.to_string().as_bytes()),
+                parts[2]
+            ),
+            &resource,
+            "signature",
+        ),
+    ];
+    let mut expected_reasons = Vec::new();
+    for (name, token, target, reason) in &cases {
+        let url = if *target == "other" {
+            g.url("other")
+        } else {
+            target.to_string()
+        };
+        let (status, www, _) = initialize(&url, token).await;
+        assert_eq!(status, 401, "{name} was not refused");
+        assert!(
+            www.unwrap_or_default().contains("error=\"invalid_token\""),
+            "{name}"
+        );
+        expected_reasons.push(*reason);
+    }
+
+    // The consent is bound to the browser that saw the page: the same form posted by
+    // another browser (no consent cookie, as from another site) goes nowhere.
+    let (_, c0) = pkce();
+    let page = eve
+        .browser
+        .get(eve.authorize_url(&resource, &c0, &eve.redirect_uri))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .text()
+        .await
+        .unwrap_or_default();
+    let request = page
+        .split("name=\"request\" value=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap_or_default()
+        .to_string();
+    let r = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"))
+        .post(format!("{base}/oauth/authorize/consent"))
+        .form(&[("request", request.as_str()), ("decision", "allow")])
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(r.status().as_u16(), 400);
+    assert!(r.headers().get("location").is_none());
+    expected_reasons.push("consent was not given on this browser");
+
+    // A replayed code is refused, and the sign-in it made is revoked with it.
+    let (status, body) = eve.redeem(&code, &verifier).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+    assert_eq!(
+        initialize(&resource, &access).await.0,
+        401,
+        "revoked by the replay"
+    );
+    expected_reasons.push("already used");
+    expected_reasons.push("revoked");
+
+    // A PKCE verifier that does not match its challenge.
+    let (_, challenge2) = pkce();
+    let (other_verifier, _) = pkce();
+    let code2 = eve.code(&resource, &challenge2, "eve").await;
+    let (status, body) = eve.redeem(&code2, &other_verifier).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+    expected_reasons.push("PKCE");
+
+    // Sign-out: revoking the refresh token ends the access token at once, and refresh.
+    let (v3, c3) = pkce();
+    let code3 = eve.code(&resource, &c3, "eve").await;
+    let (_, t3) = eve.redeem(&code3, &v3).await;
+    let access3 = t3["access_token"].as_str().unwrap_or_default().to_string();
+    let refresh3 = t3["refresh_token"].as_str().unwrap_or_default().to_string();
+    assert_eq!(initialize(&resource, &access3).await.0, 200);
+    opened += 1;
+    let r = reqwest::Client::new()
+        .post(format!("{base}/oauth/revoke"))
+        .form(&[("token", refresh3.as_str())])
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(
+        initialize(&resource, &access3).await.0,
+        401,
+        "a revoked session's token"
+    );
+    let (status, _) = eve
+        .token(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", &refresh3),
+        ])
+        .await;
+    assert_eq!(status, 400, "a revoked session cannot refresh");
+
+    // Refresh rotates; presenting a rotated refresh token revokes the whole sign-in.
+    let (v4, c4) = pkce();
+    let code4 = eve.code(&resource, &c4, "eve").await;
+    let (_, t4) = eve.redeem(&code4, &v4).await;
+    let old = t4["refresh_token"].as_str().unwrap_or_default().to_string();
+    let (status, t5) = eve
+        .token(&[("grant_type", "refresh_token"), ("refresh_token", &old)])
+        .await;
+    assert_eq!(status, 200, "{t5}");
+    let newer = t5["refresh_token"].as_str().unwrap_or_default().to_string();
+    assert_ne!(newer, old);
+    let (status, _) = eve
+        .token(&[("grant_type", "refresh_token"), ("refresh_token", &old)])
+        .await;
+    assert_eq!(status, 400, "reuse");
+    let (status, _) = eve
+        .token(&[("grant_type", "refresh_token"), ("refresh_token", &newer)])
+        .await;
+    assert_eq!(status, 400, "the family is revoked after reuse");
+    assert_eq!(
+        initialize(&resource, t5["access_token"].as_str().unwrap_or_default())
+            .await
+            .0,
+        401
+    );
+    expected_reasons.push("refresh token was already used");
+
+    // Redirect URIs: a registered loopback one on another port is fine; anything else
+    // stays on Gatehouse's page (no redirect to the attacker).
+    let (_, c6) = pkce();
+    let other_port = eve.redirect_uri.replace(
+        &format!(
+            ":{}/",
+            eve.redirect_uri
+                .split(':')
+                .nth(2)
+                .and_then(|p| p.split('/').next())
+                .unwrap_or("")
+        ),
+        ":1/",
+    );
+    let r = eve
+        .browser
+        .get(eve.authorize_url(&resource, &c6, &other_port))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(r.status().as_u16(), 200, "loopback, any port");
+    for bad in [
+        "https://evil.example/callback",
+        "http://127.0.0.1:1/elsewhere",
+    ] {
+        let r = eve
+            .browser
+            .get(eve.authorize_url(&resource, &c6, bad))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(r.status().as_u16(), 400, "{bad}");
+        assert!(
+            r.headers().get("location").is_none(),
+            "never redirected to {bad}"
+        );
+        expected_reasons.push("not registered");
+    }
+    // Without PKCE, or without a resource naming this gateway: refused back to the client.
+    for (drop, error) in [
+        ("code_challenge_method", "invalid_request"),
+        ("resource", "invalid_target"),
+    ] {
+        let url = eve.authorize_url(&resource, &c6, &eve.redirect_uri);
+        let mut u = reqwest::Url::parse(&url).unwrap_or_else(|e| panic!("{e}"));
+        let kept: Vec<(String, String)> = u
+            .query_pairs()
+            .filter(|(k, _)| k != drop)
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        u.query_pairs_mut().clear().extend_pairs(kept);
+        let r = eve
+            .browser
+            .get(u.as_str())
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let loc = r.headers()["location"]
+            .to_str()
+            .unwrap_or_default()
+            .to_string();
+        assert!(
+            loc.starts_with(&eve.redirect_uri) && loc.contains(&format!("error={error}")),
+            "{loc}"
+        );
+    }
+
+    // A flood of bad tokens: refused, but the record keeps at most 40 a minute per
+    // address and counts the rest.
+    for _ in 0..60 {
+        assert_eq!(initialize(&resource, "flood.flood.flood").await.0, 401);
+    }
+
+    let gw = g.stop().await;
+    // Nothing was forwarded: the only MCP sessions are the two that were allowed.
+    let rows: Vec<_> = gw
+        .store
+        .list_sessions(50)
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|r| r.server != "gatehouse")
+        .collect();
+    assert_eq!(
+        rows.len(),
+        opened,
+        "refused requests opened no session upstream"
+    );
+    assert!(rows.iter().all(|r| r.principal == "eve"));
+    let events = control_events(&gw).await;
+    let failures: Vec<String> = events
+        .iter()
+        .filter(|(k, _)| k == "auth_failed")
+        .map(|(_, p)| p["reason"].as_str().unwrap_or_default().to_string())
+        .collect();
+    for reason in &expected_reasons {
+        assert!(
+            failures.iter().any(|f| f.contains(reason)),
+            "no failure event saying `{reason}`: {failures:#?}"
+        );
+    }
+    assert_eq!(failures.len(), 40, "capped per source and minute");
+    let suppressed: u64 = events
+        .iter()
+        .filter(|(k, _)| k == "auth_failures_suppressed")
+        .filter_map(|(_, p)| p["count"].as_u64())
+        .sum();
+    assert!(suppressed >= 1, "the rest were counted: {events:?}");
+    assert!(events.iter().any(|(k, p)| k == "token_revoked"
+        && p["reason"].as_str().is_some_and(|r| r.contains("replayed"))));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gatehouse_login_then_connect_without_a_static_token() {
+    use std::process::Stdio;
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let stdio = everything_stdio();
+    let (mut g, _op) =
+        gateway_with_authz(free_port(), &stdio_server("everything", &stdio), "").await;
+    let base = g.base.clone();
+    let home = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let gatehouse = |args: &[&str]| {
+        let mut c = tokio::process::Command::new(gatehouse_bin());
+        c.args(args)
+            .env("HOME", home.path())
+            .env_remove("XDG_CONFIG_HOME")
+            .env_remove("GATEHOUSE_CREDENTIALS")
+            .env_remove("GATEHOUSE_TOKEN")
+            .env_remove("GATEHOUSE_CONFIG")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        c
+    };
+
+    // `gatehouse login` prints the address; the person's browser does the rest.
+    let mut login = gatehouse(&["login", "--url", &base, "--no-browser"])
+        .spawn()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut err = BufReader::new(login.stderr.take().unwrap_or_else(|| panic!("stderr"))).lines();
+    let url = loop {
+        let line = tokio::time::timeout(std::time::Duration::from_secs(20), err.next_line())
+            .await
+            .unwrap_or_else(|_| panic!("login printed no address"))
+            .unwrap_or_else(|e| panic!("{e}"))
+            .unwrap_or_else(|| panic!("login exited before printing an address"));
+        if line.starts_with(&format!("{base}/oauth/authorize?")) {
+            break line;
+        }
+    };
+    assert!(
+        url.contains("code_challenge_method=S256")
+            && url.contains("redirect_uri=http%3A%2F%2F127.0.0.1%3A")
+    );
+    let browser = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let back = consent_and_login(&browser, &url, &base, "eve").await;
+    assert!(back.starts_with("http://127.0.0.1:"), "{back}");
+    let page = reqwest::get(&back)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .text()
+        .await
+        .unwrap_or_default();
+    assert!(page.contains("Signed in"), "{page}");
+    let out = tokio::time::timeout(std::time::Duration::from_secs(30), login.wait_with_output())
+        .await
+        .unwrap_or_else(|_| panic!("login did not finish"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(stdout.contains("as eve (groups: engineers)"), "{stdout}");
+
+    let path = home.path().join(".config/gatehouse/credentials.json");
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&path)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "only its owner may read it");
+    }
+    let saved = |p: &std::path::Path| -> Value {
+        serde_json::from_slice(&std::fs::read(p).unwrap_or_default()).unwrap_or(Value::Null)
+    };
+    let first = saved(&path);
+    assert_eq!(first["url"], base);
+    assert!(
+        first.get("access_token").is_none(),
+        "only the refresh token is kept"
+    );
+
+    // `gatehouse connect` with no GATEHOUSE_TOKEN uses the sign-in.
+    let mut connect = gatehouse(&["connect", "everything", "--url", &base])
+        .spawn()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut stdin = connect.stdin.take().unwrap_or_else(|| panic!("stdin"));
+    let mut lines =
+        BufReader::new(connect.stdout.take().unwrap_or_else(|| panic!("stdout"))).lines();
+    for msg in [
+        json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"desktop","version":"1"}}}),
+        json!({"jsonrpc":"2.0","method":"notifications/initialized"}),
+        json!({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"echo","arguments":{"message":"via gatehouse login"}}}),
+    ] {
+        stdin
+            .write_all(format!("{msg}\n").as_bytes())
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    let answer = loop {
+        let line = tokio::time::timeout(std::time::Duration::from_secs(30), lines.next_line())
+            .await
+            .unwrap_or_else(|_| panic!("connect did not answer"))
+            .unwrap_or_else(|e| panic!("{e}"))
+            .unwrap_or_else(|| panic!("connect exited"));
+        let v: Value = serde_json::from_str(&line).unwrap_or(Value::Null);
+        if v["id"] == 2 {
+            break v;
+        }
+    };
+    assert_eq!(
+        answer["result"]["content"][0]["text"], "Echo: via gatehouse login",
+        "{answer}"
+    );
+    drop(stdin);
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(10), connect.wait()).await;
+    assert_ne!(
+        saved(&path)["refresh_token"],
+        first["refresh_token"],
+        "the refresh token rotated"
+    );
+
+    // Sign out: revoked at the control plane, forgotten here; connect then says what to do.
+    let out = gatehouse(&["logout"])
+        .output()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!path.exists());
+    let out = gatehouse(&["connect", "everything", "--url", &base])
+        .output()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("gatehouse login"));
+
+    let gw = g.stop().await;
+    let rows = gw.store.list_sessions(10).await.unwrap_or_default();
+    assert!(
+        rows.iter()
+            .any(|r| r.server == "everything" && r.principal == "eve"),
+        "the call is recorded under eve"
+    );
+    assert!(
+        control_events(&gw)
+            .await
+            .iter()
+            .any(|(k, p)| k == "token_revoked" && p["user"] == "eve")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pipelines_exchange_their_ci_token_and_clients_can_be_metadata_documents() {
+    let stdio = everything_stdio();
+    let op_port = free_port();
+    let doc_port = free_port();
+    let (mut g, _op) = gateway_with_authz(
+        op_port,
+        &stdio_server("everything", &stdio),
+        "[authz]\nmetadata_document_allowed_hosts = [\"127.0.0.1\"]\n\
+         [[authz.trusted_issuers]]\nissuer = \"{ISSUER}\"\naudience = \"{BASE}/mcp\"\n\
+         require = { client_id = \"ci-engineer\" }\nuser_claim = \"client_id\"\nuser_prefix = \"ci:\"\ngroups = [\"pipelines\"]\n",
+    )
+    .await;
+    let base = g.base.clone();
+    let issuer = format!("http://127.0.0.1:{op_port}");
+    let resource = g.url("everything");
+
+    // A pipeline's own OIDC token (here: the provider's JWT for a CI client) becomes a
+    // short-lived Gatehouse token, with no static secret in the pipeline.
+    let exchange = |subject: String| {
+        let base = base.clone();
+        let resource = resource.clone();
+        async move {
+            let r = reqwest::Client::new()
+                .post(format!("{base}/oauth/token"))
+                .form(&[
+                    (
+                        "grant_type",
+                        "urn:ietf:params:oauth:grant-type:token-exchange",
+                    ),
+                    ("subject_token", subject.as_str()),
+                    ("subject_token_type", "urn:ietf:params:oauth:token-type:jwt"),
+                    ("resource", resource.as_str()),
+                ])
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+            (
+                r.status().as_u16(),
+                r.json::<Value>().await.unwrap_or(Value::Null),
+            )
+        }
+    };
+    let ci = client_credentials(
+        &issuer,
+        "ci-engineer",
+        "secret-engineer",
+        &format!("{base}/mcp"),
+        "mcp",
+    )
+    .await;
+    let (status, t) = exchange(ci).await;
+    assert_eq!(status, 200, "{t}");
+    assert_eq!(
+        t["issued_token_type"],
+        "urn:ietf:params:oauth:token-type:access_token"
+    );
+    assert!(
+        t.get("refresh_token").is_none(),
+        "pipelines exchange again instead"
+    );
+    let access = t["access_token"].as_str().unwrap_or_default().to_string();
+    assert_eq!(payload_of(&access)["aud"], resource);
+    assert_eq!(initialize(&resource, &access).await.0, 200);
+    // A token from the same issuer that does not meet the trust rule is refused.
+    let sales = client_credentials(
+        &issuer,
+        "ci-sales",
+        "secret-sales",
+        &format!("{base}/mcp"),
+        "mcp",
+    )
+    .await;
+    let (status, body) = exchange(sales).await;
+    assert_eq!(status, 400);
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("client_id"),
+        "{body}"
+    );
+    // ...and so is a token from an issuer nobody trusted (our own access token).
+    let (status, _) = exchange(access.clone()).await;
+    assert_eq!(status, 400);
+
+    // A client known by its metadata document (client_id is the document's URL).
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let doc_url = format!("http://127.0.0.1:{doc_port}/client.json");
+    let redirect = format!("http://127.0.0.1:{}/callback", free_port());
+    std::fs::write(
+        dir.path().join("client.json"),
+        json!({"client_id": doc_url, "client_name": "Documented Client", "redirect_uris": [redirect]}).to_string(),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let _docs = tokio::process::Command::new(python())
+        .args([
+            "-m",
+            "http.server",
+            "--bind",
+            "127.0.0.1",
+            &doc_port.to_string(),
+            "--directory",
+        ])
+        .arg(dir.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap_or_else(|e| panic!("{e}"));
+    for _ in 0..100 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", doc_port))
+            .await
+            .is_ok()
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let documented = McpSignIn {
+        base: base.clone(),
+        client_id: doc_url.clone(),
+        redirect_uri: redirect,
+        browser: reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap_or_else(|e| panic!("{e}")),
+    };
+    let (_, c) = pkce();
+    let page = documented
+        .browser
+        .get(documented.authorize_url(&resource, &c, &documented.redirect_uri))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .text()
+        .await
+        .unwrap_or_default();
+    assert!(
+        page.contains("Documented Client") && page.contains(&doc_url),
+        "{page}"
+    );
+    let (verifier, challenge) = pkce();
+    let code = documented.code(&resource, &challenge, "bob").await;
+    let (status, tokens) = documented.redeem(&code, &verifier).await;
+    assert_eq!(status, 200, "{tokens}");
+    assert_eq!(
+        payload_of(tokens["access_token"].as_str().unwrap_or_default())["client_id"],
+        doc_url
+    );
+    // A document on a private address that nobody allowed is not fetched (SSRF).
+    let stranger = McpSignIn {
+        client_id: "https://localhost:9/client.json".into(),
+        ..documented
+    };
+    let r = stranger
+        .browser
+        .get(stranger.authorize_url(&resource, &c, &stranger.redirect_uri))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(r.status().as_u16(), 400);
+    assert!(r.text().await.unwrap_or_default().contains("SSRF"));
+
+    let gw = g.stop().await;
+    let filter = gatehouse_control_plane::store::SessionFilter {
+        server: Some("everything".into()),
+        limit: 10,
+        ..Default::default()
+    };
+    let (sessions, _) = gw
+        .store
+        .session_page(&filter)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(sessions.len(), 1);
+    assert_eq!(sessions[0].user, "ci:ci-engineer");
+    assert_eq!(sessions[0].groups, ["pipelines"]);
+    let events = control_events(&gw).await;
+    assert!(
+        events
+            .iter()
+            .any(|(k, p)| k == "token_exchanged" && p["user"] == "ci:ci-engineer")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refresh_asks_the_provider_again_so_group_changes_and_disabled_people_count() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let people = dir.path().join("people.json");
+    let set = |v: Value| std::fs::write(&people, v.to_string()).unwrap_or_else(|e| panic!("{e}"));
+    set(json!({"eve": ["engineers"]}));
+    let op_port = free_port();
+    let issuer = format!("http://127.0.0.1:{op_port}");
+    let stdio = everything_stdio();
+    let mut g = Gatehouse::start_with(
+        &stdio_server("everything", &stdio),
+        &format!(
+            "[oidc]\nissuer = \"{issuer}\"\nclient_id = \"gatehouse-web\"\nclient_secret = \"secret-web\"\n\
+             signin_scopes = [\"openid\", \"profile\", \"offline_access\"]\n"
+        ),
+        None,
+    )
+    .await;
+    let op = openid_provider_for_people_from(op_port, &format!("{}/mcp", g.base), &g.base, &people)
+        .await;
+    let resource = g.url("everything");
+    let eve = McpSignIn::register(&g.base).await;
+    let (verifier, challenge) = pkce();
+    let code = eve.code(&resource, &challenge, "eve").await;
+    let (status, t) = eve.redeem(&code, &verifier).await;
+    assert_eq!(status, 200, "{t}");
+    assert_eq!(
+        payload_of(t["access_token"].as_str().unwrap_or_default())["groups"],
+        json!(["engineers"])
+    );
+
+    // The provider moves eve to another group: the next refresh says so.
+    set(json!({"eve": ["sales"]}));
+    let refresh = |rt: String| {
+        let eve = &eve;
+        async move {
+            eve.token(&[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", rt.as_str()),
+            ])
+            .await
+        }
+    };
+    let (status, t2) = refresh(t["refresh_token"].as_str().unwrap_or_default().to_string()).await;
+    assert_eq!(status, 200, "{t2}");
+    let access = t2["access_token"].as_str().unwrap_or_default().to_string();
+    assert_eq!(payload_of(&access)["groups"], json!(["sales"]));
+    assert_eq!(initialize(&resource, &access).await.0, 200);
+
+    // The provider disables eve: the refresh is refused and her sign-in revoked, so the
+    // access token in hand stops working too.
+    set(json!({"eve": null}));
+    let (status, body) =
+        refresh(t2["refresh_token"].as_str().unwrap_or_default().to_string()).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(initialize(&resource, &access).await.0, 401);
+
+    // An outage of the provider is not a sign-out: no token meanwhile, but the sign-in
+    // and its refresh token survive for a retry.
+    set(json!({"eve": ["engineers"]}));
+    let (v2, c2) = pkce();
+    let code2 = eve.code(&resource, &c2, "eve").await;
+    let (_, t3) = eve.redeem(&code2, &v2).await;
+    let rt3 = t3["refresh_token"].as_str().unwrap_or_default().to_string();
+    drop(op);
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    for _ in 0..2 {
+        let (status, body) = refresh(rt3.clone()).await;
+        assert_eq!(status, 503, "{body}");
+        assert_eq!(body["error"], "temporarily_unavailable");
+    }
+    assert_eq!(
+        initialize(&resource, t3["access_token"].as_str().unwrap_or_default())
+            .await
+            .0,
+        200
+    );
+
+    let gw = g.stop().await;
+    let events = control_events(&gw).await;
+    assert!(
+        events.iter().any(|(k, p)| k == "token_revoked"
+            && p["reason"]
+                .as_str()
+                .is_some_and(|r| r.contains("no longer signs eve in"))),
+        "{events:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_dev_mode_mcp_clients_sign_in_as_a_dev_user() {
+    // `gatehouse demo` / `serve --dev` with no identity provider: the same flow, the
+    // person picks a [dev] user after the consent page.
+    let stdio = everything_stdio();
+    let mut g = Gatehouse::start(&stdio_server("everything", &stdio)).await;
+    let seen = sdk_oauth_client(&g.url("everything"), "e2e").await;
+    assert_eq!(seen["token"]["sub"], "e2e");
+    assert_eq!(seen["token"]["groups"], json!(["engineers"]));
+    assert_eq!(seen["echo"], json!(["Echo: signed in unaided"]));
+    assert_eq!(seen["consentPage"]["frameOptions"], "DENY");
+    let gw = g.stop().await;
+    let rows = gw.store.list_sessions(10).await.unwrap_or_default();
+    assert!(
+        rows.iter()
+            .any(|r| r.server == "everything" && r.principal == "e2e")
     );
 }
 

@@ -11,10 +11,21 @@ use tokio::sync::mpsc;
 
 /// Relays stdin/stdout to `{url}/mcp/{server}` until stdin closes.
 pub async fn run(server: String, url: String) -> Result<(), Exit> {
-    let token = std::env::var("GATEHOUSE_TOKEN")
+    // GATEHOUSE_TOKEN when set; else the sign-in `gatehouse login` saved, renewed before
+    // each token runs out for as long as the client keeps this server running.
+    let fixed = std::env::var("GATEHOUSE_TOKEN")
         .ok()
-        .filter(|t| !t.trim().is_empty())
-        .ok_or_else(|| Exit::Usage("GATEHOUSE_TOKEN is not set: put your Gatehouse token in the client's env for this server".into()))?;
+        .filter(|t| !t.trim().is_empty());
+    let signed_in = fixed.is_none();
+    let token = match fixed {
+        Some(t) => t,
+        None => super::login::access_token(&url).await.map_err(|e| match e {
+            Exit::Usage(m) => Exit::Usage(format!(
+                "{m}. Or put a Gatehouse token in GATEHOUSE_TOKEN in the client's env for this server"
+            )),
+            other => other,
+        })?,
+    };
     let endpoint = format!("{}/mcp/{server}", url.trim_end_matches('/'));
     let headers = BTreeMap::from([(
         "authorization".to_string(),
@@ -28,6 +39,9 @@ pub async fn run(server: String, url: String) -> Result<(), Exit> {
         .await
         .map_err(|e| Exit::Runtime(format!("cannot reach the gateway at {endpoint}: {e}")))?;
 
+    if signed_in {
+        spawn_renewal(gateway.clone(), url.clone(), &token);
+    }
     // One writer owns stdout so messages from concurrent requests never interleave.
     let (out_tx, mut out_rx) = mpsc::channel::<String>(256);
     let writer = tokio::spawn(async move {
@@ -119,4 +133,48 @@ async fn relay(gateway: &Upstream, msg: Message, out: &mpsc::Sender<String>) {
             let _ = out.send(err.to_json()).await;
         }
     }
+}
+
+/// Seconds until a JWT's `exp` (unverified: only to time the renewal).
+fn lifetime_secs(token: &str) -> i64 {
+    use base64::Engine;
+    token
+        .split('.')
+        .nth(1)
+        .and_then(|p| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(p)
+                .ok()
+        })
+        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+        .and_then(|v| v["exp"].as_i64())
+        .map(|exp| exp - chrono::Utc::now().timestamp())
+        .unwrap_or(60)
+}
+
+/// Renews the access token a minute (or, for short tokens, a fifth of its life) before
+/// it runs out and hands the new one to the connection.
+fn spawn_renewal(gateway: Upstream, url: String, first: &str) {
+    let mut left = lifetime_secs(first);
+    tokio::spawn(async move {
+        loop {
+            let wait = (left - 60).max(left * 4 / 5).max(5);
+            tokio::time::sleep(std::time::Duration::from_secs(wait as u64)).await;
+            match super::login::access_token(&url).await {
+                Ok(t) => {
+                    left = lifetime_secs(&t);
+                    if let Err(e) = gateway.set_header("authorization", &format!("Bearer {t}")) {
+                        tracing::warn!(error = %e, "could not use the renewed token");
+                    }
+                }
+                Err(e) => {
+                    let msg = match e {
+                        Exit::Runtime(m) | Exit::Usage(m) => m,
+                    };
+                    tracing::warn!(error = %msg, "could not renew the sign-in; retrying in 30 s");
+                    left = 90;
+                }
+            }
+        }
+    });
 }

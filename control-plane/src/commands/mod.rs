@@ -5,6 +5,7 @@ pub mod approvals;
 pub mod audit;
 pub mod connect;
 pub mod evidence;
+pub mod login;
 pub mod mask;
 pub mod policy;
 pub mod serve;

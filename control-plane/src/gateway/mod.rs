@@ -4,6 +4,7 @@
 pub mod api;
 mod approval;
 pub mod auth;
+pub mod authz;
 mod bridge;
 mod guard;
 pub mod masking;
@@ -60,6 +61,8 @@ pub struct Gateway {
     relying_party: Option<signin::RelyingParty>,
     /// Dashboard sign-in through a SAML identity provider, when configured.
     saml: Option<signin::SamlSp>,
+    /// The authorization server MCP clients see (on when `relying_party` is).
+    authz: Option<authz::AuthServer>,
     /// Serializes creation of stateless-era group sessions.
     group_lock: tokio::sync::Mutex<()>,
     /// Verifies access tokens from the configured identity provider.
@@ -100,10 +103,18 @@ impl Gateway {
             .saml
             .as_ref()
             .map(|s| signin::SamlSp::new(s, &config.public_base()));
+        // MCP clients sign in at the control plane when people can sign in: through
+        // the identity provider, or in dev mode by picking a [dev] user.
+        let authz = if relying_party.is_some() || dev_mode {
+            Some(authz::AuthServer::new(&config)?)
+        } else {
+            None
+        };
         Ok(Arc::new(Gateway {
             dev_mode,
             relying_party,
             saml,
+            authz,
             oidc,
             signing_key,
             policy: tokio::sync::watch::Sender::new(policy),
@@ -155,6 +166,8 @@ impl Gateway {
                     _ = tick.tick() => {
                         gw.apply_latest_policy().await;
                         gw.refresh_pending_approvals().await;
+                        gw.refresh_revocations().await;
+                        gw.flush_failures(false).await;
                     }
                     change = changes.recv() => match change {
                         Ok(crate::store::Change::Policy) => gw.apply_latest_policy().await,
@@ -507,6 +520,32 @@ pub fn router(gw: Arc<Gateway>) -> Router {
             "/.well-known/oauth-protected-resource",
             get(root_resource_metadata),
         )
+        .route(
+            "/.well-known/oauth-authorization-server",
+            get(authz::metadata).options(authz::preflight),
+        )
+        .route(
+            "/.well-known/openid-configuration",
+            get(authz::metadata).options(authz::preflight),
+        )
+        .route("/oauth/jwks", get(authz::jwks).options(authz::preflight))
+        .route(
+            "/oauth/register",
+            axum::routing::post(authz::clients::register).options(authz::preflight),
+        )
+        .route("/oauth/authorize", get(authz::authorize::authorize))
+        .route(
+            "/oauth/authorize/consent",
+            axum::routing::post(authz::authorize::consent),
+        )
+        .route(
+            "/oauth/token",
+            axum::routing::post(authz::token::token).options(authz::preflight),
+        )
+        .route(
+            "/oauth/revoke",
+            axum::routing::post(authz::token::revoke).options(authz::preflight),
+        )
         .route("/.well-known/gatehouse-audit-key", get(audit_key))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
@@ -518,12 +557,27 @@ pub fn router(gw: Arc<Gateway>) -> Router {
 /// The root form of the protected-resource metadata (RFC 9728), for clients that look
 /// there first: the gateway as a whole.
 async fn root_resource_metadata(State(gw): State<Arc<Gateway>>) -> Response {
-    axum::Json(serde_json::json!({
-        "resource": format!("{}/mcp", gw.config.public_base()),
+    protected_resource(&gw, format!("{}/mcp", gw.config.public_base()))
+}
+
+/// RFC 9728 metadata for `resource`: the control plane's own authorization server first
+/// (MCP clients sign in there), then the identity provider, whose tokens are accepted too.
+fn protected_resource(gw: &Gateway, resource: String) -> Response {
+    let mut servers: Vec<String> = gw
+        .authz
+        .iter()
+        .map(|a| a.keys.issuer().to_string())
+        .collect();
+    servers.extend(gw.config.oidc.iter().map(|o| o.issuer.clone()));
+    let mut body = serde_json::json!({
+        "resource": resource,
         "bearer_methods_supported": ["header"],
-        "authorization_servers": gw.config.oidc.iter().map(|o| o.issuer.clone()).collect::<Vec<_>>(),
-    }))
-    .into_response()
+        "authorization_servers": servers,
+    });
+    if gw.authz.is_some() {
+        body["scopes_supported"] = serde_json::json!([authz::SCOPE]);
+    }
+    authz::cors(axum::Json(body).into_response())
 }
 
 async fn audit_key(State(gw): State<Arc<Gateway>>) -> Response {
@@ -564,12 +618,7 @@ async fn resource_metadata(State(gw): State<Arc<Gateway>>, Path(server): Path<St
     if gw.config.server(&server).is_none() {
         return (StatusCode::NOT_FOUND, "no such server\n").into_response();
     }
-    axum::Json(serde_json::json!({
-        "resource": format!("{}/mcp/{server}", gw.config.public_base()),
-        "bearer_methods_supported": ["header"],
-        "authorization_servers": gw.config.oidc.iter().map(|o| o.issuer.clone()).collect::<Vec<_>>(),
-    }))
-    .into_response()
+    protected_resource(&gw, format!("{}/mcp/{server}", gw.config.public_base()))
 }
 
 /// A JSON-RPC error as an HTTP response.
@@ -610,16 +659,47 @@ impl Gateway {
         headers: &HeaderMap,
         server: Option<&str>,
     ) -> Result<Principal, AuthError> {
+        self.authenticate_why(headers, server)
+            .await
+            .map_err(|r| r.error)
+    }
+
+    /// As [`Gateway::authenticate`], saying why a token was refused (for the record).
+    pub async fn authenticate_why(
+        &self,
+        headers: &HeaderMap,
+        server: Option<&str>,
+    ) -> Result<Principal, authz::tokens::Refusal> {
         match self.auth.authenticate(headers) {
             Err(AuthError::Invalid) => {}
-            other => return other,
+            Err(AuthError::Missing) => {
+                return Err(authz::tokens::Refusal {
+                    error: AuthError::Missing,
+                    reason: "no bearer token".into(),
+                });
+            }
+            other => return other.map_err(authz::tokens::Refusal::invalid_from),
         }
-        let (Some(verifier), Some(token)) = (&self.oidc, auth::bearer(headers)) else {
-            return Err(AuthError::Invalid);
+        let Some(token) = auth::bearer(headers) else {
+            return Err(authz::tokens::Refusal::invalid("no bearer token"));
         };
         let base = self.config.public_base();
         let mut audiences = vec![format!("{base}/mcp")];
         audiences.extend(server.map(|s| format!("{base}/mcp/{s}")));
+        // Our own tokens (our key id), or any token when there is no identity provider
+        // to ask (the refusal then says why).
+        if let Some(az) = &self.authz
+            && (az.keys.names_our_key(token) || self.oidc.is_none())
+        {
+            return az.verify(token, &audiences);
+        }
+        let Some(verifier) = &self.oidc else {
+            return Err(authz::tokens::Refusal::invalid(if self.dev_mode {
+                "not a [dev] token, and no identity provider is configured"
+            } else {
+                "no identity provider is configured ([oidc]); dev sign-in is off"
+            }));
+        };
         audiences.extend(
             self.config
                 .oidc
@@ -636,14 +716,25 @@ async fn admit<'a>(
     gw: &'a Gateway,
     server: &str,
     headers: &HeaderMap,
+    peer: &authz::Peer,
 ) -> Result<(Principal, &'a ServerConfig), Response> {
     gw.hosts
         .check(headers)
         .map_err(|e| rpc_error(StatusCode::FORBIDDEN, None, codes::INVALID_REQUEST, e))?;
-    let principal = gw
-        .authenticate(headers, Some(server))
-        .await
-        .map_err(|e| unauthorized(gw, server, &e))?;
+    let principal = match gw.authenticate_why(headers, Some(server)).await {
+        Ok(p) => p,
+        Err(r) => {
+            // A missing token is how every MCP client starts its sign-in: not a failure.
+            if r.error != AuthError::Missing {
+                gw.auth_failure(
+                    &authz::source(peer),
+                    serde_json::json!({ "stage": "gateway", "server": server, "reason": r.reason }),
+                )
+                .await;
+            }
+            return Err(unauthorized(gw, server, &r.error));
+        }
+    };
     let cfg = gw.config.server(server).ok_or_else(|| {
         let names: Vec<&str> = gw.config.servers.iter().map(|s| s.name.as_str()).collect();
         rpc_error(
@@ -737,11 +828,12 @@ fn era_mismatch(id: Option<Id>, server: &ServerConfig, client: Era) -> Response 
 async fn post_mcp(
     State(gw): State<Arc<Gateway>>,
     Path(server): Path<String>,
+    peer: authz::Peer,
     headers: HeaderMap,
     body: HttpBody,
 ) -> Response {
     let started = Instant::now();
-    let (principal, cfg) = match admit(&gw, &server, &headers).await {
+    let (principal, cfg) = match admit(&gw, &server, &headers, &peer).await {
         Ok(x) => x,
         Err(r) => return r,
     };
@@ -1033,9 +1125,10 @@ async fn stateless_session(
 async fn get_mcp(
     State(gw): State<Arc<Gateway>>,
     Path(server): Path<String>,
+    peer: authz::Peer,
     headers: HeaderMap,
 ) -> Response {
-    let (principal, _) = match admit(&gw, &server, &headers).await {
+    let (principal, _) = match admit(&gw, &server, &headers, &peer).await {
         Ok(x) => x,
         Err(r) => return r,
     };
@@ -1066,9 +1159,10 @@ async fn get_mcp(
 async fn delete_mcp(
     State(gw): State<Arc<Gateway>>,
     Path(server): Path<String>,
+    peer: authz::Peer,
     headers: HeaderMap,
 ) -> Response {
-    let (principal, _) = match admit(&gw, &server, &headers).await {
+    let (principal, _) = match admit(&gw, &server, &headers, &peer).await {
         Ok(x) => x,
         Err(r) => return r,
     };
@@ -1122,10 +1216,14 @@ pub async fn serve(
     let listener = listener.tap_io(|tcp| {
         let _ = tcp.set_nodelay(true);
     });
-    axum::serve(listener, app)
-        .with_graceful_shutdown(drained)
-        .await?;
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(drained)
+    .await?;
     gw.end_all_sessions("gateway_shutdown").await;
+    gw.flush_failures(true).await;
     gw.checkpoint().await;
     Ok(())
 }

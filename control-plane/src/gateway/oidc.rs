@@ -4,6 +4,7 @@
 //! bound to this gateway (RFC 8707), with the person's groups from a configurable claim.
 
 use super::auth::{AuthError, Principal};
+use super::authz::tokens::Refusal;
 use crate::config::OidcConfig;
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header};
@@ -71,7 +72,7 @@ impl JwtVerifier {
             .map_err(|e| format!("{jwks_uri} is not a JWK set: {e}"))
     }
 
-    async fn key(&self, kid: Option<&str>) -> Result<DecodingKey, AuthError> {
+    async fn key(&self, kid: Option<&str>) -> Result<DecodingKey, Refusal> {
         let find = |set: &JwkSet| -> Option<DecodingKey> {
             let jwk = match kid {
                 Some(k) => set.find(k),
@@ -90,40 +91,56 @@ impl JwtVerifier {
             keys.as_ref()
                 .is_some_and(|(_, at)| at.elapsed() < REFRESH_AT_MOST_EVERY)
         };
+        let unknown = || Refusal::invalid(format!("unknown key id `{}`", kid.unwrap_or("")));
         if fresh_enough {
-            return Err(AuthError::Invalid);
+            return Err(unknown());
         }
         let set = self.fetch_keys().await.map_err(|e| {
             tracing::error!(error = %e, "cannot get the identity provider's keys; tokens cannot be verified (failing closed)");
-            AuthError::Invalid
+            Refusal::invalid(format!("the identity provider's keys are unavailable: {e}"))
         })?;
         let key = find(&set);
         *self.keys.write().await = Some((set, Instant::now()));
-        key.ok_or(AuthError::Invalid)
+        key.ok_or_else(unknown)
     }
 
-    /// The person behind `token`, if it is a valid access token for this gateway.
-    pub async fn verify(&self, token: &str, audiences: &[String]) -> Result<Principal, AuthError> {
-        let header = decode_header(token).map_err(|_| AuthError::Invalid)?;
-        if !ALLOWED.contains(&header.alg) {
-            return Err(AuthError::Invalid);
-        }
+    /// The verified claims of `token`, if the issuer signed it for one of `audiences`
+    /// and it is within its lifetime.
+    pub async fn verify_claims(&self, token: &str, audiences: &[String]) -> Result<Value, Refusal> {
+        let header =
+            decode_header(token).map_err(|e| Refusal::invalid(format!("not a JWT: {e}")))?;
+        // The key first (an unknown key id says so), then the algorithm: whatever the
+        // header claims, only the key's own asymmetric algorithms verify.
         let key = self.key(header.kid.as_deref()).await?;
+        if !ALLOWED.contains(&header.alg) {
+            return Err(Refusal::invalid(format!(
+                "algorithm `{:?}` is not accepted (asymmetric signatures only)",
+                header.alg
+            )));
+        }
         let mut v = Validation::new(header.alg);
         v.set_issuer(&[self.config.issuer.as_str()]);
         v.set_audience(audiences);
         v.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        v.validate_nbf = true;
         v.leeway = 30;
-        let claims = decode::<Value>(token, &key, &v)
+        decode::<Value>(token, &key, &v)
+            .map(|d| d.claims)
             .map_err(|e| {
                 tracing::info!(error = %e, "refused an access token");
-                AuthError::Invalid
-            })?
-            .claims;
-        let principal = self
-            .config
-            .principal_from_claims(&claims)
-            .ok_or(AuthError::Invalid)?;
+                Refusal::invalid(format!("the identity provider's token was refused: {e}"))
+            })
+    }
+
+    /// The person behind `token`, if it is a valid access token for this gateway.
+    pub async fn verify(&self, token: &str, audiences: &[String]) -> Result<Principal, Refusal> {
+        let claims = self.verify_claims(token, audiences).await?;
+        let principal = self.config.principal_from_claims(&claims).ok_or_else(|| {
+            Refusal::invalid(format!(
+                "the token has no `{}` claim",
+                self.config.user_claim
+            ))
+        })?;
         let granted: Vec<&str> = match (&claims["scope"], &claims["scp"]) {
             (Value::String(s), _) | (_, Value::String(s)) => s.split_whitespace().collect(),
             (_, Value::Array(a)) => a.iter().filter_map(Value::as_str).collect(),
@@ -135,9 +152,10 @@ impl JwtVerifier {
             .iter()
             .any(|s| !granted.contains(&s.as_str()))
         {
-            return Err(AuthError::InsufficientScope(
-                self.config.required_scopes.join(" "),
-            ));
+            return Err(Refusal {
+                error: AuthError::InsufficientScope(self.config.required_scopes.join(" ")),
+                reason: "the token lacks a required scope".into(),
+            });
         }
         Ok(principal)
     }

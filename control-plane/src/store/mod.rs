@@ -12,6 +12,7 @@
 //! that transaction, so the replicas' groups are serialised and the hash chain stays one
 //! line: no fork, no gap in `seq`.
 
+pub mod authz;
 mod dashboard;
 mod db;
 mod web_sessions;

@@ -16,7 +16,9 @@ use std::sync::{Arc, RwLock};
 pub(super) struct StreamableHttp {
     client: reqwest::Client,
     url: String,
-    headers: HeaderMap,
+    /// Sent with every request; replaceable (a client's access token is renewed while the
+    /// connection lives).
+    headers: RwLock<HeaderMap>,
     session_id: RwLock<Option<String>>,
     protocol_version: RwLock<Option<String>>,
     router: Arc<Router>,
@@ -117,7 +119,7 @@ impl StreamableHttp {
         Ok(StreamableHttp {
             client: client(opts)?,
             url: url.to_string(),
-            headers: header_map(headers)?,
+            headers: RwLock::new(header_map(headers)?),
             session_id: RwLock::new(None),
             protocol_version: RwLock::new(None),
             router,
@@ -141,7 +143,12 @@ impl StreamableHttp {
         let mut b = self
             .client
             .request(method, &self.url)
-            .headers(self.headers.clone())
+            .headers(
+                self.headers
+                    .read()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .clone(),
+            )
             .header("accept", "application/json, text/event-stream");
         if let Some(sid) = self
             .session_id
@@ -164,6 +171,18 @@ impl StreamableHttp {
             b = b.header(k, v);
         }
         b
+    }
+
+    /// Replaces (or adds) one header sent with every later request.
+    pub(super) fn set_header(&self, name: &str, value: &str) -> Result<(), UpstreamError> {
+        let one = header_map(&BTreeMap::from([(name.to_string(), value.to_string())]))?;
+        let mut h = self.headers.write().unwrap_or_else(|e| e.into_inner());
+        for (k, v) in one {
+            if let Some(k) = k {
+                h.insert(k, v);
+            }
+        }
+        Ok(())
     }
 
     pub(super) async fn write(

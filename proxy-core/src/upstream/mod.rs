@@ -222,6 +222,17 @@ impl Upstream {
         }
     }
 
+    /// Replaces a header a Streamable HTTP upstream sends with every later request (a
+    /// renewed access token).
+    pub fn set_header(&self, name: &str, value: &str) -> Result<(), UpstreamError> {
+        match &*self.transport {
+            Transport::Http(h) => h.set_header(name, value),
+            _ => Err(UpstreamError::Http(
+                "only Streamable HTTP upstreams take new headers while connected".into(),
+            )),
+        }
+    }
+
     /// Tells an HTTP upstream which protocol version was negotiated (sent on every later request).
     pub fn set_protocol_version(&self, version: &str) {
         match &*self.transport {

@@ -13,8 +13,9 @@ pub fn escape(s: &str) -> String {
         .replace('\'', "&#39;")
 }
 
-/// The page: one button per dev user, with their groups.
-pub fn render(gw: &Gateway, return_to: &str) -> Response {
+/// The page: one button per dev user, with their groups. `request` is an MCP client's
+/// authorization request (consented already) that the choice completes.
+pub fn render(gw: &Gateway, return_to: &str, request: Option<&str>) -> Response {
     let buttons: String = gw
         .config
         .dev
@@ -35,8 +36,11 @@ pub fn render(gw: &Gateway, return_to: &str) -> Response {
          span{{color:#5b6475}}.note{{background:#fff6e0;border:1px solid #f0d48a;padding:.6rem .8rem;border-radius:6px}}</style></head>\
          <body><h1>Sign in to Gatehouse</h1><p class=\"note\">Dev mode: no identity provider is configured, so you pick a \
          <code>[dev]</code> user. Production sign-in goes through your company's OpenID provider.</p>\
-         <form method=\"post\" action=\"/auth/dev-login\"><input type=\"hidden\" name=\"return_to\" value=\"{rt}\"><ul>{buttons}</ul></form></body></html>",
-        rt = escape(return_to)
+         <form method=\"post\" action=\"/auth/dev-login\"><input type=\"hidden\" name=\"return_to\" value=\"{rt}\">{req}<ul>{buttons}</ul></form></body></html>",
+        rt = escape(return_to),
+        req = request
+            .map(|r| format!("<input type=\"hidden\" name=\"request\" value=\"{}\">", escape(r)))
+            .unwrap_or_default()
     ))
     .into_response();
     resp.headers_mut().insert(

@@ -4,6 +4,12 @@
 //! Every sign-in, failure and sign-out is an audit event.
 
 mod dev_page;
+pub use dev_page::escape;
+
+/// The dev sign-in page completing an MCP client's consented authorization request.
+pub fn dev_page(gw: &Gateway, return_to: &str, request: &str) -> Response {
+    dev_page::render(gw, return_to, Some(request))
+}
 pub mod oidc_rp;
 pub mod saml_sp;
 
@@ -18,7 +24,7 @@ use serde::Deserialize;
 use serde_json::json;
 use std::sync::Arc;
 
-pub use oidc_rp::RelyingParty;
+pub use oidc_rp::{After, RelyingParty, SignedIn};
 pub use saml_sp::SamlSp;
 
 /// The header every cookie-signed-in change must carry: a page on another site cannot
@@ -26,7 +32,7 @@ pub use saml_sp::SamlSp;
 pub const CSRF_HEADER: &str = "x-gatehouse-request";
 
 /// Cookie names: `__Host-` (Secure, whole host, no Domain) when served over HTTPS.
-fn cookie_name(gw: &Gateway, base: &str) -> String {
+pub(crate) fn cookie_name(gw: &Gateway, base: &str) -> String {
     if gw.config.public_base().starts_with("https://") {
         format!("__Host-{base}")
     } else {
@@ -34,7 +40,7 @@ fn cookie_name(gw: &Gateway, base: &str) -> String {
     }
 }
 
-fn set_cookie(gw: &Gateway, base: &str, value: &str, max_age_secs: u64) -> HeaderValue {
+pub(crate) fn set_cookie(gw: &Gateway, base: &str, value: &str, max_age_secs: u64) -> HeaderValue {
     cookie_header(gw, base, value, max_age_secs, "Lax")
 }
 
@@ -81,7 +87,7 @@ pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 }
 
 const SESSION_COOKIE: &str = "gatehouse";
-const LOGIN_COOKIE: &str = "gatehouse-login";
+pub(crate) const LOGIN_COOKIE: &str = "gatehouse-login";
 
 impl Gateway {
     /// The person signed in to the dashboard by this request's cookie, if any.
@@ -150,7 +156,7 @@ pub async fn login(State(gw): State<Arc<Gateway>>, Query(q): Query<LoginQuery>) 
     }
     let Some(rp) = &gw.relying_party else {
         return if gw.dev_mode {
-            dev_page::render(&gw, &return_to)
+            dev_page::render(&gw, &return_to, None)
         } else {
             (
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -159,7 +165,7 @@ pub async fn login(State(gw): State<Arc<Gateway>>, Query(q): Query<LoginQuery>) 
                 .into_response()
         };
     };
-    match rp.begin(return_to).await {
+    match rp.begin(After::Dashboard(return_to)).await {
         Ok((url, state)) => {
             let mut resp = Redirect::to(&url).into_response();
             resp.headers_mut().append(
@@ -184,6 +190,7 @@ pub struct CallbackQuery {
 /// `GET /auth/callback`
 pub async fn callback(
     State(gw): State<Arc<Gateway>>,
+    peer: super::authz::Peer,
     headers: HeaderMap,
     Query(q): Query<CallbackQuery>,
 ) -> Response {
@@ -204,7 +211,25 @@ pub async fn callback(
     };
     let browser_state = cookie(&headers, &cookie_name(&gw, LOGIN_COOKIE));
     match rp.finish(&state, browser_state, &code).await {
-        Ok((principal, return_to)) => start(&gw, principal, "oidc", &return_to).await,
+        Ok(SignedIn {
+            principal,
+            after: After::Dashboard(return_to),
+            ..
+        }) => start(&gw, principal, "oidc", &return_to).await,
+        Ok(SignedIn {
+            principal,
+            after: After::Authorize(request),
+            refresh_token,
+        }) => {
+            super::authz::authorize::complete(
+                &gw,
+                &request,
+                principal,
+                refresh_token,
+                &super::authz::source(&peer),
+            )
+            .await
+        }
         Err(e) => signin_failed(&gw, &e.to_string()).await,
     }
 }
@@ -332,11 +357,14 @@ pub async fn logout(State(gw): State<Arc<Gateway>>, headers: HeaderMap) -> Respo
 pub struct DevLoginForm {
     user: String,
     return_to: Option<String>,
+    /// An MCP client's authorization request this sign-in completes.
+    request: Option<String>,
 }
 
 /// `POST /auth/dev-login` (dev mode only): signs in as a `[dev]` user.
 pub async fn dev_login(
     State(gw): State<Arc<Gateway>>,
+    peer: super::authz::Peer,
     headers: HeaderMap,
     axum::Form(form): axum::Form<DevLoginForm>,
 ) -> Response {
@@ -349,6 +377,19 @@ pub async fn dev_login(
     let Some(principal) = gw.auth.dev_user(&form.user) else {
         return signin_failed(&gw, &format!("`{}` is not a [dev] user", form.user)).await;
     };
+    if let Some(request) = &form.request {
+        if !super::authz::authorize::consent_matches(&gw, request, &headers) {
+            return signin_failed(&gw, "this sign-in was not consented to in this browser").await;
+        }
+        return super::authz::authorize::complete(
+            &gw,
+            request,
+            principal,
+            None,
+            &super::authz::source(&peer),
+        )
+        .await;
+    }
     start(
         &gw,
         principal,

@@ -6,11 +6,12 @@
 use crate::config::OidcConfig;
 use crate::gateway::auth::Principal;
 use base64::Engine;
+use openidconnect::OAuth2TokenResponse;
 use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreProviderMetadata};
 use openidconnect::{
     AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointMaybeSet, EndpointNotSet,
-    EndpointSet, IssuerUrl, Nonce, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope,
-    TokenResponse,
+    EndpointSet, IssuerUrl, Nonce, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RefreshToken,
+    Scope, TokenResponse,
 };
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -30,11 +31,32 @@ type WebClient = CoreClient<
     EndpointMaybeSet,
 >;
 
+/// Where a finished login goes on to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum After {
+    /// The dashboard, at this path.
+    Dashboard(String),
+    /// An MCP client's authorization request (by id) waiting for the person's login.
+    Authorize(String),
+}
+
+/// A finished login.
+#[derive(Debug)]
+pub struct SignedIn {
+    /// Who.
+    pub principal: Principal,
+    /// What they were doing.
+    pub after: After,
+    /// The provider's refresh token, when it gave one (`offline_access`): MCP clients'
+    /// refreshes re-check the person with it.
+    pub refresh_token: Option<String>,
+}
+
 /// A login that went to the provider and has not come back yet.
 struct PendingLogin {
     verifier: PkceCodeVerifier,
     nonce: Nonce,
-    return_to: String,
+    after: After,
     started: Instant,
 }
 
@@ -121,8 +143,9 @@ impl RelyingParty {
         .set_redirect_uri(redirect))
     }
 
-    /// Starts a login: the provider URL to send the browser to and the `state` to bind to it.
-    pub async fn begin(&self, return_to: String) -> Result<(String, String), SigninError> {
+    /// Starts a login: the provider URL to send the browser to and the `state` to bind to
+    /// it; `after` says where the finished login resumes.
+    pub async fn begin(&self, after: After) -> Result<(String, String), SigninError> {
         let client = self.client().await?;
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
         let mut request = client.authorize_url(
@@ -133,6 +156,15 @@ impl RelyingParty {
         for scope in self.config.signin_scopes.iter().filter(|s| *s != "openid") {
             request = request.add_scope(Scope::new(scope.clone()));
         }
+        if self
+            .config
+            .signin_scopes
+            .iter()
+            .any(|s| s == "offline_access")
+        {
+            // OpenID Connect Core §11: offline access is granted only with consent.
+            request = request.add_prompt(openidconnect::core::CoreAuthPrompt::Consent);
+        }
         let (url, state, nonce) = request.set_pkce_challenge(challenge).url();
         let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
         pending.retain(|_, p| p.started.elapsed() < LOGIN_TTL);
@@ -141,7 +173,7 @@ impl RelyingParty {
             PendingLogin {
                 verifier,
                 nonce,
-                return_to,
+                after,
                 started: Instant::now(),
             },
         );
@@ -150,13 +182,13 @@ impl RelyingParty {
 
     /// Finishes a login: checks `state` against the browser's, redeems the code with the
     /// PKCE verifier, verifies the ID token and its nonce; returns who signed in and
-    /// where they were going.
+    /// what they were doing.
     pub async fn finish(
         &self,
         state: &str,
         browser_state: Option<&str>,
         code: &str,
-    ) -> Result<(Principal, String), SigninError> {
+    ) -> Result<SignedIn, SigninError> {
         if browser_state != Some(state) {
             return Err(SigninError::State);
         }
@@ -190,7 +222,49 @@ impl RelyingParty {
                 self.config.user_claim
             ))
         })?;
-        Ok((principal, login.return_to))
+        Ok(SignedIn {
+            principal,
+            after: login.after,
+            refresh_token: tokens.refresh_token().map(|r| r.secret().clone()),
+        })
+    }
+
+    /// Asks the provider again about a person signed in earlier, with the refresh token it
+    /// gave then: their groups now (from the new ID token, when it sends one) and the
+    /// rotated refresh token. An error means the provider no longer signs them in.
+    pub async fn recheck(
+        &self,
+        refresh_token: &str,
+    ) -> Result<(Option<Principal>, Option<String>), SigninError> {
+        let client = self.client().await?;
+        let token = RefreshToken::new(refresh_token.to_string());
+        let tokens = client
+            .exchange_refresh_token(&token)
+            .map_err(|e| SigninError::Provider(e.to_string()))?
+            .request_async(&self.http)
+            .await
+            .map_err(|e| match e {
+                // The provider answered no: the person is no longer signed in there.
+                openidconnect::RequestTokenError::ServerResponse(r) => {
+                    SigninError::Refused(r.to_string())
+                }
+                // It could not be asked: nothing is known about the person.
+                other => SigninError::Provider(other.to_string()),
+            })?;
+        let principal = match tokens.id_token() {
+            Some(id_token) => {
+                id_token
+                    .claims(&client.id_token_verifier(), |_: Option<&Nonce>| Ok(()))
+                    .map_err(|e| SigninError::Token(e.to_string()))?;
+                let claims = verified_payload(&id_token.to_string())?;
+                self.config.principal_from_claims(&claims)
+            }
+            None => None,
+        };
+        Ok((
+            principal,
+            tokens.refresh_token().map(|r| r.secret().clone()),
+        ))
     }
 }
 

@@ -1,0 +1,396 @@
+//! The authorization server's records: MCP clients, grants (one person's consent to one
+//! client for one resource), single-use authorization codes and rotating refresh tokens.
+//! Codes and refresh tokens are stored as SHA-256 digests only.
+
+use super::{Store, StoreError, now};
+use crate::gateway::auth::Principal;
+use chrono::{Duration as ChronoDuration, Utc};
+use sha2::{Digest, Sha256};
+use sqlx::Row;
+
+/// The SHA-256 (hex) under which a secret is stored.
+pub fn secret_hash(secret: &str) -> String {
+    hex::encode(Sha256::digest(secret.as_bytes()))
+}
+
+fn at(offset: ChronoDuration) -> String {
+    (Utc::now() + offset).to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
+
+/// A registered (or metadata-document) MCP client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthzClient {
+    /// Its id (random for registered clients, the document URL otherwise).
+    pub client_id: String,
+    /// The name shown on the consent page.
+    pub client_name: String,
+    /// Redirect URIs, matched exactly (loopback port excepted).
+    pub redirect_uris: Vec<String>,
+    /// `registered` or `metadata_document`.
+    pub source: String,
+}
+
+/// A person's consent to a client for a resource.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Grant {
+    /// Its id (`sid` in access tokens).
+    pub id: String,
+    /// The client.
+    pub client_id: String,
+    /// Who.
+    pub principal: Principal,
+    /// The audience of its tokens.
+    pub resource: String,
+    /// Scopes.
+    pub scope: String,
+    /// Whether it was revoked.
+    pub revoked: bool,
+}
+
+/// A redeemed authorization code.
+#[derive(Debug, Clone)]
+pub struct Code {
+    /// Its grant.
+    pub grant_id: String,
+    /// The client it was issued to.
+    pub client_id: String,
+    /// The redirect URI of the authorization request.
+    pub redirect_uri: String,
+    /// The PKCE S256 challenge.
+    pub code_challenge: String,
+}
+
+/// What presenting a code or refresh token found.
+#[derive(Debug, Clone)]
+pub enum Redeemed<T> {
+    /// First use, within its lifetime.
+    Fresh(T),
+    /// Used before: the grant (given) must be revoked.
+    Replayed(String),
+    /// Unknown or expired.
+    Unknown,
+}
+
+impl Store {
+    /// Saves a client (replacing a metadata document's earlier copy).
+    pub async fn put_authz_client(&self, c: &AuthzClient) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO authz_clients (client_id, client_name, redirect_uris_json, source, created_at) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (client_id) DO UPDATE SET client_name = excluded.client_name, redirect_uris_json = excluded.redirect_uris_json, source = excluded.source",
+        )
+        .bind(&c.client_id)
+        .bind(&c.client_name)
+        .bind(serde_json::to_string(&c.redirect_uris).unwrap_or_else(|_| "[]".into()))
+        .bind(&c.source)
+        .bind(now())
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// A client by id.
+    pub async fn authz_client(&self, client_id: &str) -> Result<Option<AuthzClient>, StoreError> {
+        let row = sqlx::query(
+            "SELECT client_id, client_name, redirect_uris_json, source FROM authz_clients WHERE client_id = $1",
+        )
+        .bind(client_id)
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(row.map(|r| AuthzClient {
+            client_id: r.get("client_id"),
+            client_name: r.get("client_name"),
+            redirect_uris: serde_json::from_str(&r.get::<String, _>("redirect_uris_json"))
+                .unwrap_or_default(),
+            source: r.get("source"),
+        }))
+    }
+
+    /// Records a new grant.
+    pub async fn create_grant(&self, g: &Grant) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO authz_grants (id, client_id, principal, groups_json, resource, scope, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(&g.id)
+        .bind(&g.client_id)
+        .bind(&g.principal.user)
+        .bind(serde_json::to_string(&g.principal.groups).unwrap_or_else(|_| "[]".into()))
+        .bind(&g.resource)
+        .bind(&g.scope)
+        .bind(now())
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Keeps (or replaces) the provider's refresh token of a grant.
+    pub async fn set_grant_idp_refresh(
+        &self,
+        id: &str,
+        token: Option<&str>,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE authz_grants SET idp_refresh_token = $1 WHERE id = $2")
+            .bind(token)
+            .bind(id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// The provider's refresh token of a grant, if it has one.
+    pub async fn grant_idp_refresh(&self, id: &str) -> Result<Option<String>, StoreError> {
+        Ok(sqlx::query_scalar::<_, Option<String>>(
+            "SELECT idp_refresh_token FROM authz_grants WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await?
+        .flatten())
+    }
+
+    /// The person's groups as the provider says now.
+    pub async fn set_grant_groups(&self, id: &str, groups: &[String]) -> Result<(), StoreError> {
+        sqlx::query("UPDATE authz_grants SET groups_json = $1 WHERE id = $2")
+            .bind(serde_json::to_string(groups).unwrap_or_else(|_| "[]".into()))
+            .bind(id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// A grant by id.
+    pub async fn grant(&self, id: &str) -> Result<Option<Grant>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, client_id, principal, groups_json, resource, scope, revoked_at FROM authz_grants WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(row.map(|r| Grant {
+            id: r.get("id"),
+            client_id: r.get("client_id"),
+            principal: Principal {
+                user: r.get("principal"),
+                groups: serde_json::from_str(&r.get::<String, _>("groups_json"))
+                    .unwrap_or_default(),
+            },
+            resource: r.get("resource"),
+            scope: r.get("scope"),
+            revoked: r.get::<Option<String>, _>("revoked_at").is_some(),
+        }))
+    }
+
+    /// Revokes a grant (its codes, refresh and access tokens); returns its person when
+    /// it was live.
+    pub async fn revoke_grant(&self, id: &str, reason: &str) -> Result<Option<String>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "UPDATE authz_grants SET revoked_at = $1, revoked_reason = $2 WHERE id = $3 AND revoked_at IS NULL RETURNING principal",
+        )
+        .bind(now())
+        .bind(reason)
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await?)
+    }
+
+    /// Grants revoked in the last `secs` seconds (their access tokens may still be
+    /// within their lifetime).
+    pub async fn recently_revoked_grants(&self, secs: u64) -> Result<Vec<String>, StoreError> {
+        let since = at(-ChronoDuration::seconds(
+            i64::try_from(secs).unwrap_or(i64::MAX / 2),
+        ));
+        Ok(
+            sqlx::query_scalar("SELECT id FROM authz_grants WHERE revoked_at > $1")
+                .bind(since)
+                .fetch_all(self.pool())
+                .await?,
+        )
+    }
+
+    /// Stores a new authorization code (by digest) valid for `secs`.
+    pub async fn create_code(&self, code: &str, c: &Code, secs: u64) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO authz_codes (code_hash, grant_id, client_id, redirect_uri, code_challenge, expires_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(secret_hash(code))
+        .bind(&c.grant_id)
+        .bind(&c.client_id)
+        .bind(&c.redirect_uri)
+        .bind(&c.code_challenge)
+        .bind(at(ChronoDuration::seconds(secs as i64)))
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Spends a code: fresh the first time (within its lifetime), replayed after.
+    pub async fn redeem_code(&self, code: &str) -> Result<Redeemed<Code>, StoreError> {
+        let hash = secret_hash(code);
+        let row = sqlx::query(
+            "UPDATE authz_codes SET used_at = $1 WHERE code_hash = $2 AND used_at IS NULL AND expires_at > $3 \
+             RETURNING grant_id, client_id, redirect_uri, code_challenge",
+        )
+        .bind(now())
+        .bind(&hash)
+        .bind(now())
+        .fetch_optional(self.pool())
+        .await?;
+        if let Some(r) = row {
+            return Ok(Redeemed::Fresh(Code {
+                grant_id: r.get("grant_id"),
+                client_id: r.get("client_id"),
+                redirect_uri: r.get("redirect_uri"),
+                code_challenge: r.get("code_challenge"),
+            }));
+        }
+        let used: Option<(String, Option<String>)> =
+            sqlx::query_as("SELECT grant_id, used_at FROM authz_codes WHERE code_hash = $1")
+                .bind(&hash)
+                .fetch_optional(self.pool())
+                .await?;
+        Ok(match used {
+            Some((grant, Some(_))) => Redeemed::Replayed(grant),
+            _ => Redeemed::Unknown,
+        })
+    }
+
+    /// Stores a new refresh token (by digest) valid for `days`.
+    pub async fn create_refresh_token(
+        &self,
+        token: &str,
+        grant_id: &str,
+        client_id: &str,
+        days: u64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO authz_refresh_tokens (token_hash, grant_id, client_id, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(secret_hash(token))
+        .bind(grant_id)
+        .bind(client_id)
+        .bind(now())
+        .bind(at(ChronoDuration::days(days as i64)))
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Rotates a refresh token: fresh (grant id, client id) on first use, replayed when
+    /// it was rotated before.
+    pub async fn rotate_refresh_token(
+        &self,
+        token: &str,
+    ) -> Result<Redeemed<(String, String)>, StoreError> {
+        let hash = secret_hash(token);
+        let row: Option<(String, String)> = sqlx::query_as(
+            "UPDATE authz_refresh_tokens SET rotated_at = $1 WHERE token_hash = $2 AND rotated_at IS NULL AND expires_at > $3 \
+             RETURNING grant_id, client_id",
+        )
+        .bind(now())
+        .bind(&hash)
+        .bind(now())
+        .fetch_optional(self.pool())
+        .await?;
+        if let Some(r) = row {
+            return Ok(Redeemed::Fresh(r));
+        }
+        let used: Option<(String, Option<String>)> = sqlx::query_as(
+            "SELECT grant_id, rotated_at FROM authz_refresh_tokens WHERE token_hash = $1",
+        )
+        .bind(&hash)
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(match used {
+            Some((grant, Some(_))) => Redeemed::Replayed(grant),
+            _ => Redeemed::Unknown,
+        })
+    }
+
+    /// Undoes the rotation of a refresh token whose refresh could not be completed (the
+    /// identity provider was unreachable), so the client may try again with it.
+    pub async fn restore_refresh_token(&self, token: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE authz_refresh_tokens SET rotated_at = NULL WHERE token_hash = $1")
+            .bind(secret_hash(token))
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// The grant of a refresh token (for revocation), whatever its state.
+    pub async fn refresh_token_grant(&self, token: &str) -> Result<Option<String>, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT grant_id FROM authz_refresh_tokens WHERE token_hash = $1")
+                .bind(secret_hash(token))
+                .fetch_optional(self.pool())
+                .await?,
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn codes_are_single_use_and_refresh_tokens_rotate() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&format!("sqlite://{}/a.db", dir.path().display()))
+            .await
+            .unwrap();
+        let g = Grant {
+            id: "g1".into(),
+            client_id: "c1".into(),
+            principal: Principal {
+                user: "eve".into(),
+                groups: vec!["engineers".into()],
+            },
+            resource: "https://gh/mcp".into(),
+            scope: "mcp".into(),
+            revoked: false,
+        };
+        store.create_grant(&g).await.unwrap();
+        assert_eq!(store.grant("g1").await.unwrap(), Some(g));
+        let code = Code {
+            grant_id: "g1".into(),
+            client_id: "c1".into(),
+            redirect_uri: "http://127.0.0.1:1/cb".into(),
+            code_challenge: "x".into(),
+        };
+        store.create_code("the-code", &code, 60).await.unwrap();
+        assert!(matches!(
+            store.redeem_code("the-code").await.unwrap(),
+            Redeemed::Fresh(_)
+        ));
+        assert!(
+            matches!(store.redeem_code("the-code").await.unwrap(), Redeemed::Replayed(g) if g == "g1")
+        );
+        assert!(matches!(
+            store.redeem_code("other").await.unwrap(),
+            Redeemed::Unknown
+        ));
+        let stored: String = sqlx::query_scalar("SELECT code_hash FROM authz_codes")
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+        assert_ne!(stored, "the-code", "only the digest is stored");
+
+        store
+            .create_refresh_token("r1", "g1", "c1", 1)
+            .await
+            .unwrap();
+        assert!(matches!(
+            store.rotate_refresh_token("r1").await.unwrap(),
+            Redeemed::Fresh(_)
+        ));
+        assert!(matches!(
+            store.rotate_refresh_token("r1").await.unwrap(),
+            Redeemed::Replayed(_)
+        ));
+        assert_eq!(
+            store.revoke_grant("g1", "test").await.unwrap().as_deref(),
+            Some("eve")
+        );
+        assert_eq!(store.revoke_grant("g1", "test").await.unwrap(), None);
+        assert_eq!(store.recently_revoked_grants(60).await.unwrap(), ["g1"]);
+        assert!(store.grant("g1").await.unwrap().unwrap().revoked);
+    }
+}
