@@ -1,6 +1,7 @@
 // A real OpenID provider (npm `oidc-provider`) for Gatehouse's identity tests.
 //
 // Usage: node oidc-provider.mjs --port N --resource URL [--web-client ID:SECRET:REDIRECT_URI]
+//                               [--native-client ID]
 // Issues RS256 JWT access tokens for the resource URL (RFC 8707 resource indicators) to
 // static confidential clients by the client-credentials grant. Each client stands for a
 // workload with groups, which the tokens carry in a `groups` claim:
@@ -9,6 +10,10 @@
 // With --web-client, people sign in too (Authorization Code + PKCE, any password: the
 // provider's dev login form) as one of these test users, whose ID tokens carry `groups`:
 //   ann -> [auditors], bob -> [approvers], root -> [gatehouse-admins], eve -> [engineers]
+// With --native-client, an installed app (the tray) signs people in too: a public client
+// (no secret, PKCE required) whose loopback redirect http://127.0.0.1/callback matches any
+// port (RFC 8252), with refresh tokens (offline_access); its access tokens carry the
+// person's groups.
 // Prints "listening on PORT" on stderr when ready.
 import Provider from "oidc-provider";
 
@@ -42,6 +47,18 @@ const webClient = (() => {
   };
 })();
 
+const nativeIndex = args.indexOf("--native-client");
+const nativeClient = nativeIndex >= 0 && nativeIndex + 1 < args.length
+  ? {
+      client_id: args[nativeIndex + 1],
+      application_type: "native",
+      grant_types: ["authorization_code", "refresh_token"],
+      response_types: ["code"],
+      redirect_uris: ["http://127.0.0.1/callback"],
+      token_endpoint_auth_method: "none",
+    }
+  : null;
+
 const provider = new Provider(issuer, {
   clients: [
     ...Object.keys(groups).map((id) => ({
@@ -52,6 +69,7 @@ const provider = new Provider(issuer, {
       response_types: [],
     })),
     ...(webClient ? [webClient] : []),
+    ...(nativeClient ? [nativeClient] : []),
   ],
   // People's claims: groups ride in the ID token for the default sign-in scopes.
   claims: { openid: ["sub"], profile: ["preferred_username", "groups"], email: ["email"] },
@@ -61,7 +79,7 @@ const provider = new Provider(issuer, {
     claims: () => ({ sub: id, preferred_username: id, email: `${id}@example.test`, groups: people[id] ?? [] }),
   }),
   features: {
-    devInteractions: { enabled: Boolean(webClient) },
+    devInteractions: { enabled: Boolean(webClient || nativeClient) },
     clientCredentials: { enabled: true },
     resourceIndicators: {
       enabled: true,
@@ -73,7 +91,10 @@ const provider = new Provider(issuer, {
       },
     },
   },
-  extraTokenClaims: (_ctx, token) => ({ groups: groups[token.clientId] ?? [] }),
+  extraTokenClaims: (_ctx, token) => ({
+    groups: token.accountId ? (people[token.accountId] ?? []) : (groups[token.clientId] ?? []),
+    ...(token.accountId ? { preferred_username: token.accountId } : {}),
+  }),
 });
 provider.proxy = false;
 provider.listen(port, "127.0.0.1", () => console.error(`listening on ${port}`));

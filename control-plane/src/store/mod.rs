@@ -111,9 +111,25 @@ pub struct Event {
     pub decision: Option<String>,
 }
 
+/// A record uploaded from a laptop's local capture spool (`POST /api/v1/spool`).
+#[derive(Debug, Clone)]
+pub struct SpooledEvent {
+    /// The laptop's stable record id: stored once, repeats are ignored.
+    pub record_id: String,
+    /// When the laptop captured it (RFC 3339).
+    pub captured_at: String,
+    /// The session to create when it does not exist yet (the uploader's, on `local:NAME`).
+    pub session: NewSession,
+    /// The event itself.
+    pub event: Event,
+    /// `Some(reason)` when the record ends the session.
+    pub ends_session: Option<String>,
+}
+
 enum Op {
     StartSession(NewSession),
     Event(Event),
+    Spooled(Box<SpooledEvent>),
     SessionInfo {
         id: String,
         client: Option<(String, String)>,
@@ -203,6 +219,20 @@ impl Store {
     pub async fn record(&self, events: Vec<Event>) -> Result<(), StoreError> {
         self.submit(events.into_iter().map(Op::Event).collect())
             .await
+    }
+
+    /// Stores records uploaded from a local capture spool, in order, each exactly once:
+    /// records whose id is already stored are skipped (durable on return). Missing
+    /// sessions are created; the events join the hash chain like the gateway's own.
+    pub async fn ingest_spool(&self, records: Vec<SpooledEvent>) -> Result<(), StoreError> {
+        self.submit(records.into_iter().map(|r| Op::Spooled(Box::new(r))).collect())
+            .await
+    }
+
+    /// Which of these spool record ids are stored already.
+    pub async fn stored_spool_ids(&self, ids: &[String]) -> Result<Vec<String>, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        spool_ids_present(&mut conn, ids).await
     }
 
     /// Fills in what the handshake told us about the client.
@@ -682,8 +712,28 @@ async fn commit(
 ) -> Result<(), StoreError> {
     let at = now();
     let ops = || batch.iter().flat_map(|j| &j.ops);
-    let events = ops().filter_map(|op| match op {
+    // Spooled records already stored (or repeated within this group) are skipped: the
+    // single writer makes this check-then-insert race-free, and the unique key backs it.
+    let spooled: Vec<String> = ops()
+        .filter_map(|op| match op {
+            Op::Spooled(s) => Some(s.record_id.clone()),
+            _ => None,
+        })
+        .collect();
+    let mut seen: std::collections::HashSet<String> = if spooled.is_empty() {
+        Default::default()
+    } else {
+        spool_ids_present(conn, &spooled).await?.into_iter().collect()
+    };
+    let keep: Vec<bool> = ops()
+        .map(|op| match op {
+            Op::Spooled(s) => seen.insert(s.record_id.clone()),
+            _ => true,
+        })
+        .collect();
+    let events = ops().zip(&keep).filter_map(|(op, keep)| match op {
         Op::Event(e) => Some(e),
+        Op::Spooled(s) if *keep => Some(&s.event),
         _ => None,
     });
     let (chained, new_head) = link(head, events, &at);
@@ -695,18 +745,87 @@ async fn commit(
     }
     let mut tx = conn.begin().await?;
     let mut next_event = chained.iter();
-    for op in ops() {
+    for (op, keep) in ops().zip(&keep) {
         match op {
             Op::Event(_) => {
                 if let Some(c) = next_event.next() {
                     insert_events(&mut tx, std::slice::from_ref(c), &at).await?;
                 }
             }
+            Op::Spooled(s) if *keep => {
+                if let Some(c) = next_event.next() {
+                    insert_spooled(&mut tx, s, c, &at).await?;
+                }
+            }
+            Op::Spooled(_) => {}
             other => apply(&mut tx, other, &at).await?,
         }
     }
     tx.commit().await?;
     *head = new_head;
+    Ok(())
+}
+
+async fn spool_ids_present(
+    conn: &mut SqliteConnection,
+    ids: &[String],
+) -> Result<Vec<String>, StoreError> {
+    let mut found = Vec::new();
+    for chunk in ids.chunks(500) {
+        let mut q = QueryBuilder::<Sqlite>::new("SELECT id FROM spool_records WHERE id IN (");
+        let mut list = q.separated(", ");
+        for id in chunk {
+            list.push_bind(id);
+        }
+        q.push(")");
+        let rows: Vec<(String,)> = q.build_query_as().fetch_all(&mut *conn).await?;
+        found.extend(rows.into_iter().map(|r| r.0));
+    }
+    Ok(found)
+}
+
+/// One spooled record: its session (created on first sight), its chained event, its id
+/// under the unique key, and the session's end when it says so.
+async fn insert_spooled(
+    tx: &mut SqliteConnection,
+    s: &SpooledEvent,
+    c: &Chained<'_>,
+    at: &str,
+) -> Result<(), StoreError> {
+    let n = &s.session;
+    sqlx::query(
+        "INSERT OR IGNORE INTO sessions (id, principal, groups_json, server, era, client_name, client_version, \
+         protocol_version, started_at, last_seen_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(&n.id)
+    .bind(&n.principal)
+    .bind(serde_json::to_string(&n.groups).unwrap_or_else(|_| "[]".into()))
+    .bind(&n.server)
+    .bind(&n.era)
+    .bind(n.client.as_ref().map(|c| &c.0))
+    .bind(n.client.as_ref().map(|c| &c.1))
+    .bind(&n.protocol_version)
+    .bind(&s.captured_at)
+    .bind(&s.captured_at)
+    .execute(&mut *tx)
+    .await?;
+    insert_events(tx, std::slice::from_ref(c), at).await?;
+    sqlx::query("INSERT INTO spool_records (id, session_id, seq, captured_at, uploaded_at) VALUES (?, ?, ?, ?, ?)")
+        .bind(&s.record_id)
+        .bind(&n.id)
+        .bind(c.seq)
+        .bind(&s.captured_at)
+        .bind(at)
+        .execute(&mut *tx)
+        .await?;
+    if let Some(reason) = &s.ends_session {
+        sqlx::query("UPDATE sessions SET ended_at = ?, end_reason = ? WHERE id = ? AND ended_at IS NULL")
+            .bind(&s.captured_at)
+            .bind(reason)
+            .bind(&n.id)
+            .execute(&mut *tx)
+            .await?;
+    }
     Ok(())
 }
 
@@ -758,7 +877,9 @@ async fn apply(tx: &mut SqliteConnection, op: &Op, at: &str) -> Result<(), Store
             .execute(&mut *tx)
             .await?;
         }
-        Op::Event(_) => unreachable!("events are inserted with their chain links"),
+        Op::Event(_) | Op::Spooled(_) => {
+            unreachable!("events are inserted with their chain links")
+        }
         Op::SessionInfo {
             id,
             client,

@@ -9,12 +9,25 @@ use std::collections::BTreeMap;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::sync::mpsc;
 
+mod local;
+pub use local::run_local;
+
+/// `GATEHOUSE_TOKEN`, if set.
+fn env_token() -> Option<String> {
+    std::env::var("GATEHOUSE_TOKEN")
+        .ok()
+        .map(|t| t.trim().to_string())
+        .filter(|t| !t.is_empty())
+}
+
 /// Relays stdin/stdout to `{url}/mcp/{server}` until stdin closes.
 pub async fn run(server: String, url: String) -> Result<(), Exit> {
-    let token = std::env::var("GATEHOUSE_TOKEN")
-        .ok()
-        .filter(|t| !t.trim().is_empty())
-        .ok_or_else(|| Exit::Usage("GATEHOUSE_TOKEN is not set: put your Gatehouse token in the client's env for this server".into()))?;
+    let token = match env_token() {
+        Some(t) => t,
+        None => local::tray_token()
+            .await
+            .map_err(|e| Exit::Usage(format!("{e} (no GATEHOUSE_TOKEN either)")))?,
+    };
     let endpoint = format!("{}/mcp/{server}", url.trim_end_matches('/'));
     let headers = BTreeMap::from([(
         "authorization".to_string(),

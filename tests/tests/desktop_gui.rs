@@ -1,0 +1,120 @@
+//! GUI smoke test of the tray app (desktop/app): launches the built app under Xvfb with a
+//! D-Bus session, signs in at the real OpenID provider (the browser part scripted), waits
+//! until the app shows the person and their servers, and takes a screenshot of its window
+//! into desktop/app/screenshots/.
+//!
+//! Needs the built app and an X display, so it is ignored by default; run it with
+//! `scripts/desktop-smoke.sh` (builds the app, then runs this under
+//! `xvfb-run -a dbus-run-session --`).
+
+use gatehouse_e2e::*;
+use serde_json::Value;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+use tokio::process::Command;
+
+fn app_bin() -> PathBuf {
+    let p = std::env::var_os("GATEHOUSE_DESKTOP_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/work/target-desktop/debug/gatehouse-desktop"));
+    assert!(p.exists(), "{} is missing: build desktop/app first (scripts/desktop-smoke.sh does)", p.display());
+    p
+}
+
+async fn wait_for<T>(what: &str, secs: u64, mut f: impl FnMut() -> Option<T>) -> T {
+    for _ in 0..secs * 10 {
+        if let Some(v) = f() {
+            return v;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{what} did not happen within {secs} s");
+}
+
+fn screenshot(name: &str) -> PathBuf {
+    let dir = repo().join("desktop/app/screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    let ok = std::process::Command::new("import")
+        .args(["-window", "root"])
+        .arg(&path)
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    assert!(ok, "imagemagick `import` failed (is DISPLAY set? run under xvfb-run)");
+    path
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the built tray app and Xvfb: scripts/desktop-smoke.sh"]
+async fn the_tray_app_signs_in_and_shows_its_window() {
+    assert!(std::env::var_os("DISPLAY").is_some(), "no DISPLAY: run under xvfb-run");
+    let op_port = free_port();
+    let issuer = format!("http://127.0.0.1:{op_port}");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let stdio = everything_stdio();
+    let g = Gatehouse::start_with(
+        &format!("{}{}", stdio_server("everything", &stdio), stdio_server("postgres-prod", &stdio)),
+        &format!("[oidc]\nissuer = \"{issuer}\"\n"),
+        Some(listener),
+    )
+    .await;
+    let script = peers().join("oidc-provider.mjs").display().to_string();
+    let resource = format!("{}/mcp", g.base);
+    let _op = Command::new(node22())
+        .args([&script, "--port", &op_port.to_string(), "--resource", &resource, "--native-client", "gatehouse-desktop"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    for _ in 0..300 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", op_port)).await.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    let home = tempfile::tempdir().unwrap();
+    let mut app = Command::new(app_bin())
+        .env("GATEHOUSE_DESKTOP_HOME", home.path())
+        .env("GATEHOUSE_URL", &g.base)
+        .env("GATEHOUSE_ISSUER", &issuer)
+        .env("GATEHOUSE_CLIENT_ID", "gatehouse-desktop")
+        .env("GATEHOUSE_DESKTOP_TEST_HOOKS", "1")
+        .env("GATEHOUSE_DESKTOP_AUTOSIGNIN", "1")
+        .env("GATEHOUSE_DESKTOP_SHOW", "1")
+        .stdin(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+
+    // The app sends the "browser" to the provider; the test hook hands us that URL.
+    let url_file = home.path().join("signin-url.txt");
+    let url = wait_for("the sign-in URL", 60, || std::fs::read_to_string(&url_file).ok()).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    screenshot("signing-in.png");
+    let browser = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let back = browser_login(&browser, &url, "eve", "http://127.0.0.1:").await;
+    let page = reqwest::get(&back).await.unwrap();
+    assert_eq!(page.status(), 200, "the app's loopback answered the browser");
+
+    let state_file = home.path().join("state.json");
+    let state: Value = wait_for("signed in with servers listed", 60, || {
+        let v: Value = serde_json::from_str(&std::fs::read_to_string(&state_file).ok()?).ok()?;
+        (v["signin"]["state"] == "signed_in" && v["user"] == "eve" && v["servers"].as_array()?.len() == 2).then_some(v)
+    })
+    .await;
+    assert_eq!(state["groups"][0], "engineers");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let shot = screenshot("signed-in.png");
+    assert!(std::fs::metadata(&shot).unwrap().len() > 5_000, "a real screenshot");
+    assert!(app.try_wait().unwrap().is_none(), "the app is still running");
+    let _ = app.start_kill();
+}
