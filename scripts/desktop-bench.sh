@@ -52,11 +52,12 @@ sleep "$idle"
 t1=$(ticks); s1=$(date +%s.%N)
 hz=$(getconf CLK_TCK)
 cpu=$(echo "scale=2; 100 * ($t1 - $t0) / $hz / ($s1 - $s0)" | bc)
-echo "$own_rss $(rss) $cpu $(tree | wc -l)"
+echo "$own_rss $(rss) $cpu $(tree | wc -l)" > "$home/figures"
 kill "$pid"
 INNER
 chmod +x "$home/measure.sh"
-read -r own total cpu procs < <(xvfb-run -a -s "-screen 0 1024x768x24" dbus-run-session -- "$home/measure.sh" "$bin" "$home" "$idle")
+xvfb-run -a -s "-screen 0 1024x768x24" dbus-run-session -- "$home/measure.sh" "$bin" "$home" "$idle" >/dev/null 2>&1
+read -r own total cpu procs < "$home/figures"
 rm -rf "$home"
 
 printf '%-36s %s\n' "figure" "value"

@@ -38,7 +38,15 @@ async fn signing_in_with_pkce_at_the_real_provider_gives_a_token_the_gateway_tak
     let resource = format!("{}/mcp", g.base);
     let script = peers().join("oidc-provider.mjs").display().to_string();
     let _op = Command::new(node22())
-        .args([&script, "--port", &op_port.to_string(), "--resource", &resource, "--native-client", CLIENT])
+        .args([
+            &script,
+            "--port",
+            &op_port.to_string(),
+            "--resource",
+            &resource,
+            "--native-client",
+            CLIENT,
+        ])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -52,12 +60,19 @@ async fn signing_in_with_pkce_at_the_real_provider_gives_a_token_the_gateway_tak
     profile.save(home.path()).unwrap();
     let account = Arc::new(Account::new(home.path(), profile.clone(), KeyringMode::Off));
     assert_eq!(account.state(), State::SignedOut);
-    assert!(account.access_token().await.is_err(), "no token before sign-in");
+    assert!(
+        account.access_token().await.is_err(),
+        "no token before sign-in"
+    );
 
     let pending = account.begin_sign_in().await.unwrap();
     assert_eq!(account.state().label(), "authorizing");
     let url = pending.url.clone();
-    assert!(url.contains("code_challenge_method=S256") && url.contains("redirect_uri=http%3A%2F%2F127.0.0.1%3A"), "{url}");
+    assert!(
+        url.contains("code_challenge_method=S256")
+            && url.contains("redirect_uri=http%3A%2F%2F127.0.0.1%3A"),
+        "{url}"
+    );
     let waiting = {
         let a = account.clone();
         tokio::spawn(async move { a.finish_sign_in(pending, Duration::from_secs(60)).await })
@@ -69,7 +84,7 @@ async fn signing_in_with_pkce_at_the_real_provider_gives_a_token_the_gateway_tak
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
-    let back = browser_login(&browser, &url, "eve", "http://127.0.0.1:").await;
+    let back = browser_login(&browser, &url, "eve", &redirect_uri(&url)).await;
     assert!(!back.starts_with(&issuer), "{back}");
     let page = reqwest::get(&back).await.unwrap();
     assert_eq!(page.status(), 200);
@@ -79,7 +94,11 @@ async fn signing_in_with_pkce_at_the_real_provider_gives_a_token_the_gateway_tak
     match account.state() {
         State::SignedIn { user, expires_at } => {
             assert_eq!(user, "eve");
-            assert!(expires_at > chrono::Utc::now());
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_secs() as i64;
+            assert!(expires_at.timestamp() > now);
         }
         other => panic!("not signed in: {other:?}"),
     }
@@ -95,7 +114,10 @@ async fn signing_in_with_pkce_at_the_real_provider_gives_a_token_the_gateway_tak
     // with the access token expired it refreshes (once), and the new token works.
     let store = TokenStore::new(home.path(), &format!("{issuer}|{CLIENT}"), KeyringMode::Off);
     let (mut kept, _) = store.load().await.unwrap().unwrap();
-    assert!(kept.refresh_token.is_some(), "offline_access gave a refresh token");
+    assert!(
+        kept.refresh_token.is_some(),
+        "offline_access gave a refresh token"
+    );
     kept.expires_at = 0;
     store.save(&kept).await.unwrap();
     let other = Account::new(home.path(), profile.clone(), KeyringMode::Off);
@@ -103,7 +125,11 @@ async fn signing_in_with_pkce_at_the_real_provider_gives_a_token_the_gateway_tak
     assert_ne!(fresh, token, "a new access token");
     assert_eq!(api.me(&fresh).await.unwrap().user, "eve");
     let (after, _) = store.load().await.unwrap().unwrap();
-    assert_eq!(after.access_token.as_deref(), Some(fresh.as_str()), "shared with every process");
+    assert_eq!(
+        after.access_token.as_deref(),
+        Some(fresh.as_str()),
+        "shared with every process"
+    );
     // The first process takes the shared token instead of refreshing with a spent one.
     let third = Account::new(home.path(), profile.clone(), KeyringMode::Off);
     assert_eq!(third.access_token().await.unwrap(), fresh);
@@ -128,7 +154,10 @@ async fn signing_in_with_pkce_at_the_real_provider_gives_a_token_the_gateway_tak
 
 async fn wait_port(port: u16) {
     for _ in 0..300 {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
             return;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -196,7 +225,8 @@ impl Local {
         self.send(json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"e2e","version":"1"}}})).await;
         let init = self.answer(1).await;
         assert!(init["result"]["serverInfo"].is_object(), "{init}");
-        self.send(json!({"jsonrpc":"2.0","method":"notifications/initialized"})).await;
+        self.send(json!({"jsonrpc":"2.0","method":"notifications/initialized"}))
+            .await;
     }
 
     async fn echo(&mut self, id: i64, text: &str) -> Value {
@@ -207,10 +237,15 @@ impl Local {
     /// Closes stdin and reads everything until the process exits.
     async fn finish(mut self) -> (usize, Vec<Value>) {
         drop(self.stdin.take());
-        while let Ok(Ok(Some(line))) = tokio::time::timeout(Duration::from_secs(30), self.out.next_line()).await {
+        while let Ok(Ok(Some(line))) =
+            tokio::time::timeout(Duration::from_secs(30), self.out.next_line()).await
+        {
             self.received.push(serde_json::from_str(&line).unwrap());
         }
-        let status = tokio::time::timeout(Duration::from_secs(30), self.child.wait()).await.unwrap().unwrap();
+        let status = tokio::time::timeout(Duration::from_secs(30), self.child.wait())
+            .await
+            .unwrap()
+            .unwrap();
         assert!(status.success(), "connect --local exited with {status}");
         (self.sent, self.received)
     }
@@ -226,7 +261,10 @@ async fn local_events(g: &Gatehouse) -> Vec<(String, String, String, String)> {
 }
 
 async fn sqlx_rows(g: &Gatehouse, sql: &str) -> Vec<(String, String, String, String)> {
-    sqlx::query_as(sql).fetch_all(g.gw.store.pool()).await.unwrap()
+    sqlx::query_as(sql)
+        .fetch_all(g.gw.store.pool())
+        .await
+        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -239,21 +277,39 @@ async fn local_capture_survives_kill_9_and_an_outage_and_uploads_exactly_once() 
     // 1. Control plane down. A session, then kill -9 right after an answer.
     let mut p1 = Local::spawn(home.path(), &url);
     p1.session().await;
-    let call = p1.echo(2, "card 4111 1111 1111 1111 for ada@example.com").await;
-    let text = call["result"]["content"][0]["text"].as_str().unwrap_or_default().to_string();
-    assert!(text.contains("Echo:") && !text.contains("4111 1111") && !text.contains("ada@example.com"), "masked before the client: {text}");
+    let call = p1
+        .echo(2, "card 4111 1111 1111 1111 for ada@example.com")
+        .await;
+    let text = call["result"]["content"][0]["text"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        text.contains("Echo:") && !text.contains("4111 1111") && !text.contains("ada@example.com"),
+        "masked before the client: {text}"
+    );
     p1.child.start_kill().unwrap(); // SIGKILL
     let _ = p1.child.wait().await;
     let spool = Spool::open(&spool_path).await.unwrap();
     let n1 = spool.pending().await.unwrap();
-    assert!(n1 >= 6, "start + initialize, answer, initialized, call, answer are durable: {n1}");
+    assert!(
+        n1 >= 6,
+        "start + initialize, answer, initialized, call, answer are durable: {n1}"
+    );
     // A copy of the spool as it is now: replayed at the end as a crash between upload and delete would.
     let replay = tempfile::tempdir().unwrap();
     {
-        sqlx::query(&format!("VACUUM INTO '{}'", replay.path().join("spool.db").display()))
-            .execute(&sqlx::SqlitePool::connect(&format!("sqlite://{}", spool_path.display())).await.unwrap())
-            .await
-            .unwrap();
+        sqlx::query(&format!(
+            "VACUUM INTO '{}'",
+            replay.path().join("spool.db").display()
+        ))
+        .execute(
+            &sqlx::SqlitePool::connect(&format!("sqlite://{}", spool_path.display()))
+                .await
+                .unwrap(),
+        )
+        .await
+        .unwrap();
     }
 
     // 2. Restart while still down: a second session spools too.
@@ -264,21 +320,43 @@ async fn local_capture_survives_kill_9_and_an_outage_and_uploads_exactly_once() 
 
     // 3. The control plane comes up on that address; the running capture uploads the
     // killed session's records and its own.
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.unwrap();
-    let g = Gatehouse::start_with(&stdio_server("everything", &everything_stdio()), "admin_groups = [\"engineers\"]\n", Some(listener)).await;
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .unwrap();
+    let g = Gatehouse::start_with(
+        &stdio_server("everything", &everything_stdio()),
+        "admin_groups = [\"engineers\"]\n",
+        Some(listener),
+    )
+    .await;
     for _ in 0..600 {
         if spool.pending().await.unwrap() == 0 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert_eq!(spool.pending().await.unwrap(), 0, "uploaded within 60 s of the control plane coming back");
+    assert_eq!(
+        spool.pending().await.unwrap(),
+        0,
+        "uploaded within 60 s of the control plane coming back"
+    );
     let events = local_events(&g).await;
     let s1 = events[0].0.clone();
     let in_s1: Vec<_> = events.iter().filter(|e| e.0 == s1).collect();
-    assert_eq!(in_s1.len() as i64, n1, "every spooled record of the killed session, once");
-    assert!(in_s1.iter().any(|e| e.2 == "request" && e.3.contains("\"tools/call\"")));
-    assert!(!in_s1.iter().any(|e| e.3.contains("4111 1111 1111 1111")), "only masked data in the record");
+    assert_eq!(
+        in_s1.len() as i64,
+        n1,
+        "every spooled record of the killed session, once"
+    );
+    assert!(
+        in_s1
+            .iter()
+            .any(|e| e.2 == "request" && e.3.contains("\"tools/call\""))
+    );
+    assert!(
+        !in_s1.iter().any(|e| e.3.contains("4111 1111 1111 1111")),
+        "only masked data in the record"
+    );
 
     // 4. More in the live session, then a clean end: its records arrive too.
     p2.echo(3, "again").await;
@@ -296,8 +374,12 @@ async fn local_capture_survives_kill_9_and_an_outage_and_uploads_exactly_once() 
     // 5. A re-upload of already stored records (the spool copy from step 1) stores nothing.
     let old = Spool::open(&replay.path().join("spool.db")).await.unwrap();
     assert_eq!(old.pending().await.unwrap(), n1);
-    let token: gatehouse_desktop_core::upload::TokenSource = Arc::new(|| Box::pin(async { Some(TOKEN.to_string()) }));
-    let again = Uploader::new(old.clone(), ControlPlane::new(&g.base), token).upload_all().await.unwrap();
+    let token: gatehouse_desktop_core::upload::TokenSource =
+        Arc::new(|| Box::pin(async { Some(TOKEN.to_string()) }));
+    let again = Uploader::new(old.clone(), ControlPlane::new(&g.base), token)
+        .upload_all()
+        .await
+        .unwrap();
     assert_eq!(again as i64, n1, "acknowledged again");
     assert_eq!(old.pending().await.unwrap(), 0);
     assert_eq!(local_events(&g).await.len(), all, "nothing duplicated");
@@ -310,7 +392,12 @@ async fn local_capture_survives_kill_9_and_an_outage_and_uploads_exactly_once() 
 
     // The local sessions are the person's, on `local:everything`, in the verified chain.
     let sessions = g.gw.store.list_sessions(10).await.unwrap();
-    assert!(sessions.iter().filter(|s| s.server == "local:everything").all(|s| s.principal == "e2e"));
+    assert!(
+        sessions
+            .iter()
+            .filter(|s| s.server == "local:everything")
+            .all(|s| s.principal == "e2e")
+    );
     match g.gw.store.verify_chain().await.unwrap() {
         gatehouse_control_plane::store::ChainReport::Intact { .. } => {}
         broken => panic!("the chain broke: {broken:?}"),
@@ -324,7 +411,18 @@ async fn local_capture_survives_kill_9_and_an_outage_and_uploads_exactly_once() 
         .send()
         .await
         .unwrap();
-    assert_eq!(pushed.status(), 201, "{}", pushed.text().await.unwrap_or_default());
+    assert_eq!(
+        pushed.status(),
+        201,
+        "{}",
+        pushed.text().await.unwrap_or_default()
+    );
+    for _ in 0..100 {
+        if g.gw.policy().is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let mut p3 = Local::spawn(home.path(), &url);
     p3.session().await;
     p3.send(json!({"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"add","arguments":{"a":1,"b":2}}})).await;
@@ -346,12 +444,32 @@ async fn local_capture_survives_kill_9_and_an_outage_and_uploads_exactly_once() 
 async fn bad_uploads_are_refused_with_the_reason() {
     let g = Gatehouse::start(&stdio_server("everything", &everything_stdio())).await;
     let http = reqwest::Client::new();
-    let post = |body: Value| http.post(format!("{}/api/v1/spool", g.base)).bearer_auth(TOKEN).json(&body).send();
+    let post = |body: Value| {
+        http.post(format!("{}/api/v1/spool", g.base))
+            .bearer_auth(TOKEN)
+            .json(&body)
+            .send()
+    };
     let r = post(json!({"records":[{"id":"a","session_id":"not-local","server":"x","at":"2026-01-01T00:00:00Z","direction":"gateway","kind":"k","payload":"{}"}]})).await.unwrap();
     assert_eq!(r.status(), 400);
     assert!(r.text().await.unwrap().contains("local session"));
     let r = post(json!({"records":[{"id":"a","session_id":"local-1","server":"x","at":"2026-01-01T00:00:00Z","direction":"sideways","kind":"k","payload":"{}"}]})).await.unwrap();
     assert_eq!(r.status(), 400);
-    let r = http.post(format!("{}/api/v1/spool", g.base)).json(&json!({"records":[]})).send().await.unwrap();
+    let r = http
+        .post(format!("{}/api/v1/spool", g.base))
+        .json(&json!({"records":[]}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 401, "sign-in required");
+}
+
+/// The loopback redirect URI a sign-in URL names (where the scripted browser stops).
+fn redirect_uri(url: &str) -> String {
+    reqwest::Url::parse(url)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "redirect_uri")
+        .map(|(_, v)| v.into_owned())
+        .expect("a redirect_uri in the sign-in URL")
 }

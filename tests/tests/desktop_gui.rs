@@ -18,7 +18,11 @@ fn app_bin() -> PathBuf {
     let p = std::env::var_os("GATEHOUSE_DESKTOP_BIN")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("/work/target-desktop/debug/gatehouse-desktop"));
-    assert!(p.exists(), "{} is missing: build desktop/app first (scripts/desktop-smoke.sh does)", p.display());
+    assert!(
+        p.exists(),
+        "{} is missing: build desktop/app first (scripts/desktop-smoke.sh does)",
+        p.display()
+    );
     p
 }
 
@@ -42,20 +46,30 @@ fn screenshot(name: &str) -> PathBuf {
         .status()
         .map(|s| s.success())
         .unwrap_or(false);
-    assert!(ok, "imagemagick `import` failed (is DISPLAY set? run under xvfb-run)");
+    assert!(
+        ok,
+        "imagemagick `import` failed (is DISPLAY set? run under xvfb-run)"
+    );
     path
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs the built tray app and Xvfb: scripts/desktop-smoke.sh"]
 async fn the_tray_app_signs_in_and_shows_its_window() {
-    assert!(std::env::var_os("DISPLAY").is_some(), "no DISPLAY: run under xvfb-run");
+    assert!(
+        std::env::var_os("DISPLAY").is_some(),
+        "no DISPLAY: run under xvfb-run"
+    );
     let op_port = free_port();
     let issuer = format!("http://127.0.0.1:{op_port}");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let stdio = everything_stdio();
     let g = Gatehouse::start_with(
-        &format!("{}{}", stdio_server("everything", &stdio), stdio_server("postgres-prod", &stdio)),
+        &format!(
+            "{}{}",
+            stdio_server("everything", &stdio),
+            stdio_server("postgres-prod", &stdio)
+        ),
         &format!("[oidc]\nissuer = \"{issuer}\"\n"),
         Some(listener),
     )
@@ -63,7 +77,15 @@ async fn the_tray_app_signs_in_and_shows_its_window() {
     let script = peers().join("oidc-provider.mjs").display().to_string();
     let resource = format!("{}/mcp", g.base);
     let _op = Command::new(node22())
-        .args([&script, "--port", &op_port.to_string(), "--resource", &resource, "--native-client", "gatehouse-desktop"])
+        .args([
+            &script,
+            "--port",
+            &op_port.to_string(),
+            "--resource",
+            &resource,
+            "--native-client",
+            "gatehouse-desktop",
+        ])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -71,7 +93,10 @@ async fn the_tray_app_signs_in_and_shows_its_window() {
         .spawn()
         .unwrap();
     for _ in 0..300 {
-        if tokio::net::TcpStream::connect(("127.0.0.1", op_port)).await.is_ok() {
+        if tokio::net::TcpStream::connect(("127.0.0.1", op_port))
+            .await
+            .is_ok()
+        {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -93,7 +118,10 @@ async fn the_tray_app_signs_in_and_shows_its_window() {
 
     // The app sends the "browser" to the provider; the test hook hands us that URL.
     let url_file = home.path().join("signin-url.txt");
-    let url = wait_for("the sign-in URL", 60, || std::fs::read_to_string(&url_file).ok()).await;
+    let url = wait_for("the sign-in URL", 60, || {
+        std::fs::read_to_string(&url_file).ok()
+    })
+    .await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     screenshot("signing-in.png");
     let browser = reqwest::Client::builder()
@@ -101,20 +129,43 @@ async fn the_tray_app_signs_in_and_shows_its_window() {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
-    let back = browser_login(&browser, &url, "eve", "http://127.0.0.1:").await;
+    let back = browser_login(&browser, &url, "eve", &redirect_uri(&url)).await;
     let page = reqwest::get(&back).await.unwrap();
-    assert_eq!(page.status(), 200, "the app's loopback answered the browser");
+    assert_eq!(
+        page.status(),
+        200,
+        "the app's loopback answered the browser"
+    );
 
     let state_file = home.path().join("state.json");
     let state: Value = wait_for("signed in with servers listed", 60, || {
         let v: Value = serde_json::from_str(&std::fs::read_to_string(&state_file).ok()?).ok()?;
-        (v["signin"]["state"] == "signed_in" && v["user"] == "eve" && v["servers"].as_array()?.len() == 2).then_some(v)
+        (v["signin"]["state"] == "signed_in"
+            && v["user"] == "eve"
+            && v["servers"].as_array()?.len() == 2)
+            .then_some(v)
     })
     .await;
     assert_eq!(state["groups"][0], "engineers");
     tokio::time::sleep(Duration::from_secs(2)).await;
     let shot = screenshot("signed-in.png");
-    assert!(std::fs::metadata(&shot).unwrap().len() > 5_000, "a real screenshot");
-    assert!(app.try_wait().unwrap().is_none(), "the app is still running");
+    assert!(
+        std::fs::metadata(&shot).unwrap().len() > 5_000,
+        "a real screenshot"
+    );
+    assert!(
+        app.try_wait().unwrap().is_none(),
+        "the app is still running"
+    );
     let _ = app.start_kill();
+}
+
+/// The loopback redirect URI a sign-in URL names (where the scripted browser stops).
+fn redirect_uri(url: &str) -> String {
+    reqwest::Url::parse(url)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "redirect_uri")
+        .map(|(_, v)| v.into_owned())
+        .expect("a redirect_uri in the sign-in URL")
 }

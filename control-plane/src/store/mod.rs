@@ -225,8 +225,13 @@ impl Store {
     /// records whose id is already stored are skipped (durable on return). Missing
     /// sessions are created; the events join the hash chain like the gateway's own.
     pub async fn ingest_spool(&self, records: Vec<SpooledEvent>) -> Result<(), StoreError> {
-        self.submit(records.into_iter().map(|r| Op::Spooled(Box::new(r))).collect())
-            .await
+        self.submit(
+            records
+                .into_iter()
+                .map(|r| Op::Spooled(Box::new(r)))
+                .collect(),
+        )
+        .await
     }
 
     /// Which of these spool record ids are stored already.
@@ -723,7 +728,10 @@ async fn commit(
     let mut seen: std::collections::HashSet<String> = if spooled.is_empty() {
         Default::default()
     } else {
-        spool_ids_present(conn, &spooled).await?.into_iter().collect()
+        spool_ids_present(conn, &spooled)
+            .await?
+            .into_iter()
+            .collect()
     };
     let keep: Vec<bool> = ops()
         .map(|op| match op {
@@ -819,12 +827,14 @@ async fn insert_spooled(
         .execute(&mut *tx)
         .await?;
     if let Some(reason) = &s.ends_session {
-        sqlx::query("UPDATE sessions SET ended_at = ?, end_reason = ? WHERE id = ? AND ended_at IS NULL")
-            .bind(&s.captured_at)
-            .bind(reason)
-            .bind(&n.id)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "UPDATE sessions SET ended_at = ?, end_reason = ? WHERE id = ? AND ended_at IS NULL",
+        )
+        .bind(&s.captured_at)
+        .bind(reason)
+        .bind(&n.id)
+        .execute(&mut *tx)
+        .await?;
     }
     Ok(())
 }

@@ -312,7 +312,10 @@ fn notify_new(handle: &AppHandle, app: &App, pending: &[Value]) {
         let body = format!(
             "{} wants {} on {}",
             a["requester"].as_str().unwrap_or("someone"),
-            a["tool"].as_str().or(a["method"].as_str()).unwrap_or("a call"),
+            a["tool"]
+                .as_str()
+                .or(a["method"].as_str())
+                .unwrap_or("a call"),
             a["server"].as_str().unwrap_or("a server")
         );
         if let Err(e) = handle
@@ -368,7 +371,10 @@ async fn begin_sign_in(handle: &AppHandle, app: &Arc<App>) -> Result<(), String>
         // The GUI smoke test drives this URL with a scripted browser.
         let _ = std::fs::write(app.home.join("signin-url.txt"), &pending.url);
     } else if let Err(e) = handle.opener().open_url(&pending.url, None::<&str>) {
-        return Err(format!("cannot open the browser ({e}); open this URL: {}", pending.url));
+        return Err(format!(
+            "cannot open the browser ({e}); open this URL: {}",
+            pending.url
+        ));
     }
     let h = handle.clone();
     let a = app.clone();
@@ -445,7 +451,8 @@ fn gatehouse_program() -> String {
 pub fn write_client(handle: &AppHandle, client: Client, server: &str) -> Result<String, String> {
     let app = handle.state::<Arc<App>>();
     let entry = entry_for(&app, server)?;
-    let w = clients::write_entry(client, &client.default_path(), &entry).map_err(|e| e.to_string())?;
+    let w =
+        clients::write_entry(client, &client.default_path(), &entry).map_err(|e| e.to_string())?;
     Ok(format!(
         "{} {} in {}{}",
         if w.replaced { "Updated" } else { "Added" },
@@ -483,7 +490,9 @@ pub fn show_window(handle: &AppHandle, focus: Option<&str>) {
 pub fn open_dashboard_in_browser(handle: &AppHandle, path: &str) {
     let app = handle.state::<Arc<App>>();
     if let Some(url) = app.account().map(|a| a.profile().gateway_url) {
-        let _ = handle.opener().open_url(format!("{url}{path}"), None::<&str>);
+        let _ = handle
+            .opener()
+            .open_url(format!("{url}{path}"), None::<&str>);
     }
 }
 

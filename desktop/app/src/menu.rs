@@ -73,11 +73,10 @@ pub fn refresh(handle: &AppHandle, snap: &Snapshot) {
 }
 
 fn status_line(s: &Snapshot) -> String {
-    let who = s.user.clone().or_else(|| {
-        s.signin
-            .as_ref()
-            .and_then(|x| x.user().map(String::from))
-    });
+    let who = s
+        .user
+        .clone()
+        .or_else(|| s.signin.as_ref().and_then(|x| x.user().map(String::from)));
     match (look(s), who) {
         (Look::Offline, Some(u)) => format!("Gatehouse: {u}, offline"),
         (Look::Approval, Some(u)) => format!(
@@ -109,20 +108,34 @@ fn build(h: &AppHandle, s: &Snapshot) -> tauri::Result<Menu<Wry>> {
     // Servers this person may use, each with the client actions.
     let mut servers: Vec<Submenu<Wry>> = Vec::new();
     for srv in &s.servers {
-        let Some(name) = srv["name"].as_str() else { continue };
+        let Some(name) = srv["name"].as_str() else {
+            continue;
+        };
         let mut actions: Vec<MenuItem<Wry>> = Vec::new();
         for c in Client::ALL {
             let key = client_key(c);
-            actions.push(item(h, &format!("add:{key}:{name}"), &format!("Add to {}", c.label()), true)?);
+            actions.push(item(
+                h,
+                &format!("add:{key}:{name}"),
+                &format!("Add to {}", c.label()),
+                true,
+            )?);
         }
         for c in Client::ALL {
             let key = client_key(c);
-            actions.push(item(h, &format!("copy:{key}:{name}"), &format!("Copy entry for {}", c.label()), true)?);
+            actions.push(item(
+                h,
+                &format!("copy:{key}:{name}"),
+                &format!("Copy entry for {}", c.label()),
+                true,
+            )?);
         }
-        let refs: Vec<&dyn IsMenuItem<Wry>> = actions.iter().map(|a| a as &dyn IsMenuItem<Wry>).collect();
+        let refs: Vec<&dyn IsMenuItem<Wry>> =
+            actions.iter().map(|a| a as &dyn IsMenuItem<Wry>).collect();
         servers.push(Submenu::with_items(h, name, true, &refs)?);
     }
-    let server_refs: Vec<&dyn IsMenuItem<Wry>> = servers.iter().map(|a| a as &dyn IsMenuItem<Wry>).collect();
+    let server_refs: Vec<&dyn IsMenuItem<Wry>> =
+        servers.iter().map(|a| a as &dyn IsMenuItem<Wry>).collect();
     owned.push(Box::new(Submenu::with_items(
         h,
         format!("Servers ({})", s.servers.len()),
@@ -137,12 +150,18 @@ fn build(h: &AppHandle, s: &Snapshot) -> tauri::Result<Menu<Wry>> {
         let text = format!(
             "{} · {} on {}",
             a["requester"].as_str().unwrap_or("?"),
-            a["tool"].as_str().or(a["method"].as_str()).unwrap_or("call"),
+            a["tool"]
+                .as_str()
+                .or(a["method"].as_str())
+                .unwrap_or("call"),
             a["server"].as_str().unwrap_or("?")
         );
         approvals.push(item(h, &format!("approval:{id}"), &text, true)?);
     }
-    let approval_refs: Vec<&dyn IsMenuItem<Wry>> = approvals.iter().map(|a| a as &dyn IsMenuItem<Wry>).collect();
+    let approval_refs: Vec<&dyn IsMenuItem<Wry>> = approvals
+        .iter()
+        .map(|a| a as &dyn IsMenuItem<Wry>)
+        .collect();
     owned.push(Box::new(Submenu::with_items(
         h,
         format!("Approvals waiting ({})", s.approvals.len()),
@@ -156,15 +175,30 @@ fn build(h: &AppHandle, s: &Snapshot) -> tauri::Result<Menu<Wry>> {
         let text = format!(
             "{} · {}",
             x["server"].as_str().unwrap_or("?"),
-            x["started_at"].as_str().unwrap_or("").get(..16).unwrap_or("")
+            x["started_at"]
+                .as_str()
+                .unwrap_or("")
+                .get(..16)
+                .unwrap_or("")
         );
         sessions.push(item(h, &format!("session:{id}"), &text, true)?);
     }
-    let session_refs: Vec<&dyn IsMenuItem<Wry>> = sessions.iter().map(|a| a as &dyn IsMenuItem<Wry>).collect();
-    owned.push(Box::new(Submenu::with_items(h, "Recent sessions", !s.sessions.is_empty(), &session_refs)?));
+    let session_refs: Vec<&dyn IsMenuItem<Wry>> =
+        sessions.iter().map(|a| a as &dyn IsMenuItem<Wry>).collect();
+    owned.push(Box::new(Submenu::with_items(
+        h,
+        "Recent sessions",
+        !s.sessions.is_empty(),
+        &session_refs,
+    )?));
     owned.push(Box::new(PredefinedMenuItem::separator(h)?));
     owned.push(Box::new(item(h, "open", "Open Gatehouse…", true)?));
-    owned.push(Box::new(item(h, "dashboard", "Open dashboard", s.configured)?));
+    owned.push(Box::new(item(
+        h,
+        "dashboard",
+        "Open dashboard",
+        s.configured,
+    )?));
     owned.push(Box::new(item(h, "quit", "Quit", true)?));
     let refs: Vec<&dyn IsMenuItem<Wry>> = owned.iter().map(|b| b.as_ref()).collect();
     Menu::with_items(h, &refs)

@@ -132,7 +132,10 @@ impl Account {
 
     /// The profile now.
     pub fn profile(&self) -> Profile {
-        self.profile.lock().map(|p| p.clone()).unwrap_or_else(|p| p.into_inner().clone())
+        self.profile
+            .lock()
+            .map(|p| p.clone())
+            .unwrap_or_else(|p| p.into_inner().clone())
     }
 
     /// Records who the control plane says this is (user, groups) for offline use.
@@ -191,7 +194,11 @@ impl Account {
     }
 
     /// Waits for the browser to come back and keeps the tokens.
-    pub async fn finish_sign_in(&self, pending: Pending, wait: Duration) -> Result<Backend, AccountError> {
+    pub async fn finish_sign_in(
+        &self,
+        pending: Pending,
+        wait: Duration,
+    ) -> Result<Backend, AccountError> {
         let oidc = self.oidc().await.map_err(map_err)?;
         match oidc.finish(pending, wait).await {
             Ok(t) => self.keep(t).await,
@@ -250,7 +257,8 @@ impl Account {
         {
             let user = self.profile().user.unwrap_or_else(|| "you".into());
             // Enter the machine as if the sign-in had just finished, then check the token.
-            self.state.send_replace(State::Refreshing { user: user.clone() });
+            self.state
+                .send_replace(State::Refreshing { user: user.clone() });
             *self.cached.lock().unwrap_or_else(|p| p.into_inner()) = Some(t.clone());
             match self.access_token().await {
                 Ok(_) => {
@@ -268,21 +276,28 @@ impl Account {
     }
 
     fn cached_tokens(&self) -> Option<StoredTokens> {
-        self.cached.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.cached
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// A valid access token, refreshed when it is about to expire.
     pub async fn access_token(&self) -> Result<String, AccountError> {
         let fresh = |t: &StoredTokens| {
-            t.access_token.clone().filter(|_| {
-                t.expires_at > (Utc::now() + MARGIN).timestamp()
-            })
+            t.access_token
+                .clone()
+                .filter(|_| t.expires_at > (Utc::now() + MARGIN).timestamp())
         };
         if let Some(a) = self.cached_tokens().as_ref().and_then(fresh) {
             return Ok(a);
         }
         // Another process may have refreshed already.
-        let loaded = self.store.load().await.map_err(|e| AccountError::Setup(e.to_string()))?;
+        let loaded = self
+            .store
+            .load()
+            .await
+            .map_err(|e| AccountError::Setup(e.to_string()))?;
         if let Some((t, _)) = &loaded
             && let Some(a) = fresh(t)
         {
@@ -291,7 +306,12 @@ impl Account {
         }
         let lock = self.lock_refresh().await?;
         // Re-read under the lock: the holder before us may have refreshed.
-        let stored = match self.store.load().await.map_err(|e| AccountError::Setup(e.to_string()))? {
+        let stored = match self
+            .store
+            .load()
+            .await
+            .map_err(|e| AccountError::Setup(e.to_string()))?
+        {
             Some((t, _)) => t,
             None => {
                 self.apply(Event::SignOut);
@@ -383,7 +403,9 @@ impl Account {
 
 fn map_err(e: SignInError) -> AccountError {
     match e {
-        SignInError::Unreachable(r) => AccountError::Offline(format!("the identity provider at {r}")),
+        SignInError::Unreachable(r) => {
+            AccountError::Offline(format!("the identity provider at {r}"))
+        }
         other => AccountError::Refused(other.to_string()),
     }
 }

@@ -138,7 +138,12 @@ impl ControlPlane {
     }
 
     /// `GET /api/v1/sessions?user=...&limit=...`: recent sessions of a person.
-    pub async fn sessions(&self, token: &str, user: &str, limit: u32) -> Result<Vec<Value>, ApiError> {
+    pub async fn sessions(
+        &self,
+        token: &str,
+        user: &str,
+        limit: u32,
+    ) -> Result<Vec<Value>, ApiError> {
         let v = self
             .send(
                 self.get("/api/v1/sessions", token)

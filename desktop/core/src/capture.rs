@@ -59,7 +59,15 @@ struct Session {
 }
 
 impl Session {
-    fn record(&self, direction: &str, kind: &str, msg: Option<&Message>, payload: String, masked: &MaskCounts, decision: Option<&Value>) -> Record {
+    fn record(
+        &self,
+        direction: &str,
+        kind: &str,
+        msg: Option<&Message>,
+        payload: String,
+        masked: &MaskCounts,
+        decision: Option<&Value>,
+    ) -> Record {
         Record {
             id: uuid::Uuid::new_v4().to_string(),
             session_id: self.id.clone(),
@@ -76,14 +84,28 @@ impl Session {
         }
     }
 
-    fn message_record(&self, direction: &str, msg: &Message, payload: Option<String>, masked: &MaskCounts, decision: Option<&Value>) -> Record {
+    fn message_record(
+        &self,
+        direction: &str,
+        msg: &Message,
+        payload: Option<String>,
+        masked: &MaskCounts,
+        decision: Option<&Value>,
+    ) -> Record {
         let kind = match msg.kind() {
             Kind::Request { .. } => "request",
             Kind::Notification { .. } => "notification",
             Kind::Response { is_error: true, .. } => "error",
             Kind::Response { .. } => "response",
         };
-        self.record(direction, kind, Some(msg), payload.unwrap_or_else(|| msg.to_json()), masked, decision)
+        self.record(
+            direction,
+            kind,
+            Some(msg),
+            payload.unwrap_or_else(|| msg.to_json()),
+            masked,
+            decision,
+        )
     }
 
     /// Spools records (durable on return) and nudges the uploader.
@@ -105,7 +127,13 @@ impl Session {
             Err(e) => {
                 tracing::error!(error = %e, "could not record a server message; it is withheld");
                 msg.id().filter(|_| msg.is_response()).map(|id| {
-                    Message::error(Some(id.clone()), codes::INTERNAL_ERROR, format!("Gatehouse could not record this response, so it is withheld: {e}"), None).to_json()
+                    Message::error(
+                        Some(id.clone()),
+                        codes::INTERNAL_ERROR,
+                        format!("Gatehouse could not record this response, so it is withheld: {e}"),
+                        None,
+                    )
+                    .to_json()
                 })
             }
         }
@@ -115,7 +143,14 @@ impl Session {
 impl Capture {
     /// Runs `command args` as the local server for one client speaking on
     /// `input`/`output` (newline-delimited JSON-RPC), until the client closes `input`.
-    pub async fn run<R, W>(&self, command: &str, args: &[String], env: BTreeMap<String, String>, input: R, output: W) -> Result<(), CaptureError>
+    pub async fn run<R, W>(
+        &self,
+        command: &str,
+        args: &[String],
+        env: BTreeMap<String, String>,
+        input: R,
+        output: W,
+    ) -> Result<(), CaptureError>
     where
         R: AsyncRead + Unpin,
         W: AsyncWrite + Unpin + Send + 'static,
@@ -145,22 +180,33 @@ impl Capture {
             args: args.to_vec(),
             env,
         };
-        let (upstream, mut from_server) = match Upstream::connect(&spec, &UpstreamOptions::default()).await {
-            Ok(u) => u,
-            Err(e) => {
-                let _ = session
-                    .keep(&[session.record("gateway", "session_end", None, json!({ "reason": "upstream_failed", "error": e.to_string() }).to_string(), &MaskCounts::new(), None)])
-                    .await;
-                return Err(CaptureError::Start(e.to_string()));
-            }
-        };
+        let (upstream, mut from_server) =
+            match Upstream::connect(&spec, &UpstreamOptions::default()).await {
+                Ok(u) => u,
+                Err(e) => {
+                    let _ = session
+                        .keep(&[session.record(
+                            "gateway",
+                            "session_end",
+                            None,
+                            json!({ "reason": "upstream_failed", "error": e.to_string() })
+                                .to_string(),
+                            &MaskCounts::new(),
+                            None,
+                        )])
+                        .await;
+                    return Err(CaptureError::Start(e.to_string()));
+                }
+            };
 
         // One writer owns the output so concurrent answers never interleave.
         let (out_tx, mut out_rx) = mpsc::channel::<String>(256);
         let mut output = output;
         let writer = tokio::spawn(async move {
             while let Some(line) = out_rx.recv().await {
-                if output.write_all(line.as_bytes()).await.is_err() || output.write_all(b"\n").await.is_err() {
+                if output.write_all(line.as_bytes()).await.is_err()
+                    || output.write_all(b"\n").await.is_err()
+                {
                     return;
                 }
                 let _ = output.flush().await;
@@ -187,7 +233,9 @@ impl Capture {
             let msgs = match Body::decode(line.as_bytes()) {
                 Ok(b) => b.into_messages(),
                 Err(e) => {
-                    let _ = out_tx.send(Message::error(None, e.code(), e.to_string(), None).to_json()).await;
+                    let _ = out_tx
+                        .send(Message::error(None, e.code(), e.to_string(), None).to_json())
+                        .await;
                     continue;
                 }
             };
@@ -206,7 +254,14 @@ impl Capture {
         drop(out_tx);
         let _ = writer.await;
         session
-            .keep(&[session.record("gateway", "session_end", None, json!({ "reason": "client_closed" }).to_string(), &MaskCounts::new(), None)])
+            .keep(&[session.record(
+                "gateway",
+                "session_end",
+                None,
+                json!({ "reason": "client_closed" }).to_string(),
+                &MaskCounts::new(),
+                None,
+            )])
             .await?;
         tracing::info!(session = %session.id, "local capture ended");
         Ok(())
@@ -215,7 +270,12 @@ impl Capture {
 
 /// Decides, records and forwards one client message; a request's answers are relayed by
 /// the returned task.
-async fn client_message(s: &Arc<Session>, upstream: &Upstream, msg: Message, out: &mpsc::Sender<String>) -> Option<tokio::task::JoinHandle<()>> {
+async fn client_message(
+    s: &Arc<Session>,
+    upstream: &Upstream,
+    msg: Message,
+    out: &mpsc::Sender<String>,
+) -> Option<tokio::task::JoinHandle<()>> {
     let (record_payload, counts) = mask_for_record(&s.cap.masker, &msg);
     if !msg.is_request() {
         let rec = s.message_record("client_to_server", &msg, record_payload, &counts, None);
@@ -229,10 +289,26 @@ async fn client_message(s: &Arc<Session>, upstream: &Upstream, msg: Message, out
         return None;
     }
     let id: Option<Id> = msg.id().cloned();
-    let (verdict, decision) = s.cap.policy.decide(&s.cap.user, &s.cap.groups, &policy_server(&s.cap.server), &msg);
-    let request = s.message_record("client_to_server", &msg, record_payload, &counts, Some(&decision));
+    let (verdict, decision) = s.cap.policy.decide(
+        &s.cap.user,
+        &s.cap.groups,
+        &policy_server(&s.cap.server),
+        &msg,
+    );
+    let request = s.message_record(
+        "client_to_server",
+        &msg,
+        record_payload,
+        &counts,
+        Some(&decision),
+    );
     if let Verdict::Refuse(reason) = verdict {
-        let answer = Message::error(id, codes::POLICY_DENIED, reason, Some(json!({ "gatehouse": "denied_by_policy" })));
+        let answer = Message::error(
+            id,
+            codes::POLICY_DENIED,
+            reason,
+            Some(json!({ "gatehouse": "denied_by_policy" })),
+        );
         let answer_rec = s.message_record("gateway", &answer, None, &MaskCounts::new(), None);
         let text = match s.keep(&[request, answer_rec]).await {
             Ok(()) => answer.to_json(),
@@ -256,7 +332,10 @@ async fn client_message(s: &Arc<Session>, upstream: &Upstream, msg: Message, out
                     let done = m.is_response();
                     if done
                         && method.as_deref() == Some("initialize")
-                        && let Some(v) = m.result_value().and_then(|r| r.get("protocolVersion")).and_then(|v| v.as_str())
+                        && let Some(v) = m
+                            .result_value()
+                            .and_then(|r| r.get("protocolVersion"))
+                            .and_then(|v| v.as_str())
                     {
                         upstream.set_protocol_version(v);
                     }
@@ -271,7 +350,12 @@ async fn client_message(s: &Arc<Session>, upstream: &Upstream, msg: Message, out
             }))
         }
         Err(e) => {
-            let err = Message::error(id, codes::UPSTREAM_ERROR, format!("the local server is unavailable: {e}"), None);
+            let err = Message::error(
+                id,
+                codes::UPSTREAM_ERROR,
+                format!("the local server is unavailable: {e}"),
+                None,
+            );
             let rec = s.message_record("gateway", &err, None, &MaskCounts::new(), None);
             let _ = s.keep(&[rec]).await;
             let _ = out.send(err.to_json()).await;
@@ -281,7 +365,13 @@ async fn client_message(s: &Arc<Session>, upstream: &Upstream, msg: Message, out
 }
 
 fn not_recorded(id: Option<&Id>, e: &crate::spool::SpoolError) -> String {
-    Message::error(id.cloned(), codes::INTERNAL_ERROR, format!("Gatehouse could not record this request, so it was not sent: {e}"), None).to_json()
+    Message::error(
+        id.cloned(),
+        codes::INTERNAL_ERROR,
+        format!("Gatehouse could not record this request, so it was not sent: {e}"),
+        None,
+    )
+    .to_json()
 }
 
 fn mask_at(masker: &Masker, v: Option<&mut Value>, counts: &mut MaskCounts) {
@@ -305,10 +395,27 @@ fn mask_paths(masker: &Masker, msg: &Message, paths: &[&str]) -> (Option<Value>,
 /// Masks the data in a server message (the same places as the gateway masks: results of
 /// calls, reads and prompts, errors, log and progress text, sampling and elicitation text),
 /// never schemas or envelopes.
-pub fn mask_from_server(masker: &Masker, msg: &mut Message, request_method: Option<&str>) -> MaskCounts {
+pub fn mask_from_server(
+    masker: &Masker,
+    msg: &mut Message,
+    request_method: Option<&str>,
+) -> MaskCounts {
     let paths: &[&str] = match msg.kind() {
         Kind::Response { is_error: true, .. } => &["/error"],
-        Kind::Response { .. } if matches!(request_method, Some("tools/call" | "resources/read" | "prompts/get" | "completion/complete" | "sampling/createMessage")) => &["/result"],
+        Kind::Response { .. }
+            if matches!(
+                request_method,
+                Some(
+                    "tools/call"
+                        | "resources/read"
+                        | "prompts/get"
+                        | "completion/complete"
+                        | "sampling/createMessage"
+                )
+            ) =>
+        {
+            &["/result"]
+        }
         Kind::Notification { method } if method == "notifications/message" => &["/params/data"],
         Kind::Notification { method } if method == "notifications/progress" => &["/params/message"],
         Kind::Request { method, .. } if method == "sampling/createMessage" => &["/params/messages"],
@@ -328,7 +435,9 @@ pub fn mask_from_server(masker: &Masker, msg: &mut Message, request_method: Opti
 /// (the local server gets them as sent).
 pub fn mask_for_record(masker: &Masker, msg: &Message) -> (Option<String>, MaskCounts) {
     let paths: &[&str] = match msg.kind() {
-        Kind::Request { method, .. } if method == "tools/call" || method == "prompts/get" => &["/params/arguments"],
+        Kind::Request { method, .. } if method == "tools/call" || method == "prompts/get" => {
+            &["/params/arguments"]
+        }
         Kind::Request { method, .. } if method == "completion/complete" => &["/params"],
         Kind::Response { .. } => &["/result", "/error"],
         _ => return (None, MaskCounts::new()),

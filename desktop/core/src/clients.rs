@@ -187,20 +187,30 @@ pub fn edit(
 ) -> Result<(String, bool), WriteError> {
     let options = parse_options(client.allows_comments());
     let source = if text.trim().is_empty() { "{}\n" } else { text };
-    let root = CstRootNode::parse(source, &options).map_err(|e| WriteError::Unparsable {
+    let unparsable = |detail: String| WriteError::Unparsable {
         path: path.to_path_buf(),
         format: if client.allows_comments() {
             "JSONC"
         } else {
             "JSON"
         },
-        detail: e.to_string(),
-    })?;
+        detail,
+    };
+    // Validate strictly first (the CST parser is lenient about some syntax).
+    if client.allows_comments() {
+        jsonc_parser::parse_to_serde_value::<Value>(source, &options)
+            .map_err(|e| unparsable(e.to_string()))?;
+    } else {
+        serde_json::from_str::<Value>(source).map_err(|e| unparsable(e.to_string()))?;
+    }
+    let root = CstRootNode::parse(source, &options).map_err(|e| unparsable(e.to_string()))?;
     let shape = |what: &str| WriteError::Shape {
         path: path.to_path_buf(),
         what: what.to_string(),
     };
-    let top = root.object_value_or_create().ok_or_else(|| shape("(top level)"))?;
+    let top = root
+        .object_value_or_create()
+        .ok_or_else(|| shape("(top level)"))?;
     let is_settings = path
         .file_name()
         .is_some_and(|n| n.eq_ignore_ascii_case("settings.json"));
@@ -334,7 +344,10 @@ mod tests {
         let e = &after["mcpServers"]["gatehouse-postgres"];
         assert_eq!(e["command"], "/usr/local/bin/gatehouse");
         assert_eq!(e["args"], json!(["connect", "postgres"]));
-        assert_eq!(e["env"], json!({"GATEHOUSE_URL": "https://gatehouse.example"}));
+        assert_eq!(
+            e["env"],
+            json!({"GATEHOUSE_URL": "https://gatehouse.example"})
+        );
         assert!(
             !std::fs::read_to_string(&path).unwrap().contains("TOKEN"),
             "no secret in the file"
@@ -370,7 +383,10 @@ mod tests {
         std::fs::write(&path, before).unwrap();
         write_entry(Client::VsCode, &path, &entry()).unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
-        assert!(text.contains("// my servers") && text.contains("// the wiki"), "{text}");
+        assert!(
+            text.contains("// my servers") && text.contains("// the wiki"),
+            "{text}"
+        );
         let after = parsed(&text);
         assert_eq!(after["servers"]["wiki"]["url"], "https://wiki");
         assert_eq!(after["inputs"], json!([]));

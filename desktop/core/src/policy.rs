@@ -29,7 +29,12 @@ pub enum Verdict {
 }
 
 /// Requests decided rule by rule (the same set as the gateway's).
-const CHECKED: [&str; 4] = ["tools/call", "resources/read", "prompts/get", "resources/subscribe"];
+const CHECKED: [&str; 4] = [
+    "tools/call",
+    "resources/read",
+    "prompts/get",
+    "resources/subscribe",
+];
 
 /// The policy holder, shared by the capture and the watch task.
 #[derive(Clone)]
@@ -90,13 +95,21 @@ impl LocalPolicy {
     /// May this person use `server` at all (no policy yet: yes, as on the gateway)?
     pub fn may_connect(&self, user: &str, groups: &[String], server: &str) -> bool {
         self.current().is_none_or(|p| {
-            p.policy
-                .may_connect(&Principal::new(user.to_string(), groups.iter().cloned()), server)
+            p.policy.may_connect(
+                &Principal::new(user.to_string(), groups.iter().cloned()),
+                server,
+            )
         })
     }
 
     /// The decision for a client request and its record (`decision` JSON).
-    pub fn decide(&self, user: &str, groups: &[String], server: &str, msg: &Message) -> (Verdict, Value) {
+    pub fn decide(
+        &self,
+        user: &str,
+        groups: &[String],
+        server: &str,
+        msg: &Message,
+    ) -> (Verdict, Value) {
         let Some(p) = self.current() else {
             return (
                 Verdict::Allow,

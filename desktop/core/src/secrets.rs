@@ -206,7 +206,10 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(store.file()).unwrap().permissions().mode();
+            let mode = std::fs::metadata(store.file())
+                .unwrap()
+                .permissions()
+                .mode();
             assert_eq!(mode & 0o777, 0o600, "only the owner may read it");
         }
         let (loaded, _) = store.load().await.unwrap().unwrap();
@@ -237,7 +240,10 @@ mod tests {
         assert_eq!(loaded, tokens());
         assert_eq!(from, backend);
         if backend == Backend::Keyring {
-            assert!(!store.file().exists(), "no plaintext copy beside the keyring");
+            assert!(
+                !store.file().exists(),
+                "no plaintext copy beside the keyring"
+            );
         }
         store.clear().await;
         assert_eq!(store.load().await.unwrap(), None);

@@ -123,9 +123,10 @@ impl State {
         };
         Ok(match (self, event) {
             (_, Event::SignOut) => State::SignedOut,
-            (State::SignedOut | State::Error { .. } | State::Authorizing { .. }, Event::Begin { url }) => {
-                State::Authorizing { url }
-            }
+            (
+                State::SignedOut | State::Error { .. } | State::Authorizing { .. },
+                Event::Begin { url },
+            ) => State::Authorizing { url },
             (
                 State::Authorizing { .. } | State::Refreshing { .. },
                 Event::Authorized { user, expires_at },
@@ -134,7 +135,9 @@ impl State {
                 State::Refreshing { user: user.clone() }
             }
             (
-                State::Refreshing { user } | State::Offline { user, .. } | State::SignedIn { user, .. },
+                State::Refreshing { user }
+                | State::Offline { user, .. }
+                | State::SignedIn { user, .. },
                 Event::Unreachable { reason },
             ) => State::Offline {
                 user: user.clone(),
@@ -286,7 +289,9 @@ impl Oidc {
     /// Starts a sign-in: listens on a fresh loopback port and builds the URL to open.
     pub async fn begin(&self) -> Result<Pending, SignInError> {
         let listener = TcpListener::bind("127.0.0.1:0").await.map_err(|e| {
-            SignInError::Refused(format!("cannot listen on a loopback port for the sign-in redirect: {e}"))
+            SignInError::Refused(format!(
+                "cannot listen on a loopback port for the sign-in redirect: {e}"
+            ))
         })?;
         let port = listener
             .local_addr()
@@ -296,7 +301,9 @@ impl Oidc {
         let verifier = random_token();
         let state = random_token();
         let mut url = reqwest::Url::parse(&self.meta.authorization_endpoint).map_err(|e| {
-            SignInError::Refused(format!("the provider's authorization endpoint is not a URL: {e}"))
+            SignInError::Refused(format!(
+                "the provider's authorization endpoint is not a URL: {e}"
+            ))
         })?;
         {
             let mut q = url.query_pairs_mut();
@@ -327,20 +334,18 @@ impl Oidc {
         let query = tokio::time::timeout(wait, accept_callback(&pending.listener))
             .await
             .map_err(|_| SignInError::TimedOut(wait.as_secs()))??;
-        let get = |k: &str| {
-            query
-                .iter()
-                .find(|(n, _)| n == k)
-                .map(|(_, v)| v.clone())
-        };
+        let get = |k: &str| query.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
         if get("state").as_deref() != Some(pending.state.as_str()) {
             return Err(SignInError::Refused(
-                "the redirect's `state` does not match this sign-in (a stale or forged redirect)".into(),
+                "the redirect's `state` does not match this sign-in (a stale or forged redirect)"
+                    .into(),
             ));
         }
         if let Some(err) = get("error") {
             let detail = get("error_description").unwrap_or_default();
-            return Err(SignInError::Refused(format!("the provider said {err}: {detail}")));
+            return Err(SignInError::Refused(format!(
+                "the provider said {err}: {detail}"
+            )));
         }
         let code = get("code")
             .ok_or_else(|| SignInError::Refused("the redirect carries no code".into()))?;
@@ -389,7 +394,9 @@ impl Oidc {
             return Err(SignInError::Unreachable(format!("{url}: {status}")));
         }
         let body: serde_json::Value = r.json().await.map_err(|e| {
-            SignInError::Refused(format!("the token endpoint answered {status} without JSON: {e}"))
+            SignInError::Refused(format!(
+                "the token endpoint answered {status} without JSON: {e}"
+            ))
         })?;
         if !status.is_success() {
             return Err(SignInError::Refused(format!(
@@ -439,7 +446,9 @@ async fn accept_callback(listener: &TcpListener) -> Result<Vec<(String, String)>
         };
         if url.path() != "/callback" {
             let _ = sock
-                .write_all(b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+                .write_all(
+                    b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+                )
                 .await;
             continue;
         }
@@ -541,7 +550,9 @@ mod tests {
             user: "eve".into(),
             expires_at: at(),
         };
-        let err = signed_in.next(Event::Begin { url: "u".into() }).unwrap_err();
+        let err = signed_in
+            .next(Event::Begin { url: "u".into() })
+            .unwrap_err();
         assert!(err.to_string().contains("signed_in"));
     }
 
@@ -549,7 +560,7 @@ mod tests {
     fn pkce_challenge_matches_rfc7636_example() {
         assert_eq!(
             challenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
-            "E9Melhoa2OwvFrEwTJJgRgjHjPD55m4fn_-K0Rsn4xY"
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
         );
     }
 }

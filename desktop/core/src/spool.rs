@@ -174,11 +174,16 @@ mod tests {
         let path = dir.path().join("spool.db");
         {
             let s = Spool::open(&path).await.unwrap();
-            s.append(&(0..5).map(record).collect::<Vec<_>>()).await.unwrap();
+            s.append(&(0..5).map(record).collect::<Vec<_>>())
+                .await
+                .unwrap();
         }
         let s = Spool::open(&path).await.unwrap();
         let all = s.oldest(10).await.unwrap();
-        assert_eq!(all.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), ["r0", "r1", "r2", "r3", "r4"]);
+        assert_eq!(
+            all.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(),
+            ["r0", "r1", "r2", "r3", "r4"]
+        );
         s.remove(&["r0".into(), "r1".into()]).await.unwrap();
         assert_eq!(s.pending().await.unwrap(), 3);
         assert_eq!(s.oldest(1).await.unwrap()[0], record(2));

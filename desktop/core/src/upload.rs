@@ -70,7 +70,11 @@ impl Uploader {
             let ack = self.api.upload_spool(&token, &values).await?;
             let acked: Vec<String> = ack["acknowledged"]
                 .as_array()
-                .map(|a| a.iter().filter_map(|v| v.as_str().map(String::from)).collect())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|v| v.as_str().map(String::from))
+                        .collect()
+                })
                 .unwrap_or_default();
             if acked.is_empty() {
                 return Err(UploadError::Api(ApiError::Refused(

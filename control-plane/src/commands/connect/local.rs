@@ -124,7 +124,9 @@ pub async fn run_local(name: String, url: String, command: Vec<String>) -> Resul
                 match serde_json::from_value::<PolicyVersion>(v) {
                     Ok(v) => match policy.apply(&v) {
                         Ok(()) => tracing::info!(version = v.version, "policy in force"),
-                        Err(e) => tracing::warn!(error = %e, "a pushed policy does not load; keeping the previous one"),
+                        Err(e) => {
+                            tracing::warn!(error = %e, "a pushed policy does not load; keeping the previous one")
+                        }
                     },
                     Err(e) => tracing::warn!(error = %e, "unexpected policy event"),
                 }
