@@ -26,14 +26,23 @@ fn app_bin() -> PathBuf {
     p
 }
 
-async fn wait_for<T>(what: &str, secs: u64, mut f: impl FnMut() -> Option<T>) -> T {
+async fn wait_for<T>(what: &str, secs: u64, f: impl FnMut() -> Option<T>) -> T {
+    wait_for_or(what, secs, f, || String::new()).await
+}
+
+async fn wait_for_or<T>(
+    what: &str,
+    secs: u64,
+    mut f: impl FnMut() -> Option<T>,
+    detail: impl Fn() -> String,
+) -> T {
     for _ in 0..secs * 10 {
         if let Some(v) = f() {
             return v;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    panic!("{what} did not happen within {secs} s");
+    panic!("{what} did not happen within {secs} s {}", detail());
 }
 
 fn screenshot(name: &str) -> PathBuf {
@@ -138,13 +147,20 @@ async fn the_tray_app_signs_in_and_shows_its_window() {
     );
 
     let state_file = home.path().join("state.json");
-    let state: Value = wait_for("signed in with servers listed", 60, || {
-        let v: Value = serde_json::from_str(&std::fs::read_to_string(&state_file).ok()?).ok()?;
-        (v["signin"]["state"] == "signed_in"
-            && v["user"] == "eve"
-            && v["servers"].as_array()?.len() == 2)
-            .then_some(v)
-    })
+    let last = std::cell::RefCell::new(String::new());
+    let state: Value = wait_for_or(
+        "signed in with servers listed",
+        60,
+        || {
+            *last.borrow_mut() = std::fs::read_to_string(&state_file).unwrap_or_default();
+            let v: Value = serde_json::from_str(&last.borrow()).ok()?;
+            (v["signin"]["state"] == "signed_in"
+                && v["user"] == "eve"
+                && v["servers"].as_array()?.len() == 2)
+                .then_some(v)
+        },
+        || last.borrow().clone(),
+    )
     .await;
     assert_eq!(state["groups"][0], "engineers");
     tokio::time::sleep(Duration::from_secs(2)).await;

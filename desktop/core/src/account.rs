@@ -313,10 +313,8 @@ impl Account {
             .map_err(|e| AccountError::Setup(e.to_string()))?
         {
             Some((t, _)) => t,
-            None => {
-                self.apply(Event::SignOut);
-                return Err(AccountError::SignedOut);
-            }
+            // Not signed in (or a sign-in is under way): asking changes nothing.
+            None => return Err(AccountError::SignedOut),
         };
         if let Some(a) = fresh(&stored) {
             *self.cached.lock().unwrap_or_else(|p| p.into_inner()) = Some(stored);
