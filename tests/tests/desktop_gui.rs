@@ -27,7 +27,7 @@ fn app_bin() -> PathBuf {
 }
 
 async fn wait_for<T>(what: &str, secs: u64, f: impl FnMut() -> Option<T>) -> T {
-    wait_for_or(what, secs, f, || String::new()).await
+    wait_for_or(what, secs, f, String::new).await
 }
 
 async fn wait_for_or<T>(
@@ -73,13 +73,24 @@ async fn the_tray_app_signs_in_and_shows_its_window() {
     let issuer = format!("http://127.0.0.1:{op_port}");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let stdio = everything_stdio();
+    // Calls of `echo` wait for an engineer's approval (eve, in the tray, is one).
+    let policy_dir = tempfile::tempdir().unwrap();
+    let policy = policy_dir.path().join("policy.yaml");
+    std::fs::write(
+        &policy,
+        "version: 1\ndefault: allow\nrules:\n  - name: echo-needs-approval\n    servers: [everything]\n    tools: [echo]\n    effect: require_approval\n    approval:\n      approvers: [engineers]\n      quorum: 1\n      ttl: 30m\n      mode: hold\n",
+    )
+    .unwrap();
     let g = Gatehouse::start_with(
         &format!(
             "{}{}",
             stdio_server("everything", &stdio),
             stdio_server("postgres-prod", &stdio)
         ),
-        &format!("[oidc]\nissuer = \"{issuer}\"\n"),
+        &format!(
+            "policy_file = {:?}\n[oidc]\nissuer = \"{issuer}\"\n",
+            policy.display().to_string()
+        ),
         Some(listener),
     )
     .await;
@@ -173,6 +184,24 @@ async fn the_tray_app_signs_in_and_shows_its_window() {
         app.try_wait().unwrap().is_none(),
         "the app is still running"
     );
+
+    // Someone else's call waits for approval: the tray (watch stream) shows it.
+    let held = tokio::spawn(held_call(g.url("everything")));
+    let waiting: Value = wait_for_or(
+        "the approval in the tray",
+        30,
+        || {
+            *last.borrow_mut() = std::fs::read_to_string(&state_file).unwrap_or_default();
+            let v: Value = serde_json::from_str(&last.borrow()).ok()?;
+            (v["approvals"].as_array()?.len() == 1).then_some(v)
+        },
+        || last.borrow().clone(),
+    )
+    .await;
+    assert_eq!(waiting["approvals"][0]["requester"], "e2e");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    screenshot("approval-waiting.png");
+    held.abort();
     let _ = app.start_kill();
 }
 
@@ -184,4 +213,37 @@ fn redirect_uri(url: &str) -> String {
         .find(|(k, _)| k == "redirect_uri")
         .map(|(_, v)| v.into_owned())
         .expect("a redirect_uri in the sign-in URL")
+}
+
+/// A `tools/call echo` by the dev user `e2e` that the policy holds for approval.
+async fn held_call(url: String) {
+    let http = reqwest::Client::new();
+    let post = |body: Value, sid: Option<String>| {
+        let mut r = http
+            .post(&url)
+            .bearer_auth(TOKEN)
+            .header("accept", "application/json, text/event-stream")
+            .json(&body);
+        if let Some(s) = sid {
+            r = r.header("mcp-session-id", s);
+        }
+        r.send()
+    };
+    let init = post(serde_json::json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"requester","version":"1"}}}), None)
+        .await
+        .unwrap();
+    let sid = init
+        .headers()
+        .get("mcp-session-id")
+        .map(|v| v.to_str().unwrap_or_default().to_string());
+    let _ = init.text().await;
+    let _ = post(
+        serde_json::json!({"jsonrpc":"2.0","method":"notifications/initialized"}),
+        sid.clone(),
+    )
+    .await;
+    let r = post(serde_json::json!({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"echo","arguments":{"message":"hi"}}}), sid).await;
+    if let Ok(r) = r {
+        let _ = r.text().await;
+    }
 }

@@ -119,7 +119,7 @@ impl Session {
 
     /// Masks a server message, records it, and returns its text for the client; None when
     /// it could not be recorded (then it is not released).
-    async fn from_server(&self, mut msg: Message, request_method: Option<&str>) -> Option<String> {
+    async fn relay_from_server(&self, mut msg: Message, request_method: Option<&str>) -> Option<String> {
         let counts = mask_from_server(&self.cap.masker, &mut msg, request_method);
         let rec = self.message_record("server_to_client", &msg, None, &counts, None);
         match self.keep(&[rec]).await {
@@ -216,7 +216,7 @@ impl Capture {
         let server_out = out_tx.clone();
         let unsolicited = tokio::spawn(async move {
             while let Some(m) = from_server.recv().await {
-                if let Some(text) = s.from_server(m, None).await
+                if let Some(text) = s.relay_from_server(m, None).await
                     && server_out.send(text).await.is_err()
                 {
                     return;
@@ -340,7 +340,7 @@ async fn client_message(
                         upstream.set_protocol_version(v);
                     }
                     let req_method = if done { method.as_deref() } else { None };
-                    if let Some(text) = s.from_server(m, req_method).await {
+                    if let Some(text) = s.relay_from_server(m, req_method).await {
                         let _ = out.send(text).await;
                     }
                     if done {

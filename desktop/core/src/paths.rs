@@ -34,10 +34,10 @@ pub fn config_dir() -> PathBuf {
     if cfg!(target_os = "macos") {
         return user_home().join("Library/Application Support");
     }
-    if cfg!(windows) {
-        if let Some(p) = std::env::var_os("APPDATA") {
-            return PathBuf::from(p);
-        }
+    if cfg!(windows)
+        && let Some(p) = std::env::var_os("APPDATA")
+    {
+        return PathBuf::from(p);
     }
     std::env::var_os("XDG_CONFIG_HOME")
         .filter(|p| !p.is_empty())
