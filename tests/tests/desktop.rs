@@ -134,6 +134,43 @@ async fn signing_in_with_pkce_at_the_real_provider_gives_a_token_the_gateway_tak
     let third = Account::new(home.path(), profile.clone(), KeyringMode::Off);
     assert_eq!(third.access_token().await.unwrap(), fresh);
 
+    // What a client config entry runs: `gatehouse connect everything` with no secret in
+    // its environment takes the tray's sign-in and reaches the server through the gateway.
+    let mut connect = Command::new(gatehouse_bin())
+        .args(["connect", "everything"])
+        .env("GATEHOUSE_DESKTOP_HOME", home.path())
+        .env("GATEHOUSE_URL", &g.base)
+        .env("GATEHOUSE_KEYRING", "off")
+        .env_remove("GATEHOUSE_TOKEN")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut stdin = connect.stdin.take().unwrap();
+    stdin
+        .write_all(b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":{\"protocolVersion\":\"2025-06-18\",\"capabilities\":{},\"clientInfo\":{\"name\":\"claude\",\"version\":\"1\"}}}\n")
+        .await
+        .unwrap();
+    let mut out = BufReader::new(connect.stdout.take().unwrap()).lines();
+    let line = tokio::time::timeout(Duration::from_secs(30), out.next_line())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    let init: Value = serde_json::from_str(&line).unwrap();
+    assert!(init["result"]["serverInfo"].is_object(), "{init}");
+    drop(stdin);
+    let _ = connect.wait().await;
+    let sessions = g.gw.store.list_sessions(10).await.unwrap();
+    assert!(
+        sessions
+            .iter()
+            .any(|s| s.principal == "eve" && s.server == "everything"),
+        "recorded as eve's session"
+    );
+
     // A refresh token the provider no longer honours asks for a new sign-in.
     store
         .save(&StoredTokens {

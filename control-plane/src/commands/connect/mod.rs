@@ -55,7 +55,7 @@ pub async fn run(server: String, url: String) -> Result<(), Exit> {
         }
     });
     let server_out = out_tx.clone();
-    tokio::spawn(async move {
+    let unsolicited = tokio::spawn(async move {
         while let Some(m) = from_server.recv().await {
             if server_out.send(m.to_json()).await.is_err() {
                 return;
@@ -82,6 +82,9 @@ pub async fn run(server: String, url: String) -> Result<(), Exit> {
         }
     }
     gateway.close().await;
+    // The server's stream may outlive the session's close; stop relaying it so the
+    // process exits when the client closes stdin.
+    unsolicited.abort();
     drop(out_tx);
     let _ = writer.await;
     Ok(())
