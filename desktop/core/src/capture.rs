@@ -119,7 +119,11 @@ impl Session {
 
     /// Masks a server message, records it, and returns its text for the client; None when
     /// it could not be recorded (then it is not released).
-    async fn relay_from_server(&self, mut msg: Message, request_method: Option<&str>) -> Option<String> {
+    async fn relay_from_server(
+        &self,
+        mut msg: Message,
+        request_method: Option<&str>,
+    ) -> Option<String> {
         let counts = mask_from_server(&self.cap.masker, &mut msg, request_method);
         let rec = self.message_record("server_to_client", &msg, None, &counts, None);
         match self.keep(&[rec]).await {
