@@ -44,10 +44,20 @@ enum Command {
     },
     /// Sign out: revoke the saved sign-in and forget it.
     Logout,
-    /// A stdio MCP server for desktop clients that relays to the gateway with your token.
+    /// A stdio MCP server for desktop clients that relays to the gateway with your token
+    /// (GATEHOUSE_TOKEN, else the tray app's sign-in); with `--local NAME -- COMMAND ARGS...`
+    /// runs COMMAND on this machine under the pushed policy and masking, recording every
+    /// message in the local spool that uploads to the control plane.
     Connect {
-        /// The server name (as in /mcp/{server}).
-        server: String,
+        /// The server name (as in /mcp/{server}); not with --local.
+        #[arg(required_unless_present = "local", conflicts_with = "local")]
+        server: Option<String>,
+        /// Capture a local stdio server under this name (`local:NAME` in policies and the audit log).
+        #[arg(long, value_name = "NAME", requires = "command")]
+        local: Option<String>,
+        /// The local server's command line (after `--`).
+        #[arg(last = true, value_name = "COMMAND")]
+        command: Vec<String>,
         /// The gateway's base URL.
         #[arg(long, env = "GATEHOUSE_URL", default_value = "http://127.0.0.1:8080")]
         url: String,
@@ -337,9 +347,20 @@ fn main() -> std::process::ExitCode {
         match cli.command {
             Command::Serve { config, dev } => commands::serve::run(config, dev).await,
             Command::Demo { listen, data_dir } => commands::serve::demo(listen, data_dir).await,
-            Command::Connect { server, url } => commands::connect::run(server, url).await,
             Command::Login { url, no_browser } => commands::login::login(url, !no_browser).await,
             Command::Logout => commands::login::logout().await,
+            Command::Connect {
+                server,
+                url,
+                local,
+                command,
+            } => match (server, local) {
+                (_, Some(name)) => commands::connect::run_local(name, url, command).await,
+                (Some(server), None) => commands::connect::run(server, url).await,
+                (None, None) => Err(Exit::Usage(
+                    "name a server, or use --local NAME -- COMMAND ARGS...".into(),
+                )),
+            },
             Command::Sessions {
                 command,
                 config,

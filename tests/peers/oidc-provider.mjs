@@ -1,6 +1,7 @@
 // A real OpenID provider (npm `oidc-provider`) for Gatehouse's identity tests.
 //
 // Usage: node oidc-provider.mjs --port N --resource URL [--web-client ID:SECRET:REDIRECT_URI]
+//                               [--native-client ID]
 // Issues RS256 JWT access tokens for the resource URL (RFC 8707 resource indicators) to
 // static confidential clients by the client-credentials grant. Each client stands for a
 // workload with groups, which the tokens carry in a `groups` claim:
@@ -11,6 +12,10 @@
 //   ann -> [auditors], bob -> [approvers], root -> [gatehouse-admins], eve -> [engineers]
 // With --people-file PATH, people's groups are read from that JSON file ({"eve": ["sales"]})
 // at every sign-in and refresh, so a test can change them, or disable a person (null).
+// With --native-client, an installed app (the tray) signs people in too: a public client
+// (no secret, PKCE required) whose loopback redirect http://127.0.0.1/callback matches any
+// port (RFC 8252), with refresh tokens (offline_access); its access tokens carry the
+// person's groups.
 // Prints "listening on PORT" on stderr when ready.
 import { readFileSync } from "node:fs";
 import Provider from "oidc-provider";
@@ -45,6 +50,18 @@ const webClient = (() => {
   };
 })();
 
+const nativeIndex = args.indexOf("--native-client");
+const nativeClient = nativeIndex >= 0 && nativeIndex + 1 < args.length
+  ? {
+      client_id: args[nativeIndex + 1],
+      application_type: "native",
+      grant_types: ["authorization_code", "refresh_token"],
+      response_types: ["code"],
+      redirect_uris: ["http://127.0.0.1/callback"],
+      token_endpoint_auth_method: "none",
+    }
+  : null;
+
 const provider = new Provider(issuer, {
   clients: [
     ...Object.keys(groups).map((id) => ({
@@ -55,6 +72,7 @@ const provider = new Provider(issuer, {
       response_types: [],
     })),
     ...(webClient ? [webClient] : []),
+    ...(nativeClient ? [nativeClient] : []),
   ],
   // People's claims: groups ride in the ID token for the default sign-in scopes.
   claims: { openid: ["sub"], profile: ["preferred_username", "groups"], email: ["email"] },
@@ -69,7 +87,7 @@ const provider = new Provider(issuer, {
     };
   },
   features: {
-    devInteractions: { enabled: Boolean(webClient) },
+    devInteractions: { enabled: Boolean(webClient || nativeClient) },
     clientCredentials: { enabled: true },
     resourceIndicators: {
       enabled: true,
@@ -81,7 +99,10 @@ const provider = new Provider(issuer, {
       },
     },
   },
-  extraTokenClaims: (_ctx, token) => ({ groups: groups[token.clientId] ?? [] }),
+  extraTokenClaims: (_ctx, token) => ({
+    groups: token.accountId ? (people[token.accountId] ?? []) : (groups[token.clientId] ?? []),
+    ...(token.accountId ? { preferred_username: token.accountId } : {}),
+  }),
 });
 provider.proxy = false;
 provider.listen(port, "127.0.0.1", () => console.error(`listening on ${port}`));

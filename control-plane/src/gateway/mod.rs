@@ -505,6 +505,7 @@ pub fn router(gw: Arc<Gateway>) -> Router {
         )
         .route("/api/v1/evidence", get(api::audit::evidence))
         .route("/api/v1/servers", get(api::servers::list))
+        .route("/api/v1/spool", axum::routing::post(api::spool::upload))
         .route(
             "/api/v1/pins/{server}/{tool}/{verb}",
             axum::routing::post(api::servers::decide),

@@ -133,9 +133,25 @@ pub struct Event {
     pub decision: Option<String>,
 }
 
+/// A record uploaded from a laptop's local capture spool (`POST /api/v1/spool`).
+#[derive(Debug, Clone)]
+pub struct SpooledEvent {
+    /// The laptop's stable record id: stored once, repeats are ignored.
+    pub record_id: String,
+    /// When the laptop captured it (RFC 3339).
+    pub captured_at: String,
+    /// The session to create when it does not exist yet (the uploader's, on `local:NAME`).
+    pub session: NewSession,
+    /// The event itself.
+    pub event: Event,
+    /// `Some(reason)` when the record ends the session.
+    pub ends_session: Option<String>,
+}
+
 enum Op {
     StartSession(NewSession),
     Event(Event),
+    Spooled(Box<SpooledEvent>),
     SessionInfo {
         id: String,
         client: Option<(String, String)>,
@@ -234,6 +250,25 @@ impl Store {
     pub async fn record(&self, events: Vec<Event>) -> Result<(), StoreError> {
         self.submit(events.into_iter().map(Op::Event).collect())
             .await
+    }
+
+    /// Stores records uploaded from a local capture spool, in order, each exactly once:
+    /// records whose id is already stored are skipped (durable on return). Missing
+    /// sessions are created; the events join the hash chain like the gateway's own.
+    pub async fn ingest_spool(&self, records: Vec<SpooledEvent>) -> Result<(), StoreError> {
+        self.submit(
+            records
+                .into_iter()
+                .map(|r| Op::Spooled(Box::new(r)))
+                .collect(),
+        )
+        .await
+    }
+
+    /// Which of these spool record ids are stored already.
+    pub async fn stored_spool_ids(&self, ids: &[String]) -> Result<Vec<String>, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        spool_ids_present(&mut conn, ids).await
     }
 
     /// Fills in what the handshake told us about the client.
@@ -812,9 +847,38 @@ async fn commit(
 ) -> Result<(), StoreError> {
     let at = now();
     let ops = || batch.iter().flat_map(|j| &j.ops);
+    // Spooled records already stored (or repeated within this group) are skipped: the
+    // single writer makes this check-then-insert race-free, and the unique key backs it.
+    let spooled: Vec<String> = ops()
+        .filter_map(|op| match op {
+            Op::Spooled(s) => Some(s.record_id.clone()),
+            _ => None,
+        })
+        .collect();
+    let mut seen: std::collections::HashSet<String> = if spooled.is_empty() {
+        Default::default()
+    } else {
+        spool_ids_present(conn, &spooled)
+            .await?
+            .into_iter()
+            .collect()
+    };
+    let keep: Vec<bool> = ops()
+        .map(|op| match op {
+            Op::Spooled(s) => seen.insert(s.record_id.clone()),
+            _ => true,
+        })
+        .collect();
+    // The ops that become events, in chain order.
+    let chained_ops: Vec<&Op> = ops()
+        .zip(&keep)
+        .filter(|(op, keep)| matches!(op, Op::Event(_)) || (matches!(op, Op::Spooled(_)) && **keep))
+        .map(|(op, _)| op)
+        .collect();
     let events = || {
-        ops().filter_map(|op| match op {
+        chained_ops.iter().filter_map(|op| match op {
             Op::Event(e) => Some(e),
+            Op::Spooled(s) => Some(&s.event),
             _ => None,
         })
     };
@@ -836,19 +900,98 @@ async fn commit(
         *head = read_head(&mut tx).await?;
     }
     let (chained, new_head) = link(head, events(), &at);
-    // Sessions first (events refer to them), then the events in one statement, then the
-    // updates (an end of session comes after its last message in the same group).
+    // Sessions first (events refer to them), then the events in one statement, spooled
+    // records (each with its session), then the updates (an end of session comes after
+    // its last message in the same group).
     for op in ops().filter(|op| matches!(op, Op::StartSession(_))) {
         apply(&mut tx, op, &at).await?;
     }
-    if !chained.is_empty() {
-        insert_events(&mut tx, &chained, &at).await?;
+    let (plain, spooled): (Vec<_>, Vec<_>) = chained
+        .into_iter()
+        .zip(&chained_ops)
+        .partition(|(_, op)| matches!(op, Op::Event(_)));
+    let plain: Vec<Chained<'_>> = plain.into_iter().map(|(c, _)| c).collect();
+    if !plain.is_empty() {
+        insert_events(&mut tx, &plain, &at).await?;
     }
-    for op in ops().filter(|op| !matches!(op, Op::StartSession(_) | Op::Event(_))) {
+    for (c, op) in &spooled {
+        if let Op::Spooled(s) = op {
+            insert_spooled(&mut tx, s, c, &at).await?;
+        }
+    }
+    for op in ops().filter(|op| !matches!(op, Op::StartSession(_) | Op::Event(_) | Op::Spooled(_)))
+    {
         apply(&mut tx, op, &at).await?;
     }
     tx.commit().await?;
     *head = new_head;
+    Ok(())
+}
+
+async fn spool_ids_present(
+    conn: &mut AnyConnection,
+    ids: &[String],
+) -> Result<Vec<String>, StoreError> {
+    let mut found = Vec::new();
+    for chunk in ids.chunks(500) {
+        let mut q = Sql::new("SELECT id FROM spool_records WHERE id IN (");
+        for (i, id) in chunk.iter().enumerate() {
+            if i > 0 {
+                q.push(", ");
+            }
+            q.bind(id.clone());
+        }
+        q.push(")");
+        let rows = q.query().fetch_all(&mut *conn).await?;
+        found.extend(rows.iter().map(|r| r.get::<String, _>(0)));
+    }
+    Ok(found)
+}
+
+/// One spooled record: its session (created on first sight), its chained event, its id
+/// under the unique key, and the session's end when it says so.
+async fn insert_spooled(
+    tx: &mut AnyConnection,
+    s: &SpooledEvent,
+    c: &Chained<'_>,
+    at: &str,
+) -> Result<(), StoreError> {
+    let n = &s.session;
+    sqlx::query(
+        "INSERT INTO sessions (id, principal, groups_json, server, era, client_name, client_version, \
+         protocol_version, started_at, last_seen_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING",
+    )
+    .bind(&n.id)
+    .bind(&n.principal)
+    .bind(serde_json::to_string(&n.groups).unwrap_or_else(|_| "[]".into()))
+    .bind(&n.server)
+    .bind(&n.era)
+    .bind(n.client.as_ref().map(|c| &c.0))
+    .bind(n.client.as_ref().map(|c| &c.1))
+    .bind(&n.protocol_version)
+    .bind(&s.captured_at)
+    .bind(&s.captured_at)
+    .execute(&mut *tx)
+    .await?;
+    insert_events(tx, std::slice::from_ref(c), at).await?;
+    sqlx::query("INSERT INTO spool_records (id, session_id, seq, captured_at, uploaded_at) VALUES ($1, $2, $3, $4, $5)")
+        .bind(&s.record_id)
+        .bind(&n.id)
+        .bind(c.seq)
+        .bind(&s.captured_at)
+        .bind(at)
+        .execute(&mut *tx)
+        .await?;
+    if let Some(reason) = &s.ends_session {
+        sqlx::query(
+            "UPDATE sessions SET ended_at = $1, end_reason = $2 WHERE id = $3 AND ended_at IS NULL",
+        )
+        .bind(&s.captured_at)
+        .bind(reason)
+        .bind(&n.id)
+        .execute(&mut *tx)
+        .await?;
+    }
     Ok(())
 }
 
@@ -914,7 +1057,9 @@ async fn apply(tx: &mut AnyConnection, op: &Op, at: &str) -> Result<(), StoreErr
             .execute(&mut *tx)
             .await?;
         }
-        Op::Event(_) => unreachable!("events are inserted with their chain links"),
+        Op::Event(_) | Op::Spooled(_) => {
+            unreachable!("events are inserted with their chain links")
+        }
         Op::SessionInfo {
             id,
             client,

@@ -6,6 +6,7 @@ pub mod audit;
 pub mod policies;
 pub mod servers;
 pub mod sessions;
+pub mod spool;
 pub mod watch;
 
 use super::Gateway;

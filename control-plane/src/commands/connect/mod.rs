@@ -9,22 +9,40 @@ use std::collections::BTreeMap;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::sync::mpsc;
 
+mod local;
+pub use local::run_local;
+
+/// `GATEHOUSE_TOKEN`, if set.
+fn env_token() -> Option<String> {
+    std::env::var("GATEHOUSE_TOKEN")
+        .ok()
+        .map(|t| t.trim().to_string())
+        .filter(|t| !t.is_empty())
+}
+
 /// Relays stdin/stdout to `{url}/mcp/{server}` until stdin closes.
 pub async fn run(server: String, url: String) -> Result<(), Exit> {
-    // GATEHOUSE_TOKEN when set; else the sign-in `gatehouse login` saved, renewed before
-    // each token runs out for as long as the client keeps this server running.
-    let fixed = std::env::var("GATEHOUSE_TOKEN")
-        .ok()
-        .filter(|t| !t.trim().is_empty());
-    let signed_in = fixed.is_none();
-    let token = match fixed {
-        Some(t) => t,
-        None => super::login::access_token(&url).await.map_err(|e| match e {
-            Exit::Usage(m) => Exit::Usage(format!(
-                "{m}. Or put a Gatehouse token in GATEHOUSE_TOKEN in the client's env for this server"
-            )),
-            other => other,
-        })?,
+    // GATEHOUSE_TOKEN when set; else the sign-in `gatehouse login` saved (renewed before
+    // each token runs out for as long as the client keeps this server running); else the
+    // tray app's sign-in.
+    let text = |e: Exit| match e {
+        Exit::Usage(m) | Exit::Runtime(m) => m,
+    };
+    let (token, signed_in) = match env_token() {
+        Some(t) => (t, false),
+        None => match super::login::access_token(&url).await {
+            Ok(t) => (t, true),
+            Err(login) => match local::tray_token().await {
+                Ok(t) => (t, false),
+                Err(tray) => {
+                    return Err(Exit::Usage(format!(
+                        "not signed in: run `gatehouse login` ({}), or sign in with the tray app ({tray}), \
+                         or put a Gatehouse token in GATEHOUSE_TOKEN in the client's env for this server",
+                        text(login)
+                    )));
+                }
+            },
+        },
     };
     let endpoint = format!("{}/mcp/{server}", url.trim_end_matches('/'));
     let headers = BTreeMap::from([(
@@ -56,7 +74,7 @@ pub async fn run(server: String, url: String) -> Result<(), Exit> {
         }
     });
     let server_out = out_tx.clone();
-    tokio::spawn(async move {
+    let unsolicited = tokio::spawn(async move {
         while let Some(m) = from_server.recv().await {
             if server_out.send(m.to_json()).await.is_err() {
                 return;
@@ -83,6 +101,9 @@ pub async fn run(server: String, url: String) -> Result<(), Exit> {
         }
     }
     gateway.close().await;
+    // The server's stream may outlive the session's close; stop relaying it so the
+    // process exits when the client closes stdin.
+    unsolicited.abort();
     drop(out_tx);
     let _ = writer.await;
     Ok(())

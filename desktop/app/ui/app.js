@@ -1,0 +1,116 @@
+// The tray app's window: plain JavaScript over Tauri's IPC (window.__TAURI__), no build step.
+"use strict";
+const { invoke } = window.__TAURI__.core;
+const { listen } = window.__TAURI__.event;
+const $ = (id) => document.getElementById(id);
+let focusId = null;
+
+function el(tag, attrs = {}, ...children) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k === "onclick") e.addEventListener("click", v);
+    else e.setAttribute(k, v);
+  }
+  for (const c of children) e.append(c);
+  return e;
+}
+
+function notice(text) {
+  const n = $("notice");
+  n.textContent = text;
+  n.hidden = !text;
+}
+
+async function act(promise) {
+  try {
+    const r = await promise;
+    if (typeof r === "string") notice(r);
+  } catch (e) {
+    notice(String(e));
+  }
+}
+
+function look(s) {
+  const st = s.signin ? s.signin.state : "signed_out";
+  if (st === "offline" || (s.offline && s.user)) return "offline";
+  if ((st === "signed_in" || st === "refreshing") && s.approvals.length) return "approval";
+  return st;
+}
+
+function render(s) {
+  const st = s.signin ? s.signin.state : "signed_out";
+  const who = s.user || (s.signin && s.signin.user) || null;
+  $("badge").className = "badge " + look(s);
+  const text = {
+    signed_out: s.configured ? "Signed out" : "Not set up yet",
+    authorizing: "Finish signing in in your browser…",
+    signed_in: `Signed in as ${who}`,
+    refreshing: `Signed in as ${who} (refreshing)`,
+    offline: `${who}: offline, retrying`,
+    error: (s.signin && s.signin.message) || "Sign-in failed",
+  }[st] || st;
+  $("status").textContent = s.offline && st === "signed_in" ? `${text} · control plane offline` : text;
+  $("signin").hidden = !s.configured || !!(s.signin && s.signin.user);
+  $("signout").hidden = !(s.signin && s.signin.user);
+  $("setup").hidden = s.configured;
+  if (s.message) notice(s.message);
+
+  const servers = $("servers");
+  servers.replaceChildren();
+  for (const srv of s.servers) {
+    const name = srv.name;
+    servers.append(el("li", {},
+      el("div", { class: "row" },
+        el("span", { class: "name" }, name),
+        el("span", { class: "meta" }, srv.transport || "")),
+      el("div", { class: "row" },
+        ...["claude", "cursor", "vscode"].map((c) =>
+          el("button", { onclick: () => act(invoke("add_to_client", { client: c, server: name })) },
+            "Add to " + { claude: "Claude", cursor: "Cursor", vscode: "VS Code" }[c])),
+        el("button", { class: "quiet", onclick: () => act(invoke("copy_entry", { client: "claude", server: name })) }, "Copy entry"))));
+  }
+  $("servers-box").hidden = !s.servers.length;
+
+  const approvals = $("approvals");
+  approvals.replaceChildren();
+  for (const a of s.approvals) {
+    const reason = el("input", { placeholder: "Reason (goes on the record)" });
+    const li = el("li", { id: "approval-" + a.id },
+      el("div", { class: "row" },
+        el("span", { class: "name" }, `${a.requester} · ${a.tool || a.method || "call"}`),
+        el("span", { class: "meta" }, a.server || "")),
+      reason,
+      el("div", { class: "row" },
+        el("button", { class: "primary", onclick: () => act(invoke("decide", { id: a.id, approve: true, reason: reason.value })) }, "Approve"),
+        el("button", { class: "deny", onclick: () => act(invoke("decide", { id: a.id, approve: false, reason: reason.value })) }, "Deny")));
+    if (a.id === focusId) li.classList.add("focus");
+    approvals.append(li);
+  }
+  $("approvals-count").textContent = s.approvals.length;
+  $("approvals-box").hidden = !s.approvals.length;
+
+  const sessions = $("sessions");
+  sessions.replaceChildren();
+  for (const x of s.sessions.slice(0, 8)) {
+    sessions.append(el("li", { class: "row" },
+      el("span", { class: "name" }, x.server),
+      el("span", { class: "meta" }, (x.started_at || "").replace("T", " ").slice(0, 16))));
+  }
+  $("sessions-box").hidden = !s.sessions.length;
+  $("spool").textContent = s.spool_pending ? `${s.spool_pending} local records waiting to upload` : "Local capture: all uploaded";
+}
+
+$("signin").addEventListener("click", () => act(invoke("sign_in")));
+$("signout").addEventListener("click", () => act(invoke("sign_out")));
+$("dashboard").addEventListener("click", () => act(invoke("open_dashboard")));
+$("save").addEventListener("click", () => act(invoke("setup", { gatewayUrl: $("gw").value, issuer: $("issuer").value, clientId: $("client").value })));
+
+listen("snapshot", (e) => render(e.payload));
+listen("notice", (e) => notice(e.payload));
+listen("focus-approval", (e) => {
+  focusId = e.payload;
+  invoke("snapshot").then(render);
+  const li = $("approval-" + focusId);
+  if (li) li.scrollIntoView();
+});
+invoke("snapshot").then(render).catch((e) => notice(String(e)));

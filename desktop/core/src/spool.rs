@@ -1,0 +1,193 @@
+//! The durable local spool: every captured message is written here (SQLite, WAL,
+//! `synchronous = FULL`, so it is on disk before the message moves on) with a stable
+//! id, and deleted only after the control plane acknowledged it. Several processes (the
+//! tray, `gatehouse connect --local` instances) may share one spool file.
+//!
+//! Exactly once = at least once from here (nothing is deleted unacknowledged; a crash
+//! between upload and delete re-sends) + idempotence there (the control plane keeps a
+//! unique key on the record id and ignores repeats).
+
+use serde::{Deserialize, Serialize};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Row, SqlitePool};
+use std::path::Path;
+use std::time::Duration;
+
+/// One captured message or session event, as uploaded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Record {
+    /// Stable unique id (UUID), the control plane's idempotency key.
+    pub id: String,
+    /// The local session (`local-<uuid>`).
+    pub session_id: String,
+    /// The local server's name (recorded on the control plane as `local:NAME`).
+    pub server: String,
+    /// When it was captured (RFC 3339).
+    pub at: String,
+    /// `client_to_server`, `server_to_client`, or `gateway`.
+    pub direction: String,
+    /// `request`, `response`, `error`, `notification`, or `session_start` / `session_end`.
+    pub kind: String,
+    /// JSON-RPC method.
+    pub method: Option<String>,
+    /// Tool, prompt or resource named.
+    pub tool: Option<String>,
+    /// JSON-RPC id as text.
+    pub rpc_id: Option<String>,
+    /// The JSON payload (already masked).
+    pub payload: String,
+    /// Masked value counts (JSON object), when any.
+    pub masked: Option<String>,
+    /// The policy decision (JSON), for client requests.
+    pub decision: Option<String>,
+}
+
+/// The spool could not be used.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("the local capture spool {path}: {reason}")]
+pub struct SpoolError {
+    path: String,
+    reason: String,
+}
+
+/// A handle on the spool file; cheap to clone.
+#[derive(Clone)]
+pub struct Spool {
+    pool: SqlitePool,
+    path: String,
+}
+
+impl Spool {
+    /// Opens (creating) the spool at `path`.
+    pub async fn open(path: &Path) -> Result<Spool, SpoolError> {
+        let shown = path.display().to_string();
+        let err = |reason: String| SpoolError {
+            path: shown.clone(),
+            reason,
+        };
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| err(e.to_string()))?;
+        }
+        let opts = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(Duration::from_secs(10));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(2)
+            .connect_with(opts)
+            .await
+            .map_err(|e| err(format!("cannot open it: {e}")))?;
+        sqlx::query(
+            "CREATE TABLE IF NOT EXISTS records (\
+             n INTEGER PRIMARY KEY AUTOINCREMENT, \
+             id TEXT NOT NULL UNIQUE, \
+             body TEXT NOT NULL)",
+        )
+        .execute(&pool)
+        .await
+        .map_err(|e| err(format!("cannot set it up: {e}")))?;
+        Ok(Spool { pool, path: shown })
+    }
+
+    fn err(&self, e: sqlx::Error) -> SpoolError {
+        SpoolError {
+            path: self.path.clone(),
+            reason: e.to_string(),
+        }
+    }
+
+    /// Appends records in one transaction; durable (fsync) on return.
+    pub async fn append(&self, records: &[Record]) -> Result<(), SpoolError> {
+        let mut tx = self.pool.begin().await.map_err(|e| self.err(e))?;
+        for r in records {
+            sqlx::query("INSERT INTO records (id, body) VALUES (?, ?)")
+                .bind(&r.id)
+                .bind(serde_json::to_string(r).unwrap_or_default())
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| self.err(e))?;
+        }
+        tx.commit().await.map_err(|e| self.err(e))
+    }
+
+    /// The oldest `limit` records, in capture order.
+    pub async fn oldest(&self, limit: u32) -> Result<Vec<Record>, SpoolError> {
+        let rows = sqlx::query("SELECT body FROM records ORDER BY n LIMIT ?")
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|e| self.err(e))?;
+        Ok(rows
+            .iter()
+            .filter_map(|r| serde_json::from_str(&r.get::<String, _>("body")).ok())
+            .collect())
+    }
+
+    /// Deletes acknowledged records.
+    pub async fn remove(&self, ids: &[String]) -> Result<(), SpoolError> {
+        let mut tx = self.pool.begin().await.map_err(|e| self.err(e))?;
+        for id in ids {
+            sqlx::query("DELETE FROM records WHERE id = ?")
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| self.err(e))?;
+        }
+        tx.commit().await.map_err(|e| self.err(e))
+    }
+
+    /// How many records wait for upload.
+    pub async fn pending(&self) -> Result<i64, SpoolError> {
+        sqlx::query_scalar("SELECT COUNT(*) FROM records")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(|e| self.err(e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(n: usize) -> Record {
+        Record {
+            id: format!("r{n}"),
+            session_id: "local-s".into(),
+            server: "files".into(),
+            at: "2026-01-01T00:00:00Z".into(),
+            direction: "client_to_server".into(),
+            kind: "request".into(),
+            method: Some("ping".into()),
+            tool: None,
+            rpc_id: Some(n.to_string()),
+            payload: "{}".into(),
+            masked: None,
+            decision: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn records_survive_reopening_in_order_until_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("spool.db");
+        {
+            let s = Spool::open(&path).await.unwrap();
+            s.append(&(0..5).map(record).collect::<Vec<_>>())
+                .await
+                .unwrap();
+        }
+        let s = Spool::open(&path).await.unwrap();
+        let all = s.oldest(10).await.unwrap();
+        assert_eq!(
+            all.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(),
+            ["r0", "r1", "r2", "r3", "r4"]
+        );
+        s.remove(&["r0".into(), "r1".into()]).await.unwrap();
+        assert_eq!(s.pending().await.unwrap(), 3);
+        assert_eq!(s.oldest(1).await.unwrap()[0], record(2));
+        let dup = s.append(&[record(2)]).await.unwrap_err();
+        assert!(dup.to_string().contains("spool"), "{dup}");
+    }
+}

@@ -1,0 +1,512 @@
+//! The tray app's core, headless, against real peers:
+//! * sign-in with Authorization Code + PKCE and a loopback redirect at the real OpenID
+//!   provider (npm `oidc-provider`), the token working on the gateway, refresh shared
+//!   between processes, sign-out;
+//! * local capture (`gatehouse connect --local`, a real process running the MCP reference
+//!   server): kill -9 mid-session, the control plane down then up, a restart — every
+//!   spooled message reaches the audit log exactly once, and a re-upload changes nothing;
+//!   the pushed policy applies locally and responses are masked.
+
+use gatehouse_desktop_core::account::{Account, Profile};
+use gatehouse_desktop_core::api::ControlPlane;
+use gatehouse_desktop_core::secrets::{Backend, KeyringMode, StoredTokens, TokenStore};
+use gatehouse_desktop_core::signin::State;
+use gatehouse_desktop_core::spool::Spool;
+use gatehouse_desktop_core::upload::Uploader;
+use gatehouse_e2e::*;
+use serde_json::{Value, json};
+use std::path::Path;
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
+use tokio::process::{Child, ChildStdin, ChildStdout, Command};
+
+const CLIENT: &str = "gatehouse-desktop";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signing_in_with_pkce_at_the_real_provider_gives_a_token_the_gateway_takes() {
+    let op_port = free_port();
+    let issuer = format!("http://127.0.0.1:{op_port}");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let g = Gatehouse::start_with(
+        &stdio_server("everything", &everything_stdio()),
+        &format!("[oidc]\nissuer = \"{issuer}\"\n"),
+        Some(listener),
+    )
+    .await;
+    let resource = format!("{}/mcp", g.base);
+    let script = peers().join("oidc-provider.mjs").display().to_string();
+    let _op = Command::new(node22())
+        .args([
+            &script,
+            "--port",
+            &op_port.to_string(),
+            "--resource",
+            &resource,
+            "--native-client",
+            CLIENT,
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    wait_port(op_port).await;
+
+    let home = tempfile::tempdir().unwrap();
+    let profile = Profile::new(&g.base, &issuer, CLIENT);
+    profile.save(home.path()).unwrap();
+    let account = Arc::new(Account::new(home.path(), profile.clone(), KeyringMode::Off));
+    assert_eq!(account.state(), State::SignedOut);
+    assert!(
+        account.access_token().await.is_err(),
+        "no token before sign-in"
+    );
+
+    let pending = account.begin_sign_in().await.unwrap();
+    assert_eq!(account.state().label(), "authorizing");
+    let url = pending.url.clone();
+    assert!(
+        url.contains("code_challenge_method=S256")
+            && url.contains("redirect_uri=http%3A%2F%2F127.0.0.1%3A"),
+        "{url}"
+    );
+    let waiting = {
+        let a = account.clone();
+        tokio::spawn(async move { a.finish_sign_in(pending, Duration::from_secs(60)).await })
+    };
+    // The browser part, scripted: the provider's login form as eve, consent, then the
+    // redirect to the app's loopback port, which answers the browser.
+    let browser = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let back = browser_login(&browser, &url, "eve", &redirect_uri(&url)).await;
+    assert!(!back.starts_with(&issuer), "{back}");
+    let page = reqwest::get(&back).await.unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(page.text().await.unwrap().contains("Signed in"));
+    let backend = waiting.await.unwrap().unwrap();
+    assert_eq!(backend, Backend::File(home.path().join("tokens.json")));
+    match account.state() {
+        State::SignedIn { user, expires_at } => {
+            assert_eq!(user, "eve");
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_secs() as i64;
+            assert!(expires_at.timestamp() > now);
+        }
+        other => panic!("not signed in: {other:?}"),
+    }
+
+    // The access token is a bearer token on the gateway: the control plane knows eve.
+    let api = ControlPlane::new(&g.base);
+    let token = account.access_token().await.unwrap();
+    let me = api.me(&token).await.unwrap();
+    assert_eq!(me.user, "eve");
+    assert_eq!(me.groups, ["engineers"]);
+
+    // Another process (`gatehouse connect`) picks the sign-in up from the same folder;
+    // with the access token expired it refreshes (once), and the new token works.
+    let store = TokenStore::new(home.path(), &format!("{issuer}|{CLIENT}"), KeyringMode::Off);
+    let (mut kept, _) = store.load().await.unwrap().unwrap();
+    assert!(
+        kept.refresh_token.is_some(),
+        "offline_access gave a refresh token"
+    );
+    kept.expires_at = 0;
+    store.save(&kept).await.unwrap();
+    let other = Account::new(home.path(), profile.clone(), KeyringMode::Off);
+    let fresh = other.access_token().await.unwrap();
+    assert_ne!(fresh, token, "a new access token");
+    assert_eq!(api.me(&fresh).await.unwrap().user, "eve");
+    let (after, _) = store.load().await.unwrap().unwrap();
+    assert_eq!(
+        after.access_token.as_deref(),
+        Some(fresh.as_str()),
+        "shared with every process"
+    );
+    // The first process takes the shared token instead of refreshing with a spent one.
+    let third = Account::new(home.path(), profile.clone(), KeyringMode::Off);
+    assert_eq!(third.access_token().await.unwrap(), fresh);
+
+    // What a client config entry runs: `gatehouse connect everything` with no secret in
+    // its environment takes the tray's sign-in and reaches the server through the gateway.
+    let mut connect = Command::new(gatehouse_bin())
+        .args(["connect", "everything"])
+        .env("GATEHOUSE_DESKTOP_HOME", home.path())
+        .env("GATEHOUSE_URL", &g.base)
+        .env("GATEHOUSE_KEYRING", "off")
+        .env_remove("GATEHOUSE_TOKEN")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut stdin = connect.stdin.take().unwrap();
+    stdin
+        .write_all(b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":{\"protocolVersion\":\"2025-06-18\",\"capabilities\":{},\"clientInfo\":{\"name\":\"claude\",\"version\":\"1\"}}}\n")
+        .await
+        .unwrap();
+    let mut out = BufReader::new(connect.stdout.take().unwrap()).lines();
+    let line = tokio::time::timeout(Duration::from_secs(30), out.next_line())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    let init: Value = serde_json::from_str(&line).unwrap();
+    assert!(init["result"]["serverInfo"].is_object(), "{init}");
+    drop(stdin);
+    let _ = connect.wait().await;
+    let sessions = g.gw.store.list_sessions(10).await.unwrap();
+    assert!(
+        sessions
+            .iter()
+            .any(|s| s.principal == "eve" && s.server == "everything"),
+        "recorded as eve's session"
+    );
+
+    // A refresh token the provider no longer honours asks for a new sign-in.
+    store
+        .save(&StoredTokens {
+            refresh_token: Some("not-a-refresh-token".into()),
+            access_token: None,
+            expires_at: 0,
+        })
+        .await
+        .unwrap();
+    let stale = Account::new(home.path(), profile.clone(), KeyringMode::Off);
+    let err = stale.access_token().await.unwrap_err().to_string();
+    assert!(err.contains("sign in again"), "{err}");
+
+    account.sign_out().await;
+    assert_eq!(account.state(), State::SignedOut);
+    assert!(!home.path().join("tokens.json").exists());
+}
+
+async fn wait_port(port: u16) {
+    for _ in 0..300 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("port {port} did not open");
+}
+
+/// A `gatehouse connect --local everything -- <reference server>` process.
+struct Local {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    out: Lines<BufReader<ChildStdout>>,
+    sent: usize,
+    received: Vec<Value>,
+}
+
+impl Local {
+    fn spawn(home: &Path, url: &str) -> Local {
+        let mut cmd = Command::new(gatehouse_bin());
+        cmd.args(["connect", "--local", "everything", "--"])
+            .args(everything_stdio())
+            .env("GATEHOUSE_DESKTOP_HOME", home)
+            .env("GATEHOUSE_URL", url)
+            .env("GATEHOUSE_TOKEN", TOKEN)
+            .env("GATEHOUSE_KEYRING", "off")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .kill_on_drop(true);
+        let mut child = cmd.spawn().unwrap();
+        let stdin = child.stdin.take();
+        let out = BufReader::new(child.stdout.take().unwrap()).lines();
+        Local {
+            child,
+            stdin,
+            out,
+            sent: 0,
+            received: Vec::new(),
+        }
+    }
+
+    async fn send(&mut self, v: Value) {
+        let s = self.stdin.as_mut().unwrap();
+        s.write_all(format!("{v}\n").as_bytes()).await.unwrap();
+        s.flush().await.unwrap();
+        self.sent += 1;
+    }
+
+    async fn answer(&mut self, id: i64) -> Value {
+        loop {
+            let line = tokio::time::timeout(Duration::from_secs(30), self.out.next_line())
+                .await
+                .expect("an answer within 30 s")
+                .unwrap()
+                .expect("the capture closed its output");
+            let v: Value = serde_json::from_str(&line).unwrap();
+            self.received.push(v.clone());
+            if v["id"] == json!(id) && (v.get("result").is_some() || v.get("error").is_some()) {
+                return v;
+            }
+        }
+    }
+
+    async fn session(&mut self) {
+        self.send(json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"e2e","version":"1"}}})).await;
+        let init = self.answer(1).await;
+        assert!(init["result"]["serverInfo"].is_object(), "{init}");
+        self.send(json!({"jsonrpc":"2.0","method":"notifications/initialized"}))
+            .await;
+    }
+
+    async fn echo(&mut self, id: i64, text: &str) -> Value {
+        self.send(json!({"jsonrpc":"2.0","id":id,"method":"tools/call","params":{"name":"echo","arguments":{"message":text}}})).await;
+        self.answer(id).await
+    }
+
+    /// Closes stdin and reads everything until the process exits.
+    async fn finish(mut self) -> (usize, Vec<Value>) {
+        drop(self.stdin.take());
+        while let Ok(Ok(Some(line))) =
+            tokio::time::timeout(Duration::from_secs(30), self.out.next_line()).await
+        {
+            self.received.push(serde_json::from_str(&line).unwrap());
+        }
+        let status = tokio::time::timeout(Duration::from_secs(30), self.child.wait())
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(status.success(), "connect --local exited with {status}");
+        (self.sent, self.received)
+    }
+}
+
+async fn local_events(g: &Gatehouse) -> Vec<(String, String, String, String)> {
+    sqlx_rows(
+        g,
+        "SELECT e.session_id, e.direction, e.kind, e.payload FROM audit_events e JOIN sessions s ON s.id = e.session_id \
+         WHERE s.server = 'local:everything' ORDER BY e.seq",
+    )
+    .await
+}
+
+async fn sqlx_rows(g: &Gatehouse, sql: &str) -> Vec<(String, String, String, String)> {
+    sqlx::query_as(sql)
+        .fetch_all(g.gw.store.pool())
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn local_capture_survives_kill_9_and_an_outage_and_uploads_exactly_once() {
+    let home = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let url = format!("http://127.0.0.1:{port}");
+    let spool_path = home.path().join("spool.db");
+
+    // 1. Control plane down. A session, then kill -9 right after an answer.
+    let mut p1 = Local::spawn(home.path(), &url);
+    p1.session().await;
+    let call = p1
+        .echo(2, "card 4111 1111 1111 1111 for ada@example.com")
+        .await;
+    let text = call["result"]["content"][0]["text"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        text.contains("Echo:") && !text.contains("4111 1111") && !text.contains("ada@example.com"),
+        "masked before the client: {text}"
+    );
+    p1.child.start_kill().unwrap(); // SIGKILL
+    let _ = p1.child.wait().await;
+    let spool = Spool::open(&spool_path).await.unwrap();
+    let n1 = spool.pending().await.unwrap();
+    assert!(
+        n1 >= 6,
+        "start + initialize, answer, initialized, call, answer are durable: {n1}"
+    );
+    // A copy of the spool as it is now: replayed at the end as a crash between upload and delete would.
+    let replay = tempfile::tempdir().unwrap();
+    {
+        sqlx::query(&format!(
+            "VACUUM INTO '{}'",
+            replay.path().join("spool.db").display()
+        ))
+        .execute(
+            &sqlx::SqlitePool::connect(&format!("sqlite://{}", spool_path.display()))
+                .await
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    }
+
+    // 2. Restart while still down: a second session spools too.
+    let mut p2 = Local::spawn(home.path(), &url);
+    p2.session().await;
+    p2.echo(2, "hello").await;
+    assert!(spool.pending().await.unwrap() > n1);
+
+    // 3. The control plane comes up on that address; the running capture uploads the
+    // killed session's records and its own.
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .unwrap();
+    let g = Gatehouse::start_with(
+        &stdio_server("everything", &everything_stdio()),
+        "admin_groups = [\"engineers\"]\n",
+        Some(listener),
+    )
+    .await;
+    for _ in 0..600 {
+        if spool.pending().await.unwrap() == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        spool.pending().await.unwrap(),
+        0,
+        "uploaded within 60 s of the control plane coming back"
+    );
+    let events = local_events(&g).await;
+    let s1 = events[0].0.clone();
+    let in_s1: Vec<_> = events.iter().filter(|e| e.0 == s1).collect();
+    assert_eq!(
+        in_s1.len() as i64,
+        n1,
+        "every spooled record of the killed session, once"
+    );
+    assert!(
+        in_s1
+            .iter()
+            .any(|e| e.2 == "request" && e.3.contains("\"tools/call\""))
+    );
+    assert!(
+        !in_s1.iter().any(|e| e.3.contains("4111 1111 1111 1111")),
+        "only masked data in the record"
+    );
+
+    // 4. More in the live session, then a clean end: its records arrive too.
+    p2.echo(3, "again").await;
+    let (sent2, received2) = p2.finish().await;
+    assert_eq!(spool.pending().await.unwrap(), 0);
+    let events = local_events(&g).await;
+    let s2: Vec<_> = events.iter().filter(|e| e.0 != s1).collect();
+    assert_eq!(
+        s2.len(),
+        1 + sent2 + received2.len() + 1,
+        "session start + every message each way + session end"
+    );
+    let all = events.len();
+
+    // 5. A re-upload of already stored records (the spool copy from step 1) stores nothing.
+    let old = Spool::open(&replay.path().join("spool.db")).await.unwrap();
+    assert_eq!(old.pending().await.unwrap(), n1);
+    let token: gatehouse_desktop_core::upload::TokenSource =
+        Arc::new(|| Box::pin(async { Some(TOKEN.to_string()) }));
+    let again = Uploader::new(old.clone(), ControlPlane::new(&g.base), token)
+        .upload_all()
+        .await
+        .unwrap();
+    assert_eq!(again as i64, n1, "acknowledged again");
+    assert_eq!(old.pending().await.unwrap(), 0);
+    assert_eq!(local_events(&g).await.len(), all, "nothing duplicated");
+    let ids: Vec<(String, String, String, String)> = sqlx_rows(
+        &g,
+        "SELECT id, session_id, CAST(seq AS TEXT), captured_at FROM spool_records",
+    )
+    .await;
+    assert_eq!(ids.len(), all, "one spool record per audit event");
+
+    // The local sessions are the person's, on `local:everything`, in the verified chain.
+    let sessions = g.gw.store.list_sessions(10).await.unwrap();
+    assert!(
+        sessions
+            .iter()
+            .filter(|s| s.server == "local:everything")
+            .all(|s| s.principal == "e2e")
+    );
+    match g.gw.store.verify_chain().await.unwrap() {
+        gatehouse_control_plane::store::ChainReport::Intact { .. } => {}
+        broken => panic!("the chain broke: {broken:?}"),
+    }
+
+    // 6. A policy pushed now applies to the next local session (via the watch stream).
+    let pushed = reqwest::Client::new()
+        .post(format!("{}/api/v1/policies", g.base))
+        .bearer_auth(TOKEN)
+        .body("version: 1\ndefault: allow\nrules:\n  - name: no-add-locally\n    servers: [\"local:everything\"]\n    tools: [add]\n    effect: deny\n")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        pushed.status(),
+        201,
+        "{}",
+        pushed.text().await.unwrap_or_default()
+    );
+    for _ in 0..100 {
+        if g.gw.policy().is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let mut p3 = Local::spawn(home.path(), &url);
+    p3.session().await;
+    p3.send(json!({"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"add","arguments":{"a":1,"b":2}}})).await;
+    let denied = p3.answer(5).await;
+    assert_eq!(denied["error"]["code"], -32003, "{denied}");
+    assert!(p3.echo(6, "still fine").await["result"].is_object());
+    p3.finish().await;
+    let decisions = sqlx_rows(
+        &g,
+        "SELECT e.session_id, e.kind, COALESCE(json_extract(e.decision, '$.effect'), ''), e.payload FROM audit_events e \
+         JOIN sessions s ON s.id = e.session_id WHERE s.server = 'local:everything' AND e.tool = 'add'",
+    )
+    .await;
+    assert_eq!(decisions.len(), 1, "{decisions:?}");
+    assert_eq!(decisions[0].2, "deny");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_uploads_are_refused_with_the_reason() {
+    let g = Gatehouse::start(&stdio_server("everything", &everything_stdio())).await;
+    let http = reqwest::Client::new();
+    let post = |body: Value| {
+        http.post(format!("{}/api/v1/spool", g.base))
+            .bearer_auth(TOKEN)
+            .json(&body)
+            .send()
+    };
+    let r = post(json!({"records":[{"id":"a","session_id":"not-local","server":"x","at":"2026-01-01T00:00:00Z","direction":"gateway","kind":"k","payload":"{}"}]})).await.unwrap();
+    assert_eq!(r.status(), 400);
+    assert!(r.text().await.unwrap().contains("local session"));
+    let r = post(json!({"records":[{"id":"a","session_id":"local-1","server":"x","at":"2026-01-01T00:00:00Z","direction":"sideways","kind":"k","payload":"{}"}]})).await.unwrap();
+    assert_eq!(r.status(), 400);
+    let r = http
+        .post(format!("{}/api/v1/spool", g.base))
+        .json(&json!({"records":[]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401, "sign-in required");
+}
+
+/// The loopback redirect URI a sign-in URL names (where the scripted browser stops).
+fn redirect_uri(url: &str) -> String {
+    reqwest::Url::parse(url)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "redirect_uri")
+        .map(|(_, v)| v.into_owned())
+        .expect("a redirect_uri in the sign-in URL")
+}
