@@ -9,7 +9,7 @@
 # The cold build time is read from $COLD_LOG (a `/usr/bin/time -v cargo build` log) if present.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/work/target-desktop}"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$root/desktop/app/target}"
 idle="${IDLE_SECONDS:-30}"
 profile="${PROFILE:-debug}"
 bin="$CARGO_TARGET_DIR/$profile/gatehouse-desktop"

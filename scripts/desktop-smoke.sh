@@ -3,10 +3,10 @@
 # tests/tests/desktop_gui.rs under Xvfb with a D-Bus session (sign-in at the real OpenID
 # provider, screenshots into desktop/app/screenshots/).
 #
-# Usage: [APP_TARGET_DIR=...] scripts/desktop-smoke.sh   (CARGO_TARGET_DIR defaults to /work/target-desktop)
+# Usage: [APP_TARGET_DIR=...] scripts/desktop-smoke.sh   (CARGO_TARGET_DIR defaults to desktop/app/target)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/work/target-desktop}"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$root/desktop/app/target}"
 "$root/scripts/install-desktop-deps.sh"
 "$root/scripts/install-test-deps.sh" >/dev/null
 # The app is its own workspace; APP_TARGET_DIR may differ from the root workspace's.

@@ -17,7 +17,7 @@ use tokio::process::Command;
 fn app_bin() -> PathBuf {
     let p = std::env::var_os("GATEHOUSE_DESKTOP_BIN")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/work/target-desktop/debug/gatehouse-desktop"));
+        .unwrap_or_else(|| repo().join("desktop/app/target/debug/gatehouse-desktop"));
     assert!(
         p.exists(),
         "{} is missing: build desktop/app first (scripts/desktop-smoke.sh does)",
