@@ -194,6 +194,16 @@ impl Gateway {
     /// Re-reads the pending approvals (votes may come from the CLI in another process)
     /// and tells live queues when they changed.
     async fn refresh_pending_approvals(&self) {
+        // Nobody watching (no dashboard, no tray): nothing to keep fresh. A new watcher
+        // refreshes once itself before it subscribes.
+        if self.pending_approvals.receiver_count() == 0 {
+            return;
+        }
+        self.read_pending_approvals().await;
+    }
+
+    /// Reads the pending approvals now and tells watchers when they changed.
+    pub(crate) async fn read_pending_approvals(&self) {
         match self.store.approvals(true).await {
             Ok(now) => {
                 self.pending_approvals.send_if_modified(|old| {

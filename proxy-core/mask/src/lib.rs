@@ -18,6 +18,7 @@ mod counts;
 mod json;
 mod kind;
 mod masker;
+pub mod message;
 mod profile;
 mod render;
 mod scan;

@@ -75,6 +75,7 @@ pub async fn approvals(State(gw): State<Arc<Gateway>>, headers: HeaderMap) -> Re
         Ok(p) => p,
         Err(r) => return r,
     };
+    gw.read_pending_approvals().await;
     let rx = gw.pending_approvals.subscribe();
     sse(events(gw, rx, move |gw, pending| {
         let principal = principal.clone();
