@@ -108,6 +108,13 @@ async fn open_sqlite(url: &str, durability: Durability) -> Result<AnyPool, Store
         .map_err(|e| StoreError(format!("cannot open {url}: {e}")))
 }
 
+/// The file a `sqlite://` URL names.
+pub fn sqlite_file(url: &str) -> Result<std::path::PathBuf, StoreError> {
+    let opts = SqliteConnectOptions::from_str(url)
+        .map_err(|e| StoreError(format!("`{url}` is not a valid sqlite:// URL: {e}")))?;
+    Ok(opts.get_filename().to_path_buf())
+}
+
 async fn open_postgres(url: &str, durability: Durability) -> Result<AnyPool, StoreError> {
     AnyPoolOptions::new()
         .max_connections(8)

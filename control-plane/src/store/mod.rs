@@ -15,6 +15,7 @@
 pub mod authz;
 mod dashboard;
 mod db;
+mod sqlite_writer;
 mod web_sessions;
 
 use chrono::{DateTime, Utc};
@@ -168,12 +169,19 @@ struct Job {
     done: oneshot::Sender<Result<(), StoreError>>,
 }
 
+/// Where writes queue: SQLite's writer thread, or PostgreSQL's writer task.
+#[derive(Clone)]
+enum Writer {
+    Sqlite(std::sync::mpsc::Sender<Job>),
+    Postgres(mpsc::Sender<Job>),
+}
+
 /// Handle to the store; cheap to clone.
 #[derive(Clone)]
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
-    tx: mpsc::Sender<Job>,
+    tx: Writer,
     changes: broadcast::Sender<Change>,
     written: watch::Sender<i64>,
 }
@@ -192,13 +200,21 @@ impl Store {
     /// or `postgres://...` (the database must exist; the schema is migrated).
     pub async fn open_with(url: &str, durability: Durability) -> Result<Store, StoreError> {
         let (pool, backend) = db::open(url, durability).await?;
-        let (tx, rx) = mpsc::channel(4096);
         let written = watch::Sender::new(0);
-        tokio::spawn(writer(pool.clone(), backend, rx, written.clone()));
         let (changes, _) = broadcast::channel(64);
-        if backend == Backend::Postgres {
-            tokio::spawn(listen_for_changes(url.to_string(), changes.clone()));
-        }
+        let tx = match backend {
+            Backend::Sqlite => {
+                let (tx, rx) = std::sync::mpsc::channel();
+                sqlite_writer::spawn(db::sqlite_file(url)?, durability, rx, written.clone())?;
+                Writer::Sqlite(tx)
+            }
+            Backend::Postgres => {
+                let (tx, rx) = mpsc::channel(4096);
+                tokio::spawn(writer(pool.clone(), rx, written.clone()));
+                tokio::spawn(listen_for_changes(url.to_string(), changes.clone()));
+                Writer::Postgres(tx)
+            }
+        };
         Ok(Store {
             pool,
             backend,
@@ -233,10 +249,14 @@ impl Store {
 
     async fn submit(&self, ops: Vec<Op>) -> Result<(), StoreError> {
         let (done, wait) = oneshot::channel();
-        self.tx
-            .send(Job { ops, done })
-            .await
-            .map_err(|_| StoreError("the store writer has stopped".into()))?;
+        let job = Job { ops, done };
+        let sent = match &self.tx {
+            Writer::Sqlite(tx) => tx.send(job).is_ok(),
+            Writer::Postgres(tx) => tx.send(job).await.is_ok(),
+        };
+        if !sent {
+            return Err(StoreError("the store writer has stopped".into()));
+        }
         wait.await
             .map_err(|_| StoreError("the store writer has stopped".into()))?
     }
@@ -689,24 +709,19 @@ pub(crate) fn now() -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
 }
 
-async fn writer(
-    pool: AnyPool,
-    backend: Backend,
-    mut rx: mpsc::Receiver<Job>,
-    written: watch::Sender<i64>,
-) {
+/// PostgreSQL's writer (SQLite's is [`sqlite_writer`]).
+async fn writer(pool: AnyPool, mut rx: mpsc::Receiver<Job>, written: watch::Sender<i64>) {
     let mut batch = Vec::with_capacity(GROUP_LIMIT);
-    // The writer keeps one connection (no pool round trip per group). On SQLite, where it
-    // is the only writer, it also keeps the chain head; on PostgreSQL it re-reads the head
-    // under the chain lock in every group, since other replicas append too.
+    // The writer keeps one connection (no pool round trip per group) and re-reads the
+    // chain head under the chain lock in every group, since other replicas append too.
     let mut conn: Option<(PoolConnection<Any>, ChainHead)> = None;
     while rx.recv_many(&mut batch, GROUP_LIMIT).await > 0 {
         let result = match &mut conn {
-            Some((c, head)) => commit(c, backend, head, &batch).await,
+            Some((c, head)) => commit(c, head, &batch).await,
             None => match open_writer(&pool).await {
                 Ok(w) => {
                     let (c, head) = conn.insert(w);
-                    commit(c, backend, head, &batch).await
+                    commit(c, head, &batch).await
                 }
                 Err(e) => Err(e),
             },
@@ -743,6 +758,11 @@ async fn read_head(c: &mut AnyConnection) -> Result<ChainHead, StoreError> {
         sqlx::query_as("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1")
             .fetch_optional(&mut *c)
             .await?;
+    head_of(last)
+}
+
+/// The chain head given the newest event's `seq` and hash (none: the log is empty).
+fn head_of(last: Option<(i64, Option<String>)>) -> Result<ChainHead, StoreError> {
     match last {
         Some((seq, Some(hash))) => Ok(ChainHead { seq, hash }),
         Some((seq, None)) => Err(StoreError(format!(
@@ -799,20 +819,13 @@ struct Chained<'a> {
     hash: String,
 }
 
-/// Links every event of the group onto the chain (without moving the head: that happens
-/// only once the group is durable).
-fn link<'a>(
-    head: &ChainHead,
-    events: impl Iterator<Item = &'a Event>,
-    at: &str,
-) -> (Vec<Chained<'a>>, ChainHead) {
-    let mut cur = head.clone();
-    let chained = events
-        .map(|e| {
-            let seq = cur.seq + 1;
-            let hash = chain_hash(
-                &cur.hash,
-                &ChainRecord {
+impl ChainHead {
+    /// Links `e` onto the chain and moves this head past it.
+    fn append<'a>(&mut self, e: &'a Event, at: &str) -> Chained<'a> {
+        let seq = self.seq + 1;
+        let hash = chain_hash(
+            &self.hash,
+            &ChainRecord {
                     seq,
                     session_id: &e.session_id,
                     at,
@@ -826,22 +839,30 @@ fn link<'a>(
                     decision: e.decision.as_deref(),
                 },
             );
-            let c = Chained {
-                e,
-                seq,
-                prev: std::mem::replace(&mut cur.hash, hash.clone()),
-                hash,
-            };
-            cur.seq = seq;
-            c
-        })
-        .collect();
+        self.seq = seq;
+        Chained {
+            e,
+            seq,
+            prev: std::mem::replace(&mut self.hash, hash.clone()),
+            hash,
+        }
+    }
+}
+
+/// Links every event of the group onto the chain (without moving the head: that happens
+/// only once the group is durable).
+fn link<'a>(
+    head: &ChainHead,
+    events: impl Iterator<Item = &'a Event>,
+    at: &str,
+) -> (Vec<Chained<'a>>, ChainHead) {
+    let mut cur = head.clone();
+    let chained = events.map(|e| cur.append(e, at)).collect();
     (chained, cur)
 }
 
 async fn commit(
     conn: &mut AnyConnection,
-    backend: Backend,
     head: &mut ChainHead,
     batch: &[Job],
 ) -> Result<(), StoreError> {
@@ -882,23 +903,14 @@ async fn commit(
             _ => None,
         })
     };
-    if backend == Backend::Sqlite && ops().all(|op| matches!(op, Op::Event(_))) {
-        // The common case on SQLite, messages only: one statement, its own transaction.
-        let (chained, new_head) = link(head, events(), &at);
-        insert_events(conn, &chained, &at).await?;
-        *head = new_head;
-        return Ok(());
-    }
     let mut tx = conn.begin().await?;
-    if backend == Backend::Postgres {
-        // Serialise with the other replicas' writers until this transaction ends, then
-        // link onto whatever the chain head is now.
-        sqlx::query("SELECT pg_advisory_xact_lock($1)")
-            .bind(CHAIN_LOCK)
-            .execute(&mut *tx)
-            .await?;
-        *head = read_head(&mut tx).await?;
-    }
+    // Serialise with the other replicas' writers until this transaction ends, then link
+    // onto whatever the chain head is now.
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(CHAIN_LOCK)
+        .execute(&mut *tx)
+        .await?;
+    *head = read_head(&mut tx).await?;
     let (chained, new_head) = link(head, events(), &at);
     // Sessions first (events refer to them), then the events in one statement, spooled
     // records (each with its session), then the updates (an end of session comes after

@@ -1,0 +1,291 @@
+//! The SQLite writer: one OS thread that owns the only writing connection and commits
+//! the queued jobs in groups.
+//!
+//! Why a thread of its own and not sqlx: every write sits on the gateway's critical path
+//! twice per call (the request before it is forwarded, the answer before it is released).
+//! Through sqlx a write crossed four threads (caller, writer task, sqlx's worker, back);
+//! here it crosses two (caller to this thread and back), statements are prepared once and
+//! kept, and values go to SQLite without the `Any` conversions. Group commit is kept:
+//! whatever queued while a commit was being flushed goes into the next one.
+//!
+//! Checkpoints (copying the WAL into the database file) run on a second thread with its
+//! own connection, so a commit never waits for one; with `durability = "os"` that thread
+//! is also what puts commits on disk, within [`CHECKPOINT_EVERY`].
+
+use super::{ChainHead, Durability, Job, Op, StoreError, head_of, now};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::sync::mpsc::Receiver;
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// How often the WAL is checkpointed when something was written. With
+/// `durability = "os"` this is how long a commit may sit in the operating system's cache
+/// before it is on disk: the most a power loss can take.
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        StoreError(e.to_string())
+    }
+}
+
+/// Opens the writing connection (the schema is migrated already) and starts the thread.
+pub(super) fn spawn(
+    file: PathBuf,
+    durability: Durability,
+    jobs: Receiver<Job>,
+    written: watch::Sender<i64>,
+) -> Result<(), StoreError> {
+    let open = move |role: Role| -> Result<Connection, StoreError> {
+        let c = Connection::open(&file)
+            .map_err(|e| StoreError(format!("cannot open {}: {e}", file.display())))?;
+        c.busy_timeout(Duration::from_secs(10))?;
+        c.pragma_update(None, "journal_mode", "WAL")?;
+        c.pragma_update(
+            None,
+            "synchronous",
+            match durability {
+                Durability::Fsync => "FULL",
+                Durability::Os => "NORMAL",
+            },
+        )?;
+        c.pragma_update(None, "foreign_keys", "ON")?;
+        if role == Role::Writer {
+            // The checkpointer thread does it, off the commit path.
+            c.pragma_update(None, "wal_autocheckpoint", 0)?;
+            c.set_prepared_statement_cache_capacity(32);
+        }
+        Ok(c)
+    };
+    // Open both here so that a file we cannot write is reported by `Store::open`.
+    let first = open(Role::Writer)?;
+    let checkpointer = open(Role::Checkpointer)?;
+    let changes = written.subscribe();
+    std::thread::Builder::new()
+        .name("gatehouse-store-checkpoints".into())
+        .spawn(move || checkpoints(checkpointer, changes))
+        .map_err(|e| StoreError(format!("cannot start the store checkpointer: {e}")))?;
+    std::thread::Builder::new()
+        .name("gatehouse-store-writer".into())
+        .spawn(move || run(first, move || open(Role::Writer), jobs, written))
+        .map_err(|e| StoreError(format!("cannot start the store writer: {e}")))?;
+    Ok(())
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Role {
+    Writer,
+    Checkpointer,
+}
+
+/// Every [`CHECKPOINT_EVERY`] that something was written, a passive checkpoint: it syncs
+/// the WAL to disk, then copies what no reader still needs into the database file,
+/// without blocking the writer. Ends (after a last checkpoint) with the store.
+fn checkpoints(c: Connection, mut written: watch::Receiver<i64>) {
+    loop {
+        std::thread::sleep(CHECKPOINT_EVERY);
+        let closed = match written.has_changed() {
+            Ok(false) => continue,
+            Ok(true) => false,
+            Err(_) => true,
+        };
+        written.mark_unchanged();
+        if let Err(e) = c.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+            tracing::warn!(error = %e, "checkpointing the session record failed; retrying in a second");
+        }
+        if closed {
+            return;
+        }
+    }
+}
+
+fn run(
+    first: Connection,
+    open: impl Fn() -> Result<Connection, StoreError>,
+    jobs: Receiver<Job>,
+    written: watch::Sender<i64>,
+) {
+    let mut conn: Option<(Connection, ChainHead)> = None;
+    let mut spare = Some(first);
+    let mut batch: Vec<Job> = Vec::with_capacity(super::GROUP_LIMIT);
+    while let Ok(job) = jobs.recv() {
+        batch.push(job);
+        // Everything that queued meanwhile joins this group.
+        while batch.len() < super::GROUP_LIMIT {
+            match jobs.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        let result = (|| {
+            if conn.is_none() {
+                let c = match spare.take() {
+                    Some(c) => c,
+                    None => open()?,
+                };
+                let head = read_head(&c)?;
+                conn = Some((c, head));
+            }
+            let (c, head) = conn.as_mut().unwrap_or_else(|| unreachable!());
+            commit(c, head, &batch)
+        })();
+        match &result {
+            Ok(()) => {
+                if let Some((_, head)) = &conn {
+                    written.send_if_modified(|seq| std::mem::replace(seq, head.seq) != head.seq);
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, jobs = batch.len(), "recording failed; the affected requests fail closed");
+                // Start the next group on a fresh connection and a re-read chain head.
+                conn = None;
+            }
+        }
+        for job in batch.drain(..) {
+            let _ = job.done.send(result.clone());
+        }
+    }
+}
+
+fn read_head(c: &Connection) -> Result<ChainHead, StoreError> {
+    let last: Option<(i64, Option<String>)> = c
+        .query_row(
+            "SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    head_of(last)
+}
+
+/// One group in one transaction: sessions, events in chain order, spooled records (each
+/// once), then updates, in the order they were submitted. The chain head moves only when
+/// the transaction is durable.
+fn commit(conn: &mut Connection, head: &mut ChainHead, batch: &[Job]) -> Result<(), StoreError> {
+    let at = now();
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let mut cur = head.clone();
+    let mut spooled_seen: HashSet<&str> = HashSet::new();
+    for op in batch.iter().flat_map(|j| &j.ops) {
+        match op {
+            Op::StartSession(s) => {
+                tx.prepare_cached(
+                    "INSERT INTO sessions (id, principal, groups_json, server, era, client_name, client_version, \
+                     protocol_version, started_at, last_seen_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                )?
+                .execute(params![
+                    s.id,
+                    s.principal,
+                    serde_json::to_string(&s.groups).unwrap_or_else(|_| "[]".into()),
+                    s.server,
+                    s.era,
+                    s.client.as_ref().map(|c| &c.0),
+                    s.client.as_ref().map(|c| &c.1),
+                    s.protocol_version,
+                    at,
+                    at,
+                ])?;
+            }
+            Op::Event(e) => insert_event(&tx, &cur.append(e, &at), &at)?,
+            Op::Spooled(s) => {
+                // Stored before (an earlier upload) or repeated within this group: skip.
+                // The single writer makes this check-then-insert race-free; the unique key
+                // backs it.
+                let stored = tx
+                    .prepare_cached("SELECT 1 FROM spool_records WHERE id = $1")?
+                    .exists(params![s.record_id])?;
+                if stored || !spooled_seen.insert(&s.record_id) {
+                    continue;
+                }
+                let n = &s.session;
+                tx.prepare_cached(
+                    "INSERT INTO sessions (id, principal, groups_json, server, era, client_name, client_version, \
+                     protocol_version, started_at, last_seen_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING",
+                )?
+                .execute(params![
+                    n.id,
+                    n.principal,
+                    serde_json::to_string(&n.groups).unwrap_or_else(|_| "[]".into()),
+                    n.server,
+                    n.era,
+                    n.client.as_ref().map(|c| &c.0),
+                    n.client.as_ref().map(|c| &c.1),
+                    n.protocol_version,
+                    s.captured_at,
+                    s.captured_at,
+                ])?;
+                let c = cur.append(&s.event, &at);
+                insert_event(&tx, &c, &at)?;
+                tx.prepare_cached(
+                    "INSERT INTO spool_records (id, session_id, seq, captured_at, uploaded_at) VALUES ($1, $2, $3, $4, $5)",
+                )?
+                .execute(params![s.record_id, n.id, c.seq, s.captured_at, at])?;
+                if let Some(reason) = &s.ends_session {
+                    end_session(&tx, &n.id, reason, &s.captured_at)?;
+                }
+            }
+            Op::SessionInfo {
+                id,
+                client,
+                protocol_version,
+            } => {
+                tx.prepare_cached(
+                    "UPDATE sessions SET client_name = COALESCE($1, client_name), client_version = COALESCE($2, client_version), \
+                     protocol_version = COALESCE($3, protocol_version) WHERE id = $4",
+                )?
+                .execute(params![
+                    client.as_ref().map(|c| &c.0),
+                    client.as_ref().map(|c| &c.1),
+                    protocol_version,
+                    id,
+                ])?;
+            }
+            Op::EndSession { id, reason } => end_session(&tx, id, reason, &at)?,
+        }
+    }
+    tx.commit()?;
+    *head = cur;
+    Ok(())
+}
+
+fn insert_event(
+    tx: &rusqlite::Transaction<'_>,
+    c: &super::Chained<'_>,
+    at: &str,
+) -> Result<(), StoreError> {
+    tx.prepare_cached(
+        "INSERT INTO audit_events (seq, session_id, at, direction, kind, method, tool, rpc_id, payload, masked, decision, prev_hash, hash) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+    )?
+    .execute(params![
+        c.seq,
+        c.e.session_id,
+        at,
+        c.e.direction.as_str(),
+        c.e.kind,
+        c.e.method,
+        c.e.tool,
+        c.e.rpc_id,
+        c.e.payload,
+        c.e.masked,
+        c.e.decision,
+        c.prev,
+        c.hash,
+    ])?;
+    Ok(())
+}
+
+fn end_session(
+    tx: &rusqlite::Transaction<'_>,
+    id: &str,
+    reason: &str,
+    at: &str,
+) -> Result<(), StoreError> {
+    tx.prepare_cached(
+        "UPDATE sessions SET ended_at = $1, end_reason = $2 WHERE id = $3 AND ended_at IS NULL",
+    )?
+    .execute(params![at, reason, id])?;
+    Ok(())
+}
