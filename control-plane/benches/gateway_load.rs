@@ -159,6 +159,29 @@ fn pct(v: &[Duration], p: f64) -> Duration {
     v[((v.len() as f64 - 1.0) * p).round() as usize]
 }
 
+/// CPU time (user + system) a process has used so far, in microseconds.
+fn cpu_us(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which may hold spaces) start after the last ')'.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    let ticks: u64 = [11, 12]
+        .iter()
+        .filter_map(|&i| fields.get(i).and_then(|v| v.parse::<u64>().ok()))
+        .sum();
+    // Linux reports in clock ticks of 1/100 s on every platform Gatehouse targets.
+    ticks * 10_000
+}
+
+/// CPU per request of each process during one run.
+struct CpuSplit {
+    client: f64,
+    gateway: f64,
+    upstream: f64,
+}
+
 fn rss_kib(pid: u32) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
@@ -203,6 +226,8 @@ async fn run() {
         .args(["serve", "--dev", "--config"])
         .arg(&config)
         .env("RUST_LOG", "warn")
+        // GH_BENCH_GATEWAY_THREADS: the gateway's worker threads (default: one per core).
+        .envs(std::env::var("GH_BENCH_GATEWAY_THREADS").map(|n| ("TOKIO_WORKER_THREADS", n)))
         .stdout(Stdio::null())
         .kill_on_drop(true)
         .spawn()
@@ -226,10 +251,32 @@ async fn run() {
     load(&http, &direct, 4, 0.5).await;
     load(&http, &via, 4, 0.5).await;
 
+    let me = std::process::id();
+    let (gw_pid, up_pid) = (
+        gateway.id().expect("gateway pid"),
+        upstream.id().expect("upstream pid"),
+    );
     let mut rows = Vec::new();
+    let mut cpu_rows = Vec::new();
     for c in [1usize, 64] {
         let (d, d_rps) = load(&http, &direct, c, secs).await;
+        let before = [cpu_us(me), cpu_us(gw_pid), cpu_us(up_pid)];
         let (g, g_rps) = load(&http, &via, c, secs).await;
+        let n = g.len().max(1) as f64;
+        let per = |i: usize, pid: u32| (cpu_us(pid) - before[i]) as f64 / n;
+        let split = CpuSplit {
+            client: per(0, me),
+            gateway: per(1, gw_pid),
+            upstream: per(2, up_pid),
+        };
+        cpu_rows.push(format!(
+            "| {c:>3} | {:>6.1} | {:>6.1} | {:>6.1} | {:>5.1}% |",
+            split.client,
+            split.gateway,
+            split.upstream,
+            100.0 * (split.client + split.upstream)
+                / (split.client + split.gateway + split.upstream)
+        ));
         rows.push(format!(
             "| {c:>3} | {:>8.0} | {:>8.0} | {:>8.0} | {:>8.0} | {:>9.0} | {:>9.0} | {:>9.0} | {:>9.0} | {:>5.1}% |",
             pct(&d, 0.5).as_micros() as f64,
@@ -245,7 +292,7 @@ async fn run() {
     }
 
     // Memory: 1,000 idle sessions.
-    let pid = gateway.id().expect("pid");
+    let pid = gw_pid;
     tokio::time::sleep(Duration::from_millis(300)).await;
     let before = rss_kib(pid);
     for chunk in 0..10 {
@@ -281,6 +328,11 @@ async fn run() {
         "\nResident memory: {before} KiB before, {after} KiB with 1,000 more open sessions: {:.1} KB per idle session\n",
         per_session / 1000.0
     ));
+    out.push_str("\nCPU per call through the gateway (µs, user + system; 10 ms tick resolution, so read the c=64 row). When the two cores are the limit, throughput via the gateway can reach at most (client + upstream) / (client + gateway + upstream) of direct:\n\n| conc | client | gateway | upstream | ceiling |\n|---|---|---|---|---|\n");
+    for r in cpu_rows {
+        out.push_str(&r);
+        out.push('\n');
+    }
     let _ = std::io::Write::write_all(&mut std::io::stdout(), out.as_bytes());
     let _ = gateway.kill().await;
     let _ = upstream.kill().await;
