@@ -1559,11 +1559,16 @@ fn cli(home: &std::path::Path, envs: &[(&str, &str)], args: &[&str]) -> tokio::p
 }
 
 /// Starts `gatehouse login --device` and reads, from its stderr, the address that
-/// carries the code (`verification_uri_complete`).
+/// carries the code (`verification_uri_complete`); the rest of stderr is collected by
+/// the returned task.
 async fn start_device_login(
     mut cmd: tokio::process::Command,
     base: &str,
-) -> (tokio::process::Child, String) {
+) -> (
+    tokio::process::Child,
+    String,
+    tokio::task::JoinHandle<String>,
+) {
     use tokio::io::{AsyncBufReadExt, BufReader};
     let mut child = cmd.spawn().unwrap_or_else(|e| panic!("{e}"));
     let mut err = BufReader::new(child.stderr.take().unwrap_or_else(|| panic!("stderr"))).lines();
@@ -1584,7 +1589,15 @@ async fn start_device_login(
         seen.contains(&format!("open {base}/oauth/device on any device")),
         "the plain address and the code are printed too: {seen}"
     );
-    (child, url)
+    let rest = tokio::spawn(async move {
+        let mut text = String::new();
+        while let Ok(Some(line)) = err.next_line().await {
+            text.push_str(&line);
+            text.push('\n');
+        }
+        text
+    });
+    (child, url, rest)
 }
 
 /// The value of attribute `value` of the form field named `name`.
@@ -1727,7 +1740,7 @@ async fn gatehouse_login_device_signs_in_without_a_browser_on_that_machine() {
     let off = [("GATEHOUSE_KEYRING", "off")];
 
     // Approved on "another machine" (a scripted browser) after the provider's login.
-    let (login, url) = start_device_login(
+    let (login, url, stderr) = start_device_login(
         cli(home.path(), &off, &["login", "--device", "--url", &base]),
         &base,
     )
@@ -1743,7 +1756,7 @@ async fn gatehouse_login_device_signs_in_without_a_browser_on_that_machine() {
     assert!(
         out.status.success(),
         "{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
+        stderr.await.unwrap_or_default()
     );
     assert!(stdout.contains("as eve (groups: engineers)"), "{stdout}");
 
@@ -1789,7 +1802,7 @@ async fn gatehouse_login_device_signs_in_without_a_browser_on_that_machine() {
 
     // Denied in the browser: the CLI says so and saves nothing new.
     let home2 = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let (login, url) = start_device_login(
+    let (login, url, stderr) = start_device_login(
         cli(home2.path(), &off, &["login", "--device", "--url", &base]),
         &base,
     )
@@ -1802,11 +1815,12 @@ async fn gatehouse_login_device_signs_in_without_a_browser_on_that_machine() {
         .unwrap_or_else(|_| panic!("login --device did not finish"))
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("denied"));
+    let said = stderr.await.unwrap_or_default();
+    assert!(said.contains("denied"), "{said}");
     assert!(!home2.path().join(".config/gatehouse/tokens.json").exists());
 
     // Nobody approves before the code expires (its expiry set in the past here).
-    let (login, url) = start_device_login(
+    let (login, url, stderr) = start_device_login(
         cli(home2.path(), &off, &["login", "--device", "--url", &base]),
         &base,
     )
@@ -1820,11 +1834,8 @@ async fn gatehouse_login_device_signs_in_without_a_browser_on_that_machine() {
         .unwrap_or_else(|_| panic!("login --device did not finish"))
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(out.status.code(), Some(1));
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("expired"),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let said = stderr.await.unwrap_or_default();
+    assert!(said.contains("expired"), "{said}");
     // The expired code no longer opens the consent page.
     let (status, page) = approve_device(&cookie_browser(), &url, None, &base, "eve", "allow").await;
     assert_eq!(status, 400, "{page}");
@@ -2153,7 +2164,7 @@ async fn with_a_secret_service_the_refresh_token_lives_in_the_keyring_not_a_file
     .await;
     let base = g.base.clone();
     let env = [("DBUS_SESSION_BUS_ADDRESS", bus.as_str())];
-    let (login, url) = start_device_login(
+    let (login, url, stderr) = start_device_login(
         cli(home.path(), &env, &["login", "--device", "--url", &base]),
         &base,
     )
@@ -2168,7 +2179,7 @@ async fn with_a_secret_service_the_refresh_token_lives_in_the_keyring_not_a_file
     assert!(
         out.status.success(),
         "{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
+        stderr.await.unwrap_or_default()
     );
     assert!(
         stdout.contains("the refresh token in the OS keyring"),
