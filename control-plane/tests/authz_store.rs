@@ -7,7 +7,20 @@ mod common;
 
 use gatehouse_control_plane::gateway::auth::Principal;
 use gatehouse_control_plane::store::Store;
-use gatehouse_control_plane::store::authz::{AuthzClient, Code, DevicePoll, Grant};
+use gatehouse_control_plane::store::authz::{AuthzClient, Code, DevicePoll, Grant, NewDeviceCode};
+
+/// A device request for `client` valid 10 minutes, polled every 5 s at most.
+fn dc<'a>(device_code: &'a str, user_code: &'a str, client_id: &'a str) -> NewDeviceCode<'a> {
+    NewDeviceCode {
+        device_code,
+        user_code,
+        client_id,
+        resource: "https://gh/mcp",
+        scope: "mcp",
+        secs: 600,
+        interval: 5,
+    }
+}
 
 async fn store(dir: &tempfile::TempDir) -> Store {
     let url = common::pg::database_url(&dir.path().join("authz.db")).await;
@@ -57,12 +70,12 @@ async fn device_codes_are_polled_slowed_down_and_redeemed_once() {
     let s = store(&dir).await;
     s.put_authz_client(&client("dev")).await.unwrap();
     assert!(
-        s.create_device_code("dc", "BCDFGHJK", "dev", "https://gh/mcp", "mcp", 600, 5)
+        s.create_device_code(&dc("dc", "BCDFGHJK", "dev"))
             .await
             .unwrap()
     );
     assert!(
-        !s.create_device_code("dc2", "BCDFGHJK", "dev", "https://gh/mcp", "mcp", 600, 5)
+        !s.create_device_code(&dc("dc2", "BCDFGHJK", "dev"))
             .await
             .unwrap(),
         "a user code in use is not handed out twice"
@@ -117,7 +130,7 @@ async fn device_codes_are_polled_slowed_down_and_redeemed_once() {
         DevicePoll::Replayed("g1".into())
     );
     // Denied, then expired.
-    s.create_device_code("dd", "LMNPQRST", "dev", "https://gh/mcp", "mcp", 600, 5)
+    s.create_device_code(&dc("dd", "LMNPQRST", "dev"))
         .await
         .unwrap();
     let req = s.pending_device_request("LMNPQRST").await.unwrap().unwrap();
@@ -194,28 +207,12 @@ async fn garbage_collection_removes_expired_and_ended_rows_and_keeps_live_ones()
         .await
         .unwrap();
     // Device codes: one live, one expired.
-    s.create_device_code(
-        "dev-live",
-        "BBBBBBBB",
-        "live-client",
-        "https://gh/mcp",
-        "mcp",
-        600,
-        5,
-    )
-    .await
-    .unwrap();
-    s.create_device_code(
-        "dev-old",
-        "CCCCCCCC",
-        "live-client",
-        "https://gh/mcp",
-        "mcp",
-        600,
-        5,
-    )
-    .await
-    .unwrap();
+    s.create_device_code(&dc("dev-live", "BBBBBBBB", "live-client"))
+        .await
+        .unwrap();
+    s.create_device_code(&dc("dev-old", "CCCCCCCC", "live-client"))
+        .await
+        .unwrap();
 
     // Age what should go.
     let hash = gatehouse_control_plane::store::authz::secret_hash;

@@ -414,19 +414,38 @@ fn parse_time(t: &str) -> Option<chrono::DateTime<Utc>> {
         .map(|t| t.with_timezone(&Utc))
 }
 
+/// A new device authorization request.
+#[derive(Debug, Clone, Copy)]
+pub struct NewDeviceCode<'a> {
+    /// The device code (stored as its digest).
+    pub device_code: &'a str,
+    /// The normalized user code (stored as its digest).
+    pub user_code: &'a str,
+    /// The client asking.
+    pub client_id: &'a str,
+    /// The audience of the tokens.
+    pub resource: &'a str,
+    /// Scopes.
+    pub scope: &'a str,
+    /// Lifetime in seconds.
+    pub secs: u64,
+    /// Least seconds between polls.
+    pub interval: u64,
+}
+
 impl Store {
     /// Stores a device authorization request valid for `secs`, polled at most every
     /// `interval` seconds. False when the user code is taken (the caller draws another).
-    pub async fn create_device_code(
-        &self,
-        device_code: &str,
-        user_code: &str,
-        client_id: &str,
-        resource: &str,
-        scope: &str,
-        secs: u64,
-        interval: u64,
-    ) -> Result<bool, StoreError> {
+    pub async fn create_device_code(&self, d: &NewDeviceCode<'_>) -> Result<bool, StoreError> {
+        let NewDeviceCode {
+            device_code,
+            user_code,
+            client_id,
+            resource,
+            scope,
+            secs,
+            interval,
+        } = *d;
         let done = sqlx::query(
             "INSERT INTO authz_device_codes (device_code_hash, user_code_hash, client_id, resource, scope, created_at, expires_at, interval_secs, status) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending') ON CONFLICT DO NOTHING",

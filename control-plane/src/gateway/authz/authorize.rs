@@ -72,15 +72,15 @@ impl Pending {
 
 /// Keeps `p` until the person consents and signs in; returns its id, or the page to
 /// show when too many sign-ins are in progress.
-pub(super) fn add_pending(az: &super::AuthServer, p: Pending) -> Result<String, Response> {
+pub(super) fn add_pending(az: &super::AuthServer, p: Pending) -> Result<String, Box<Response>> {
     let id = random_secret();
     let mut pending = az.pending.lock().unwrap_or_else(|e| e.into_inner());
     pending.retain(|_, p| p.started.elapsed() < REQUEST_TTL);
     if pending.len() > 10_000 {
-        return Err(error_page(
+        return Err(Box::new(error_page(
             StatusCode::SERVICE_UNAVAILABLE,
             "too many sign-ins in progress; try again in a few minutes",
-        ));
+        )));
     }
     pending.insert(id.clone(), p);
     Ok(id)
@@ -268,7 +268,7 @@ pub async fn authorize(
     let secret = pending.consent_secret.clone();
     let id = match add_pending(az, pending) {
         Ok(id) => id,
-        Err(page) => return page,
+        Err(page) => return *page,
     };
     let redirect_host = reqwest::Url::parse(&redirect_uri)
         .ok()

@@ -18,7 +18,7 @@ use super::clients::lookup;
 use super::token::{TokenForm, client_id, issue};
 use super::{Peer, SCOPE, oauth_error, random_secret, source};
 use crate::gateway::signin::{self, LOGIN_COOKIE, cookie, cookie_name, set_cookie};
-use crate::store::authz::{DevicePoll, Grant};
+use crate::store::authz::{DevicePoll, Grant, NewDeviceCode};
 use aes_gcm::aead::OsRng;
 use aes_gcm::aead::rand_core::RngCore;
 use axum::extract::{Query, State};
@@ -195,15 +195,15 @@ pub async fn device_authorization(
         let normalized = normalize_user_code(&candidate).unwrap_or_default();
         match gw
             .store
-            .create_device_code(
-                &device_code,
-                &normalized,
-                &client.client_id,
-                &resource,
-                SCOPE,
-                cfg.code_secs,
-                cfg.interval_secs,
-            )
+            .create_device_code(&NewDeviceCode {
+                device_code: &device_code,
+                user_code: &normalized,
+                client_id: &client.client_id,
+                resource: &resource,
+                scope: SCOPE,
+                secs: cfg.code_secs,
+                interval: cfg.interval_secs,
+            })
             .await
         {
             Ok(true) => {
@@ -389,7 +389,7 @@ pub async fn verify(
     let secret = pending.consent_secret.clone();
     let id = match add_pending(az, pending) {
         Ok(id) => id,
-        Err(p) => return p,
+        Err(p) => return *p,
     };
     let identity = if client.source == "metadata_document" {
         format!(
