@@ -138,4 +138,31 @@ mod tests {
         assert!(c.open("g1", &String::from_utf8(tampered).unwrap()).is_err());
         assert!(c.open("g1", "idp-refresh-secret").is_err(), "plaintext");
     }
+
+    #[test]
+    fn keeping_provider_tokens_without_a_key_fails_at_start_up() {
+        let parse = |extra: &str| {
+            crate::config::Config::parse(
+                &format!(
+                    "[oidc]\nissuer = \"https://idp.example\"\nclient_id = \"gh\"\nsignin_scopes = [\"openid\", \"offline_access\"]\n{extra}"
+                ),
+                std::path::Path::new("g.toml"),
+                std::iter::empty(),
+            )
+            .unwrap()
+        };
+        let err = TokenCipher::from_config(&parse(""))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("encryption_key"), "{err}");
+        let short = parse("[authz_store]\nencryption_key = \"too short\"\n");
+        assert!(
+            TokenCipher::from_config(&short)
+                .unwrap_err()
+                .to_string()
+                .contains("at least 32")
+        );
+        let ok = parse("[authz_store]\nencryption_key = \"0123456789abcdef0123456789abcdef\"\n");
+        assert!(TokenCipher::from_config(&ok).unwrap().is_some());
+    }
 }
