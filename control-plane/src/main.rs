@@ -32,8 +32,9 @@ enum Command {
         #[arg(long, default_value = ".gatehouse-demo")]
         data_dir: PathBuf,
     },
-    /// Sign in at the control plane in your browser (the refresh token is kept in a
-    /// file only you can read, for `gatehouse connect`).
+    /// Sign in at the control plane in your browser, or with --device from a machine
+    /// without one (the refresh token is kept in the OS keyring, else in a file only you
+    /// can read, for `gatehouse connect`; GATEHOUSE_KEYRING=off forces the file).
     Login {
         /// The control plane's base URL.
         #[arg(long, env = "GATEHOUSE_URL", default_value = "http://127.0.0.1:8080")]
@@ -41,6 +42,10 @@ enum Command {
         /// Only print the sign-in address; do not try to open a browser.
         #[arg(long)]
         no_browser: bool,
+        /// Sign in from a machine without a browser (RFC 8628): prints an address and a
+        /// short code to type on any other device, and waits for the approval.
+        #[arg(long, conflicts_with = "no_browser")]
+        device: bool,
     },
     /// Sign out: revoke the saved sign-in and forget it.
     Logout,
@@ -347,7 +352,17 @@ fn main() -> std::process::ExitCode {
         match cli.command {
             Command::Serve { config, dev } => commands::serve::run(config, dev).await,
             Command::Demo { listen, data_dir } => commands::serve::demo(listen, data_dir).await,
-            Command::Login { url, no_browser } => commands::login::login(url, !no_browser).await,
+            Command::Login {
+                url,
+                no_browser,
+                device,
+            } => {
+                if device {
+                    commands::login::login_device(url).await
+                } else {
+                    commands::login::login(url, !no_browser).await
+                }
+            }
             Command::Logout => commands::login::logout().await,
             Command::Connect {
                 server,

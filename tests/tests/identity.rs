@@ -915,6 +915,8 @@ async fn gatehouse_login_then_connect_without_a_static_token() {
             .env_remove("GATEHOUSE_CREDENTIALS")
             .env_remove("GATEHOUSE_TOKEN")
             .env_remove("GATEHOUSE_CONFIG")
+            .env_remove("DBUS_SESSION_BUS_ADDRESS")
+            .env("GATEHOUSE_KEYRING", "off")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -978,9 +980,13 @@ async fn gatehouse_login_then_connect_without_a_static_token() {
     let first = saved(&path);
     assert_eq!(first["url"], base);
     assert!(
-        first.get("access_token").is_none(),
-        "only the refresh token is kept"
+        first.get("access_token").is_none() && first.get("refresh_token").is_none(),
+        "no secret in credentials.json"
     );
+    // No keyring (GATEHOUSE_KEYRING=off): the refresh token is in a 0600 file beside it.
+    let tokens_path = home.path().join(".config/gatehouse/tokens.json");
+    let first_rt = saved(&tokens_path)["refresh_token"].clone();
+    assert!(first_rt.is_string(), "{first_rt}");
 
     // `gatehouse connect` with no GATEHOUSE_TOKEN uses the sign-in.
     let mut connect = gatehouse(&["connect", "everything", "--url", &base])
@@ -1017,8 +1023,8 @@ async fn gatehouse_login_then_connect_without_a_static_token() {
     drop(stdin);
     let _ = tokio::time::timeout(std::time::Duration::from_secs(10), connect.wait()).await;
     assert_ne!(
-        saved(&path)["refresh_token"],
-        first["refresh_token"],
+        saved(&tokens_path)["refresh_token"],
+        first_rt,
         "the refresh token rotated"
     );
 
@@ -1032,7 +1038,7 @@ async fn gatehouse_login_then_connect_without_a_static_token() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(!path.exists());
+    assert!(!path.exists() && !tokens_path.exists());
     let out = gatehouse(&["connect", "everything", "--url", &base])
         .output()
         .await
@@ -1255,7 +1261,8 @@ async fn refresh_asks_the_provider_again_so_group_changes_and_disabled_people_co
         &stdio_server("everything", &stdio),
         &format!(
             "[oidc]\nissuer = \"{issuer}\"\nclient_id = \"gatehouse-web\"\nclient_secret = \"secret-web\"\n\
-             signin_scopes = [\"openid\", \"profile\", \"offline_access\"]\n"
+             signin_scopes = [\"openid\", \"profile\", \"offline_access\"]\n\
+             [authz_store]\nencryption_key = \"{AT_REST_KEY}\"\n"
         ),
         None,
     )
@@ -1272,6 +1279,17 @@ async fn refresh_asks_the_provider_again_so_group_changes_and_disabled_people_co
         payload_of(t["access_token"].as_str().unwrap_or_default())["groups"],
         json!(["engineers"])
     );
+    // The provider's refresh token is kept encrypted: the raw column is not the token.
+    let grant = payload_of(t["access_token"].as_str().unwrap_or_default())["sid"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let raw = idp_refresh_column(&g, &grant).await;
+    let cipher = gatehouse_control_plane::gateway::authz::at_rest::TokenCipher::from_secret(
+        AT_REST_KEY.as_bytes(),
+    );
+    let plain = cipher.open(&grant, &raw).unwrap_or_else(|e| panic!("{e}"));
+    assert!(plain.len() > 20 && !raw.contains(&plain), "{raw}");
 
     // The provider moves eve to another group: the next refresh says so.
     set(json!({"eve": ["sales"]}));
@@ -1318,6 +1336,31 @@ async fn refresh_asks_the_provider_again_so_group_changes_and_disabled_people_co
             .await
             .0,
         200
+    );
+
+    // A tampered ciphertext in the database is refused clearly (and that sign-in ends),
+    // even before the provider is asked.
+    let grant3 = payload_of(t3["access_token"].as_str().unwrap_or_default())["sid"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let raw = idp_refresh_column(&g, &grant3).await;
+    let mut bytes = raw.into_bytes();
+    let i = bytes.len() - 3;
+    bytes[i] = if bytes[i] == b'A' { b'B' } else { b'A' };
+    sqlx::query("UPDATE authz_grants SET idp_refresh_token = $1 WHERE id = $2")
+        .bind(String::from_utf8(bytes).unwrap_or_default())
+        .bind(&grant3)
+        .execute(g.gw.store.pool())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let (status, body) = refresh(rt3.clone()).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["error_description"]
+            .as_str()
+            .is_some_and(|d| d.contains("does not decrypt")),
+        "{body}"
     );
 
     let gw = g.stop().await;
@@ -1493,4 +1536,724 @@ async fn people_sign_in_with_saml_and_forged_or_stale_answers_are_refused() {
         5,
         "replay, 3 forgeries, other browser"
     );
+}
+
+/// The `gatehouse` CLI with its own HOME (credentials there), no token in the
+/// environment, and `envs` added (GATEHOUSE_KEYRING, DBUS_SESSION_BUS_ADDRESS...).
+fn cli(home: &std::path::Path, envs: &[(&str, &str)], args: &[&str]) -> tokio::process::Command {
+    use std::process::Stdio;
+    let mut c = tokio::process::Command::new(gatehouse_bin());
+    c.args(args)
+        .env("HOME", home)
+        .env_remove("XDG_CONFIG_HOME")
+        .env_remove("GATEHOUSE_CREDENTIALS")
+        .env_remove("GATEHOUSE_TOKEN")
+        .env_remove("GATEHOUSE_CONFIG")
+        .env_remove("DBUS_SESSION_BUS_ADDRESS")
+        .envs(envs.iter().copied())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    c
+}
+
+/// Starts `gatehouse login --device` and reads, from its stderr, the address that
+/// carries the code (`verification_uri_complete`); the rest of stderr is collected by
+/// the returned task.
+async fn start_device_login(
+    mut cmd: tokio::process::Command,
+    base: &str,
+) -> (
+    tokio::process::Child,
+    String,
+    tokio::task::JoinHandle<String>,
+) {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    let mut child = cmd.spawn().unwrap_or_else(|e| panic!("{e}"));
+    let mut err = BufReader::new(child.stderr.take().unwrap_or_else(|| panic!("stderr"))).lines();
+    let mut seen = String::new();
+    let url = loop {
+        let line = tokio::time::timeout(std::time::Duration::from_secs(20), err.next_line())
+            .await
+            .unwrap_or_else(|_| panic!("login --device printed no address: {seen}"))
+            .unwrap_or_else(|e| panic!("{e}"))
+            .unwrap_or_else(|| panic!("login --device exited early: {seen}"));
+        seen.push_str(&line);
+        seen.push('\n');
+        if line.starts_with(&format!("{base}/oauth/device?user_code=")) {
+            break line;
+        }
+    };
+    assert!(
+        seen.contains(&format!("open {base}/oauth/device on any device")),
+        "the plain address and the code are printed too: {seen}"
+    );
+    let rest = tokio::spawn(async move {
+        let mut text = String::new();
+        while let Ok(Some(line)) = err.next_line().await {
+            text.push_str(&line);
+            text.push('\n');
+        }
+        text
+    });
+    (child, url, rest)
+}
+
+/// The value of attribute `value` of the form field named `name`.
+fn field_value(html: &str, name: &str) -> String {
+    html.split(&format!("name=\"{name}\" value=\""))
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_else(|| panic!("no {name} field in {html}"))
+        .to_string()
+}
+
+/// What a person does on another machine for a device sign-in: opens `start` (the
+/// verification page, the code prefilled or `code` typed), continues to the consent page,
+/// answers `decision`, and for `allow` signs in at the provider as `who`. Returns the
+/// last page's (status, HTML).
+async fn approve_device(
+    browser: &reqwest::Client,
+    start: &str,
+    code: Option<&str>,
+    base: &str,
+    who: &str,
+    decision: &str,
+) -> (u16, String) {
+    let page = browser
+        .get(start)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(page.status().as_u16(), 200);
+    assert_eq!(
+        page.headers()
+            .get("x-frame-options")
+            .map(|v| v.to_str().unwrap_or_default()),
+        Some("DENY"),
+        "the verification page cannot be framed"
+    );
+    let html = page.text().await.unwrap_or_default();
+    let csrf = field_value(&html, "csrf");
+    let typed = code
+        .map(String::from)
+        .unwrap_or_else(|| field_value(&html, "user_code"));
+    let r = browser
+        .post(format!("{base}/oauth/device"))
+        .form(&[("user_code", typed.as_str()), ("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let status = r.status().as_u16();
+    let html = r.text().await.unwrap_or_default();
+    if status != 200 {
+        return (status, html);
+    }
+    assert!(
+        html.contains("gatehouse CLI") || html.contains("device client"),
+        "{html}"
+    );
+    let request = field_value(&html, "request");
+    let r = browser
+        .post(format!("{base}/oauth/authorize/consent"))
+        .form(&[("request", request.as_str()), ("decision", decision)])
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    if decision != "allow" {
+        let status = r.status().as_u16();
+        return (status, r.text().await.unwrap_or_default());
+    }
+    let to_provider = r
+        .headers()
+        .get("location")
+        .unwrap_or_else(|| panic!("consent did not redirect ({})", r.status()))
+        .to_str()
+        .unwrap_or_default()
+        .to_string();
+    let callback =
+        browser_login(browser, &to_provider, who, &format!("{base}/auth/callback")).await;
+    let r = browser
+        .get(&callback)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let status = r.status().as_u16();
+    (status, r.text().await.unwrap_or_default())
+}
+
+fn cookie_browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// One `tools/call echo` through `gatehouse connect` with the saved sign-in.
+async fn echo_through_connect(home: &std::path::Path, envs: &[(&str, &str)], base: &str) -> Value {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let mut connect = cli(home, envs, &["connect", "everything", "--url", base])
+        .spawn()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut stdin = connect.stdin.take().unwrap_or_else(|| panic!("stdin"));
+    let mut lines =
+        BufReader::new(connect.stdout.take().unwrap_or_else(|| panic!("stdout"))).lines();
+    for msg in [
+        json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"desktop","version":"1"}}}),
+        json!({"jsonrpc":"2.0","method":"notifications/initialized"}),
+        json!({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"echo","arguments":{"message":"via device login"}}}),
+    ] {
+        stdin
+            .write_all(format!("{msg}\n").as_bytes())
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    let answer = loop {
+        let line = tokio::time::timeout(std::time::Duration::from_secs(30), lines.next_line())
+            .await
+            .unwrap_or_else(|_| panic!("connect did not answer"))
+            .unwrap_or_else(|e| panic!("{e}"))
+            .unwrap_or_else(|| panic!("connect exited"));
+        let v: Value = serde_json::from_str(&line).unwrap_or(Value::Null);
+        if v["id"] == 2 {
+            break v;
+        }
+    };
+    drop(stdin);
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(10), connect.wait()).await;
+    answer
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gatehouse_login_device_signs_in_without_a_browser_on_that_machine() {
+    let stdio = everything_stdio();
+    let (mut g, _op) = gateway_with_authz(
+        free_port(),
+        &stdio_server("everything", &stdio),
+        "[device_flow]\ninterval_secs = 1\n",
+    )
+    .await;
+    let base = g.base.clone();
+    let home = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let off = [("GATEHOUSE_KEYRING", "off")];
+
+    // Approved on "another machine" (a scripted browser) after the provider's login.
+    let (login, url, stderr) = start_device_login(
+        cli(home.path(), &off, &["login", "--device", "--url", &base]),
+        &base,
+    )
+    .await;
+    let (status, page) = approve_device(&cookie_browser(), &url, None, &base, "eve", "allow").await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("Your device is signed in"), "{page}");
+    let out = tokio::time::timeout(std::time::Duration::from_secs(30), login.wait_with_output())
+        .await
+        .unwrap_or_else(|_| panic!("login --device did not finish"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        stderr.await.unwrap_or_default()
+    );
+    assert!(stdout.contains("as eve (groups: engineers)"), "{stdout}");
+
+    // Without a keyring (GATEHOUSE_KEYRING=off) the refresh token sits in a 0600 file,
+    // and credentials.json holds no secret.
+    let dir = home.path().join(".config/gatehouse");
+    let tokens = dir.join("tokens.json");
+    assert!(stdout.contains(&tokens.display().to_string()), "{stdout}");
+    {
+        use std::os::unix::fs::PermissionsExt;
+        for f in [&tokens, &dir.join("credentials.json")] {
+            let mode = std::fs::metadata(f)
+                .unwrap_or_else(|e| panic!("{e}"))
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600, "{} is private", f.display());
+        }
+    }
+    let read = |p: &std::path::Path| -> Value {
+        serde_json::from_slice(&std::fs::read(p).unwrap_or_default()).unwrap_or(Value::Null)
+    };
+    let first = read(&tokens)["refresh_token"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(!first.is_empty());
+    let creds = std::fs::read_to_string(dir.join("credentials.json")).unwrap_or_default();
+    assert!(
+        !creds.contains(&first) && !creds.contains("refresh_token"),
+        "{creds}"
+    );
+
+    let answer = echo_through_connect(home.path(), &off, &base).await;
+    assert_eq!(
+        answer["result"]["content"][0]["text"], "Echo: via device login",
+        "{answer}"
+    );
+    assert_ne!(
+        read(&tokens)["refresh_token"],
+        first,
+        "connect rotated the refresh token"
+    );
+
+    // Denied in the browser: the CLI says so and saves nothing new.
+    let home2 = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let (login, url, stderr) = start_device_login(
+        cli(home2.path(), &off, &["login", "--device", "--url", &base]),
+        &base,
+    )
+    .await;
+    let (status, page) = approve_device(&cookie_browser(), &url, None, &base, "eve", "deny").await;
+    assert_eq!(status, 200);
+    assert!(page.contains("Denied"), "{page}");
+    let out = tokio::time::timeout(std::time::Duration::from_secs(30), login.wait_with_output())
+        .await
+        .unwrap_or_else(|_| panic!("login --device did not finish"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(out.status.code(), Some(1));
+    let said = stderr.await.unwrap_or_default();
+    assert!(said.contains("denied"), "{said}");
+    assert!(!home2.path().join(".config/gatehouse/tokens.json").exists());
+
+    // Nobody approves before the code expires (its expiry set in the past here).
+    let (login, url, stderr) = start_device_login(
+        cli(home2.path(), &off, &["login", "--device", "--url", &base]),
+        &base,
+    )
+    .await;
+    sqlx::query("UPDATE authz_device_codes SET expires_at = '2000-01-01T00:00:00.000000Z' WHERE status = 'pending'")
+        .execute(g.gw.store.pool())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let out = tokio::time::timeout(std::time::Duration::from_secs(30), login.wait_with_output())
+        .await
+        .unwrap_or_else(|_| panic!("login --device did not finish"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(out.status.code(), Some(1));
+    let said = stderr.await.unwrap_or_default();
+    assert!(said.contains("expired"), "{said}");
+    // The expired code no longer opens the consent page.
+    let (status, page) = approve_device(&cookie_browser(), &url, None, &base, "eve", "allow").await;
+    assert_eq!(status, 400, "{page}");
+    assert!(page.contains("not valid"));
+
+    // Sign out: revoked and forgotten.
+    let out = cli(home.path(), &off, &["logout"])
+        .output()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!tokens.exists() && !dir.join("credentials.json").exists());
+
+    let gw = g.stop().await;
+    let events = control_events(&gw).await;
+    assert!(
+        events
+            .iter()
+            .any(|(k, p)| k == "device_authorization" && p["client"] == "gatehouse CLI")
+    );
+    assert!(
+        events
+            .iter()
+            .any(|(k, p)| k == "signin" && p["flow"] == "device" && p["user"] == "eve"),
+        "{events:?}"
+    );
+    assert!(
+        events
+            .iter()
+            .any(|(k, p)| k == "consent_denied" && p["flow"] == "device")
+    );
+    assert!(
+        events
+            .iter()
+            .any(|(k, p)| k == "auth_failed" && p["error"] == "access_denied")
+    );
+    assert!(
+        events
+            .iter()
+            .any(|(k, p)| k == "auth_failed" && p["error"] == "expired_token")
+    );
+    let rows = gw.store.list_sessions(10).await.unwrap_or_default();
+    assert!(
+        rows.iter()
+            .any(|r| r.server == "everything" && r.principal == "eve")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_device_grant_polls_slows_down_redeems_once_and_guards_user_codes() {
+    let stdio = everything_stdio();
+    let (mut g, _op) = gateway_with_authz(
+        free_port(),
+        &stdio_server("everything", &stdio),
+        "[device_flow]\ninterval_secs = 1\nmax_wrong_codes = 3\n",
+    )
+    .await;
+    let base = g.base.clone();
+    let http = reqwest::Client::new();
+    let meta = get_value(&format!("{base}/.well-known/oauth-authorization-server")).await;
+    assert_eq!(
+        meta["device_authorization_endpoint"],
+        format!("{base}/oauth/device_authorization")
+    );
+    assert!(
+        meta["grant_types_supported"]
+            .as_array()
+            .is_some_and(|g| g.contains(&json!("urn:ietf:params:oauth:grant-type:device_code")))
+    );
+
+    let register = |body: Value| {
+        let http = http.clone();
+        let base = base.clone();
+        async move {
+            let r: Value = http
+                .post(format!("{base}/oauth/register"))
+                .json(&body)
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("{e}"))
+                .json()
+                .await
+                .unwrap_or(Value::Null);
+            r["client_id"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{r}"))
+                .to_string()
+        }
+    };
+    // A device-only client needs no redirect URI.
+    let device_client = register(json!({"client_name": "device client",
+        "grant_types": ["urn:ietf:params:oauth:grant-type:device_code", "refresh_token"]}))
+    .await;
+    let code_client =
+        register(json!({"client_name": "code client", "redirect_uris": ["http://127.0.0.1/cb"]}))
+            .await;
+    let resource = format!("{base}/mcp/everything");
+    let ask = |client: String, resource: String| {
+        let http = http.clone();
+        let base = base.clone();
+        async move {
+            let r = http
+                .post(format!("{base}/oauth/device_authorization"))
+                .form(&[
+                    ("client_id", client.as_str()),
+                    ("scope", "mcp"),
+                    ("resource", resource.as_str()),
+                ])
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+            (
+                r.status().as_u16(),
+                r.json::<Value>().await.unwrap_or(Value::Null),
+            )
+        }
+    };
+    let (s, b) = ask(code_client.clone(), resource.clone()).await;
+    assert_eq!(
+        (s, b["error"].as_str()),
+        (400, Some("unauthorized_client")),
+        "{b}"
+    );
+    let (s, b) = ask(device_client.clone(), format!("{base}/mcp/nope")).await;
+    assert_eq!(
+        (s, b["error"].as_str()),
+        (400, Some("invalid_target")),
+        "{b}"
+    );
+    let (s, d) = ask(device_client.clone(), resource.clone()).await;
+    assert_eq!(s, 200, "{d}");
+    let user_code = d["user_code"].as_str().unwrap_or_default().to_string();
+    assert_eq!(user_code.len(), 9, "XXXX-XXXX: {user_code}");
+    assert_eq!(d["verification_uri"], format!("{base}/oauth/device"));
+    assert_eq!(d["interval"], 1);
+    let device_code = d["device_code"].as_str().unwrap_or_default().to_string();
+    let poll = |code: String, client: String| {
+        let http = http.clone();
+        let base = base.clone();
+        async move {
+            let r = http
+                .post(format!("{base}/oauth/token"))
+                .form(&[
+                    ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
+                    ("device_code", code.as_str()),
+                    ("client_id", client.as_str()),
+                ])
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+            (
+                r.status().as_u16(),
+                r.json::<Value>().await.unwrap_or(Value::Null),
+            )
+        }
+    };
+    let (s, b) = poll(device_code.clone(), device_client.clone()).await;
+    assert_eq!(
+        (s, b["error"].as_str()),
+        (400, Some("authorization_pending")),
+        "{b}"
+    );
+    // Polling again at once is faster than the interval.
+    let (_, b) = poll(device_code.clone(), device_client.clone()).await;
+    assert_eq!(b["error"], "slow_down", "{b}");
+    let (_, b) = poll(device_code.clone(), code_client.clone()).await;
+    assert_eq!(b["error"], "invalid_grant", "another client's poll: {b}");
+
+    // The person types the code (lower case, no hyphen: the same code) and approves.
+    let typed = user_code.replace('-', "").to_lowercase();
+    let (status, page) = approve_device(
+        &cookie_browser(),
+        &format!("{base}/oauth/device"),
+        Some(&typed),
+        &base,
+        "eve",
+        "allow",
+    )
+    .await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("Signed in as <strong>eve</strong>"), "{page}");
+    // The slowed-down interval (1 + 5 s) must pass before the next poll.
+    tokio::time::sleep(std::time::Duration::from_millis(6200)).await;
+    let (s, t) = poll(device_code.clone(), device_client.clone()).await;
+    assert_eq!(s, 200, "{t}");
+    let access = t["access_token"].as_str().unwrap_or_default().to_string();
+    assert_eq!(payload_of(&access)["aud"], resource.as_str());
+    assert_eq!(payload_of(&access)["sub"], "eve");
+    assert!(t["refresh_token"].as_str().is_some());
+    assert_eq!(initialize(&resource, &access).await.0, 200);
+    // A device code is redeemed once: again, and the sign-in it made is revoked.
+    tokio::time::sleep(std::time::Duration::from_millis(6200)).await;
+    let (s, b) = poll(device_code.clone(), device_client.clone()).await;
+    assert_eq!(
+        (s, b["error"].as_str()),
+        (400, Some("invalid_grant")),
+        "{b}"
+    );
+    assert_eq!(
+        initialize(&resource, &access).await.0,
+        401,
+        "the replayed code's sign-in is revoked"
+    );
+
+    // A forged form (no CSRF cookie from the page) is refused.
+    let r = reqwest::Client::new()
+        .post(format!("{base}/oauth/device"))
+        .form(&[("user_code", user_code.as_str()), ("csrf", "guess")])
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(r.status().as_u16(), 400);
+
+    // Wrong codes: three tries per address, then even a right code is refused.
+    let (_, d2) = ask(device_client.clone(), resource.clone()).await;
+    let right = d2["user_code"].as_str().unwrap_or_default().to_string();
+    let browser = cookie_browser();
+    for (i, wrong) in ["BBBB-BBBB", "not a code", "CCCC-CCCC"].iter().enumerate() {
+        let (status, page) = approve_device(
+            &browser,
+            &format!("{base}/oauth/device"),
+            Some(wrong),
+            &base,
+            "eve",
+            "allow",
+        )
+        .await;
+        assert_eq!(status, 400, "{page}");
+        assert!(page.contains(&format!("{} tries left", 2 - i)), "{page}");
+    }
+    let (status, page) = approve_device(
+        &browser,
+        &format!("{base}/oauth/device"),
+        Some(&right),
+        &base,
+        "eve",
+        "allow",
+    )
+    .await;
+    assert_eq!(status, 429, "{page}");
+    assert!(page.contains("Too many wrong codes"));
+
+    let gw = g.stop().await;
+    let events = control_events(&gw).await;
+    assert!(events.iter().any(|(k, p)| k == "auth_failed"
+        && p["stage"] == "device_verify"
+        && p["reason"].as_str().is_some_and(|r| r.contains("unknown"))));
+    assert!(events.iter().any(|(k, p)| {
+        k == "token_revoked"
+            && p["reason"]
+                .as_str()
+                .is_some_and(|r| r.contains("redeemed twice"))
+    }));
+}
+
+/// A real Secret Service for one test: a private D-Bus session (`dbus-run-session`) with
+/// `gnome-keyring-daemon` unlocked in it, its keyrings under `home`. The bus address, or
+/// `None` (said loudly) when the daemon cannot start here.
+async fn secret_service(home: &std::path::Path) -> Option<(tokio::process::Child, String)> {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    let script = "echo -n pw | gnome-keyring-daemon --unlock --components=secrets >/dev/null 2>&1 || exit 3; \
+                  echo \"BUS=$DBUS_SESSION_BUS_ADDRESS\"; exec sleep 600";
+    let child = tokio::process::Command::new("dbus-run-session")
+        .args(["--", "sh", "-c", script])
+        .env("HOME", home)
+        .env("XDG_RUNTIME_DIR", home)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn();
+    let mut child = match child {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!(
+                "\n*** SKIPPED: no Secret Service: dbus-run-session cannot start ({e}); run scripts/install-test-deps.sh ***\n"
+            );
+            return None;
+        }
+    };
+    let mut out = BufReader::new(child.stdout.take()?).lines();
+    match tokio::time::timeout(std::time::Duration::from_secs(20), out.next_line()).await {
+        Ok(Ok(Some(line))) if line.starts_with("BUS=unix:") => {
+            Some((child, line.trim_start_matches("BUS=").to_string()))
+        }
+        other => {
+            eprintln!(
+                "\n*** SKIPPED: no Secret Service: gnome-keyring-daemon did not start ({other:?}); run scripts/install-test-deps.sh ***\n"
+            );
+            None
+        }
+    }
+}
+
+/// The secrets Gatehouse keeps in the Secret Service, as `secret-tool` lists them.
+async fn keyring_listing(bus: &str, home: &std::path::Path) -> String {
+    let out = tokio::process::Command::new("secret-tool")
+        .args(["search", "--all", "service", "dev.gatehouse.desktop"])
+        .env("DBUS_SESSION_BUS_ADDRESS", bus)
+        .env("HOME", home)
+        .output()
+        .await
+        .unwrap_or_else(|e| panic!("secret-tool: {e} (apt-get install libsecret-tools)"));
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_a_secret_service_the_refresh_token_lives_in_the_keyring_not_a_file() {
+    let home = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let Some((_bus_owner, bus)) = secret_service(home.path()).await else {
+        return;
+    };
+    let stdio = everything_stdio();
+    let (mut g, _op) = gateway_with_authz(
+        free_port(),
+        &stdio_server("everything", &stdio),
+        "[device_flow]\ninterval_secs = 1\n",
+    )
+    .await;
+    let base = g.base.clone();
+    let env = [("DBUS_SESSION_BUS_ADDRESS", bus.as_str())];
+    let (login, url, stderr) = start_device_login(
+        cli(home.path(), &env, &["login", "--device", "--url", &base]),
+        &base,
+    )
+    .await;
+    let (status, page) = approve_device(&cookie_browser(), &url, None, &base, "eve", "allow").await;
+    assert_eq!(status, 200, "{page}");
+    let out = tokio::time::timeout(std::time::Duration::from_secs(30), login.wait_with_output())
+        .await
+        .unwrap_or_else(|_| panic!("login --device did not finish"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        stderr.await.unwrap_or_default()
+    );
+    assert!(
+        stdout.contains("the refresh token in the OS keyring"),
+        "{stdout}"
+    );
+
+    let dir = home.path().join(".config/gatehouse");
+    assert!(
+        !dir.join("tokens.json").exists(),
+        "no file copy beside the keyring"
+    );
+    let creds = std::fs::read_to_string(dir.join("credentials.json")).unwrap_or_default();
+    assert!(!creds.contains("refresh_token"), "{creds}");
+    let listing = keyring_listing(&bus, home.path()).await;
+    let secret: Value = listing
+        .lines()
+        .find_map(|l| l.strip_prefix("secret = "))
+        .and_then(|s| serde_json::from_str(s).ok())
+        .unwrap_or_else(|| panic!("no Gatehouse secret in the keyring: {listing}"));
+    let refresh = secret["refresh_token"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(refresh.len() > 20, "{listing}");
+    assert!(!creds.contains(&refresh));
+
+    // `gatehouse connect` reads it from the keyring (and rotates it there).
+    let answer = echo_through_connect(home.path(), &env, &base).await;
+    assert_eq!(
+        answer["result"]["content"][0]["text"], "Echo: via device login",
+        "{answer}"
+    );
+    let rotated = keyring_listing(&bus, home.path()).await;
+    assert!(
+        !rotated.contains(&refresh),
+        "the keyring holds the rotated token: {rotated}"
+    );
+
+    // `gatehouse logout` revokes and removes it from the keyring.
+    let out = cli(home.path(), &env, &["logout"])
+        .output()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        !keyring_listing(&bus, home.path())
+            .await
+            .contains("refresh_token")
+    );
+    assert!(!dir.join("credentials.json").exists());
+    let gw = g.stop().await;
+    assert!(
+        control_events(&gw)
+            .await
+            .iter()
+            .any(|(k, p)| k == "token_revoked" && p["user"] == "eve")
+    );
+}
+
+/// The `[authz_store] encryption_key` of the refresh test (at least 32 bytes).
+const AT_REST_KEY: &str = "e2e-at-rest-key-0123456789abcdef0123456789";
+
+/// The raw `idp_refresh_token` column of a grant, as the database holds it.
+async fn idp_refresh_column(g: &Gatehouse, grant: &str) -> String {
+    sqlx::query_scalar::<_, Option<String>>(
+        "SELECT idp_refresh_token FROM authz_grants WHERE id = $1",
+    )
+    .bind(grant)
+    .fetch_one(g.gw.store.pool())
+    .await
+    .unwrap_or_else(|e| panic!("{e}"))
+    .unwrap_or_else(|| panic!("grant {grant} keeps no provider refresh token"))
 }

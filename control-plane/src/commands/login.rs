@@ -1,12 +1,18 @@
 //! `gatehouse login` / `gatehouse logout`: an engineer signs in once at the control
 //! plane's authorization server (Authorization Code + PKCE with a loopback redirect,
-//! RFC 8252: the browser comes back to a one-shot listener on 127.0.0.1), and the refresh
-//! token is kept in a file only its owner can read (0600). `gatehouse connect` turns it
-//! into a short-lived access token when no `GATEHOUSE_TOKEN` is set.
+//! RFC 8252: the browser comes back to a one-shot listener on 127.0.0.1; or, with
+//! `--device` on a machine without a browser, the device authorization grant, RFC 8628:
+//! the person types a short code on another machine). The refresh token is kept in the
+//! OS keyring where there is one, else in a file only its owner can read (0600), by the
+//! desktop core's token store (`GATEHOUSE_KEYRING=off` forces the file); the rest of the
+//! sign-in (endpoints, client id) sits in `credentials.json` (0600, no secret).
+//! `gatehouse connect` turns it into a short-lived access token when no
+//! `GATEHOUSE_TOKEN` is set.
 
 use super::Exit;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use gatehouse_desktop_core::secrets::{Backend, KeyringMode, StoredTokens, TokenStore};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::path::PathBuf;
@@ -16,7 +22,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 /// How long `login` waits for the browser to come back.
 const WAIT_FOR_BROWSER: Duration = Duration::from_secs(300);
 
-/// What `login` keeps between runs.
+/// What `login` keeps between runs in `credentials.json` (the refresh token is kept
+/// apart, in the token store).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Credentials {
     /// The control plane's base URL.
@@ -29,10 +36,59 @@ pub struct Credentials {
     pub client_id: String,
     /// The audience of the tokens (`{url}/mcp`: every server).
     pub resource: String,
-    /// The current refresh token (rotated on every use).
-    pub refresh_token: String,
     /// Who signed in (for messages only).
     pub user: String,
+    /// A refresh token written here by an older `gatehouse login`: read once and moved
+    /// to the token store, never written again.
+    #[serde(default, rename = "refresh_token", skip_serializing)]
+    pub legacy_refresh_token: Option<String>,
+}
+
+/// Where the refresh token lives: the keyring entry for this credentials file, or
+/// `tokens.json` (0600) beside it.
+fn token_store() -> Result<TokenStore, Exit> {
+    let path = credentials_path()?;
+    let dir = path
+        .parent()
+        .map(std::path::Path::to_path_buf)
+        .unwrap_or_default();
+    Ok(TokenStore::new(
+        &dir,
+        &format!("gatehouse-cli:{}", path.display()),
+        KeyringMode::from_env(),
+    ))
+}
+
+/// Keeps the refresh token; says where it went.
+async fn save_refresh_token(refresh: &str) -> Result<Backend, Exit> {
+    token_store()?
+        .save(&StoredTokens {
+            refresh_token: Some(refresh.to_string()),
+            access_token: None,
+            expires_at: 0,
+        })
+        .await
+        .map_err(|e| Exit::Runtime(e.to_string()))
+}
+
+/// The saved sign-in and its refresh token.
+async fn load_signin() -> Result<Option<(Credentials, String)>, Exit> {
+    let Some(creds) = load()? else {
+        return Ok(None);
+    };
+    let stored = token_store()?
+        .load()
+        .await
+        .map_err(|e| Exit::Runtime(e.to_string()))?
+        .and_then(|(t, _)| t.refresh_token);
+    match stored.or_else(|| creds.legacy_refresh_token.clone()) {
+        Some(refresh) => Ok(Some((creds, refresh))),
+        None => Err(Exit::Usage(format!(
+            "the sign-in to {} has no refresh token in the keyring or {}: run `gatehouse login` again",
+            creds.url,
+            token_store()?.file().display()
+        ))),
+    }
 }
 
 /// `$GATEHOUSE_CREDENTIALS`, else `$XDG_CONFIG_HOME/gatehouse/credentials.json`, else
@@ -245,26 +301,7 @@ pub async fn login(url: String, open_browser: bool) -> Result<(), Exit> {
     // redirect URI matches on any port.
     let client_id = match load().ok().flatten().filter(|c| c.url == url) {
         Some(c) => c.client_id,
-        None => {
-            let reg = json_or_error(
-                http.post(&register)
-                    .json(&serde_json::json!({
-                        "client_name": "gatehouse CLI",
-                        "redirect_uris": ["http://127.0.0.1/callback"],
-                        "grant_types": ["authorization_code", "refresh_token"],
-                        "token_endpoint_auth_method": "none",
-                    }))
-                    .send()
-                    .await
-                    .map_err(|e| Exit::Runtime(format!("registering at {register}: {e}")))?,
-                "registering this machine",
-            )
-            .await?;
-            reg["client_id"]
-                .as_str()
-                .map(String::from)
-                .ok_or_else(|| Exit::Runtime("the registration returned no client_id".into()))?
-        }
+        None => register_client(&http, &register).await?,
     };
     let verifier = random();
     let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
@@ -340,33 +377,223 @@ pub async fn login(url: String, open_browser: bool) -> Result<(), Exit> {
         "redeeming the sign-in",
     )
     .await?;
+    keep_signin(&url, &meta, token, client_id, resource, &tokens).await
+}
+
+/// Saves a finished sign-in: the refresh token in the token store, the rest in
+/// `credentials.json`; tells the person where.
+async fn keep_signin(
+    url: &str,
+    meta: &serde_json::Value,
+    token_endpoint: String,
+    client_id: String,
+    resource: String,
+    tokens: &serde_json::Value,
+) -> Result<(), Exit> {
     let access = tokens["access_token"].as_str().unwrap_or_default();
+    let refresh = tokens["refresh_token"]
+        .as_str()
+        .ok_or_else(|| Exit::Runtime("the control plane returned no refresh token".into()))?;
     let creds = Credentials {
-        url: url.clone(),
-        token_endpoint: token,
+        url: url.to_string(),
+        token_endpoint,
         revocation_endpoint: meta["revocation_endpoint"].as_str().map(String::from),
         client_id,
         resource,
-        refresh_token: tokens["refresh_token"]
-            .as_str()
-            .ok_or_else(|| Exit::Runtime("the control plane returned no refresh token".into()))?
-            .to_string(),
         user: token_user(access),
+        legacy_refresh_token: None,
     };
+    let backend = save_refresh_token(refresh).await?;
     let path = save(&creds)?;
+    let kept = match backend {
+        Backend::Keyring => "the refresh token in the OS keyring".to_string(),
+        Backend::File(f) => format!(
+            "the refresh token in {} (readable only by you)",
+            f.display()
+        ),
+    };
     super::out(&format!(
-        "Signed in to {url} as {}.\nCredentials saved in {} (readable only by you).\n",
+        "Signed in to {url} as {}.\nSign-in saved in {}; {kept}.\n",
         creds.user,
         path.display()
     ));
     Ok(())
 }
 
+/// The device grant's type (RFC 8628).
+const DEVICE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
+
+/// Registers this machine's client (loopback redirect for the browser flow, and the
+/// device grant).
+async fn register_client(http: &reqwest::Client, register: &str) -> Result<String, Exit> {
+    let reg = json_or_error(
+        http.post(register)
+            .json(&serde_json::json!({
+                "client_name": "gatehouse CLI",
+                "redirect_uris": ["http://127.0.0.1/callback"],
+                "grant_types": ["authorization_code", "refresh_token", DEVICE_GRANT],
+                "token_endpoint_auth_method": "none",
+            }))
+            .send()
+            .await
+            .map_err(|e| Exit::Runtime(format!("registering at {register}: {e}")))?,
+        "registering this machine",
+    )
+    .await?;
+    reg["client_id"]
+        .as_str()
+        .map(String::from)
+        .ok_or_else(|| Exit::Runtime("the registration returned no client_id".into()))
+}
+
+/// `gatehouse login --device --url URL`: the device authorization grant (RFC 8628). The
+/// address and code go to stderr; the sign-in is saved as `login` saves it.
+pub async fn login_device(url: String) -> Result<(), Exit> {
+    let url = url.trim_end_matches('/').to_string();
+    let http = http();
+    let meta = json_or_error(
+        http.get(format!("{url}/.well-known/oauth-authorization-server"))
+            .send()
+            .await
+            .map_err(|e| Exit::Runtime(format!("cannot reach {url}: {e}")))?,
+        "reading the control plane's sign-in metadata",
+    )
+    .await?;
+    let endpoint = |k: &str| {
+        meta[k].as_str().map(String::from).ok_or_else(|| {
+            Exit::Runtime(format!(
+                "{url} does not offer device sign-in (no {k} in its metadata); use `gatehouse login` with a browser"
+            ))
+        })
+    };
+    let (device, token, register) = (
+        endpoint("device_authorization_endpoint")?,
+        endpoint("token_endpoint")?,
+        endpoint("registration_endpoint")?,
+    );
+    let resource = format!("{url}/mcp");
+    let saved = load().ok().flatten().filter(|c| c.url == url);
+    let mut client_id = match saved {
+        Some(c) => c.client_id,
+        None => register_client(&http, &register).await?,
+    };
+    let ask = |client_id: String| {
+        let (http, device, resource) = (http.clone(), device.clone(), resource.clone());
+        async move {
+            let r = http
+                .post(&device)
+                .form(&[
+                    ("client_id", client_id.as_str()),
+                    ("scope", "mcp"),
+                    ("resource", resource.as_str()),
+                ])
+                .send()
+                .await
+                .map_err(|e| Exit::Runtime(format!("{device}: {e}")))?;
+            let status = r.status();
+            let body: serde_json::Value = r.json().await.unwrap_or(serde_json::Value::Null);
+            Ok::<_, Exit>((status, body))
+        }
+    };
+    let (mut status, mut answer) = ask(client_id.clone()).await?;
+    // A client registered by an older `gatehouse login` lacks the device grant, or was
+    // collected as unused: register again once.
+    if matches!(
+        answer["error"].as_str(),
+        Some("unauthorized_client" | "invalid_client")
+    ) {
+        client_id = register_client(&http, &register).await?;
+        (status, answer) = ask(client_id.clone()).await?;
+    }
+    if !status.is_success() {
+        return Err(Exit::Runtime(format!(
+            "starting the device sign-in failed ({status}): {}",
+            answer["error_description"]
+                .as_str()
+                .or(answer["error"].as_str())
+                .unwrap_or("no reason given")
+        )));
+    }
+    let field = |k: &str| {
+        answer[k]
+            .as_str()
+            .map(String::from)
+            .ok_or_else(|| Exit::Runtime(format!("the device sign-in answer has no {k}: {answer}")))
+    };
+    let device_code = field("device_code")?;
+    let user_code = field("user_code")?;
+    let verification_uri = field("verification_uri")?;
+    let expires_in = answer["expires_in"].as_u64().unwrap_or(600);
+    let mut interval = answer["interval"].as_u64().unwrap_or(5).max(1);
+    let mut shown = format!(
+        "To sign in, open {verification_uri} on any device with a browser and enter the code\n\n    {user_code}\n\n"
+    );
+    if let Some(complete) = answer["verification_uri_complete"].as_str() {
+        shown.push_str(&format!(
+            "or open this address, which carries the code:\n{complete}\n"
+        ));
+    }
+    shown.push_str(&format!(
+        "Waiting for the sign-in (the code expires in {} minutes)...\n",
+        expires_in.div_ceil(60)
+    ));
+    let _ = std::io::Write::write_all(&mut std::io::stderr(), shown.as_bytes());
+    let deadline = std::time::Instant::now() + Duration::from_secs(expires_in);
+    let tokens = loop {
+        tokio::time::sleep(Duration::from_secs(interval)).await;
+        let r = http
+            .post(&token)
+            .form(&[
+                ("grant_type", DEVICE_GRANT),
+                ("device_code", device_code.as_str()),
+                ("client_id", client_id.as_str()),
+            ])
+            .send()
+            .await;
+        let r = match r {
+            Ok(r) => r,
+            // A network blip while waiting: keep polling until the code expires.
+            Err(e) if std::time::Instant::now() < deadline => {
+                tracing::warn!(error = %e, "polling the token endpoint failed; retrying");
+                continue;
+            }
+            Err(e) => return Err(Exit::Runtime(format!("{token}: {e}"))),
+        };
+        let ok = r.status().is_success();
+        let body: serde_json::Value = r.json().await.unwrap_or(serde_json::Value::Null);
+        if ok {
+            break body;
+        }
+        let why = body["error_description"].as_str().unwrap_or("");
+        match body["error"].as_str() {
+            Some("authorization_pending") => {}
+            Some("slow_down") => interval += 5,
+            Some("access_denied") => {
+                return Err(Exit::Runtime(
+                    "the sign-in was denied in the browser; nothing was saved".into(),
+                ));
+            }
+            Some("expired_token") => {
+                return Err(Exit::Runtime(format!(
+                    "the code {user_code} expired before anyone approved it; run `gatehouse login --device` again"
+                )));
+            }
+            other => {
+                return Err(Exit::Runtime(format!(
+                    "the device sign-in failed: {}: {why}",
+                    other.unwrap_or("no error code")
+                )));
+            }
+        }
+    };
+    keep_signin(&url, &meta, token, client_id, resource, &tokens).await
+}
+
 /// A fresh access token for `url` from the saved sign-in (the refresh token rotates and
 /// the new one is saved).
 pub async fn access_token(url: &str) -> Result<String, Exit> {
     let url = url.trim_end_matches('/');
-    let Some(mut creds) = load()? else {
+    let Some((creds, refresh)) = load_signin().await? else {
         return Err(Exit::Usage(format!(
             "not signed in: run `gatehouse login --url {url}` (or set GATEHOUSE_TOKEN)"
         )));
@@ -382,7 +609,7 @@ pub async fn access_token(url: &str) -> Result<String, Exit> {
             .post(&creds.token_endpoint)
             .form(&[
                 ("grant_type", "refresh_token"),
-                ("refresh_token", creds.refresh_token.as_str()),
+                ("refresh_token", refresh.as_str()),
                 ("client_id", creds.client_id.as_str()),
                 ("resource", creds.resource.as_str()),
             ])
@@ -393,8 +620,11 @@ pub async fn access_token(url: &str) -> Result<String, Exit> {
     )
     .await?;
     if let Some(r) = tokens["refresh_token"].as_str() {
-        creds.refresh_token = r.to_string();
-        save(&creds)?;
+        save_refresh_token(r).await?;
+        if creds.legacy_refresh_token.is_some() {
+            // The old file's copy is spent: rewrite it without one.
+            save(&creds)?;
+        }
     }
     tokens["access_token"]
         .as_str()
@@ -404,14 +634,14 @@ pub async fn access_token(url: &str) -> Result<String, Exit> {
 
 /// `gatehouse logout`: revokes the sign-in at the control plane and forgets it here.
 pub async fn logout() -> Result<(), Exit> {
-    let Some(creds) = load()? else {
+    let Some((creds, refresh)) = load_signin().await? else {
         super::out("Not signed in.\n");
         return Ok(());
     };
     if let Some(endpoint) = &creds.revocation_endpoint {
         let r = http()
             .post(endpoint)
-            .form(&[("token", creds.refresh_token.as_str())])
+            .form(&[("token", refresh.as_str())])
             .send()
             .await;
         if let Err(e) = r.and_then(|r| r.error_for_status()) {
@@ -421,6 +651,7 @@ pub async fn logout() -> Result<(), Exit> {
             )));
         }
     }
+    token_store()?.clear().await;
     let path = credentials_path()?;
     std::fs::remove_file(&path)
         .map_err(|e| Exit::Runtime(format!("cannot remove {}: {e}", path.display())))?;

@@ -39,9 +39,11 @@ async fn start(config: Config, dev: bool, listener: tokio::net::TcpListener) -> 
     let servers: Vec<&str> = config.servers.iter().map(|s| s.name.as_str()).collect();
     tracing::info!(%addr, database = %config.database, servers = ?servers, "gatehouse is listening");
     let gw = Gateway::new(config, store, dev).map_err(|e| Exit::Usage(e.to_string()))?;
-    gateway::serve(gw, listener, shutdown_signal())
-        .await
-        .map_err(|e| Exit::Runtime(format!("the server failed: {e}")))
+    // Old codes, tokens, grants and unused clients: collected now and periodically.
+    let gc = gateway::authz::gc::spawn(gw.clone());
+    let served = gateway::serve(gw, listener, shutdown_signal()).await;
+    gc.abort();
+    served.map_err(|e| Exit::Runtime(format!("the server failed: {e}")))
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

@@ -557,6 +557,7 @@ pub fn router(gw: Arc<Gateway>) -> Router {
             "/oauth/revoke",
             axum::routing::post(authz::token::revoke).options(authz::preflight),
         )
+        .merge(authz::routes())
         .route("/.well-known/gatehouse-audit-key", get(audit_key))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))

@@ -1,6 +1,9 @@
 //! The authorization server's records: MCP clients, grants (one person's consent to one
 //! client for one resource), single-use authorization codes and rotating refresh tokens.
-//! Codes and refresh tokens are stored as SHA-256 digests only.
+//! Codes, device codes and refresh tokens are stored as SHA-256 digests only; the
+//! identity provider's refresh token of a grant is stored as the gateway hands it over
+//! (sealed: see `gateway::authz::at_rest`). Old rows are collected by
+//! [`Store::collect_authz_garbage`].
 
 use super::{Store, StoreError, now};
 use crate::gateway::auth::Principal;
@@ -28,6 +31,13 @@ pub struct AuthzClient {
     pub redirect_uris: Vec<String>,
     /// `registered` or `metadata_document`.
     pub source: String,
+    /// The grant types it may use.
+    pub grant_types: Vec<String>,
+}
+
+/// The grant types of a client that named none.
+pub fn default_grant_types() -> Vec<String> {
+    vec!["authorization_code".into(), "refresh_token".into()]
 }
 
 /// A person's consent to a client for a resource.
@@ -75,14 +85,16 @@ impl Store {
     /// Saves a client (replacing a metadata document's earlier copy).
     pub async fn put_authz_client(&self, c: &AuthzClient) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO authz_clients (client_id, client_name, redirect_uris_json, source, created_at) VALUES ($1, $2, $3, $4, $5) \
-             ON CONFLICT (client_id) DO UPDATE SET client_name = excluded.client_name, redirect_uris_json = excluded.redirect_uris_json, source = excluded.source",
+            "INSERT INTO authz_clients (client_id, client_name, redirect_uris_json, source, created_at, grant_types_json, last_used_at) VALUES ($1, $2, $3, $4, $5, $6, $5) \
+             ON CONFLICT (client_id) DO UPDATE SET client_name = excluded.client_name, redirect_uris_json = excluded.redirect_uris_json, source = excluded.source, \
+             grant_types_json = excluded.grant_types_json, last_used_at = excluded.last_used_at",
         )
         .bind(&c.client_id)
         .bind(&c.client_name)
         .bind(serde_json::to_string(&c.redirect_uris).unwrap_or_else(|_| "[]".into()))
         .bind(&c.source)
         .bind(now())
+        .bind(serde_json::to_string(&c.grant_types).unwrap_or_else(|_| "[]".into()))
         .execute(self.pool())
         .await?;
         Ok(())
@@ -91,7 +103,7 @@ impl Store {
     /// A client by id.
     pub async fn authz_client(&self, client_id: &str) -> Result<Option<AuthzClient>, StoreError> {
         let row = sqlx::query(
-            "SELECT client_id, client_name, redirect_uris_json, source FROM authz_clients WHERE client_id = $1",
+            "SELECT client_id, client_name, redirect_uris_json, source, grant_types_json FROM authz_clients WHERE client_id = $1",
         )
         .bind(client_id)
         .fetch_optional(self.pool())
@@ -102,7 +114,21 @@ impl Store {
             redirect_uris: serde_json::from_str(&r.get::<String, _>("redirect_uris_json"))
                 .unwrap_or_default(),
             source: r.get("source"),
+            grant_types: r
+                .get::<Option<String>, _>("grant_types_json")
+                .and_then(|g| serde_json::from_str(&g).ok())
+                .unwrap_or_else(default_grant_types),
         }))
+    }
+
+    /// Notes that a client was used now (unused registrations are collected).
+    pub async fn touch_authz_client(&self, client_id: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE authz_clients SET last_used_at = $1 WHERE client_id = $2")
+            .bind(now())
+            .bind(client_id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
     }
 
     /// Records a new grant.
@@ -323,6 +349,300 @@ impl Store {
                 .fetch_optional(self.pool())
                 .await?,
         )
+    }
+}
+
+/// A device authorization request (RFC 8628) as the verification page sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceRequest {
+    /// The digest of its device code (its key).
+    pub device_code_hash: String,
+    /// The client that asked.
+    pub client_id: String,
+    /// The audience of the tokens it would get.
+    pub resource: String,
+    /// Scopes.
+    pub scope: String,
+}
+
+/// What one poll of the token endpoint with a device code found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DevicePoll {
+    /// Unknown device code.
+    Unknown,
+    /// The code was issued to another client.
+    OtherClient,
+    /// Past its lifetime.
+    Expired,
+    /// Polled sooner than the interval: it grew by 5 s to this.
+    SlowDown(i64),
+    /// Nobody decided yet.
+    Pending,
+    /// The person denied it.
+    Denied,
+    /// Approved: its grant, now redeemed (only this once).
+    Approved(String),
+    /// Redeemed before: the grant (given) must be revoked.
+    Replayed(String),
+}
+
+/// How many rows one collection removed, by kind.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuthzGarbage {
+    /// Expired authorization codes.
+    pub codes: u64,
+    /// Expired device codes.
+    pub device_codes: u64,
+    /// Expired refresh tokens and those of revoked grants.
+    pub refresh_tokens: u64,
+    /// Grants (consent records) that ended: revoked, or with nothing left to use.
+    pub grants: u64,
+    /// Clients unused for the configured period with no grant left.
+    pub clients: u64,
+}
+
+impl AuthzGarbage {
+    /// Rows removed in all.
+    pub fn total(&self) -> u64 {
+        self.codes + self.device_codes + self.refresh_tokens + self.grants + self.clients
+    }
+}
+
+fn parse_time(t: &str) -> Option<chrono::DateTime<Utc>> {
+    chrono::DateTime::parse_from_rfc3339(t)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
+}
+
+/// A new device authorization request.
+#[derive(Debug, Clone, Copy)]
+pub struct NewDeviceCode<'a> {
+    /// The device code (stored as its digest).
+    pub device_code: &'a str,
+    /// The normalized user code (stored as its digest).
+    pub user_code: &'a str,
+    /// The client asking.
+    pub client_id: &'a str,
+    /// The audience of the tokens.
+    pub resource: &'a str,
+    /// Scopes.
+    pub scope: &'a str,
+    /// Lifetime in seconds.
+    pub secs: u64,
+    /// Least seconds between polls.
+    pub interval: u64,
+}
+
+impl Store {
+    /// Stores a device authorization request valid for `secs`, polled at most every
+    /// `interval` seconds. False when the user code is taken (the caller draws another).
+    pub async fn create_device_code(&self, d: &NewDeviceCode<'_>) -> Result<bool, StoreError> {
+        let NewDeviceCode {
+            device_code,
+            user_code,
+            client_id,
+            resource,
+            scope,
+            secs,
+            interval,
+        } = *d;
+        let done = sqlx::query(
+            "INSERT INTO authz_device_codes (device_code_hash, user_code_hash, client_id, resource, scope, created_at, expires_at, interval_secs, status) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending') ON CONFLICT DO NOTHING",
+        )
+        .bind(secret_hash(device_code))
+        .bind(secret_hash(user_code))
+        .bind(client_id)
+        .bind(resource)
+        .bind(scope)
+        .bind(now())
+        .bind(at(ChronoDuration::seconds(secs as i64)))
+        .bind(i64::try_from(interval).unwrap_or(5))
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// The undecided, unexpired request a (normalized) user code names.
+    pub async fn pending_device_request(
+        &self,
+        user_code: &str,
+    ) -> Result<Option<DeviceRequest>, StoreError> {
+        let row = sqlx::query(
+            "SELECT device_code_hash, client_id, resource, scope FROM authz_device_codes \
+             WHERE user_code_hash = $1 AND status = 'pending' AND expires_at > $2",
+        )
+        .bind(secret_hash(user_code))
+        .bind(now())
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(row.map(|r| DeviceRequest {
+            device_code_hash: r.get("device_code_hash"),
+            client_id: r.get("client_id"),
+            resource: r.get("resource"),
+            scope: r.get("scope"),
+        }))
+    }
+
+    /// Records the person's decision on a pending, unexpired device request: approved
+    /// with `grant`, or denied (`None`). False when it was decided before or expired.
+    pub async fn decide_device_request(
+        &self,
+        device_code_hash: &str,
+        grant: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE authz_device_codes SET status = $1, grant_id = $2, decided_at = $3 \
+             WHERE device_code_hash = $4 AND status = 'pending' AND expires_at > $3",
+        )
+        .bind(if grant.is_some() {
+            "approved"
+        } else {
+            "denied"
+        })
+        .bind(grant)
+        .bind(now())
+        .bind(device_code_hash)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// One poll of the token endpoint by `client_id` with `device_code` (RFC 8628 §3.4):
+    /// too soon after the last one slows the device down; an approved request is
+    /// redeemed exactly once.
+    pub async fn poll_device_code(
+        &self,
+        device_code: &str,
+        client_id: &str,
+    ) -> Result<DevicePoll, StoreError> {
+        let hash = secret_hash(device_code);
+        let row = sqlx::query(
+            "SELECT client_id, status, expires_at, interval_secs, last_polled_at, grant_id FROM authz_device_codes WHERE device_code_hash = $1",
+        )
+        .bind(&hash)
+        .fetch_optional(self.pool())
+        .await?;
+        let Some(r) = row else {
+            return Ok(DevicePoll::Unknown);
+        };
+        if r.get::<String, _>("client_id") != client_id {
+            return Ok(DevicePoll::OtherClient);
+        }
+        let status: String = r.get("status");
+        let grant: Option<String> = r.get("grant_id");
+        if status == "redeemed" {
+            return Ok(DevicePoll::Replayed(grant.unwrap_or_default()));
+        }
+        let now_t = Utc::now();
+        if parse_time(&r.get::<String, _>("expires_at")).is_none_or(|e| e <= now_t) {
+            return Ok(DevicePoll::Expired);
+        }
+        let interval: i64 = r.get("interval_secs");
+        let too_soon = r
+            .get::<Option<String>, _>("last_polled_at")
+            .and_then(|t| parse_time(&t))
+            .is_some_and(|last| (now_t - last) < ChronoDuration::seconds(interval));
+        if too_soon {
+            sqlx::query(
+                "UPDATE authz_device_codes SET interval_secs = interval_secs + 5, last_polled_at = $1 WHERE device_code_hash = $2",
+            )
+            .bind(now())
+            .bind(&hash)
+            .execute(self.pool())
+            .await?;
+            return Ok(DevicePoll::SlowDown(interval + 5));
+        }
+        sqlx::query(
+            "UPDATE authz_device_codes SET last_polled_at = $1 WHERE device_code_hash = $2",
+        )
+        .bind(now())
+        .bind(&hash)
+        .execute(self.pool())
+        .await?;
+        Ok(match status.as_str() {
+            "pending" => DevicePoll::Pending,
+            "denied" => DevicePoll::Denied,
+            _ => {
+                let redeemed = sqlx::query(
+                    "UPDATE authz_device_codes SET status = 'redeemed' WHERE device_code_hash = $1 AND status = 'approved'",
+                )
+                .bind(&hash)
+                .execute(self.pool())
+                .await?;
+                let grant = grant.unwrap_or_default();
+                if redeemed.rows_affected() == 1 {
+                    DevicePoll::Approved(grant)
+                } else {
+                    DevicePoll::Replayed(grant)
+                }
+            }
+        })
+    }
+
+    /// Deletes what the authorization server no longer needs: expired authorization and
+    /// device codes; refresh tokens that expired or whose grant was revoked (rotated,
+    /// unexpired ones stay: presenting one again is how reuse is caught); grants revoked
+    /// more than `grant_grace_secs` ago (the access tokens' lifetime: until then the
+    /// revocation must still be known) or with nothing left to use and older than that;
+    /// clients unused for `unused_client_days` with no grant left.
+    pub async fn collect_authz_garbage(
+        &self,
+        grant_grace_secs: u64,
+        unused_client_days: u64,
+    ) -> Result<AuthzGarbage, StoreError> {
+        let now_s = now();
+        let grace = at(-ChronoDuration::seconds(
+            i64::try_from(grant_grace_secs).unwrap_or(i64::MAX / 4),
+        ));
+        let unused = at(-ChronoDuration::days(
+            i64::try_from(unused_client_days).unwrap_or(36_500),
+        ));
+        let pool = self.pool();
+        let codes = sqlx::query("DELETE FROM authz_codes WHERE expires_at < $1")
+            .bind(&now_s)
+            .execute(pool)
+            .await?
+            .rows_affected();
+        let device_codes = sqlx::query("DELETE FROM authz_device_codes WHERE expires_at < $1")
+            .bind(&now_s)
+            .execute(pool)
+            .await?
+            .rows_affected();
+        let refresh_tokens = sqlx::query(
+            "DELETE FROM authz_refresh_tokens WHERE expires_at < $1 \
+             OR grant_id IN (SELECT id FROM authz_grants WHERE revoked_at IS NOT NULL)",
+        )
+        .bind(&now_s)
+        .execute(pool)
+        .await?
+        .rows_affected();
+        let grants = sqlx::query(
+            "DELETE FROM authz_grants WHERE created_at < $1 AND (revoked_at IS NULL OR revoked_at < $1) \
+             AND NOT EXISTS (SELECT 1 FROM authz_codes c WHERE c.grant_id = authz_grants.id) \
+             AND NOT EXISTS (SELECT 1 FROM authz_refresh_tokens r WHERE r.grant_id = authz_grants.id) \
+             AND NOT EXISTS (SELECT 1 FROM authz_device_codes d WHERE d.grant_id = authz_grants.id)",
+        )
+        .bind(&grace)
+        .execute(pool)
+        .await?
+        .rows_affected();
+        let clients = sqlx::query(
+            "DELETE FROM authz_clients WHERE COALESCE(last_used_at, created_at) < $1 \
+             AND NOT EXISTS (SELECT 1 FROM authz_grants g WHERE g.client_id = authz_clients.client_id) \
+             AND NOT EXISTS (SELECT 1 FROM authz_device_codes d WHERE d.client_id = authz_clients.client_id)",
+        )
+        .bind(&unused)
+        .execute(pool)
+        .await?
+        .rows_affected();
+        Ok(AuthzGarbage {
+            codes,
+            device_codes,
+            refresh_tokens,
+            grants,
+            clients,
+        })
     }
 }
 

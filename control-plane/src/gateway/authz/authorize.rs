@@ -12,7 +12,7 @@ use super::super::auth::Principal;
 use super::super::signin::{self, After, LOGIN_COOKIE, cookie, cookie_name, set_cookie};
 use super::clients::{lookup, redirect_matches};
 use super::{SCOPE, random_secret, source};
-use crate::store::authz::{Code, Grant};
+use crate::store::authz::{AuthzClient, Code, Grant};
 use axum::extract::{Query, State};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -21,20 +21,69 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// How long a person may take from the consent page through the provider's login.
-const REQUEST_TTL: Duration = Duration::from_secs(600);
+pub(super) const REQUEST_TTL: Duration = Duration::from_secs(600);
 const CONSENT_COOKIE: &str = "gatehouse-consent";
+
+/// Where a finished sign-in goes: back to a client's redirect URI with a code, or to a
+/// device's waiting poll (RFC 8628).
+#[derive(Clone)]
+pub enum Target {
+    /// The authorization code flow.
+    Client {
+        /// The client's redirect URI.
+        redirect_uri: String,
+        /// The client's `state`.
+        state: Option<String>,
+        /// The PKCE S256 challenge.
+        code_challenge: String,
+    },
+    /// The device authorization grant: the request whose user code the person typed.
+    Device {
+        /// The digest of its device code.
+        device_code_hash: String,
+    },
+}
 
 /// An authorization request waiting for consent and then the person's login.
 pub struct Pending {
-    client_id: String,
-    client_name: String,
-    redirect_uri: String,
-    state: Option<String>,
-    code_challenge: String,
-    resource: String,
-    consent_secret: String,
-    consented: bool,
-    started: Instant,
+    pub(super) client_id: String,
+    pub(super) client_name: String,
+    pub(super) target: Target,
+    pub(super) resource: String,
+    pub(super) consent_secret: String,
+    pub(super) consented: bool,
+    pub(super) started: Instant,
+}
+
+impl Pending {
+    /// A request for `client` to reach `resource`, not consented yet.
+    pub(super) fn new(client: &AuthzClient, resource: &str, target: Target) -> Pending {
+        Pending {
+            client_id: client.client_id.clone(),
+            client_name: client.client_name.clone(),
+            target,
+            resource: resource.to_string(),
+            consent_secret: random_secret(),
+            consented: false,
+            started: Instant::now(),
+        }
+    }
+}
+
+/// Keeps `p` until the person consents and signs in; returns its id, or the page to
+/// show when too many sign-ins are in progress.
+pub(super) fn add_pending(az: &super::AuthServer, p: Pending) -> Result<String, Box<Response>> {
+    let id = random_secret();
+    let mut pending = az.pending.lock().unwrap_or_else(|e| e.into_inner());
+    pending.retain(|_, p| p.started.elapsed() < REQUEST_TTL);
+    if pending.len() > 10_000 {
+        return Err(Box::new(error_page(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "too many sign-ins in progress; try again in a few minutes",
+        )));
+    }
+    pending.insert(id.clone(), p);
+    Ok(id)
 }
 
 /// The query of `GET /oauth/authorize`.
@@ -49,7 +98,7 @@ pub struct AuthorizeQuery {
     resource: Option<String>,
 }
 
-fn error_page(status: StatusCode, what: &str) -> Response {
+pub(super) fn error_page(status: StatusCode, what: &str) -> Response {
     let mut resp = (
         status,
         Html(format!(
@@ -64,7 +113,7 @@ fn error_page(status: StatusCode, what: &str) -> Response {
 }
 
 /// No framing, no caching, no referrer: for every page of the sign-in.
-fn harden(h: &mut HeaderMap) {
+pub(super) fn harden(h: &mut HeaderMap) {
     h.insert(
         header::HeaderName::from_static("x-frame-options"),
         HeaderValue::from_static("DENY"),
@@ -207,32 +256,20 @@ pub async fn authorize(
             "people's sign-in is not configured: set [oidc] client_id",
         );
     }
-    let id = random_secret();
-    let secret = random_secret();
-    {
-        let mut pending = az.pending.lock().unwrap_or_else(|e| e.into_inner());
-        pending.retain(|_, p| p.started.elapsed() < REQUEST_TTL);
-        if pending.len() > 10_000 {
-            return error_page(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "too many sign-ins in progress; try again in a few minutes",
-            );
-        }
-        pending.insert(
-            id.clone(),
-            Pending {
-                client_id: client.client_id.clone(),
-                client_name: client.client_name.clone(),
-                redirect_uri: redirect_uri.clone(),
-                state: q.state.clone(),
-                code_challenge: challenge,
-                resource: resource.clone(),
-                consent_secret: secret.clone(),
-                consented: false,
-                started: Instant::now(),
-            },
-        );
-    }
+    let pending = Pending::new(
+        &client,
+        &resource,
+        Target::Client {
+            redirect_uri: redirect_uri.clone(),
+            state: q.state.clone(),
+            code_challenge: challenge,
+        },
+    );
+    let secret = pending.consent_secret.clone();
+    let id = match add_pending(az, pending) {
+        Ok(id) => id,
+        Err(page) => return *page,
+    };
     let redirect_host = reqwest::Url::parse(&redirect_uri)
         .ok()
         .and_then(|u| {
@@ -283,7 +320,7 @@ pub async fn authorize(
 /// The consent cookie: `__Host-` on HTTPS, HttpOnly, SameSite=Lax (it must come along on
 /// the form post and the provider's top-level redirect back, never on a cross-site
 /// sub-request).
-fn consent_cookie(gw: &Gateway, value: &str, max_age: u64) -> HeaderValue {
+pub(super) fn consent_cookie(gw: &Gateway, value: &str, max_age: u64) -> HeaderValue {
     set_cookie(gw, CONSENT_COOKIE, value, max_age)
 }
 
@@ -317,12 +354,12 @@ pub async fn consent(
                     && browser.as_deref() == Some(p.consent_secret.as_str()) =>
             {
                 p.consented = form.decision == "allow";
-                Some((p.redirect_uri.clone(), p.state.clone(), p.client_id.clone()))
+                Some((p.target.clone(), p.client_id.clone()))
             }
             _ => None,
         }
     };
-    let Some((redirect_uri, state, client_id)) = found else {
+    let Some((target, client_id)) = found else {
         gw.auth_failure(
             &source(&peer),
             serde_json::json!({ "stage": "consent", "reason": "the consent was not given on this browser's page, or it expired" }),
@@ -338,20 +375,33 @@ pub async fn consent(
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .remove(&form.request);
+        let flow = match &target {
+            Target::Client { .. } => "authorization_code",
+            Target::Device { .. } => "device",
+        };
         gw.control_event(
             "consent_denied",
-            serde_json::json!({ "client_id": client_id, "source": source(&peer) }),
+            serde_json::json!({ "client_id": client_id, "flow": flow, "source": source(&peer) }),
         )
         .await;
-        return back_to_client(
-            &gw,
-            &redirect_uri,
-            state.as_deref(),
-            &[
-                ("error", "access_denied"),
-                ("error_description", "the person denied access"),
-            ],
-        );
+        return match target {
+            Target::Client {
+                redirect_uri,
+                state,
+                ..
+            } => back_to_client(
+                &gw,
+                &redirect_uri,
+                state.as_deref(),
+                &[
+                    ("error", "access_denied"),
+                    ("error_description", "the person denied access"),
+                ],
+            ),
+            Target::Device { device_code_hash } => {
+                super::device::denied(&gw, &device_code_hash).await
+            }
+        };
     }
     let Some(rp) = gw.relying_party.as_ref() else {
         // Dev mode without an identity provider: pick a [dev] user instead.
@@ -420,32 +470,38 @@ pub async fn complete(
         scope: SCOPE.into(),
         revoked: false,
     };
-    let code = random_secret();
     let stored = match gw.store.create_grant(&grant).await {
-        Ok(()) if idp_refresh_token.is_some() => {
-            gw.store
-                .set_grant_idp_refresh(&grant.id, idp_refresh_token.as_deref())
-                .await
-        }
-        other => other,
-    };
-    let stored = match stored {
-        Ok(()) => {
-            gw.store
-                .create_code(
-                    &code,
-                    &Code {
-                        grant_id: grant.id.clone(),
-                        client_id: p.client_id.clone(),
-                        redirect_uri: p.redirect_uri.clone(),
-                        code_challenge: p.code_challenge.clone(),
-                    },
-                    gw.config.authz.code_secs,
-                )
-                .await
-        }
+        Ok(()) => keep_idp_refresh(gw, &grant.id, idp_refresh_token.as_deref()).await,
         Err(e) => Err(e),
     };
+    if let Err(e) = stored {
+        return error_page(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string());
+    }
+    let (redirect_uri, state, code_challenge) = match p.target {
+        Target::Client {
+            redirect_uri,
+            state,
+            code_challenge,
+        } => (redirect_uri, state, code_challenge),
+        Target::Device { device_code_hash } => {
+            return super::device::approved(gw, &device_code_hash, &grant, &p.client_name, src)
+                .await;
+        }
+    };
+    let code = random_secret();
+    let stored = gw
+        .store
+        .create_code(
+            &code,
+            &Code {
+                grant_id: grant.id.clone(),
+                client_id: p.client_id.clone(),
+                redirect_uri: redirect_uri.clone(),
+                code_challenge,
+            },
+            gw.config.authz.code_secs,
+        )
+        .await;
     if let Err(e) = stored {
         return error_page(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string());
     }
@@ -455,9 +511,34 @@ pub async fn complete(
             "client": p.client_name, "client_id": p.client_id, "resource": p.resource, "source": src }),
     )
     .await;
-    let mut resp = back_to_client(gw, &p.redirect_uri, p.state.as_deref(), &[("code", &code)]);
+    let mut resp = back_to_client(gw, &redirect_uri, state.as_deref(), &[("code", &code)]);
     let h = resp.headers_mut();
     h.append(header::SET_COOKIE, set_cookie(gw, LOGIN_COOKIE, "", 0));
     h.append(header::SET_COOKIE, consent_cookie(gw, "", 0));
     resp
+}
+
+/// Keeps the provider's refresh token of a grant, sealed (see [`super::at_rest`]); without
+/// a configured key it is not kept (refreshes then do not ask the provider again).
+pub(super) async fn keep_idp_refresh(
+    gw: &Gateway,
+    grant_id: &str,
+    token: Option<&str>,
+) -> Result<(), crate::store::StoreError> {
+    let Some(token) = token else {
+        return Ok(());
+    };
+    match gw.auth_server().and_then(|az| az.cipher.as_ref()) {
+        Some(c) => {
+            gw.store
+                .set_grant_idp_refresh(grant_id, Some(&c.seal(grant_id, token)))
+                .await
+        }
+        None => {
+            tracing::warn!(
+                "the identity provider gave a refresh token but no [authz_store] encryption_key (or authz.signing_key) is configured: it is not kept"
+            );
+            Ok(())
+        }
+    }
 }

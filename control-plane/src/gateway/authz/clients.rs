@@ -12,7 +12,7 @@
 
 use super::super::Gateway;
 use super::{cors, oauth_error, source};
-use crate::store::authz::AuthzClient;
+use crate::store::authz::{AuthzClient, default_grant_types};
 use axum::Json;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
@@ -90,20 +90,23 @@ fn checked_client(
     source: &str,
     default_name: &str,
 ) -> Result<AuthzClient, String> {
-    if reg.redirect_uris.is_empty() || reg.redirect_uris.len() > 10 {
+    let grant_types = reg.grant_types.clone().unwrap_or_else(default_grant_types);
+    if let Some(bad) = grant_types.iter().find(|g| {
+        !matches!(g.as_str(), "authorization_code" | "refresh_token")
+            && g.as_str() != super::device::GRANT_TYPE
+    }) {
+        return Err(format!(
+            "grant type `{bad}` is not offered to MCP clients; use authorization_code, refresh_token and {}",
+            super::device::GRANT_TYPE
+        ));
+    }
+    // A client that only signs in by device code has nowhere to be redirected to.
+    let device_only = !grant_types.iter().any(|g| g == "authorization_code");
+    if (reg.redirect_uris.is_empty() && !device_only) || reg.redirect_uris.len() > 10 {
         return Err("give between 1 and 10 redirect_uris".into());
     }
     for uri in &reg.redirect_uris {
         check_redirect_uri(uri)?;
-    }
-    if let Some(g) = &reg.grant_types
-        && let Some(bad) = g
-            .iter()
-            .find(|g| !matches!(g.as_str(), "authorization_code" | "refresh_token"))
-    {
-        return Err(format!(
-            "grant type `{bad}` is not offered to MCP clients; use authorization_code and refresh_token"
-        ));
     }
     if let Some(r) = &reg.response_types
         && r.iter().any(|r| r != "code")
@@ -123,6 +126,7 @@ fn checked_client(
         client_name: name,
         redirect_uris: reg.redirect_uris,
         source: source.into(),
+        grant_types,
     })
 }
 
@@ -185,7 +189,7 @@ pub async fn register(
                 "client_id_issued_at": chrono::Utc::now().timestamp(),
                 "client_name": client.client_name,
                 "redirect_uris": client.redirect_uris,
-                "grant_types": ["authorization_code", "refresh_token"],
+                "grant_types": client.grant_types,
                 "response_types": ["code"],
                 "token_endpoint_auth_method": "none",
             })),
@@ -353,7 +357,12 @@ pub async fn lookup(gw: &Gateway, client_id: &str) -> Result<AuthzClient, String
         return az.documents.get(client_id).await;
     }
     match gw.store.authz_client(client_id).await {
-        Ok(Some(c)) => Ok(c),
+        Ok(Some(c)) => {
+            if let Err(e) = gw.store.touch_authz_client(client_id).await {
+                tracing::warn!(error = %e, "cannot note a client's use");
+            }
+            Ok(c)
+        }
         Ok(None) => Err(format!(
             "client `{client_id}` is not registered here; register it (POST /oauth/register) or use a client ID metadata document URL"
         )),

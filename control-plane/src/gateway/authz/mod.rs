@@ -5,15 +5,21 @@
 //! resource indicators (RFC 8707), a consent page per client and the person's login
 //! delegated to the configured identity provider ([`authorize`]), `/token` with
 //! single-use codes and rotating refresh tokens, `/revoke` ([`token`]). The access tokens
-//! are short-lived Ed25519 JWTs bound to one gateway audience ([`tokens`]).
+//! are short-lived Ed25519 JWTs bound to one gateway audience ([`tokens`]). Machines
+//! without a browser sign in by the device authorization grant ([`device`]), whose
+//! verification page reuses the same consent page and login. The provider's refresh
+//! tokens are kept encrypted ([`at_rest`]); old records are collected ([`gc`]).
 //!
 //! Every sign-in, refresh, revocation and failure is a control-record event; failures
 //! go through [`failures::FailureLog`], which caps them per source address and minute.
 
+pub mod at_rest;
 pub mod authorize;
 pub mod clients;
+pub mod device;
 pub mod exchange;
 pub mod failures;
+pub mod gc;
 pub mod token;
 pub mod tokens;
 
@@ -61,6 +67,12 @@ pub struct AuthServer {
     /// token with every request for minutes, and a digest costs a tenth of a signature
     /// check. Lifetime, audience and revocation are still checked on every request.
     verified: RwLock<HashMap<[u8; 32], Arc<tokens::AccessClaims>>>,
+    /// Seals the provider's refresh tokens kept with grants (none: they are not kept).
+    pub cipher: Option<at_rest::TokenCipher>,
+    /// Wrong user codes per source address (brute-force guard of the device flow).
+    pub wrong_user_codes: device::WrongCodes,
+    /// Device authorization requests per source address and minute.
+    pub device_requests: failures::FailureLog,
 }
 
 /// Client registrations accepted per source address and minute.
@@ -81,6 +93,9 @@ impl AuthServer {
             documents: clients::DocumentCache::new(&config.authz.metadata_document_allowed_hosts),
             exchange: exchange::Exchange::new(&config.authz.trusted_issuers),
             verified: RwLock::new(HashMap::new()),
+            cipher: at_rest::TokenCipher::from_config(config)?,
+            wrong_user_codes: device::WrongCodes::new(config.device_flow.max_wrong_codes),
+            device_requests: failures::FailureLog::new(REGISTRATIONS_PER_MINUTE),
         })
     }
 
@@ -228,7 +243,7 @@ pub async fn metadata(State(gw): State<Arc<Gateway>>) -> Response {
         return not_configured();
     };
     let base = az.keys.issuer();
-    let mut grants = vec!["authorization_code", "refresh_token"];
+    let mut grants = vec!["authorization_code", "refresh_token", device::GRANT_TYPE];
     if !gw.config.authz.trusted_issuers.is_empty() {
         grants.push(exchange::GRANT_TYPE);
     }
@@ -239,6 +254,7 @@ pub async fn metadata(State(gw): State<Arc<Gateway>>) -> Response {
             "token_endpoint": format!("{base}/oauth/token"),
             "registration_endpoint": format!("{base}/oauth/register"),
             "revocation_endpoint": format!("{base}/oauth/revoke"),
+            "device_authorization_endpoint": format!("{base}/oauth/device_authorization"),
             "jwks_uri": format!("{base}/oauth/jwks"),
             "response_types_supported": ["code"],
             "response_modes_supported": ["query"],
@@ -254,6 +270,21 @@ pub async fn metadata(State(gw): State<Arc<Gateway>>) -> Response {
         }))
         .into_response(),
     )
+}
+
+/// The device authorization grant's endpoints (RFC 8628), merged into the gateway's
+/// router: the device's request and the person's verification page.
+pub fn routes() -> axum::Router<Arc<Gateway>> {
+    use axum::routing::{get, post};
+    axum::Router::new()
+        .route(
+            "/oauth/device_authorization",
+            post(device::device_authorization).options(preflight),
+        )
+        .route(
+            "/oauth/device",
+            get(device::verify_page).post(device::verify),
+        )
 }
 
 /// `/oauth/jwks`: the public key of access tokens.

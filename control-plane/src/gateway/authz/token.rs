@@ -39,6 +39,8 @@ pub struct TokenForm {
     pub subject_token: Option<String>,
     /// Token exchange: the subject token's type.
     pub subject_token_type: Option<String>,
+    /// The device code (RFC 8628).
+    pub device_code: Option<String>,
 }
 
 /// The S256 challenge of a PKCE verifier (RFC 7636).
@@ -47,7 +49,7 @@ pub fn s256(verifier: &str) -> String {
 }
 
 /// The client id of a public client: the form's, or Basic auth's user name.
-fn client_id(form: &TokenForm, headers: &HeaderMap) -> Option<String> {
+pub(super) fn client_id(form: &TokenForm, headers: &HeaderMap) -> Option<String> {
     if let Some(c) = &form.client_id {
         return Some(c.clone());
     }
@@ -87,12 +89,14 @@ pub async fn token(
         Some("authorization_code") => authorization_code(&gw, &form, &headers, &src).await,
         Some("refresh_token") => refresh(&gw, &form, &headers, &src).await,
         Some(super::exchange::GRANT_TYPE) => super::exchange::exchange(&gw, &form, &src).await,
+        Some(super::device::GRANT_TYPE) => super::device::token(&gw, &form, &headers, &src).await,
         other => oauth_error(
             StatusCode::BAD_REQUEST,
             "unsupported_grant_type",
             &format!(
-                "grant_type `{}` is not supported; use authorization_code or refresh_token",
-                other.unwrap_or("")
+                "grant_type `{}` is not supported; use authorization_code, refresh_token or {}",
+                other.unwrap_or(""),
+                super::device::GRANT_TYPE
             ),
         ),
     }
@@ -310,12 +314,20 @@ enum Recheck {
 /// Asks the identity provider about the grant's person again (when the sign-in left a
 /// provider refresh token): refused there means refused here; new groups are taken.
 async fn recheck_person(gw: &Gateway, grant: &mut Grant) -> Result<(), Recheck> {
-    let (Some(rp), Ok(Some(idp_refresh))) = (
+    let (Some(rp), Ok(Some(sealed))) = (
         gw.relying_party.as_ref(),
         gw.store.grant_idp_refresh(&grant.id).await,
     ) else {
         return Ok(());
     };
+    let opened = match gw.auth_server().and_then(|az| az.cipher.as_ref()) {
+        Some(c) => c.open(&grant.id, &sealed),
+        None => Err(
+            "the identity provider's refresh token kept for this sign-in cannot be decrypted: no [authz_store] encryption_key is configured; sign in again"
+                .to_string(),
+        ),
+    };
+    let idp_refresh = opened.map_err(Recheck::Refused)?;
     let (now, rotated) = match rp.recheck(&idp_refresh).await {
         Ok(x) => x,
         Err(SigninError::Provider(e)) => {
@@ -332,7 +344,7 @@ async fn recheck_person(gw: &Gateway, grant: &mut Grant) -> Result<(), Recheck> 
         }
     };
     if let Some(r) = rotated {
-        let _ = gw.store.set_grant_idp_refresh(&grant.id, Some(&r)).await;
+        let _ = super::authorize::keep_idp_refresh(gw, &grant.id, Some(&r)).await;
     }
     if let Some(p) = now {
         if p.user != grant.principal.user {
@@ -349,7 +361,7 @@ async fn recheck_person(gw: &Gateway, grant: &mut Grant) -> Result<(), Recheck> 
 }
 
 /// A new access token for `grant` and a refresh token.
-async fn issue(gw: &Gateway, grant: &Grant, src: &str, event: &str) -> Response {
+pub(super) async fn issue(gw: &Gateway, grant: &Grant, src: &str, event: &str) -> Response {
     let Some(az) = gw.auth_server() else {
         return super::not_configured();
     };
@@ -367,6 +379,7 @@ async fn issue(gw: &Gateway, grant: &Grant, src: &str, event: &str) -> Response 
         return oauth_error(StatusCode::INTERNAL_SERVER_ERROR, "server_error", &e.0);
     }
     let access = access_token(gw, az, grant);
+    let _ = gw.store.touch_authz_client(&grant.client_id).await;
     gw.control_event(
         event,
         serde_json::json!({ "user": grant.principal.user, "groups": grant.principal.groups,
