@@ -518,7 +518,8 @@ pub struct LocalServerConfig {
 
 impl LocalServerConfig {
     fn check(&self) -> Result<(), ConfigError> {
-        let invalid = |what: &str| ConfigError::Invalid(format!("local server `{}`: {what}", self.name));
+        let invalid =
+            |what: &str| ConfigError::Invalid(format!("local server `{}`: {what}", self.name));
         if self.name.is_empty()
             || !self
                 .name
@@ -531,7 +532,9 @@ impl LocalServerConfig {
             )));
         }
         if self.command.trim().is_empty() {
-            return Err(invalid("`command` is empty: name the program to start on the laptop"));
+            return Err(invalid(
+                "`command` is empty: name the program to start on the laptop",
+            ));
         }
         if self.groups.iter().all(|g| g.trim().is_empty()) {
             return Err(invalid(
@@ -1097,11 +1100,19 @@ mod tests {
         assert_eq!(f.env["ROOT"], "env:HOME", "references stay unresolved here");
         assert!(f.allows(&["engineers".into()]));
         assert!(!f.allows(&["sales".into()]));
-        let e = parse("[[local_servers]]\nname = \"f\"\ncommand = \"x\"\ngroups = []\n", &[]).unwrap_err();
+        let e = parse(
+            "[[local_servers]]\nname = \"f\"\ncommand = \"x\"\ngroups = []\n",
+            &[],
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("names no group"), "{e}");
         let e = parse("[[local_servers]]\nname = \"f\"\ncommand = \"x\"\n", &[]).unwrap_err();
         assert!(e.to_string().starts_with("g.toml:1:1"), "{e}");
-        let e = parse("[[local_servers]]\nname = \"a:b\"\ncommand = \"x\"\ngroups = [\"g\"]\n", &[]).unwrap_err();
+        let e = parse(
+            "[[local_servers]]\nname = \"a:b\"\ncommand = \"x\"\ngroups = [\"g\"]\n",
+            &[],
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("only letters"), "{e}");
         let e = parse(
             "[[local_servers]]\nname = \"f\"\ncommand = \"x\"\ngroups = [\"g\"]\nmasking_profile = \"nope\"\n",

@@ -33,7 +33,10 @@ use std::time::Duration;
 pub fn routes() -> axum::Router<Arc<Gateway>> {
     axum::Router::new()
         .route("/api/v1/local-servers", get(list))
-        .route("/api/v1/local-servers/{name}/approvals", post(request_approval))
+        .route(
+            "/api/v1/local-servers/{name}/approvals",
+            post(request_approval),
+        )
         .route("/api/v1/local-servers/approvals/{id}/wait", post(wait))
 }
 
@@ -94,7 +97,9 @@ pub async fn list(State(gw): State<Arc<Gateway>>, headers: HeaderMap) -> Respons
     let policy = match gw.policy() {
         None => Value::Null,
         Some(p) => match gw.store.policy_version(p.number).await {
-            Ok(Some(v)) => json!({ "version": v.version, "digest": v.digest, "document": v.document }),
+            Ok(Some(v)) => {
+                json!({ "version": v.version, "digest": v.digest, "document": v.document })
+            }
             Ok(None) => {
                 return error(
                     StatusCode::SERVICE_UNAVAILABLE,
@@ -159,7 +164,9 @@ pub async fn request_approval(
         Err(e) => {
             return error(
                 StatusCode::BAD_REQUEST,
-                format!("the body must be {{\"session_id\": \"local-...\", \"request\": {{...}}}}: {e}"),
+                format!(
+                    "the body must be {{\"session_id\": \"local-...\", \"request\": {{...}}}}: {e}"
+                ),
             );
         }
     };
@@ -197,17 +204,19 @@ pub async fn request_approval(
     let server_name = policy_name(&server.name);
     let terms = match gw.policy() {
         None => None,
-        Some(p) => match p.decide(&principal, &server_name, &msg).0 {
-            Verdict::Allow => None,
-            Verdict::Refuse(reason) => {
-                return (
+        Some(p) => {
+            match p.decide(&principal, &server_name, &msg).0 {
+                Verdict::Allow => None,
+                Verdict::Refuse(reason) => {
+                    return (
                     StatusCode::FORBIDDEN,
                     Json(json!({ "error": reason, "decision": "deny", "policy_version": p.version })),
                 )
                     .into_response();
+                }
+                Verdict::Approve(terms) => Some((terms, p.version.clone())),
             }
-            Verdict::Approve(terms) => Some((terms, p.version.clone())),
-        },
+        }
     };
     let Some((terms, version)) = terms else {
         return Json(json!({ "decision": "allow" })).into_response();
@@ -263,12 +272,7 @@ pub async fn request_approval(
 /// The local session exists in the store (created now if its records are not uploaded
 /// yet) and is this person's, on this server.
 #[allow(clippy::result_large_err)]
-async fn own_session(
-    gw: &Gateway,
-    p: &Principal,
-    id: &str,
-    server: &str,
-) -> Result<(), Response> {
+async fn own_session(gw: &Gateway, p: &Principal, id: &str, server: &str) -> Result<(), Response> {
     let check = |s: &crate::store::SessionRow| {
         if s.principal == p.user && s.server == server {
             Ok(())
@@ -335,14 +339,20 @@ pub async fn wait(
         let a = match gw.store.approval(&id).await {
             Ok(Some(a)) => a,
             Ok(None) => {
-                return error(StatusCode::NOT_FOUND, format!("there is no approval `{id}`"));
+                return error(
+                    StatusCode::NOT_FOUND,
+                    format!("there is no approval `{id}`"),
+                );
             }
             Err(e) => return error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
         };
         if a.requester != principal.user || !a.server.starts_with("local:") {
             return error(
                 StatusCode::FORBIDDEN,
-                format!("approval `{id}` is not a local call of `{}`", principal.user),
+                format!(
+                    "approval `{id}` is not a local call of `{}`",
+                    principal.user
+                ),
             );
         }
         if a.state == "approved" {
