@@ -128,7 +128,10 @@ pub async fn resolve(
         Some(t) => match api.local_servers(&t).await {
             Ok(v) => {
                 let c = Catalog::from_api(v)?;
-                if let Err(e) = c.save(dir) {
+                // Nothing to run offline is the same as no cache: keep no file then.
+                if c.servers.is_empty() {
+                    Catalog::forget(dir);
+                } else if let Err(e) = c.save(dir) {
                     tracing::warn!(error = %e, "could not cache the local servers");
                 }
                 return Ok((c, Freshness::Online));

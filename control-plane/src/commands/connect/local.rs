@@ -189,6 +189,8 @@ pub async fn try_named(name: &str, url: &str) -> Result<bool, Exit> {
         // Signed out, a token for one server only, an older control plane: the gateway
         // relay gives its own answer.
         Err(CatalogError::Refused(_)) => return Ok(false),
+        // Not signed in at all: the relay says how to sign in.
+        Err(CatalogError::FailClosed(_)) if (tokens)().await.is_none() => return Ok(false),
         Err(e) => return Err(Exit::Runtime(e.to_string())),
     }
     let (watcher, applier) = follow_policy(&api, &tokens, runtime.policy(), false).await;
