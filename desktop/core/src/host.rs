@@ -168,11 +168,14 @@ async fn serve(stream: tokio::net::UnixStream, rt: Runtime) {
     let (read, mut write) = stream.into_split();
     let mut reader = BufReader::new(read);
     let mut line = String::new();
-    let hello = match tokio::io::AsyncReadExt::take(&mut reader, HELLO_MAX as u64)
-        .read_line(&mut line)
-        .await
-    {
-        Ok(n) if n > 0 => serde_json::from_str::<Value>(&line).unwrap_or(Value::Null),
+    // A peer that never says hello does not hold a task forever.
+    let read = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        tokio::io::AsyncReadExt::take(&mut reader, HELLO_MAX as u64).read_line(&mut line),
+    )
+    .await;
+    let hello = match read {
+        Ok(Ok(n)) if n > 0 => serde_json::from_str::<Value>(&line).unwrap_or(Value::Null),
         _ => return,
     };
     let Some(name) = hello["server"]
