@@ -66,6 +66,10 @@ pub struct Config {
     /// Upstream MCP servers.
     #[serde(default)]
     pub servers: Vec<ServerConfig>,
+    /// Stdio MCP servers that run on engineers' laptops (`[[local_servers]]`), served to
+    /// the tray app and `gatehouse connect` of the groups named.
+    #[serde(default)]
+    pub local_servers: Vec<LocalServerConfig>,
     /// Dev sign-in, honoured only with `serve --dev` and by `gatehouse demo`.
     #[serde(default)]
     pub dev: DevConfig,
@@ -563,6 +567,73 @@ pub struct ServerConfig {
     pub agent: Option<AgentRef>,
 }
 
+/// `[[local_servers]]`: a stdio MCP server that must run on the laptop (it reaches local
+/// files, a local database, a device). Admins name it here; the tray app and `gatehouse
+/// connect NAME` of members of `groups` run it under local capture, with the pushed policy
+/// (`local:NAME` in policy documents) and this server's masking profile.
+///
+/// The command, arguments and environment are sent to the laptop as written: `env:NAME`
+/// and `file:PATH` references in `env` are resolved there, from the person's own
+/// environment and files, never here, so no control-plane secret ever reaches a laptop.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LocalServerConfig {
+    /// The name in `gatehouse connect NAME` (policies and the audit log say `local:NAME`).
+    pub name: String,
+    /// The program to start on the laptop.
+    pub command: String,
+    /// Its arguments.
+    #[serde(default)]
+    pub args: Vec<String>,
+    /// Its environment; values may be `env:NAME` or `file:PATH` references, resolved on
+    /// the laptop.
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    /// Groups whose members may run it (at least one).
+    pub groups: Vec<String>,
+    /// The masking profile for its answers (else `masking.default_profile`; group
+    /// overrides with `server = "local:NAME"` apply as for other servers).
+    #[serde(default)]
+    pub masking_profile: Option<String>,
+    /// One line for the tray menu.
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+impl LocalServerConfig {
+    fn check(&self) -> Result<(), ConfigError> {
+        let invalid =
+            |what: &str| ConfigError::Invalid(format!("local server `{}`: {what}", self.name));
+        if self.name.is_empty()
+            || !self
+                .name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return Err(ConfigError::Invalid(format!(
+                "local server name `{}` must be non-empty and use only letters, digits, `-` and `_` (it becomes `gatehouse connect {{name}}`)",
+                self.name
+            )));
+        }
+        if self.command.trim().is_empty() {
+            return Err(invalid(
+                "`command` is empty: name the program to start on the laptop",
+            ));
+        }
+        if self.groups.iter().all(|g| g.trim().is_empty()) {
+            return Err(invalid(
+                "`groups` names no group: list the groups whose members may run it, e.g. groups = [\"engineers\"]",
+            ));
+        }
+        Ok(())
+    }
+
+    /// True when a member of `groups` may run it.
+    pub fn allows(&self, groups: &[String]) -> bool {
+        self.groups.iter().any(|g| groups.contains(g))
+    }
+}
+
 /// Dev sign-in tokens.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -680,6 +751,16 @@ impl Config {
                 s.upstream_spec()?;
             }
         }
+        let mut local = std::collections::HashSet::new();
+        for s in &self.local_servers {
+            s.check()?;
+            if !local.insert(&s.name) {
+                return Err(ConfigError::Invalid(format!(
+                    "local server `{}` is configured twice",
+                    s.name
+                )));
+            }
+        }
         if self.agents.heartbeat_secs == 0 || self.agents.open_timeout_secs == 0 {
             return Err(ConfigError::Invalid(
                 "agents.heartbeat_secs and agents.open_timeout_secs must be at least 1".into(),
@@ -692,6 +773,16 @@ impl Config {
             {
                 return Err(ConfigError::Invalid(format!(
                     "server `{}`: masking_profile `{p}` is not a profile; define [masking.profiles.{p}]",
+                    s.name
+                )));
+            }
+        }
+        for s in &self.local_servers {
+            if let Some(p) = &s.masking_profile
+                && !masking.has_profile(p)
+            {
+                return Err(ConfigError::Invalid(format!(
+                    "local server `{}`: masking_profile `{p}` is not a profile; define [masking.profiles.{p}]",
                     s.name
                 )));
             }
@@ -768,6 +859,11 @@ impl Config {
                 Ok(gatehouse_audit::SigningKey::from_bytes(&seed))
             }
         }
+    }
+
+    /// The local server named `name`.
+    pub fn local_server(&self, name: &str) -> Option<&LocalServerConfig> {
+        self.local_servers.iter().find(|s| s.name == name)
     }
 
     /// The server named `name`.
@@ -919,7 +1015,8 @@ fn resolve_secret(value: &str) -> Result<String, String> {
 }
 
 /// Top-level keys an environment variable may override.
-const TOP_LEVEL_KEYS: [&str; 20] = [
+const TOP_LEVEL_KEYS: [&str; 21] = [
+    "local_servers",
     "authz",
     "device_flow",
     "authz_store",
@@ -1076,6 +1173,45 @@ mod tests {
         assert!(e.to_string().contains("names no agent"), "{e}");
         let e = parse("[[servers]]\nname = \"db\"\n", &[]).unwrap_err();
         assert!(e.to_string().contains("or `agent`"), "{e}");
+    }
+
+    #[test]
+    fn local_servers_name_groups_and_a_known_profile() {
+        let c = parse(
+            "[[local_servers]]\nname = \"files\"\ncommand = \"npx\"\nargs = [\"srv\"]\nenv = { ROOT = \"env:HOME\" }\ngroups = [\"engineers\"]\nmasking_profile = \"off\"\n",
+            &[],
+        )
+        .unwrap();
+        let f = c.local_server("files").unwrap();
+        assert_eq!(f.env["ROOT"], "env:HOME", "references stay unresolved here");
+        assert!(f.allows(&["engineers".into()]));
+        assert!(!f.allows(&["sales".into()]));
+        let e = parse(
+            "[[local_servers]]\nname = \"f\"\ncommand = \"x\"\ngroups = []\n",
+            &[],
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("names no group"), "{e}");
+        let e = parse("[[local_servers]]\nname = \"f\"\ncommand = \"x\"\n", &[]).unwrap_err();
+        assert!(e.to_string().starts_with("g.toml:1:1"), "{e}");
+        let e = parse(
+            "[[local_servers]]\nname = \"a:b\"\ncommand = \"x\"\ngroups = [\"g\"]\n",
+            &[],
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("only letters"), "{e}");
+        let e = parse(
+            "[[local_servers]]\nname = \"f\"\ncommand = \"x\"\ngroups = [\"g\"]\nmasking_profile = \"nope\"\n",
+            &[],
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("masking_profile `nope`"), "{e}");
+        let e = parse(
+            "[[local_servers]]\nname = \"f\"\ncommand = \"x\"\ngroups = [\"g\"]\n[[local_servers]]\nname = \"f\"\ncommand = \"y\"\ngroups = [\"g\"]\n",
+            &[],
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("configured twice"), "{e}");
     }
 
     #[test]

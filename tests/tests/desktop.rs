@@ -5,7 +5,13 @@
 //! * local capture (`gatehouse connect --local`, a real process running the MCP reference
 //!   server): kill -9 mid-session, the control plane down then up, a restart — every
 //!   spooled message reaches the audit log exactly once, and a re-upload changes nothing;
-//!   the pushed policy applies locally and responses are masked.
+//!   the pushed policy applies locally and responses are masked;
+//! * local servers admins configure per group (`[[local_servers]]`): served by group with
+//!   their own masking profile and the policy in force, cached for offline use (none and
+//!   offline: refused), `gatehouse connect NAME` handed to the tray's capture host over its
+//!   socket or captured by itself; local calls held for approval at the real control plane
+//!   (approve forwards, deny returns the reason, timeout and offline refuse), the decision
+//!   in the uploaded record; and the tray window's approve call releasing a held gateway call.
 
 use gatehouse_desktop_core::account::{Account, Profile};
 use gatehouse_desktop_core::api::ControlPlane;
@@ -213,14 +219,33 @@ struct Local {
 
 impl Local {
     fn spawn(home: &Path, url: &str) -> Local {
+        let mut args = vec![
+            "connect".to_string(),
+            "--local".into(),
+            "everything".into(),
+            "--".into(),
+        ];
+        args.extend(everything_stdio());
+        Local::spawn_args(&args, home, url, Some(TOKEN))
+    }
+
+    /// `gatehouse connect NAME` (a configured local server), as `token` or, with none,
+    /// as the tray's sign-in.
+    fn named(name: &str, home: &Path, url: &str, token: Option<&str>) -> Local {
+        Local::spawn_args(&["connect".to_string(), name.to_string()], home, url, token)
+    }
+
+    fn spawn_args(args: &[String], home: &Path, url: &str, token: Option<&str>) -> Local {
         let mut cmd = Command::new(gatehouse_bin());
-        cmd.args(["connect", "--local", "everything", "--"])
-            .args(everything_stdio())
+        cmd.args(args)
             .env("GATEHOUSE_DESKTOP_HOME", home)
             .env("GATEHOUSE_URL", url)
-            .env("GATEHOUSE_TOKEN", TOKEN)
-            .env("GATEHOUSE_KEYRING", "off")
-            .stdin(Stdio::piped())
+            .env_remove("GATEHOUSE_TOKEN")
+            .env("GATEHOUSE_KEYRING", "off");
+        if let Some(t) = token {
+            cmd.env("GATEHOUSE_TOKEN", t);
+        }
+        cmd.stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .kill_on_drop(true);
@@ -509,4 +534,425 @@ fn redirect_uri(url: &str) -> String {
         .find(|(k, _)| k == "redirect_uri")
         .map(|(_, v)| v.into_owned())
         .expect("a redirect_uri in the sign-in URL")
+}
+
+// ---- local servers configured by admins, local approvals, the tray's approve call ----
+
+/// The policy of the local-server tests: on `local:files` `echo` passes, `get-env` waits
+/// for an engineer's approval, `get-tiny-image` too but only 10 s, `get-sum` is refused;
+/// on the gateway's `everything`, `echo` waits for approval.
+const LOCAL_POLICY: &str = "version: 1\ndefault: allow\nrules:\n  - name: env-needs-approval\n    servers: [\"local:files\"]\n    tools: [get-env]\n    effect: require_approval\n    approval:\n      approvers: [engineers]\n      quorum: 1\n      ttl: 30m\n      mode: hold\n  - name: image-needs-quick-approval\n    servers: [\"local:files\"]\n    tools: [get-tiny-image]\n    effect: require_approval\n    approval:\n      approvers: [engineers]\n      quorum: 1\n      ttl: 10s\n      mode: hold\n  - name: no-sums-locally\n    servers: [\"local:files\"]\n    tools: [get-sum]\n    effect: deny\n  - name: gateway-echo-needs-approval\n    servers: [everything]\n    tools: [echo]\n    effect: require_approval\n    approval:\n      approvers: [engineers]\n      quorum: 1\n      ttl: 30m\n      mode: hold\n";
+
+/// A control plane with local servers `files` (engineers, profile `cards-last4`) and
+/// `ops-tool` (ops), the policy above, and a real OpenID provider whose workload
+/// `ci-engineer` (group engineers) is the approver. Returns it, the provider, and the
+/// approver's token.
+async fn local_servers_plane(policy_dir: &Path) -> (Gatehouse, Peer, String) {
+    let policy = policy_dir.join("policy.yaml");
+    std::fs::write(&policy, LOCAL_POLICY).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let op_port = free_port();
+    let issuer = format!("http://127.0.0.1:{op_port}");
+    let op = openid_provider(op_port, &format!("{base}/mcp")).await;
+    let cmd = everything_stdio();
+    let args: Vec<String> = cmd[1..].iter().map(|a| format!("{a:?}")).collect();
+    let extra = format!(
+        "policy_file = {:?}\n[oidc]\nissuer = \"{issuer}\"\n\
+         [[local_servers]]\nname = \"files\"\ncommand = {:?}\nargs = [{}]\ngroups = [\"engineers\"]\nmasking_profile = \"cards-last4\"\ndescription = \"files on this laptop\"\n\
+         [[local_servers]]\nname = \"ops-tool\"\ncommand = \"ops-tool\"\ngroups = [\"ops\"]\n\
+         [masking.profiles.cards-last4]\nstrategy = {{ credit_card = \"last4\" }}\n",
+        policy.display().to_string(),
+        cmd[0],
+        args.join(", ")
+    );
+    let g = Gatehouse::start_with(&stdio_server("everything", &cmd), &extra, Some(listener)).await;
+    let approver = client_credentials(
+        &issuer,
+        "ci-engineer",
+        "secret-engineer",
+        &format!("{base}/mcp"),
+        "",
+    )
+    .await;
+    (g, op, approver)
+}
+
+fn token_of(t: &str) -> gatehouse_desktop_core::upload::TokenSource {
+    let t = t.to_string();
+    Arc::new(move || {
+        let t = t.clone();
+        Box::pin(async move { Some(t) })
+    })
+}
+
+impl Local {
+    async fn call(&mut self, id: i64, tool: &str, args: Value) -> Value {
+        self.send(json!({"jsonrpc":"2.0","id":id,"method":"tools/call","params":{"name":tool,"arguments":args}}))
+            .await;
+        self.answer(id).await
+    }
+}
+
+/// The pending approval of a local call on `local:files`, as the approver sees it.
+async fn pending_local_approval(api: &ControlPlane, approver: &str, tool: &str) -> Value {
+    for _ in 0..150 {
+        let pending = api.approvals(approver).await.unwrap();
+        if let Some(a) = pending
+            .iter()
+            .find(|a| a["server"] == "local:files" && a["tool"] == tool)
+        {
+            return a.clone();
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("no pending approval for {tool} within 15 s");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn local_servers_come_by_group_with_their_profile_and_run_in_the_tray_or_in_connect() {
+    use gatehouse_desktop_core::clients::{Client, Entry, write_entry};
+    use gatehouse_desktop_core::host::CaptureHost;
+    use gatehouse_desktop_core::local_servers::{self, Freshness};
+    use gatehouse_desktop_core::runtime::Runtime;
+    use std::os::unix::fs::PermissionsExt;
+
+    let policy_dir = tempfile::tempdir().unwrap();
+    let (g, _op, _approver) = local_servers_plane(policy_dir.path()).await;
+    let api = ControlPlane::new(&g.base);
+
+    // 1. The catalog: only the servers of the caller's groups, each with its own masking
+    // profile, and the policy in force; cached 0600 for offline use.
+    let home = tempfile::tempdir().unwrap();
+    let (catalog, fresh) = local_servers::resolve(&api, Some(TOKEN.into()), home.path())
+        .await
+        .unwrap();
+    assert_eq!(fresh, Freshness::Online);
+    assert_eq!(catalog.user, "e2e");
+    let names: Vec<&str> = catalog.servers.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["files"], "ops-tool is for the ops group only");
+    let files = catalog.server("files").unwrap();
+    assert_eq!(files.masking_profile, "cards-last4");
+    assert_eq!(
+        serde_json::to_value(&files.masking).unwrap()["strategy"]["credit_card"],
+        "last4"
+    );
+    let policy = catalog.policy.as_ref().expect("the policy in force");
+    assert!(policy.document.contains("env-needs-approval"));
+    let cache = home.path().join(local_servers::CACHE_FILE);
+    assert_eq!(
+        std::fs::metadata(&cache).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let anonymous = reqwest::get(format!("{}/api/v1/local-servers", g.base))
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), 401, "sign-in required");
+
+    // The config writers write its `gatehouse connect files` entry like any server's.
+    let cfg = home.path().join("claude_desktop_config.json");
+    write_entry(
+        Client::Claude,
+        &cfg,
+        &Entry {
+            server: "files".into(),
+            program: "/usr/bin/gatehouse".into(),
+            gateway_url: g.base.clone(),
+        },
+    )
+    .unwrap();
+    let written: Value = serde_json::from_str(&std::fs::read_to_string(&cfg).unwrap()).unwrap();
+    assert_eq!(
+        written["mcpServers"]["gatehouse-files"]["args"],
+        json!(["connect", "files"])
+    );
+
+    // 2. The tray's capture host (as the app starts it) takes `gatehouse connect files`
+    // from a process without a token of its own, over a 0600 socket.
+    let tray_home = tempfile::tempdir().unwrap();
+    let runtime = Runtime::open(tray_home.path(), api.clone(), token_of(TOKEN), None, "tray")
+        .await
+        .unwrap();
+    let spool = runtime.spool().clone();
+    let host = CaptureHost::start(tray_home.path(), runtime.clone())
+        .await
+        .unwrap();
+    assert_eq!(
+        std::fs::metadata(host.path()).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let second = CaptureHost::start(tray_home.path(), runtime.clone()).await;
+    assert!(second.is_err(), "one host per folder");
+    let mut p = Local::named("files", tray_home.path(), &g.base, None);
+    p.session().await;
+    let echoed = p
+        .call(2, "echo", json!({"message": "card 4111 1111 1111 1111"}))
+        .await;
+    let text = echoed["result"]["content"][0]["text"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        text.contains("1111") && !text.contains("4111 1111 1111 1111"),
+        "masked with the server's last4 profile, not the default: {echoed}"
+    );
+    let refused = p.call(3, "get-sum", json!({"a": 1, "b": 2})).await;
+    assert_eq!(refused["error"]["code"], -32003, "{refused}");
+    p.finish().await;
+    let n = Uploader::new(spool.clone(), api.clone(), token_of(TOKEN))
+        .upload_all()
+        .await
+        .unwrap();
+    assert!(n >= 8, "the tray's records uploaded: {n}");
+    let rows = sqlx_rows(
+        &g,
+        "SELECT e.session_id, e.kind, COALESCE(e.tool, ''), e.payload FROM audit_events e JOIN sessions s ON s.id = e.session_id \
+         WHERE s.server = 'local:files' ORDER BY e.seq",
+    )
+    .await;
+    let start = rows.iter().find(|r| r.1 == "session_start").unwrap();
+    assert!(start.3.contains("\"host\":\"tray\""), "{start:?}");
+    assert!(
+        !rows.iter().any(|r| r.3.contains("4111 1111 1111 1111")),
+        "only masked data in the record"
+    );
+
+    // A name that is not a local server goes to the gateway as before (the host says so).
+    let mut relay = Local::named("everything", tray_home.path(), &g.base, Some(TOKEN));
+    relay.session().await;
+    relay.finish().await;
+
+    // 3. No tray app: `gatehouse connect files` captures by itself, same rules.
+    let solo = tempfile::tempdir().unwrap();
+    let mut p = Local::named("files", solo.path(), &g.base, Some(TOKEN));
+    p.session().await;
+    let echoed = p
+        .call(2, "echo", json!({"message": "card 4111 1111 1111 1111"}))
+        .await;
+    assert!(
+        !echoed.to_string().contains("4111 1111 1111 1111"),
+        "{echoed}"
+    );
+    p.finish().await;
+    let rows = sqlx_rows(
+        &g,
+        "SELECT e.session_id, e.kind, '', e.payload FROM audit_events e JOIN sessions s ON s.id = e.session_id \
+         WHERE s.server = 'local:files' AND e.kind = 'session_start' ORDER BY e.seq",
+    )
+    .await;
+    assert!(
+        rows.iter().any(|r| r.3.contains("\"host\":\"connect\"")),
+        "uploaded by connect at its end: {rows:?}"
+    );
+
+    // 4. Offline: with the cache it still runs under the cached rules; without a cache it
+    // refuses, saying why.
+    let dead = format!("http://127.0.0.1:{}", free_port());
+    let mut p = Local::named("files", solo.path(), &dead, Some(TOKEN));
+    p.session().await;
+    let refused = p.call(2, "get-sum", json!({"a": 1, "b": 2})).await;
+    assert_eq!(
+        refused["error"]["code"], -32003,
+        "the cached policy applies"
+    );
+    let held = p.call(3, "get-env", json!({})).await;
+    assert_eq!(held["error"]["code"], -32003, "{held}");
+    assert!(
+        held["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("cannot ask for one"),
+        "offline approvals refuse clearly: {held}"
+    );
+    p.finish().await;
+    let empty = tempfile::tempdir().unwrap();
+    let out = Command::new(gatehouse_bin())
+        .args(["connect", "files"])
+        .env("GATEHOUSE_DESKTOP_HOME", empty.path())
+        .env("GATEHOUSE_URL", &dead)
+        .env("GATEHOUSE_TOKEN", TOKEN)
+        .env("GATEHOUSE_KEYRING", "off")
+        .stdin(Stdio::null())
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("no list of local servers is cached") && err.contains("nothing was started"),
+        "{err}"
+    );
+    drop(host);
+    assert!(!tray_home.path().join("capture.sock").exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn local_calls_wait_for_approvers_at_the_control_plane() {
+    use gatehouse_desktop_core::approvals;
+
+    let policy_dir = tempfile::tempdir().unwrap();
+    let (g, _op, approver) = local_servers_plane(policy_dir.path()).await;
+    let api = ControlPlane::new(&g.base);
+    let home = tempfile::tempdir().unwrap();
+    let mut p = Local::named("files", home.path(), &g.base, Some(TOKEN));
+    p.session().await;
+
+    // Approve: the call waits, an engineer approves, the call goes through.
+    p.send(json!({"jsonrpc":"2.0","id":10,"method":"tools/call","params":{"name":"get-env","arguments":{}}}))
+        .await;
+    let a = pending_local_approval(&api, &approver, "get-env").await;
+    assert_eq!(a["requester"], "e2e");
+    assert_eq!(a["approvers"], json!(["engineers"]));
+    let own = approvals::decide(&api, TOKEN, a["id"].as_str().unwrap(), true, "mine").await;
+    assert!(
+        own.unwrap_err().contains("asked for this call yourself"),
+        "a requester never approves their own call"
+    );
+    approvals::decide(
+        &api,
+        &approver,
+        a["id"].as_str().unwrap(),
+        true,
+        "needed for the release",
+    )
+    .await
+    .unwrap();
+    let done = p.answer(10).await;
+    assert!(
+        done["result"]["content"].is_array(),
+        "forwarded once approved: {done}"
+    );
+
+    // Deny: the reason comes back to the client.
+    p.send(json!({"jsonrpc":"2.0","id":11,"method":"tools/call","params":{"name":"get-env","arguments":{}}}))
+        .await;
+    let a = pending_local_approval(&api, &approver, "get-env").await;
+    approvals::decide(
+        &api,
+        &approver,
+        a["id"].as_str().unwrap(),
+        false,
+        "not during the freeze",
+    )
+    .await
+    .unwrap();
+    let denied = p.answer(11).await;
+    assert_eq!(denied["error"]["code"], -32003, "{denied}");
+    assert!(
+        denied["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("not during the freeze"),
+        "{denied}"
+    );
+
+    // Timeout: nobody decides within the policy's 10 s; the call is refused.
+    let late = p.call(12, "get-tiny-image", json!({})).await;
+    assert_eq!(late["error"]["code"], -32003, "{late}");
+    let why = late["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        why.contains("not approved within") || why.contains("not given within"),
+        "{why}"
+    );
+
+    // Each decision is in the uploaded record.
+    p.finish().await;
+    let rows = sqlx_rows(
+        &g,
+        "SELECT COALESCE(e.rpc_id, ''), e.kind, COALESCE(json_extract(e.decision, '$.approval.outcome'), ''), e.payload \
+         FROM audit_events e JOIN sessions s ON s.id = e.session_id \
+         WHERE s.server = 'local:files' AND e.kind = 'approval_decided' ORDER BY e.seq",
+    )
+    .await;
+    assert_eq!(rows.len(), 3, "{rows:?}");
+    let outcome = |i: usize| serde_json::from_str::<Value>(&rows[i].3).unwrap();
+    assert_eq!(rows[0].2, "approved");
+    assert_eq!(outcome(0)["state"], "used");
+    assert_eq!(outcome(0)["reason"], "needed for the release");
+    assert_eq!(outcome(1)["state"], "denied");
+    assert_eq!(outcome(1)["reason"], "not during the freeze");
+    assert_eq!(outcome(2)["state"], "expired");
+    let requests = sqlx_rows(
+        &g,
+        "SELECT COALESCE(e.rpc_id, ''), e.kind, COALESCE(json_extract(e.decision, '$.effect'), ''), '' \
+         FROM audit_events e JOIN sessions s ON s.id = e.session_id \
+         WHERE s.server = 'local:files' AND e.kind = 'request' AND e.tool = 'get-env'",
+    )
+    .await;
+    assert!(
+        requests.iter().all(|r| r.2 == "require_approval"),
+        "{requests:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_tray_windows_approve_call_releases_a_held_gateway_call() {
+    use gatehouse_desktop_core::approvals;
+
+    let policy_dir = tempfile::tempdir().unwrap();
+    let (g, _op, approver) = local_servers_plane(policy_dir.path()).await;
+    let api = ControlPlane::new(&g.base);
+    let url = g.url("everything");
+    let held = tokio::spawn(async move {
+        let mut client = gatehouse_e2e_call(url).await;
+        client.pop().unwrap_or_default()
+    });
+    let mut pending = Vec::new();
+    for _ in 0..150 {
+        pending = api.approvals(&approver).await.unwrap();
+        if !pending.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let a = pending
+        .iter()
+        .find(|a| a["server"] == "everything")
+        .unwrap_or_else(|| panic!("the held call in the approver's list: {pending:?}"));
+    let id = a["id"].as_str().unwrap();
+    let empty = approvals::decide(&api, &approver, id, true, "  ").await;
+    assert!(empty.unwrap_err().contains("reason is required"));
+    let decided = approvals::decide(&api, &approver, id, true, "ok from the tray")
+        .await
+        .unwrap();
+    assert_eq!(decided["state"], "approved");
+    let answer = tokio::time::timeout(Duration::from_secs(30), held)
+        .await
+        .expect("the held call is released")
+        .unwrap();
+    assert!(answer.contains("Echo: held"), "{answer}");
+}
+
+/// A session-era client on the gateway: initialize, then `echo held` (which the policy
+/// holds); returns the bodies it got.
+async fn gatehouse_e2e_call(url: String) -> Vec<String> {
+    let http = reqwest::Client::new();
+    let post = |body: Value, sid: Option<String>| {
+        let mut r = http
+            .post(&url)
+            .bearer_auth(TOKEN)
+            .header("accept", "application/json, text/event-stream")
+            .json(&body);
+        if let Some(s) = sid {
+            r = r.header("mcp-session-id", s);
+        }
+        r.send()
+    };
+    let init = post(json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"requester","version":"1"}}}), None)
+        .await
+        .unwrap();
+    let sid = init
+        .headers()
+        .get("mcp-session-id")
+        .map(|v| v.to_str().unwrap_or_default().to_string());
+    let mut bodies = vec![init.text().await.unwrap_or_default()];
+    let _ = post(
+        json!({"jsonrpc":"2.0","method":"notifications/initialized"}),
+        sid.clone(),
+    )
+    .await;
+    let r = post(json!({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"echo","arguments":{"message":"held"}}}), sid)
+        .await
+        .unwrap();
+    bodies.push(r.text().await.unwrap_or_default());
+    bodies
 }

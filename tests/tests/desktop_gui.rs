@@ -1,7 +1,9 @@
 //! GUI smoke test of the tray app (desktop/app): launches the built app under Xvfb with a
 //! D-Bus session, signs in at the real OpenID provider (the browser part scripted), waits
-//! until the app shows the person and their servers, and takes a screenshot of its window
-//! into desktop/app/screenshots/.
+//! until the app shows the person and their servers (gateway and local), runs a local
+//! server for a `gatehouse connect NAME` handed to it, shows approvals waiting (a held
+//! gateway call and a held local call), and takes screenshots of its window into
+//! desktop/app/screenshots/.
 //!
 //! Needs the built app and an X display, so it is ignored by default; run it with
 //! `scripts/desktop-smoke.sh` (builds the app, then runs this under
@@ -78,7 +80,7 @@ async fn the_tray_app_signs_in_and_shows_its_window() {
     let policy = policy_dir.path().join("policy.yaml");
     std::fs::write(
         &policy,
-        "version: 1\ndefault: allow\nrules:\n  - name: echo-needs-approval\n    servers: [everything]\n    tools: [echo]\n    effect: require_approval\n    approval:\n      approvers: [engineers]\n      quorum: 1\n      ttl: 30m\n      mode: hold\n",
+        "version: 1\ndefault: allow\nrules:\n  - name: echo-needs-approval\n    servers: [everything]\n    tools: [echo]\n    effect: require_approval\n    approval:\n      approvers: [engineers]\n      quorum: 1\n      ttl: 30m\n      mode: hold\n  - name: local-env-needs-approval\n    servers: [\"local:files\"]\n    tools: [get-env]\n    effect: require_approval\n    approval:\n      approvers: [engineers]\n      quorum: 1\n      ttl: 30m\n      mode: hold\n",
     )
     .unwrap();
     let g = Gatehouse::start_with(
@@ -88,8 +90,10 @@ async fn the_tray_app_signs_in_and_shows_its_window() {
             stdio_server("postgres-prod", &stdio)
         ),
         &format!(
-            "policy_file = {:?}\n[oidc]\nissuer = \"{issuer}\"\n",
-            policy.display().to_string()
+            "policy_file = {:?}\n[oidc]\nissuer = \"{issuer}\"\n[[local_servers]]\nname = \"files\"\ncommand = {:?}\nargs = [{}]\ngroups = [\"engineers\"]\nmasking_profile = \"cards-last4\"\ndescription = \"files on this laptop\"\n[masking.profiles.cards-last4]\nstrategy = {{ credit_card = \"last4\" }}\n",
+            policy.display().to_string(),
+            stdio[0],
+            stdio[1..].iter().map(|a| format!("{a:?}")).collect::<Vec<_>>().join(", ")
         ),
         Some(listener),
     )
@@ -167,13 +171,15 @@ async fn the_tray_app_signs_in_and_shows_its_window() {
             let v: Value = serde_json::from_str(&last.borrow()).ok()?;
             (v["signin"]["state"] == "signed_in"
                 && v["user"] == "eve"
-                && v["servers"].as_array()?.len() == 2)
+                && v["servers"].as_array()?.len() == 2
+                && v["local_servers"].as_array()?.len() == 1)
                 .then_some(v)
         },
         || last.borrow().clone(),
     )
     .await;
     assert_eq!(state["groups"][0], "engineers");
+    assert_eq!(state["local_servers"][0]["name"], "files");
     tokio::time::sleep(Duration::from_secs(2)).await;
     let shot = screenshot("signed-in.png");
     assert!(
@@ -185,23 +191,67 @@ async fn the_tray_app_signs_in_and_shows_its_window() {
         "the app is still running"
     );
 
-    // Someone else's call waits for approval: the tray (watch stream) shows it.
+    // `gatehouse connect files` (no token of its own) hands the session to the running app,
+    // which runs the local server under the server's masking profile.
+    let echoed = local_session(
+        home.path(),
+        &g.base,
+        None,
+        serde_json::json!({"name": "echo", "arguments": {"message": "card 4111 1111 1111 1111"}}),
+    )
+    .await;
+    assert!(
+        echoed.contains("1111") && !echoed.contains("4111 1111 1111 1111"),
+        "run in the tray, masked last4: {echoed}"
+    );
+
+    // Someone else's calls wait for approval, on the gateway and on their laptop: the tray
+    // (watch stream) shows both.
     let held = tokio::spawn(held_call(g.url("everything")));
+    let other_home = tempfile::tempdir().unwrap();
+    let other = other_home.path().to_path_buf();
+    let base = g.base.clone();
+    let held_local = tokio::spawn(async move {
+        local_session(
+            &other,
+            &base,
+            Some(TOKEN),
+            serde_json::json!({"name": "get-env", "arguments": {}}),
+        )
+        .await
+    });
     let waiting: Value = wait_for_or(
-        "the approval in the tray",
+        "both approvals in the tray",
         30,
         || {
             *last.borrow_mut() = std::fs::read_to_string(&state_file).unwrap_or_default();
             let v: Value = serde_json::from_str(&last.borrow()).ok()?;
-            (v["approvals"].as_array()?.len() == 1).then_some(v)
+            (v["approvals"].as_array()?.len() == 2).then_some(v)
         },
         || last.borrow().clone(),
     )
     .await;
-    assert_eq!(waiting["approvals"][0]["requester"], "e2e");
+    let servers: Vec<&str> = waiting["approvals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|a| a["server"].as_str())
+        .collect();
+    assert!(
+        servers.contains(&"everything") && servers.contains(&"local:files"),
+        "{waiting}"
+    );
+    assert!(
+        waiting["approvals"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|a| a["requester"] == "e2e")
+    );
     tokio::time::sleep(Duration::from_secs(2)).await;
     screenshot("approval-waiting.png");
     held.abort();
+    held_local.abort();
     let _ = app.start_kill();
 }
 
@@ -245,5 +295,55 @@ async fn held_call(url: String) {
     let r = post(serde_json::json!({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"echo","arguments":{"message":"hi"}}}), sid).await;
     if let Ok(r) = r {
         let _ = r.text().await;
+    }
+}
+
+/// One `gatehouse connect files` session: initialize, then one `tools/call` with
+/// `params`; returns the call's answer as text. With `token` None it runs as the tray's
+/// sign-in (handed to the app in `home`).
+async fn local_session(
+    home: &std::path::Path,
+    base: &str,
+    token: Option<&str>,
+    params: Value,
+) -> String {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let mut cmd = Command::new(gatehouse_bin());
+    cmd.args(["connect", "files"])
+        .env("GATEHOUSE_DESKTOP_HOME", home)
+        .env("GATEHOUSE_URL", base)
+        .env("GATEHOUSE_KEYRING", "off")
+        .env_remove("GATEHOUSE_TOKEN")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true);
+    if let Some(t) = token {
+        cmd.env("GATEHOUSE_TOKEN", t);
+    }
+    let mut child = cmd.spawn().unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    for msg in [
+        serde_json::json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"gui-test","version":"1"}}}),
+        serde_json::json!({"jsonrpc":"2.0","method":"notifications/initialized"}),
+        serde_json::json!({"jsonrpc":"2.0","id":2,"method":"tools/call","params":params}),
+    ] {
+        stdin
+            .write_all(format!("{msg}\n").as_bytes())
+            .await
+            .unwrap();
+    }
+    stdin.flush().await.unwrap();
+    loop {
+        let line = lines
+            .next_line()
+            .await
+            .unwrap()
+            .expect("the local session closed before answering");
+        let v: Value = serde_json::from_str(&line).unwrap_or(Value::Null);
+        if v["id"] == 2 {
+            return line;
+        }
     }
 }

@@ -562,6 +562,7 @@ pub fn router(gw: Arc<Gateway>) -> Router {
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
+        .merge(api::local_servers::routes())
         .fallback(ui::serve)
         .with_state(gw)
 }

@@ -1,13 +1,15 @@
 //! The app's state, its background work (sign-in restore, refreshes, watch streams,
-//! spool upload) and the commands the window calls.
+//! the capture host for local servers, spool upload) and the commands the window calls.
 
 use gatehouse_desktop_core::account::{Account, Profile};
 use gatehouse_desktop_core::api::{ApiError, ControlPlane, PolicyVersion};
 use gatehouse_desktop_core::clients::{self, Client, Entry};
+use gatehouse_desktop_core::host::CaptureHost;
+use gatehouse_desktop_core::local_servers::{Catalog, Freshness};
 use gatehouse_desktop_core::paths;
 use gatehouse_desktop_core::policy::LocalPolicy;
+use gatehouse_desktop_core::runtime::Runtime;
 use gatehouse_desktop_core::signin::State as SignIn;
-use gatehouse_desktop_core::spool::Spool;
 use gatehouse_desktop_core::upload::{TokenSource, Uploader};
 use serde::Serialize;
 use serde_json::Value;
@@ -37,6 +39,8 @@ pub struct Snapshot {
     pub groups: Vec<String>,
     /// Servers this person may use: `{name, transport}`.
     pub servers: Vec<Value>,
+    /// Local servers admins configured for this person: `{name, description, masking_profile}`.
+    pub local_servers: Vec<Value>,
     /// Pending approvals this person may decide or see.
     pub approvals: Vec<Value>,
     /// Their recent sessions.
@@ -54,6 +58,10 @@ pub struct App {
     snapshot: Mutex<Snapshot>,
     policy: LocalPolicy,
     notified: Mutex<BTreeSet<String>>,
+    /// Runs local servers for `gatehouse connect NAME` (set once signed-in set-up exists).
+    runtime: Mutex<Option<Runtime>>,
+    /// The socket `gatehouse connect` hands sessions over on.
+    host: Mutex<Option<CaptureHost>>,
 }
 
 impl App {
@@ -86,6 +94,8 @@ impl App {
             snapshot: Mutex::new(Snapshot::default()),
             policy,
             notified: Mutex::new(BTreeSet::new()),
+            runtime: Mutex::new(None),
+            host: Mutex::new(None),
             home,
         }
     }
@@ -128,6 +138,10 @@ impl App {
                 }
             })
         })
+    }
+
+    fn runtime(&self) -> Option<Runtime> {
+        self.runtime.lock().ok().and_then(|r| r.clone())
     }
 
     fn api(&self) -> Option<ControlPlane> {
@@ -216,6 +230,7 @@ async fn refresh(handle: &AppHandle, app: &Arc<App>) {
         let servers = api.servers(&token).await?;
         let approvals = api.approvals(&token).await?;
         let sessions = api.sessions(&token, &me.user, 8).await.unwrap_or_default();
+        let local = local_servers(app).await;
         let usable: Vec<Value> = servers
             .into_iter()
             .filter(|s| {
@@ -228,6 +243,9 @@ async fn refresh(handle: &AppHandle, app: &Arc<App>) {
             s.user = Some(me.user.clone());
             s.groups = me.groups.clone();
             s.servers = usable;
+            if let Some(local) = local {
+                s.local_servers = local;
+            }
             s.approvals = approvals;
             s.sessions = sessions;
             s.offline = false;
@@ -245,6 +263,35 @@ async fn refresh(handle: &AppHandle, app: &Arc<App>) {
         Err(e) => app.update(|s| s.message = Some(e.to_string())),
     }
     changed(handle);
+}
+
+/// The local servers for the menu (fetched and cached by the runtime, which also puts
+/// their policy in force); None when the list cannot be had now (the last one stays).
+async fn local_servers(app: &Arc<App>) -> Option<Vec<Value>> {
+    let rt = app.runtime()?;
+    match rt.catalog().await {
+        Ok((c, fresh)) => {
+            if let Freshness::Cached(why) = fresh {
+                tracing::info!(%why, "local servers from the cache");
+            }
+            Some(
+                c.servers
+                    .iter()
+                    .map(|s| {
+                        serde_json::json!({
+                            "name": s.name,
+                            "description": s.description,
+                            "masking_profile": s.masking_profile,
+                        })
+                    })
+                    .collect(),
+            )
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "no local servers");
+            None
+        }
+    }
 }
 
 /// The policy and approvals watch streams.
@@ -280,10 +327,14 @@ fn spawn_streams(handle: AppHandle, app: Arc<App>) {
     let a = app.clone();
     tauri::async_runtime::spawn(async move {
         while let Some(v) = prx.recv().await {
-            if let Ok(v) = serde_json::from_value::<PolicyVersion>(v)
-                && let Err(e) = a.policy.apply(&v)
-            {
-                tracing::warn!(error = %e, "a pushed policy does not load");
+            if let Ok(v) = serde_json::from_value::<PolicyVersion>(v) {
+                if let Err(e) = a.policy.apply(&v) {
+                    tracing::warn!(error = %e, "a pushed policy does not load");
+                }
+                // Local sessions decide with the same version at once.
+                if let Some(rt) = a.runtime() {
+                    let _ = rt.policy().apply(&v);
+                }
             }
         }
     });
@@ -330,21 +381,39 @@ fn notify_new(handle: &AppHandle, app: &App, pending: &[Value]) {
     }
 }
 
-/// Uploads the local capture spool (filled by `gatehouse connect --local`).
+/// Local capture in the app: the runtime for local servers, the capture host that
+/// `gatehouse connect NAME` hands sessions to, and the upload of the spool (which
+/// `gatehouse connect` processes fill too).
 fn spawn_uploader(handle: AppHandle, app: Arc<App>) {
     let Some(api) = app.api() else { return };
     let home = app.home.clone();
     let tokens = app.token_source();
     tauri::async_runtime::spawn(async move {
-        let spool = match Spool::open(&home.join("spool.db")).await {
-            Ok(s) => s,
-            Err(e) => {
-                tracing::warn!(error = %e, "no local spool");
-                return;
+        let mut runtime =
+            match Runtime::open(&home, api.clone(), tokens.clone(), None, "tray").await {
+                Ok(r) => r,
+                Err(e) => {
+                    tracing::warn!(error = %e, "no local spool");
+                    return;
+                }
+            };
+        let counter = runtime.spool().clone();
+        let uploader = Uploader::new(counter.clone(), api, tokens);
+        runtime.set_uploader(uploader.clone());
+        match CaptureHost::start(&home, runtime.clone()).await {
+            Ok(host) => {
+                tracing::info!(socket = %host.path().display(), "local servers run here");
+                if let Ok(mut h) = app.host.lock() {
+                    *h = Some(host);
+                }
             }
-        };
-        let counter = spool.clone();
-        let uploader = Uploader::new(spool, api, tokens);
+            Err(e) => {
+                tracing::warn!(error = %e, "local servers run in `gatehouse connect` instead")
+            }
+        }
+        if let Ok(mut r) = app.runtime.lock() {
+            *r = Some(runtime);
+        }
         let h = handle.clone();
         let a = app.clone();
         tauri::async_runtime::spawn(async move {
@@ -411,9 +480,11 @@ pub fn menu_sign_out(handle: &AppHandle) {
         if let Some(a) = app.account() {
             a.sign_out().await;
         }
+        Catalog::forget(&app.home);
         app.update(|s| {
             s.user = None;
             s.servers.clear();
+            s.local_servers.clear();
             s.approvals.clear();
             s.sessions.clear();
         });
@@ -572,15 +643,10 @@ pub async fn decide(
     approve: bool,
     reason: String,
 ) -> Result<(), String> {
-    if reason.trim().is_empty() {
-        return Err("a reason is required: it goes on the record for auditors".into());
-    }
     let account = app.account().ok_or("not set up")?;
     let api = app.api().ok_or("not set up")?;
     let token = account.access_token().await.map_err(|e| e.to_string())?;
-    api.decide(&token, &id, approve, reason.trim())
-        .await
-        .map_err(|e| e.to_string())?;
+    gatehouse_desktop_core::approvals::decide(&api, &token, &id, approve, &reason).await?;
     refresh(&handle, app.inner()).await;
     Ok(())
 }

@@ -1,7 +1,9 @@
 //! The Gatehouse tray app: sign-in for engineers (system browser, PKCE loopback), the MCP
 //! servers they may use with one-click client configuration, approvals waiting on them
-//! (with desktop notifications), their recent sessions, and the upload of the local
-//! capture spool that `gatehouse connect --local` processes fill.
+//! (with desktop notifications), their recent sessions, the local servers admins
+//! configured for them (run here when `gatehouse connect NAME` hands a session over, under
+//! the pushed policy and masking, local calls waiting for approvers), and the upload of
+//! the local capture spool.
 //!
 //! Everything it does lives in `gatehouse-desktop-core`; this crate is the tray, the
 //! menu, the small window and the wiring.

@@ -105,43 +105,18 @@ fn build(h: &AppHandle, s: &Snapshot) -> tauri::Result<Menu<Wry>> {
     }
     owned.push(Box::new(PredefinedMenuItem::separator(h)?));
 
-    // Servers this person may use, each with the client actions.
-    let mut servers: Vec<Submenu<Wry>> = Vec::new();
-    for srv in &s.servers {
-        let Some(name) = srv["name"].as_str() else {
-            continue;
-        };
-        let mut actions: Vec<MenuItem<Wry>> = Vec::new();
-        for c in Client::ALL {
-            let key = client_key(c);
-            actions.push(item(
-                h,
-                &format!("add:{key}:{name}"),
-                &format!("Add to {}", c.label()),
-                true,
-            )?);
-        }
-        for c in Client::ALL {
-            let key = client_key(c);
-            actions.push(item(
-                h,
-                &format!("copy:{key}:{name}"),
-                &format!("Copy entry for {}", c.label()),
-                true,
-            )?);
-        }
-        let refs: Vec<&dyn IsMenuItem<Wry>> =
-            actions.iter().map(|a| a as &dyn IsMenuItem<Wry>).collect();
-        servers.push(Submenu::with_items(h, name, true, &refs)?);
+    // Servers this person may use (gateway, then local), each with the client actions.
+    for (title, list) in [("Servers", &s.servers), ("Local servers", &s.local_servers)] {
+        let servers = server_menus(h, list)?;
+        let server_refs: Vec<&dyn IsMenuItem<Wry>> =
+            servers.iter().map(|a| a as &dyn IsMenuItem<Wry>).collect();
+        owned.push(Box::new(Submenu::with_items(
+            h,
+            format!("{title} ({})", list.len()),
+            signed_in && !list.is_empty(),
+            &server_refs,
+        )?));
     }
-    let server_refs: Vec<&dyn IsMenuItem<Wry>> =
-        servers.iter().map(|a| a as &dyn IsMenuItem<Wry>).collect();
-    owned.push(Box::new(Submenu::with_items(
-        h,
-        format!("Servers ({})", s.servers.len()),
-        signed_in && !s.servers.is_empty(),
-        &server_refs,
-    )?));
 
     // Pending approvals: clicking one opens the window to approve or deny with a reason.
     let mut approvals: Vec<MenuItem<Wry>> = Vec::new();
@@ -202,6 +177,39 @@ fn build(h: &AppHandle, s: &Snapshot) -> tauri::Result<Menu<Wry>> {
     owned.push(Box::new(item(h, "quit", "Quit", true)?));
     let refs: Vec<&dyn IsMenuItem<Wry>> = owned.iter().map(|b| b.as_ref()).collect();
     Menu::with_items(h, &refs)
+}
+
+/// One submenu per server: add to each client, copy each client's entry.
+fn server_menus(h: &AppHandle, list: &[serde_json::Value]) -> tauri::Result<Vec<Submenu<Wry>>> {
+    let mut servers = Vec::new();
+    for srv in list {
+        let Some(name) = srv["name"].as_str() else {
+            continue;
+        };
+        let mut actions: Vec<MenuItem<Wry>> = Vec::new();
+        for c in Client::ALL {
+            let key = client_key(c);
+            actions.push(item(
+                h,
+                &format!("add:{key}:{name}"),
+                &format!("Add to {}", c.label()),
+                true,
+            )?);
+        }
+        for c in Client::ALL {
+            let key = client_key(c);
+            actions.push(item(
+                h,
+                &format!("copy:{key}:{name}"),
+                &format!("Copy entry for {}", c.label()),
+                true,
+            )?);
+        }
+        let refs: Vec<&dyn IsMenuItem<Wry>> =
+            actions.iter().map(|a| a as &dyn IsMenuItem<Wry>).collect();
+        servers.push(Submenu::with_items(h, name, true, &refs)?);
+    }
+    Ok(servers)
 }
 
 fn client_key(c: Client) -> &'static str {

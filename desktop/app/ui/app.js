@@ -55,21 +55,27 @@ function render(s) {
   $("setup").hidden = s.configured;
   if (s.message) notice(s.message);
 
-  const servers = $("servers");
-  servers.replaceChildren();
-  for (const srv of s.servers) {
-    const name = srv.name;
-    servers.append(el("li", {},
-      el("div", { class: "row" },
-        el("span", { class: "name" }, name),
-        el("span", { class: "meta" }, srv.transport || "")),
-      el("div", { class: "row" },
-        ...["claude", "cursor", "vscode"].map((c) =>
-          el("button", { onclick: () => act(invoke("add_to_client", { client: c, server: name })) },
-            "Add to " + { claude: "Claude", cursor: "Cursor", vscode: "VS Code" }[c])),
-        el("button", { class: "quiet", onclick: () => act(invoke("copy_entry", { client: "claude", server: name })) }, "Copy entry"))));
-  }
+  // Gateway servers and local servers get the same client actions (`gatehouse connect NAME`).
+  const serverList = (list, items, meta) => {
+    list.replaceChildren();
+    for (const srv of items) {
+      const name = srv.name;
+      list.append(el("li", {},
+        el("div", { class: "row" },
+          el("span", { class: "name" }, name),
+          el("span", { class: "meta" }, meta(srv))),
+        el("div", { class: "row" },
+          ...["claude", "cursor", "vscode"].map((c) =>
+            el("button", { onclick: () => act(invoke("add_to_client", { client: c, server: name })) },
+              "Add to " + { claude: "Claude", cursor: "Cursor", vscode: "VS Code" }[c])),
+          el("button", { class: "quiet", onclick: () => act(invoke("copy_entry", { client: "claude", server: name })) }, "Copy entry"))));
+    }
+  };
+  serverList($("servers"), s.servers, (srv) => srv.transport || "");
   $("servers-box").hidden = !s.servers.length;
+  const local = s.local_servers || [];
+  serverList($("local"), local, (srv) => srv.description || `masking: ${srv.masking_profile}`);
+  $("local-box").hidden = !local.length;
 
   const approvals = $("approvals");
   approvals.replaceChildren();

@@ -153,6 +153,43 @@ impl ControlPlane {
         Ok(v["sessions"].as_array().cloned().unwrap_or_default())
     }
 
+    /// `GET /api/v1/local-servers`: the local servers this person may run, with their
+    /// masking profiles and the policy in force.
+    pub async fn local_servers(&self, token: &str) -> Result<Value, ApiError> {
+        self.send(self.get("/api/v1/local-servers", token)).await
+    }
+
+    /// `POST /api/v1/local-servers/{name}/approvals`: asks for an approval of a local
+    /// call (`request` is the JSON-RPC request as the client sent it).
+    pub async fn request_local_approval(
+        &self,
+        token: &str,
+        server: &str,
+        session_id: &str,
+        request: &Value,
+    ) -> Result<Value, ApiError> {
+        self.send(
+            self.post(&format!("/api/v1/local-servers/{server}/approvals"), token)
+                .json(&json!({ "session_id": session_id, "request": request })),
+        )
+        .await
+    }
+
+    /// `POST /api/v1/local-servers/approvals/{id}/wait?secs=N`: the approval once decided
+    /// or after `secs` (at most 30); an approved one comes back `used` (consumed).
+    pub async fn wait_local_approval(
+        &self,
+        token: &str,
+        id: &str,
+        secs: u64,
+    ) -> Result<Value, ApiError> {
+        self.send(
+            self.post(&format!("/api/v1/local-servers/approvals/{id}/wait"), token)
+                .query(&[("secs", secs.to_string())]),
+        )
+        .await
+    }
+
     /// `POST /api/v1/spool`: uploads spooled records; the answer acknowledges them all
     /// (new or already there).
     pub async fn upload_spool(&self, token: &str, records: &[Value]) -> Result<Value, ApiError> {

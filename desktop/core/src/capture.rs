@@ -4,6 +4,7 @@
 //! every message in the durable spool *before* the message moves on. If a record cannot
 //! be made durable the message does not pass (fail closed), as on the gateway.
 
+use crate::approvals::{LocalApprovals, Outcome, outcome_record};
 use crate::policy::{LocalPolicy, Verdict};
 use crate::spool::{Record, Spool};
 use crate::upload::Uploader;
@@ -45,6 +46,10 @@ pub struct Capture {
     pub spool: Spool,
     /// Woken after each record, when uploads run in this process.
     pub uploader: Option<Uploader>,
+    /// Where calls the policy holds for approval are asked about (None: they are refused).
+    pub approvals: Option<LocalApprovals>,
+    /// What runs the capture (`tray` or `connect`), kept in the session's start record.
+    pub host: String,
 }
 
 /// The policy's name for a local server.
@@ -172,7 +177,7 @@ impl Capture {
                 "gateway",
                 "session_start",
                 None,
-                json!({ "server": policy_server(&self.server), "program": program, "user": self.user }).to_string(),
+                json!({ "server": policy_server(&self.server), "program": program, "user": self.user, "host": self.host }).to_string(),
                 &MaskCounts::new(),
                 None,
             )])
@@ -325,6 +330,69 @@ async fn client_message(
         let _ = out.send(not_recorded(msg.id(), &e)).await;
         return None;
     }
+    if let Verdict::Approve { ttl, .. } = verdict {
+        // The call waits for approvers while the client's other messages keep flowing.
+        let s = s.clone();
+        let out = out.clone();
+        let upstream = upstream.clone();
+        return Some(tokio::spawn(async move {
+            let outcome = match &s.cap.approvals {
+                Some(a) => a.ask(&s.cap.server, &s.id, &msg.to_value(), ttl).await,
+                None => Outcome::Refused {
+                    message: "this call needs an approval, which this capture cannot ask for; the call was not sent".into(),
+                    approval: Value::Null,
+                },
+            };
+            let mut decided = decision.clone();
+            decided["approval"] = outcome_record(&outcome);
+            let rec = s.record(
+                "gateway",
+                "approval_decided",
+                Some(&msg),
+                decided["approval"].to_string(),
+                &MaskCounts::new(),
+                Some(&decided),
+            );
+            if let Err(e) = s.keep(&[rec]).await {
+                let _ = out.send(not_recorded(msg.id(), &e)).await;
+                return;
+            }
+            match outcome {
+                Outcome::Approved { .. } | Outcome::Allowed => {
+                    if let Some(t) = forward(&s, &upstream, msg, &out).await {
+                        let _ = t.await;
+                    }
+                }
+                Outcome::Refused { message, approval } => {
+                    let answer = Message::error(
+                        msg.id().cloned(),
+                        codes::POLICY_DENIED,
+                        message,
+                        Some(
+                            json!({ "gatehouse": "approval_refused", "approvalId": approval.get("id") }),
+                        ),
+                    );
+                    let rec = s.message_record("gateway", &answer, None, &MaskCounts::new(), None);
+                    let text = match s.keep(&[rec]).await {
+                        Ok(()) => answer.to_json(),
+                        Err(e) => not_recorded(msg.id(), &e),
+                    };
+                    let _ = out.send(text).await;
+                }
+            }
+        }));
+    }
+    forward(s, upstream, msg, out).await
+}
+
+/// Forwards a recorded, allowed request; its answers are relayed by the returned task.
+async fn forward(
+    s: &Arc<Session>,
+    upstream: &Upstream,
+    msg: Message,
+    out: &mpsc::Sender<String>,
+) -> Option<tokio::task::JoinHandle<()>> {
+    let id: Option<Id> = msg.id().cloned();
     let method = msg.method().map(String::from);
     match upstream.request(msg, &RequestHeaders::default()).await {
         Ok(mut exchange) => {

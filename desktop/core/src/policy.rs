@@ -26,6 +26,13 @@ pub enum Verdict {
     Allow,
     /// Answer with this error instead.
     Refuse(String),
+    /// Hold it until approvers decide at the control plane (for at most `ttl`).
+    Approve {
+        /// Approver groups, for messages.
+        approvers: Vec<String>,
+        /// How long the approval may take.
+        ttl: std::time::Duration,
+    },
 }
 
 /// Requests decided rule by rule (the same set as the gateway's).
@@ -145,9 +152,10 @@ impl LocalPolicy {
         let verdict = match &decision.effect {
             Effect::Allow => Verdict::Allow,
             Effect::Deny { message } => Verdict::Refuse(message.clone()),
-            Effect::RequireApproval { .. } => Verdict::Refuse(format!(
-                "this call needs an approval, which local servers cannot wait for yet: ask an approver, or use `{server}` through the gateway"
-            )),
+            Effect::RequireApproval { approvers, ttl, .. } => Verdict::Approve {
+                approvers: approvers.clone(),
+                ttl: *ttl,
+            },
         };
         (verdict, record)
     }

@@ -1,6 +1,8 @@
 //! `gatehouse connect SERVER`: a stdio MCP server for desktop clients (Claude Desktop,
 //! Cursor) that relays every message to the gateway over Streamable HTTP with the
-//! user's token, so the client never needs the upstream's own credentials.
+//! user's token, so the client never needs the upstream's own credentials. When SERVER
+//! is a local server an admin configured for the person's groups, it runs on this
+//! machine under local capture instead (in the tray app when one runs).
 
 use super::Exit;
 use gatehouse_proxy_core::jsonrpc::{Body, Message, codes};
@@ -22,6 +24,9 @@ fn env_token() -> Option<String> {
 
 /// Relays stdin/stdout to `{url}/mcp/{server}` until stdin closes.
 pub async fn run(server: String, url: String) -> Result<(), Exit> {
+    if local::try_named(&server, &url).await? {
+        return Ok(());
+    }
     // GATEHOUSE_TOKEN when set; else the sign-in `gatehouse login` saved (renewed before
     // each token runs out for as long as the client keeps this server running); else the
     // tray app's sign-in.

@@ -3,6 +3,7 @@
 //! with the cookie must carry the CSRF header.
 
 pub mod audit;
+pub mod local_servers;
 pub mod policies;
 pub mod servers;
 pub mod sessions;
