@@ -172,7 +172,7 @@ struct Job {
 /// Where writes queue: SQLite's writer thread, or PostgreSQL's writer task.
 #[derive(Clone)]
 enum Writer {
-    Sqlite(std::sync::mpsc::Sender<Job>),
+    Sqlite(sqlite_writer::SqliteWriter),
     Postgres(mpsc::Sender<Job>),
 }
 
@@ -203,11 +203,11 @@ impl Store {
         let written = watch::Sender::new(0);
         let (changes, _) = broadcast::channel(64);
         let tx = match backend {
-            Backend::Sqlite => {
-                let (tx, rx) = std::sync::mpsc::channel();
-                sqlite_writer::spawn(db::sqlite_file(url)?, durability, rx, written.clone())?;
-                Writer::Sqlite(tx)
-            }
+            Backend::Sqlite => Writer::Sqlite(sqlite_writer::SqliteWriter::start(
+                db::sqlite_file(url)?,
+                durability,
+                written.clone(),
+            )?),
             Backend::Postgres => {
                 let (tx, rx) = mpsc::channel(4096);
                 tokio::spawn(writer(pool.clone(), rx, written.clone()));
@@ -248,15 +248,14 @@ impl Store {
     }
 
     async fn submit(&self, ops: Vec<Op>) -> Result<(), StoreError> {
-        let (done, wait) = oneshot::channel();
-        let job = Job { ops, done };
-        let sent = match &self.tx {
-            Writer::Sqlite(tx) => tx.send(job).is_ok(),
-            Writer::Postgres(tx) => tx.send(job).await.is_ok(),
+        let tx = match &self.tx {
+            Writer::Sqlite(w) => return w.write(ops).await,
+            Writer::Postgres(tx) => tx,
         };
-        if !sent {
-            return Err(StoreError("the store writer has stopped".into()));
-        }
+        let (done, wait) = oneshot::channel();
+        tx.send(Job { ops, done })
+            .await
+            .map_err(|_| StoreError("the store writer has stopped".into()))?;
         wait.await
             .map_err(|_| StoreError("the store writer has stopped".into()))?
     }
@@ -826,19 +825,19 @@ impl ChainHead {
         let hash = chain_hash(
             &self.hash,
             &ChainRecord {
-                    seq,
-                    session_id: &e.session_id,
-                    at,
-                    direction: e.direction.as_str(),
-                    kind: &e.kind,
-                    method: e.method.as_deref(),
-                    tool: e.tool.as_deref(),
-                    rpc_id: e.rpc_id.as_deref(),
-                    payload: &e.payload,
-                    masked: e.masked.as_deref(),
-                    decision: e.decision.as_deref(),
-                },
-            );
+                seq,
+                session_id: &e.session_id,
+                at,
+                direction: e.direction.as_str(),
+                kind: &e.kind,
+                method: e.method.as_deref(),
+                tool: e.tool.as_deref(),
+                rpc_id: e.rpc_id.as_deref(),
+                payload: &e.payload,
+                masked: e.masked.as_deref(),
+                decision: e.decision.as_deref(),
+            },
+        );
         self.seq = seq;
         Chained {
             e,

@@ -16,9 +16,11 @@ use super::{ChainHead, Durability, Job, Op, StoreError, head_of, now};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use std::collections::HashSet;
 use std::path::PathBuf;
-use std::sync::mpsc::Receiver;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{Receiver, Sender};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::watch;
+use tokio::sync::{oneshot, watch};
 
 /// How often the WAL is checkpointed when something was written. With
 /// `durability = "os"` this is how long a commit may sit in the operating system's cache
@@ -31,47 +33,128 @@ impl From<rusqlite::Error> for StoreError {
     }
 }
 
-/// Opens the writing connection (the schema is migrated already) and starts the thread.
-pub(super) fn spawn(
-    file: PathBuf,
-    durability: Durability,
-    jobs: Receiver<Job>,
+/// The writing side of a SQLite store; cheap to clone.
+#[derive(Clone)]
+pub(super) struct SqliteWriter {
+    shared: Arc<Shared>,
+    queue: Sender<Job>,
+}
+
+/// What the callers and the writer thread share.
+struct Shared {
+    /// The writing connection and the chain head (none after a failed group: the next
+    /// one reopens and re-reads the head).
+    conn: Mutex<Option<(Connection, ChainHead)>>,
+    open: Box<dyn Fn() -> Result<Connection, StoreError> + Send + Sync>,
+    /// Jobs handed to the thread and not yet committed.
+    queued: AtomicUsize,
     written: watch::Sender<i64>,
-) -> Result<(), StoreError> {
-    let open = move |role: Role| -> Result<Connection, StoreError> {
-        let c = Connection::open(&file)
-            .map_err(|e| StoreError(format!("cannot open {}: {e}", file.display())))?;
-        c.busy_timeout(Duration::from_secs(10))?;
-        c.pragma_update(None, "journal_mode", "WAL")?;
-        c.pragma_update(
-            None,
-            "synchronous",
-            match durability {
-                Durability::Fsync => "FULL",
-                Durability::Os => "NORMAL",
-            },
-        )?;
-        c.pragma_update(None, "foreign_keys", "ON")?;
-        if role == Role::Writer {
-            // The checkpointer thread does it, off the commit path.
-            c.pragma_update(None, "wal_autocheckpoint", 0)?;
-            c.set_prepared_statement_cache_capacity(32);
+}
+
+impl SqliteWriter {
+    /// Opens the writing connection (the schema is migrated already) and starts the
+    /// writer and checkpoint threads.
+    pub(super) fn start(
+        file: PathBuf,
+        durability: Durability,
+        written: watch::Sender<i64>,
+    ) -> Result<SqliteWriter, StoreError> {
+        let open = move |role: Role| -> Result<Connection, StoreError> {
+            let c = Connection::open(&file)
+                .map_err(|e| StoreError(format!("cannot open {}: {e}", file.display())))?;
+            c.busy_timeout(Duration::from_secs(10))?;
+            c.pragma_update(None, "journal_mode", "WAL")?;
+            c.pragma_update(
+                None,
+                "synchronous",
+                match durability {
+                    Durability::Fsync => "FULL",
+                    Durability::Os => "NORMAL",
+                },
+            )?;
+            c.pragma_update(None, "foreign_keys", "ON")?;
+            if role == Role::Writer {
+                // The checkpointer thread does it, off the commit path.
+                c.pragma_update(None, "wal_autocheckpoint", 0)?;
+                c.set_prepared_statement_cache_capacity(32);
+            }
+            Ok(c)
+        };
+        // Open both here so that a file we cannot write is reported by `Store::open`.
+        let first = open(Role::Writer)?;
+        let head = read_head(&first)?;
+        let checkpointer = open(Role::Checkpointer)?;
+        let changes = written.subscribe();
+        std::thread::Builder::new()
+            .name("gatehouse-store-checkpoints".into())
+            .spawn(move || checkpoints(checkpointer, changes))
+            .map_err(|e| StoreError(format!("cannot start the store checkpointer: {e}")))?;
+        let shared = Arc::new(Shared {
+            conn: Mutex::new(Some((first, head))),
+            open: Box::new(move || open(Role::Writer)),
+            queued: AtomicUsize::new(0),
+            written,
+        });
+        let (queue, jobs) = std::sync::mpsc::channel();
+        let for_thread = shared.clone();
+        std::thread::Builder::new()
+            .name("gatehouse-store-writer".into())
+            .spawn(move || run(&for_thread, jobs))
+            .map_err(|e| StoreError(format!("cannot start the store writer: {e}")))?;
+        Ok(SqliteWriter { shared, queue })
+    }
+
+    /// Makes `ops` durable. When nothing else is being written, the caller commits them
+    /// itself (no thread hand-off: a commit in WAL mode is tens of microseconds, a flush
+    /// a hundred or two); otherwise they join the writer thread's next group.
+    pub(super) async fn write(&self, ops: Vec<Op>) -> Result<(), StoreError> {
+        if self.shared.queued.load(Ordering::Acquire) == 0
+            && let Ok(mut conn) = self.shared.conn.try_lock()
+        {
+            return self.shared.commit_group(&mut conn, ops.iter());
         }
-        Ok(c)
-    };
-    // Open both here so that a file we cannot write is reported by `Store::open`.
-    let first = open(Role::Writer)?;
-    let checkpointer = open(Role::Checkpointer)?;
-    let changes = written.subscribe();
-    std::thread::Builder::new()
-        .name("gatehouse-store-checkpoints".into())
-        .spawn(move || checkpoints(checkpointer, changes))
-        .map_err(|e| StoreError(format!("cannot start the store checkpointer: {e}")))?;
-    std::thread::Builder::new()
-        .name("gatehouse-store-writer".into())
-        .spawn(move || run(first, move || open(Role::Writer), jobs, written))
-        .map_err(|e| StoreError(format!("cannot start the store writer: {e}")))?;
-    Ok(())
+        let (done, wait) = oneshot::channel();
+        self.shared.queued.fetch_add(1, Ordering::AcqRel);
+        if self.queue.send(Job { ops, done }).is_err() {
+            self.shared.queued.fetch_sub(1, Ordering::AcqRel);
+            return Err(StoreError("the store writer has stopped".into()));
+        }
+        wait.await
+            .map_err(|_| StoreError("the store writer has stopped".into()))?
+    }
+}
+
+impl Shared {
+    /// Commits one group on the writing connection (opening it first if needed) and
+    /// announces the new chain head.
+    fn commit_group<'a>(
+        &self,
+        conn: &mut Option<(Connection, ChainHead)>,
+        ops: impl Iterator<Item = &'a Op>,
+    ) -> Result<(), StoreError> {
+        let result = (|| {
+            if conn.is_none() {
+                let c = (self.open)()?;
+                let head = read_head(&c)?;
+                *conn = Some((c, head));
+            }
+            let (c, head) = conn.as_mut().unwrap_or_else(|| unreachable!());
+            commit(c, head, ops)?;
+            Ok(head.seq)
+        })();
+        match result {
+            Ok(seq) => {
+                self.written
+                    .send_if_modified(|s| std::mem::replace(s, seq) != seq);
+                Ok(())
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "recording failed; the affected requests fail closed");
+                *conn = None;
+                Err(e)
+            }
+        }
+    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -101,14 +184,9 @@ fn checkpoints(c: Connection, mut written: watch::Receiver<i64>) {
     }
 }
 
-fn run(
-    first: Connection,
-    open: impl Fn() -> Result<Connection, StoreError>,
-    jobs: Receiver<Job>,
-    written: watch::Sender<i64>,
-) {
-    let mut conn: Option<(Connection, ChainHead)> = None;
-    let mut spare = Some(first);
+/// The writer thread: commits what queued while others were writing, in groups, until
+/// every [`SqliteWriter`] is gone.
+fn run(shared: &Shared, jobs: Receiver<Job>) {
     let mut batch: Vec<Job> = Vec::with_capacity(super::GROUP_LIMIT);
     while let Ok(job) = jobs.recv() {
         batch.push(job);
@@ -119,30 +197,11 @@ fn run(
                 Err(_) => break,
             }
         }
-        let result = (|| {
-            if conn.is_none() {
-                let c = match spare.take() {
-                    Some(c) => c,
-                    None => open()?,
-                };
-                let head = read_head(&c)?;
-                conn = Some((c, head));
-            }
-            let (c, head) = conn.as_mut().unwrap_or_else(|| unreachable!());
-            commit(c, head, &batch)
-        })();
-        match &result {
-            Ok(()) => {
-                if let Some((_, head)) = &conn {
-                    written.send_if_modified(|seq| std::mem::replace(seq, head.seq) != head.seq);
-                }
-            }
-            Err(e) => {
-                tracing::error!(error = %e, jobs = batch.len(), "recording failed; the affected requests fail closed");
-                // Start the next group on a fresh connection and a re-read chain head.
-                conn = None;
-            }
-        }
+        let result = {
+            let mut conn = shared.conn.lock().unwrap_or_else(|e| e.into_inner());
+            shared.commit_group(&mut conn, batch.iter().flat_map(|j| &j.ops))
+        };
+        shared.queued.fetch_sub(batch.len(), Ordering::AcqRel);
         for job in batch.drain(..) {
             let _ = job.done.send(result.clone());
         }
@@ -163,12 +222,16 @@ fn read_head(c: &Connection) -> Result<ChainHead, StoreError> {
 /// One group in one transaction: sessions, events in chain order, spooled records (each
 /// once), then updates, in the order they were submitted. The chain head moves only when
 /// the transaction is durable.
-fn commit(conn: &mut Connection, head: &mut ChainHead, batch: &[Job]) -> Result<(), StoreError> {
+fn commit<'a>(
+    conn: &mut Connection,
+    head: &mut ChainHead,
+    ops: impl Iterator<Item = &'a Op>,
+) -> Result<(), StoreError> {
     let at = now();
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let mut cur = head.clone();
     let mut spooled_seen: HashSet<&str> = HashSet::new();
-    for op in batch.iter().flat_map(|j| &j.ops) {
+    for op in ops {
         match op {
             Op::StartSession(s) => {
                 tx.prepare_cached(
