@@ -1,9 +1,10 @@
 //! The session store (SQLite by default, PostgreSQL in production): sessions and every
 //! message of them.
 //!
-//! All writes of this process go through one writer task that commits in groups: every
+//! All writes of this process go through one writer that commits in groups: every
 //! caller waits until its own write is durable (SQLite: WAL, `synchronous = FULL`;
-//! PostgreSQL: a synchronous commit), but many callers share one flush. That is what keeps
+//! PostgreSQL: a synchronous commit), but many callers share one flush. On SQLite an
+//! uncontended write commits on the caller's thread ([`sqlite_writer`]). That is what keeps
 //! recording off the critical path's bottleneck while the gateway still never forwards
 //! anything unrecorded.
 //!
@@ -54,8 +55,10 @@ pub enum Durability {
     /// Flushed to disk (fsync) before anything moves on: survives power loss. The default.
     #[default]
     Fsync,
-    /// Handed to the operating system: survives a crash of Gatehouse, not of the machine.
-    /// Faster; for deployments whose disk is already battery-backed or replicated.
+    /// Committed to the operating system before anything moves on: survives a crash (or
+    /// kill -9) of Gatehouse; a power loss can take what was committed in the last second
+    /// (SQLite: the checkpoint thread flushes every second; PostgreSQL: its WAL writer).
+    /// Faster where flushes are slow; for disks that are battery-backed or replicated.
     Os,
 }
 
