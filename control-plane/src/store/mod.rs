@@ -35,6 +35,25 @@ use sqlx::{Any, AnyConnection, AnyPool, Connection, Row};
 use std::time::Duration;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
+/// The statements both writers (SQLite's thread, PostgreSQL's task) run.
+mod sql {
+    pub const INSERT_SESSION: &str = "INSERT INTO sessions (id, principal, groups_json, server, era, client_name, \
+        client_version, protocol_version, started_at, last_seen_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
+    /// A spooled record's session: created on first sight.
+    pub const INSERT_SESSION_IF_NEW: &str = "INSERT INTO sessions (id, principal, groups_json, server, era, \
+        client_name, client_version, protocol_version, started_at, last_seen_at) \
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING";
+    pub const INSERT_EVENT: &str = "INSERT INTO audit_events (seq, session_id, at, direction, kind, method, tool, \
+        rpc_id, payload, masked, decision, prev_hash, hash) \
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)";
+    pub const INSERT_SPOOL_RECORD: &str = "INSERT INTO spool_records (id, session_id, seq, captured_at, uploaded_at) \
+        VALUES ($1, $2, $3, $4, $5)";
+    pub const SESSION_INFO: &str = "UPDATE sessions SET client_name = COALESCE($1, client_name), \
+        client_version = COALESCE($2, client_version), protocol_version = COALESCE($3, protocol_version) WHERE id = $4";
+    pub const END_SESSION: &str =
+        "UPDATE sessions SET ended_at = $1, end_reason = $2 WHERE id = $3 AND ended_at IS NULL";
+}
+
 /// The advisory lock (PostgreSQL) every replica's writer holds while it appends to the
 /// chain: the key is the text "gatehouse audit chain" hashed to 64 bits, fixed forever.
 pub const CHAIN_LOCK: i64 = 0x6761_7465_6368_6e31;
@@ -971,24 +990,9 @@ async fn insert_spooled(
     at: &str,
 ) -> Result<(), StoreError> {
     let n = &s.session;
-    sqlx::query(
-        "INSERT INTO sessions (id, principal, groups_json, server, era, client_name, client_version, \
-         protocol_version, started_at, last_seen_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING",
-    )
-    .bind(&n.id)
-    .bind(&n.principal)
-    .bind(serde_json::to_string(&n.groups).unwrap_or_else(|_| "[]".into()))
-    .bind(&n.server)
-    .bind(&n.era)
-    .bind(n.client.as_ref().map(|c| &c.0))
-    .bind(n.client.as_ref().map(|c| &c.1))
-    .bind(&n.protocol_version)
-    .bind(&s.captured_at)
-    .bind(&s.captured_at)
-    .execute(&mut *tx)
-    .await?;
+    insert_session(tx, sql::INSERT_SESSION_IF_NEW, n, &s.captured_at).await?;
     insert_events(tx, std::slice::from_ref(c), at).await?;
-    sqlx::query("INSERT INTO spool_records (id, session_id, seq, captured_at, uploaded_at) VALUES ($1, $2, $3, $4, $5)")
+    sqlx::query(sql::INSERT_SPOOL_RECORD)
         .bind(&s.record_id)
         .bind(&n.id)
         .bind(c.seq)
@@ -997,15 +1001,46 @@ async fn insert_spooled(
         .execute(&mut *tx)
         .await?;
     if let Some(reason) = &s.ends_session {
-        sqlx::query(
-            "UPDATE sessions SET ended_at = $1, end_reason = $2 WHERE id = $3 AND ended_at IS NULL",
-        )
-        .bind(&s.captured_at)
-        .bind(reason)
+        end_session(tx, &n.id, reason, &s.captured_at).await?;
+    }
+    Ok(())
+}
+
+/// A session row (`sql` says whether an existing one is an error or left alone).
+async fn insert_session(
+    tx: &mut AnyConnection,
+    sql: &str,
+    n: &NewSession,
+    started: &str,
+) -> Result<(), StoreError> {
+    sqlx::query(sql)
         .bind(&n.id)
+        .bind(&n.principal)
+        .bind(serde_json::to_string(&n.groups).unwrap_or_else(|_| "[]".into()))
+        .bind(&n.server)
+        .bind(&n.era)
+        .bind(n.client.as_ref().map(|c| &c.0))
+        .bind(n.client.as_ref().map(|c| &c.1))
+        .bind(&n.protocol_version)
+        .bind(started)
+        .bind(started)
         .execute(&mut *tx)
         .await?;
-    }
+    Ok(())
+}
+
+async fn end_session(
+    tx: &mut AnyConnection,
+    id: &str,
+    reason: &str,
+    at: &str,
+) -> Result<(), StoreError> {
+    sqlx::query(sql::END_SESSION)
+        .bind(at)
+        .bind(reason)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
     Ok(())
 }
 
@@ -1053,24 +1088,7 @@ async fn insert_events(
 
 async fn apply(tx: &mut AnyConnection, op: &Op, at: &str) -> Result<(), StoreError> {
     match op {
-        Op::StartSession(s) => {
-            sqlx::query(
-                "INSERT INTO sessions (id, principal, groups_json, server, era, client_name, client_version, \
-                 protocol_version, started_at, last_seen_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-            )
-            .bind(&s.id)
-            .bind(&s.principal)
-            .bind(serde_json::to_string(&s.groups).unwrap_or_else(|_| "[]".into()))
-            .bind(&s.server)
-            .bind(&s.era)
-            .bind(s.client.as_ref().map(|c| &c.0))
-            .bind(s.client.as_ref().map(|c| &c.1))
-            .bind(&s.protocol_version)
-            .bind(at)
-            .bind(at)
-            .execute(&mut *tx)
-            .await?;
-        }
+        Op::StartSession(s) => insert_session(tx, sql::INSERT_SESSION, s, at).await?,
         Op::Event(_) | Op::Spooled(_) => {
             unreachable!("events are inserted with their chain links")
         }
@@ -1079,25 +1097,15 @@ async fn apply(tx: &mut AnyConnection, op: &Op, at: &str) -> Result<(), StoreErr
             client,
             protocol_version,
         } => {
-            sqlx::query(
-                "UPDATE sessions SET client_name = COALESCE($1, client_name), client_version = COALESCE($2, client_version), \
-                 protocol_version = COALESCE($3, protocol_version) WHERE id = $4",
-            )
-            .bind(client.as_ref().map(|c| &c.0))
-            .bind(client.as_ref().map(|c| &c.1))
-            .bind(protocol_version)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        }
-        Op::EndSession { id, reason } => {
-            sqlx::query("UPDATE sessions SET ended_at = $1, end_reason = $2 WHERE id = $3 AND ended_at IS NULL")
-                .bind(at)
-                .bind(reason)
+            sqlx::query(sql::SESSION_INFO)
+                .bind(client.as_ref().map(|c| &c.0))
+                .bind(client.as_ref().map(|c| &c.1))
+                .bind(protocol_version)
                 .bind(id)
                 .execute(&mut *tx)
                 .await?;
         }
+        Op::EndSession { id, reason } => end_session(tx, id, reason, at).await?,
     }
     Ok(())
 }

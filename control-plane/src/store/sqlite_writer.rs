@@ -12,7 +12,7 @@
 //! own connection, so a commit never waits for one; with `durability = "os"` that thread
 //! is also what puts commits on disk, within [`CHECKPOINT_EVERY`].
 
-use super::{ChainHead, Durability, Job, Op, StoreError, head_of, now};
+use super::{ChainHead, Durability, Job, Op, StoreError, head_of, now, sql};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use std::collections::HashSet;
 use std::path::PathBuf;
@@ -233,24 +233,7 @@ fn commit<'a>(
     let mut spooled_seen: HashSet<&str> = HashSet::new();
     for op in ops {
         match op {
-            Op::StartSession(s) => {
-                tx.prepare_cached(
-                    "INSERT INTO sessions (id, principal, groups_json, server, era, client_name, client_version, \
-                     protocol_version, started_at, last_seen_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-                )?
-                .execute(params![
-                    s.id,
-                    s.principal,
-                    serde_json::to_string(&s.groups).unwrap_or_else(|_| "[]".into()),
-                    s.server,
-                    s.era,
-                    s.client.as_ref().map(|c| &c.0),
-                    s.client.as_ref().map(|c| &c.1),
-                    s.protocol_version,
-                    at,
-                    at,
-                ])?;
-            }
+            Op::StartSession(s) => insert_session(&tx, sql::INSERT_SESSION, s, &at)?,
             Op::Event(e) => insert_event(&tx, &cur.append(e, &at), &at)?,
             Op::Spooled(s) => {
                 // Stored before (an earlier upload) or repeated within this group: skip.
@@ -263,28 +246,11 @@ fn commit<'a>(
                     continue;
                 }
                 let n = &s.session;
-                tx.prepare_cached(
-                    "INSERT INTO sessions (id, principal, groups_json, server, era, client_name, client_version, \
-                     protocol_version, started_at, last_seen_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING",
-                )?
-                .execute(params![
-                    n.id,
-                    n.principal,
-                    serde_json::to_string(&n.groups).unwrap_or_else(|_| "[]".into()),
-                    n.server,
-                    n.era,
-                    n.client.as_ref().map(|c| &c.0),
-                    n.client.as_ref().map(|c| &c.1),
-                    n.protocol_version,
-                    s.captured_at,
-                    s.captured_at,
-                ])?;
+                insert_session(&tx, sql::INSERT_SESSION_IF_NEW, n, &s.captured_at)?;
                 let c = cur.append(&s.event, &at);
                 insert_event(&tx, &c, &at)?;
-                tx.prepare_cached(
-                    "INSERT INTO spool_records (id, session_id, seq, captured_at, uploaded_at) VALUES ($1, $2, $3, $4, $5)",
-                )?
-                .execute(params![s.record_id, n.id, c.seq, s.captured_at, at])?;
+                tx.prepare_cached(sql::INSERT_SPOOL_RECORD)?
+                    .execute(params![s.record_id, n.id, c.seq, s.captured_at, at])?;
                 if let Some(reason) = &s.ends_session {
                     end_session(&tx, &n.id, reason, &s.captured_at)?;
                 }
@@ -294,11 +260,7 @@ fn commit<'a>(
                 client,
                 protocol_version,
             } => {
-                tx.prepare_cached(
-                    "UPDATE sessions SET client_name = COALESCE($1, client_name), client_version = COALESCE($2, client_version), \
-                     protocol_version = COALESCE($3, protocol_version) WHERE id = $4",
-                )?
-                .execute(params![
+                tx.prepare_cached(sql::SESSION_INFO)?.execute(params![
                     client.as_ref().map(|c| &c.0),
                     client.as_ref().map(|c| &c.1),
                     protocol_version,
@@ -313,16 +275,34 @@ fn commit<'a>(
     Ok(())
 }
 
+/// A session row (`sql` says whether an existing one is an error or left alone).
+fn insert_session(
+    tx: &rusqlite::Transaction<'_>,
+    sql: &str,
+    n: &super::NewSession,
+    started: &str,
+) -> Result<(), StoreError> {
+    tx.prepare_cached(sql)?.execute(params![
+        n.id,
+        n.principal,
+        serde_json::to_string(&n.groups).unwrap_or_else(|_| "[]".into()),
+        n.server,
+        n.era,
+        n.client.as_ref().map(|c| &c.0),
+        n.client.as_ref().map(|c| &c.1),
+        n.protocol_version,
+        started,
+        started,
+    ])?;
+    Ok(())
+}
+
 fn insert_event(
     tx: &rusqlite::Transaction<'_>,
     c: &super::Chained<'_>,
     at: &str,
 ) -> Result<(), StoreError> {
-    tx.prepare_cached(
-        "INSERT INTO audit_events (seq, session_id, at, direction, kind, method, tool, rpc_id, payload, masked, decision, prev_hash, hash) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-    )?
-    .execute(params![
+    tx.prepare_cached(sql::INSERT_EVENT)?.execute(params![
         c.seq,
         c.e.session_id,
         at,
@@ -346,9 +326,7 @@ fn end_session(
     reason: &str,
     at: &str,
 ) -> Result<(), StoreError> {
-    tx.prepare_cached(
-        "UPDATE sessions SET ended_at = $1, end_reason = $2 WHERE id = $3 AND ended_at IS NULL",
-    )?
-    .execute(params![at, reason, id])?;
+    tx.prepare_cached(sql::END_SESSION)?
+        .execute(params![at, reason, id])?;
     Ok(())
 }
