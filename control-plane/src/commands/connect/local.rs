@@ -17,7 +17,7 @@ use gatehouse_desktop_core::api::{ControlPlane, PolicyVersion};
 use gatehouse_desktop_core::approvals::LocalApprovals;
 use gatehouse_desktop_core::capture::Capture;
 use gatehouse_desktop_core::host::{self, HandOff};
-use gatehouse_desktop_core::local_servers::CatalogError;
+use gatehouse_desktop_core::local_servers::{self, CatalogError};
 use gatehouse_desktop_core::paths;
 use gatehouse_desktop_core::policy::LocalPolicy;
 use gatehouse_desktop_core::runtime::Runtime;
@@ -151,10 +151,38 @@ async fn pipe(stream: tokio::net::UnixStream) -> Result<(), Exit> {
     Ok(())
 }
 
+/// The tray's sign-in (if any) and the control plane to ask: the one the tray signed in
+/// to, unless `GATEHOUSE_URL` names another.
+fn account_and_url(
+    home: &std::path::Path,
+    url: &str,
+) -> Result<(Option<Arc<Account>>, String), Exit> {
+    let account = Account::open(home)
+        .map_err(|e| Exit::Usage(e.to_string()))?
+        .map(Arc::new);
+    let url = account
+        .as_ref()
+        .filter(|_| std::env::var_os("GATEHOUSE_URL").is_none())
+        .map(|a| a.profile().gateway_url)
+        .unwrap_or_else(|| url.to_string());
+    Ok((account, url))
+}
+
 /// `gatehouse connect NAME` when NAME is a local server: runs it (in the tray app, else
 /// here) and returns true; false when NAME is not a local server (use the gateway).
 pub async fn try_named(name: &str, url: &str) -> Result<bool, Exit> {
     let home = paths::home();
+    let (account, url) = account_and_url(&home, url)?;
+    let api = ControlPlane::new(&url);
+    // A gateway server named by a list fetched minutes ago costs no request; a local
+    // server always starts under a list fetched now (or the cache when offline).
+    if local_servers::known_not_local(&api, &home, name) {
+        tracing::debug!(
+            server = name,
+            "not a local server (recent list): relaying to the gateway"
+        );
+        return Ok(false);
+    }
     // The tray's sign-in is the identity of a handed-over session: not with another token.
     if env_token().is_none() {
         match host::hand_off(&home, name).await {
@@ -168,15 +196,6 @@ pub async fn try_named(name: &str, url: &str) -> Result<bool, Exit> {
             HandOff::NoHost => {}
         }
     }
-    let account = Account::open(&home)
-        .map_err(|e| Exit::Usage(e.to_string()))?
-        .map(Arc::new);
-    let url = account
-        .as_ref()
-        .filter(|_| std::env::var_os("GATEHOUSE_URL").is_none())
-        .map(|a| a.profile().gateway_url)
-        .unwrap_or_else(|| url.to_string());
-    let api = ControlPlane::new(&url);
     let tokens = token_source(account, Some(url.clone()));
     let mut runtime = Runtime::open(&home, api.clone(), tokens.clone(), None, "connect")
         .await
@@ -224,14 +243,7 @@ pub async fn run_local(name: String, url: String, command: Vec<String>) -> Resul
         )));
     }
     let home = paths::home();
-    let account = Account::open(&home)
-        .map_err(|e| Exit::Usage(e.to_string()))?
-        .map(Arc::new);
-    let url = account
-        .as_ref()
-        .filter(|_| std::env::var_os("GATEHOUSE_URL").is_none())
-        .map(|a| a.profile().gateway_url)
-        .unwrap_or(url);
+    let (account, url) = account_and_url(&home, &url)?;
     let api = ControlPlane::new(&url);
     let tokens = token_source(account.clone(), None);
     let spool = Spool::open(&home.join("spool.db"))
