@@ -766,16 +766,7 @@ async fn local_servers_come_by_group_with_their_profile_and_run_in_the_tray_or_i
     );
     p.finish().await;
     let empty = tempfile::tempdir().unwrap();
-    let out = Command::new(gatehouse_bin())
-        .args(["connect", "files"])
-        .env("GATEHOUSE_DESKTOP_HOME", empty.path())
-        .env("GATEHOUSE_URL", &dead)
-        .env("GATEHOUSE_TOKEN", TOKEN)
-        .env("GATEHOUSE_KEYRING", "off")
-        .stdin(Stdio::null())
-        .output()
-        .await
-        .unwrap();
+    let out = connect_files_offline(empty.path(), &dead).await;
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -784,6 +775,20 @@ async fn local_servers_come_by_group_with_their_profile_and_run_in_the_tray_or_i
     );
     drop(host);
     assert!(!tray_home.path().join("capture.sock").exists());
+}
+
+/// `gatehouse connect files` (as `e2e`) with the control plane at `dead` unreachable.
+async fn connect_files_offline(home: &Path, dead: &str) -> std::process::Output {
+    Command::new(gatehouse_bin())
+        .args(["connect", "files"])
+        .env("GATEHOUSE_DESKTOP_HOME", home)
+        .env("GATEHOUSE_URL", dead)
+        .env("GATEHOUSE_TOKEN", TOKEN)
+        .env("GATEHOUSE_KEYRING", "off")
+        .stdin(Stdio::null())
+        .output()
+        .await
+        .unwrap()
 }
 
 /// A TCP forwarder to `target` counting the requests for the list of local servers that
@@ -885,16 +890,7 @@ async fn connect_to_a_gateway_server_asks_for_the_local_list_once_per_few_minute
     // No list kept and the control plane unreachable: a local server still refuses.
     std::fs::remove_file(&cache).unwrap();
     let dead = format!("http://127.0.0.1:{}", free_port());
-    let out = Command::new(gatehouse_bin())
-        .args(["connect", "files"])
-        .env("GATEHOUSE_DESKTOP_HOME", home.path())
-        .env("GATEHOUSE_URL", &dead)
-        .env("GATEHOUSE_TOKEN", TOKEN)
-        .env("GATEHOUSE_KEYRING", "off")
-        .stdin(Stdio::null())
-        .output()
-        .await
-        .unwrap();
+    let out = connect_files_offline(home.path(), &dead).await;
     assert_eq!(out.status.code(), Some(1));
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("nothing was started"),
