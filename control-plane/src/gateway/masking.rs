@@ -167,6 +167,17 @@ mod tests {
             .unwrap()
             .mask_json(&mut v);
         assert!(!v.to_string().contains("4111") && v.to_string().contains("ada@example.com"));
+        // An unknown name is the configured default profile's, not the built-in one.
+        let cfg: MaskingConfig = toml::from_str(
+            "default_profile = \"cards_only\"\n[profiles.cards_only]\ndetectors = [\"credit_card\"]\nfield_names = []\n",
+        )
+        .unwrap();
+        let cards = Masking::new(&cfg, None).unwrap();
+        assert_eq!(
+            cards.definition("no-such-profile"),
+            cards.definition("cards_only")
+        );
+        assert_ne!(cards.definition("default"), cards.definition("cards_only"));
     }
 
     #[test]
