@@ -202,8 +202,8 @@ pub async fn try_named(name: &str, url: &str) -> Result<bool, Exit> {
         .map_err(|e| Exit::Runtime(e.to_string()))?;
     let uploader = Uploader::new(runtime.spool().clone(), api.clone(), tokens.clone());
     runtime.set_uploader(uploader.clone());
-    match runtime.catalog().await {
-        Ok((c, _)) if c.server(name).is_some() => {}
+    let catalog = match runtime.catalog().await {
+        Ok((c, _)) if c.server(name).is_some() => c,
         Ok(_) => return Ok(false),
         // Signed out, a token for one server only, an older control plane: the gateway
         // relay gives its own answer.
@@ -211,11 +211,11 @@ pub async fn try_named(name: &str, url: &str) -> Result<bool, Exit> {
         // Not signed in at all: the relay says how to sign in.
         Err(CatalogError::FailClosed(_)) if (tokens)().await.is_none() => return Ok(false),
         Err(e) => return Err(Exit::Runtime(e.to_string())),
-    }
+    };
     let (watcher, applier) = follow_policy(&api, &tokens, runtime.policy(), false).await;
     let uploading = tokio::spawn(uploader.clone().run(|_| {}));
     let result = runtime
-        .run(name, tokio::io::stdin(), tokio::io::stdout())
+        .run_under(&catalog, name, tokio::io::stdin(), tokio::io::stdout())
         .await;
     uploading.abort();
     watcher.abort();
