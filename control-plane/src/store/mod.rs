@@ -826,19 +826,19 @@ impl ChainHead {
         let hash = chain_hash(
             &self.hash,
             &ChainRecord {
-                seq,
-                session_id: &e.session_id,
-                at,
-                direction: e.direction.as_str(),
-                kind: &e.kind,
-                method: e.method.as_deref(),
-                tool: e.tool.as_deref(),
-                rpc_id: e.rpc_id.as_deref(),
-                payload: &e.payload,
-                masked: e.masked.as_deref(),
-                decision: e.decision.as_deref(),
-            },
-        );
+                    seq,
+                    session_id: &e.session_id,
+                    at,
+                    direction: e.direction.as_str(),
+                    kind: &e.kind,
+                    method: e.method.as_deref(),
+                    tool: e.tool.as_deref(),
+                    rpc_id: e.rpc_id.as_deref(),
+                    payload: &e.payload,
+                    masked: e.masked.as_deref(),
+                    decision: e.decision.as_deref(),
+                },
+            );
         self.seq = seq;
         Chained {
             e,
