@@ -48,7 +48,8 @@ pub struct Approval {
     pub reason: Option<String>,
     /// Approvals so far.
     pub approvals: i64,
-    /// Every vote cast, oldest first (filled in by [`Store::approvals`]).
+    /// Every vote cast, oldest first (filled in by [`Store::approvals`], and by
+    /// [`Store::approval`] once decided).
     pub votes: Vec<Vote>,
 }
 
@@ -140,6 +141,15 @@ const COLUMNS: &str = "a.id, a.session_id, a.requester, a.server, a.method, a.to
      a.mode, a.rule, a.state, a.created_at, a.expires_at, a.decided_at, a.reason, \
      (SELECT COUNT(*) FROM approval_votes v WHERE v.approval_id = a.id AND v.vote = 'approve') AS approvals";
 
+fn vote_from_row(v: &sqlx::any::AnyRow) -> Vote {
+    Vote {
+        approver: v.get("approver"),
+        vote: v.get("vote"),
+        reason: v.get("reason"),
+        at: v.get("at"),
+    }
+}
+
 fn from_row(r: &sqlx::any::AnyRow) -> Approval {
     Approval {
         id: r.get("id"),
@@ -216,7 +226,21 @@ impl Store {
         .bind(id)
         .fetch_optional(self.pool())
         .await?;
-        Ok(row.as_ref().map(from_row))
+        let Some(mut a) = row.as_ref().map(from_row) else {
+            return Ok(None);
+        };
+        if a.state != "pending" {
+            // Who decided and why: the votes, as the dashboard's list shows them.
+            let votes = sqlx::query(
+                "SELECT v.approval_id, v.approver, v.vote, v.reason, v.at FROM approval_votes v \
+                 WHERE v.approval_id = $1 ORDER BY v.at",
+            )
+            .bind(id)
+            .fetch_all(self.pool())
+            .await?;
+            a.votes = votes.iter().map(vote_from_row).collect();
+        }
+        Ok(Some(a))
     }
 
     /// Approvals, newest first; only pending ones when `pending_only`.
@@ -242,12 +266,7 @@ impl Store {
         for v in &votes {
             let id: String = v.get("approval_id");
             if let Some(a) = approvals.iter_mut().find(|a| a.id == id) {
-                a.votes.push(Vote {
-                    approver: v.get("approver"),
-                    vote: v.get("vote"),
-                    reason: v.get("reason"),
-                    at: v.get("at"),
-                });
+                a.votes.push(vote_from_row(v));
             }
         }
         Ok(approvals)

@@ -318,9 +318,9 @@ async fn in_retry_mode_an_approval_binds_to_the_exact_call_and_is_used_once() {
     assert_ne!(replay["error"]["data"]["approvalId"], id.as_str());
 }
 
-#[tokio::test]
-async fn approvers_are_notified_with_a_slack_compatible_webhook() {
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<Value>(4);
+/// A real HTTP receiver for the approvals webhook: its URL and what it receives.
+async fn webhook_receiver() -> (String, tokio::sync::mpsc::Receiver<Value>) {
+    let (tx, rx) = tokio::sync::mpsc::channel::<Value>(4);
     let hook = axum::Router::new().route(
         "/hook",
         axum::routing::post(move |axum::Json(body): axum::Json<Value>| {
@@ -334,6 +334,12 @@ async fn approvers_are_notified_with_a_slack_compatible_webhook() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/hook", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, hook).await });
+    (url, rx)
+}
+
+#[tokio::test]
+async fn approvers_are_notified_with_a_slack_compatible_webhook() {
+    let (url, mut rx) = webhook_receiver().await;
     let g = start_with(&format!("[approvals]\nwebhook_url = \"{url}\"\n")).await;
     let sid = g.session().await;
     let (_, first) = g
@@ -359,6 +365,47 @@ async fn approvers_are_notified_with_a_slack_compatible_webhook() {
         "{text}"
     );
     assert_eq!(note["approval_id"], id.as_str());
+}
+
+#[tokio::test]
+async fn a_local_call_held_on_a_laptop_notifies_approvers_like_a_gateway_call() {
+    let (url, mut rx) = webhook_receiver().await;
+    let g = start_with(&format!(
+        "[approvals]\nwebhook_url = \"{url}\"\n[[local_servers]]\nname = \"files\"\ncommand = \"files-server\"\ngroups = [\"engineers\"]\n"
+    ))
+    .await;
+    // What the tray app (or `gatehouse connect files`) sends for a call the policy holds.
+    let r = g
+        .http
+        .post(format!("{}/api/v1/local-servers/files/approvals", g.base))
+        .bearer_auth("erin")
+        .json(&json!({
+            "session_id": "local-notify-1",
+            "request": Gate::call_body(7, "delete_customer", json!({"id": 42, "contact": "ada@example.com"})),
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let created: Value = r.json().await.unwrap();
+    let id = created["approval"]["id"].as_str().unwrap().to_string();
+    let note = tokio::time::timeout(Duration::from_secs(10), rx.recv())
+        .await
+        .expect("the webhook is called for a local approval")
+        .unwrap();
+    assert_eq!(note["approval_id"], id.as_str());
+    assert_eq!(note["server"], "local:files");
+    assert_eq!(note["requester"], "erin");
+    assert_eq!(note["tool"], "delete_customer");
+    let text = note["text"].as_str().unwrap();
+    assert!(
+        text.contains(&id) && text.contains("2 approval(s) from dba"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("ada@example.com"),
+        "approvers read the arguments masked: {text}"
+    );
 }
 
 #[tokio::test]

@@ -716,7 +716,8 @@ async fn local_servers_come_by_group_with_their_profile_and_run_in_the_tray_or_i
         "only masked data in the record"
     );
 
-    // A name that is not a local server goes to the gateway as before (the host says so).
+    // A name that is not a local server goes to the gateway as before (the tray's list,
+    // fetched a moment ago, says so).
     let mut relay = Local::named("everything", tray_home.path(), &g.base, Some(TOKEN));
     relay.session().await;
     relay.finish().await;
@@ -765,16 +766,7 @@ async fn local_servers_come_by_group_with_their_profile_and_run_in_the_tray_or_i
     );
     p.finish().await;
     let empty = tempfile::tempdir().unwrap();
-    let out = Command::new(gatehouse_bin())
-        .args(["connect", "files"])
-        .env("GATEHOUSE_DESKTOP_HOME", empty.path())
-        .env("GATEHOUSE_URL", &dead)
-        .env("GATEHOUSE_TOKEN", TOKEN)
-        .env("GATEHOUSE_KEYRING", "off")
-        .stdin(Stdio::null())
-        .output()
-        .await
-        .unwrap();
+    let out = connect_files_offline(empty.path(), &dead).await;
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -783,6 +775,127 @@ async fn local_servers_come_by_group_with_their_profile_and_run_in_the_tray_or_i
     );
     drop(host);
     assert!(!tray_home.path().join("capture.sock").exists());
+}
+
+/// `gatehouse connect files` (as `e2e`) with the control plane at `dead` unreachable.
+async fn connect_files_offline(home: &Path, dead: &str) -> std::process::Output {
+    Command::new(gatehouse_bin())
+        .args(["connect", "files"])
+        .env("GATEHOUSE_DESKTOP_HOME", home)
+        .env("GATEHOUSE_URL", dead)
+        .env("GATEHOUSE_TOKEN", TOKEN)
+        .env("GATEHOUSE_KEYRING", "off")
+        .stdin(Stdio::null())
+        .output()
+        .await
+        .unwrap()
+}
+
+/// A TCP forwarder to `target` counting the requests for the list of local servers that
+/// pass through it (what the control plane is asked, as its access log would show).
+async fn counting_forwarder(target: String) -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    const ASK: &[u8] = b"GET /api/v1/local-servers ";
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let count = Arc::new(AtomicUsize::new(0));
+    let counted = count.clone();
+    tokio::spawn(async move {
+        while let Ok((client, _)) = listener.accept().await {
+            let Ok(server) = tokio::net::TcpStream::connect(&target).await else {
+                continue;
+            };
+            let count = counted.clone();
+            tokio::spawn(async move {
+                let (mut cr, mut cw) = client.into_split();
+                let (mut sr, mut sw) = server.into_split();
+                tokio::spawn(async move {
+                    let _ = tokio::io::copy(&mut sr, &mut cw).await;
+                });
+                // Requests, counted across reads (a request line may be split).
+                let mut tail: Vec<u8> = Vec::new();
+                let mut buf = vec![0u8; 16 * 1024];
+                use tokio::io::AsyncReadExt;
+                while let Ok(n) = cr.read(&mut buf).await {
+                    if n == 0 || sw.write_all(&buf[..n]).await.is_err() {
+                        break;
+                    }
+                    tail.extend_from_slice(&buf[..n]);
+                    let found = tail.windows(ASK.len()).filter(|w| *w == ASK).count();
+                    count.fetch_add(found, Ordering::SeqCst);
+                    let keep = tail.len().saturating_sub(ASK.len() - 1);
+                    tail.drain(..keep);
+                }
+            });
+        }
+    });
+    (base, count)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connect_to_a_gateway_server_asks_for_the_local_list_once_per_few_minutes() {
+    use gatehouse_desktop_core::local_servers::CACHE_FILE;
+    use std::sync::atomic::Ordering;
+
+    let cmd = everything_stdio();
+    let args: Vec<String> = cmd[1..].iter().map(|a| format!("{a:?}")).collect();
+    let extra = format!(
+        "[[local_servers]]\nname = \"files\"\ncommand = {:?}\nargs = [{}]\ngroups = [\"engineers\"]\n",
+        cmd[0],
+        args.join(", ")
+    );
+    let g = Gatehouse::start_with(&stdio_server("everything", &cmd), &extra, None).await;
+    let (via, asked) = counting_forwarder(g.base.trim_start_matches("http://").to_string()).await;
+    let home = tempfile::tempdir().unwrap();
+    let relay = |home: &Path| {
+        let mut p = Local::named("everything", home, &via, Some(TOKEN));
+        async move {
+            p.session().await;
+            let echoed = p.echo(2, "via the gateway").await;
+            assert!(echoed.to_string().contains("via the gateway"), "{echoed}");
+            p.finish().await;
+        }
+    };
+
+    // The first relay asks (and caches the list); the next ones within minutes do not.
+    relay(home.path()).await;
+    assert_eq!(asked.load(Ordering::SeqCst), 1, "the first connect asks");
+    relay(home.path()).await;
+    relay(home.path()).await;
+    assert_eq!(
+        asked.load(Ordering::SeqCst),
+        1,
+        "a recent list answers for a gateway server"
+    );
+
+    // A local server always starts under a list fetched now.
+    let mut p = Local::named("files", home.path(), &via, Some(TOKEN));
+    p.session().await;
+    p.finish().await;
+    let after_local = asked.load(Ordering::SeqCst);
+    assert_eq!(after_local, 2, "a local server asks every time, once");
+
+    // A list older than a few minutes is asked for again.
+    let cache = home.path().join(CACHE_FILE);
+    let mut kept: Value = serde_json::from_str(&std::fs::read_to_string(&cache).unwrap()).unwrap();
+    kept["fetched_at"] = json!("2020-01-01T00:00:00Z");
+    std::fs::write(&cache, kept.to_string()).unwrap();
+    relay(home.path()).await;
+    assert_eq!(
+        asked.load(Ordering::SeqCst),
+        after_local + 1,
+        "stale: asked again"
+    );
+
+    // No list kept and the control plane unreachable: a local server still refuses.
+    std::fs::remove_file(&cache).unwrap();
+    let dead = format!("http://127.0.0.1:{}", free_port());
+    let out = connect_files_offline(home.path(), &dead).await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("nothing was started"),
+        "fail closed"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -871,6 +984,26 @@ async fn local_calls_wait_for_approvers_at_the_control_plane() {
     assert_eq!(outcome(1)["state"], "denied");
     assert_eq!(outcome(1)["reason"], "not during the freeze");
     assert_eq!(outcome(2)["state"], "expired");
+    // Who decided, and why, is in the record too (not only the state).
+    let approver_name = api.me(&approver).await.unwrap().user;
+    let vote = |i: usize| outcome(i)["votes"][0].clone();
+    assert_eq!(
+        vote(0)["approver"],
+        approver_name.as_str(),
+        "{}",
+        outcome(0)
+    );
+    assert_eq!(vote(0)["vote"], "approve");
+    assert_eq!(vote(0)["reason"], "needed for the release");
+    assert_eq!(
+        vote(1)["approver"],
+        approver_name.as_str(),
+        "{}",
+        outcome(1)
+    );
+    assert_eq!(vote(1)["vote"], "deny");
+    assert_eq!(vote(1)["reason"], "not during the freeze");
+    assert_eq!(outcome(2)["votes"], json!([]), "nobody decided in time");
     let requests = sqlx_rows(
         &g,
         "SELECT COALESCE(e.rpc_id, ''), e.kind, COALESCE(json_extract(e.decision, '$.effect'), ''), '' \

@@ -206,8 +206,9 @@ pub async fn gate(
 }
 
 /// Tells approvers (a Slack-compatible webhook, when configured). Best effort: the
-/// approval stands in the store and API whether or not the webhook answers.
-fn notify(
+/// approval stands in the store and API whether or not the webhook answers. Gateway
+/// calls and local calls held on a laptop (`local:NAME`) notify alike.
+pub(crate) fn notify(
     gw: &Gateway,
     id: &str,
     requester: &str,

@@ -6,7 +6,7 @@
 
 use crate::config::{ConfigError, MaskingConfig};
 use gatehouse_mask::{Masker, Profile};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 pub use gatehouse_mask::message::{mask_for_record, mask_from_server};
@@ -14,22 +14,34 @@ pub use gatehouse_mask::message::{mask_for_record, mask_from_server};
 /// The profile name that masks nothing.
 pub const OFF: &str = "off";
 
+/// The profile name every configuration has unless it redefines it.
+pub const DEFAULT: &str = "default";
+
+/// Every profile by name: the configured ones plus the built-in `default` (every
+/// detector) and `off` (none), unless the configuration redefines them. The one
+/// definition both the gateway's maskers and the laptops' local servers are built from.
+pub fn profiles(config: &MaskingConfig) -> BTreeMap<String, Profile> {
+    let mut profiles = config.profiles.clone();
+    profiles.entry(DEFAULT.into()).or_default();
+    profiles.entry(OFF.into()).or_insert_with(|| Profile {
+        detectors: Vec::new(),
+        field_names: Vec::new(),
+        ..Profile::default()
+    });
+    profiles
+}
+
 /// Maskers for every configured profile and the rules choosing between them.
 pub struct Masking {
     maskers: HashMap<String, Arc<Masker>>,
+    profiles: BTreeMap<String, Profile>,
     config: MaskingConfig,
 }
 
 impl Masking {
     /// Builds every profile; a bad profile is a configuration error naming it.
     pub fn new(config: &MaskingConfig, hmac_key: Option<&[u8]>) -> Result<Masking, ConfigError> {
-        let mut profiles = config.profiles.clone();
-        profiles.entry("default".into()).or_default();
-        profiles.entry(OFF.into()).or_insert_with(|| Profile {
-            detectors: Vec::new(),
-            field_names: Vec::new(),
-            ..Profile::default()
-        });
+        let profiles = profiles(config);
         let mut maskers = HashMap::new();
         for (name, profile) in &profiles {
             let m = Masker::new(profile, hmac_key)
@@ -53,6 +65,7 @@ impl Masking {
         }
         Ok(Masking {
             maskers,
+            profiles,
             config: config.clone(),
         })
     }
@@ -84,6 +97,16 @@ impl Masking {
             .unwrap_or_else(|| {
                 Arc::new(Masker::new(&Profile::default(), None).unwrap_or_else(|_| unreachable!()))
             })
+    }
+
+    /// The definition [`Masking::masker`] built for `profile` (the default profile's for
+    /// unknown names), so a laptop builds the same masker as the gateway.
+    pub fn definition(&self, profile: &str) -> Profile {
+        self.profiles
+            .get(profile)
+            .or_else(|| self.profiles.get(&self.config.default_profile))
+            .cloned()
+            .unwrap_or_default()
     }
 
     /// True when `profile` exists.
@@ -118,6 +141,43 @@ mod tests {
             "off"
         );
         assert_eq!(m.profile_for("db", None, &[]), "default");
+    }
+
+    #[test]
+    fn definitions_build_the_maskers_the_gateway_uses() {
+        let m = masking();
+        let sample = json!({"text": "card 4111 1111 1111 1111, mail ada@example.com", "password": "hunter2"});
+        for name in ["default", "off", "cards_only", "no-such-profile"] {
+            let mut by_gateway = sample.clone();
+            m.masker(name).mask_json(&mut by_gateway);
+            let mut by_definition = sample.clone();
+            Masker::new(&m.definition(name), None)
+                .unwrap()
+                .mask_json(&mut by_definition);
+            assert_eq!(by_gateway, by_definition, "profile {name}");
+        }
+        assert!(m.definition("off").detectors.is_empty());
+        let mut v = sample.clone();
+        Masker::new(&m.definition("off"), None)
+            .unwrap()
+            .mask_json(&mut v);
+        assert_eq!(v, sample, "`off` masks nothing");
+        let mut v = sample.clone();
+        Masker::new(&m.definition("cards_only"), None)
+            .unwrap()
+            .mask_json(&mut v);
+        assert!(!v.to_string().contains("4111") && v.to_string().contains("ada@example.com"));
+        // An unknown name is the configured default profile's, not the built-in one.
+        let cfg: MaskingConfig = toml::from_str(
+            "default_profile = \"cards_only\"\n[profiles.cards_only]\ndetectors = [\"credit_card\"]\nfield_names = []\n",
+        )
+        .unwrap();
+        let cards = Masking::new(&cfg, None).unwrap();
+        assert_eq!(
+            cards.definition("no-such-profile"),
+            cards.definition("cards_only")
+        );
+        assert_ne!(cards.definition("default"), cards.definition("cards_only"));
     }
 
     #[test]

@@ -189,7 +189,8 @@ async fn serve(stream: tokio::net::UnixStream, rt: Runtime) {
     };
     let name = name.to_string();
     // Check before accepting: the client falls back to the gateway for other names.
-    let refusal = match rt.catalog().await {
+    let catalog = rt.catalog().await;
+    let refusal = match &catalog {
         Ok((c, _)) if c.server(&name).is_some() => c.server(&name).and_then(|s| {
             s.resolved_env()
                 .and_then(|_| s.masker().map(|_| ()))
@@ -210,7 +211,10 @@ async fn serve(stream: tokio::net::UnixStream, rt: Runtime) {
         return;
     }
     tracing::info!(server = %name, "running a handed-over local session");
-    if let Err(e) = rt.run(&name, reader, write).await {
+    let Ok((catalog, _)) = catalog else {
+        return;
+    };
+    if let Err(e) = rt.run_under(&catalog, &name, reader, write).await {
         tracing::warn!(server = %name, error = %e, "a handed-over local session failed");
     }
 }

@@ -9,9 +9,16 @@ use gatehouse_mask::{Masker, Profile, Strategy};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 /// The cache file in the app's folder.
 pub const CACHE_FILE: &str = "local_servers.json";
+
+/// How long a fetched list tells `gatehouse connect NAME` that NAME is *not* a local
+/// server (so it relays to the gateway) without asking the control plane again. Only that
+/// negative answer is taken from the cache: a local server always starts under a list
+/// fetched now when the control plane answers.
+pub const FRESH_FOR: Duration = Duration::from_secs(300);
 
 /// One local server as the control plane describes it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -51,6 +58,9 @@ pub struct Catalog {
     /// When it was fetched (RFC 3339).
     #[serde(default)]
     pub fetched_at: String,
+    /// The control plane it was fetched from.
+    #[serde(default)]
+    pub source: String,
 }
 
 /// Where a catalog came from.
@@ -95,6 +105,16 @@ impl Catalog {
         serde_json::from_str(&text).ok()
     }
 
+    /// The cached catalog in `dir` when it was fetched from `source` less than `max_age`
+    /// ago (a clock turned back makes it stale, never fresher).
+    pub fn recent(dir: &Path, source: &str, max_age: Duration) -> Option<Catalog> {
+        let c = Catalog::cached(dir).filter(|c| c.source == source.trim_end_matches('/'))?;
+        let fetched = chrono::DateTime::parse_from_rfc3339(&c.fetched_at).ok()?;
+        let age = chrono::Utc::now().signed_duration_since(fetched);
+        let max = chrono::Duration::from_std(max_age).ok()?;
+        (age >= chrono::Duration::zero() && age < max).then_some(c)
+    }
+
     /// Caches it in `dir` (readable only by this user).
     pub fn save(&self, dir: &Path) -> std::io::Result<()> {
         let text = serde_json::to_string_pretty(self).unwrap_or_default();
@@ -116,6 +136,12 @@ fn cache_path(dir: &Path) -> PathBuf {
     dir.join(CACHE_FILE)
 }
 
+/// True when a list fetched from `api` within [`FRESH_FOR`] does not name `name`: a
+/// gateway server, to relay without asking for the list again.
+pub fn known_not_local(api: &ControlPlane, dir: &Path, name: &str) -> bool {
+    Catalog::recent(dir, api.base(), FRESH_FOR).is_some_and(|c| c.server(name).is_none())
+}
+
 /// The catalog now: fetched when the control plane answers (and cached), else the cache.
 /// A refusal (signed out, not allowed) never falls back to the cache.
 pub async fn resolve(
@@ -127,11 +153,10 @@ pub async fn resolve(
         None => "you are not signed in (or your sign-in cannot be renewed offline)".to_string(),
         Some(t) => match api.local_servers(&t).await {
             Ok(v) => {
-                let c = Catalog::from_api(v)?;
-                // Nothing to run offline is the same as no cache: keep no file then.
-                if c.servers.is_empty() {
-                    Catalog::forget(dir);
-                } else if let Err(e) = c.save(dir) {
+                let mut c = Catalog::from_api(v)?;
+                c.source = api.base().to_string();
+                // Kept even when empty: it spares `connect` a request per gateway relay.
+                if let Err(e) = c.save(dir) {
                     tracing::warn!(error = %e, "could not cache the local servers");
                 }
                 return Ok((c, Freshness::Online));
@@ -140,7 +165,8 @@ pub async fn resolve(
             Err(e @ ApiError::Unreachable(_)) => e.to_string(),
         },
     };
-    match Catalog::cached(dir) {
+    // Nothing to run offline is the same as no cache.
+    match Catalog::cached(dir).filter(|c| !c.servers.is_empty()) {
         Some(c) => Ok((c, Freshness::Cached(why))),
         None => Err(CatalogError::FailClosed(why)),
     }
@@ -271,6 +297,7 @@ mod tests {
             servers: vec![server(Profile::default(), &[])],
             policy: None,
             fetched_at: String::new(),
+            source: String::new(),
         };
         c.save(dir.path()).unwrap();
         let (got, fresh) = resolve(&api, None, dir.path()).await.unwrap();
@@ -278,5 +305,41 @@ mod tests {
         assert!(matches!(fresh, Freshness::Cached(_)));
         Catalog::forget(dir.path());
         assert!(resolve(&api, None, dir.path()).await.is_err());
+    }
+
+    #[test]
+    fn only_a_recent_list_from_the_same_control_plane_answers_not_local() {
+        let dir = tempfile::tempdir().unwrap();
+        let api = ControlPlane::new("https://gatehouse.example/");
+        let at = |age: i64| {
+            (chrono::Utc::now() - chrono::Duration::seconds(age))
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        };
+        let mut c = Catalog {
+            user: "ada".into(),
+            groups: vec![],
+            servers: vec![server(Profile::default(), &[])],
+            policy: None,
+            fetched_at: at(10),
+            source: "https://gatehouse.example".into(),
+        };
+        assert!(!known_not_local(&api, dir.path(), "everything"), "no cache");
+        c.save(dir.path()).unwrap();
+        assert!(known_not_local(&api, dir.path(), "everything"));
+        assert!(
+            !known_not_local(&api, dir.path(), "files"),
+            "a local server"
+        );
+        let other = ControlPlane::new("https://other.example");
+        assert!(!known_not_local(&other, dir.path(), "everything"));
+        c.fetched_at = at(FRESH_FOR.as_secs() as i64 + 1);
+        c.save(dir.path()).unwrap();
+        assert!(!known_not_local(&api, dir.path(), "everything"), "stale");
+        c.fetched_at = at(-3600);
+        c.save(dir.path()).unwrap();
+        assert!(
+            !known_not_local(&api, dir.path(), "everything"),
+            "from the future"
+        );
     }
 }

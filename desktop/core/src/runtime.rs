@@ -86,6 +86,9 @@ impl Runtime {
     pub async fn catalog(&self) -> Result<(Catalog, Freshness), CatalogError> {
         let token = (self.tokens)().await;
         let (catalog, fresh) = local_servers::resolve(&self.api, token, &self.home).await?;
+        if let Freshness::Cached(why) = &fresh {
+            tracing::info!(why = %why, fetched_at = %catalog.fetched_at, "local servers run under the cached rules");
+        }
         if let Some(v) = &catalog.policy {
             let newer = self.policy.current().is_none_or(|p| p.number < v.version);
             if (fresh == Freshness::Online || newer)
@@ -103,15 +106,28 @@ impl Runtime {
         R: AsyncRead + Unpin,
         W: AsyncWrite + Unpin + Send + 'static,
     {
-        let (catalog, fresh) = self.catalog().await?;
-        if let Freshness::Cached(why) = &fresh {
-            tracing::info!(server = name, why = %why, fetched_at = %catalog.fetched_at, "running under the cached rules");
-        }
-        let capture = self.capture(&catalog, name)?;
+        let (catalog, _) = self.catalog().await?;
+        self.run_under(&catalog, name, input, output).await
+    }
+
+    /// Runs local server `name` under `catalog`, which the caller has just resolved with
+    /// [`Runtime::catalog`] (one request to the control plane per session, not two).
+    pub async fn run_under<R, W>(
+        &self,
+        catalog: &Catalog,
+        name: &str,
+        input: R,
+        output: W,
+    ) -> Result<(), LocalError>
+    where
+        R: AsyncRead + Unpin,
+        W: AsyncWrite + Unpin + Send + 'static,
+    {
+        let capture = self.capture(catalog, name)?;
         let server = catalog
             .server(name)
             .cloned()
-            .ok_or_else(|| self.unknown(&catalog, name))?;
+            .ok_or_else(|| self.unknown(catalog, name))?;
         let env = server
             .resolved_env()
             .map_err(|e| LocalError::Start(name.into(), e))?;

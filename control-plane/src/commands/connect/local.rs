@@ -17,7 +17,7 @@ use gatehouse_desktop_core::api::{ControlPlane, PolicyVersion};
 use gatehouse_desktop_core::approvals::LocalApprovals;
 use gatehouse_desktop_core::capture::Capture;
 use gatehouse_desktop_core::host::{self, HandOff};
-use gatehouse_desktop_core::local_servers::CatalogError;
+use gatehouse_desktop_core::local_servers::{self, CatalogError};
 use gatehouse_desktop_core::paths;
 use gatehouse_desktop_core::policy::LocalPolicy;
 use gatehouse_desktop_core::runtime::Runtime;
@@ -151,10 +151,38 @@ async fn pipe(stream: tokio::net::UnixStream) -> Result<(), Exit> {
     Ok(())
 }
 
+/// The tray's sign-in (if any) and the control plane to ask: the one the tray signed in
+/// to, unless `GATEHOUSE_URL` names another.
+fn account_and_url(
+    home: &std::path::Path,
+    url: &str,
+) -> Result<(Option<Arc<Account>>, String), Exit> {
+    let account = Account::open(home)
+        .map_err(|e| Exit::Usage(e.to_string()))?
+        .map(Arc::new);
+    let url = account
+        .as_ref()
+        .filter(|_| std::env::var_os("GATEHOUSE_URL").is_none())
+        .map(|a| a.profile().gateway_url)
+        .unwrap_or_else(|| url.to_string());
+    Ok((account, url))
+}
+
 /// `gatehouse connect NAME` when NAME is a local server: runs it (in the tray app, else
 /// here) and returns true; false when NAME is not a local server (use the gateway).
 pub async fn try_named(name: &str, url: &str) -> Result<bool, Exit> {
     let home = paths::home();
+    let (account, url) = account_and_url(&home, url)?;
+    let api = ControlPlane::new(&url);
+    // A gateway server named by a list fetched minutes ago costs no request; a local
+    // server always starts under a list fetched now (or the cache when offline).
+    if local_servers::known_not_local(&api, &home, name) {
+        tracing::debug!(
+            server = name,
+            "not a local server (recent list): relaying to the gateway"
+        );
+        return Ok(false);
+    }
     // The tray's sign-in is the identity of a handed-over session: not with another token.
     if env_token().is_none() {
         match host::hand_off(&home, name).await {
@@ -168,23 +196,14 @@ pub async fn try_named(name: &str, url: &str) -> Result<bool, Exit> {
             HandOff::NoHost => {}
         }
     }
-    let account = Account::open(&home)
-        .map_err(|e| Exit::Usage(e.to_string()))?
-        .map(Arc::new);
-    let url = account
-        .as_ref()
-        .filter(|_| std::env::var_os("GATEHOUSE_URL").is_none())
-        .map(|a| a.profile().gateway_url)
-        .unwrap_or_else(|| url.to_string());
-    let api = ControlPlane::new(&url);
     let tokens = token_source(account, Some(url.clone()));
     let mut runtime = Runtime::open(&home, api.clone(), tokens.clone(), None, "connect")
         .await
         .map_err(|e| Exit::Runtime(e.to_string()))?;
     let uploader = Uploader::new(runtime.spool().clone(), api.clone(), tokens.clone());
     runtime.set_uploader(uploader.clone());
-    match runtime.catalog().await {
-        Ok((c, _)) if c.server(name).is_some() => {}
+    let catalog = match runtime.catalog().await {
+        Ok((c, _)) if c.server(name).is_some() => c,
         Ok(_) => return Ok(false),
         // Signed out, a token for one server only, an older control plane: the gateway
         // relay gives its own answer.
@@ -192,11 +211,11 @@ pub async fn try_named(name: &str, url: &str) -> Result<bool, Exit> {
         // Not signed in at all: the relay says how to sign in.
         Err(CatalogError::FailClosed(_)) if (tokens)().await.is_none() => return Ok(false),
         Err(e) => return Err(Exit::Runtime(e.to_string())),
-    }
+    };
     let (watcher, applier) = follow_policy(&api, &tokens, runtime.policy(), false).await;
     let uploading = tokio::spawn(uploader.clone().run(|_| {}));
     let result = runtime
-        .run(name, tokio::io::stdin(), tokio::io::stdout())
+        .run_under(&catalog, name, tokio::io::stdin(), tokio::io::stdout())
         .await;
     uploading.abort();
     watcher.abort();
@@ -224,14 +243,7 @@ pub async fn run_local(name: String, url: String, command: Vec<String>) -> Resul
         )));
     }
     let home = paths::home();
-    let account = Account::open(&home)
-        .map_err(|e| Exit::Usage(e.to_string()))?
-        .map(Arc::new);
-    let url = account
-        .as_ref()
-        .filter(|_| std::env::var_os("GATEHOUSE_URL").is_none())
-        .map(|a| a.profile().gateway_url)
-        .unwrap_or(url);
+    let (account, url) = account_and_url(&home, &url)?;
     let api = ControlPlane::new(&url);
     let tokens = token_source(account.clone(), None);
     let spool = Spool::open(&home.join("spool.db"))

@@ -11,7 +11,7 @@
 
 use super::{error, signed_in, signed_in_to_change};
 use crate::approvals::NewApproval;
-use crate::config::{LocalServerConfig, MaskingConfig};
+use crate::config::LocalServerConfig;
 use crate::gateway::Gateway;
 use crate::gateway::auth::Principal;
 use crate::gateway::policy::Verdict;
@@ -20,7 +20,6 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use gatehouse_mask::Profile;
 use gatehouse_proxy_core::jsonrpc::Message;
 use gatehouse_proxy_core::mcp;
 use http::{HeaderMap, StatusCode};
@@ -43,20 +42,6 @@ pub fn routes() -> axum::Router<Arc<Gateway>> {
 /// The policy's name for a local server.
 fn policy_name(name: &str) -> String {
     format!("local:{name}")
-}
-
-/// A profile's definition as the masking engine builds it (`default` and `off` exist
-/// unless redefined), so the laptop builds the same masker.
-fn profile_definition(cfg: &MaskingConfig, name: &str) -> Profile {
-    match cfg.profiles.get(name) {
-        Some(p) => p.clone(),
-        None if name == super::super::masking::OFF => Profile {
-            detectors: Vec::new(),
-            field_names: Vec::new(),
-            ..Profile::default()
-        },
-        None => Profile::default(),
-    }
 }
 
 impl Gateway {
@@ -124,7 +109,7 @@ pub async fn list(State(gw): State<Arc<Gateway>>, headers: HeaderMap) -> Respons
                 "args": s.args,
                 "env": s.env,
                 "masking_profile": profile,
-                "masking": profile_definition(&gw.config.masking, &profile),
+                "masking": gw.masking.definition(&profile),
             })
         })
         .collect();
@@ -240,11 +225,11 @@ pub async fn request_approval(
         .create_approval(&NewApproval {
             session_id: sid.clone(),
             requester: principal.user.clone(),
-            server: server_name,
+            server: server_name.clone(),
             method,
-            tool,
+            tool: tool.clone(),
             digest,
-            arguments: masked,
+            arguments: masked.clone(),
             approvers: terms.approvers.clone(),
             quorum: terms.quorum,
             mode: "hold".into(),
@@ -257,6 +242,15 @@ pub async fn request_approval(
         Err(e) => return error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
     };
     gw.read_pending_approvals().await;
+    crate::gateway::approval::notify(
+        &gw,
+        &id,
+        &principal.user,
+        &server_name,
+        tool.as_deref(),
+        &masked,
+        &terms,
+    );
     tracing::info!(approval = %id, session = %sid, user = %principal.user, "a local call waits for approval");
     match gw.store.approval(&id).await {
         Ok(Some(a)) => (
