@@ -7,7 +7,9 @@ mod common;
 
 use gatehouse_control_plane::gateway::auth::Principal;
 use gatehouse_control_plane::store::Store;
-use gatehouse_control_plane::store::authz::{AuthzClient, Code, DevicePoll, Grant, NewDeviceCode};
+use gatehouse_control_plane::store::authz::{
+    AuthzClient, Code, DevicePoll, Grant, NewDeviceCode, Redeemed, secret_hash,
+};
 
 /// A device request for `client` valid 10 minutes, polled every 5 s at most.
 fn dc<'a>(device_code: &'a str, user_code: &'a str, client_id: &'a str) -> NewDeviceCode<'a> {
@@ -51,8 +53,29 @@ fn client(id: &str) -> AuthzClient {
     }
 }
 
-async fn exec(s: &Store, sql: &str) {
-    sqlx::query(sql).execute(s.pool()).await.unwrap();
+/// An authorization code of `grant` for the client `live-client`.
+fn code(grant: &str) -> Code {
+    Code {
+        grant_id: grant.into(),
+        client_id: "live-client".into(),
+        redirect_uri: "http://127.0.0.1/cb".into(),
+        code_challenge: "x".into(),
+    }
+}
+
+/// A grant of `client` with one refresh token (30 days).
+async fn grant_with_refresh(s: &Store, id: &str, client: &str, refresh: &str) {
+    s.create_grant(&grant(id, client)).await.unwrap();
+    s.create_refresh_token(refresh, id, client, 30)
+        .await
+        .unwrap();
+}
+
+/// Sets `columns` of the rows of `table` matching `filter` to [`PAST`].
+async fn age(s: &Store, table: &str, columns: &[&str], filter: &str) {
+    let set: Vec<String> = columns.iter().map(|c| format!("{c} = '{PAST}'")).collect();
+    let sql = format!("UPDATE {table} SET {} WHERE {filter}", set.join(", "));
+    sqlx::query(&sql).execute(s.pool()).await.unwrap();
 }
 
 async fn count(s: &Store, table: &str) -> i64 {
@@ -111,20 +134,12 @@ async fn device_codes_are_polled_slowed_down_and_redeemed_once() {
         "decided once"
     );
     assert_eq!(s.pending_device_request("BCDFGHJK").await.unwrap(), None);
-    exec(
-        &s,
-        &format!("UPDATE authz_device_codes SET last_polled_at = '{PAST}'"),
-    )
-    .await;
+    age(&s, "authz_device_codes", &["last_polled_at"], "1 = 1").await;
     assert_eq!(
         s.poll_device_code("dc", "dev").await.unwrap(),
         DevicePoll::Approved("g1".into())
     );
-    exec(
-        &s,
-        &format!("UPDATE authz_device_codes SET last_polled_at = '{PAST}'"),
-    )
-    .await;
+    age(&s, "authz_device_codes", &["last_polled_at"], "1 = 1").await;
     assert_eq!(
         s.poll_device_code("dc", "dev").await.unwrap(),
         DevicePoll::Replayed("g1".into())
@@ -143,9 +158,11 @@ async fn device_codes_are_polled_slowed_down_and_redeemed_once() {
         s.poll_device_code("dd", "dev").await.unwrap(),
         DevicePoll::Denied
     );
-    exec(
+    age(
         &s,
-        &format!("UPDATE authz_device_codes SET expires_at = '{PAST}' WHERE client_id = 'dev'"),
+        "authz_device_codes",
+        &["expires_at"],
+        "client_id = 'dev'",
     )
     .await;
     assert_eq!(
@@ -162,18 +179,9 @@ async fn garbage_collection_removes_expired_and_ended_rows_and_keeps_live_ones()
         s.put_authz_client(&client(c)).await.unwrap();
     }
     // A live grant: a live code, a live refresh token, a rotated (still unexpired) one.
-    s.create_grant(&grant("live", "live-client")).await.unwrap();
-    let code = |g: &str| Code {
-        grant_id: g.into(),
-        client_id: "live-client".into(),
-        redirect_uri: "http://127.0.0.1/cb".into(),
-        code_challenge: "x".into(),
-    };
+    grant_with_refresh(&s, "live", "live-client", "live-rt").await;
     s.create_code("live-code", &code("live"), 60).await.unwrap();
     s.create_code("old-code", &code("live"), 60).await.unwrap();
-    s.create_refresh_token("live-rt", "live", "live-client", 30)
-        .await
-        .unwrap();
     s.create_refresh_token("rotated-rt", "live", "live-client", 30)
         .await
         .unwrap();
@@ -182,30 +190,15 @@ async fn garbage_collection_removes_expired_and_ended_rows_and_keeps_live_ones()
         .await
         .unwrap();
     // A grant revoked long ago, with a refresh token; one revoked just now.
-    s.create_grant(&grant("revoked-old", "live-client"))
-        .await
-        .unwrap();
-    s.create_refresh_token("revoked-rt", "revoked-old", "live-client", 30)
-        .await
-        .unwrap();
+    grant_with_refresh(&s, "revoked-old", "live-client", "revoked-rt").await;
     s.revoke_grant("revoked-old", "test").await.unwrap();
     s.create_grant(&grant("revoked-new", "live-client"))
         .await
         .unwrap();
     s.revoke_grant("revoked-new", "test").await.unwrap();
     // A grant whose every token expired; a client idle for long but with a live grant.
-    s.create_grant(&grant("spent", "live-client"))
-        .await
-        .unwrap();
-    s.create_refresh_token("spent-rt", "spent", "live-client", 30)
-        .await
-        .unwrap();
-    s.create_grant(&grant("kept-for-idle", "idle-with-grant"))
-        .await
-        .unwrap();
-    s.create_refresh_token("idle-rt", "kept-for-idle", "idle-with-grant", 30)
-        .await
-        .unwrap();
+    grant_with_refresh(&s, "spent", "live-client", "spent-rt").await;
+    grant_with_refresh(&s, "kept-for-idle", "idle-with-grant", "idle-rt").await;
     // Device codes: one live, one expired.
     s.create_device_code(&dc("dev-live", "BBBBBBBB", "live-client"))
         .await
@@ -215,35 +208,21 @@ async fn garbage_collection_removes_expired_and_ended_rows_and_keeps_live_ones()
         .unwrap();
 
     // Age what should go.
-    let hash = gatehouse_control_plane::store::authz::secret_hash;
-    exec(
-        &s,
-        &format!(
-            "UPDATE authz_codes SET expires_at = '{PAST}' WHERE code_hash = '{}'",
-            hash("old-code")
-        ),
-    )
-    .await;
-    exec(&s, &format!("UPDATE authz_refresh_tokens SET expires_at = '{PAST}' WHERE token_hash IN ('{}', '{}')", hash("old-rt"), hash("spent-rt"))).await;
-    exec(
-        &s,
-        &format!("UPDATE authz_grants SET created_at = '{PAST}' WHERE id <> 'revoked-new'"),
-    )
-    .await;
-    exec(
-        &s,
-        &format!("UPDATE authz_grants SET revoked_at = '{PAST}' WHERE id = 'revoked-old'"),
-    )
-    .await;
-    exec(
-        &s,
-        &format!(
-            "UPDATE authz_device_codes SET expires_at = '{PAST}' WHERE device_code_hash = '{}'",
-            hash("dev-old")
-        ),
-    )
-    .await;
-    exec(&s, &format!("UPDATE authz_clients SET created_at = '{PAST}', last_used_at = '{PAST}' WHERE client_id <> 'live-client'")).await;
+    let hash = secret_hash;
+    let old_code = format!("code_hash = '{}'", hash("old-code"));
+    age(&s, "authz_codes", &["expires_at"], &old_code).await;
+    let old_tokens = format!(
+        "token_hash IN ('{}', '{}')",
+        hash("old-rt"),
+        hash("spent-rt")
+    );
+    age(&s, "authz_refresh_tokens", &["expires_at"], &old_tokens).await;
+    age(&s, "authz_grants", &["created_at"], "id <> 'revoked-new'").await;
+    age(&s, "authz_grants", &["revoked_at"], "id = 'revoked-old'").await;
+    let old_device = format!("device_code_hash = '{}'", hash("dev-old"));
+    age(&s, "authz_device_codes", &["expires_at"], &old_device).await;
+    let idle = "client_id <> 'live-client'";
+    age(&s, "authz_clients", &["created_at", "last_used_at"], idle).await;
 
     let removed = s.collect_authz_garbage(900, 30).await.unwrap();
     assert_eq!(removed.codes, 1);
@@ -265,12 +244,66 @@ async fn garbage_collection_removes_expired_and_ended_rows_and_keeps_live_ones()
     // The rotated token stays: presenting it again must still be caught as reuse.
     assert!(matches!(
         s.rotate_refresh_token("rotated-rt").await.unwrap(),
-        gatehouse_control_plane::store::authz::Redeemed::Replayed(_)
+        Redeemed::Replayed(_)
     ));
     assert!(matches!(
         s.rotate_refresh_token("live-rt").await.unwrap(),
-        gatehouse_control_plane::store::authz::Redeemed::Fresh(_)
+        Redeemed::Fresh(_)
     ));
     // A second run finds nothing more.
     assert_eq!(s.collect_authz_garbage(900, 30).await.unwrap().total(), 0);
+}
+
+/// (Moved from the store's unit tests, so it runs on PostgreSQL too.)
+#[tokio::test]
+async fn codes_are_single_use_and_refresh_tokens_rotate() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(&dir).await;
+    store
+        .put_authz_client(&client("live-client"))
+        .await
+        .unwrap();
+    let g = grant("g1", "live-client");
+    store.create_grant(&g).await.unwrap();
+    assert_eq!(store.grant("g1").await.unwrap(), Some(g));
+    store
+        .create_code("the-code", &code("g1"), 60)
+        .await
+        .unwrap();
+    assert!(matches!(
+        store.redeem_code("the-code").await.unwrap(),
+        Redeemed::Fresh(_)
+    ));
+    assert!(
+        matches!(store.redeem_code("the-code").await.unwrap(), Redeemed::Replayed(g) if g == "g1")
+    );
+    assert!(matches!(
+        store.redeem_code("other").await.unwrap(),
+        Redeemed::Unknown
+    ));
+    let stored: String = sqlx::query_scalar("SELECT code_hash FROM authz_codes")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    assert_ne!(stored, "the-code", "only the digest is stored");
+
+    store
+        .create_refresh_token("r1", "g1", "live-client", 1)
+        .await
+        .unwrap();
+    assert!(matches!(
+        store.rotate_refresh_token("r1").await.unwrap(),
+        Redeemed::Fresh(_)
+    ));
+    assert!(matches!(
+        store.rotate_refresh_token("r1").await.unwrap(),
+        Redeemed::Replayed(_)
+    ));
+    assert_eq!(
+        store.revoke_grant("g1", "test").await.unwrap().as_deref(),
+        Some("eve")
+    );
+    assert_eq!(store.revoke_grant("g1", "test").await.unwrap(), None);
+    assert_eq!(store.recently_revoked_grants(60).await.unwrap(), ["g1"]);
+    assert!(store.grant("g1").await.unwrap().unwrap().revoked);
 }

@@ -650,27 +650,16 @@ impl McpSignIn {
     /// Registers a client (RFC 7591) with a loopback redirect URI.
     pub async fn register(base: &str) -> McpSignIn {
         let redirect_uri = format!("http://127.0.0.1:{}/callback", free_port());
-        let r: Value = reqwest::Client::new()
-            .post(format!("{base}/oauth/register"))
-            .json(&serde_json::json!({ "client_name": "e2e hand-made client", "redirect_uris": [redirect_uri] }))
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("{e}"))
-            .json()
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
+        let client_id = register_client(
+            base,
+            serde_json::json!({ "client_name": "e2e hand-made client", "redirect_uris": [redirect_uri] }),
+        )
+        .await;
         McpSignIn {
             base: base.to_string(),
-            client_id: r["client_id"]
-                .as_str()
-                .unwrap_or_else(|| panic!("no client_id: {r}"))
-                .to_string(),
+            client_id,
             redirect_uri,
-            browser: reqwest::Client::builder()
-                .cookie_store(true)
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .unwrap_or_else(|e| panic!("{e}")),
+            browser: browser(),
         }
     }
 
@@ -707,13 +696,7 @@ impl McpSignIn {
     pub async fn token(&self, form: &[(&str, &str)]) -> (u16, Value) {
         let mut f: Vec<(&str, &str)> = form.to_vec();
         f.push(("client_id", &self.client_id));
-        let r = reqwest::Client::new()
-            .post(format!("{}/oauth/token", self.base))
-            .form(&f)
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
-        (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+        post_form(&format!("{}/oauth/token", self.base), &f).await
     }
 
     /// Code for tokens: (status, body).
@@ -745,18 +728,36 @@ pub async fn consent_and_login(
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(page.status().as_u16(), 200, "the consent page");
     let html = page.text().await.unwrap_or_default();
-    let request = html
-        .split("name=\"request\" value=\"")
-        .nth(1)
-        .and_then(|r| r.split('"').next())
-        .unwrap_or_else(|| panic!("no consent form: {html}"))
-        .to_string();
+    let r = answer_consent(browser, base, &html, "allow", who).await;
+    r.headers()
+        .get("location")
+        .unwrap_or_else(|| panic!("the callback did not redirect ({})", r.status()))
+        .to_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// What the person answers on the control plane's consent page `html` (at `base`):
+/// `decision` (`allow` or `deny`); for `allow` they then sign in at the provider as
+/// `who`. The control plane's last answer: to the provider's callback after `allow`,
+/// else to the consent form.
+pub async fn answer_consent(
+    browser: &reqwest::Client,
+    base: &str,
+    html: &str,
+    decision: &str,
+    who: &str,
+) -> reqwest::Response {
+    let request = form_value(html, "request");
     let r = browser
         .post(format!("{base}/oauth/authorize/consent"))
-        .form(&[("request", request.as_str()), ("decision", "allow")])
+        .form(&[("request", request.as_str()), ("decision", decision)])
         .send()
         .await
         .unwrap_or_else(|e| panic!("{e}"));
+    if decision != "allow" {
+        return r;
+    }
     let to_provider = r
         .headers()
         .get("location")
@@ -766,15 +767,57 @@ pub async fn consent_and_login(
         .to_string();
     let callback =
         browser_login(browser, &to_provider, who, &format!("{base}/auth/callback")).await;
-    let r = browser
+    browser
         .get(&callback)
         .send()
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    r.headers()
-        .get("location")
-        .unwrap_or_else(|| panic!("the callback did not redirect ({})", r.status()))
-        .to_str()
-        .unwrap_or_default()
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// The `value` attribute of the form field named `name` in `html` (as written, entities
+/// and all).
+pub fn form_value(html: &str, name: &str) -> String {
+    html.split(&format!("name=\"{name}\" value=\""))
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_else(|| panic!("no {name} field in {html}"))
         .to_string()
+}
+
+/// A client that behaves like a browser: keeps cookies, does not follow redirects.
+pub fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Registers an MCP client at the control plane `base` (RFC 7591) with the metadata
+/// `body`; its client id.
+pub async fn register_client(base: &str, body: Value) -> String {
+    let r: Value = reqwest::Client::new()
+        .post(format!("{base}/oauth/register"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .json()
+        .await
+        .unwrap_or(Value::Null);
+    r["client_id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no client_id: {r}"))
+        .to_string()
+}
+
+/// Posts `form` to `url` (an OAuth endpoint): (status, JSON body or `null`).
+pub async fn post_form(url: &str, form: &[(&str, &str)]) -> (u16, Value) {
+    let r = reqwest::Client::new()
+        .post(url)
+        .form(form)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
 }

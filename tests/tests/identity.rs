@@ -126,15 +126,6 @@ async fn tokens_from_the_identity_provider_sign_people_in() {
     );
 }
 
-/// A client that behaves like a browser: keeps cookies, does not follow redirects.
-fn browser() -> reqwest::Client {
-    reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap_or_else(|e| panic!("{e}"))
-}
-
 /// Signs `who` in to the dashboard at `base` through the provider; returns the browser.
 async fn dashboard_sign_in(base: &str, who: &str) -> (reqwest::Client, String) {
     let http = browser();
@@ -341,11 +332,15 @@ async fn gateway_with_authz(op_port: u16, servers: &str, extra: &str) -> (Gateho
     (g, op)
 }
 
+/// [`gateway_with_authz`] serving the MCP reference server as `everything`.
+async fn everything_with_authz(extra: &str) -> (Gatehouse, Peer) {
+    let stdio = everything_stdio();
+    gateway_with_authz(free_port(), &stdio_server("everything", &stdio), extra).await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_real_mcp_client_signs_in_unaided_through_the_control_plane() {
-    let stdio = everything_stdio();
-    let (mut g, _op) =
-        gateway_with_authz(free_port(), &stdio_server("everything", &stdio), "").await;
+    let (mut g, _op) = everything_with_authz("").await;
     let base = g.base.clone();
     let resource = g.url("everything");
 
@@ -900,55 +895,28 @@ async fn the_attack_matrix_is_refused_recorded_and_nothing_is_forwarded() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn gatehouse_login_then_connect_without_a_static_token() {
-    use std::process::Stdio;
-    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-    let stdio = everything_stdio();
-    let (mut g, _op) =
-        gateway_with_authz(free_port(), &stdio_server("everything", &stdio), "").await;
+    let (mut g, _op) = everything_with_authz("").await;
     let base = g.base.clone();
     let home = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let gatehouse = |args: &[&str]| {
-        let mut c = tokio::process::Command::new(gatehouse_bin());
-        c.args(args)
-            .env("HOME", home.path())
-            .env_remove("XDG_CONFIG_HOME")
-            .env_remove("GATEHOUSE_CREDENTIALS")
-            .env_remove("GATEHOUSE_TOKEN")
-            .env_remove("GATEHOUSE_CONFIG")
-            .env_remove("DBUS_SESSION_BUS_ADDRESS")
-            .env("GATEHOUSE_KEYRING", "off")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true);
-        c
-    };
+    let off = [("GATEHOUSE_KEYRING", "off")];
 
     // `gatehouse login` prints the address; the person's browser does the rest.
-    let mut login = gatehouse(&["login", "--url", &base, "--no-browser"])
-        .spawn()
-        .unwrap_or_else(|e| panic!("{e}"));
-    let mut err = BufReader::new(login.stderr.take().unwrap_or_else(|| panic!("stderr"))).lines();
-    let url = loop {
-        let line = tokio::time::timeout(std::time::Duration::from_secs(20), err.next_line())
-            .await
-            .unwrap_or_else(|_| panic!("login printed no address"))
-            .unwrap_or_else(|e| panic!("{e}"))
-            .unwrap_or_else(|| panic!("login exited before printing an address"));
-        if line.starts_with(&format!("{base}/oauth/authorize?")) {
-            break line;
-        }
-    };
+    let login = start_login(
+        cli(
+            home.path(),
+            &off,
+            &["login", "--url", &base, "--no-browser"],
+        ),
+        &format!("{base}/oauth/authorize?"),
+        "Open this address in your browser to sign in",
+    )
+    .await;
+    let url = login.url.clone();
     assert!(
         url.contains("code_challenge_method=S256")
             && url.contains("redirect_uri=http%3A%2F%2F127.0.0.1%3A")
     );
-    let browser = reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap_or_else(|e| panic!("{e}"));
-    let back = consent_and_login(&browser, &url, &base, "eve").await;
+    let back = consent_and_login(&browser(), &url, &base, "eve").await;
     assert!(back.starts_with("http://127.0.0.1:"), "{back}");
     let page = reqwest::get(&back)
         .await
@@ -957,27 +925,11 @@ async fn gatehouse_login_then_connect_without_a_static_token() {
         .await
         .unwrap_or_default();
     assert!(page.contains("Signed in"), "{page}");
-    let out = tokio::time::timeout(std::time::Duration::from_secs(30), login.wait_with_output())
-        .await
-        .unwrap_or_else(|_| panic!("login did not finish"))
-        .unwrap_or_else(|e| panic!("{e}"));
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}");
-    assert!(stdout.contains("as eve (groups: engineers)"), "{stdout}");
+    login.signed_in().await;
 
     let path = home.path().join(".config/gatehouse/credentials.json");
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(&path)
-            .unwrap_or_else(|e| panic!("{e}"))
-            .permissions()
-            .mode();
-        assert_eq!(mode & 0o777, 0o600, "only its owner may read it");
-    }
-    let saved = |p: &std::path::Path| -> Value {
-        serde_json::from_slice(&std::fs::read(p).unwrap_or_default()).unwrap_or(Value::Null)
-    };
-    let first = saved(&path);
+    assert_private(&[&path]);
+    let first = json_file(&path);
     assert_eq!(first["url"], base);
     assert!(
         first.get("access_token").is_none() && first.get("refresh_token").is_none(),
@@ -985,64 +937,32 @@ async fn gatehouse_login_then_connect_without_a_static_token() {
     );
     // No keyring (GATEHOUSE_KEYRING=off): the refresh token is in a 0600 file beside it.
     let tokens_path = home.path().join(".config/gatehouse/tokens.json");
-    let first_rt = saved(&tokens_path)["refresh_token"].clone();
+    let first_rt = json_file(&tokens_path)["refresh_token"].clone();
     assert!(first_rt.is_string(), "{first_rt}");
 
     // `gatehouse connect` with no GATEHOUSE_TOKEN uses the sign-in.
-    let mut connect = gatehouse(&["connect", "everything", "--url", &base])
-        .spawn()
-        .unwrap_or_else(|e| panic!("{e}"));
-    let mut stdin = connect.stdin.take().unwrap_or_else(|| panic!("stdin"));
-    let mut lines =
-        BufReader::new(connect.stdout.take().unwrap_or_else(|| panic!("stdout"))).lines();
-    for msg in [
-        json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"desktop","version":"1"}}}),
-        json!({"jsonrpc":"2.0","method":"notifications/initialized"}),
-        json!({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"echo","arguments":{"message":"via gatehouse login"}}}),
-    ] {
-        stdin
-            .write_all(format!("{msg}\n").as_bytes())
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
-    }
-    let answer = loop {
-        let line = tokio::time::timeout(std::time::Duration::from_secs(30), lines.next_line())
-            .await
-            .unwrap_or_else(|_| panic!("connect did not answer"))
-            .unwrap_or_else(|e| panic!("{e}"))
-            .unwrap_or_else(|| panic!("connect exited"));
-        let v: Value = serde_json::from_str(&line).unwrap_or(Value::Null);
-        if v["id"] == 2 {
-            break v;
-        }
-    };
+    let answer = echo_through_connect(home.path(), &off, &base, "via gatehouse login").await;
     assert_eq!(
         answer["result"]["content"][0]["text"], "Echo: via gatehouse login",
         "{answer}"
     );
-    drop(stdin);
-    let _ = tokio::time::timeout(std::time::Duration::from_secs(10), connect.wait()).await;
     assert_ne!(
-        saved(&tokens_path)["refresh_token"],
+        json_file(&tokens_path)["refresh_token"],
         first_rt,
         "the refresh token rotated"
     );
 
     // Sign out: revoked at the control plane, forgotten here; connect then says what to do.
-    let out = gatehouse(&["logout"])
-        .output()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    logout(home.path(), &off).await;
     assert!(!path.exists() && !tokens_path.exists());
-    let out = gatehouse(&["connect", "everything", "--url", &base])
-        .output()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let out = cli(
+        home.path(),
+        &off,
+        &["connect", "everything", "--url", &base],
+    )
+    .output()
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("gatehouse login"));
 
@@ -1081,12 +1001,12 @@ async fn pipelines_exchange_their_ci_token_and_clients_can_be_metadata_documents
     // A pipeline's own OIDC token (here: the provider's JWT for a CI client) becomes a
     // short-lived Gatehouse token, with no static secret in the pipeline.
     let exchange = |subject: String| {
-        let base = base.clone();
+        let url = format!("{base}/oauth/token");
         let resource = resource.clone();
         async move {
-            let r = reqwest::Client::new()
-                .post(format!("{base}/oauth/token"))
-                .form(&[
+            post_form(
+                &url,
+                &[
                     (
                         "grant_type",
                         "urn:ietf:params:oauth:grant-type:token-exchange",
@@ -1094,14 +1014,9 @@ async fn pipelines_exchange_their_ci_token_and_clients_can_be_metadata_documents
                     ("subject_token", subject.as_str()),
                     ("subject_token_type", "urn:ietf:params:oauth:token-type:jwt"),
                     ("resource", resource.as_str()),
-                ])
-                .send()
-                .await
-                .unwrap_or_else(|e| panic!("{e}"));
-            (
-                r.status().as_u16(),
-                r.json::<Value>().await.unwrap_or(Value::Null),
+                ],
             )
+            .await
         }
     };
     let ci = client_credentials(
@@ -1184,11 +1099,7 @@ async fn pipelines_exchange_their_ci_token_and_clients_can_be_metadata_documents
         base: base.clone(),
         client_id: doc_url.clone(),
         redirect_uri: redirect,
-        browser: reqwest::Client::builder()
-            .cookie_store(true)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap_or_else(|e| panic!("{e}")),
+        browser: browser(),
     };
     let (_, c) = pkce();
     let page = documented
@@ -1395,10 +1306,7 @@ async fn in_dev_mode_mcp_clients_sign_in_as_a_dev_user() {
 
 /// The value of a hidden form field in the IdP's auto-submitting page.
 fn form_field(html: &str, name: &str) -> String {
-    html.split(&format!("name=\"{name}\" value=\""))
-        .nth(1)
-        .and_then(|rest| rest.split('"').next())
-        .unwrap_or_else(|| panic!("no {name} in {html}"))
+    form_value(html, name)
         .replace("&#43;", "+")
         .replace("&#61;", "=")
 }
@@ -1558,17 +1466,17 @@ fn cli(home: &std::path::Path, envs: &[(&str, &str)], args: &[&str]) -> tokio::p
     c
 }
 
-/// Starts `gatehouse login --device` and reads, from its stderr, the address that
-/// carries the code (`verification_uri_complete`); the rest of stderr is collected by
-/// the returned task.
-async fn start_device_login(
-    mut cmd: tokio::process::Command,
-    base: &str,
-) -> (
-    tokio::process::Child,
-    String,
-    tokio::task::JoinHandle<String>,
-) {
+/// A `gatehouse` sign-in in progress: the running CLI, the address it printed, and a
+/// task collecting the rest of its stderr.
+struct Started {
+    child: tokio::process::Child,
+    url: String,
+    stderr: tokio::task::JoinHandle<String>,
+}
+
+/// Starts `cmd` (a `gatehouse login`) and reads its stderr up to the first line that
+/// starts with `prefix` (the address it prints); checks that `also` was printed before.
+async fn start_login(mut cmd: tokio::process::Command, prefix: &str, also: &str) -> Started {
     use tokio::io::{AsyncBufReadExt, BufReader};
     let mut child = cmd.spawn().unwrap_or_else(|e| panic!("{e}"));
     let mut err = BufReader::new(child.stderr.take().unwrap_or_else(|| panic!("stderr"))).lines();
@@ -1576,20 +1484,17 @@ async fn start_device_login(
     let url = loop {
         let line = tokio::time::timeout(std::time::Duration::from_secs(20), err.next_line())
             .await
-            .unwrap_or_else(|_| panic!("login --device printed no address: {seen}"))
+            .unwrap_or_else(|_| panic!("login printed no address: {seen}"))
             .unwrap_or_else(|e| panic!("{e}"))
-            .unwrap_or_else(|| panic!("login --device exited early: {seen}"));
+            .unwrap_or_else(|| panic!("login exited before printing an address: {seen}"));
         seen.push_str(&line);
         seen.push('\n');
-        if line.starts_with(&format!("{base}/oauth/device?user_code=")) {
+        if line.starts_with(prefix) {
             break line;
         }
     };
-    assert!(
-        seen.contains(&format!("open {base}/oauth/device on any device")),
-        "the plain address and the code are printed too: {seen}"
-    );
-    let rest = tokio::spawn(async move {
+    assert!(seen.contains(also), "{also:?} is printed too: {seen}");
+    let stderr = tokio::spawn(async move {
         let mut text = String::new();
         while let Ok(Some(line)) = err.next_line().await {
             text.push_str(&line);
@@ -1597,16 +1502,76 @@ async fn start_device_login(
         }
         text
     });
-    (child, url, rest)
+    Started { child, url, stderr }
 }
 
-/// The value of attribute `value` of the form field named `name`.
-fn field_value(html: &str, name: &str) -> String {
-    html.split(&format!("name=\"{name}\" value=\""))
-        .nth(1)
-        .and_then(|rest| rest.split('"').next())
-        .unwrap_or_else(|| panic!("no {name} field in {html}"))
-        .to_string()
+/// Starts `gatehouse login --device` (with `envs`) and reads, from its stderr, the
+/// address that carries the code (`verification_uri_complete`).
+async fn start_device_login(home: &std::path::Path, envs: &[(&str, &str)], base: &str) -> Started {
+    start_login(
+        cli(home, envs, &["login", "--device", "--url", base]),
+        &format!("{base}/oauth/device?user_code="),
+        &format!("open {base}/oauth/device on any device"),
+    )
+    .await
+}
+
+impl Started {
+    /// Waits (30 s at most) for the CLI to finish: its output, and the rest of stderr.
+    async fn finish(self) -> (std::process::Output, String) {
+        let out = tokio::time::timeout(
+            std::time::Duration::from_secs(30),
+            self.child.wait_with_output(),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("login did not finish"))
+        .unwrap_or_else(|e| panic!("{e}"));
+        (out, self.stderr.await.unwrap_or_default())
+    }
+
+    /// Waits for a successful sign-in; what it printed on stdout.
+    async fn signed_in(self) -> String {
+        let (out, stderr) = self.finish().await;
+        let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+        assert!(out.status.success(), "{stdout}{stderr}");
+        assert!(stdout.contains("as eve (groups: engineers)"), "{stdout}");
+        stdout
+    }
+}
+
+/// A JSON file's content (`null` when it is missing or not JSON).
+fn json_file(p: &std::path::Path) -> Value {
+    serde_json::from_slice(&std::fs::read(p).unwrap_or_default()).unwrap_or(Value::Null)
+}
+
+/// Only their owner may read `files` (mode 0600).
+fn assert_private(files: &[&std::path::Path]) {
+    use std::os::unix::fs::PermissionsExt;
+    for f in files {
+        let mode = std::fs::metadata(f)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .permissions()
+            .mode();
+        assert_eq!(
+            mode & 0o777,
+            0o600,
+            "only its owner may read {}",
+            f.display()
+        );
+    }
+}
+
+/// `gatehouse logout` (with `envs`) succeeds.
+async fn logout(home: &std::path::Path, envs: &[(&str, &str)]) {
+    let out = cli(home, envs, &["logout"])
+        .output()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// What a person does on another machine for a device sign-in: opens `start` (the
@@ -1635,10 +1600,10 @@ async fn approve_device(
         "the verification page cannot be framed"
     );
     let html = page.text().await.unwrap_or_default();
-    let csrf = field_value(&html, "csrf");
+    let csrf = form_value(&html, "csrf");
     let typed = code
         .map(String::from)
-        .unwrap_or_else(|| field_value(&html, "user_code"));
+        .unwrap_or_else(|| form_value(&html, "user_code"));
     let r = browser
         .post(format!("{base}/oauth/device"))
         .form(&[("user_code", typed.as_str()), ("csrf", csrf.as_str())])
@@ -1654,45 +1619,19 @@ async fn approve_device(
         html.contains("gatehouse CLI") || html.contains("device client"),
         "{html}"
     );
-    let request = field_value(&html, "request");
-    let r = browser
-        .post(format!("{base}/oauth/authorize/consent"))
-        .form(&[("request", request.as_str()), ("decision", decision)])
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    if decision != "allow" {
-        let status = r.status().as_u16();
-        return (status, r.text().await.unwrap_or_default());
-    }
-    let to_provider = r
-        .headers()
-        .get("location")
-        .unwrap_or_else(|| panic!("consent did not redirect ({})", r.status()))
-        .to_str()
-        .unwrap_or_default()
-        .to_string();
-    let callback =
-        browser_login(browser, &to_provider, who, &format!("{base}/auth/callback")).await;
-    let r = browser
-        .get(&callback)
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let r = answer_consent(browser, base, &html, decision, who).await;
     let status = r.status().as_u16();
     (status, r.text().await.unwrap_or_default())
 }
 
-fn cookie_browser() -> reqwest::Client {
-    reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap_or_else(|e| panic!("{e}"))
-}
-
-/// One `tools/call echo` through `gatehouse connect` with the saved sign-in.
-async fn echo_through_connect(home: &std::path::Path, envs: &[(&str, &str)], base: &str) -> Value {
+/// One `tools/call echo` of `message` through `gatehouse connect` with the saved
+/// sign-in: the answer.
+async fn echo_through_connect(
+    home: &std::path::Path,
+    envs: &[(&str, &str)],
+    base: &str,
+    message: &str,
+) -> Value {
     use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
     let mut connect = cli(home, envs, &["connect", "everything", "--url", base])
         .spawn()
@@ -1703,7 +1642,7 @@ async fn echo_through_connect(home: &std::path::Path, envs: &[(&str, &str)], bas
     for msg in [
         json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"desktop","version":"1"}}}),
         json!({"jsonrpc":"2.0","method":"notifications/initialized"}),
-        json!({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"echo","arguments":{"message":"via device login"}}}),
+        json!({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"echo","arguments":{"message":message}}}),
     ] {
         stdin
             .write_all(format!("{msg}\n").as_bytes())
@@ -1728,57 +1667,25 @@ async fn echo_through_connect(home: &std::path::Path, envs: &[(&str, &str)], bas
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn gatehouse_login_device_signs_in_without_a_browser_on_that_machine() {
-    let stdio = everything_stdio();
-    let (mut g, _op) = gateway_with_authz(
-        free_port(),
-        &stdio_server("everything", &stdio),
-        "[device_flow]\ninterval_secs = 1\n",
-    )
-    .await;
+    let (mut g, _op) = everything_with_authz("[device_flow]\ninterval_secs = 1\n").await;
     let base = g.base.clone();
     let home = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let off = [("GATEHOUSE_KEYRING", "off")];
 
     // Approved on "another machine" (a scripted browser) after the provider's login.
-    let (login, url, stderr) = start_device_login(
-        cli(home.path(), &off, &["login", "--device", "--url", &base]),
-        &base,
-    )
-    .await;
-    let (status, page) = approve_device(&cookie_browser(), &url, None, &base, "eve", "allow").await;
+    let login = start_device_login(home.path(), &off, &base).await;
+    let (status, page) = approve_device(&browser(), &login.url, None, &base, "eve", "allow").await;
     assert_eq!(status, 200, "{page}");
     assert!(page.contains("Your device is signed in"), "{page}");
-    let out = tokio::time::timeout(std::time::Duration::from_secs(30), login.wait_with_output())
-        .await
-        .unwrap_or_else(|_| panic!("login --device did not finish"))
-        .unwrap_or_else(|e| panic!("{e}"));
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}{}",
-        stderr.await.unwrap_or_default()
-    );
-    assert!(stdout.contains("as eve (groups: engineers)"), "{stdout}");
+    let stdout = login.signed_in().await;
 
     // Without a keyring (GATEHOUSE_KEYRING=off) the refresh token sits in a 0600 file,
     // and credentials.json holds no secret.
     let dir = home.path().join(".config/gatehouse");
     let tokens = dir.join("tokens.json");
     assert!(stdout.contains(&tokens.display().to_string()), "{stdout}");
-    {
-        use std::os::unix::fs::PermissionsExt;
-        for f in [&tokens, &dir.join("credentials.json")] {
-            let mode = std::fs::metadata(f)
-                .unwrap_or_else(|e| panic!("{e}"))
-                .permissions()
-                .mode();
-            assert_eq!(mode & 0o777, 0o600, "{} is private", f.display());
-        }
-    }
-    let read = |p: &std::path::Path| -> Value {
-        serde_json::from_slice(&std::fs::read(p).unwrap_or_default()).unwrap_or(Value::Null)
-    };
-    let first = read(&tokens)["refresh_token"]
+    assert_private(&[&tokens, &dir.join("credentials.json")]);
+    let first = json_file(&tokens)["refresh_token"]
         .as_str()
         .unwrap_or_default()
         .to_string();
@@ -1789,68 +1696,45 @@ async fn gatehouse_login_device_signs_in_without_a_browser_on_that_machine() {
         "{creds}"
     );
 
-    let answer = echo_through_connect(home.path(), &off, &base).await;
+    let answer = echo_through_connect(home.path(), &off, &base, "via device login").await;
     assert_eq!(
         answer["result"]["content"][0]["text"], "Echo: via device login",
         "{answer}"
     );
     assert_ne!(
-        read(&tokens)["refresh_token"],
+        json_file(&tokens)["refresh_token"],
         first,
         "connect rotated the refresh token"
     );
 
     // Denied in the browser: the CLI says so and saves nothing new.
     let home2 = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let (login, url, stderr) = start_device_login(
-        cli(home2.path(), &off, &["login", "--device", "--url", &base]),
-        &base,
-    )
-    .await;
-    let (status, page) = approve_device(&cookie_browser(), &url, None, &base, "eve", "deny").await;
+    let login = start_device_login(home2.path(), &off, &base).await;
+    let (status, page) = approve_device(&browser(), &login.url, None, &base, "eve", "deny").await;
     assert_eq!(status, 200);
     assert!(page.contains("Denied"), "{page}");
-    let out = tokio::time::timeout(std::time::Duration::from_secs(30), login.wait_with_output())
-        .await
-        .unwrap_or_else(|_| panic!("login --device did not finish"))
-        .unwrap_or_else(|e| panic!("{e}"));
+    let (out, said) = login.finish().await;
     assert_eq!(out.status.code(), Some(1));
-    let said = stderr.await.unwrap_or_default();
     assert!(said.contains("denied"), "{said}");
     assert!(!home2.path().join(".config/gatehouse/tokens.json").exists());
 
     // Nobody approves before the code expires (its expiry set in the past here).
-    let (login, url, stderr) = start_device_login(
-        cli(home2.path(), &off, &["login", "--device", "--url", &base]),
-        &base,
-    )
-    .await;
+    let login = start_device_login(home2.path(), &off, &base).await;
+    let url = login.url.clone();
     sqlx::query("UPDATE authz_device_codes SET expires_at = '2000-01-01T00:00:00.000000Z' WHERE status = 'pending'")
         .execute(g.gw.store.pool())
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    let out = tokio::time::timeout(std::time::Duration::from_secs(30), login.wait_with_output())
-        .await
-        .unwrap_or_else(|_| panic!("login --device did not finish"))
-        .unwrap_or_else(|e| panic!("{e}"));
+    let (out, said) = login.finish().await;
     assert_eq!(out.status.code(), Some(1));
-    let said = stderr.await.unwrap_or_default();
     assert!(said.contains("expired"), "{said}");
     // The expired code no longer opens the consent page.
-    let (status, page) = approve_device(&cookie_browser(), &url, None, &base, "eve", "allow").await;
+    let (status, page) = approve_device(&browser(), &url, None, &base, "eve", "allow").await;
     assert_eq!(status, 400, "{page}");
     assert!(page.contains("not valid"));
 
     // Sign out: revoked and forgotten.
-    let out = cli(home.path(), &off, &["logout"])
-        .output()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    logout(home.path(), &off).await;
     assert!(!tokens.exists() && !dir.join("credentials.json").exists());
 
     let gw = g.stop().await;
@@ -1890,15 +1774,9 @@ async fn gatehouse_login_device_signs_in_without_a_browser_on_that_machine() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_device_grant_polls_slows_down_redeems_once_and_guards_user_codes() {
-    let stdio = everything_stdio();
-    let (mut g, _op) = gateway_with_authz(
-        free_port(),
-        &stdio_server("everything", &stdio),
-        "[device_flow]\ninterval_secs = 1\nmax_wrong_codes = 3\n",
-    )
-    .await;
+    let (mut g, _op) =
+        everything_with_authz("[device_flow]\ninterval_secs = 1\nmax_wrong_codes = 3\n").await;
     let base = g.base.clone();
-    let http = reqwest::Client::new();
     let meta = get_value(&format!("{base}/.well-known/oauth-authorization-server")).await;
     assert_eq!(
         meta["device_authorization_endpoint"],
@@ -1910,25 +1788,7 @@ async fn the_device_grant_polls_slows_down_redeems_once_and_guards_user_codes() 
             .is_some_and(|g| g.contains(&json!("urn:ietf:params:oauth:grant-type:device_code")))
     );
 
-    let register = |body: Value| {
-        let http = http.clone();
-        let base = base.clone();
-        async move {
-            let r: Value = http
-                .post(format!("{base}/oauth/register"))
-                .json(&body)
-                .send()
-                .await
-                .unwrap_or_else(|e| panic!("{e}"))
-                .json()
-                .await
-                .unwrap_or(Value::Null);
-            r["client_id"]
-                .as_str()
-                .unwrap_or_else(|| panic!("{r}"))
-                .to_string()
-        }
-    };
+    let register = |body: Value| register_client(&base, body);
     // A device-only client needs no redirect URI.
     let device_client = register(json!({"client_name": "device client",
         "grant_types": ["urn:ietf:params:oauth:grant-type:device_code", "refresh_token"]}))
@@ -1938,23 +1798,14 @@ async fn the_device_grant_polls_slows_down_redeems_once_and_guards_user_codes() 
             .await;
     let resource = format!("{base}/mcp/everything");
     let ask = |client: String, resource: String| {
-        let http = http.clone();
-        let base = base.clone();
+        let url = format!("{base}/oauth/device_authorization");
         async move {
-            let r = http
-                .post(format!("{base}/oauth/device_authorization"))
-                .form(&[
-                    ("client_id", client.as_str()),
-                    ("scope", "mcp"),
-                    ("resource", resource.as_str()),
-                ])
-                .send()
-                .await
-                .unwrap_or_else(|e| panic!("{e}"));
-            (
-                r.status().as_u16(),
-                r.json::<Value>().await.unwrap_or(Value::Null),
-            )
+            let form = [
+                ("client_id", client.as_str()),
+                ("scope", "mcp"),
+                ("resource", resource.as_str()),
+            ];
+            post_form(&url, &form).await
         }
     };
     let (s, b) = ask(code_client.clone(), resource.clone()).await;
@@ -1977,23 +1828,14 @@ async fn the_device_grant_polls_slows_down_redeems_once_and_guards_user_codes() 
     assert_eq!(d["interval"], 1);
     let device_code = d["device_code"].as_str().unwrap_or_default().to_string();
     let poll = |code: String, client: String| {
-        let http = http.clone();
-        let base = base.clone();
+        let url = format!("{base}/oauth/token");
         async move {
-            let r = http
-                .post(format!("{base}/oauth/token"))
-                .form(&[
-                    ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
-                    ("device_code", code.as_str()),
-                    ("client_id", client.as_str()),
-                ])
-                .send()
-                .await
-                .unwrap_or_else(|e| panic!("{e}"));
-            (
-                r.status().as_u16(),
-                r.json::<Value>().await.unwrap_or(Value::Null),
-            )
+            let form = [
+                ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
+                ("device_code", code.as_str()),
+                ("client_id", client.as_str()),
+            ];
+            post_form(&url, &form).await
         }
     };
     let (s, b) = poll(device_code.clone(), device_client.clone()).await;
@@ -2011,7 +1853,7 @@ async fn the_device_grant_polls_slows_down_redeems_once_and_guards_user_codes() 
     // The person types the code (lower case, no hyphen: the same code) and approves.
     let typed = user_code.replace('-', "").to_lowercase();
     let (status, page) = approve_device(
-        &cookie_browser(),
+        &browser(),
         &format!("{base}/oauth/device"),
         Some(&typed),
         &base,
@@ -2056,7 +1898,7 @@ async fn the_device_grant_polls_slows_down_redeems_once_and_guards_user_codes() 
     // Wrong codes: three tries per address, then even a right code is refused.
     let (_, d2) = ask(device_client.clone(), resource.clone()).await;
     let right = d2["user_code"].as_str().unwrap_or_default().to_string();
-    let browser = cookie_browser();
+    let browser = browser();
     for (i, wrong) in ["BBBB-BBBB", "not a code", "CCCC-CCCC"].iter().enumerate() {
         let (status, page) = approve_device(
             &browser,
@@ -2155,32 +1997,13 @@ async fn with_a_secret_service_the_refresh_token_lives_in_the_keyring_not_a_file
     let Some((_bus_owner, bus)) = secret_service(home.path()).await else {
         return;
     };
-    let stdio = everything_stdio();
-    let (mut g, _op) = gateway_with_authz(
-        free_port(),
-        &stdio_server("everything", &stdio),
-        "[device_flow]\ninterval_secs = 1\n",
-    )
-    .await;
+    let (mut g, _op) = everything_with_authz("[device_flow]\ninterval_secs = 1\n").await;
     let base = g.base.clone();
     let env = [("DBUS_SESSION_BUS_ADDRESS", bus.as_str())];
-    let (login, url, stderr) = start_device_login(
-        cli(home.path(), &env, &["login", "--device", "--url", &base]),
-        &base,
-    )
-    .await;
-    let (status, page) = approve_device(&cookie_browser(), &url, None, &base, "eve", "allow").await;
+    let login = start_device_login(home.path(), &env, &base).await;
+    let (status, page) = approve_device(&browser(), &login.url, None, &base, "eve", "allow").await;
     assert_eq!(status, 200, "{page}");
-    let out = tokio::time::timeout(std::time::Duration::from_secs(30), login.wait_with_output())
-        .await
-        .unwrap_or_else(|_| panic!("login --device did not finish"))
-        .unwrap_or_else(|e| panic!("{e}"));
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}{}",
-        stderr.await.unwrap_or_default()
-    );
+    let stdout = login.signed_in().await;
     assert!(
         stdout.contains("the refresh token in the OS keyring"),
         "{stdout}"
@@ -2207,7 +2030,7 @@ async fn with_a_secret_service_the_refresh_token_lives_in_the_keyring_not_a_file
     assert!(!creds.contains(&refresh));
 
     // `gatehouse connect` reads it from the keyring (and rotates it there).
-    let answer = echo_through_connect(home.path(), &env, &base).await;
+    let answer = echo_through_connect(home.path(), &env, &base, "via device login").await;
     assert_eq!(
         answer["result"]["content"][0]["text"], "Echo: via device login",
         "{answer}"
@@ -2219,15 +2042,7 @@ async fn with_a_secret_service_the_refresh_token_lives_in_the_keyring_not_a_file
     );
 
     // `gatehouse logout` revokes and removes it from the keyring.
-    let out = cli(home.path(), &env, &["logout"])
-        .output()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    logout(home.path(), &env).await;
     assert!(
         !keyring_listing(&bus, home.path())
             .await

@@ -170,19 +170,64 @@ fn http() -> reqwest::Client {
         .unwrap_or_default()
 }
 
-async fn json_or_error(r: reqwest::Response, what: &str) -> Result<serde_json::Value, Exit> {
+/// A response's status and JSON body (`null` when it has none).
+async fn status_and_body(r: reqwest::Response) -> (reqwest::StatusCode, serde_json::Value) {
     let status = r.status();
-    let body: serde_json::Value = r.json().await.unwrap_or(serde_json::Value::Null);
+    (status, r.json().await.unwrap_or(serde_json::Value::Null))
+}
+
+async fn json_or_error(r: reqwest::Response, what: &str) -> Result<serde_json::Value, Exit> {
+    let (status, body) = status_and_body(r).await;
     if status.is_success() {
         Ok(body)
     } else {
-        Err(Exit::Runtime(format!(
-            "{what} failed ({status}): {}",
-            body["error_description"]
-                .as_str()
-                .or(body["error"].as_str())
-                .unwrap_or("no reason given")
-        )))
+        Err(failed(what, status, &body))
+    }
+}
+
+/// `what` was refused with `status`: the OAuth error body's reason.
+fn failed(what: &str, status: reqwest::StatusCode, body: &serde_json::Value) -> Exit {
+    Exit::Runtime(format!(
+        "{what} failed ({status}): {}",
+        body["error_description"]
+            .as_str()
+            .or(body["error"].as_str())
+            .unwrap_or("no reason given")
+    ))
+}
+
+/// The control plane's sign-in metadata (RFC 8414) and the endpoints `keys` named in
+/// it; a missing one is refused with `missing(key)` (what to do instead).
+async fn discover<const N: usize>(
+    http: &reqwest::Client,
+    url: &str,
+    keys: [&str; N],
+    missing: impl Fn(&str) -> String,
+) -> Result<(serde_json::Value, [String; N]), Exit> {
+    let meta = json_or_error(
+        http.get(format!("{url}/.well-known/oauth-authorization-server"))
+            .send()
+            .await
+            .map_err(|e| Exit::Runtime(format!("cannot reach {url}: {e}")))?,
+        "reading the control plane's sign-in metadata",
+    )
+    .await?;
+    let mut endpoints: [String; N] = std::array::from_fn(|_| String::new());
+    for (slot, k) in endpoints.iter_mut().zip(keys) {
+        *slot = meta[k]
+            .as_str()
+            .map(String::from)
+            .ok_or_else(|| Exit::Runtime(missing(k)))?;
+    }
+    Ok((meta, endpoints))
+}
+
+/// The client this machine registered at `url` earlier (its loopback redirect URI
+/// matches on any port), else a new registration at `register`.
+async fn client_for(http: &reqwest::Client, url: &str, register: &str) -> Result<String, Exit> {
+    match load().ok().flatten().filter(|c| c.url == url) {
+        Some(c) => Ok(c.client_id),
+        None => register_client(http, register).await,
     }
 }
 
@@ -268,27 +313,22 @@ async fn wait_for_callback(
 pub async fn login(url: String, open_browser: bool) -> Result<(), Exit> {
     let url = url.trim_end_matches('/').to_string();
     let http = http();
-    let meta = json_or_error(
-        http.get(format!("{url}/.well-known/oauth-authorization-server"))
-            .send()
-            .await
-            .map_err(|e| Exit::Runtime(format!("cannot reach {url}: {e}")))?,
-        "reading the control plane's sign-in metadata",
+    let (meta, [authorize, token, register, issuer]) = discover(
+        &http,
+        &url,
+        [
+            "authorization_endpoint",
+            "token_endpoint",
+            "registration_endpoint",
+            "issuer",
+        ],
+        |k| {
+            format!(
+                "{url} does not offer sign-in for clients (no {k}); is [oidc] client_id configured?"
+            )
+        },
     )
     .await?;
-    let endpoint = |k: &str| {
-        meta[k].as_str().map(String::from).ok_or_else(|| {
-            Exit::Runtime(format!(
-                "{url} does not offer sign-in for clients (no {k}); is [oidc] client_id configured?"
-            ))
-        })
-    };
-    let (authorize, token, register) = (
-        endpoint("authorization_endpoint")?,
-        endpoint("token_endpoint")?,
-        endpoint("registration_endpoint")?,
-    );
-    let issuer = endpoint("issuer")?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .map_err(|e| Exit::Runtime(format!("cannot listen on 127.0.0.1: {e}")))?;
@@ -297,12 +337,7 @@ pub async fn login(url: String, open_browser: bool) -> Result<(), Exit> {
         .map_err(|e| Exit::Runtime(e.to_string()))?
         .port();
     let redirect_uri = format!("http://127.0.0.1:{port}/callback");
-    // A client registered earlier for this control plane is reused: its loopback
-    // redirect URI matches on any port.
-    let client_id = match load().ok().flatten().filter(|c| c.url == url) {
-        Some(c) => c.client_id,
-        None => register_client(&http, &register).await?,
-    };
+    let client_id = client_for(&http, &url, &register).await?;
     let verifier = random();
     let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
     let state = random();
@@ -451,32 +486,23 @@ async fn register_client(http: &reqwest::Client, register: &str) -> Result<Strin
 pub async fn login_device(url: String) -> Result<(), Exit> {
     let url = url.trim_end_matches('/').to_string();
     let http = http();
-    let meta = json_or_error(
-        http.get(format!("{url}/.well-known/oauth-authorization-server"))
-            .send()
-            .await
-            .map_err(|e| Exit::Runtime(format!("cannot reach {url}: {e}")))?,
-        "reading the control plane's sign-in metadata",
+    let (meta, [device, token, register]) = discover(
+        &http,
+        &url,
+        [
+            "device_authorization_endpoint",
+            "token_endpoint",
+            "registration_endpoint",
+        ],
+        |k| {
+            format!(
+                "{url} does not offer device sign-in (no {k} in its metadata); use `gatehouse login` with a browser"
+            )
+        },
     )
     .await?;
-    let endpoint = |k: &str| {
-        meta[k].as_str().map(String::from).ok_or_else(|| {
-            Exit::Runtime(format!(
-                "{url} does not offer device sign-in (no {k} in its metadata); use `gatehouse login` with a browser"
-            ))
-        })
-    };
-    let (device, token, register) = (
-        endpoint("device_authorization_endpoint")?,
-        endpoint("token_endpoint")?,
-        endpoint("registration_endpoint")?,
-    );
     let resource = format!("{url}/mcp");
-    let saved = load().ok().flatten().filter(|c| c.url == url);
-    let mut client_id = match saved {
-        Some(c) => c.client_id,
-        None => register_client(&http, &register).await?,
-    };
+    let mut client_id = client_for(&http, &url, &register).await?;
     let ask = |client_id: String| {
         let (http, device, resource) = (http.clone(), device.clone(), resource.clone());
         async move {
@@ -490,9 +516,7 @@ pub async fn login_device(url: String) -> Result<(), Exit> {
                 .send()
                 .await
                 .map_err(|e| Exit::Runtime(format!("{device}: {e}")))?;
-            let status = r.status();
-            let body: serde_json::Value = r.json().await.unwrap_or(serde_json::Value::Null);
-            Ok::<_, Exit>((status, body))
+            Ok::<_, Exit>(status_and_body(r).await)
         }
     };
     let (mut status, mut answer) = ask(client_id.clone()).await?;
@@ -506,13 +530,7 @@ pub async fn login_device(url: String) -> Result<(), Exit> {
         (status, answer) = ask(client_id.clone()).await?;
     }
     if !status.is_success() {
-        return Err(Exit::Runtime(format!(
-            "starting the device sign-in failed ({status}): {}",
-            answer["error_description"]
-                .as_str()
-                .or(answer["error"].as_str())
-                .unwrap_or("no reason given")
-        )));
+        return Err(failed("starting the device sign-in", status, &answer));
     }
     let field = |k: &str| {
         answer[k]
@@ -559,9 +577,8 @@ pub async fn login_device(url: String) -> Result<(), Exit> {
             }
             Err(e) => return Err(Exit::Runtime(format!("{token}: {e}"))),
         };
-        let ok = r.status().is_success();
-        let body: serde_json::Value = r.json().await.unwrap_or(serde_json::Value::Null);
-        if ok {
+        let (status, body) = status_and_body(r).await;
+        if status.is_success() {
             break body;
         }
         let why = body["error_description"].as_str().unwrap_or("");

@@ -543,23 +543,19 @@ impl Store {
             .get::<Option<String>, _>("last_polled_at")
             .and_then(|t| parse_time(&t))
             .is_some_and(|last| (now_t - last) < ChronoDuration::seconds(interval));
-        if too_soon {
-            sqlx::query(
-                "UPDATE authz_device_codes SET interval_secs = interval_secs + 5, last_polled_at = $1 WHERE device_code_hash = $2",
-            )
-            .bind(now())
-            .bind(&hash)
-            .execute(self.pool())
-            .await?;
-            return Ok(DevicePoll::SlowDown(interval + 5));
-        }
+        // Every poll is noted; one too soon also lengthens the interval by 5 s.
+        let slow_down: i64 = if too_soon { 5 } else { 0 };
         sqlx::query(
-            "UPDATE authz_device_codes SET last_polled_at = $1 WHERE device_code_hash = $2",
+            "UPDATE authz_device_codes SET interval_secs = interval_secs + $1, last_polled_at = $2 WHERE device_code_hash = $3",
         )
+        .bind(slow_down)
         .bind(now())
         .bind(&hash)
         .execute(self.pool())
         .await?;
+        if too_soon {
+            return Ok(DevicePoll::SlowDown(interval + slow_down));
+        }
         Ok(match status.as_str() {
             "pending" => DevicePoll::Pending,
             "denied" => DevicePoll::Denied,
@@ -643,74 +639,5 @@ impl Store {
             grants,
             clients,
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test]
-    async fn codes_are_single_use_and_refresh_tokens_rotate() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&format!("sqlite://{}/a.db", dir.path().display()))
-            .await
-            .unwrap();
-        let g = Grant {
-            id: "g1".into(),
-            client_id: "c1".into(),
-            principal: Principal {
-                user: "eve".into(),
-                groups: vec!["engineers".into()],
-            },
-            resource: "https://gh/mcp".into(),
-            scope: "mcp".into(),
-            revoked: false,
-        };
-        store.create_grant(&g).await.unwrap();
-        assert_eq!(store.grant("g1").await.unwrap(), Some(g));
-        let code = Code {
-            grant_id: "g1".into(),
-            client_id: "c1".into(),
-            redirect_uri: "http://127.0.0.1:1/cb".into(),
-            code_challenge: "x".into(),
-        };
-        store.create_code("the-code", &code, 60).await.unwrap();
-        assert!(matches!(
-            store.redeem_code("the-code").await.unwrap(),
-            Redeemed::Fresh(_)
-        ));
-        assert!(
-            matches!(store.redeem_code("the-code").await.unwrap(), Redeemed::Replayed(g) if g == "g1")
-        );
-        assert!(matches!(
-            store.redeem_code("other").await.unwrap(),
-            Redeemed::Unknown
-        ));
-        let stored: String = sqlx::query_scalar("SELECT code_hash FROM authz_codes")
-            .fetch_one(store.pool())
-            .await
-            .unwrap();
-        assert_ne!(stored, "the-code", "only the digest is stored");
-
-        store
-            .create_refresh_token("r1", "g1", "c1", 1)
-            .await
-            .unwrap();
-        assert!(matches!(
-            store.rotate_refresh_token("r1").await.unwrap(),
-            Redeemed::Fresh(_)
-        ));
-        assert!(matches!(
-            store.rotate_refresh_token("r1").await.unwrap(),
-            Redeemed::Replayed(_)
-        ));
-        assert_eq!(
-            store.revoke_grant("g1", "test").await.unwrap().as_deref(),
-            Some("eve")
-        );
-        assert_eq!(store.revoke_grant("g1", "test").await.unwrap(), None);
-        assert_eq!(store.recently_revoked_grants(60).await.unwrap(), ["g1"]);
-        assert!(store.grant("g1").await.unwrap().unwrap().revoked);
     }
 }

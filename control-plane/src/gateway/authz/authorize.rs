@@ -70,10 +70,14 @@ impl Pending {
     }
 }
 
-/// Keeps `p` until the person consents and signs in; returns its id, or the page to
-/// show when too many sign-ins are in progress.
-pub(super) fn add_pending(az: &super::AuthServer, p: Pending) -> Result<String, Box<Response>> {
+/// Keeps `p` until the person consents and signs in; returns its id and the consent
+/// cookie's secret, or the page to show when too many sign-ins are in progress.
+pub(super) fn add_pending(
+    az: &super::AuthServer,
+    p: Pending,
+) -> Result<(String, String), Box<Response>> {
     let id = random_secret();
+    let secret = p.consent_secret.clone();
     let mut pending = az.pending.lock().unwrap_or_else(|e| e.into_inner());
     pending.retain(|_, p| p.started.elapsed() < REQUEST_TTL);
     if pending.len() > 10_000 {
@@ -83,7 +87,7 @@ pub(super) fn add_pending(az: &super::AuthServer, p: Pending) -> Result<String, 
         )));
     }
     pending.insert(id.clone(), p);
-    Ok(id)
+    Ok((id, secret))
 }
 
 /// The query of `GET /oauth/authorize`.
@@ -110,6 +114,34 @@ pub(super) fn error_page(status: StatusCode, what: &str) -> Response {
         .into_response();
     harden(resp.headers_mut());
     resp
+}
+
+/// What the consent page can say about who `client` is (HTML).
+pub(super) fn client_identity(client: &AuthzClient) -> String {
+    if client.source == "metadata_document" {
+        format!(
+            "<p>Identified by its published document <code>{}</code>.</p>",
+            signin::escape(&client.client_id)
+        )
+    } else {
+        "<p>This application registered itself; Gatehouse cannot vouch for its name.</p>"
+            .to_string()
+    }
+}
+
+/// The authorization server, for a page a browser opens: refused (the answer boxed) when
+/// client sign-in is not configured or the request names another host.
+pub(super) fn for_browser<'a>(
+    gw: &'a Gateway,
+    headers: &HeaderMap,
+) -> Result<&'a super::AuthServer, Box<Response>> {
+    let az = gw
+        .auth_server()
+        .ok_or_else(|| Box::new(super::not_configured()))?;
+    gw.hosts
+        .check(headers)
+        .map_err(|e| Box::new(error_page(StatusCode::FORBIDDEN, &e)))?;
+    Ok(az)
 }
 
 /// No framing, no caching, no referrer: for every page of the sign-in.
@@ -173,12 +205,10 @@ pub async fn authorize(
     headers: HeaderMap,
     Query(q): Query<AuthorizeQuery>,
 ) -> Response {
-    let Some(az) = gw.auth_server() else {
-        return super::not_configured();
+    let az = match for_browser(&gw, &headers) {
+        Ok(az) => az,
+        Err(refused) => return *refused,
     };
-    if let Err(e) = gw.hosts.check(&headers) {
-        return error_page(StatusCode::FORBIDDEN, &e);
-    }
     let src = source(&peer);
     // Until the client and its redirect URI check out, errors stay on this page: a
     // redirect to an unchecked URI would make the control plane an open redirector.
@@ -265,9 +295,8 @@ pub async fn authorize(
             code_challenge: challenge,
         },
     );
-    let secret = pending.consent_secret.clone();
-    let id = match add_pending(az, pending) {
-        Ok(id) => id,
+    let (id, secret) = match add_pending(az, pending) {
+        Ok(added) => added,
         Err(page) => return *page,
     };
     let redirect_host = reqwest::Url::parse(&redirect_uri)
@@ -281,15 +310,7 @@ pub async fn authorize(
             })
         })
         .unwrap_or_default();
-    let identity = if client.source == "metadata_document" {
-        format!(
-            "<p>Identified by its published document <code>{}</code>.</p>",
-            signin::escape(&client.client_id)
-        )
-    } else {
-        "<p>This application registered itself; Gatehouse cannot vouch for its name.</p>"
-            .to_string()
-    };
+    let identity = client_identity(&client);
     let mut resp = Html(format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Allow access? · Gatehouse</title>\
          <style>body{{font-family:system-ui,sans-serif;max-width:34rem;margin:4rem auto;color:#1d2330}}\
@@ -338,12 +359,10 @@ pub async fn consent(
     headers: HeaderMap,
     axum::Form(form): axum::Form<ConsentForm>,
 ) -> Response {
-    let Some(az) = gw.auth_server() else {
-        return super::not_configured();
+    let az = match for_browser(&gw, &headers) {
+        Ok(az) => az,
+        Err(refused) => return *refused,
     };
-    if let Err(e) = gw.hosts.check(&headers) {
-        return error_page(StatusCode::FORBIDDEN, &e);
-    }
     let browser = cookie(&headers, &cookie_name(&gw, CONSENT_COOKIE)).map(str::to_string);
     let found = {
         let mut pending = az.pending.lock().unwrap_or_else(|e| e.into_inner());

@@ -13,7 +13,10 @@
 
 use super::super::Gateway;
 use super::authorize::valid_resource;
-use super::authorize::{REQUEST_TTL, Target, add_pending, consent_cookie, error_page, harden};
+use super::authorize::{
+    REQUEST_TTL, Target, add_pending, client_identity, consent_cookie, error_page, for_browser,
+    harden,
+};
 use super::clients::lookup;
 use super::token::{TokenForm, client_id, issue};
 use super::{Peer, SCOPE, oauth_error, random_secret, source};
@@ -290,11 +293,8 @@ pub async fn verify_page(
     headers: HeaderMap,
     Query(q): Query<VerifyQuery>,
 ) -> Response {
-    if gw.auth_server().is_none() {
-        return super::not_configured();
-    }
-    if let Err(e) = gw.hosts.check(&headers) {
-        return error_page(StatusCode::FORBIDDEN, &e);
+    if let Err(refused) = for_browser(&gw, &headers) {
+        return *refused;
     }
     let prefill: String = q
         .user_code
@@ -314,6 +314,16 @@ pub struct VerifyForm {
     csrf: String,
 }
 
+/// Records a refused code form (`stage: device_verify`) from `src`, with the tries the
+/// address has left when a code was checked.
+async fn verify_refused(gw: &Gateway, src: &str, reason: &str, tries_left: Option<u32>) {
+    let mut detail = serde_json::json!({ "stage": "device_verify", "reason": reason });
+    if let Some(left) = tries_left {
+        detail["tries_left"] = left.into();
+    }
+    gw.auth_failure(src, detail).await;
+}
+
 /// `POST /oauth/device`: the typed code; on a match, the consent page naming the client.
 pub async fn verify(
     State(gw): State<Arc<Gateway>>,
@@ -321,18 +331,18 @@ pub async fn verify(
     headers: HeaderMap,
     axum::Form(form): axum::Form<VerifyForm>,
 ) -> Response {
-    let Some(az) = gw.auth_server() else {
-        return super::not_configured();
+    let az = match for_browser(&gw, &headers) {
+        Ok(az) => az,
+        Err(refused) => return *refused,
     };
-    if let Err(e) = gw.hosts.check(&headers) {
-        return error_page(StatusCode::FORBIDDEN, &e);
-    }
     let src = source(&peer);
     let browser = cookie(&headers, &cookie_name(&gw, FORM_COOKIE));
     if form.csrf.is_empty() || browser != Some(form.csrf.as_str()) {
-        gw.auth_failure(
+        verify_refused(
+            &gw,
             &src,
-            serde_json::json!({ "stage": "device_verify", "reason": "the code form was not sent from this browser's page (CSRF check)" }),
+            "the code form was not sent from this browser's page (CSRF check)",
+            None,
         )
         .await;
         return error_page(
@@ -341,9 +351,11 @@ pub async fn verify(
         );
     }
     if az.wrong_user_codes.blocked(&src) {
-        gw.auth_failure(
+        verify_refused(
+            &gw,
             &src,
-            serde_json::json!({ "stage": "device_verify", "reason": "too many wrong user codes: refused without checking" }),
+            "too many wrong user codes: refused without checking",
+            None,
         )
         .await;
         return page(
@@ -361,9 +373,11 @@ pub async fn verify(
     };
     let Some(request) = found else {
         let left = az.wrong_user_codes.wrong(&src);
-        gw.auth_failure(
+        verify_refused(
+            &gw,
             &src,
-            serde_json::json!({ "stage": "device_verify", "reason": "unknown, expired or already used user code", "tries_left": left }),
+            "unknown, expired or already used user code",
+            Some(left),
         )
         .await;
         return entry_form(
@@ -386,20 +400,11 @@ pub async fn verify(
             device_code_hash: request.device_code_hash.clone(),
         },
     );
-    let secret = pending.consent_secret.clone();
-    let id = match add_pending(az, pending) {
-        Ok(id) => id,
+    let (id, secret) = match add_pending(az, pending) {
+        Ok(added) => added,
         Err(p) => return *p,
     };
-    let identity = if client.source == "metadata_document" {
-        format!(
-            "<p>Identified by its published document <code>{}</code>.</p>",
-            signin::escape(&client.client_id)
-        )
-    } else {
-        "<p>This application registered itself; Gatehouse cannot vouch for its name.</p>"
-            .to_string()
-    };
+    let identity = client_identity(&client);
     let shown = normalize_user_code(&form.user_code)
         .map(|c| format!("{}-{}", &c[..4], &c[4..]))
         .unwrap_or_default();
