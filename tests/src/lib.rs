@@ -8,7 +8,7 @@
 use gatehouse_control_plane::config::Config;
 use gatehouse_control_plane::gateway::{self, Gateway};
 use gatehouse_control_plane::store::Store;
-use serde_json::Value;
+use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::Arc;
@@ -820,4 +820,41 @@ pub async fn post_form(url: &str, form: &[(&str, &str)]) -> (u16, Value) {
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+}
+
+/// A legacy-era client on the gateway at `url` with bearer `token`: initialize, then
+/// `tools/call echo` with `message` (which a test policy may hold for approval). Returns
+/// the bodies of the initialize answer and of the call's answer, in that order.
+pub async fn initialize_then_echo(url: &str, token: &str, message: &str) -> Vec<String> {
+    let http = reqwest::Client::new();
+    let post = |body: Value, sid: Option<String>| {
+        let mut r = http
+            .post(url)
+            .bearer_auth(token)
+            .header("accept", "application/json, text/event-stream")
+            .json(&body);
+        if let Some(s) = sid {
+            r = r.header("mcp-session-id", s);
+        }
+        r.send()
+    };
+    let init = post(json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"requester","version":"1"}}}), None)
+        .await
+        .unwrap_or_else(|e| panic!("initialize: {e}"));
+    let sid = init
+        .headers()
+        .get("mcp-session-id")
+        .map(|v| v.to_str().unwrap_or_default().to_string());
+    let mut bodies = vec![init.text().await.unwrap_or_default()];
+    let _ = post(
+        json!({"jsonrpc":"2.0","method":"notifications/initialized"}),
+        sid.clone(),
+    )
+    .await;
+    let answer = match post(json!({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"echo","arguments":{"message": message}}}), sid).await {
+        Ok(r) => r.text().await.unwrap_or_default(),
+        Err(e) => format!("the call failed: {e}"),
+    };
+    bodies.push(answer);
+    bodies
 }

@@ -1026,7 +1026,7 @@ async fn the_tray_windows_approve_call_releases_a_held_gateway_call() {
     let api = ControlPlane::new(&g.base);
     let url = g.url("everything");
     let held = tokio::spawn(async move {
-        let mut client = gatehouse_e2e_call(url).await;
+        let mut client = gatehouse_e2e::initialize_then_echo(&url, TOKEN, "held").await;
         client.pop().unwrap_or_default()
     });
     let mut pending = Vec::new();
@@ -1053,39 +1053,4 @@ async fn the_tray_windows_approve_call_releases_a_held_gateway_call() {
         .expect("the held call is released")
         .unwrap();
     assert!(answer.contains("Echo: held"), "{answer}");
-}
-
-/// A session-era client on the gateway: initialize, then `echo held` (which the policy
-/// holds); returns the bodies it got.
-async fn gatehouse_e2e_call(url: String) -> Vec<String> {
-    let http = reqwest::Client::new();
-    let post = |body: Value, sid: Option<String>| {
-        let mut r = http
-            .post(&url)
-            .bearer_auth(TOKEN)
-            .header("accept", "application/json, text/event-stream")
-            .json(&body);
-        if let Some(s) = sid {
-            r = r.header("mcp-session-id", s);
-        }
-        r.send()
-    };
-    let init = post(json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"requester","version":"1"}}}), None)
-        .await
-        .unwrap();
-    let sid = init
-        .headers()
-        .get("mcp-session-id")
-        .map(|v| v.to_str().unwrap_or_default().to_string());
-    let mut bodies = vec![init.text().await.unwrap_or_default()];
-    let _ = post(
-        json!({"jsonrpc":"2.0","method":"notifications/initialized"}),
-        sid.clone(),
-    )
-    .await;
-    let r = post(json!({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"echo","arguments":{"message":"held"}}}), sid)
-        .await
-        .unwrap();
-    bodies.push(r.text().await.unwrap_or_default());
-    bodies
 }

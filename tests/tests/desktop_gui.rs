@@ -207,7 +207,9 @@ async fn the_tray_app_signs_in_and_shows_its_window() {
 
     // Someone else's calls wait for approval, on the gateway and on their laptop: the tray
     // (watch stream) shows both.
-    let held = tokio::spawn(held_call(g.url("everything")));
+    let url = g.url("everything");
+    let held =
+        tokio::spawn(async move { gatehouse_e2e::initialize_then_echo(&url, TOKEN, "hi").await });
     let other_home = tempfile::tempdir().unwrap();
     let other = other_home.path().to_path_buf();
     let base = g.base.clone();
@@ -263,39 +265,6 @@ fn redirect_uri(url: &str) -> String {
         .find(|(k, _)| k == "redirect_uri")
         .map(|(_, v)| v.into_owned())
         .expect("a redirect_uri in the sign-in URL")
-}
-
-/// A `tools/call echo` by the dev user `e2e` that the policy holds for approval.
-async fn held_call(url: String) {
-    let http = reqwest::Client::new();
-    let post = |body: Value, sid: Option<String>| {
-        let mut r = http
-            .post(&url)
-            .bearer_auth(TOKEN)
-            .header("accept", "application/json, text/event-stream")
-            .json(&body);
-        if let Some(s) = sid {
-            r = r.header("mcp-session-id", s);
-        }
-        r.send()
-    };
-    let init = post(serde_json::json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"requester","version":"1"}}}), None)
-        .await
-        .unwrap();
-    let sid = init
-        .headers()
-        .get("mcp-session-id")
-        .map(|v| v.to_str().unwrap_or_default().to_string());
-    let _ = init.text().await;
-    let _ = post(
-        serde_json::json!({"jsonrpc":"2.0","method":"notifications/initialized"}),
-        sid.clone(),
-    )
-    .await;
-    let r = post(serde_json::json!({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"echo","arguments":{"message":"hi"}}}), sid).await;
-    if let Ok(r) = r {
-        let _ = r.text().await;
-    }
 }
 
 /// One `gatehouse connect files` session: initialize, then one `tools/call` with
