@@ -24,9 +24,18 @@ pub async fn verify(
             events,
             checkpoints,
             head,
+            pruned,
         } => {
             out(&format!(
-                "audit log intact: {events} events, {checkpoints} signed checkpoints{}, chain head {head}\n",
+                "audit log intact: {events} events{}, {checkpoints} signed checkpoints{}, chain head {head}\n",
+                if pruned > 0 {
+                    format!(
+                        " (#{} onwards; events #1..#{pruned} were archived and pruned under a signed retention anchor)",
+                        pruned + 1
+                    )
+                } else {
+                    String::new()
+                },
                 if public_key.is_some() {
                     " (all by the trusted key)"
                 } else {
