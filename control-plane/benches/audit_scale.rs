@@ -1,6 +1,7 @@
 //! Audit log at scale, printed as a table: durable recording throughput (256 concurrent
-//! callers, group commit), then `gatehouse audit verify` and `gatehouse evidence export`
-//! over the whole log (wall time and peak RSS of the CLI process, by /usr/bin/time), on
+//! callers, group commit), then `gatehouse audit verify`, `gatehouse evidence export` and
+//! the offline `gatehouse audit verify --bundle` of that export, over the whole log (wall
+//! time and peak RSS of the CLI process, by /usr/bin/time), on
 //! SQLite and on PostgreSQL (a throwaway cluster, as in the tests; skipped when
 //! PostgreSQL is not installed).
 //!
@@ -127,8 +128,18 @@ fn measure(name: &str, url: &str, total: usize, rt: &tokio::runtime::Runtime) {
         .map(|t| t.lines().count())
         .unwrap_or(0);
     assert_eq!(events, total, "the bundle holds every event");
+    let (bs, bm, report) = timed(
+        url,
+        &[
+            "audit",
+            "verify",
+            "--bundle",
+            bundle.to_str().unwrap_or_default(),
+        ],
+    );
+    assert!(report.contains("intact"), "bundle verify: {report}");
     let line = format!(
-        "| {name:<10} | {total:>9} | {rate:>12.0} | {vs:>8.1} | {:>12.0} | {vm:>8.0} | {es:>8.1} | {em:>8.0} |\n",
+        "| {name:<10} | {total:>9} | {rate:>11.0} | {vs:>8.1} | {:>12.0} | {vm:>8.0} | {es:>8.1} | {em:>8.0} | {bs:>8.1} | {bm:>8.0} |\n",
         total as f64 / vs.max(0.001)
     );
     let _ = std::io::Write::write_all(&mut std::io::stderr(), line.as_bytes());
@@ -149,8 +160,8 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
-    let header = "| store      |    events | record ev/s | verify s | verify ev/s  | RSS MB   | export s | RSS MB   |\n\
-                  |------------|-----------|-------------|----------|--------------|----------|----------|----------|\n";
+    let header = "| store      |    events | record ev/s | verify s | verify ev/s  | RSS MB   | export s | RSS MB   | bundle s | RSS MB   |\n\
+                  |------------|-----------|-------------|----------|--------------|----------|----------|----------|----------|----------|\n";
     let _ = std::io::Write::write_all(&mut std::io::stderr(), header.as_bytes());
     let dir = tempfile::tempdir().expect("tempdir");
     let sqlite = format!("sqlite://{}", dir.path().join("bench.db").display());

@@ -17,6 +17,7 @@ pub mod authz;
 mod checkpoints;
 mod dashboard;
 mod db;
+pub mod leader;
 mod web_sessions;
 
 use chrono::{DateTime, Utc};
