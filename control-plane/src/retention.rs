@@ -154,12 +154,23 @@ pub async fn prune(
     archive_dir: &Path,
     key: &SigningKey,
 ) -> Result<Option<Pruned>, Exit> {
+    prune_at(store, days, archive_dir, key, chrono::Utc::now()).await
+}
+
+/// [`prune`] as if it were `now` (tests and tools that replay a retention schedule).
+pub async fn prune_at(
+    store: &Store,
+    days: u32,
+    archive_dir: &Path,
+    key: &SigningKey,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Option<Pruned>, Exit> {
     let runtime = |e: StoreError| Exit::Runtime(e.to_string());
     let Some(lead) = store.try_lead("audit retention").await.map_err(runtime)? else {
         tracing::info!("another replica is pruning the audit log");
         return Ok(None);
     };
-    let result = prune_led(store, days, archive_dir, key).await;
+    let result = prune_led(store, days, archive_dir, key, now).await;
     lead.release().await;
     result
 }
@@ -169,9 +180,10 @@ async fn prune_led(
     days: u32,
     archive_dir: &Path,
     key: &SigningKey,
+    now: chrono::DateTime<chrono::Utc>,
 ) -> Result<Option<Pruned>, Exit> {
     let runtime = |e: StoreError| Exit::Runtime(e.to_string());
-    let Some(plan) = plan(store, days, chrono::Utc::now())
+    let Some(plan) = plan(store, days, now)
         .await
         .map_err(runtime)?
     else {
