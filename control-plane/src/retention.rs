@@ -11,8 +11,9 @@
 //! 3. signs a retention anchor (the tree head there, the Merkle frontier to go on
 //!    extending it, and the archive's manifest digest) and stores it;
 //! 4. only then deletes the events up to the anchor, in small batches (the database
-//!    itself refuses to delete an event no anchor covers), and the sessions that have
-//!    ended before the cut-off and have no event left, with their approvals.
+//!    itself refuses to delete an event no anchor covers), except the newest event of
+//!    the whole log, which the writers link the next event to; and the sessions that
+//!    have ended before the cut-off and have no event left, with their approvals.
 //!
 //! Sessions still open, or with any event left, are kept: the log's remaining events
 //! refer to them, and a long session is still being recorded. Spool record ids of
@@ -292,13 +293,21 @@ async fn delete(store: &Store, plan: &Plan, anchor: &Anchor) -> Result<(), Store
     .bind(&anchor.signature)
     .execute(store.pool())
     .await?;
-    // From the oldest event still stored: a run that stopped half-way left some.
-    let first: Option<i64> = sqlx::query_scalar("SELECT MIN(seq) FROM audit_events")
-        .fetch_one(store.pool())
-        .await?;
-    let mut lo = first.map_or(plan.upto, |f| f - 1);
-    while lo < plan.upto {
-        let hi = (lo + DELETE_BATCH).min(plan.upto);
+    // From the oldest event still stored: a run that stopped half-way left some. The
+    // newest event always stays: it is the chain head every replica's writer links the
+    // next event to (the verifier skips it as covered by the anchor).
+    let (first, last): (Option<i64>, Option<i64>) =
+        sqlx::query_as("SELECT MIN(seq), MAX(seq) FROM audit_events")
+            .fetch_one(store.pool())
+            .await?;
+    let end = if last == Some(plan.upto) {
+        plan.upto - 1
+    } else {
+        plan.upto
+    };
+    let mut lo = first.map_or(end, |f| f - 1);
+    while lo < end {
+        let hi = (lo + DELETE_BATCH).min(end);
         sqlx::query("DELETE FROM audit_events WHERE seq > $1 AND seq <= $2")
             .bind(lo)
             .bind(hi)
