@@ -573,11 +573,17 @@ impl Config {
     fn validate(&self) -> Result<(), ConfigError> {
         if let Some(days) = self.audit.retention_days {
             let problem = if days == 0 {
-                Some("audit.retention_days must be at least 1 (leave it out to keep events forever)")
+                Some(
+                    "audit.retention_days must be at least 1 (leave it out to keep events forever)",
+                )
             } else if self.audit.archive_dir.is_none() {
-                Some("audit.retention_days needs audit.archive_dir: events are archived there before they are pruned")
+                Some(
+                    "audit.retention_days needs audit.archive_dir: events are archived there before they are pruned",
+                )
             } else if self.audit.signing_key.is_none() {
-                Some("audit.retention_days needs audit.signing_key: the retention anchor that keeps the pruned log verifiable is signed with it, and auditors must be able to pin that key")
+                Some(
+                    "audit.retention_days needs audit.signing_key: the retention anchor that keeps the pruned log verifiable is signed with it, and auditors must be able to pin that key",
+                )
             } else {
                 None
             };

@@ -184,10 +184,7 @@ async fn prune_led(
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<Option<Pruned>, Exit> {
     let runtime = |e: StoreError| Exit::Runtime(e.to_string());
-    let Some(plan) = plan(store, days, now)
-        .await
-        .map_err(runtime)?
-    else {
+    let Some(plan) = plan(store, days, now).await.map_err(runtime)? else {
         return Ok(None);
     };
     let previous = store.newest_anchor().await.map_err(runtime)?;

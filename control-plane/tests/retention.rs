@@ -104,7 +104,12 @@ async fn seeded(dir: &Path) -> (Store, String) {
     start(&store, "s2").await;
     record(&store, "s2", 10).await;
     assert_eq!(
-        store.write_checkpoint(&key()).await.unwrap().unwrap().tree_size,
+        store
+            .write_checkpoint(&key())
+            .await
+            .unwrap()
+            .unwrap()
+            .tree_size,
         30
     );
     record(&store, "s2", 20).await;
@@ -136,8 +141,14 @@ async fn pruned_log_verifies_from_its_anchor_and_archives_verify_offline() {
     assert_eq!((p.plan.after, p.plan.upto), (0, 30));
     assert_eq!((p.plan.sessions, p.plan.approvals), (1, 1));
     assert_eq!(count(&store, "audit_events").await, 20);
-    assert!(store.find_session("s1").await.unwrap().is_none(), "ended and empty: gone");
-    assert!(store.find_session("s2").await.unwrap().is_some(), "still has events: kept");
+    assert!(
+        store.find_session("s1").await.unwrap().is_none(),
+        "ended and empty: gone"
+    );
+    assert!(
+        store.find_session("s2").await.unwrap().is_some(),
+        "still has events: kept"
+    );
     assert_eq!(count(&store, "approvals").await, 0);
 
     // The archive is a bundle that verifies offline with only the public key, and has
@@ -158,17 +169,31 @@ async fn pruned_log_verifies_from_its_anchor_and_archives_verify_offline() {
         broken => panic!("{broken:?}"),
     }
     assert_eq!(
-        store.write_checkpoint(&key()).await.unwrap().unwrap().tree_size,
+        store
+            .write_checkpoint(&key())
+            .await
+            .unwrap()
+            .unwrap()
+            .tree_size,
         50
     );
     record(&store, "s2", 10).await;
     assert_eq!(
-        store.write_checkpoint(&key()).await.unwrap().unwrap().tree_size,
+        store
+            .write_checkpoint(&key())
+            .await
+            .unwrap()
+            .unwrap()
+            .tree_size,
         60
     );
     assert!(matches!(
         store.verify_log(Some(&trusted)).await.unwrap(),
-        LogReport::Intact { events: 30, checkpoints: 3, .. }
+        LogReport::Intact {
+            events: 30,
+            checkpoints: 3,
+            ..
+        }
     ));
 
     // A second prune archives from the first anchor on; that archive verifies offline
@@ -189,7 +214,11 @@ async fn pruned_log_verifies_from_its_anchor_and_archives_verify_offline() {
     );
     assert!(matches!(
         store.verify_log(Some(&trusted)).await.unwrap(),
-        LogReport::Intact { events: 0, pruned: 60, .. }
+        LogReport::Intact {
+            events: 0,
+            pruned: 60,
+            ..
+        }
     ));
 
     // An evidence export after pruning starts at the anchor and verifies offline.
@@ -206,7 +235,14 @@ async fn pruned_log_verifies_from_its_anchor_and_archives_verify_offline() {
     .unwrap();
     let r = verify_bundle(&out, Some(&trusted)).unwrap();
     assert!(
-        matches!(r, LogReport::Intact { events: 5, pruned: 60, .. }),
+        matches!(
+            r,
+            LogReport::Intact {
+                events: 5,
+                pruned: 60,
+                ..
+            }
+        ),
         "{r:?}"
     );
 
@@ -214,7 +250,9 @@ async fn pruned_log_verifies_from_its_anchor_and_archives_verify_offline() {
     let file = p.archive.join("audit_events.jsonl");
     let text = std::fs::read_to_string(&file).unwrap();
     std::fs::write(&file, text.replacen("{\\\"i\\\":3}", "{\\\"i\\\":4}", 1)).unwrap();
-    assert!(broken(verify_bundle(&p.archive, None).unwrap()).contains("audit_events.jsonl was changed"));
+    assert!(
+        broken(verify_bundle(&p.archive, None).unwrap()).contains("audit_events.jsonl was changed")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -243,7 +281,9 @@ async fn after_a_prune_tampering_deletion_and_forged_anchors_are_still_named() {
     }
     .sign(&other);
     insert_anchor(&store, &forged).await;
-    assert!(broken(store.verify_log(Some(&trusted)).await.unwrap()).contains("not the trusted key"));
+    assert!(
+        broken(store.verify_log(Some(&trusted)).await.unwrap()).contains("not the trusted key")
+    );
     sqlx::query("DELETE FROM audit_anchors WHERE tree_size = 40")
         .execute(store.pool())
         .await
@@ -374,6 +414,11 @@ async fn a_dry_run_plan_names_what_would_go_and_deletes_nothing() {
             && text.contains("1 ended sessions and 1 approvals"),
         "{text}"
     );
-    assert!(retention::plan(&store, 3, later(2)).await.unwrap().is_none());
+    assert!(
+        retention::plan(&store, 3, later(2))
+            .await
+            .unwrap()
+            .is_none()
+    );
     assert_eq!(count(&store, "audit_events").await, 50);
 }

@@ -306,7 +306,11 @@ fn file_seqs(path: &Path) -> Vec<i64> {
     std::fs::read_to_string(path)
         .unwrap_or_default()
         .lines()
-        .map(|l| serde_json::from_str::<Value>(l).unwrap()["seq"].as_i64().unwrap())
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["seq"]
+                .as_i64()
+                .unwrap()
+        })
         .collect()
 }
 
@@ -372,7 +376,11 @@ async fn two_replicas_deliver_each_event_once_and_the_survivor_takes_over() {
     .await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let all: Vec<i64> = (1..=100).collect();
-    assert_eq!(webhook_seqs(&got), all, "nothing lost or repeated across the takeover");
+    assert_eq!(
+        webhook_seqs(&got),
+        all,
+        "nothing lost or repeated across the takeover"
+    );
     assert_eq!(file_seqs(&file), all);
     assert_eq!(store.sink_cursor("webhook").await.unwrap(), 100);
     up.cancel();

@@ -58,8 +58,10 @@ pub async fn prune(
     dry_run: bool,
 ) -> Result<(), Exit> {
     let config = load_config(config)?;
-    let (Some(days), Some(dir)) = (config.audit.retention_days, config.audit.archive_dir.clone())
-    else {
+    let (Some(days), Some(dir)) = (
+        config.audit.retention_days,
+        config.audit.archive_dir.clone(),
+    ) else {
         return Err(Exit::Usage(
             "retention is off: set [audit] retention_days, archive_dir and signing_key to prune; nothing was pruned".into(),
         ));
@@ -68,9 +70,7 @@ pub async fn prune(
         .await
         .map_err(|e| Exit::Runtime(e.to_string()))?;
     let nothing = |days: u32| {
-        format!(
-            "nothing to prune: no signed checkpoint covers events older than {days} days yet\n"
-        )
+        format!("nothing to prune: no signed checkpoint covers events older than {days} days yet\n")
     };
     if dry_run {
         let plan = crate::retention::plan(&store, days, chrono::Utc::now())
@@ -82,7 +82,9 @@ pub async fn prune(
         }
         return Ok(());
     }
-    let key = config.signing_key().map_err(|e| Exit::Usage(e.to_string()))?;
+    let key = config
+        .signing_key()
+        .map_err(|e| Exit::Usage(e.to_string()))?;
     match crate::retention::prune(&store, days, &dir, &key).await? {
         Some(p) => out(&format!(
             "{}; the log now starts at event #{} under a signed retention anchor\n",

@@ -13,7 +13,7 @@
 
 use super::{Exit, out, sessions::open};
 use crate::store::Store;
-use crate::store::audit_read::Visit;
+use crate::store::audit_read::{Pipelined, Visit};
 use gatehouse_audit::{
     Anchor, EventRef, Frontier, LogReport, LogVerifier, StoredCheckpoint, StoredEvent,
 };
@@ -272,8 +272,9 @@ pub(crate) async fn write_range(
         error: None,
     };
     let mut ex = store
-        .scan_events(start, range.upto, exporter)
+        .scan_events(start, range.upto, Pipelined::new(exporter))
         .await
+        .and_then(Pipelined::finish)
         .map_err(runtime)?;
     let written_fail =
         |e: std::io::Error| Exit::Runtime(format!("cannot write {}: {e}", events_path.display()));

@@ -42,7 +42,9 @@ async fn start(config: Config, dev: bool, listener: tokio::net::TcpListener) -> 
         (Some(days), Some(dir)) => Some((
             *days,
             dir.clone(),
-            config.signing_key().map_err(|e| Exit::Usage(e.to_string()))?,
+            config
+                .signing_key()
+                .map_err(|e| Exit::Usage(e.to_string()))?,
             std::time::Duration::from_secs(config.audit.prune_every_secs.max(1)),
         )),
         _ => None,

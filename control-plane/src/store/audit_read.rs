@@ -25,6 +25,151 @@ pub trait Visit: Send + 'static {
     fn visit(&mut self, e: &EventRef<'_>) -> bool;
 }
 
+/// Events per page handed from the reader to a [`Pipelined`] visitor's thread.
+const PIPE_PAGE: usize = 2048;
+
+/// A page of events copied out of the reader: one string of every field, plus offsets.
+#[derive(Default)]
+struct Page {
+    text: String,
+    rows: Vec<(i64, [(u32, u32); 12])>,
+}
+
+/// Marks an absent (NULL) field in a [`Page`].
+const NONE: u32 = u32::MAX;
+
+impl Page {
+    fn push(&mut self, e: &EventRef<'_>) {
+        let fields = [
+            Some(e.session_id),
+            Some(e.at),
+            Some(e.direction),
+            Some(e.kind),
+            e.method,
+            e.tool,
+            e.rpc_id,
+            Some(e.payload),
+            e.masked,
+            e.decision,
+            e.prev_hash,
+            e.hash,
+        ];
+        let mut cols = [(0u32, NONE); 12];
+        for (col, f) in cols.iter_mut().zip(fields) {
+            if let Some(f) = f {
+                *col = (self.text.len() as u32, f.len() as u32);
+                self.text.push_str(f);
+            }
+        }
+        self.rows.push((e.seq, cols));
+    }
+
+    fn get(&self, i: usize) -> EventRef<'_> {
+        let (seq, cols) = &self.rows[i];
+        let f = |c: usize| {
+            let (at, len) = cols[c];
+            (len != NONE).then(|| &self.text[at as usize..(at + len) as usize])
+        };
+        EventRef {
+            seq: *seq,
+            session_id: f(0).unwrap_or_default(),
+            at: f(1).unwrap_or_default(),
+            direction: f(2).unwrap_or_default(),
+            kind: f(3).unwrap_or_default(),
+            method: f(4),
+            tool: f(5),
+            rpc_id: f(6),
+            payload: f(7).unwrap_or_default(),
+            masked: f(8),
+            decision: f(9),
+            prev_hash: f(10),
+            hash: f(11),
+        }
+    }
+
+    fn clear(&mut self) {
+        self.text.clear();
+        self.rows.clear();
+    }
+}
+
+/// Runs a visitor on a thread of its own, fed pages of events copied from the reader,
+/// so reading (SQLite decoding, COPY parsing) and visiting (encoding, hashing, writing)
+/// use two cores. The pages are recycled: no allocation per event.
+pub struct Pipelined<V: Visit> {
+    page: Page,
+    to_worker: Option<std::sync::mpsc::SyncSender<Page>>,
+    recycled: std::sync::mpsc::Receiver<Page>,
+    worker: Option<std::thread::JoinHandle<V>>,
+    stopped: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl<V: Visit> Pipelined<V> {
+    /// Starts the visitor's thread.
+    pub fn new(mut visitor: V) -> Pipelined<V> {
+        use std::sync::atomic::Ordering;
+        let (to_worker, pages) = std::sync::mpsc::sync_channel::<Page>(2);
+        let (give_back, recycled) = std::sync::mpsc::channel::<Page>();
+        let stopped = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stop = stopped.clone();
+        let worker = std::thread::spawn(move || {
+            for mut page in pages {
+                for i in 0..page.rows.len() {
+                    if !visitor.visit(&page.get(i)) {
+                        stop.store(true, Ordering::Relaxed);
+                        return visitor;
+                    }
+                }
+                page.clear();
+                let _ = give_back.send(page);
+            }
+            visitor
+        });
+        Pipelined {
+            page: Page::default(),
+            to_worker: Some(to_worker),
+            recycled,
+            worker: Some(worker),
+            stopped,
+        }
+    }
+
+    fn flush(&mut self) {
+        let next = self.recycled.try_recv().unwrap_or_default();
+        let full = std::mem::replace(&mut self.page, next);
+        if let Some(tx) = &self.to_worker {
+            // Fails only when the visitor stopped early; `stopped` says so.
+            let _ = tx.send(full);
+        }
+    }
+
+    /// Hands over the last page, waits for the visitor and returns it.
+    pub fn finish(mut self) -> Result<V, StoreError> {
+        if !self.page.rows.is_empty() {
+            self.flush();
+        }
+        self.to_worker = None;
+        self.worker
+            .take()
+            .map(|w| w.join())
+            .and_then(Result::ok)
+            .ok_or_else(|| StoreError("the audit verifier thread failed".into()))
+    }
+}
+
+impl<V: Visit> Visit for Pipelined<V> {
+    fn visit(&mut self, e: &EventRef<'_>) -> bool {
+        if self.stopped.load(std::sync::atomic::Ordering::Relaxed) {
+            return false;
+        }
+        self.page.push(e);
+        if self.page.rows.len() >= PIPE_PAGE {
+            self.flush();
+        }
+        true
+    }
+}
+
 impl Visit for LogVerifier {
     fn visit(&mut self, e: &EventRef<'_>) -> bool {
         self.push(e)
@@ -98,8 +243,12 @@ impl Store {
             let anchor = self.newest_anchor().await?;
             let checkpoints = self.checkpoints().await?;
             let start = anchor.as_ref().map_or(0, |a| a.tree_size);
-            let v = LogVerifier::new(checkpoints, anchor.as_ref(), trusted_key);
-            let report = self.scan_events(start, i64::MAX, v).await?.finish();
+            let v = Pipelined::new(LogVerifier::new(checkpoints, anchor.as_ref(), trusted_key));
+            let report = self
+                .scan_events(start, i64::MAX, v)
+                .await?
+                .finish()?
+                .finish();
             // A prune that committed between reading the anchor and the first page moves
             // the log's start: look once more before calling that a deletion.
             let moved = || async {
@@ -107,9 +256,7 @@ impl Store {
                     .await
                     .map(|a| a.map_or(0, |a| a.tree_size) != start)
             };
-            if !retried
-                && matches!(&report, LogReport::Broken { events: 0, .. })
-                && moved().await?
+            if !retried && matches!(&report, LogReport::Broken { events: 0, .. }) && moved().await?
             {
                 retried = true;
                 continue;

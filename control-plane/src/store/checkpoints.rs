@@ -16,12 +16,13 @@ pub(crate) async fn sign(store: &Store, key: &SigningKey) -> Result<Option<TreeH
     let (mut frontier, mut head) = start(store).await?;
     let mut after = frontier.size() as i64;
     loop {
-        let rows: Vec<(i64, Option<String>)> =
-            sqlx::query_as("SELECT seq, hash FROM audit_events WHERE seq > $1 ORDER BY seq LIMIT $2")
-                .bind(after)
-                .bind(PAGE)
-                .fetch_all(store.pool())
-                .await?;
+        let rows: Vec<(i64, Option<String>)> = sqlx::query_as(
+            "SELECT seq, hash FROM audit_events WHERE seq > $1 ORDER BY seq LIMIT $2",
+        )
+        .bind(after)
+        .bind(PAGE)
+        .fetch_all(store.pool())
+        .await?;
         for (seq, hash) in &rows {
             let leaf = hash.as_deref().and_then(hash_bytes);
             match leaf {

@@ -447,11 +447,7 @@ mod tests {
         .sign(key)
     }
 
-    fn run(
-        events: &[StoredEvent],
-        cps: &[StoredCheckpoint],
-        anchor: Option<&Anchor>,
-    ) -> LogReport {
+    fn run(events: &[StoredEvent], cps: &[StoredCheckpoint], anchor: Option<&Anchor>) -> LogReport {
         let trusted = public_key_hex(&key());
         let mut v = LogVerifier::new(cps.to_vec(), anchor, Some(&trusted));
         for e in events {
@@ -496,9 +492,7 @@ mod tests {
             checkpoint(3, &log[..77]),
         ];
         match run(&log[40..], &cps, Some(&a)) {
-            LogReport::Intact {
-                events, pruned, ..
-            } => assert_eq!((events, pruned), (60, 40)),
+            LogReport::Intact { events, pruned, .. } => assert_eq!((events, pruned), (60, 40)),
             broken => panic!("{broken:?}"),
         }
         // Events still present under the anchor (a prune half done) are skipped.
@@ -508,7 +502,10 @@ mod tests {
         ));
         // Cut without an anchor.
         let r = reason(run(&log[40..], &cps[2..], None));
-        assert!(r.contains("starts at event #41") && r.contains("no signed retention anchor"), "{r}");
+        assert!(
+            r.contains("starts at event #41") && r.contains("no signed retention anchor"),
+            "{r}"
+        );
         // Deleted beyond the anchor.
         let r = reason(run(&log[50..], &cps, Some(&a)));
         assert!(r.contains("events #41..#50 were deleted"), "{r}");
