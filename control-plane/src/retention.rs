@@ -13,7 +13,8 @@
 //! 4. only then deletes the events up to the anchor, in small batches (the database
 //!    itself refuses to delete an event no anchor covers), except the newest event of
 //!    the whole log, which the writers link the next event to; and the sessions that
-//!    have ended before the cut-off and have no event left, with their approvals.
+//!    have ended before the cut-off and have no event left, with their approvals, and
+//!    the checkpoints before the anchor (all of these are in the archive).
 //!
 //! Sessions still open, or with any event left, are kept: the log's remaining events
 //! refer to them, and a long session is still being recorded. Spool record ids of
@@ -96,14 +97,25 @@ pub async fn plan(
             .await?
             .unwrap_or(0),
     };
-    let checkpoint = store
-        .checkpoints()
-        .await?
-        .into_iter()
-        .filter(|c| c.tree_size > after && c.tree_size <= limit)
-        .max_by_key(|c| (c.tree_size, c.id));
-    let Some(checkpoint) = checkpoint else {
+    let checkpoint: Option<(i64, i64, String, String, String, String, String)> = sqlx::query_as(
+        "SELECT id, tree_size, root_hash, chain_head, at, public_key, signature FROM checkpoints \
+         WHERE tree_size > $1 AND tree_size <= $2 ORDER BY tree_size DESC, id DESC LIMIT 1",
+    )
+    .bind(after)
+    .bind(limit)
+    .fetch_optional(store.pool())
+    .await?;
+    let Some((id, tree_size, root_hash, chain_head, at, public_key, signature)) = checkpoint else {
         return Ok(None);
+    };
+    let checkpoint = StoredCheckpoint {
+        id,
+        tree_size,
+        root_hash,
+        chain_head,
+        at,
+        public_key,
+        signature,
     };
     let gone = GONE_SESSIONS;
     let sessions: i64 =
@@ -312,6 +324,11 @@ async fn delete(store: &Store, plan: &Plan, anchor: &Anchor) -> Result<(), Store
             .await?;
         lo = hi;
     }
+    // Checkpoints inside the pruned range are in the archive; the one at the anchor stays.
+    sqlx::query("DELETE FROM checkpoints WHERE tree_size < $1")
+        .bind(plan.upto)
+        .execute(store.pool())
+        .await?;
     let mut tx = store.pool().begin().await?;
     let gone = format!("SELECT s.id FROM sessions s WHERE {GONE_SESSIONS}");
     for sql in [

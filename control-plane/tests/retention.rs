@@ -212,6 +212,11 @@ async fn pruned_log_verifies_from_its_anchor_and_archives_verify_offline() {
         1,
         "the newest event stays: the next one links to it"
     );
+    assert_eq!(
+        count(&store, "checkpoints").await,
+        1,
+        "checkpoints before the anchor are in the archives"
+    );
     assert!(matches!(
         store.verify_log(Some(&trusted)).await.unwrap(),
         LogReport::Intact {
