@@ -312,8 +312,6 @@ fn scan_sqlite<V: Visit>(
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
-    // Read the file through a memory map: no read() call and copy per database page.
-    conn.pragma_update(None, "mmap_size", 1i64 << 30)?;
     let mut stmt = conn.prepare(&format!(
         "SELECT {COLUMNS} FROM audit_events WHERE seq > ?1 AND seq <= ?2 ORDER BY seq LIMIT ?3"
     ))?;
