@@ -431,6 +431,13 @@ pub struct AuditConfig {
     pub checkpoint_secs: u64,
     /// Where the audit log is streamed as it grows (`[[audit.sinks]]`).
     pub sinks: Vec<crate::sinks::SinkConfig>,
+    /// Days audit events are kept in the store; older ones are archived to a bundle in
+    /// `archive_dir`, then pruned under a signed anchor. Unset: kept forever.
+    pub retention_days: Option<u32>,
+    /// Where retention writes its archive bundles (required with `retention_days`).
+    pub archive_dir: Option<PathBuf>,
+    /// Seconds between retention runs in `gatehouse serve`.
+    pub prune_every_secs: u64,
 }
 
 impl Default for AuditConfig {
@@ -439,6 +446,9 @@ impl Default for AuditConfig {
             signing_key: None,
             checkpoint_secs: 60,
             sinks: Vec::new(),
+            retention_days: None,
+            archive_dir: None,
+            prune_every_secs: 3600,
         }
     }
 }
@@ -716,6 +726,26 @@ impl Config {
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
+        if let Some(days) = self.audit.retention_days {
+            let problem = if days == 0 {
+                Some(
+                    "audit.retention_days must be at least 1 (leave it out to keep events forever)",
+                )
+            } else if self.audit.archive_dir.is_none() {
+                Some(
+                    "audit.retention_days needs audit.archive_dir: events are archived there before they are pruned",
+                )
+            } else if self.audit.signing_key.is_none() {
+                Some(
+                    "audit.retention_days needs audit.signing_key: the retention anchor that keeps the pruned log verifiable is signed with it, and auditors must be able to pin that key",
+                )
+            } else {
+                None
+            };
+            if let Some(p) = problem {
+                return Err(ConfigError::Invalid(p.to_string()));
+            }
+        }
         let mut sinks = std::collections::HashSet::new();
         for sink in &self.audit.sinks {
             sink.validate().map_err(ConfigError::Invalid)?;

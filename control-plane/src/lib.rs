@@ -9,5 +9,6 @@ pub mod demo_server;
 pub mod gateway;
 pub mod metrics;
 pub mod pins;
+pub mod retention;
 pub mod sinks;
 pub mod store;

@@ -288,6 +288,14 @@ enum AuditCommand {
         #[arg(long)]
         bundle: Option<PathBuf>,
     },
+    /// Archive, then prune, the events older than `[audit] retention_days` (to
+    /// `[audit] archive_dir`); the rest of the log still verifies. `gatehouse serve` does
+    /// this periodically by itself.
+    Prune {
+        /// Only print what would be archived and pruned.
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -396,6 +404,11 @@ fn main() -> std::process::ExitCode {
                 config,
                 database,
             } => commands::audit::verify(config, database, public_key, bundle).await,
+            Command::Audit {
+                command: AuditCommand::Prune { dry_run },
+                config,
+                database,
+            } => commands::audit::prune(config, database, dry_run).await,
             Command::Evidence {
                 command: EvidenceCommand::Export { from, to, out },
                 config,

@@ -6,8 +6,14 @@
 //! only then moves the cursor. While the receiver is down it retries the same batch with
 //! exponential backoff; after a restart it resumes at the cursor. A crash between a
 //! delivery and the cursor update repeats that one batch: receivers deduplicate by `seq`.
+//!
+//! With several replicas on one PostgreSQL, each sink is delivered by one replica at a
+//! time: the one holding the sink's advisory lock ([`Store::try_lead`]). The others wait
+//! and take over when its connection drops (the replica died); the cursor is shared in
+//! the database, so the new leader resumes where the old one stopped.
 
 use crate::store::Store;
+use crate::store::leader::Leadership;
 use gatehouse_audit::StoredEvent;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -92,17 +98,65 @@ impl SinkConfig {
     }
 }
 
-/// Runs one sink until `stop` is cancelled.
+/// Runs one sink until `stop` is cancelled, delivering whenever this replica leads it.
 pub async fn run(store: Store, config: SinkConfig, stop: CancellationToken) {
     let name = config.name();
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
         .build()
         .unwrap_or_default();
+    let job = format!("audit sink {name}");
+    let mut following = false;
+    loop {
+        let wait = match store.try_lead(&job).await {
+            Ok(Some(mut lead)) => {
+                if following {
+                    tracing::info!(sink = %name, "took over delivery of this audit sink");
+                }
+                following = false;
+                deliver(&store, &config, &name, &http, &mut lead, &stop).await;
+                lead.release().await;
+                Duration::from_millis(200)
+            }
+            Ok(None) => {
+                if !following {
+                    tracing::info!(sink = %name, "another replica delivers this audit sink; standing by");
+                }
+                following = true;
+                Duration::from_secs(1)
+            }
+            Err(e) => {
+                tracing::warn!(sink = %name, error = %e, "cannot take the lead of this audit sink; retrying");
+                Duration::from_secs(2)
+            }
+        };
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(wait) => {}
+        }
+    }
+}
+
+/// Delivers batches while `lead` holds, until `stop` is cancelled.
+async fn deliver(
+    store: &Store,
+    config: &SinkConfig,
+    name: &str,
+    http: &reqwest::Client,
+    lead: &mut Leadership,
+    stop: &CancellationToken,
+) {
     let mut backoff = Duration::from_millis(200);
     let mut changes = store.events_written();
     loop {
-        let outcome = step(&store, &config, &name, &http).await;
+        if stop.is_cancelled() {
+            return;
+        }
+        if !lead.holds().await {
+            tracing::warn!(sink = %name, "lost the lead of this audit sink (database connection dropped)");
+            return;
+        }
+        let outcome = step(store, config, name, http).await;
         let wait = match outcome {
             Ok(delivered) if delivered > 0 => {
                 backoff = Duration::from_millis(200);

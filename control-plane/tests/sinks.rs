@@ -65,6 +65,16 @@ type Received = Arc<Mutex<Vec<Value>>>;
 
 /// A receiver on `addr` until the token is cancelled.
 async fn receiver(addr: std::net::SocketAddr, got: Received, stop: CancellationToken) {
+    slow_receiver(addr, got, stop, Duration::ZERO).await
+}
+
+/// A receiver that takes `delay` to answer each webhook POST.
+async fn slow_receiver(
+    addr: std::net::SocketAddr,
+    got: Received,
+    stop: CancellationToken,
+    delay: Duration,
+) {
     let app = Router::new()
         .route(
             "/events",
@@ -72,6 +82,7 @@ async fn receiver(addr: std::net::SocketAddr, got: Received, stop: CancellationT
                 let got = got.clone();
                 move |Json(v): Json<Value>| async move {
                     got.lock().unwrap().push(v);
+                    tokio::time::sleep(delay).await;
                 }
             }),
         )
@@ -253,4 +264,124 @@ fn sinks_missing_their_target_are_refused() {
     .unwrap_err()
     .to_string();
     assert!(e.contains("named `webhook`"), "{e}");
+}
+
+const BIN: &str = env!("CARGO_BIN_EXE_gatehouse");
+
+/// A `gatehouse serve` process (a replica) on a free port; killed with SIGKILL on drop.
+async fn replica(dir: &Path, name: &str, database: &str, sinks: &str) -> tokio::process::Child {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let config = dir.join(format!("{name}.toml"));
+    std::fs::write(
+        &config,
+        format!("listen = \"127.0.0.1:{port}\"\ndatabase = \"{database}\"\n{sinks}"),
+    )
+    .unwrap();
+    let child = tokio::process::Command::new(BIN)
+        .args(["serve", "--config"])
+        .arg(&config)
+        .env("RUST_LOG", "error")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    for _ in 0..400 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
+            return child;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("replica {name} did not start");
+}
+
+fn file_seqs(path: &Path) -> Vec<i64> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["seq"]
+                .as_i64()
+                .unwrap()
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_replicas_deliver_each_event_once_and_the_survivor_takes_over() {
+    let pg = common::pg::Cluster::start();
+    let url = common::pg::fresh_database(&pg.url("postgres")).await;
+    let dir = tempfile::tempdir().unwrap();
+    // The events come from the database (any replica's writer); this store is a third.
+    let store = Store::open(&url).await.unwrap();
+    store
+        .start_session(NewSession {
+            id: "s1".into(),
+            principal: "alice".into(),
+            groups: vec![],
+            server: "db".into(),
+            era: "legacy".into(),
+            client: None,
+            protocol_version: None,
+        })
+        .await
+        .unwrap();
+    record(&store, 0, 30).await;
+    let addr = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let got: Received = Arc::default();
+    let up = CancellationToken::new();
+    // A slow receiver: a second replica polling the shared cursor while a batch is on
+    // its way would send it again.
+    slow_receiver(addr, got.clone(), up.clone(), Duration::from_millis(300)).await;
+    // Both replicas write the jsonl sink to the same file: a line twice would show.
+    let file = dir.path().join("audit.jsonl");
+    let sinks = format!(
+        "[[audit.sinks]]\ntype = \"webhook\"\nurl = \"http://{addr}/events\"\nbatch = 7\n\
+         [[audit.sinks]]\ntype = \"jsonl\"\npath = \"{}\"\nbatch = 7\n",
+        file.display()
+    );
+    let mut a = replica(dir.path(), "a", &url, &sinks).await;
+    wait_for("replica a to deliver the first 30", || {
+        webhook_seqs(&got).len() >= 30 && file_seqs(&file).len() >= 30
+    })
+    .await;
+    let _b = replica(dir.path(), "b", &url, &sinks).await;
+    record(&store, 30, 40).await;
+    wait_for("70 events", || {
+        webhook_seqs(&got).len() >= 70 && file_seqs(&file).len() >= 70
+    })
+    .await;
+    // Time for a second delivery to show up, if there were one.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let once: Vec<i64> = (1..=70).collect();
+    assert_eq!(webhook_seqs(&got), once, "each event once, in order");
+    assert_eq!(file_seqs(&file), once, "each line once, in order");
+
+    // The leader dies; the other replica takes over at the shared cursor.
+    a.kill().await.unwrap();
+    record(&store, 70, 30).await;
+    wait_for("replica b to deliver the rest", || {
+        webhook_seqs(&got).len() >= 100 && file_seqs(&file).len() >= 100
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let all: Vec<i64> = (1..=100).collect();
+    assert_eq!(
+        webhook_seqs(&got),
+        all,
+        "nothing lost or repeated across the takeover"
+    );
+    assert_eq!(file_seqs(&file), all);
+    assert_eq!(store.sink_cursor("webhook").await.unwrap(), 100);
+    up.cancel();
 }

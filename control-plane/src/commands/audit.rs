@@ -1,7 +1,8 @@
 //! `gatehouse audit verify`: checks the audit log's hash chain and signed checkpoints.
+//! `gatehouse audit prune`: archives and prunes events past the retention period.
 
-use super::{Exit, out, sessions::open};
-use crate::store::ChainReport;
+use super::{Exit, load_config, out, sessions::open};
+use crate::store::{ChainReport, Store};
 use std::path::PathBuf;
 
 /// Exit 0 when every event and checkpoint is intact, 1 (naming the first problem) when not.
@@ -24,9 +25,18 @@ pub async fn verify(
             events,
             checkpoints,
             head,
+            pruned,
         } => {
             out(&format!(
-                "audit log intact: {events} events, {checkpoints} signed checkpoints{}, chain head {head}\n",
+                "audit log intact: {events} events{}, {checkpoints} signed checkpoints{}, chain head {head}\n",
+                if pruned > 0 {
+                    format!(
+                        " (#{} onwards; events #1..#{pruned} were archived and pruned under a signed retention anchor)",
+                        pruned + 1
+                    )
+                } else {
+                    String::new()
+                },
                 if public_key.is_some() {
                     " (all by the trusted key)"
                 } else {
@@ -39,4 +49,49 @@ pub async fn verify(
             "AUDIT LOG TAMPERED: {reason}. The {events} events before it are intact. Preserve the database file and tell your security team."
         ))),
     }
+}
+
+/// Archives then prunes what retention says is due (or, with `dry_run`, says what).
+pub async fn prune(
+    config: Option<PathBuf>,
+    database: Option<String>,
+    dry_run: bool,
+) -> Result<(), Exit> {
+    let config = load_config(config)?;
+    let (Some(days), Some(dir)) = (
+        config.audit.retention_days,
+        config.audit.archive_dir.clone(),
+    ) else {
+        return Err(Exit::Usage(
+            "retention is off: set [audit] retention_days, archive_dir and signing_key to prune; nothing was pruned".into(),
+        ));
+    };
+    let store = Store::open(&database.unwrap_or_else(|| config.database.clone()))
+        .await
+        .map_err(|e| Exit::Runtime(e.to_string()))?;
+    let nothing = |days: u32| {
+        format!("nothing to prune: no signed checkpoint covers events older than {days} days yet\n")
+    };
+    if dry_run {
+        let plan = crate::retention::plan(&store, days, chrono::Utc::now())
+            .await
+            .map_err(|e| Exit::Runtime(e.to_string()))?;
+        match plan {
+            Some(p) => out(&format!("would have: {}\n", p.describe(&dir))),
+            None => out(&nothing(days)),
+        }
+        return Ok(());
+    }
+    let key = config
+        .signing_key()
+        .map_err(|e| Exit::Usage(e.to_string()))?;
+    match crate::retention::prune(&store, days, &dir, &key).await? {
+        Some(p) => out(&format!(
+            "{}; the log now starts at event #{} under a signed retention anchor\n",
+            p.plan.describe(&dir),
+            p.plan.upto + 1
+        )),
+        None => out(&nothing(days)),
+    }
+    Ok(())
 }

@@ -2,18 +2,27 @@
 //! they can verify offline with only the public key (`gatehouse audit verify --bundle`).
 //!
 //! The bundle carries the whole chain up to the end of the period (so it verifies from
-//! the first event), the checkpoints over it, the sessions, approvals, policy versions
-//! and tool pins of the period, a manifest of SHA-256 hashes of every file, and a
-//! printable report mapping the evidence to SOC 2 criteria.
+//! the first event, or from the signed retention anchor the store's log starts at, which
+//! it includes), the checkpoints over it, the sessions, approvals, policy versions and
+//! tool pins of the period, a manifest of SHA-256 hashes of every file, and a printable
+//! report mapping the evidence to SOC 2 criteria. Retention archives
+//! ([`crate::retention`]) are bundles of the same format.
+//!
+//! Export and offline verification stream: events go from the database to the file one
+//! at a time, hashed and verified on the way, so memory stays flat for any log length.
 
 use super::{Exit, out, sessions::open};
 use crate::store::Store;
-use gatehouse_audit::{LogReport, StoredCheckpoint, StoredEvent, verify_log};
+use crate::store::audit_read::{Pipelined, Visit};
+use gatehouse_audit::{
+    Anchor, EventRef, Frontier, LogReport, LogVerifier, StoredCheckpoint, StoredEvent,
+};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use sqlx::Row;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::io::{BufRead, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
 const FORMAT: &str = "gatehouse-evidence-v1";
@@ -88,10 +97,17 @@ fn write_file(
     bytes: &[u8],
     manifest: &mut BTreeMap<String, String>,
 ) -> Result<(), Exit> {
-    std::fs::write(dir.join(name), bytes)
-        .map_err(|e| Exit::Runtime(format!("cannot write {}: {e}", dir.join(name).display())))?;
+    write_durably(&dir.join(name), bytes)?;
     manifest.insert(name.to_string(), hex::encode(Sha256::digest(bytes)));
     Ok(())
+}
+
+/// Writes a file and flushes it to disk (an archive is the only copy once pruned).
+fn write_durably(path: &Path, bytes: &[u8]) -> Result<(), Exit> {
+    let fail = |e: std::io::Error| Exit::Runtime(format!("cannot write {}: {e}", path.display()));
+    let mut f = std::fs::File::create(path).map_err(fail)?;
+    f.write_all(bytes).map_err(fail)?;
+    f.sync_all().map_err(fail)
 }
 
 /// Writes the bundle for `[from, to]` into `out_dir` (created; must be empty or new).
@@ -140,22 +156,153 @@ pub async fn write_bundle(
     to: &str,
     out_dir: &Path,
 ) -> Result<String, Exit> {
-    let (from, to) = (from.to_string(), to.to_string());
-    let events: Vec<StoredEvent> = store
-        .all_events()
+    let upto: Option<i64> = sqlx::query_scalar("SELECT MAX(seq) FROM audit_events WHERE at <= $1")
+        .bind(to)
+        .fetch_one(store.pool())
         .await
-        .map_err(|e| Exit::Runtime(e.to_string()))?
-        .into_iter()
-        .filter(|e| e.at <= to)
-        .collect();
-    let last_seq = events.last().map_or(0, |e| e.seq);
+        .map_err(|e| Exit::Runtime(e.to_string()))?;
+    let anchor = store
+        .newest_anchor()
+        .await
+        .map_err(|e| Exit::Runtime(e.to_string()))?;
+    let start = anchor.as_ref().map_or(0, |a| a.tree_size);
+    let upto = upto.unwrap_or(start).max(start);
+    let b = write_range(
+        store,
+        &Range {
+            from: from.to_string(),
+            to: to.to_string(),
+            anchor,
+            upto,
+            archive: false,
+        },
+        out_dir,
+    )
+    .await?;
+    Ok(b.summary)
+}
+
+/// What a bundle holds.
+pub(crate) struct Range {
+    /// The period (RFC 3339) sessions, approvals and the report cover.
+    pub from: String,
+    /// Its end.
+    pub to: String,
+    /// The anchor the bundle's events start after (`None`: they start at event #1).
+    pub anchor: Option<Anchor>,
+    /// The last event in the bundle.
+    pub upto: i64,
+    /// A retention archive (every session and approval up to `to`, not the period's).
+    pub archive: bool,
+}
+
+/// A bundle just written.
+pub(crate) struct Written {
+    /// One line for people.
+    pub summary: String,
+    /// SHA-256 (hex) of its manifest.json.
+    pub manifest_digest: String,
+    /// The chain hash of its last event.
+    pub head: String,
+    /// The Merkle frontier after its last event (over the whole log, pruned events included).
+    pub frontier: Frontier,
+}
+
+/// Streams `audit_events.jsonl` out of the store: each event is written, hashed for the
+/// manifest, verified and counted for the report on the way.
+struct Exporter {
+    file: BufWriter<std::fs::File>,
+    digest: Sha256,
+    line: Vec<u8>,
+    verifier: LogVerifier,
+    from: String,
+    stats: Stats,
+    events: u64,
+    error: Option<std::io::Error>,
+}
+
+impl Visit for Exporter {
+    fn visit(&mut self, e: &EventRef<'_>) -> bool {
+        self.line.clear();
+        if let Err(err) = serde_json::to_writer(&mut self.line, e) {
+            self.error = Some(err.into());
+            return false;
+        }
+        self.line.push(b'\n');
+        if let Err(err) = self.file.write_all(&self.line) {
+            self.error = Some(err);
+            return false;
+        }
+        self.digest.update(&self.line);
+        self.events += 1;
+        if e.at >= self.from.as_str() {
+            self.stats.add(e);
+        }
+        self.verifier.push(e)
+    }
+}
+
+pub(crate) async fn write_range(
+    store: &Store,
+    range: &Range,
+    out_dir: &Path,
+) -> Result<Written, Exit> {
+    let runtime = |e: crate::store::StoreError| Exit::Runtime(e.to_string());
+    let (from, to) = (range.from.clone(), range.to.clone());
+    let start = range.anchor.as_ref().map_or(0, |a| a.tree_size);
     let checkpoints: Vec<StoredCheckpoint> = store
         .checkpoints()
         .await
-        .map_err(|e| Exit::Runtime(e.to_string()))?
+        .map_err(runtime)?
         .into_iter()
-        .filter(|c| c.tree_size <= last_seq)
+        .filter(|c| c.tree_size <= range.upto)
         .collect();
+    let mut manifest = BTreeMap::new();
+    let events_path = out_dir.join("audit_events.jsonl");
+    let file = std::fs::File::create(&events_path)
+        .map_err(|e| Exit::Runtime(format!("cannot write {}: {e}", events_path.display())))?;
+    let exporter = Exporter {
+        file: BufWriter::with_capacity(1 << 20, file),
+        digest: Sha256::new(),
+        line: Vec::with_capacity(4096),
+        verifier: LogVerifier::new(checkpoints.clone(), range.anchor.as_ref(), None),
+        from: from.clone(),
+        stats: Stats::default(),
+        events: 0,
+        error: None,
+    };
+    let mut ex = store
+        .scan_events(start, range.upto, Pipelined::new(exporter))
+        .await
+        .and_then(Pipelined::finish)
+        .map_err(runtime)?;
+    let written_fail =
+        |e: std::io::Error| Exit::Runtime(format!("cannot write {}: {e}", events_path.display()));
+    if let Some(e) = ex.error.take() {
+        return Err(written_fail(e));
+    }
+    let file = ex
+        .file
+        .into_inner()
+        .map_err(|e| written_fail(e.into_error()))?;
+    file.sync_all().map_err(written_fail)?;
+    manifest.insert(
+        "audit_events.jsonl".to_string(),
+        hex::encode(ex.digest.finalize()),
+    );
+    let frontier = ex.verifier.frontier().clone();
+    let events = ex.events;
+    let head = match ex.verifier.finish() {
+        LogReport::Intact { head, .. } => head,
+        LogReport::Broken { reason, .. } => {
+            return Err(Exit::Runtime(format!(
+                "the store does not verify, so no evidence was exported: {reason}"
+            )));
+        }
+    };
+    // Sessions, approvals: the period's; an archive takes all up to its end, so every
+    // one it lets retention delete is in it.
+    let since = if range.archive { "" } else { from.as_str() };
     let sessions = json_rows(
         store,
         "SELECT json_object('id', id, 'principal', principal, 'groups', json(groups_json), 'server', server, 'era', era, \
@@ -166,7 +313,7 @@ pub async fn write_bundle(
          'client_name', client_name, 'client_version', client_version, 'protocol_version', protocol_version, \
          'started_at', started_at, 'ended_at', ended_at, 'end_reason', end_reason, 'message_count', message_count)::text \
          FROM sessions WHERE started_at <= $1 AND (ended_at IS NULL OR ended_at >= $2) ORDER BY started_at",
-        &[&to, &from],
+        &[&to, since],
     )
     .await?;
     let approvals = json_rows(
@@ -183,7 +330,7 @@ pub async fn write_bundle(
          'decided_at', a.decided_at, 'reason', a.reason, 'votes', (SELECT COALESCE(json_agg(json_build_object('approver', v.approver, \
          'vote', v.vote, 'reason', v.reason, 'at', v.at)), '[]'::json) FROM approval_votes v WHERE v.approval_id = a.id))::text \
          FROM approvals a WHERE a.created_at BETWEEN $1 AND $2 ORDER BY a.created_at",
-        &[&from, &to],
+        &[since, &to],
     )
     .await?;
     let policies = json_rows(
@@ -205,16 +352,6 @@ pub async fn write_bundle(
     )
     .await?;
 
-    let mut manifest = BTreeMap::new();
-    write_lines(
-        out_dir,
-        "audit_events.jsonl",
-        &events
-            .iter()
-            .map(|e| serde_json::to_string(e).unwrap_or_default())
-            .collect::<Vec<_>>(),
-        &mut manifest,
-    )?;
     write_lines(
         out_dir,
         "checkpoints.jsonl",
@@ -224,15 +361,24 @@ pub async fn write_bundle(
             .collect::<Vec<_>>(),
         &mut manifest,
     )?;
+    write_lines(
+        out_dir,
+        "anchors.jsonl",
+        &range
+            .anchor
+            .iter()
+            .map(|a| serde_json::to_string(a).unwrap_or_default())
+            .collect::<Vec<_>>(),
+        &mut manifest,
+    )?;
     write_lines(out_dir, "sessions.jsonl", &sessions, &mut manifest)?;
     write_lines(out_dir, "approvals.jsonl", &approvals, &mut manifest)?;
     write_lines(out_dir, "policies.jsonl", &policies, &mut manifest)?;
     write_lines(out_dir, "tool_pins.jsonl", &pins, &mut manifest)?;
-    let in_period: Vec<&StoredEvent> = events.iter().filter(|e| e.at >= from).collect();
     let report = report_html(
         &from,
         &to,
-        &in_period,
+        &ex.stats,
         &checkpoints,
         &sessions,
         &approvals,
@@ -240,51 +386,112 @@ pub async fn write_bundle(
         &pins,
     );
     write_file(out_dir, "report.html", report.as_bytes(), &mut manifest)?;
-    let verdict = verify_log(events.iter().cloned(), &checkpoints, None);
-    let head = match &verdict {
-        LogReport::Intact { head, .. } => head.clone(),
-        LogReport::Broken { reason, .. } => {
-            return Err(Exit::Runtime(format!(
-                "the store does not verify, so no evidence was exported: {reason}"
-            )));
-        }
-    };
+    let mut keys: std::collections::BTreeSet<String> =
+        checkpoints.iter().map(|c| c.public_key.clone()).collect();
+    keys.extend(range.anchor.iter().map(|a| a.public_key.clone()));
     let doc = json!({
         "format": FORMAT,
+        "kind": if range.archive { "retention-archive" } else { "evidence" },
         "from": from,
         "to": to,
         "generated_at": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
-        "events": events.len(),
-        "events_in_period": in_period.len(),
+        "first_seq": start + 1,
+        "last_seq": range.upto,
+        "events": events,
+        "events_in_period": ex.stats.events,
         "chain_head": head,
-        "public_keys": checkpoints.iter().map(|c| c.public_key.clone()).collect::<std::collections::BTreeSet<_>>(),
+        "public_keys": keys,
         "files": manifest,
     });
-    std::fs::write(
-        out_dir.join("manifest.json"),
-        serde_json::to_string_pretty(&doc).unwrap_or_default(),
-    )
-    .map_err(|e| Exit::Runtime(e.to_string()))?;
-    Ok(format!(
-        "evidence for {from} .. {to} written to {}: {} sessions, {} events in the period ({} in the chain), {} approvals, {} policy versions, {} checkpoints",
-        out_dir.display(),
-        sessions.len(),
-        in_period.len(),
-        events.len(),
-        approvals.len(),
-        policies.len(),
-        checkpoints.len()
-    ))
+    let manifest_text = serde_json::to_string_pretty(&doc).unwrap_or_default();
+    write_durably(&out_dir.join("manifest.json"), manifest_text.as_bytes())?;
+    // The folder's entries themselves are durable only once the folder is flushed.
+    std::fs::File::open(out_dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| Exit::Runtime(format!("cannot flush {}: {e}", out_dir.display())))?;
+    Ok(Written {
+        summary: format!(
+            "evidence for {from} .. {to} written to {}: {} sessions, {} events in the period ({} in the chain{}), {} approvals, {} policy versions, {} checkpoints",
+            out_dir.display(),
+            sessions.len(),
+            ex.stats.events,
+            events,
+            if start > 0 {
+                format!(", from #{} after the retention anchor", start + 1)
+            } else {
+                String::new()
+            },
+            approvals.len(),
+            policies.len(),
+            checkpoints.len()
+        ),
+        manifest_digest: hex::encode(Sha256::digest(manifest_text.as_bytes())),
+        head,
+        frontier,
+    })
 }
 
-/// Verifies a bundle offline: every file against the manifest, then the chain and the
+/// What the report counts over the period's events.
+#[derive(Default)]
+struct Stats {
+    events: u64,
+    effects: BTreeMap<String, usize>,
+    masked: BTreeMap<String, u64>,
+    changed_tools: usize,
+}
+
+impl Stats {
+    fn add(&mut self, e: &EventRef<'_>) {
+        #[derive(serde::Deserialize)]
+        struct Decision<'a> {
+            #[serde(borrow)]
+            effect: Option<std::borrow::Cow<'a, str>>,
+        }
+        self.events += 1;
+        if let Some(d) = e
+            .decision
+            .and_then(|d| serde_json::from_str::<Decision<'_>>(d).ok())
+        {
+            let effect = d.effect.as_deref().unwrap_or("?");
+            match self.effects.get_mut(effect) {
+                Some(n) => *n += 1,
+                None => {
+                    self.effects.insert(effect.to_string(), 1);
+                }
+            }
+        }
+        if let Some(m) = e
+            .masked
+            .and_then(|m| serde_json::from_str::<BTreeMap<&str, u64>>(m).ok())
+        {
+            for (k, n) in m {
+                match self.masked.get_mut(k) {
+                    Some(total) => *total += n,
+                    None => {
+                        self.masked.insert(k.to_string(), n);
+                    }
+                }
+            }
+        }
+        if e.kind == "tool_changed" {
+            self.changed_tools += 1;
+        }
+    }
+}
+
+/// Verifies a bundle offline, streaming: every file against the manifest, then the
+/// chain (from event #1 or the bundle's signed retention anchor), the anchor and the
 /// checkpoints (by `trusted_key` when given).
 pub fn verify_bundle(dir: &Path, trusted_key: Option<&str>) -> Result<LogReport, Exit> {
-    let read = |name: &str| {
-        std::fs::read(dir.join(name))
+    let open = |name: &str| {
+        std::fs::File::open(dir.join(name))
             .map_err(|e| Exit::Usage(format!("{}: {e}", dir.join(name).display())))
     };
-    let manifest: Value = serde_json::from_slice(&read("manifest.json")?)
+    let mut text = String::new();
+    open("manifest.json")?
+        .read_to_string(&mut text)
+        .map_err(|e| Exit::Usage(format!("manifest.json: {e}")))?;
+    let manifest: Value = serde_json::from_str(&text)
         .map_err(|e| Exit::Usage(format!("manifest.json is not valid JSON: {e}")))?;
     if manifest["format"] != FORMAT {
         return Err(Exit::Usage(format!(
@@ -294,8 +501,10 @@ pub fn verify_bundle(dir: &Path, trusted_key: Option<&str>) -> Result<LogReport,
     }
     let files = manifest["files"].as_object().cloned().unwrap_or_default();
     for (name, want) in &files {
-        let got = hex::encode(Sha256::digest(read(name)?));
-        if want.as_str() != Some(got.as_str()) {
+        let mut h = Sha256::new();
+        std::io::copy(&mut open(name)?, &mut h)
+            .map_err(|e| Exit::Usage(format!("{}: {e}", dir.join(name).display())))?;
+        if want.as_str() != Some(hex::encode(h.finalize()).as_str()) {
             return Ok(LogReport::Broken {
                 events: 0,
                 reason: format!(
@@ -304,26 +513,59 @@ pub fn verify_bundle(dir: &Path, trusted_key: Option<&str>) -> Result<LogReport,
             });
         }
     }
-    let parse = |name: &str| -> Result<Vec<String>, Exit> {
-        Ok(String::from_utf8_lossy(&read(name)?)
+    for name in ["audit_events.jsonl", "checkpoints.jsonl"] {
+        if !files.contains_key(name) {
+            return Ok(LogReport::Broken {
+                events: 0,
+                reason: format!("{name} is not in the manifest: the bundle was altered"),
+            });
+        }
+    }
+    let small = |name: &str| -> Result<Vec<String>, Exit> {
+        if !files.contains_key(name) {
+            // Bundles from before retention have no anchors.jsonl.
+            return Ok(Vec::new());
+        }
+        std::io::BufReader::new(open(name)?)
             .lines()
-            .filter(|l| !l.is_empty())
-            .map(String::from)
-            .collect())
+            .filter(|l| l.as_ref().map_or(true, |l| !l.is_empty()))
+            .collect::<Result<_, _>>()
+            .map_err(|e| Exit::Usage(format!("{name}: {e}")))
     };
-    let events: Vec<StoredEvent> = parse("audit_events.jsonl")?
-        .iter()
-        .map(|l| {
-            serde_json::from_str(l).map_err(|e| Exit::Usage(format!("audit_events.jsonl: {e}")))
-        })
-        .collect::<Result<_, _>>()?;
-    let checkpoints: Vec<StoredCheckpoint> = parse("checkpoints.jsonl")?
+    let checkpoints: Vec<StoredCheckpoint> = small("checkpoints.jsonl")?
         .iter()
         .map(|l| {
             serde_json::from_str(l).map_err(|e| Exit::Usage(format!("checkpoints.jsonl: {e}")))
         })
         .collect::<Result<_, _>>()?;
-    Ok(verify_log(events, &checkpoints, trusted_key))
+    let anchors: Vec<Anchor> = small("anchors.jsonl")?
+        .iter()
+        .map(|l| serde_json::from_str(l).map_err(|e| Exit::Usage(format!("anchors.jsonl: {e}"))))
+        .collect::<Result<_, _>>()?;
+    let anchor = anchors.into_iter().max_by_key(|a| a.tree_size);
+    let mut v = LogVerifier::new(checkpoints, anchor.as_ref(), trusted_key);
+    let mut lines = std::io::BufReader::with_capacity(1 << 20, open("audit_events.jsonl")?);
+    let mut line = String::new();
+    let mut n = 0u64;
+    loop {
+        line.clear();
+        let read = lines
+            .read_line(&mut line)
+            .map_err(|e| Exit::Usage(format!("audit_events.jsonl: {e}")))?;
+        if read == 0 {
+            break;
+        }
+        n += 1;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let e: StoredEvent = serde_json::from_str(&line)
+            .map_err(|e| Exit::Usage(format!("audit_events.jsonl line {n}: {e}")))?;
+        if !v.push(&e.as_ref()) {
+            break;
+        }
+    }
+    Ok(v.finish())
 }
 
 fn esc(s: &str) -> String {
@@ -337,7 +579,7 @@ fn esc(s: &str) -> String {
 fn report_html(
     from: &str,
     to: &str,
-    events: &[&StoredEvent],
+    stats: &Stats,
     checkpoints: &[StoredCheckpoint],
     sessions: &[String],
     approvals: &[String],
@@ -365,29 +607,7 @@ fn report_html(
             ))
             .or_default() += 1;
     }
-    let mut effects: BTreeMap<String, usize> = BTreeMap::new();
-    let mut masked: BTreeMap<String, u64> = BTreeMap::new();
-    for e in events {
-        if let Some(d) = e
-            .decision
-            .as_deref()
-            .and_then(|d| serde_json::from_str::<Value>(d).ok())
-        {
-            *effects
-                .entry(d["effect"].as_str().unwrap_or("?").to_string())
-                .or_default() += 1;
-        }
-        if let Some(m) = e
-            .masked
-            .as_deref()
-            .and_then(|m| serde_json::from_str::<BTreeMap<String, u64>>(m).ok())
-        {
-            for (k, n) in m {
-                *masked.entry(k).or_default() += n;
-            }
-        }
-    }
-    let changed_tools = events.iter().filter(|e| e.kind == "tool_changed").count();
+    let (effects, masked, changed_tools) = (&stats.effects, &stats.masked, stats.changed_tools);
     // People read minutes, not microseconds.
     let human = |t: &str| {
         t.get(..16)
@@ -409,7 +629,7 @@ fn report_html(
         esc(from),
         esc(to),
         sessions.len(),
-        events.len(),
+        stats.events,
         checkpoints.len()
     );
     let _ = write!(
@@ -427,7 +647,7 @@ fn report_html(
         h,
         "<h2>CC6.2 / CC6.3 Authorization — policy decisions and approvals</h2><table><tr><th>decision</th><th>requests</th></tr>"
     );
-    for (k, n) in &effects {
+    for (k, n) in effects {
         let _ = write!(h, "<tr><td>{}</td><td>{n}</td></tr>", esc(k));
     }
     let _ = write!(
@@ -467,7 +687,7 @@ fn report_html(
         h,
         "</table><h2>CC7.2 Monitoring — what was recorded and protected</h2><table><tr><th>sensitive values masked</th><th>count</th></tr>"
     );
-    for (k, n) in &masked {
+    for (k, n) in masked {
         let _ = write!(h, "<tr><td>{}</td><td>{n}</td></tr>", esc(k));
     }
     let _ = write!(

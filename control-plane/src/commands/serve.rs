@@ -38,7 +38,28 @@ async fn start(config: Config, dev: bool, listener: tokio::net::TcpListener) -> 
         .map_err(|e| Exit::Runtime(e.to_string()))?;
     let servers: Vec<&str> = config.servers.iter().map(|s| s.name.as_str()).collect();
     tracing::info!(%addr, database = %config.database, servers = ?servers, "gatehouse is listening");
+    let retention = match (&config.audit.retention_days, &config.audit.archive_dir) {
+        (Some(days), Some(dir)) => Some((
+            *days,
+            dir.clone(),
+            config
+                .signing_key()
+                .map_err(|e| Exit::Usage(e.to_string()))?,
+            std::time::Duration::from_secs(config.audit.prune_every_secs.max(1)),
+        )),
+        _ => None,
+    };
     let gw = Gateway::new(config, store, dev).map_err(|e| Exit::Usage(e.to_string()))?;
+    if let Some((days, dir, key, every)) = retention {
+        tokio::spawn(crate::retention::run(
+            gw.store.clone(),
+            days,
+            dir,
+            key,
+            every,
+            gw.shutdown.clone(),
+        ));
+    }
     // Old codes, tokens, grants and unused clients: collected now and periodically.
     let gc = gateway::authz::gc::spawn(gw.clone());
     let served = gateway::serve(gw, listener, shutdown_signal()).await;

@@ -13,9 +13,12 @@
 //! that transaction, so the replicas' groups are serialised and the hash chain stays one
 //! line: no fork, no gap in `seq`.
 
+pub mod audit_read;
 pub mod authz;
+mod checkpoints;
 mod dashboard;
 mod db;
+pub mod leader;
 mod sqlite_writer;
 mod web_sessions;
 
@@ -26,7 +29,6 @@ pub use dashboard::{
 pub use db::{Backend, Sql};
 use gatehouse_audit::{
     ChainRecord, GENESIS, SigningKey, StoredCheckpoint, StoredEvent, TreeHead, chain_hash,
-    merkle_root, public_key_hex,
 };
 use serde::Serialize;
 use sqlx::any::AnyRow;
@@ -88,6 +90,12 @@ pub struct StoreError(pub String);
 
 impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
+        StoreError(e.to_string())
+    }
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
         StoreError(e.to_string())
     }
 }
@@ -477,39 +485,7 @@ impl Store {
     /// Signs a checkpoint over the whole log as it is now (unless the newest checkpoint
     /// already covers it). Returns the head it signed.
     pub async fn write_checkpoint(&self, key: &SigningKey) -> Result<Option<TreeHead>, StoreError> {
-        let rows: Vec<(i64, String)> =
-            sqlx::query_as("SELECT seq, hash FROM audit_events ORDER BY seq")
-                .fetch_all(&self.pool)
-                .await?;
-        let Some((size, head)) = rows.last().cloned() else {
-            return Ok(None);
-        };
-        let last: Option<i64> = sqlx::query_scalar("SELECT MAX(tree_size) FROM checkpoints")
-            .fetch_one(&self.pool)
-            .await?;
-        if last == Some(size) {
-            return Ok(None);
-        }
-        let leaves: Vec<Vec<u8>> = rows
-            .iter()
-            .map(|(_, h)| hex::decode(h).unwrap_or_default())
-            .collect();
-        let tree = TreeHead {
-            tree_size: size,
-            root: hex::encode(merkle_root(&leaves)),
-            chain_head: head,
-            at: now(),
-        };
-        sqlx::query("INSERT INTO checkpoints (tree_size, root_hash, chain_head, at, public_key, signature) VALUES ($1, $2, $3, $4, $5, $6)")
-            .bind(tree.tree_size)
-            .bind(&tree.root)
-            .bind(&tree.chain_head)
-            .bind(&tree.at)
-            .bind(public_key_hex(key))
-            .bind(tree.sign(key))
-            .execute(&self.pool)
-            .await?;
-        Ok(Some(tree))
+        checkpoints::sign(self, key).await
     }
 
     /// Walks the whole audit log in order and checks the hash chain, then every signed
@@ -519,19 +495,9 @@ impl Store {
     }
 
     /// [`Store::verify_chain`] with a public key (hex) the checkpoints must be signed with.
+    /// Streams: memory stays flat whatever the log's length.
     pub async fn verify_log(&self, trusted_key: Option<&str>) -> Result<ChainReport, StoreError> {
-        let events = self.all_events().await?;
-        let checkpoints = self.checkpoints().await?;
-        Ok(gatehouse_audit::verify_log(
-            events,
-            &checkpoints,
-            trusted_key,
-        ))
-    }
-
-    /// Every audit event with its chain links, in order.
-    pub async fn all_events(&self) -> Result<Vec<StoredEvent>, StoreError> {
-        self.events_where("", None).await
+        self.verify_streaming(trusted_key).await
     }
 
     async fn events_where(
@@ -1113,6 +1079,7 @@ async fn apply(tx: &mut AnyConnection, op: &Op, at: &str) -> Result<(), StoreErr
 #[cfg(test)]
 mod tests {
     use super::*;
+    use gatehouse_audit::public_key_hex;
 
     async fn temp_store() -> (Store, tempfile::TempDir) {
         let dir = tempfile::tempdir().unwrap();

@@ -27,12 +27,6 @@ use tokio::sync::{oneshot, watch};
 /// before it is on disk: the most a power loss can take.
 const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
 
-impl From<rusqlite::Error> for StoreError {
-    fn from(e: rusqlite::Error) -> Self {
-        StoreError(e.to_string())
-    }
-}
-
 /// The writing side of a SQLite store; cheap to clone.
 #[derive(Clone)]
 pub(super) struct SqliteWriter {

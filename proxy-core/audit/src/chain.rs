@@ -36,26 +36,42 @@ pub struct ChainRecord<'a> {
 /// array of the fields in a fixed order: unambiguous (strings are quoted and escaped, so no
 /// field can bleed into the next) and the same in any language.
 pub fn chain_hash(prev_hash: &str, r: &ChainRecord<'_>) -> String {
+    hex::encode(chain_digest(prev_hash, r, &mut Vec::new()))
+}
+
+/// [`chain_hash`] as bytes, encoding into `buf` (cleared first) so a verifier walking
+/// millions of events reuses one buffer instead of allocating per event.
+pub fn chain_digest(prev_hash: &str, r: &ChainRecord<'_>, buf: &mut Vec<u8>) -> [u8; 32] {
+    buf.clear();
     // A tuple serializes as a JSON array: the same text as building the array as a
-    // `Value`, without the intermediate allocations.
-    let canonical = serde_json::to_string(&(
-        r.seq,
-        r.session_id,
-        r.at,
-        r.direction,
-        r.kind,
-        r.method,
-        r.tool,
-        r.rpc_id,
-        r.payload,
-        r.masked,
-        r.decision,
-    ))
-    .unwrap_or_default();
+    // `Value`, without the intermediate allocations. Writing plain strings and integers
+    // into a Vec cannot fail.
+    let _ = serde_json::to_writer(
+        &mut *buf,
+        &(
+            r.seq,
+            r.session_id,
+            r.at,
+            r.direction,
+            r.kind,
+            r.method,
+            r.tool,
+            r.rpc_id,
+            r.payload,
+            r.masked,
+            r.decision,
+        ),
+    );
     let mut h = Sha256::new();
     h.update(prev_hash.as_bytes());
-    h.update(canonical.as_bytes());
-    hex::encode(h.finalize())
+    h.update(&buf[..]);
+    h.finalize().into()
+}
+
+/// A 64-character hex hash as bytes; `None` when it is not one.
+pub fn hash_bytes(hex_hash: &str) -> Option<[u8; 32]> {
+    let mut b = [0u8; 32];
+    hex::decode_to_slice(hex_hash, &mut b).ok().map(|_| b)
 }
 
 /// Where and how the chain is broken.
@@ -88,7 +104,9 @@ pub enum ChainBreak {
 pub struct Verifier {
     last_seq: Option<i64>,
     last_hash: String,
+    last_bytes: [u8; 32],
     checked: u64,
+    buf: Vec<u8>,
 }
 
 impl Default for Verifier {
@@ -96,12 +114,25 @@ impl Default for Verifier {
         Verifier {
             last_seq: None,
             last_hash: GENESIS.to_string(),
+            last_bytes: [0; 32],
             checked: 0,
+            buf: Vec::with_capacity(1024),
         }
     }
 }
 
 impl Verifier {
+    /// A verifier whose next event must be `seq + 1`, linking to `hash`: the start of a
+    /// log whose events up to `seq` were pruned under a signed anchor.
+    pub fn resume(seq: i64, hash: &str) -> Verifier {
+        Verifier {
+            last_seq: Some(seq),
+            last_hash: hash.to_string(),
+            last_bytes: hash_bytes(hash).unwrap_or_default(),
+            ..Verifier::default()
+        }
+    }
+
     /// Checks the next event given its stored `prev_hash` and `hash`.
     pub fn check(
         &mut self,
@@ -126,11 +157,14 @@ impl Verifier {
         if prev_hash != self.last_hash {
             return Err(ChainBreak::Link { seq: r.seq });
         }
-        if chain_hash(prev_hash, r) != hash {
+        let digest = chain_digest(prev_hash, r, &mut self.buf);
+        if hash_bytes(hash) != Some(digest) || hash.bytes().any(|b| b.is_ascii_uppercase()) {
             return Err(ChainBreak::Content { seq: r.seq });
         }
         self.last_seq = Some(r.seq);
-        self.last_hash = hash.to_string();
+        self.last_hash.clear();
+        self.last_hash.push_str(hash);
+        self.last_bytes = digest;
         self.checked += 1;
         Ok(())
     }
@@ -143,6 +177,16 @@ impl Verifier {
     /// The hash of the last good event (the chain head), `GENESIS` when none.
     pub fn head(&self) -> &str {
         &self.last_hash
+    }
+
+    /// The chain head as bytes (the Merkle leaf of the last good event).
+    pub fn head_bytes(&self) -> &[u8; 32] {
+        &self.last_bytes
+    }
+
+    /// The seq of the last good event (0 before any, or the anchor's when resumed).
+    pub fn last_seq(&self) -> i64 {
+        self.last_seq.unwrap_or(0)
     }
 }
 

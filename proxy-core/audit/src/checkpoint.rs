@@ -4,30 +4,6 @@
 //! its Merkle root lets one event be proven included without the whole log.
 
 use ed25519_dalek::{Signature, Signer, SigningKey, Verifier as _, VerifyingKey};
-use sha2::{Digest, Sha256};
-
-/// RFC 6962 Merkle tree hash over leaves (each leaf is an event hash's bytes).
-pub fn merkle_root(leaves: &[Vec<u8>]) -> [u8; 32] {
-    match leaves.len() {
-        0 => Sha256::digest([]).into(),
-        1 => {
-            let mut h = Sha256::new();
-            h.update([0u8]);
-            h.update(&leaves[0]);
-            h.finalize().into()
-        }
-        n => {
-            // The largest power of two smaller than n.
-            let k = 1usize << (usize::BITS - 1 - (n - 1).leading_zeros());
-            let (l, r) = (merkle_root(&leaves[..k]), merkle_root(&leaves[k..]));
-            let mut h = Sha256::new();
-            h.update([1u8]);
-            h.update(l);
-            h.update(r);
-            h.finalize().into()
-        }
-    }
-}
 
 /// What a checkpoint asserts.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,18 +34,23 @@ impl TreeHead {
 
     /// True when `signature` (hex) is this head signed by `public_key` (hex).
     pub fn verify(&self, public_key: &str, signature: &str) -> bool {
-        let key = hex::decode(public_key)
-            .ok()
-            .and_then(|b| <[u8; 32]>::try_from(b).ok())
-            .and_then(|b| VerifyingKey::from_bytes(&b).ok());
-        let sig = hex::decode(signature)
-            .ok()
-            .and_then(|b| <[u8; 64]>::try_from(b).ok())
-            .map(|b| Signature::from_bytes(&b));
-        match (key, sig) {
-            (Some(k), Some(s)) => k.verify(&self.message(), &s).is_ok(),
-            _ => false,
-        }
+        verify_message(public_key, signature, &self.message())
+    }
+}
+
+/// True when `signature` (hex) is `message` signed by `public_key` (hex).
+pub(crate) fn verify_message(public_key: &str, signature: &str, message: &[u8]) -> bool {
+    let key = hex::decode(public_key)
+        .ok()
+        .and_then(|b| <[u8; 32]>::try_from(b).ok())
+        .and_then(|b| VerifyingKey::from_bytes(&b).ok());
+    let sig = hex::decode(signature)
+        .ok()
+        .and_then(|b| <[u8; 64]>::try_from(b).ok())
+        .map(|b| Signature::from_bytes(&b));
+    match (key, sig) {
+        (Some(k), Some(s)) => k.verify(message, &s).is_ok(),
+        _ => false,
     }
 }
 
@@ -92,32 +73,6 @@ pub fn public_key_hex(key: &SigningKey) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn leaf(n: u8) -> Vec<u8> {
-        vec![n; 32]
-    }
-
-    #[test]
-    fn merkle_roots_follow_rfc_6962_shape() {
-        let one = merkle_root(&[leaf(1)]);
-        let two = merkle_root(&[leaf(1), leaf(2)]);
-        let mut h = Sha256::new();
-        h.update([1u8]);
-        h.update(one);
-        h.update(merkle_root(&[leaf(2)]));
-        assert_eq!(two, <[u8; 32]>::from(h.finalize()));
-        // Three leaves split 2 + 1.
-        let three = merkle_root(&[leaf(1), leaf(2), leaf(3)]);
-        let mut h = Sha256::new();
-        h.update([1u8]);
-        h.update(two);
-        h.update(merkle_root(&[leaf(3)]));
-        assert_eq!(three, <[u8; 32]>::from(h.finalize()));
-        assert_ne!(
-            merkle_root(&[leaf(1), leaf(2), leaf(3)]),
-            merkle_root(&[leaf(1), leaf(3), leaf(2)])
-        );
-    }
 
     #[test]
     fn signatures_bind_every_field() {

@@ -4,13 +4,20 @@
 //! reordering any recorded event breaks the chain from that point on, and a verifier that
 //! knows nothing but the rows can say where. Signed checkpoints (Ed25519 over an RFC 6962
 //! Merkle tree head) pin the log up to a point, so a truncated or rewritten tail is caught.
+//! Verification streams: the Merkle tree is extended one event at a time from a compact
+//! frontier, so a log of any length verifies in constant memory, and a log pruned under
+//! a signed retention anchor verifies from where the anchor left off.
 
+mod anchor;
 mod chain;
 mod checkpoint;
 mod log;
+mod merkle;
 
-pub use chain::{ChainBreak, ChainRecord, GENESIS, Verifier, chain_hash};
-pub use checkpoint::{TreeHead, merkle_root, public_key_hex, signing_key_from_hex};
+pub use anchor::Anchor;
+pub use chain::{ChainBreak, ChainRecord, GENESIS, Verifier, chain_digest, chain_hash, hash_bytes};
+pub use checkpoint::{TreeHead, public_key_hex, signing_key_from_hex};
 /// Ed25519 keys, re-exported so callers need no second copy of the crate.
 pub use ed25519_dalek::SigningKey;
-pub use log::{LogReport, StoredCheckpoint, StoredEvent, verify_log};
+pub use log::{EventRef, LogReport, LogVerifier, StoredCheckpoint, StoredEvent, verify_log};
+pub use merkle::{Frontier, merkle_root};

@@ -1,8 +1,10 @@
 //! Verifying a whole log as stored — in the live database or in an exported bundle —
 //! with the same code, so an auditor's offline check is the check the server runs.
 
-use crate::chain::{ChainRecord, Verifier};
-use crate::checkpoint::{TreeHead, merkle_root};
+use crate::anchor::Anchor;
+use crate::chain::{ChainRecord, Verifier, hash_bytes};
+use crate::checkpoint::TreeHead;
+use crate::merkle::Frontier;
 use serde::{Deserialize, Serialize};
 
 /// An audit event with its chain links, as stored and exported.
@@ -37,8 +39,9 @@ pub struct StoredEvent {
 }
 
 impl StoredEvent {
-    fn record(&self) -> ChainRecord<'_> {
-        ChainRecord {
+    /// The same event, borrowed.
+    pub fn as_ref(&self) -> EventRef<'_> {
+        EventRef {
             seq: self.seq,
             session_id: &self.session_id,
             at: &self.at,
@@ -50,6 +53,59 @@ impl StoredEvent {
             payload: &self.payload,
             masked: self.masked.as_deref(),
             decision: self.decision.as_deref(),
+            prev_hash: self.prev_hash.as_deref(),
+            hash: self.hash.as_deref(),
+        }
+    }
+}
+
+/// An audit event borrowed from wherever it is being read (a database row, a line of a
+/// bundle): what the streaming verifier and exporter take, so reading a million events
+/// allocates nothing per event. Serializes exactly as [`StoredEvent`] does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct EventRef<'a> {
+    /// Position.
+    pub seq: i64,
+    /// Session.
+    pub session_id: &'a str,
+    /// Time.
+    pub at: &'a str,
+    /// Direction.
+    pub direction: &'a str,
+    /// Kind.
+    pub kind: &'a str,
+    /// Method.
+    pub method: Option<&'a str>,
+    /// Tool.
+    pub tool: Option<&'a str>,
+    /// JSON-RPC id.
+    pub rpc_id: Option<&'a str>,
+    /// Payload (masked JSON).
+    pub payload: &'a str,
+    /// Masked counts.
+    pub masked: Option<&'a str>,
+    /// Policy decision.
+    pub decision: Option<&'a str>,
+    /// Previous event's hash.
+    pub prev_hash: Option<&'a str>,
+    /// This event's hash.
+    pub hash: Option<&'a str>,
+}
+
+impl EventRef<'_> {
+    fn record(&self) -> ChainRecord<'_> {
+        ChainRecord {
+            seq: self.seq,
+            session_id: self.session_id,
+            at: self.at,
+            direction: self.direction,
+            kind: self.kind,
+            method: self.method,
+            tool: self.tool,
+            rpc_id: self.rpc_id,
+            payload: self.payload,
+            masked: self.masked,
+            decision: self.decision,
         }
     }
 }
@@ -84,6 +140,9 @@ pub enum LogReport {
         checkpoints: u64,
         /// The chain head.
         head: String,
+        /// Events before the log's start that were pruned under a signed retention anchor
+        /// (0 when the log starts at event #1).
+        pruned: i64,
     },
     /// The first problem, after `events` good events.
     Broken {
@@ -94,72 +153,373 @@ pub enum LogReport {
     },
 }
 
-/// Checks the chain over `events` (in seq order) and every checkpoint; checkpoints must
-/// be signed by `trusted_key` (hex) when one is given.
+/// Verifies a log while it is read, in `seq` order, in O(log n) memory: the hash chain,
+/// the Merkle tree (extended one leaf at a time), every checkpoint when the stream
+/// reaches it, and — for a pruned log — the retention anchor it starts from.
+#[derive(Debug)]
+pub struct LogVerifier {
+    chain: Verifier,
+    frontier: Frontier,
+    start: i64,
+    started: bool,
+    /// Checkpoints still ahead of the stream, by tree size.
+    ahead: Vec<StoredCheckpoint>,
+    next: usize,
+    checkpoints: u64,
+    broken: Option<String>,
+}
+
+impl LogVerifier {
+    /// Checks the signatures of `checkpoints` and `anchor` (by `trusted_key` when given)
+    /// up front; the events follow through [`LogVerifier::push`].
+    pub fn new(
+        mut checkpoints: Vec<StoredCheckpoint>,
+        anchor: Option<&Anchor>,
+        trusted_key: Option<&str>,
+    ) -> LogVerifier {
+        checkpoints.sort_by_key(|c| (c.tree_size, c.id));
+        let mut v = LogVerifier {
+            chain: Verifier::default(),
+            frontier: Frontier::new(),
+            start: 0,
+            started: false,
+            ahead: Vec::new(),
+            next: 0,
+            checkpoints: checkpoints.len() as u64,
+            broken: None,
+        };
+        if let Some(a) = anchor {
+            match a.check(trusted_key) {
+                Ok(f) => {
+                    v.frontier = f;
+                    v.start = a.tree_size;
+                    v.chain = Verifier::resume(a.tree_size, &a.chain_head);
+                }
+                Err(e) => {
+                    v.broken = Some(e);
+                    return v;
+                }
+            }
+        }
+        for c in checkpoints {
+            let (id, at) = (c.id, &c.at);
+            let head = TreeHead {
+                tree_size: c.tree_size,
+                root: c.root_hash.clone(),
+                chain_head: c.chain_head.clone(),
+                at: c.at.clone(),
+            };
+            let problem = if trusted_key.is_some_and(|k| k != c.public_key) {
+                Some(format!(
+                    "checkpoint #{id} ({at}) is signed by key {}, not the trusted key",
+                    c.public_key
+                ))
+            } else if !head.verify(&c.public_key, &c.signature) {
+                Some(format!(
+                    "checkpoint #{id} ({at}) has an invalid signature: it was forged or altered"
+                ))
+            } else if c.tree_size < 1 {
+                Some(rewritten(&c))
+            } else if let Some(a) = anchor.filter(|a| a.tree_size == c.tree_size)
+                && (a.root_hash != c.root_hash || a.chain_head != c.chain_head)
+            {
+                Some(format!(
+                    "checkpoint #{id} ({at}) does not match the retention anchor at event #{}: the anchor or the checkpoint was altered",
+                    a.tree_size
+                ))
+            } else {
+                None
+            };
+            if let Some(p) = problem {
+                v.broken = Some(p);
+                return v;
+            }
+            // Checkpoints inside the pruned range were checked against the archived
+            // events when they were pruned (and are in the archive bundle).
+            if c.tree_size > v.start {
+                v.ahead.push(c);
+            }
+        }
+        v
+    }
+
+    /// Checks the next event; false once the log is known to be broken (stop reading).
+    pub fn push(&mut self, e: &EventRef<'_>) -> bool {
+        if self.broken.is_some() {
+            return false;
+        }
+        if e.seq <= self.start && self.start > 0 && !self.started {
+            // Archived under the anchor and not deleted yet (a prune that is still
+            // removing its events in batches): already covered by the anchor's root.
+            return true;
+        }
+        if !self.started {
+            self.started = true;
+            if e.seq != self.start + 1 {
+                self.broken = Some(if self.start == 0 {
+                    format!(
+                        "the log starts at event #{}: events #1..#{} were deleted and no signed retention anchor covers them",
+                        e.seq,
+                        e.seq - 1
+                    )
+                } else {
+                    format!(
+                        "events #{}..#{} were deleted: the signed retention anchor covers events up to #{} only",
+                        self.start + 1,
+                        e.seq - 1,
+                        self.start
+                    )
+                });
+                return false;
+            }
+        }
+        if let Err(err) = self.chain.check(
+            &e.record(),
+            e.prev_hash.unwrap_or_default(),
+            e.hash.unwrap_or_default(),
+        ) {
+            self.broken = Some(err.to_string());
+            return false;
+        }
+        self.frontier.push(self.chain.head_bytes());
+        while let Some(c) = self.ahead.get(self.next)
+            && c.tree_size == e.seq
+        {
+            if c.chain_head != self.chain.head()
+                || hash_bytes(&c.root_hash) != Some(self.frontier.root())
+            {
+                self.broken = Some(rewritten(c));
+                return false;
+            }
+            self.next += 1;
+        }
+        true
+    }
+
+    /// Events checked so far.
+    pub fn checked(&self) -> u64 {
+        self.chain.checked()
+    }
+
+    /// The Merkle frontier over every event so far (pruned ones included).
+    pub fn frontier(&self) -> &Frontier {
+        &self.frontier
+    }
+
+    /// The chain head so far.
+    pub fn head(&self) -> &str {
+        self.chain.head()
+    }
+
+    /// The seq of the last good event.
+    pub fn last_seq(&self) -> i64 {
+        self.chain.last_seq()
+    }
+
+    /// The verdict once every event was pushed.
+    pub fn finish(self) -> LogReport {
+        let events = self.chain.checked();
+        if let Some(reason) = self.broken {
+            return LogReport::Broken { events, reason };
+        }
+        if let Some(c) = self.ahead.get(self.next) {
+            return LogReport::Broken {
+                events,
+                reason: format!(
+                    "checkpoint #{} ({}) covers {} events but the log has {}: events at the end were removed (truncated tail)",
+                    c.id,
+                    c.at,
+                    c.tree_size,
+                    self.chain.last_seq()
+                ),
+            };
+        }
+        LogReport::Intact {
+            events,
+            checkpoints: self.checkpoints,
+            head: self.chain.head().to_string(),
+            pruned: self.start,
+        }
+    }
+}
+
+fn rewritten(c: &StoredCheckpoint) -> String {
+    format!(
+        "events 1..{} no longer match checkpoint #{} ({}): the log was rewritten",
+        c.tree_size, c.id, c.at
+    )
+}
+
+/// Checks the chain over `events` (in seq order, from event #1) and every checkpoint;
+/// checkpoints must be signed by `trusted_key` (hex) when one is given.
 pub fn verify_log(
     events: impl IntoIterator<Item = StoredEvent>,
     checkpoints: &[StoredCheckpoint],
     trusted_key: Option<&str>,
 ) -> LogReport {
-    let mut v = Verifier::default();
-    let mut leaves: Vec<Vec<u8>> = Vec::new();
+    let mut v = LogVerifier::new(checkpoints.to_vec(), None, trusted_key);
     for e in events {
-        let (prev, hash) = (
-            e.prev_hash.clone().unwrap_or_default(),
-            e.hash.clone().unwrap_or_default(),
-        );
-        if let Err(err) = v.check(&e.record(), &prev, &hash) {
-            return LogReport::Broken {
-                events: v.checked(),
-                reason: err.to_string(),
-            };
+        if !v.push(&e.as_ref()) {
+            break;
         }
-        leaves.push(hex::decode(&hash).unwrap_or_default());
     }
-    let broken = |reason: String| LogReport::Broken {
-        events: v.checked(),
-        reason,
-    };
-    for c in checkpoints {
-        let (id, at) = (c.id, &c.at);
+    v.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::chain::{GENESIS, chain_hash};
+    use crate::checkpoint::{public_key_hex, signing_key_from_hex};
+    use ed25519_dalek::SigningKey;
+
+    fn key() -> SigningKey {
+        signing_key_from_hex(&"42".repeat(32)).unwrap()
+    }
+
+    fn events(n: i64) -> Vec<StoredEvent> {
+        let mut prev = GENESIS.to_string();
+        (1..=n)
+            .map(|seq| {
+                let mut e = StoredEvent {
+                    seq,
+                    session_id: "s".into(),
+                    at: format!("2026-01-01T00:00:{:02}Z", seq % 60),
+                    direction: "client_to_server".into(),
+                    kind: "request".into(),
+                    method: Some("tools/call".into()),
+                    tool: None,
+                    rpc_id: Some(seq.to_string()),
+                    payload: format!("{{\"n\":\"{seq}\\\"\"}}"),
+                    masked: None,
+                    decision: None,
+                    prev_hash: Some(prev.clone()),
+                    hash: None,
+                };
+                let h = chain_hash(&prev, &e.as_ref().record());
+                e.hash = Some(h.clone());
+                prev = h;
+                e
+            })
+            .collect()
+    }
+
+    fn frontier(events: &[StoredEvent]) -> Frontier {
+        let mut f = Frontier::new();
+        for e in events {
+            f.push(&hash_bytes(e.hash.as_deref().unwrap()).unwrap());
+        }
+        f
+    }
+
+    fn checkpoint(id: i64, events: &[StoredEvent]) -> StoredCheckpoint {
         let head = TreeHead {
-            tree_size: c.tree_size,
-            root: c.root_hash.clone(),
-            chain_head: c.chain_head.clone(),
-            at: c.at.clone(),
+            tree_size: events.len() as i64,
+            root: hex::encode(frontier(events).root()),
+            chain_head: events.last().unwrap().hash.clone().unwrap(),
+            at: format!("t{id}"),
         };
-        if trusted_key.is_some_and(|k| k != c.public_key) {
-            return broken(format!(
-                "checkpoint #{id} ({at}) is signed by key {}, not the trusted key",
-                c.public_key
-            ));
-        }
-        if !head.verify(&c.public_key, &c.signature) {
-            return broken(format!(
-                "checkpoint #{id} ({at}) has an invalid signature: it was forged or altered"
-            ));
-        }
-        let n = usize::try_from(c.tree_size).unwrap_or(usize::MAX);
-        if n > leaves.len() {
-            return broken(format!(
-                "checkpoint #{id} ({at}) covers {} events but the log has {}: events at the end were removed (truncated tail)",
-                c.tree_size,
-                leaves.len()
-            ));
-        }
-        if n == 0
-            || hex::encode(merkle_root(&leaves[..n])) != c.root_hash
-            || hex::encode(&leaves[n - 1]) != c.chain_head
-        {
-            return broken(format!(
-                "events 1..{} no longer match checkpoint #{id} ({at}): the log was rewritten",
-                c.tree_size
-            ));
+        StoredCheckpoint {
+            id,
+            tree_size: head.tree_size,
+            root_hash: head.root.clone(),
+            chain_head: head.chain_head.clone(),
+            at: head.at.clone(),
+            public_key: public_key_hex(&key()),
+            signature: head.sign(&key()),
         }
     }
-    LogReport::Intact {
-        events: v.checked(),
-        checkpoints: checkpoints.len() as u64,
-        head: v.head().to_string(),
+
+    fn anchor(events: &[StoredEvent], key: &SigningKey) -> Anchor {
+        let f = frontier(events);
+        Anchor {
+            tree_size: events.len() as i64,
+            root_hash: hex::encode(f.root()),
+            chain_head: events.last().unwrap().hash.clone().unwrap(),
+            frontier: f.to_hex(),
+            pruned_before: "2026-01-02T00:00:00Z".into(),
+            archive: "a".into(),
+            archive_digest: "d".into(),
+            at: "2026-01-03T00:00:00Z".into(),
+            public_key: String::new(),
+            signature: String::new(),
+        }
+        .sign(key)
+    }
+
+    fn run(events: &[StoredEvent], cps: &[StoredCheckpoint], anchor: Option<&Anchor>) -> LogReport {
+        let trusted = public_key_hex(&key());
+        let mut v = LogVerifier::new(cps.to_vec(), anchor, Some(&trusted));
+        for e in events {
+            if !v.push(&e.as_ref()) {
+                break;
+            }
+        }
+        v.finish()
+    }
+
+    fn reason(r: LogReport) -> String {
+        match r {
+            LogReport::Broken { reason, .. } => reason,
+            intact => panic!("not caught: {intact:?}"),
+        }
+    }
+
+    #[test]
+    fn checkpoints_are_checked_as_the_stream_passes_them() {
+        let log = events(100);
+        let cps = vec![checkpoint(2, &log[..64]), checkpoint(1, &log[..37])];
+        assert_eq!(
+            run(&log, &cps, None),
+            LogReport::Intact {
+                events: 100,
+                checkpoints: 2,
+                head: log[99].hash.clone().unwrap(),
+                pruned: 0
+            }
+        );
+        let late = vec![checkpoint(3, &log)];
+        assert!(reason(run(&log[..90], &late, None)).contains("truncated tail"));
+    }
+
+    #[test]
+    fn a_pruned_log_verifies_from_its_signed_anchor_and_nothing_else() {
+        let log = events(100);
+        let a = anchor(&log[..40], &key());
+        let cps = vec![
+            checkpoint(1, &log[..20]),
+            checkpoint(2, &log[..40]),
+            checkpoint(3, &log[..77]),
+        ];
+        match run(&log[40..], &cps, Some(&a)) {
+            LogReport::Intact { events, pruned, .. } => assert_eq!((events, pruned), (60, 40)),
+            broken => panic!("{broken:?}"),
+        }
+        // Events still present under the anchor (a prune half done) are skipped.
+        assert!(matches!(
+            run(&log[30..], &cps, Some(&a)),
+            LogReport::Intact { events: 60, .. }
+        ));
+        // Cut without an anchor.
+        let r = reason(run(&log[40..], &cps[2..], None));
+        assert!(
+            r.contains("starts at event #41") && r.contains("no signed retention anchor"),
+            "{r}"
+        );
+        // Deleted beyond the anchor.
+        let r = reason(run(&log[50..], &cps, Some(&a)));
+        assert!(r.contains("events #41..#50 were deleted"), "{r}");
+        // An anchor by someone else's key (a forged one) or altered.
+        let forged = anchor(&log[..40], &signing_key_from_hex(&"66".repeat(32)).unwrap());
+        assert!(reason(run(&log[40..], &cps, Some(&forged))).contains("not the trusted key"));
+        let altered = Anchor {
+            chain_head: log[38].hash.clone().unwrap(),
+            ..a.clone()
+        };
+        assert!(reason(run(&log[40..], &cps, Some(&altered))).contains("forged or altered"));
+        // Tampering after the anchor is still caught where it happened.
+        let mut changed = log[40..].to_vec();
+        changed[10].payload = "{}".into();
+        assert!(reason(run(&changed, &cps, Some(&a))).contains("#51 was changed"));
     }
 }
