@@ -440,6 +440,16 @@ pub struct AuditConfig {
     pub prune_every_secs: u64,
 }
 
+impl AuditConfig {
+    /// The names of the configured sinks (each keys a delivery cursor).
+    pub fn sink_names(&self) -> Vec<String> {
+        self.sinks
+            .iter()
+            .map(crate::sinks::SinkConfig::name)
+            .collect()
+    }
+}
+
 impl Default for AuditConfig {
     fn default() -> Self {
         AuditConfig {

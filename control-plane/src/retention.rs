@@ -21,6 +21,10 @@
 //! deleted sessions go with them, so a laptop re-uploading a record older than the
 //! retention period would store it again as a new event.
 //!
+//! Events a configured sink (`[[audit.sinks]]`) has not delivered yet are never due: a
+//! SIEM that is down for longer than the retention period still gets every event when
+//! it is back.
+//!
 //! On PostgreSQL only one replica prunes at a time (an advisory lock).
 
 use crate::commands::Exit;
@@ -74,10 +78,12 @@ impl Plan {
     }
 }
 
-/// The events due for pruning with `days` of retention at `now`, if any.
+/// The events due for pruning with `days` of retention at `now`, if any, and not
+/// waiting for delivery to any of `sinks` (their names).
 pub async fn plan(
     store: &Store,
     days: u32,
+    sinks: &[String],
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<Option<Plan>, StoreError> {
     let cutoff = (now - chrono::Duration::days(i64::from(days)))
@@ -90,13 +96,16 @@ pub async fn plan(
             .bind(&cutoff)
             .fetch_one(store.pool())
             .await?;
-    let limit = match young {
+    let mut limit = match young {
         Some(seq) => seq - 1,
         None => sqlx::query_scalar::<_, Option<i64>>("SELECT MAX(seq) FROM audit_events")
             .fetch_one(store.pool())
             .await?
             .unwrap_or(0),
     };
+    for sink in sinks {
+        limit = limit.min(store.sink_cursor(sink).await?);
+    }
     let checkpoint: Option<(i64, i64, String, String, String, String, String)> = sqlx::query_as(
         "SELECT id, tree_size, root_hash, chain_head, at, public_key, signature FROM checkpoints \
          WHERE tree_size > $1 AND tree_size <= $2 ORDER BY tree_size DESC, id DESC LIMIT 1",
@@ -164,16 +173,18 @@ pub struct Pruned {
 pub async fn prune(
     store: &Store,
     days: u32,
+    sinks: &[String],
     archive_dir: &Path,
     key: &SigningKey,
 ) -> Result<Option<Pruned>, Exit> {
-    prune_at(store, days, archive_dir, key, chrono::Utc::now()).await
+    prune_at(store, days, sinks, archive_dir, key, chrono::Utc::now()).await
 }
 
 /// [`prune`] as if it were `now` (tests and tools that replay a retention schedule).
 pub async fn prune_at(
     store: &Store,
     days: u32,
+    sinks: &[String],
     archive_dir: &Path,
     key: &SigningKey,
     now: chrono::DateTime<chrono::Utc>,
@@ -183,7 +194,7 @@ pub async fn prune_at(
         tracing::info!("another replica is pruning the audit log");
         return Ok(None);
     };
-    let result = prune_led(store, days, archive_dir, key, now).await;
+    let result = prune_led(store, days, sinks, archive_dir, key, now).await;
     lead.release().await;
     result
 }
@@ -191,12 +202,13 @@ pub async fn prune_at(
 async fn prune_led(
     store: &Store,
     days: u32,
+    sinks: &[String],
     archive_dir: &Path,
     key: &SigningKey,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<Option<Pruned>, Exit> {
     let runtime = |e: StoreError| Exit::Runtime(e.to_string());
-    let Some(plan) = plan(store, days, now).await.map_err(runtime)? else {
+    let Some(plan) = plan(store, days, sinks, now).await.map_err(runtime)? else {
         return Ok(None);
     };
     let previous = store.newest_anchor().await.map_err(runtime)?;
@@ -355,6 +367,7 @@ async fn delete(store: &Store, plan: &Plan, anchor: &Anchor) -> Result<(), Store
 pub async fn run(
     store: Store,
     days: u32,
+    sinks: Vec<String>,
     archive_dir: PathBuf,
     key: SigningKey,
     every: Duration,
@@ -367,7 +380,7 @@ pub async fn run(
             _ = tokio::time::sleep(wait) => {}
         }
         wait = every;
-        match prune(&store, days, &archive_dir, &key).await {
+        match prune(&store, days, &sinks, &archive_dir, &key).await {
             Ok(Some(p)) => tracing::info!(
                 from = p.plan.after + 1,
                 to = p.plan.upto,

@@ -125,7 +125,7 @@ async fn pruned_log_verifies_from_its_anchor_and_archives_verify_offline() {
 
     // Nothing is due while every event is younger than the retention period.
     assert!(
-        retention::prune(&store, 30, &archives, &key())
+        retention::prune(&store, 30, &[], &archives, &key())
             .await
             .unwrap()
             .is_none()
@@ -134,7 +134,7 @@ async fn pruned_log_verifies_from_its_anchor_and_archives_verify_offline() {
 
     // Two days on, with one day of retention: everything is due, but only up to the
     // newest signed checkpoint (30) may go.
-    let p = retention::prune_at(&store, 1, &archives, &key(), later(2))
+    let p = retention::prune_at(&store, 1, &[], &archives, &key(), later(2))
         .await
         .unwrap()
         .expect("events were due");
@@ -198,7 +198,7 @@ async fn pruned_log_verifies_from_its_anchor_and_archives_verify_offline() {
 
     // A second prune archives from the first anchor on; that archive verifies offline
     // from the anchor it carries.
-    let p2 = retention::prune_at(&store, 1, &archives, &key(), later(2))
+    let p2 = retention::prune_at(&store, 1, &[], &archives, &key(), later(2))
         .await
         .unwrap()
         .expect("events were due");
@@ -265,7 +265,7 @@ async fn after_a_prune_tampering_deletion_and_forged_anchors_are_still_named() {
     let dir = tempfile::tempdir().unwrap();
     let (store, _) = seeded(dir.path()).await;
     let trusted = public_key_hex(&key());
-    retention::prune_at(&store, 1, &dir.path().join("a"), &key(), later(2))
+    retention::prune_at(&store, 1, &[], &dir.path().join("a"), &key(), later(2))
         .await
         .unwrap()
         .expect("events were due");
@@ -396,7 +396,7 @@ async fn the_cli_prunes_only_with_retention_on_and_says_what_it_would_do() {
     assert!(!archives.exists());
 
     // Once pruned (as of two days on), verify says from where and why.
-    retention::prune_at(&store, 1, &archives, &key(), later(2))
+    retention::prune_at(&store, 1, &[], &archives, &key(), later(2))
         .await
         .unwrap()
         .unwrap();
@@ -412,7 +412,10 @@ async fn the_cli_prunes_only_with_retention_on_and_says_what_it_would_do() {
 async fn a_dry_run_plan_names_what_would_go_and_deletes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let (store, _) = seeded(dir.path()).await;
-    let plan = retention::plan(&store, 1, later(2)).await.unwrap().unwrap();
+    let plan = retention::plan(&store, 1, &[], later(2))
+        .await
+        .unwrap()
+        .unwrap();
     let text = plan.describe(Path::new("/archive"));
     assert!(
         text.contains("events #1..#30 (30 events")
@@ -420,10 +423,41 @@ async fn a_dry_run_plan_names_what_would_go_and_deletes_nothing() {
         "{text}"
     );
     assert!(
-        retention::plan(&store, 3, later(2))
+        retention::plan(&store, 3, &[], later(2))
             .await
             .unwrap()
             .is_none()
     );
     assert_eq!(count(&store, "audit_events").await, 50);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_a_sink_has_not_delivered_are_not_pruned() {
+    let dir = tempfile::tempdir().unwrap();
+    let archives = dir.path().join("archive");
+    let (store, _) = seeded(dir.path()).await;
+    let sinks = ["siem".to_string()];
+    // The SIEM is down: it has delivered 12 events, fewer than the checkpoint covers.
+    store.set_sink_cursor("siem", 12).await.unwrap();
+    assert!(
+        retention::plan(&store, 1, &sinks, later(2))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        retention::prune_at(&store, 1, &sinks, &archives, &key(), later(2))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(count(&store, "audit_events").await, 50);
+    // Once it has caught up past the checkpoint, the events before it go.
+    store.set_sink_cursor("siem", 40).await.unwrap();
+    let p = retention::prune_at(&store, 1, &sinks, &archives, &key(), later(2))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(p.plan.upto, 30);
+    assert_eq!(count(&store, "audit_events").await, 20);
 }

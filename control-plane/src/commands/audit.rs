@@ -70,10 +70,13 @@ pub async fn prune(
         .await
         .map_err(|e| Exit::Runtime(e.to_string()))?;
     let nothing = |days: u32| {
-        format!("nothing to prune: no signed checkpoint covers events older than {days} days yet\n")
+        format!(
+            "nothing to prune: no signed checkpoint covers events older than {days} days that every audit sink has delivered yet\n"
+        )
     };
+    let sinks = config.audit.sink_names();
     if dry_run {
-        let plan = crate::retention::plan(&store, days, chrono::Utc::now())
+        let plan = crate::retention::plan(&store, days, &sinks, chrono::Utc::now())
             .await
             .map_err(|e| Exit::Runtime(e.to_string()))?;
         match plan {
@@ -85,7 +88,7 @@ pub async fn prune(
     let key = config
         .signing_key()
         .map_err(|e| Exit::Usage(e.to_string()))?;
-    match crate::retention::prune(&store, days, &dir, &key).await? {
+    match crate::retention::prune(&store, days, &sinks, &dir, &key).await? {
         Some(p) => out(&format!(
             "{}; the log now starts at event #{} under a signed retention anchor\n",
             p.plan.describe(&dir),

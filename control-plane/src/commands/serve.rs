@@ -41,6 +41,7 @@ async fn start(config: Config, dev: bool, listener: tokio::net::TcpListener) -> 
     let retention = match (&config.audit.retention_days, &config.audit.archive_dir) {
         (Some(days), Some(dir)) => Some((
             *days,
+            config.audit.sink_names(),
             dir.clone(),
             config
                 .signing_key()
@@ -50,10 +51,11 @@ async fn start(config: Config, dev: bool, listener: tokio::net::TcpListener) -> 
         _ => None,
     };
     let gw = Gateway::new(config, store, dev).map_err(|e| Exit::Usage(e.to_string()))?;
-    if let Some((days, dir, key, every)) = retention {
+    if let Some((days, sinks, dir, key, every)) = retention {
         tokio::spawn(crate::retention::run(
             gw.store.clone(),
             days,
+            sinks,
             dir,
             key,
             every,
