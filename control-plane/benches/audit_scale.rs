@@ -8,10 +8,12 @@
 //! `cargo bench -p gatehouse-control-plane --bench audit_scale` (events:
 //! `GATEHOUSE_BENCH_EVENTS`, default 1,000,000).
 
+#[path = "../tests/common/audit.rs"]
+mod audit;
 #[path = "../tests/common/pg.rs"]
 mod pg;
 
-use gatehouse_control_plane::store::{Direction, Event, NewSession, Store};
+use gatehouse_control_plane::store::{Direction, Event, Store};
 use std::process::Command;
 use std::time::Instant;
 
@@ -49,18 +51,7 @@ fn event(n: usize) -> Event {
 
 /// Records `total` events with CALLERS concurrent callers; returns events per second.
 async fn fill(store: &Store, total: usize) -> f64 {
-    store
-        .start_session(NewSession {
-            id: "bench".into(),
-            principal: "bench".into(),
-            groups: vec![],
-            server: "db".into(),
-            era: "legacy".into(),
-            client: None,
-            protocol_version: None,
-        })
-        .await
-        .expect("session");
+    audit::start_session(store, "bench").await;
     let t = Instant::now();
     let tasks: Vec<_> = (0..CALLERS)
         .map(|c| {

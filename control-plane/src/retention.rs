@@ -29,7 +29,7 @@
 
 use crate::commands::Exit;
 use crate::commands::evidence::{Range, write_range};
-use crate::store::{Store, StoreError};
+use crate::store::{CHECKPOINT_COLUMNS, CheckpointRow, Store, StoreError, stored_checkpoint};
 use gatehouse_audit::{Anchor, SigningKey, StoredCheckpoint};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -106,25 +106,16 @@ pub async fn plan(
     for sink in sinks {
         limit = limit.min(store.sink_cursor(sink).await?);
     }
-    let checkpoint: Option<(i64, i64, String, String, String, String, String)> = sqlx::query_as(
-        "SELECT id, tree_size, root_hash, chain_head, at, public_key, signature FROM checkpoints \
-         WHERE tree_size > $1 AND tree_size <= $2 ORDER BY tree_size DESC, id DESC LIMIT 1",
-    )
+    let checkpoint: Option<CheckpointRow> = sqlx::query_as(&format!(
+        "SELECT {CHECKPOINT_COLUMNS} FROM checkpoints \
+         WHERE tree_size > $1 AND tree_size <= $2 ORDER BY tree_size DESC, id DESC LIMIT 1"
+    ))
     .bind(after)
     .bind(limit)
     .fetch_optional(store.pool())
     .await?;
-    let Some((id, tree_size, root_hash, chain_head, at, public_key, signature)) = checkpoint else {
+    let Some(checkpoint) = checkpoint.map(stored_checkpoint) else {
         return Ok(None);
-    };
-    let checkpoint = StoredCheckpoint {
-        id,
-        tree_size,
-        root_hash,
-        chain_head,
-        at,
-        public_key,
-        signature,
     };
     let gone = GONE_SESSIONS;
     let sessions: i64 =
@@ -194,53 +185,45 @@ pub async fn prune_at(
         tracing::info!("another replica is pruning the audit log");
         return Ok(None);
     };
-    let result = prune_led(store, days, sinks, archive_dir, key, now).await;
+    // Held for the whole run, released whatever the outcome.
+    let result = async {
+        let Some(plan) = plan(store, days, sinks, now).await.map_err(runtime)? else {
+            return Ok(None);
+        };
+        let previous = store.newest_anchor().await.map_err(runtime)?;
+        let archive = write_archive(store, &plan, previous, archive_dir).await?;
+        let (dir, written) = archive;
+        if written.head != plan.checkpoint.chain_head
+            || hex::encode(written.frontier.root()) != plan.checkpoint.root_hash
+        {
+            return Err(Exit::Runtime(format!(
+                "the archived events do not match checkpoint #{}; nothing was pruned. Run `gatehouse audit verify`",
+                plan.checkpoint.id
+            )));
+        }
+        let anchor = Anchor {
+            tree_size: plan.upto,
+            root_hash: plan.checkpoint.root_hash.clone(),
+            chain_head: written.head.clone(),
+            frontier: written.frontier.to_hex(),
+            pruned_before: plan.cutoff.clone(),
+            archive: plan.archive_name(),
+            archive_digest: written.manifest_digest.clone(),
+            at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+            public_key: String::new(),
+            signature: String::new(),
+        }
+        .sign(key);
+        delete(store, &plan, &anchor).await.map_err(runtime)?;
+        Ok(Some(Pruned {
+            plan,
+            archive: dir,
+            anchor,
+        }))
+    }
+    .await;
     lead.release().await;
     result
-}
-
-async fn prune_led(
-    store: &Store,
-    days: u32,
-    sinks: &[String],
-    archive_dir: &Path,
-    key: &SigningKey,
-    now: chrono::DateTime<chrono::Utc>,
-) -> Result<Option<Pruned>, Exit> {
-    let runtime = |e: StoreError| Exit::Runtime(e.to_string());
-    let Some(plan) = plan(store, days, sinks, now).await.map_err(runtime)? else {
-        return Ok(None);
-    };
-    let previous = store.newest_anchor().await.map_err(runtime)?;
-    let archive = write_archive(store, &plan, previous, archive_dir).await?;
-    let (dir, written) = archive;
-    if written.head != plan.checkpoint.chain_head
-        || hex::encode(written.frontier.root()) != plan.checkpoint.root_hash
-    {
-        return Err(Exit::Runtime(format!(
-            "the archived events do not match checkpoint #{}; nothing was pruned. Run `gatehouse audit verify`",
-            plan.checkpoint.id
-        )));
-    }
-    let anchor = Anchor {
-        tree_size: plan.upto,
-        root_hash: plan.checkpoint.root_hash.clone(),
-        chain_head: written.head.clone(),
-        frontier: written.frontier.to_hex(),
-        pruned_before: plan.cutoff.clone(),
-        archive: plan.archive_name(),
-        archive_digest: written.manifest_digest.clone(),
-        at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
-        public_key: String::new(),
-        signature: String::new(),
-    }
-    .sign(key);
-    delete(store, &plan, &anchor).await.map_err(runtime)?;
-    Ok(Some(Pruned {
-        plan,
-        archive: dir,
-        anchor,
-    }))
 }
 
 /// Writes the archive bundle into `archive_dir` durably: into a `.partial` folder first,

@@ -6,8 +6,9 @@
 
 mod common;
 
-use gatehouse_audit::{ChainRecord, StoredEvent, chain_hash, signing_key_from_hex};
-use gatehouse_control_plane::store::{Backend, Direction, Event, NewSession, Store};
+use common::audit;
+use gatehouse_audit::{StoredEvent, chain_hash, signing_key_from_hex};
+use gatehouse_control_plane::store::{Backend, Store};
 use std::path::Path;
 use std::process::Command;
 
@@ -15,41 +16,17 @@ const BIN: &str = env!("CARGO_BIN_EXE_gatehouse");
 
 /// 50 events in two sessions; a signed checkpoint at 40.
 async fn seeded(path: &Path) -> (Store, String) {
-    let url = common::pg::database_url(path).await;
-    let store = Store::open(&url).await.unwrap();
+    let (store, url) = audit::open(path).await;
     for s in ["s1", "s2"] {
-        store
-            .start_session(NewSession {
-                id: s.into(),
-                principal: "alice".into(),
-                groups: vec![],
-                server: "db".into(),
-                era: "legacy".into(),
-                client: None,
-                protocol_version: None,
-            })
-            .await
-            .unwrap();
+        audit::start_session(&store, s).await;
     }
     for i in 0..50usize {
         if i == 40 {
             let key = signing_key_from_hex(&"42".repeat(32)).unwrap();
             store.write_checkpoint(&key).await.unwrap().unwrap();
         }
-        store
-            .record(vec![Event {
-                session_id: if i % 2 == 0 { "s1" } else { "s2" }.into(),
-                direction: Direction::ClientToServer,
-                kind: "request".into(),
-                method: Some("tools/call".into()),
-                tool: Some("query".into()),
-                rpc_id: Some(i.to_string()),
-                payload: format!("{{\"i\":{i}}}"),
-                masked: None,
-                decision: None,
-            }])
-            .await
-            .unwrap();
+        let session = if i % 2 == 0 { "s1" } else { "s2" };
+        audit::record(&store, [audit::request(session, i)]).await;
     }
     // The guards an attacker with database access would drop first.
     let unguard: &[&str] = match store.backend() {
@@ -74,22 +51,7 @@ async fn event(store: &Store, seq: i64) -> StoredEvent {
 }
 
 fn rehash(prev: &str, e: &StoredEvent) -> String {
-    chain_hash(
-        prev,
-        &ChainRecord {
-            seq: e.seq,
-            session_id: &e.session_id,
-            at: &e.at,
-            direction: &e.direction,
-            kind: &e.kind,
-            method: e.method.as_deref(),
-            tool: e.tool.as_deref(),
-            rpc_id: e.rpc_id.as_deref(),
-            payload: &e.payload,
-            masked: e.masked.as_deref(),
-            decision: e.decision.as_deref(),
-        },
-    )
+    chain_hash(prev, &e.as_ref().record)
 }
 
 /// Rewrites the payload of `from` and re-hashes every event after it, as a careful

@@ -1,5 +1,8 @@
 //! The `gatehouse` command line as a user runs it: exit codes, messages, output.
 
+mod common;
+
+use common::audit;
 use std::io::Write;
 use std::process::{Command, Stdio};
 
@@ -100,34 +103,12 @@ fn audit_verify_reports_an_intact_log_and_names_a_tampered_event() {
         let store = gatehouse_control_plane::store::Store::open(&db)
             .await
             .unwrap();
-        store
-            .start_session(gatehouse_control_plane::store::NewSession {
-                id: "s".into(),
-                principal: "alice".into(),
-                groups: vec![],
-                server: "db".into(),
-                era: "legacy".into(),
-                client: None,
-                protocol_version: None,
-            })
-            .await
-            .unwrap();
-        for n in 0..5 {
-            store
-                .record(vec![gatehouse_control_plane::store::Event {
-                    session_id: "s".into(),
-                    direction: gatehouse_control_plane::store::Direction::ClientToServer,
-                    kind: "request".into(),
-                    method: Some("tools/call".into()),
-                    tool: Some("query".into()),
-                    rpc_id: Some(n.to_string()),
-                    payload: format!("{{\"n\":{n}}}"),
-                    masked: None,
-                    decision: None,
-                }])
-                .await
-                .unwrap();
-        }
+        audit::start_session(&store, "s").await;
+        let events = (0..5).map(|n| gatehouse_control_plane::store::Event {
+            payload: format!("{{\"n\":{n}}}"),
+            ..audit::request("s", n)
+        });
+        audit::record(&store, events).await;
     });
     let (code, out, err) = run(&["audit", "verify", "--database", &db], "");
     assert_eq!(code, 0, "{err}");

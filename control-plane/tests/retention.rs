@@ -6,10 +6,11 @@
 
 mod common;
 
+use common::audit;
 use gatehouse_audit::{Anchor, LogReport, public_key_hex, signing_key_from_hex};
 use gatehouse_control_plane::commands::evidence::verify_bundle;
 use gatehouse_control_plane::retention;
-use gatehouse_control_plane::store::{Backend, Direction, Event, NewSession, Store};
+use gatehouse_control_plane::store::{Backend, Event, Store};
 use std::path::Path;
 use std::process::Command;
 
@@ -21,42 +22,27 @@ fn key() -> gatehouse_audit::SigningKey {
 }
 
 async fn open(dir: &Path) -> (Store, String) {
-    let url = common::pg::database_url(&dir.join("r.db")).await;
-    (Store::open(&url).await.unwrap(), url)
+    audit::open(&dir.join("r.db")).await
 }
 
-async fn start(store: &Store, id: &str) {
-    store
-        .start_session(NewSession {
-            id: id.into(),
-            principal: "alice".into(),
-            groups: vec![],
-            server: "db".into(),
-            era: "legacy".into(),
-            client: None,
-            protocol_version: None,
-        })
-        .await
-        .unwrap();
-}
-
+/// `n` allowed tool calls in `session`, every fourth with a masked value.
 async fn record(store: &Store, session: &str, n: usize) {
-    for i in 0..n {
-        store
-            .record(vec![Event {
-                session_id: session.into(),
-                direction: Direction::ClientToServer,
-                kind: "request".into(),
-                method: Some("tools/call".into()),
-                tool: Some("query".into()),
-                rpc_id: Some(i.to_string()),
-                payload: format!("{{\"i\":{i}}}"),
-                masked: (i % 4 == 0).then(|| "{\"email\":1}".to_string()),
-                decision: Some("{\"effect\":\"allow\"}".into()),
-            }])
-            .await
-            .unwrap();
-    }
+    let events = (0..n).map(|i| Event {
+        masked: (i % 4 == 0).then(|| "{\"email\":1}".to_string()),
+        decision: Some("{\"effect\":\"allow\"}".into()),
+        ..audit::request(session, i)
+    });
+    audit::record(store, events).await;
+}
+
+/// Writes a signed checkpoint; the tree size it covers.
+async fn checkpoint(store: &Store) -> i64 {
+    store
+        .write_checkpoint(&key())
+        .await
+        .unwrap()
+        .unwrap()
+        .tree_size
 }
 
 async fn count(store: &Store, table: &str) -> i64 {
@@ -90,7 +76,7 @@ fn broken(r: LogReport) -> String {
 /// Checkpoint at 30. Returns the store, its URL.
 async fn seeded(dir: &Path) -> (Store, String) {
     let (store, url) = open(dir).await;
-    start(&store, "s1").await;
+    audit::start_session(&store, "s1").await;
     record(&store, "s1", 20).await;
     sqlx::query(
         "INSERT INTO approvals (id, session_id, requester, server, method, tool, digest, arguments, approvers, quorum, mode, rule, state, created_at, expires_at) \
@@ -101,17 +87,9 @@ async fn seeded(dir: &Path) -> (Store, String) {
     .await
     .unwrap();
     store.end_session("s1", "client_closed").await.unwrap();
-    start(&store, "s2").await;
+    audit::start_session(&store, "s2").await;
     record(&store, "s2", 10).await;
-    assert_eq!(
-        store
-            .write_checkpoint(&key())
-            .await
-            .unwrap()
-            .unwrap()
-            .tree_size,
-        30
-    );
+    assert_eq!(checkpoint(&store).await, 30);
     record(&store, "s2", 20).await;
     (store, url)
 }
@@ -168,25 +146,9 @@ async fn pruned_log_verifies_from_its_anchor_and_archives_verify_offline() {
         LogReport::Intact { events, pruned, .. } => assert_eq!((events, pruned), (20, 30)),
         broken => panic!("{broken:?}"),
     }
-    assert_eq!(
-        store
-            .write_checkpoint(&key())
-            .await
-            .unwrap()
-            .unwrap()
-            .tree_size,
-        50
-    );
+    assert_eq!(checkpoint(&store).await, 50);
     record(&store, "s2", 10).await;
-    assert_eq!(
-        store
-            .write_checkpoint(&key())
-            .await
-            .unwrap()
-            .unwrap()
-            .tree_size,
-        60
-    );
+    assert_eq!(checkpoint(&store).await, 60);
     assert!(matches!(
         store.verify_log(Some(&trusted)).await.unwrap(),
         LogReport::Intact {

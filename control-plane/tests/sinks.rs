@@ -6,9 +6,10 @@ mod common;
 
 use axum::routing::post;
 use axum::{Json, Router};
+use common::audit;
 use gatehouse_control_plane::config::Config;
 use gatehouse_control_plane::sinks::{self, SinkConfig};
-use gatehouse_control_plane::store::{Direction, Event, NewSession, Store};
+use gatehouse_control_plane::store::{Event, Store};
 use serde_json::Value;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -16,42 +17,19 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 async fn store_with(dir: &Path, events: usize) -> Store {
-    let store = Store::open(&common::pg::database_url(&dir.join("s.db")).await)
-        .await
-        .unwrap();
-    store
-        .start_session(NewSession {
-            id: "s1".into(),
-            principal: "alice".into(),
-            groups: vec![],
-            server: "db".into(),
-            era: "legacy".into(),
-            client: None,
-            protocol_version: None,
-        })
-        .await
-        .unwrap();
+    let (store, _) = audit::open(&dir.join("s.db")).await;
+    audit::start_session(&store, "s1").await;
     record(&store, 0, events).await;
     store
 }
 
+/// Tool calls `from..from + n` in session s1, each padded to a realistic size.
 async fn record(store: &Store, from: usize, n: usize) {
-    for i in from..from + n {
-        store
-            .record(vec![Event {
-                session_id: "s1".into(),
-                direction: Direction::ClientToServer,
-                kind: "request".into(),
-                method: Some("tools/call".into()),
-                tool: Some("query".into()),
-                rpc_id: Some(i.to_string()),
-                payload: format!("{{\"i\":{i},\"pad\":\"{}\"}}", "x".repeat(40)),
-                masked: None,
-                decision: None,
-            }])
-            .await
-            .unwrap();
-    }
+    let events = (from..from + n).map(|i| Event {
+        payload: format!("{{\"i\":{i},\"pad\":\"{}\"}}", "x".repeat(40)),
+        ..audit::request("s1", i)
+    });
+    audit::record(store, events).await;
 }
 
 fn sink(toml: &str) -> SinkConfig {
@@ -101,6 +79,14 @@ async fn slow_receiver(
     });
 }
 
+/// A loopback address nobody listens on (yet).
+fn free_addr() -> std::net::SocketAddr {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+}
+
 fn webhook_seqs(got: &Received) -> Vec<i64> {
     got.lock()
         .unwrap()
@@ -125,10 +111,7 @@ async fn a_webhook_down_then_up_gets_everything_and_a_restart_resumes_at_the_cur
     let dir = tempfile::tempdir().unwrap();
     let store = store_with(dir.path(), 40).await;
     // A port with nobody listening yet: the receiver is down.
-    let addr = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
+    let addr = free_addr();
     let cfg = sink(&format!(
         "[[audit.sinks]]\ntype = \"webhook\"\nurl = \"http://{addr}/events\"\nbatch = 16\n"
     ));
@@ -209,10 +192,7 @@ async fn a_jsonl_file_rotates_without_losing_a_line() {
 async fn an_otlp_collector_gets_one_log_record_per_event() {
     let dir = tempfile::tempdir().unwrap();
     let store = store_with(dir.path(), 12).await;
-    let addr = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
+    let addr = free_addr();
     let got: Received = Arc::default();
     let up = CancellationToken::new();
     receiver(addr, got.clone(), up.clone()).await;
@@ -270,11 +250,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_gatehouse");
 
 /// A `gatehouse serve` process (a replica) on a free port; killed with SIGKILL on drop.
 async fn replica(dir: &Path, name: &str, database: &str, sinks: &str) -> tokio::process::Child {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_addr().port();
     let config = dir.join(format!("{name}.toml"));
     std::fs::write(
         &config,
@@ -314,6 +290,21 @@ fn file_seqs(path: &Path) -> Vec<i64> {
         .collect()
 }
 
+/// Waits (`what`) until the webhook and the jsonl `file` have `n` events each, leaves time
+/// for a second delivery to show up if there were one, then checks both hold events
+/// 1..=n exactly once, in order (`why` says what a failure means).
+async fn delivered_once(got: &Received, file: &Path, n: i64, what: &str, why: &str) {
+    let n_len = n as usize;
+    wait_for(what, || {
+        webhook_seqs(got).len() >= n_len && file_seqs(file).len() >= n_len
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let once: Vec<i64> = (1..=n).collect();
+    assert_eq!(webhook_seqs(got), once, "webhook: {why}");
+    assert_eq!(file_seqs(file), once, "jsonl file: {why}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_replicas_deliver_each_event_once_and_the_survivor_takes_over() {
     let pg = common::pg::Cluster::start();
@@ -321,23 +312,9 @@ async fn two_replicas_deliver_each_event_once_and_the_survivor_takes_over() {
     let dir = tempfile::tempdir().unwrap();
     // The events come from the database (any replica's writer); this store is a third.
     let store = Store::open(&url).await.unwrap();
-    store
-        .start_session(NewSession {
-            id: "s1".into(),
-            principal: "alice".into(),
-            groups: vec![],
-            server: "db".into(),
-            era: "legacy".into(),
-            client: None,
-            protocol_version: None,
-        })
-        .await
-        .unwrap();
+    audit::start_session(&store, "s1").await;
     record(&store, 0, 30).await;
-    let addr = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
+    let addr = free_addr();
     let got: Received = Arc::default();
     let up = CancellationToken::new();
     // A slow receiver: a second replica polling the shared cursor while a batch is on
@@ -357,31 +334,19 @@ async fn two_replicas_deliver_each_event_once_and_the_survivor_takes_over() {
     .await;
     let _b = replica(dir.path(), "b", &url, &sinks).await;
     record(&store, 30, 40).await;
-    wait_for("70 events", || {
-        webhook_seqs(&got).len() >= 70 && file_seqs(&file).len() >= 70
-    })
-    .await;
-    // Time for a second delivery to show up, if there were one.
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    let once: Vec<i64> = (1..=70).collect();
-    assert_eq!(webhook_seqs(&got), once, "each event once, in order");
-    assert_eq!(file_seqs(&file), once, "each line once, in order");
+    delivered_once(&got, &file, 70, "70 events", "each event once, in order").await;
 
     // The leader dies; the other replica takes over at the shared cursor.
     a.kill().await.unwrap();
     record(&store, 70, 30).await;
-    wait_for("replica b to deliver the rest", || {
-        webhook_seqs(&got).len() >= 100 && file_seqs(&file).len() >= 100
-    })
+    delivered_once(
+        &got,
+        &file,
+        100,
+        "replica b to deliver the rest",
+        "nothing lost or repeated across the takeover",
+    )
     .await;
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    let all: Vec<i64> = (1..=100).collect();
-    assert_eq!(
-        webhook_seqs(&got),
-        all,
-        "nothing lost or repeated across the takeover"
-    );
-    assert_eq!(file_seqs(&file), all);
     assert_eq!(store.sink_cursor("webhook").await.unwrap(), 100);
     up.cancel();
 }

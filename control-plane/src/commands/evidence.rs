@@ -235,7 +235,7 @@ impl Visit for Exporter {
         }
         self.digest.update(&self.line);
         self.events += 1;
-        if e.at >= self.from.as_str() {
+        if e.record.at >= self.from.as_str() {
             self.stats.add(e);
         }
         self.verifier.push(e)
@@ -449,6 +449,7 @@ impl Stats {
         }
         self.events += 1;
         if let Some(d) = e
+            .record
             .decision
             .and_then(|d| serde_json::from_str::<Decision<'_>>(d).ok())
         {
@@ -461,6 +462,7 @@ impl Stats {
             }
         }
         if let Some(m) = e
+            .record
             .masked
             .and_then(|m| serde_json::from_str::<BTreeMap<&str, u64>>(m).ok())
         {
@@ -473,7 +475,7 @@ impl Stats {
                 }
             }
         }
-        if e.kind == "tool_changed" {
+        if e.record.kind == "tool_changed" {
             self.changed_tools += 1;
         }
     }

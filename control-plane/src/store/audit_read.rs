@@ -10,7 +10,7 @@
 //! events per second in a few megabytes.
 
 use super::{Backend, Store, StoreError};
-use gatehouse_audit::{Anchor, EventRef, LogReport, LogVerifier};
+use gatehouse_audit::{Anchor, ChainRecord, EventRef, LogReport, LogVerifier};
 use sqlx::Connection;
 use std::path::PathBuf;
 
@@ -40,17 +40,18 @@ const NONE: u32 = u32::MAX;
 
 impl Page {
     fn push(&mut self, e: &EventRef<'_>) {
+        let r = &e.record;
         let fields = [
-            Some(e.session_id),
-            Some(e.at),
-            Some(e.direction),
-            Some(e.kind),
-            e.method,
-            e.tool,
-            e.rpc_id,
-            Some(e.payload),
-            e.masked,
-            e.decision,
+            Some(r.session_id),
+            Some(r.at),
+            Some(r.direction),
+            Some(r.kind),
+            r.method,
+            r.tool,
+            r.rpc_id,
+            Some(r.payload),
+            r.masked,
+            r.decision,
             e.prev_hash,
             e.hash,
         ];
@@ -61,7 +62,7 @@ impl Page {
                 self.text.push_str(f);
             }
         }
-        self.rows.push((e.seq, cols));
+        self.rows.push((r.seq, cols));
     }
 
     fn get(&self, i: usize) -> EventRef<'_> {
@@ -71,17 +72,19 @@ impl Page {
             (len != NONE).then(|| &self.text[at as usize..(at + len) as usize])
         };
         EventRef {
-            seq: *seq,
-            session_id: f(0).unwrap_or_default(),
-            at: f(1).unwrap_or_default(),
-            direction: f(2).unwrap_or_default(),
-            kind: f(3).unwrap_or_default(),
-            method: f(4),
-            tool: f(5),
-            rpc_id: f(6),
-            payload: f(7).unwrap_or_default(),
-            masked: f(8),
-            decision: f(9),
+            record: ChainRecord {
+                seq: *seq,
+                session_id: f(0).unwrap_or_default(),
+                at: f(1).unwrap_or_default(),
+                direction: f(2).unwrap_or_default(),
+                kind: f(3).unwrap_or_default(),
+                method: f(4),
+                tool: f(5),
+                rpc_id: f(6),
+                payload: f(7).unwrap_or_default(),
+                masked: f(8),
+                decision: f(9),
+            },
             prev_hash: f(10),
             hash: f(11),
         }
@@ -323,22 +326,8 @@ fn scan_sqlite<V: Visit>(
                     .as_str_or_null()
                     .map_err(|e| StoreError(format!("audit event column {i}: {e}")))
             };
-            let e = EventRef {
-                seq: r.get(0)?,
-                session_id: text(1)?,
-                at: text(2)?,
-                direction: text(3)?,
-                kind: text(4)?,
-                method: opt(5)?,
-                tool: opt(6)?,
-                rpc_id: opt(7)?,
-                payload: text(8)?,
-                masked: opt(9)?,
-                decision: opt(10)?,
-                prev_hash: opt(11)?,
-                hash: opt(12)?,
-            };
-            after = e.seq;
+            let e = event_from_columns(r.get(0)?, text, opt)?;
+            after = e.record.seq;
             n += 1;
             if !visitor.visit(&e) {
                 return Ok(visitor);
@@ -389,7 +378,7 @@ async fn scan_postgres<V: Visit>(
                     Tuple::More => break,
                     Tuple::End => break,
                     Tuple::Row(e, used) => {
-                        after = e.seq;
+                        after = e.record.seq;
                         n += 1;
                         pos += used;
                         if !visitor.visit(&e) {
@@ -472,8 +461,19 @@ fn copy_tuple(buf: &[u8]) -> Result<Tuple<'_>, StoreError> {
         .and_then(|b| <[u8; 8]>::try_from(b).ok())
         .map(i64::from_be_bytes)
         .ok_or_else(|| bad(0))?;
-    Ok(Tuple::Row(
-        EventRef {
+    Ok(Tuple::Row(event_from_columns(seq, text, opt)?, pos))
+}
+
+/// An event from columns 1..=12 of a [`COLUMNS`] row (column 0, `seq`, already read):
+/// `text` reads a NOT NULL column, `opt` a nullable one. Shared by the SQLite row reader
+/// and the PostgreSQL COPY tuple parser so the two cannot disagree on the column order.
+fn event_from_columns<'a>(
+    seq: i64,
+    text: impl Fn(usize) -> Result<&'a str, StoreError>,
+    opt: impl Fn(usize) -> Result<Option<&'a str>, StoreError>,
+) -> Result<EventRef<'a>, StoreError> {
+    Ok(EventRef {
+        record: ChainRecord {
             seq,
             session_id: text(1)?,
             at: text(2)?,
@@ -485,9 +485,8 @@ fn copy_tuple(buf: &[u8]) -> Result<Tuple<'_>, StoreError> {
             payload: text(8)?,
             masked: opt(9)?,
             decision: opt(10)?,
-            prev_hash: opt(11)?,
-            hash: opt(12)?,
         },
-        pos,
-    ))
+        prev_hash: opt(11)?,
+        hash: opt(12)?,
+    })
 }

@@ -556,27 +556,34 @@ impl Store {
 
     /// Every signed checkpoint, oldest first.
     pub async fn checkpoints(&self) -> Result<Vec<StoredCheckpoint>, StoreError> {
-        let rows: Vec<(i64, i64, String, String, String, String, String)> = sqlx::query_as(
-            "SELECT id, tree_size, root_hash, chain_head, at, public_key, signature FROM checkpoints ORDER BY id",
-        )
+        let rows: Vec<CheckpointRow> = sqlx::query_as(&format!(
+            "SELECT {CHECKPOINT_COLUMNS} FROM checkpoints ORDER BY id"
+        ))
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows
-            .into_iter()
-            .map(
-                |(id, tree_size, root_hash, chain_head, at, public_key, signature)| {
-                    StoredCheckpoint {
-                        id,
-                        tree_size,
-                        root_hash,
-                        chain_head,
-                        at,
-                        public_key,
-                        signature,
-                    }
-                },
-            )
-            .collect())
+        Ok(rows.into_iter().map(stored_checkpoint).collect())
+    }
+}
+
+/// The columns of a `checkpoints` row read as a [`CheckpointRow`].
+pub(crate) const CHECKPOINT_COLUMNS: &str =
+    "id, tree_size, root_hash, chain_head, at, public_key, signature";
+
+/// A `checkpoints` row, [`CHECKPOINT_COLUMNS`] in order.
+pub(crate) type CheckpointRow = (i64, i64, String, String, String, String, String);
+
+/// A checkpoint read with [`CHECKPOINT_COLUMNS`], as the audit verifier takes it.
+pub(crate) fn stored_checkpoint(
+    (id, tree_size, root_hash, chain_head, at, public_key, signature): CheckpointRow,
+) -> StoredCheckpoint {
+    StoredCheckpoint {
+        id,
+        tree_size,
+        root_hash,
+        chain_head,
+        at,
+        public_key,
+        signature,
     }
 }
 

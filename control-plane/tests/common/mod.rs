@@ -2,6 +2,7 @@
 //! port, configured from TOML text, with its store at a given SQLite file (or, with
 //! `GATEHOUSE_TEST_DATABASE`, a PostgreSQL database standing for that file: see [`pg`]).
 
+pub mod audit;
 pub mod pg;
 
 use gatehouse_control_plane::config::Config;

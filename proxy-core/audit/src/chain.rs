@@ -6,7 +6,7 @@ use sha2::{Digest, Sha256};
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 /// The fields of one event that the chain covers, in order.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct ChainRecord<'a> {
     /// Position in the log, 1-based and contiguous.
     pub seq: i64,

@@ -42,17 +42,19 @@ impl StoredEvent {
     /// The same event, borrowed.
     pub fn as_ref(&self) -> EventRef<'_> {
         EventRef {
-            seq: self.seq,
-            session_id: &self.session_id,
-            at: &self.at,
-            direction: &self.direction,
-            kind: &self.kind,
-            method: self.method.as_deref(),
-            tool: self.tool.as_deref(),
-            rpc_id: self.rpc_id.as_deref(),
-            payload: &self.payload,
-            masked: self.masked.as_deref(),
-            decision: self.decision.as_deref(),
+            record: ChainRecord {
+                seq: self.seq,
+                session_id: &self.session_id,
+                at: &self.at,
+                direction: &self.direction,
+                kind: &self.kind,
+                method: self.method.as_deref(),
+                tool: self.tool.as_deref(),
+                rpc_id: self.rpc_id.as_deref(),
+                payload: &self.payload,
+                masked: self.masked.as_deref(),
+                decision: self.decision.as_deref(),
+            },
             prev_hash: self.prev_hash.as_deref(),
             hash: self.hash.as_deref(),
         }
@@ -61,53 +63,17 @@ impl StoredEvent {
 
 /// An audit event borrowed from wherever it is being read (a database row, a line of a
 /// bundle): what the streaming verifier and exporter take, so reading a million events
-/// allocates nothing per event. Serializes exactly as [`StoredEvent`] does.
+/// allocates nothing per event. Serializes exactly as [`StoredEvent`] does: the chained
+/// fields flattened, then the two links.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct EventRef<'a> {
-    /// Position.
-    pub seq: i64,
-    /// Session.
-    pub session_id: &'a str,
-    /// Time.
-    pub at: &'a str,
-    /// Direction.
-    pub direction: &'a str,
-    /// Kind.
-    pub kind: &'a str,
-    /// Method.
-    pub method: Option<&'a str>,
-    /// Tool.
-    pub tool: Option<&'a str>,
-    /// JSON-RPC id.
-    pub rpc_id: Option<&'a str>,
-    /// Payload (masked JSON).
-    pub payload: &'a str,
-    /// Masked counts.
-    pub masked: Option<&'a str>,
-    /// Policy decision.
-    pub decision: Option<&'a str>,
+    /// The fields the hash chain covers.
+    #[serde(flatten)]
+    pub record: ChainRecord<'a>,
     /// Previous event's hash.
     pub prev_hash: Option<&'a str>,
     /// This event's hash.
     pub hash: Option<&'a str>,
-}
-
-impl EventRef<'_> {
-    fn record(&self) -> ChainRecord<'_> {
-        ChainRecord {
-            seq: self.seq,
-            session_id: self.session_id,
-            at: self.at,
-            direction: self.direction,
-            kind: self.kind,
-            method: self.method,
-            tool: self.tool,
-            rpc_id: self.rpc_id,
-            payload: self.payload,
-            masked: self.masked,
-            decision: self.decision,
-        }
-    }
 }
 
 /// A signed checkpoint, as stored and exported.
@@ -248,25 +214,25 @@ impl LogVerifier {
         if self.broken.is_some() {
             return false;
         }
-        if e.seq <= self.start && self.start > 0 && !self.started {
+        if e.record.seq <= self.start && self.start > 0 && !self.started {
             // Archived under the anchor and not deleted yet (a prune that is still
             // removing its events in batches): already covered by the anchor's root.
             return true;
         }
         if !self.started {
             self.started = true;
-            if e.seq != self.start + 1 {
+            if e.record.seq != self.start + 1 {
                 self.broken = Some(if self.start == 0 {
                     format!(
                         "the log starts at event #{}: events #1..#{} were deleted and no signed retention anchor covers them",
-                        e.seq,
-                        e.seq - 1
+                        e.record.seq,
+                        e.record.seq - 1
                     )
                 } else {
                     format!(
                         "events #{}..#{} were deleted: the signed retention anchor covers events up to #{} only",
                         self.start + 1,
-                        e.seq - 1,
+                        e.record.seq - 1,
                         self.start
                     )
                 });
@@ -274,7 +240,7 @@ impl LogVerifier {
             }
         }
         if let Err(err) = self.chain.check(
-            &e.record(),
+            &e.record,
             e.prev_hash.unwrap_or_default(),
             e.hash.unwrap_or_default(),
         ) {
@@ -283,7 +249,7 @@ impl LogVerifier {
         }
         self.frontier.push(self.chain.head_bytes());
         while let Some(c) = self.ahead.get(self.next)
-            && c.tree_size == e.seq
+            && c.tree_size == e.record.seq
         {
             if c.chain_head != self.chain.head()
                 || hash_bytes(&c.root_hash) != Some(self.frontier.root())
@@ -396,7 +362,7 @@ mod tests {
                     prev_hash: Some(prev.clone()),
                     hash: None,
                 };
-                let h = chain_hash(&prev, &e.as_ref().record());
+                let h = chain_hash(&prev, &e.as_ref().record);
                 e.hash = Some(h.clone());
                 prev = h;
                 e
