@@ -15,8 +15,8 @@
 use super::{ChainHead, Durability, Job, Op, StoreError, head_of, now, sql};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use std::collections::HashSet;
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, Sender};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -26,6 +26,16 @@ use tokio::sync::{oneshot, watch};
 /// `durability = "os"` this is how long a commit may sit in the operating system's cache
 /// before it is on disk: the most a power loss can take.
 const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
+
+/// Under continuous writing a checkpoint on another connection never catches up with the
+/// writer, so the WAL would never start over and would grow without end. Past this size
+/// the writer itself finishes the checkpoint between two groups (the checkpointer has
+/// already copied nearly everything), after which the WAL starts over and is cut back to
+/// this size.
+const WAL_LIMIT: u64 = 64 * 1024 * 1024;
+
+/// How often the checkpointer looks at the WAL's size.
+const WAL_CHECK_EVERY: Duration = Duration::from_millis(100);
 
 /// The writing side of a SQLite store; cheap to clone.
 #[derive(Clone)]
@@ -42,6 +52,8 @@ struct Shared {
     open: Box<dyn Fn() -> Result<Connection, StoreError> + Send + Sync>,
     /// Jobs handed to the thread and not yet committed.
     queued: AtomicUsize,
+    /// Set by the checkpointer when the WAL is past [`WAL_LIMIT`].
+    wal_full: Arc<AtomicBool>,
     written: watch::Sender<i64>,
 }
 
@@ -53,6 +65,7 @@ impl SqliteWriter {
         durability: Durability,
         written: watch::Sender<i64>,
     ) -> Result<SqliteWriter, StoreError> {
+        let wal = PathBuf::from(format!("{}-wal", file.display()));
         let open = move |role: Role| -> Result<Connection, StoreError> {
             let c = Connection::open(&file)
                 .map_err(|e| StoreError(format!("cannot open {}: {e}", file.display())))?;
@@ -70,6 +83,7 @@ impl SqliteWriter {
             if role == Role::Writer {
                 // The checkpointer thread does it, off the commit path.
                 c.pragma_update(None, "wal_autocheckpoint", 0)?;
+                c.pragma_update(None, "journal_size_limit", WAL_LIMIT as i64)?;
                 c.set_prepared_statement_cache_capacity(32);
             }
             Ok(c)
@@ -79,14 +93,17 @@ impl SqliteWriter {
         let head = read_head(&first)?;
         let checkpointer = open(Role::Checkpointer)?;
         let changes = written.subscribe();
+        let wal_full = Arc::new(AtomicBool::new(false));
+        let full = wal_full.clone();
         std::thread::Builder::new()
             .name("gatehouse-store-checkpoints".into())
-            .spawn(move || checkpoints(checkpointer, changes))
+            .spawn(move || checkpoints(checkpointer, &wal, &full, changes))
             .map_err(|e| StoreError(format!("cannot start the store checkpointer: {e}")))?;
         let shared = Arc::new(Shared {
             conn: Mutex::new(Some((first, head))),
             open: Box::new(move || open(Role::Writer)),
             queued: AtomicUsize::new(0),
+            wal_full,
             written,
         });
         let (queue, jobs) = std::sync::mpsc::channel();
@@ -134,6 +151,11 @@ impl Shared {
             }
             let (c, head) = conn.as_mut().unwrap_or_else(|| unreachable!());
             commit(c, head, ops)?;
+            if self.wal_full.swap(false, Ordering::AcqRel) {
+                // No other writer now: this checkpoint completes, and the next commit
+                // starts the WAL over.
+                checkpoint(c)?;
+            }
             Ok(head.seq)
         })();
         match result {
@@ -159,23 +181,41 @@ enum Role {
 
 /// Every [`CHECKPOINT_EVERY`] that something was written, a passive checkpoint: it syncs
 /// the WAL to disk, then copies what no reader still needs into the database file,
-/// without blocking the writer. Ends (after a last checkpoint) with the store.
-fn checkpoints(c: Connection, mut written: watch::Receiver<i64>) {
+/// without blocking the writer. Past [`WAL_LIMIT`] it checkpoints at once and asks the
+/// writer to finish the job. Ends (after a last checkpoint) with the store.
+fn checkpoints(
+    c: Connection,
+    wal: &Path,
+    wal_full: &AtomicBool,
+    mut written: watch::Receiver<i64>,
+) {
+    let mut last = std::time::Instant::now();
     loop {
-        std::thread::sleep(CHECKPOINT_EVERY);
-        let closed = match written.has_changed() {
-            Ok(false) => continue,
-            Ok(true) => false,
-            Err(_) => true,
-        };
+        std::thread::sleep(WAL_CHECK_EVERY);
+        let closed = written.has_changed().is_err();
+        let due = last.elapsed() >= CHECKPOINT_EVERY && written.has_changed().unwrap_or(true);
+        let over = std::fs::metadata(wal).is_ok_and(|m| m.len() > WAL_LIMIT);
+        if !(due || over || closed) {
+            continue;
+        }
         written.mark_unchanged();
-        if let Err(e) = c.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+        last = std::time::Instant::now();
+        if let Err(e) = checkpoint(&c) {
             tracing::warn!(error = %e, "checkpointing the session record failed; retrying in a second");
+        }
+        if over {
+            wal_full.store(true, Ordering::Release);
         }
         if closed {
             return;
         }
     }
+}
+
+/// A passive checkpoint: copies what it can without waiting for anyone.
+fn checkpoint(c: &Connection) -> Result<(), StoreError> {
+    c.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
+    Ok(())
 }
 
 /// The writer thread: commits what queued while others were writing, in groups, until
@@ -323,4 +363,68 @@ fn end_session(
     tx.prepare_cached(sql::END_SESSION)?
         .execute(params![at, reason, id])?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{Direction, Event, NewSession, Store, Writer};
+
+    /// Past the WAL's limit the writer finishes a checkpoint between groups, so the WAL
+    /// starts over instead of growing.
+    #[tokio::test]
+    async fn the_wal_starts_over_once_past_its_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("g.db");
+        let store = Store::open(&format!("sqlite://{}", file.display()))
+            .await
+            .unwrap();
+        store
+            .start_session(NewSession {
+                id: "s".into(),
+                principal: "p".into(),
+                groups: vec![],
+                server: "x".into(),
+                era: "legacy".into(),
+                client: None,
+                protocol_version: None,
+            })
+            .await
+            .unwrap();
+        let wal = dir.path().join("g.db-wal");
+        let size = || std::fs::metadata(&wal).unwrap().len();
+        let event = |n: usize| Event {
+            session_id: "s".into(),
+            direction: Direction::ServerToClient,
+            kind: "response".into(),
+            method: None,
+            tool: None,
+            rpc_id: Some(n.to_string()),
+            payload: format!("{{\"text\":\"{}\"}}", "x".repeat(1000)),
+            masked: None,
+            decision: None,
+        };
+        // The file keeps its high-water mark (the migrations' writes): grow past it.
+        let limit = size() + 256 * 1024;
+        let mut n = 0;
+        while size() <= limit {
+            n += 1;
+            store.record(vec![event(n)]).await.unwrap();
+        }
+        // What the checkpointer does once the WAL is past the limit: raise the flag.
+        let Writer::Sqlite(w) = &store.tx else {
+            unreachable!("a SQLite store")
+        };
+        w.shared.wal_full.store(true, Ordering::Release);
+        // The writer checkpoints after its next group, and the commits after that start
+        // the WAL over: as many again fit in what the file already has (had it not
+        // started over, they would have grown it).
+        store.record(vec![event(n + 1)]).await.unwrap();
+        let grown = size();
+        for m in 2..=n {
+            store.record(vec![event(n + m)]).await.unwrap();
+        }
+        assert_eq!(size(), grown, "the WAL went on growing");
+        assert_eq!(store.session_events("s").await.unwrap().len(), 2 * n);
+    }
 }
