@@ -86,19 +86,16 @@ pub async fn run_stdio() -> std::io::Result<()> {
     let mut lines = BufReader::new(tokio::io::stdin()).lines();
     let mut stdout = tokio::io::stdout();
     while let Some(line) = lines.next_line().await? {
-        if line.trim().is_empty() {
-            continue;
-        }
-        let replies: Vec<Message> = match Body::decode(line.as_bytes()) {
-            Ok(body) => body
-                .into_messages()
-                .into_iter()
-                .filter_map(|m| state.handle(&m))
+        let replies: Vec<String> = match Body::decode_line(&line) {
+            Ok(msgs) => msgs
+                .iter()
+                .filter_map(|m| state.handle(m))
+                .map(|r| r.to_json())
                 .collect(),
-            Err(e) => vec![Message::error(None, e.code(), e.to_string(), None)],
+            Err(answer) => vec![answer],
         };
         for r in replies {
-            stdout.write_all(r.to_json().as_bytes()).await?;
+            stdout.write_all(r.as_bytes()).await?;
             stdout.write_all(b"\n").await?;
         }
         stdout.flush().await?;

@@ -396,6 +396,17 @@ impl Body {
         }
     }
 
+    /// The messages of one newline-delimited stdio line (none for a blank line), or the
+    /// JSON-RPC error (as JSON) to answer a line that is not valid JSON-RPC with.
+    pub fn decode_line(line: &str) -> Result<Vec<Message>, String> {
+        if line.trim().is_empty() {
+            return Ok(Vec::new());
+        }
+        Body::decode(line.as_bytes())
+            .map(Body::into_messages)
+            .map_err(|e| Message::error(None, e.code(), e.to_string(), None).to_json())
+    }
+
     /// The messages in order.
     pub fn into_messages(self) -> Vec<Message> {
         match self {

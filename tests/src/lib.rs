@@ -679,6 +679,18 @@ impl McpSignIn {
         u.to_string()
     }
 
+    /// The consent page the authorization URL (own redirect URI) shows this browser.
+    pub async fn consent_page(&self, resource: &str, challenge: &str) -> String {
+        self.browser
+            .get(self.authorize_url(resource, challenge, &self.redirect_uri))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .text()
+            .await
+            .unwrap_or_default()
+    }
+
     /// The whole browser part as `who`: consent, provider login; returns the code.
     pub async fn code(&self, resource: &str, challenge: &str, who: &str) -> String {
         let start = self.authorize_url(resource, challenge, &self.redirect_uri);

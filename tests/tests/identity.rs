@@ -673,15 +673,7 @@ async fn the_attack_matrix_is_refused_recorded_and_nothing_is_forwarded() {
     // The consent is bound to the browser that saw the page: the same form posted by
     // another browser (no consent cookie, as from another site) goes nowhere.
     let (_, c0) = pkce();
-    let page = eve
-        .browser
-        .get(eve.authorize_url(&resource, &c0, &eve.redirect_uri))
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"))
-        .text()
-        .await
-        .unwrap_or_default();
+    let page = eve.consent_page(&resource, &c0).await;
     let request = page
         .split("name=\"request\" value=\"")
         .nth(1)
@@ -1102,15 +1094,7 @@ async fn pipelines_exchange_their_ci_token_and_clients_can_be_metadata_documents
         browser: browser(),
     };
     let (_, c) = pkce();
-    let page = documented
-        .browser
-        .get(documented.authorize_url(&resource, &c, &documented.redirect_uri))
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"))
-        .text()
-        .await
-        .unwrap_or_default();
+    let page = documented.consent_page(&resource, &c).await;
     assert!(
         page.contains("Documented Client") && page.contains(&doc_url),
         "{page}"

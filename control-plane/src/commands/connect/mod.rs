@@ -89,15 +89,10 @@ pub async fn run(server: String, url: String) -> Result<(), Exit> {
 
     let mut lines = BufReader::new(tokio::io::stdin()).lines();
     while let Ok(Some(line)) = lines.next_line().await {
-        if line.trim().is_empty() {
-            continue;
-        }
-        let msgs = match Body::decode(line.as_bytes()) {
-            Ok(b) => b.into_messages(),
-            Err(e) => {
-                let _ = out_tx
-                    .send(Message::error(None, e.code(), e.to_string(), None).to_json())
-                    .await;
+        let msgs = match Body::decode_line(&line) {
+            Ok(msgs) => msgs,
+            Err(answer) => {
+                let _ = out_tx.send(answer).await;
                 continue;
             }
         };
