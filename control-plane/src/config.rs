@@ -335,7 +335,7 @@ impl OidcConfig {
     pub fn principal_from_claims(
         &self,
         claims: &serde_json::Value,
-    ) -> Option<crate::gateway::auth::Principal> {
+    ) -> Option<crate::identity::auth::Principal> {
         let user = claims[self.user_claim.as_str()]
             .as_str()
             .or_else(|| claims["sub"].as_str())?
@@ -354,7 +354,7 @@ impl OidcConfig {
                     .collect()
             })
             .unwrap_or_default();
-        Some(crate::gateway::auth::Principal { user, groups })
+        Some(crate::identity::auth::Principal { user, groups })
     }
 
     /// The client secret, resolved from its reference.

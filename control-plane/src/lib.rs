@@ -2,11 +2,14 @@
 //! command line. The binary in `main.rs` only parses arguments and calls in here.
 
 pub mod agents;
+pub mod api;
 pub mod approvals;
 pub mod commands;
 pub mod config;
+mod dashboard;
 pub mod demo_server;
 pub mod gateway;
+pub mod identity;
 pub mod metrics;
 pub mod pins;
 pub mod retention;

@@ -3,8 +3,8 @@
 
 use super::store::ConnectionRow;
 use crate::gateway::Gateway;
-use crate::gateway::api::{error, signed_in};
-use crate::gateway::auth::Principal;
+use crate::api::{error, signed_in};
+use crate::identity::auth::Principal;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};

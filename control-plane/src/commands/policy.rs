@@ -85,7 +85,7 @@ pub async fn push(
 
 /// `7d`, `12h`, `30m`, `90s` as a duration.
 fn parse_period(text: &str) -> Result<chrono::Duration, Exit> {
-    crate::gateway::api::policies::parse_period(text).ok_or_else(|| {
+    crate::api::policies::parse_period(text).ok_or_else(|| {
         Exit::Usage(format!(
             "--since `{text}`: use a number and a unit, like 7d, 12h or 30m"
         ))

@@ -63,7 +63,7 @@ async fn start(config: Config, dev: bool, listener: tokio::net::TcpListener) -> 
         ));
     }
     // Old codes, tokens, grants and unused clients: collected now and periodically.
-    let gc = gateway::authz::gc::spawn(gw.clone());
+    let gc = identity::authz::gc::spawn(gw.clone());
     let served = gateway::serve(gw, listener, shutdown_signal()).await;
     gc.abort();
     served.map_err(|e| Exit::Runtime(format!("the server failed: {e}")))

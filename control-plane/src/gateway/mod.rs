@@ -1,25 +1,22 @@
 //! The MCP gateway: `/mcp/{server}` over Streamable HTTP for clients of both protocol
 //! eras, one upstream connection per session, every message recorded before it moves on.
 
-pub mod api;
-mod approval;
-pub mod auth;
-pub mod authz;
+pub(crate) mod approval;
 mod bridge;
-mod guard;
+pub(crate) mod guard;
 pub mod masking;
-mod oidc;
 pub mod policy;
 pub(crate) mod recording;
 pub mod session;
-pub mod signin;
-mod stream;
-mod ui;
+pub(crate) mod stream;
 
 use crate::config::{Config, ServerConfig};
 use crate::metrics::Metrics;
 use crate::store::{NewSession, Store};
-use auth::{AuthError, Authenticator, Principal};
+use crate::api;
+use crate::dashboard as ui;
+use crate::identity::auth::{self, AuthError, Authenticator, Principal};
+use crate::identity::{authz, oidc, signin};
 use axum::Router;
 use axum::body::Body as HttpBody;
 use axum::extract::{Path, State};
@@ -46,29 +43,29 @@ pub struct Gateway {
     pub metrics: Metrics,
     /// Live sessions.
     pub sessions: SessionTable,
-    masking: masking::Masking,
+    pub(crate) masking: masking::Masking,
     /// The policy in force (`None`: every signed-in person may use every server); swapped
     /// whole when a new version is published.
     /// A watch channel, so streams (`/api/v1/policies/watch`) learn of a new version at once.
-    policy: tokio::sync::watch::Sender<Option<Arc<policy::PolicyInForce>>>,
+    pub(crate) policy: tokio::sync::watch::Sender<Option<Arc<policy::PolicyInForce>>>,
     /// The pending approvals as last read from the store, for live queues.
-    pending_approvals: tokio::sync::watch::Sender<Arc<Vec<crate::approvals::Approval>>>,
-    auth: Authenticator,
-    hosts: HostGuard,
+    pub(crate) pending_approvals: tokio::sync::watch::Sender<Arc<Vec<crate::approvals::Approval>>>,
+    pub(crate) auth: Authenticator,
+    pub(crate) hosts: HostGuard,
     /// Whether `[dev]` users may sign in (`serve --dev`, `gatehouse demo`).
     pub dev_mode: bool,
     /// Dashboard sign-in through the company's OpenID provider, when configured.
-    relying_party: Option<signin::RelyingParty>,
+    pub(crate) relying_party: Option<signin::RelyingParty>,
     /// Dashboard sign-in through a SAML identity provider, when configured.
-    saml: Option<signin::SamlSp>,
+    pub(crate) saml: Option<signin::SamlSp>,
     /// The authorization server MCP clients see (on when `relying_party` is).
-    authz: Option<authz::AuthServer>,
+    pub(crate) authz: Option<authz::AuthServer>,
     /// Serializes creation of stateless-era group sessions.
-    group_lock: tokio::sync::Mutex<()>,
+    pub(crate) group_lock: tokio::sync::Mutex<()>,
     /// Verifies access tokens from the configured identity provider.
-    oidc: Option<oidc::JwtVerifier>,
+    pub(crate) oidc: Option<oidc::JwtVerifier>,
     /// Signs audit checkpoints.
-    signing_key: gatehouse_audit::SigningKey,
+    pub(crate) signing_key: gatehouse_audit::SigningKey,
     /// Fired on shutdown: ends server streams so open connections can drain.
     pub shutdown: CancellationToken,
     /// Connected agents (servers with `agent = "NAME"`).

@@ -13,9 +13,9 @@ pub fn dev_page(gw: &Gateway, return_to: &str, request: &str) -> Response {
 pub mod oidc_rp;
 pub mod saml_sp;
 
-use super::Gateway;
+use crate::gateway::Gateway;
 use super::auth::Principal;
-use super::recording::gateway_event;
+use crate::gateway::recording::gateway_event;
 use axum::Json;
 use axum::extract::{Query, State};
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -417,7 +417,7 @@ pub fn roles(gw: &Gateway, p: &Principal) -> Vec<&'static str> {
 
 /// `GET /api/v1/me`
 pub async fn me(State(gw): State<Arc<Gateway>>, headers: HeaderMap) -> Response {
-    match super::api::signed_in(&gw, &headers).await {
+    match crate::api::signed_in(&gw, &headers).await {
         Ok(p) => Json(json!({ "user": p.user, "groups": p.groups, "roles": roles(&gw, &p) }))
             .into_response(),
         Err(r) => r,

@@ -5,7 +5,7 @@
 //! only grow. `gatehouse serve` runs it at start-up and every
 //! `authz_store.gc_interval_mins`.
 
-use super::super::Gateway;
+use crate::gateway::Gateway;
 use crate::store::StoreError;
 use crate::store::authz::AuthzGarbage;
 use std::sync::Arc;

@@ -4,7 +4,7 @@
 //! have) and gets a short-lived Gatehouse access token for one resource, as the workload
 //! the rules name. No refresh token: the pipeline exchanges again.
 
-use super::super::Gateway;
+use crate::gateway::Gateway;
 use super::super::oidc::JwtVerifier;
 use super::token::{TokenForm, access_token, token_response};
 use super::{oauth_error, random_secret};

@@ -5,7 +5,7 @@
 //! is within its validity window, and its assertion was never used before.
 
 use crate::config::SamlConfig;
-use crate::gateway::auth::Principal;
+use crate::identity::auth::Principal;
 use samael::metadata::{EntityDescriptor, HTTP_REDIRECT_BINDING};
 use samael::schema::Assertion;
 use samael::service_provider::{ServiceProvider, ServiceProviderBuilder};

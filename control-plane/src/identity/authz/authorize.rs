@@ -7,7 +7,7 @@
 //! unframeable) goes on to the provider's login; the finished login resumes here
 //! ([`complete`]) and the client gets a single-use code, with `iss` (RFC 9207).
 
-use super::super::Gateway;
+use crate::gateway::Gateway;
 use super::super::auth::Principal;
 use super::super::signin::{self, After, LOGIN_COOKIE, cookie, cookie_name, set_cookie};
 use super::clients::{lookup, redirect_matches};

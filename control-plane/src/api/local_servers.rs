@@ -13,7 +13,7 @@ use super::{error, signed_in, signed_in_to_change};
 use crate::approvals::NewApproval;
 use crate::config::LocalServerConfig;
 use crate::gateway::Gateway;
-use crate::gateway::auth::Principal;
+use crate::identity::auth::Principal;
 use crate::gateway::policy::Verdict;
 use crate::store::NewSession;
 use axum::Json;

@@ -10,9 +10,9 @@ pub mod sessions;
 pub mod spool;
 pub mod watch;
 
-use super::Gateway;
-use super::auth::Principal;
-use super::recording::gateway_event;
+use crate::gateway::Gateway;
+use crate::identity::auth::Principal;
+use crate::gateway::recording::gateway_event;
 use crate::approvals::VoteError;
 use axum::Json;
 use axum::extract::{Path, Query, State};
@@ -39,7 +39,7 @@ async fn caller(gw: &Gateway, headers: &HeaderMap) -> Result<(Principal, bool), 
     gw.hosts
         .check(headers)
         .map_err(|e| error(StatusCode::FORBIDDEN, e))?;
-    if super::auth::bearer(headers).is_some() {
+    if crate::identity::auth::bearer(headers).is_some() {
         return gw
             .authenticate(headers, None)
             .await
@@ -68,7 +68,7 @@ pub(crate) async fn signed_in_to_change(
     headers: &HeaderMap,
 ) -> Result<Principal, Response> {
     let (p, by_cookie) = caller(gw, headers).await?;
-    if by_cookie && headers.get(super::signin::CSRF_HEADER).is_none() {
+    if by_cookie && headers.get(crate::identity::signin::CSRF_HEADER).is_none() {
         return Err(error(
             StatusCode::FORBIDDEN,
             "changes made with the dashboard's cookie must send the `X-Gatehouse-Request: 1` header",

@@ -23,7 +23,7 @@ pub mod gc;
 pub mod token;
 pub mod tokens;
 
-use super::Gateway;
+use crate::gateway::Gateway;
 use super::auth::Principal;
 use axum::Json;
 use axum::extract::{ConnectInfo, Extension, State};

@@ -4,7 +4,7 @@
 //! are verified before any claim is believed.
 
 use crate::config::OidcConfig;
-use crate::gateway::auth::Principal;
+use crate::identity::auth::Principal;
 use base64::Engine;
 use openidconnect::OAuth2TokenResponse;
 use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreProviderMetadata};
