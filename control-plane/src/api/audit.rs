@@ -3,7 +3,7 @@
 //! bundle for a period as a `.tar.gz` download. Auditors and admins only.
 
 use super::{Role, error, signed_in, signed_in_to_change};
-use crate::commands::Exit;
+use crate::evidence::EvidenceError;
 use crate::gateway::Gateway;
 use axum::Json;
 use axum::body::Body;
@@ -84,11 +84,11 @@ pub async fn evidence(
     if let Err(r) = auditor(&gw, &headers, false).await {
         return r;
     }
-    let exit = |e: Exit| match e {
-        Exit::Usage(m) => error(StatusCode::BAD_REQUEST, m),
-        Exit::Runtime(m) => error(StatusCode::INTERNAL_SERVER_ERROR, m),
+    let exit = |e: EvidenceError| match e {
+        EvidenceError::Invalid(m) => error(StatusCode::BAD_REQUEST, m),
+        EvidenceError::Failed(m) => error(StatusCode::INTERNAL_SERVER_ERROR, m),
     };
-    let (from, to) = match crate::commands::evidence::period(&q.since, &q.until) {
+    let (from, to) = match crate::evidence::period(&q.since, &q.until) {
         Ok(p) => p,
         Err(e) => return exit(e),
     };
@@ -101,7 +101,7 @@ pub async fn evidence(
     if let Err(e) = std::fs::create_dir(&bundle) {
         return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string());
     }
-    if let Err(e) = crate::commands::evidence::write_bundle(&gw.store, &from, &to, &bundle).await {
+    if let Err(e) = crate::evidence::write_bundle(&gw.store, &from, &to, &bundle).await {
         return exit(e);
     }
     let packed = tokio::task::spawn_blocking(move || -> std::io::Result<Vec<u8>> {

@@ -10,10 +10,10 @@ pub mod sessions;
 pub mod spool;
 pub mod watch;
 
-use crate::gateway::Gateway;
-use crate::identity::auth::Principal;
-use crate::gateway::recording::gateway_event;
 use crate::approvals::VoteError;
+use crate::gateway::Gateway;
+use crate::gateway::recording::gateway_event;
+use crate::identity::auth::Principal;
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
@@ -252,4 +252,28 @@ pub async fn decide(
             error(status, e.to_string())
         }
     }
+}
+
+/// The JSON API's routes (`/api/v1/...`), over the gateway's shared state.
+pub fn routes() -> axum::Router<Arc<Gateway>> {
+    use axum::routing::{get, post};
+    axum::Router::new()
+        .route("/api/v1/approvals", get(list))
+        .route("/api/v1/approvals/watch", get(watch::approvals))
+        .route("/api/v1/approvals/{id}/{verb}", post(decide))
+        .route("/api/v1/policies", get(policies::list).post(push_policy))
+        .route("/api/v1/policies/watch", get(watch::policies))
+        .route("/api/v1/policies/check", post(policies::check))
+        .route("/api/v1/policies/dry-run", post(policies::dry_run))
+        .route("/api/v1/policies/{version}", get(policies::get))
+        .route("/api/v1/sessions", get(sessions::list))
+        .route("/api/v1/sessions/{id}", get(sessions::detail))
+        .route("/api/v1/overview", get(sessions::overview))
+        .route("/api/v1/audit/status", get(audit::status))
+        .route("/api/v1/audit/verify", post(audit::verify))
+        .route("/api/v1/evidence", get(audit::evidence))
+        .route("/api/v1/servers", get(servers::list))
+        .route("/api/v1/spool", post(spool::upload))
+        .route("/api/v1/pins/{server}/{tool}/{verb}", post(servers::decide))
+        .merge(local_servers::routes())
 }

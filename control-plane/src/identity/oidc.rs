@@ -160,3 +160,31 @@ impl JwtVerifier {
         Ok(principal)
     }
 }
+
+// Kept here rather than in `config`: mapping claims to a person is identity's job, and the
+// config types stay free of identity types.
+impl OidcConfig {
+    /// The person named by verified claims: `user_claim` (falling back to `sub`) and the
+    /// groups of `groups_claim`, renamed by `group_map`.
+    pub fn principal_from_claims(&self, claims: &serde_json::Value) -> Option<Principal> {
+        let user = claims[self.user_claim.as_str()]
+            .as_str()
+            .or_else(|| claims["sub"].as_str())?
+            .to_string();
+        let groups = claims[self.groups_claim.as_str()]
+            .as_array()
+            .map(|g| {
+                g.iter()
+                    .filter_map(serde_json::Value::as_str)
+                    .map(|g| {
+                        self.group_map
+                            .get(g)
+                            .cloned()
+                            .unwrap_or_else(|| g.to_string())
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        Some(Principal { user, groups })
+    }
+}

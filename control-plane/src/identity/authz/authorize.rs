@@ -7,11 +7,11 @@
 //! unframeable) goes on to the provider's login; the finished login resumes here
 //! ([`complete`]) and the client gets a single-use code, with `iss` (RFC 9207).
 
-use crate::gateway::Gateway;
 use super::super::auth::Principal;
 use super::super::signin::{self, After, LOGIN_COOKIE, cookie, cookie_name, set_cookie};
 use super::clients::{lookup, redirect_matches};
 use super::{SCOPE, random_secret, source};
+use crate::gateway::Gateway;
 use crate::store::authz::{AuthzClient, Code, Grant};
 use axum::extract::{Query, State};
 use axum::response::{Html, IntoResponse, Redirect, Response};

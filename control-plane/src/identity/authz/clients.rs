@@ -10,8 +10,8 @@
 //! that address, no redirects, 5 s and 64 KiB at most. Hosts an admin lists in
 //! `authz.metadata_document_allowed_hosts` are exempt (internal clients, tests).
 
-use crate::gateway::Gateway;
 use super::{cors, oauth_error, source};
+use crate::gateway::Gateway;
 use crate::store::authz::{AuthzClient, default_grant_types};
 use axum::Json;
 use axum::extract::State;

@@ -11,7 +11,6 @@
 //! 2^34.6), stored as digests, valid 10 minutes; each source address gets
 //! `device_flow.max_wrong_codes` wrong tries per 15 minutes.
 
-use crate::gateway::Gateway;
 use super::authorize::valid_resource;
 use super::authorize::{
     REQUEST_TTL, Target, add_pending, client_identity, consent_cookie, error_page, for_browser,
@@ -20,6 +19,7 @@ use super::authorize::{
 use super::clients::lookup;
 use super::token::{TokenForm, client_id, issue};
 use super::{Peer, SCOPE, oauth_error, random_secret, source};
+use crate::gateway::Gateway;
 use crate::identity::signin::{self, LOGIN_COOKIE, cookie, cookie_name, set_cookie};
 use crate::store::authz::{DevicePoll, Grant, NewDeviceCode};
 use aes_gcm::aead::OsRng;

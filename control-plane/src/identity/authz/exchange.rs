@@ -4,11 +4,11 @@
 //! have) and gets a short-lived Gatehouse access token for one resource, as the workload
 //! the rules name. No refresh token: the pipeline exchanges again.
 
-use crate::gateway::Gateway;
 use super::super::oidc::JwtVerifier;
 use super::token::{TokenForm, access_token, token_response};
 use super::{oauth_error, random_secret};
 use crate::config::{OidcConfig, TrustedIssuer};
+use crate::gateway::Gateway;
 use crate::store::authz::Grant;
 use axum::response::Response;
 use base64::Engine;

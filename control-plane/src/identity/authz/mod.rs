@@ -23,8 +23,8 @@ pub mod gc;
 pub mod token;
 pub mod tokens;
 
-use crate::gateway::Gateway;
 use super::auth::Principal;
+use crate::gateway::Gateway;
 use axum::Json;
 use axum::extract::{ConnectInfo, Extension, State};
 use axum::response::{IntoResponse, Response};

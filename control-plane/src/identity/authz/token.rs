@@ -3,9 +3,9 @@
 //! presenting a refresh token that was already rotated (OAuth 2.1 reuse detection).
 //! Every refresh re-reads the grant, so a signed-out or revoked grant cannot refresh.
 
-use crate::gateway::Gateway;
 use super::tokens::AccessClaims;
 use super::{cors, oauth_error, random_secret, source};
+use crate::gateway::Gateway;
 use crate::identity::signin::oidc_rp::SigninError;
 use crate::store::authz::{Grant, Redeemed};
 use axum::Json;

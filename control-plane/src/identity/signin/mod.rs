@@ -13,8 +13,8 @@ pub fn dev_page(gw: &Gateway, return_to: &str, request: &str) -> Response {
 pub mod oidc_rp;
 pub mod saml_sp;
 
-use crate::gateway::Gateway;
 use super::auth::Principal;
+use crate::gateway::Gateway;
 use crate::gateway::recording::gateway_event;
 use axum::Json;
 use axum::extract::{Query, State};

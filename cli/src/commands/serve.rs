@@ -1,9 +1,11 @@
 //! `gatehouse serve` and `gatehouse demo`.
 
 use super::{Exit, load_config, out};
-use crate::config::{Config, DevToken, ServerConfig};
-use crate::gateway::{self, Gateway};
-use crate::store::Store;
+use gatehouse_control_plane::config::{Config, DevToken, ServerConfig};
+use gatehouse_control_plane::gateway::Gateway;
+use gatehouse_control_plane::identity;
+use gatehouse_control_plane::server;
+use gatehouse_control_plane::store::Store;
 use gatehouse_proxy_core::mcp::Era;
 use std::path::PathBuf;
 
@@ -52,7 +54,7 @@ async fn start(config: Config, dev: bool, listener: tokio::net::TcpListener) -> 
     };
     let gw = Gateway::new(config, store, dev).map_err(|e| Exit::Usage(e.to_string()))?;
     if let Some((days, sinks, dir, key, every)) = retention {
-        tokio::spawn(crate::retention::run(
+        tokio::spawn(gatehouse_control_plane::retention::run(
             gw.store.clone(),
             days,
             sinks,
@@ -64,7 +66,7 @@ async fn start(config: Config, dev: bool, listener: tokio::net::TcpListener) -> 
     }
     // Old codes, tokens, grants and unused clients: collected now and periodically.
     let gc = identity::authz::gc::spawn(gw.clone());
-    let served = gateway::serve(gw, listener, shutdown_signal()).await;
+    let served = server::serve(gw, listener, shutdown_signal()).await;
     gc.abort();
     served.map_err(|e| Exit::Runtime(format!("the server failed: {e}")))
 }

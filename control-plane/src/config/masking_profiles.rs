@@ -1,15 +1,12 @@
-//! Masking on the gateway path: which profile applies to a session (by server and the
-//! caller's groups, from config until policies choose it), and which parts of which
-//! messages carry data. Only data is masked — tool results, resource contents, prompt
-//! messages, errors, logs and sampling prompts — never schemas or envelopes, so a tool
-//! whose input schema has a `password` property still works.
+//! The `[masking]` section, validated: the profile table the gateway masks with (which
+//! profile applies to a session, by server and the caller's groups, from config until
+//! policies choose it) and the laptops' local servers are built from. Which parts of which
+//! messages carry data (only data: never schemas or envelopes) is `gatehouse_mask::message`.
 
-use crate::config::{ConfigError, MaskingConfig};
+use super::{Config, ConfigError, MaskingConfig, resolve_secret};
 use gatehouse_mask::{Masker, Profile};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
-
-pub use gatehouse_mask::message::{mask_for_record, mask_from_server};
 
 /// The profile name that masks nothing.
 pub const OFF: &str = "off";
@@ -115,9 +112,24 @@ impl Masking {
     }
 }
 
+impl Config {
+    /// The masking profiles, built (checks every profile and the HMAC key reference).
+    pub fn masking(&self) -> Result<Masking, ConfigError> {
+        let key = match &self.masking.hmac_key {
+            Some(r) => Some(
+                resolve_secret(r)
+                    .map_err(|e| ConfigError::Invalid(format!("masking.hmac_key: {e}")))?,
+            ),
+            None => None,
+        };
+        Masking::new(&self.masking, key.as_deref().map(str::as_bytes))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use gatehouse_mask::message::{mask_for_record, mask_from_server};
     use gatehouse_proxy_core::jsonrpc::Message;
     use serde_json::json;
 

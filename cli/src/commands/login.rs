@@ -12,7 +12,7 @@
 use super::Exit;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use gatehouse_desktop_core::secrets::{Backend, KeyringMode, StoredTokens, TokenStore};
+use gatehouse_client::secrets::{Backend, KeyringMode, StoredTokens, TokenStore};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::path::PathBuf;

@@ -1,7 +1,11 @@
-//! `gatehouse`: the control plane server and its command line.
+//! `gatehouse`: the control plane server and the engineers' command line, one binary
+//! over the libraries (`gatehouse-control-plane` for the server and its store,
+//! `gatehouse-client` for sign-in and local capture). `main.rs` only calls [`run`].
+
+pub mod commands;
 
 use clap::{Parser, Subcommand};
-use gatehouse_control_plane::commands::{self, Exit};
+use commands::Exit;
 use std::path::PathBuf;
 
 /// Gatehouse: an identity-aware gateway for MCP servers.
@@ -343,7 +347,8 @@ enum SessionsCommand {
     },
 }
 
-fn main() -> std::process::ExitCode {
+/// Parses the command line, runs the command, and returns its exit code.
+pub fn run() -> std::process::ExitCode {
     let cli = Cli::parse();
     commands::init_tracing(matches!(
         cli.command,

@@ -3,7 +3,7 @@
 //! would change, before anyone pushes it.
 
 use super::{Exit, load_config, out, sessions::open};
-use crate::config::load_policy;
+use gatehouse_control_plane::config::load_policy;
 use gatehouse_policy::{EffectKind, Policy, diff_decisions};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -85,7 +85,7 @@ pub async fn push(
 
 /// `7d`, `12h`, `30m`, `90s` as a duration.
 fn parse_period(text: &str) -> Result<chrono::Duration, Exit> {
-    crate::api::policies::parse_period(text).ok_or_else(|| {
+    gatehouse_control_plane::api::policies::parse_period(text).ok_or_else(|| {
         Exit::Usage(format!(
             "--since `{text}`: use a number and a unit, like 7d, 12h or 30m"
         ))
@@ -111,7 +111,7 @@ pub async fn test(
     };
     let store = open(config, database).await?;
     let from = (chrono::Utc::now() - period).to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
-    let requests = crate::gateway::policy::recorded_requests(&store, &from)
+    let requests = gatehouse_control_plane::gateway::policy::recorded_requests(&store, &from)
         .await
         .map_err(|e| Exit::Runtime(e.to_string()))?;
     let changes = diff_decisions(&current, &draft, &requests);

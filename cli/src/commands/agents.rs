@@ -3,7 +3,7 @@
 //! within a second (revoked tokens also lose their live connections).
 
 use super::{Exit, load_config, out, sessions::open};
-use crate::agents::api::valid_name;
+use gatehouse_control_plane::agents::api::valid_name;
 use std::fmt::Write;
 use std::path::PathBuf;
 
@@ -89,7 +89,7 @@ pub async fn list(
     json: bool,
 ) -> Result<(), Exit> {
     let heartbeat = match &database {
-        Some(_) => crate::config::AgentsConfig::default().heartbeat_secs,
+        Some(_) => gatehouse_control_plane::config::AgentsConfig::default().heartbeat_secs,
         None => load_config(config.clone())?.agents.heartbeat_secs,
     };
     let store = open(config, database).await?;
@@ -97,7 +97,7 @@ pub async fn list(
     let tokens = store.agent_tokens().await.map_err(runtime)?;
     let drained = store.drained_agents().await.map_err(runtime)?;
     let stale = chrono::Utc::now() - chrono::Duration::seconds(3 * heartbeat as i64);
-    let live = |c: &crate::agents::store::ConnectionRow| {
+    let live = |c: &gatehouse_control_plane::agents::store::ConnectionRow| {
         c.disconnected_at.is_none()
             && chrono::DateTime::parse_from_rfc3339(&c.last_seen_at)
                 .is_ok_and(|t| t.with_timezone(&chrono::Utc) > stale)

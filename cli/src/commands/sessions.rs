@@ -1,7 +1,7 @@
 //! `gatehouse sessions list|show`: what auditors read from the session store.
 
 use super::{Exit, load_config, out};
-use crate::store::{SessionRow, Store};
+use gatehouse_control_plane::store::{SessionRow, Store};
 use std::fmt::Write;
 use std::path::PathBuf;
 

@@ -1,4 +1,4 @@
-//! `gatehouse evidence export`: everything an auditor needs for a period, in one folder
+//! Evidence bundles (`gatehouse evidence export`): everything an auditor needs for a period, in one folder
 //! they can verify offline with only the public key (`gatehouse audit verify --bundle`).
 //!
 //! The bundle carries the whole chain up to the end of the period (so it verifies from
@@ -11,7 +11,6 @@
 //! Export and offline verification stream: events go from the database to the file one
 //! at a time, hashed and verified on the way, so memory stays flat for any log length.
 
-use super::{Exit, out, sessions::open};
 use crate::store::Store;
 use crate::store::audit_read::{Pipelined, Visit};
 use gatehouse_audit::{
@@ -23,19 +22,31 @@ use sqlx::Row;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::{BufRead, BufWriter, Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
+
+/// Why evidence could not be exported or verified.
+#[derive(Debug, thiserror::Error)]
+pub enum EvidenceError {
+    /// The input is wrong (a period that does not parse, a folder that is not a bundle,
+    /// a bundle file that does not read): fix it and try again.
+    #[error("{0}")]
+    Invalid(String),
+    /// Reading the store or writing the bundle failed, or the store does not verify.
+    #[error("{0}")]
+    Failed(String),
+}
 
 const FORMAT: &str = "gatehouse-evidence-v1";
 
 /// A date (`2026-11-01`, the whole day) or an RFC 3339 time, as RFC 3339.
-fn bound(text: &str, end: bool) -> Result<String, Exit> {
+fn bound(text: &str, end: bool) -> Result<String, EvidenceError> {
     if let Ok(t) = chrono::DateTime::parse_from_rfc3339(text) {
         return Ok(t
             .with_timezone(&chrono::Utc)
             .to_rfc3339_opts(chrono::SecondsFormat::Micros, true));
     }
     let d = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| {
-        Exit::Usage(format!(
+        EvidenceError::Invalid(format!(
             "`{text}` is not a date (2026-11-01) or an RFC 3339 time"
         ))
     })?;
@@ -59,7 +70,7 @@ async fn json_rows(
     sqlite: &str,
     postgres: &str,
     binds: &[&str],
-) -> Result<Vec<String>, Exit> {
+) -> Result<Vec<String>, EvidenceError> {
     let mut q = sqlx::query(store.backend().pick(sqlite, postgres));
     for b in binds {
         q = q.bind(*b);
@@ -67,13 +78,13 @@ async fn json_rows(
     let rows = q
         .fetch_all(store.pool())
         .await
-        .map_err(|e| Exit::Runtime(e.to_string()))?;
+        .map_err(|e| EvidenceError::Failed(e.to_string()))?;
     rows.iter()
         .map(|r| {
             let text: String = r.get(0);
             serde_json::from_str::<Value>(&text)
                 .map(|v| v.to_string())
-                .map_err(|e| Exit::Runtime(format!("the database returned bad JSON: {e}")))
+                .map_err(|e| EvidenceError::Failed(format!("the database returned bad JSON: {e}")))
         })
         .collect()
 }
@@ -83,7 +94,7 @@ fn write_lines(
     name: &str,
     lines: &[String],
     manifest: &mut BTreeMap<String, String>,
-) -> Result<(), Exit> {
+) -> Result<(), EvidenceError> {
     let mut text = lines.join("\n");
     if !text.is_empty() {
         text.push('\n');
@@ -96,52 +107,26 @@ fn write_file(
     name: &str,
     bytes: &[u8],
     manifest: &mut BTreeMap<String, String>,
-) -> Result<(), Exit> {
+) -> Result<(), EvidenceError> {
     write_durably(&dir.join(name), bytes)?;
     manifest.insert(name.to_string(), hex::encode(Sha256::digest(bytes)));
     Ok(())
 }
 
 /// Writes a file and flushes it to disk (an archive is the only copy once pruned).
-fn write_durably(path: &Path, bytes: &[u8]) -> Result<(), Exit> {
-    let fail = |e: std::io::Error| Exit::Runtime(format!("cannot write {}: {e}", path.display()));
+fn write_durably(path: &Path, bytes: &[u8]) -> Result<(), EvidenceError> {
+    let fail =
+        |e: std::io::Error| EvidenceError::Failed(format!("cannot write {}: {e}", path.display()));
     let mut f = std::fs::File::create(path).map_err(fail)?;
     f.write_all(bytes).map_err(fail)?;
     f.sync_all().map_err(fail)
 }
 
-/// Writes the bundle for `[from, to]` into `out_dir` (created; must be empty or new).
-pub async fn export(
-    from: &str,
-    to: &str,
-    out_dir: &Path,
-    config: Option<PathBuf>,
-    database: Option<String>,
-) -> Result<(), Exit> {
-    let (from, to) = period(from, to)?;
-    if out_dir.exists()
-        && std::fs::read_dir(out_dir)
-            .map(|mut d| d.next().is_some())
-            .unwrap_or(true)
-    {
-        return Err(Exit::Usage(format!(
-            "{} exists and is not empty; choose a new folder",
-            out_dir.display()
-        )));
-    }
-    std::fs::create_dir_all(out_dir)
-        .map_err(|e| Exit::Runtime(format!("cannot create {}: {e}", out_dir.display())))?;
-    let store = open(config, database).await?;
-    let summary = write_bundle(&store, &from, &to, out_dir).await?;
-    out(&format!("{summary}\n"));
-    Ok(())
-}
-
 /// A period's bounds from the CLI's or the API's text (a date or an RFC 3339 time).
-pub fn period(from: &str, to: &str) -> Result<(String, String), Exit> {
+pub fn period(from: &str, to: &str) -> Result<(String, String), EvidenceError> {
     let (from, to) = (bound(from, false)?, bound(to, true)?);
     if from > to {
-        return Err(Exit::Usage(
+        return Err(EvidenceError::Invalid(
             "the start of the period is after its end".into(),
         ));
     }
@@ -155,16 +140,16 @@ pub async fn write_bundle(
     from: &str,
     to: &str,
     out_dir: &Path,
-) -> Result<String, Exit> {
+) -> Result<String, EvidenceError> {
     let upto: Option<i64> = sqlx::query_scalar("SELECT MAX(seq) FROM audit_events WHERE at <= $1")
         .bind(to)
         .fetch_one(store.pool())
         .await
-        .map_err(|e| Exit::Runtime(e.to_string()))?;
+        .map_err(|e| EvidenceError::Failed(e.to_string()))?;
     let anchor = store
         .newest_anchor()
         .await
-        .map_err(|e| Exit::Runtime(e.to_string()))?;
+        .map_err(|e| EvidenceError::Failed(e.to_string()))?;
     let start = anchor.as_ref().map_or(0, |a| a.tree_size);
     let upto = upto.unwrap_or(start).max(start);
     let b = write_range(
@@ -246,8 +231,8 @@ pub(crate) async fn write_range(
     store: &Store,
     range: &Range,
     out_dir: &Path,
-) -> Result<Written, Exit> {
-    let runtime = |e: crate::store::StoreError| Exit::Runtime(e.to_string());
+) -> Result<Written, EvidenceError> {
+    let runtime = |e: crate::store::StoreError| EvidenceError::Failed(e.to_string());
     let (from, to) = (range.from.clone(), range.to.clone());
     let start = range.anchor.as_ref().map_or(0, |a| a.tree_size);
     let checkpoints: Vec<StoredCheckpoint> = store
@@ -259,8 +244,9 @@ pub(crate) async fn write_range(
         .collect();
     let mut manifest = BTreeMap::new();
     let events_path = out_dir.join("audit_events.jsonl");
-    let file = std::fs::File::create(&events_path)
-        .map_err(|e| Exit::Runtime(format!("cannot write {}: {e}", events_path.display())))?;
+    let file = std::fs::File::create(&events_path).map_err(|e| {
+        EvidenceError::Failed(format!("cannot write {}: {e}", events_path.display()))
+    })?;
     let exporter = Exporter {
         file: BufWriter::with_capacity(1 << 20, file),
         digest: Sha256::new(),
@@ -276,8 +262,9 @@ pub(crate) async fn write_range(
         .await
         .and_then(Pipelined::finish)
         .map_err(runtime)?;
-    let written_fail =
-        |e: std::io::Error| Exit::Runtime(format!("cannot write {}: {e}", events_path.display()));
+    let written_fail = |e: std::io::Error| {
+        EvidenceError::Failed(format!("cannot write {}: {e}", events_path.display()))
+    };
     if let Some(e) = ex.error.take() {
         return Err(written_fail(e));
     }
@@ -295,7 +282,7 @@ pub(crate) async fn write_range(
     let head = match ex.verifier.finish() {
         LogReport::Intact { head, .. } => head,
         LogReport::Broken { reason, .. } => {
-            return Err(Exit::Runtime(format!(
+            return Err(EvidenceError::Failed(format!(
                 "the store does not verify, so no evidence was exported: {reason}"
             )));
         }
@@ -408,7 +395,7 @@ pub(crate) async fn write_range(
     // The folder's entries themselves are durable only once the folder is flushed.
     std::fs::File::open(out_dir)
         .and_then(|d| d.sync_all())
-        .map_err(|e| Exit::Runtime(format!("cannot flush {}: {e}", out_dir.display())))?;
+        .map_err(|e| EvidenceError::Failed(format!("cannot flush {}: {e}", out_dir.display())))?;
     Ok(Written {
         summary: format!(
             "evidence for {from} .. {to} written to {}: {} sessions, {} events in the period ({} in the chain{}), {} approvals, {} policy versions, {} checkpoints",
@@ -484,19 +471,19 @@ impl Stats {
 /// Verifies a bundle offline, streaming: every file against the manifest, then the
 /// chain (from event #1 or the bundle's signed retention anchor), the anchor and the
 /// checkpoints (by `trusted_key` when given).
-pub fn verify_bundle(dir: &Path, trusted_key: Option<&str>) -> Result<LogReport, Exit> {
+pub fn verify_bundle(dir: &Path, trusted_key: Option<&str>) -> Result<LogReport, EvidenceError> {
     let open = |name: &str| {
         std::fs::File::open(dir.join(name))
-            .map_err(|e| Exit::Usage(format!("{}: {e}", dir.join(name).display())))
+            .map_err(|e| EvidenceError::Invalid(format!("{}: {e}", dir.join(name).display())))
     };
     let mut text = String::new();
     open("manifest.json")?
         .read_to_string(&mut text)
-        .map_err(|e| Exit::Usage(format!("manifest.json: {e}")))?;
+        .map_err(|e| EvidenceError::Invalid(format!("manifest.json: {e}")))?;
     let manifest: Value = serde_json::from_str(&text)
-        .map_err(|e| Exit::Usage(format!("manifest.json is not valid JSON: {e}")))?;
+        .map_err(|e| EvidenceError::Invalid(format!("manifest.json is not valid JSON: {e}")))?;
     if manifest["format"] != FORMAT {
-        return Err(Exit::Usage(format!(
+        return Err(EvidenceError::Invalid(format!(
             "{} is not a Gatehouse evidence bundle ({FORMAT})",
             dir.display()
         )));
@@ -505,7 +492,7 @@ pub fn verify_bundle(dir: &Path, trusted_key: Option<&str>) -> Result<LogReport,
     for (name, want) in &files {
         let mut h = Sha256::new();
         std::io::copy(&mut open(name)?, &mut h)
-            .map_err(|e| Exit::Usage(format!("{}: {e}", dir.join(name).display())))?;
+            .map_err(|e| EvidenceError::Invalid(format!("{}: {e}", dir.join(name).display())))?;
         if want.as_str() != Some(hex::encode(h.finalize()).as_str()) {
             return Ok(LogReport::Broken {
                 events: 0,
@@ -523,7 +510,7 @@ pub fn verify_bundle(dir: &Path, trusted_key: Option<&str>) -> Result<LogReport,
             });
         }
     }
-    let small = |name: &str| -> Result<Vec<String>, Exit> {
+    let small = |name: &str| -> Result<Vec<String>, EvidenceError> {
         if !files.contains_key(name) {
             // Bundles from before retention have no anchors.jsonl.
             return Ok(Vec::new());
@@ -532,17 +519,21 @@ pub fn verify_bundle(dir: &Path, trusted_key: Option<&str>) -> Result<LogReport,
             .lines()
             .filter(|l| l.as_ref().map_or(true, |l| !l.is_empty()))
             .collect::<Result<_, _>>()
-            .map_err(|e| Exit::Usage(format!("{name}: {e}")))
+            .map_err(|e| EvidenceError::Invalid(format!("{name}: {e}")))
     };
     let checkpoints: Vec<StoredCheckpoint> = small("checkpoints.jsonl")?
         .iter()
         .map(|l| {
-            serde_json::from_str(l).map_err(|e| Exit::Usage(format!("checkpoints.jsonl: {e}")))
+            serde_json::from_str(l)
+                .map_err(|e| EvidenceError::Invalid(format!("checkpoints.jsonl: {e}")))
         })
         .collect::<Result<_, _>>()?;
     let anchors: Vec<Anchor> = small("anchors.jsonl")?
         .iter()
-        .map(|l| serde_json::from_str(l).map_err(|e| Exit::Usage(format!("anchors.jsonl: {e}"))))
+        .map(|l| {
+            serde_json::from_str(l)
+                .map_err(|e| EvidenceError::Invalid(format!("anchors.jsonl: {e}")))
+        })
         .collect::<Result<_, _>>()?;
     let anchor = anchors.into_iter().max_by_key(|a| a.tree_size);
     let mut v = LogVerifier::new(checkpoints, anchor.as_ref(), trusted_key);
@@ -553,7 +544,7 @@ pub fn verify_bundle(dir: &Path, trusted_key: Option<&str>) -> Result<LogReport,
         line.clear();
         let read = lines
             .read_line(&mut line)
-            .map_err(|e| Exit::Usage(format!("audit_events.jsonl: {e}")))?;
+            .map_err(|e| EvidenceError::Invalid(format!("audit_events.jsonl: {e}")))?;
         if read == 0 {
             break;
         }
@@ -562,7 +553,7 @@ pub fn verify_bundle(dir: &Path, trusted_key: Option<&str>) -> Result<LogReport,
             continue;
         }
         let e: StoredEvent = serde_json::from_str(&line)
-            .map_err(|e| Exit::Usage(format!("audit_events.jsonl line {n}: {e}")))?;
+            .map_err(|e| EvidenceError::Invalid(format!("audit_events.jsonl line {n}: {e}")))?;
         if !v.push(&e.as_ref()) {
             break;
         }

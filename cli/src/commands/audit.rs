@@ -2,7 +2,7 @@
 //! `gatehouse audit prune`: archives and prunes events past the retention period.
 
 use super::{Exit, load_config, out, sessions::open};
-use crate::store::{ChainReport, Store};
+use gatehouse_control_plane::store::{ChainReport, Store};
 use std::path::PathBuf;
 
 /// Exit 0 when every event and checkpoint is intact, 1 (naming the first problem) when not.
@@ -13,7 +13,7 @@ pub async fn verify(
     bundle: Option<PathBuf>,
 ) -> Result<(), Exit> {
     let report = match bundle {
-        Some(dir) => super::evidence::verify_bundle(&dir, public_key.as_deref())?,
+        Some(dir) => gatehouse_control_plane::evidence::verify_bundle(&dir, public_key.as_deref())?,
         None => open(config, database)
             .await?
             .verify_log(public_key.as_deref())
@@ -76,9 +76,10 @@ pub async fn prune(
     };
     let sinks = config.audit.sink_names();
     if dry_run {
-        let plan = crate::retention::plan(&store, days, &sinks, chrono::Utc::now())
-            .await
-            .map_err(|e| Exit::Runtime(e.to_string()))?;
+        let plan =
+            gatehouse_control_plane::retention::plan(&store, days, &sinks, chrono::Utc::now())
+                .await
+                .map_err(|e| Exit::Runtime(e.to_string()))?;
         match plan {
             Some(p) => out(&format!("would have: {}\n", p.describe(&dir))),
             None => out(&nothing(days)),
@@ -88,7 +89,7 @@ pub async fn prune(
     let key = config
         .signing_key()
         .map_err(|e| Exit::Usage(e.to_string()))?;
-    match crate::retention::prune(&store, days, &sinks, &dir, &key).await? {
+    match gatehouse_control_plane::retention::prune(&store, days, &sinks, &dir, &key).await? {
         Some(p) => out(&format!(
             "{}; the log now starts at event #{} under a signed retention anchor\n",
             p.plan.describe(&dir),

@@ -12,7 +12,7 @@ pub mod serve;
 pub mod sessions;
 pub mod tools;
 
-use crate::config::Config;
+use gatehouse_control_plane::config::Config;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -70,4 +70,10 @@ pub fn out(text: &str) {
     let mut o = std::io::stdout().lock();
     let _ = o.write_all(text.as_bytes());
     let _ = o.flush();
+}
+
+impl From<gatehouse_control_plane::retention::RetentionError> for Exit {
+    fn from(e: gatehouse_control_plane::retention::RetentionError) -> Exit {
+        Exit::Runtime(e.to_string())
+    }
 }

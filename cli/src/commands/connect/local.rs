@@ -12,17 +12,17 @@
 //! (`$GATEHOUSE_DESKTOP_HOME/spool.db`) and uploaded whenever the control plane answers.
 
 use super::{Exit, env_token};
-use gatehouse_desktop_core::account::Account;
-use gatehouse_desktop_core::api::{ControlPlane, PolicyVersion};
-use gatehouse_desktop_core::approvals::LocalApprovals;
-use gatehouse_desktop_core::capture::Capture;
-use gatehouse_desktop_core::host::{self, HandOff};
-use gatehouse_desktop_core::local_servers::{self, CatalogError};
-use gatehouse_desktop_core::paths;
-use gatehouse_desktop_core::policy::LocalPolicy;
-use gatehouse_desktop_core::runtime::Runtime;
-use gatehouse_desktop_core::spool::Spool;
-use gatehouse_desktop_core::upload::{TokenSource, Uploader};
+use gatehouse_client::account::Account;
+use gatehouse_client::api::{ControlPlane, PolicyVersion};
+use gatehouse_client::approvals::LocalApprovals;
+use gatehouse_client::capture::Capture;
+use gatehouse_client::host::{self, HandOff};
+use gatehouse_client::local_servers::{self, CatalogError};
+use gatehouse_client::paths;
+use gatehouse_client::policy::LocalPolicy;
+use gatehouse_client::runtime::Runtime;
+use gatehouse_client::spool::Spool;
+use gatehouse_client::upload::{TokenSource, Uploader};
 use gatehouse_mask::{Masker, Profile};
 use std::collections::BTreeMap;
 use std::sync::Arc;
