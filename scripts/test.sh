@@ -17,6 +17,9 @@ scripts/install-build-deps.sh
 step "test peers (npm, PyPI) and the browser (Debian chromium, xvfb)"
 scripts/install-test-deps.sh --browser
 
+step "dashboard API types (ui/src/api/schema.ts) match the OpenAPI document"
+scripts/gen-api-types.sh --check
+
 step "dashboard (ui/ -> ui/dist, embedded by the binary)"
 scripts/build-ui.sh
 (cd ui && npm run --silent typecheck)

@@ -153,6 +153,8 @@ enum Command {
         #[arg(long, short)]
         config: Option<PathBuf>,
     },
+    /// Print the JSON API's OpenAPI 3.1 document (what `/api/v1/openapi.json` serves).
+    Openapi,
     /// The demo MCP server (a customer database) on stdio; `gatehouse demo` runs it.
     #[command(hide = true)]
     DemoServer,
@@ -475,6 +477,10 @@ pub fn run() -> std::process::ExitCode {
                 } => commands::policy::test(&file, &since, config, database).await,
             },
             Command::Mask { profile, config } => commands::mask::run(config, profile),
+            Command::Openapi => {
+                println!("{}", gatehouse_control_plane::api::openapi::json());
+                Ok(())
+            }
             Command::DemoServer => gatehouse_control_plane::demo_server::run_stdio()
                 .await
                 .map_err(|e| Exit::Runtime(e.to_string())),

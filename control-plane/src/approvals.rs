@@ -10,7 +10,7 @@ use sqlx::{Connection, Row};
 use std::time::Duration;
 
 /// A held call waiting for (or past) a decision.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct Approval {
     /// Id people type in `gatehouse approvals approve ID`.
     pub id: String,
@@ -23,6 +23,7 @@ pub struct Approval {
     /// Method.
     pub method: String,
     /// Tool (or prompt, resource).
+    #[schema(required)]
     pub tool: Option<String>,
     /// Digest of the exact request.
     pub digest: String,
@@ -35,6 +36,7 @@ pub struct Approval {
     /// `hold` or `retry`.
     pub mode: String,
     /// The policy rule that asked for approval.
+    #[schema(required)]
     pub rule: Option<String>,
     /// `pending`, `approved`, `denied`, `expired` or `used`.
     pub state: String,
@@ -43,8 +45,10 @@ pub struct Approval {
     /// Expires (RFC 3339).
     pub expires_at: String,
     /// Decided (RFC 3339).
+    #[schema(required)]
     pub decided_at: Option<String>,
     /// The deciding reason.
+    #[schema(required)]
     pub reason: Option<String>,
     /// Approvals so far.
     pub approvals: i64,
@@ -54,7 +58,7 @@ pub struct Approval {
 }
 
 /// One approver's vote.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct Vote {
     /// Who.
     pub approver: String,

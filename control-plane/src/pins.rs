@@ -26,7 +26,7 @@ pub enum PinState {
 }
 
 /// A pinned tool, for `gatehouse tools list`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Pin {
     /// Server.
     pub server: String,
@@ -35,18 +35,23 @@ pub struct Pin {
     /// Accepted digest.
     pub digest: String,
     /// A changed definition waiting for acceptance.
+    #[schema(required)]
     pub pending_digest: Option<String>,
     /// First seen.
     pub first_seen: String,
     /// Who accepted the current definition (after a change).
+    #[schema(required)]
     pub accepted_by: Option<String>,
     /// The accepted definition (name, description, input schema).
     pub definition: Value,
     /// The changed definition waiting for an admin.
+    #[schema(required)]
     pub pending_definition: Option<Value>,
     /// When the definition changed.
+    #[schema(required)]
     pub changed_at: Option<String>,
     /// The admin who refused the change (the tool stays blocked).
+    #[schema(required)]
     pub rejected_by: Option<String>,
 }
 

@@ -1,198 +1,36 @@
-// The JSON the control plane serves under /api/v1 (see the dashboard API contract).
+// The JSON the control plane serves under /api/v1, as generated from its OpenAPI document
+// (src/api/schema.ts, by scripts/gen-api-types.sh). Only names and a few narrowings the
+// pages rely on are written here; the shapes come from the server's own types.
 
-export type Role = "engineer" | "approver" | "auditor" | "admin";
+import type { components } from "./api/schema";
 
-export interface Me {
-  user: string;
-  groups: string[];
-  roles: Role[];
-}
+type Schemas = components["schemas"];
 
-export interface Session {
-  id: string;
-  user: string;
-  groups: string[];
-  server: string;
-  era: "legacy" | "current";
-  client: string | null;
-  started_at: string;
-  ended_at: string | null;
-  end_reason: string | null;
-  messages: number;
-  tools: string[];
-  masked_total: number;
-  denied: number;
-  held: number;
-}
-
-export interface SessionPage {
-  sessions: Session[];
-  next_cursor: string | null;
-}
-
-export interface Decision {
-  effect: "allow" | "deny" | "require_approval";
-  rule: string | null;
-  policy_version: string | number | null;
-  message?: string;
-}
-
-export type MaskedCounts = Record<string, number> | null;
-
-export interface AuditEventView {
-  seq: number;
-  at: string;
-  direction: "client_to_server" | "server_to_client" | "gateway";
-  kind: string;
-  method: string | null;
-  tool: string | null;
-  rpc_id: string | number | null;
-  payload: unknown;
-  masked: MaskedCounts;
-  decision: Decision | null;
-}
-
-export interface Vote {
-  approver: string;
-  vote: "approve" | "deny";
-  reason: string;
-  at: string;
-}
-
+export type Role = Schemas["Role"];
+export type Me = Schemas["Me"];
+export type Session = Schemas["SessionSummary"];
+export type SessionPage = Schemas["SessionPage"];
+export type Decision = Schemas["DecisionView"];
+export type MaskedCounts = Schemas["EventView"]["masked"];
+export type AuditEventView = Schemas["EventView"];
+export type Vote = Schemas["Vote"];
+/** The documented values of `Approval.state` (the server sends it as text). */
 export type ApprovalState = "pending" | "approved" | "denied" | "expired" | "used";
-
-export interface Approval {
-  id: string;
-  session_id: string;
-  requester: string;
-  server: string;
-  method: string;
-  tool: string | null;
-  digest: string;
-  arguments: unknown;
-  approvers: string[];
-  quorum: number;
-  mode: "hold" | "retry";
-  rule: string;
-  state: ApprovalState;
-  created_at: string;
-  expires_at: string;
-  decided_at: string | null;
-  reason: string | null;
-  votes: Vote[];
-}
-
-export interface Call {
-  rpc_id: string | number;
-  method: string;
-  tool: string | null;
-  arguments: unknown;
-  decision: Decision | null;
-  approval: Approval | null;
-  result: unknown;
-  error: { code: number; message: string; data?: unknown } | null;
-  masked: MaskedCounts;
-  requested_at: string;
-  answered_at: string | null;
-  duration_ms: number | null;
-}
-
-export interface SessionDetail {
-  session: Session;
-  events: AuditEventView[];
-  calls: Call[];
-}
-
-export interface PolicyVersion {
-  version: number;
-  digest: string;
-  published_by: string;
-  published_at: string;
-}
-
-export interface PolicyList {
-  versions: PolicyVersion[];
-  in_force: number | null;
-}
-
-export interface PolicyDocument extends PolicyVersion {
-  document: string;
-}
-
-export interface PolicyProblem {
-  line: number;
-  column: number;
-  message: string;
-}
-
-export type PolicyCheck = { ok: true } | { ok: false; errors: PolicyProblem[] };
-
-export interface DryRunChange {
-  at?: string;
-  method?: string;
-  user: string;
-  server: string;
-  tool: string | null;
-  before: string;
-  after: string;
-  rule: string | null;
-}
-
-export interface DryRun {
-  requests: number;
-  changes: DryRunChange[];
-}
-
-export interface AuditStatus {
-  events: number;
-  chain_head: string;
-  checkpoint: { tree_size: number; root: string; at: string; public_key: string } | null;
-  public_key: string;
-  /** Not in the contract yet; shown when the server sends it. */
-  checkpoints?: number;
-}
-
-export interface AuditVerify {
-  ok: boolean;
-  events: number;
-  checkpoints: number;
-  problems: string[];
-}
-
-export interface PendingPin {
-  tool: string;
-  changed_at: string;
-  definition: unknown;
-  pending_definition: unknown;
-}
-
-export interface ServerInfo {
-  name: string;
-  transport: "http" | "stdio" | "sse" | "agent";
-  agent: string | null;
-  open_sessions: number;
-  last_session_at: string | null;
-  pending_pins: PendingPin[];
-  /** Not in the contract yet; shown when the server sends them. */
-  pin_tools?: boolean;
-  tools_pinned?: number;
-}
-
-export interface AgentInfo {
-  name: string;
-  connected: boolean;
-  version: string;
-  servers: string[];
-  last_seen: string;
-  draining: boolean;
-}
-
-export interface Overview {
-  days: string[];
-  calls_per_day: { day: string; server: string; calls: number }[];
-  /** Contract keys: allowed, denied, approved, approval_denied, expired; any other key is shown too. */
-  decisions: Record<string, number>;
-  masked_by_type: Record<string, number>;
-  sessions: number;
-  people: number;
-}
+export type Approval = Omit<Schemas["Approval"], "state"> & { state: ApprovalState };
+export type Call = Omit<Schemas["Call"], "approval"> & { approval: Approval | null };
+export type SessionDetail = Omit<Schemas["SessionDetail"], "calls"> & { calls: Call[] };
+export type PolicyVersion = Schemas["PolicyVersion"];
+export type PolicyList = Schemas["PolicyList"];
+export type PolicyDocument = PolicyVersion & { document: string };
+export type PolicyProblem = Schemas["PolicyProblem"];
+/** `ok` tells which of the two answers it is. */
+export type PolicyCheck =
+  (Schemas["PolicyCheck"] & { ok: true }) | (Schemas["PolicyCheck"] & { ok: false; errors: PolicyProblem[] });
+export type DryRunChange = Schemas["DryRunChange"];
+export type DryRun = Schemas["DryRun"];
+export type AuditStatus = Schemas["AuditStatus"];
+export type AuditVerify = Schemas["AuditVerify"];
+export type PendingPin = Schemas["Pin"];
+export type ServerInfo = Schemas["ServerView"];
+export type AgentInfo = Schemas["AgentView"];
+export type Overview = Schemas["OverviewPage"];

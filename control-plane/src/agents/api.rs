@@ -86,6 +86,17 @@ pub async fn status(part: &Agents) -> Result<Value, crate::store::StoreError> {
 }
 
 /// `GET /api/v1/agents`
+#[utoipa::path(
+    get,
+    operation_id = "list_agents",
+    path = "/api/v1/agents",
+    tag = "agents",
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, description = "Every agent: connections, tokens, drained", body = crate::api::schema::AgentList),
+        (status = 401, description = "Not signed in", body = crate::api::schema::ApiError),
+    )
+)]
 pub async fn list(State(agents): State<Arc<Agents>>, headers: HeaderMap) -> Response {
     let gw = &agents.gw;
     if let Err(r) = signed_in(gw, &headers).await {
@@ -98,7 +109,7 @@ pub async fn list(State(agents): State<Arc<Agents>>, headers: HeaderMap) -> Resp
 }
 
 /// The body of `POST /api/v1/agents`.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct CreateBody {
     name: String,
 }
@@ -113,6 +124,20 @@ pub fn valid_name(name: &str) -> bool {
 }
 
 /// `POST /api/v1/agents` `{"name": "..."}`: a new token for that agent, shown once.
+#[utoipa::path(
+    post,
+    operation_id = "create_agent_token",
+    path = "/api/v1/agents",
+    tag = "agents",
+    request_body = CreateBody,
+    security(("bearer" = []), ("cookie" = [], "csrf" = [])),
+    responses(
+        (status = 201, description = "A new token, shown once", body = crate::api::schema::AgentTokenIssued),
+        (status = 400, description = "No valid name", body = crate::api::schema::ApiError),
+        (status = 401, description = "Not signed in", body = crate::api::schema::ApiError),
+        (status = 403, description = "Not allowed (role, or the cookie without `X-Gatehouse-Request: 1`)", body = crate::api::schema::ApiError),
+    )
+)]
 pub async fn create(
     State(agents): State<Arc<Agents>>,
     headers: HeaderMap,
@@ -152,6 +177,20 @@ pub async fn create(
 
 /// `POST /api/v1/agents/tokens/{id}/revoke`: the token stops working, and connections
 /// made with it are dropped now.
+#[utoipa::path(
+    post,
+    operation_id = "revoke_agent_token",
+    path = "/api/v1/agents/tokens/{id}/revoke",
+    tag = "agents",
+    params(("id" = String, Path, description = "Token id")),
+    security(("bearer" = []), ("cookie" = [], "csrf" = [])),
+    responses(
+        (status = 200, description = "Revoked; its connections dropped", body = crate::api::schema::AgentTokenRevoked),
+        (status = 401, description = "Not signed in", body = crate::api::schema::ApiError),
+        (status = 403, description = "Not allowed (role, or the cookie without `X-Gatehouse-Request: 1`)", body = crate::api::schema::ApiError),
+        (status = 404, description = "No such token", body = crate::api::schema::ApiError),
+    )
+)]
 pub async fn revoke(
     State(agents): State<Arc<Agents>>,
     headers: HeaderMap,
@@ -178,6 +217,21 @@ pub async fn revoke(
 }
 
 /// `POST /api/v1/agents/{name}/drain` and `.../resume`.
+#[utoipa::path(
+    post,
+    operation_id = "drain_agent",
+    path = "/api/v1/agents/{name}/{verb}",
+    tag = "agents",
+    params(("name" = String, Path), ("verb" = String, Path, description = "`drain` or `resume`", example = "drain")),
+    security(("bearer" = []), ("cookie" = [], "csrf" = [])),
+    responses(
+        (status = 200, description = "Drained or resumed", body = crate::api::schema::AgentDrained),
+        (status = 400, description = "Not an agent name", body = crate::api::schema::ApiError),
+        (status = 401, description = "Not signed in", body = crate::api::schema::ApiError),
+        (status = 403, description = "Not allowed (role, or the cookie without `X-Gatehouse-Request: 1`)", body = crate::api::schema::ApiError),
+        (status = 404, description = "A verb other than drain/resume", body = crate::api::schema::ApiError),
+    )
+)]
 pub async fn drain(
     State(agents): State<Arc<Agents>>,
     headers: HeaderMap,

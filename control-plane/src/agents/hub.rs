@@ -47,7 +47,7 @@ impl AgentConn {
 }
 
 /// Status of one connection, for the API.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ConnStatus {
     /// Connection id.
     pub id: String,

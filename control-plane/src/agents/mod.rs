@@ -12,10 +12,12 @@ pub mod ws;
 
 use crate::gateway::Gateway;
 use axum::Router;
-use axum::routing::{get, post};
+use axum::routing::get;
 use hub::AgentHub;
 use std::sync::Arc;
 use std::time::Duration;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// What the agents' routes and tasks share: the gateway (store, config, audit, shutdown)
 /// and the live connections. The gateway reaches those only through the
@@ -43,12 +45,18 @@ impl Agents {
     /// The agents' routes: status and tokens (`/api/v1/agents`) and the agents' WebSocket.
     pub fn routes<S>(self: &Arc<Self>) -> Router<S> {
         Router::new()
-            .route("/api/v1/agents", get(api::list).post(api::create))
-            .route("/api/v1/agents/tokens/{id}/revoke", post(api::revoke))
-            .route("/api/v1/agents/{name}/{verb}", post(api::drain))
+            .merge(api_routes())
             .route(gatehouse_proxy_core::tunnel::CONNECT_PATH, get(ws::connect))
             .with_state(self.clone())
     }
+}
+
+/// The agents' part of the JSON API (`/api/v1/agents`), with its documentation.
+pub fn api_routes() -> OpenApiRouter<Arc<Agents>> {
+    OpenApiRouter::new()
+        .routes(routes!(api::list, api::create))
+        .routes(routes!(api::revoke))
+        .routes(routes!(api::drain))
 }
 
 /// Keeps the live connections in line with the store, so changes made with the CLI

@@ -7,7 +7,7 @@ use sha2::{Digest, Sha256};
 use sqlx::Row;
 
 /// A token as stored (the token itself is never stored).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct TokenRow {
     /// Short id, used to revoke it.
     pub id: String,
@@ -18,8 +18,10 @@ pub struct TokenRow {
     /// When (RFC 3339).
     pub created_at: String,
     /// When it was revoked, if it was.
+    #[schema(required)]
     pub revoked_at: Option<String>,
     /// Who revoked it.
+    #[schema(required)]
     pub revoked_by: Option<String>,
 }
 

@@ -26,6 +26,18 @@ async fn auditor(gw: &Gateway, headers: &HeaderMap, change: bool) -> Result<(), 
 }
 
 /// `GET /api/v1/audit/status`
+#[utoipa::path(
+    get,
+    operation_id = "audit_status",
+    path = "/api/v1/audit/status",
+    tag = "audit",
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, description = "The chain tip and newest signed checkpoint", body = crate::api::schema::AuditStatus),
+        (status = 401, description = "Not signed in", body = crate::api::schema::ApiError),
+        (status = 403, description = "Signed in without the role this needs", body = crate::api::schema::ApiError),
+    )
+)]
 pub async fn status(State(gw): State<Arc<Gateway>>, headers: HeaderMap) -> Response {
     if let Err(r) = auditor(&gw, &headers, false).await {
         return r;
@@ -49,6 +61,18 @@ pub async fn status(State(gw): State<Arc<Gateway>>, headers: HeaderMap) -> Respo
 }
 
 /// `POST /api/v1/audit/verify`: checks every link and every checkpoint signature now.
+#[utoipa::path(
+    post,
+    operation_id = "verify_audit_log",
+    path = "/api/v1/audit/verify",
+    tag = "audit",
+    security(("bearer" = []), ("cookie" = [], "csrf" = [])),
+    responses(
+        (status = 200, description = "Every link and checkpoint signature checked", body = crate::api::schema::AuditVerify),
+        (status = 401, description = "Not signed in", body = crate::api::schema::ApiError),
+        (status = 403, description = "Not allowed (role, or the cookie without `X-Gatehouse-Request: 1`)", body = crate::api::schema::ApiError),
+    )
+)]
 pub async fn verify(State(gw): State<Arc<Gateway>>, headers: HeaderMap) -> Response {
     if let Err(r) = auditor(&gw, &headers, true).await {
         return r;
@@ -69,13 +93,28 @@ pub async fn verify(State(gw): State<Arc<Gateway>>, headers: HeaderMap) -> Respo
 }
 
 /// `?since=2026-11-01&until=2026-11-30`
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct EvidenceQuery {
     since: String,
     until: String,
 }
 
 /// `GET /api/v1/evidence`: the evidence bundle of the period, as a `.tar.gz`.
+#[utoipa::path(
+    get,
+    operation_id = "download_evidence",
+    path = "/api/v1/evidence",
+    tag = "audit",
+    params(EvidenceQuery),
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, description = "The evidence bundle of the period", content_type = "application/gzip", body = Vec<u8>),
+        (status = 400, description = "The period is not valid", body = crate::api::schema::ApiError),
+        (status = 401, description = "Not signed in", body = crate::api::schema::ApiError),
+        (status = 403, description = "Signed in without the role this needs", body = crate::api::schema::ApiError),
+    )
+)]
 pub async fn evidence(
     State(gw): State<Arc<Gateway>>,
     headers: HeaderMap,

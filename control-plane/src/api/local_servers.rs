@@ -19,7 +19,6 @@ use crate::store::NewSession;
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use gatehouse_proxy_core::jsonrpc::Message;
 use gatehouse_proxy_core::mcp;
 use http::{HeaderMap, StatusCode};
@@ -27,16 +26,15 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Duration;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-/// The routes, registered once in the gateway's router.
-pub fn routes() -> axum::Router<Arc<Gateway>> {
-    axum::Router::new()
-        .route("/api/v1/local-servers", get(list))
-        .route(
-            "/api/v1/local-servers/{name}/approvals",
-            post(request_approval),
-        )
-        .route("/api/v1/local-servers/approvals/{id}/wait", post(wait))
+/// The routes, registered once in the JSON API's table.
+pub fn routes() -> OpenApiRouter<Arc<Gateway>> {
+    OpenApiRouter::new()
+        .routes(routes!(list))
+        .routes(routes!(request_approval))
+        .routes(routes!(wait))
 }
 
 /// The policy's name for a local server.
@@ -72,6 +70,18 @@ impl Gateway {
 }
 
 /// `GET /api/v1/local-servers` → `{ user, groups, servers: [...], policy }`.
+#[utoipa::path(
+    get,
+    operation_id = "list_local_servers",
+    path = "/api/v1/local-servers",
+    tag = "local",
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, description = "The local servers the caller may run and the policy in force", body = crate::api::schema::LocalServers),
+        (status = 401, description = "Not signed in", body = crate::api::schema::ApiError),
+        (status = 503, description = "The policy in force cannot be read yet", body = crate::api::schema::ApiError),
+    )
+)]
 pub async fn list(State(gw): State<Arc<Gateway>>, headers: HeaderMap) -> Response {
     let principal = match signed_in(&gw, &headers).await {
         Ok(p) => p,
@@ -123,7 +133,7 @@ pub async fn list(State(gw): State<Arc<Gateway>>, headers: HeaderMap) -> Respons
 }
 
 /// The body of an approval request.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct ApprovalRequest {
     /// The local session (`local-...`) the call belongs to.
     session_id: String,
@@ -134,6 +144,22 @@ pub struct ApprovalRequest {
 /// `POST /api/v1/local-servers/{name}/approvals`: 201 `{approval}` when the control
 /// plane's policy holds the call; 200 `{decision: "allow"}` when it lets it pass; 403
 /// with the rule's message when it refuses it.
+#[utoipa::path(
+    post,
+    operation_id = "request_local_approval",
+    path = "/api/v1/local-servers/{name}/approvals",
+    tag = "local",
+    params(("name" = String, Path, description = "Local server name")), request_body = ApprovalRequest,
+    security(("bearer" = []), ("cookie" = [], "csrf" = [])),
+    responses(
+        (status = 201, description = "The policy holds the call: the approval asked for it", body = crate::api::schema::LocalApproval),
+        (status = 200, description = "The policy lets the call pass", body = crate::api::schema::LocalAllowed),
+        (status = 400, description = "The body is not valid", body = crate::api::schema::ApiError),
+        (status = 401, description = "Not signed in", body = crate::api::schema::ApiError),
+        (status = 403, description = "Not allowed (role, or the cookie without `X-Gatehouse-Request: 1`)", body = crate::api::schema::ApiError),
+        (status = 503, description = "The store is unavailable", body = crate::api::schema::ApiError),
+    )
+)]
 pub async fn request_approval(
     State(gw): State<Arc<Gateway>>,
     headers: HeaderMap,
@@ -305,7 +331,8 @@ async fn own_session(gw: &Gateway, p: &Principal, id: &str, server: &str) -> Res
 }
 
 /// `?secs=N`: how long to wait for a decision (at most 30).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct WaitQuery {
     #[serde(default = "default_wait")]
     secs: u64,
@@ -318,6 +345,20 @@ fn default_wait() -> u64 {
 /// `POST /api/v1/local-servers/approvals/{id}/wait`: the approval once it is decided or
 /// `secs` have passed. An approved call is marked used here (its requester runs it once)
 /// and answered with state `used`.
+#[utoipa::path(
+    post,
+    operation_id = "wait_local_approval",
+    path = "/api/v1/local-servers/approvals/{id}/wait",
+    tag = "local",
+    params(("id" = String, Path, description = "Approval id"), WaitQuery),
+    security(("bearer" = []), ("cookie" = [], "csrf" = [])),
+    responses(
+        (status = 200, description = "The approval once decided (an approved one is used now) or when the wait ends", body = crate::approvals::Approval),
+        (status = 401, description = "Not signed in", body = crate::api::schema::ApiError),
+        (status = 403, description = "Not allowed (role, or the cookie without `X-Gatehouse-Request: 1`)", body = crate::api::schema::ApiError),
+        (status = 404, description = "No such approval", body = crate::api::schema::ApiError),
+    )
+)]
 pub async fn wait(
     State(gw): State<Arc<Gateway>>,
     headers: HeaderMap,

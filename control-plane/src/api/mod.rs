@@ -4,7 +4,9 @@
 
 pub mod audit;
 pub mod local_servers;
+pub mod openapi;
 pub mod policies;
+pub mod schema;
 pub mod servers;
 pub mod sessions;
 pub mod spool;
@@ -21,6 +23,8 @@ use http::{HeaderMap, StatusCode};
 use serde::Deserialize;
 use serde_json::json;
 use std::sync::Arc;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 pub(crate) fn error(status: StatusCode, message: impl Into<String>) -> Response {
     (status, Json(json!({ "error": message.into() }))).into_response()
@@ -142,13 +146,26 @@ impl Gateway {
 }
 
 /// `?all=true` lists decided ones too.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     #[serde(default)]
     all: bool,
 }
 
 /// `GET /api/v1/approvals`
+#[utoipa::path(
+    get,
+    operation_id = "list_approvals",
+    path = "/api/v1/approvals",
+    tag = "approvals",
+    params(ListQuery),
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, description = "Approvals the caller may see", body = crate::api::schema::ApprovalList),
+        (status = 401, description = "Not signed in", body = crate::api::schema::ApiError),
+    )
+)]
 pub async fn list(
     State(gw): State<Arc<Gateway>>,
     headers: HeaderMap,
@@ -169,6 +186,20 @@ pub async fn list(
 
 /// `POST /api/v1/policies`: publishes the YAML body as the next policy version. Only
 /// members of `admin_groups` may; a bad document is refused with line:column errors.
+#[utoipa::path(
+    post,
+    operation_id = "publish_policy",
+    path = "/api/v1/policies",
+    tag = "policies",
+    request_body(content = String, content_type = "application/yaml", description = "The policy document"),
+    security(("bearer" = []), ("cookie" = [], "csrf" = [])),
+    responses(
+        (status = 201, description = "Published", body = crate::api::schema::PolicyPublished),
+        (status = 400, description = "The document is not valid (line:column errors)", body = crate::api::schema::ApiError),
+        (status = 401, description = "Not signed in", body = crate::api::schema::ApiError),
+        (status = 403, description = "Not allowed (role, or the cookie without `X-Gatehouse-Request: 1`)", body = crate::api::schema::ApiError),
+    )
+)]
 pub async fn push_policy(
     State(gw): State<Arc<Gateway>>,
     headers: HeaderMap,
@@ -196,12 +227,28 @@ pub async fn push_policy(
 }
 
 /// The body of a decision.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct DecisionBody {
     reason: String,
 }
 
 /// `POST /api/v1/approvals/{id}/{approve|deny}`
+#[utoipa::path(
+    post,
+    operation_id = "decide_approval",
+    path = "/api/v1/approvals/{id}/{verb}",
+    tag = "approvals",
+    params(("id" = String, Path, description = "Approval id"), ("verb" = String, Path, description = "`approve` or `deny`", example = "approve")), request_body = DecisionBody,
+    security(("bearer" = []), ("cookie" = [], "csrf" = [])),
+    responses(
+        (status = 200, description = "The vote is recorded; the approval as it now stands", body = crate::approvals::Approval),
+        (status = 400, description = "No reason given", body = crate::api::schema::ApiError),
+        (status = 401, description = "Not signed in", body = crate::api::schema::ApiError),
+        (status = 403, description = "Not allowed (role, or the cookie without `X-Gatehouse-Request: 1`)", body = crate::api::schema::ApiError),
+        (status = 404, description = "No such approval, or a verb other than approve/deny", body = crate::api::schema::ApiError),
+        (status = 409, description = "Already decided, or already voted", body = crate::api::schema::ApiError),
+    )
+)]
 pub async fn decide(
     State(gw): State<Arc<Gateway>>,
     headers: HeaderMap,
@@ -254,26 +301,28 @@ pub async fn decide(
     }
 }
 
-/// The JSON API's routes (`/api/v1/...`), over the gateway's shared state.
-pub fn routes() -> axum::Router<Arc<Gateway>> {
-    use axum::routing::{get, post};
-    axum::Router::new()
-        .route("/api/v1/approvals", get(list))
-        .route("/api/v1/approvals/watch", get(watch::approvals))
-        .route("/api/v1/approvals/{id}/{verb}", post(decide))
-        .route("/api/v1/policies", get(policies::list).post(push_policy))
-        .route("/api/v1/policies/watch", get(watch::policies))
-        .route("/api/v1/policies/check", post(policies::check))
-        .route("/api/v1/policies/dry-run", post(policies::dry_run))
-        .route("/api/v1/policies/{version}", get(policies::get))
-        .route("/api/v1/sessions", get(sessions::list))
-        .route("/api/v1/sessions/{id}", get(sessions::detail))
-        .route("/api/v1/overview", get(sessions::overview))
-        .route("/api/v1/audit/status", get(audit::status))
-        .route("/api/v1/audit/verify", post(audit::verify))
-        .route("/api/v1/evidence", get(audit::evidence))
-        .route("/api/v1/servers", get(servers::list))
-        .route("/api/v1/spool", post(spool::upload))
-        .route("/api/v1/pins/{server}/{tool}/{verb}", post(servers::decide))
+/// The JSON API's routes (`/api/v1/...`), over the gateway's shared state, each with its
+/// documentation: a route is added here with `routes!` and its handler's
+/// `#[utoipa::path]`, so what is served is what `/api/v1/openapi.json` describes.
+pub fn routes() -> OpenApiRouter<Arc<Gateway>> {
+    OpenApiRouter::new()
+        .routes(routes!(list))
+        .routes(routes!(watch::approvals))
+        .routes(routes!(decide))
+        .routes(routes!(policies::list, push_policy))
+        .routes(routes!(watch::policies))
+        .routes(routes!(policies::check))
+        .routes(routes!(policies::dry_run))
+        .routes(routes!(policies::get))
+        .routes(routes!(sessions::list))
+        .routes(routes!(sessions::detail))
+        .routes(routes!(sessions::overview))
+        .routes(routes!(audit::status))
+        .routes(routes!(audit::verify))
+        .routes(routes!(audit::evidence))
+        .routes(routes!(servers::list))
+        .routes(routes!(spool::upload))
+        .routes(routes!(servers::decide))
+        .routes(routes!(openapi::serve))
         .merge(local_servers::routes())
 }

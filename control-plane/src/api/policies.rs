@@ -13,6 +13,17 @@ use serde_json::json;
 use std::sync::Arc;
 
 /// `GET /api/v1/policies`: every version, newest first, and the one in force.
+#[utoipa::path(
+    get,
+    operation_id = "list_policies",
+    path = "/api/v1/policies",
+    tag = "policies",
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, description = "Every version and the one in force", body = crate::api::schema::PolicyList),
+        (status = 401, description = "Not signed in", body = crate::api::schema::ApiError),
+    )
+)]
 pub async fn list(State(gw): State<Arc<Gateway>>, headers: HeaderMap) -> Response {
     if let Err(r) = signed_in(&gw, &headers).await {
         return r;
@@ -28,6 +39,19 @@ pub async fn list(State(gw): State<Arc<Gateway>>, headers: HeaderMap) -> Respons
 }
 
 /// `GET /api/v1/policies/{version}`: one version with its document.
+#[utoipa::path(
+    get,
+    operation_id = "get_policy",
+    path = "/api/v1/policies/{version}",
+    tag = "policies",
+    params(("version" = i64, Path, description = "Version number", example = 1)),
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, description = "The version with its document", body = crate::store::PolicyVersion),
+        (status = 401, description = "Not signed in", body = crate::api::schema::ApiError),
+        (status = 404, description = "No such version", body = crate::api::schema::ApiError),
+    )
+)]
 pub async fn get(
     State(gw): State<Arc<Gateway>>,
     headers: HeaderMap,
@@ -47,6 +71,18 @@ pub async fn get(
 }
 
 /// `POST /api/v1/policies/check`: the same errors as `gatehouse policy check`, as data.
+#[utoipa::path(
+    post,
+    operation_id = "check_policy",
+    path = "/api/v1/policies/check",
+    tag = "policies",
+    request_body(content = String, content_type = "application/yaml", description = "The draft document"),
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, description = "Valid (with its digest) or the problems", body = crate::api::schema::PolicyCheck),
+        (status = 401, description = "Not signed in", body = crate::api::schema::ApiError),
+    )
+)]
 pub async fn check(State(gw): State<Arc<Gateway>>, headers: HeaderMap, body: String) -> Response {
     if let Err(r) = signed_in(&gw, &headers).await {
         return r;
@@ -62,7 +98,7 @@ pub async fn check(State(gw): State<Arc<Gateway>>, headers: HeaderMap, body: Str
 }
 
 /// The dry run's input.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct DryRunBody {
     document: String,
     #[serde(default = "default_since")]
@@ -89,6 +125,20 @@ pub fn parse_period(text: &str) -> Option<chrono::Duration> {
 /// `POST /api/v1/policies/dry-run`: replays the requests recorded in the period against
 /// the draft and the policy in force; lists each request whose decision would change.
 /// Auditors and admins only (it reads everyone's requests).
+#[utoipa::path(
+    post,
+    operation_id = "dry_run_policy",
+    path = "/api/v1/policies/dry-run",
+    tag = "policies",
+    request_body = DryRunBody,
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, description = "Requests whose decision would change", body = crate::api::schema::DryRun),
+        (status = 400, description = "The draft or the period is not valid", body = crate::api::schema::ApiError),
+        (status = 401, description = "Not signed in", body = crate::api::schema::ApiError),
+        (status = 403, description = "Signed in without the role this needs", body = crate::api::schema::ApiError),
+    )
+)]
 pub async fn dry_run(
     State(gw): State<Arc<Gateway>>,
     headers: HeaderMap,

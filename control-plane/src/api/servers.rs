@@ -11,6 +11,17 @@ use serde_json::json;
 use std::sync::Arc;
 
 /// `GET /api/v1/servers`
+#[utoipa::path(
+    get,
+    operation_id = "list_servers",
+    path = "/api/v1/servers",
+    tag = "servers",
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, description = "Every configured server with its pins", body = crate::api::schema::ServerList),
+        (status = 401, description = "Not signed in", body = crate::api::schema::ApiError),
+    )
+)]
 pub async fn list(State(gw): State<Arc<Gateway>>, headers: HeaderMap) -> Response {
     if let Err(r) = signed_in(&gw, &headers).await {
         return r;
@@ -54,6 +65,21 @@ pub async fn list(State(gw): State<Arc<Gateway>>, headers: HeaderMap) -> Respons
 }
 
 /// `POST /api/v1/pins/{server}/{tool}/{accept|reject}` (admins).
+#[utoipa::path(
+    post,
+    operation_id = "decide_pin",
+    path = "/api/v1/pins/{server}/{tool}/{verb}",
+    tag = "servers",
+    params(("server" = String, Path), ("tool" = String, Path), ("verb" = String, Path, description = "`accept` or `reject`", example = "accept")),
+    security(("bearer" = []), ("cookie" = [], "csrf" = [])),
+    responses(
+        (status = 200, description = "Decided", body = crate::api::schema::PinDecision),
+        (status = 401, description = "Not signed in", body = crate::api::schema::ApiError),
+        (status = 403, description = "Not allowed (role, or the cookie without `X-Gatehouse-Request: 1`)", body = crate::api::schema::ApiError),
+        (status = 404, description = "A verb other than accept/reject", body = crate::api::schema::ApiError),
+        (status = 409, description = "No changed definition waits", body = crate::api::schema::ApiError),
+    )
+)]
 pub async fn decide(
     State(gw): State<Arc<Gateway>>,
     headers: HeaderMap,

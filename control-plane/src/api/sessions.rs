@@ -15,7 +15,8 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 
 /// The Sessions page's filters.
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     user: Option<String>,
     server: Option<String>,
@@ -72,6 +73,19 @@ impl ListQuery {
 }
 
 /// `GET /api/v1/sessions`
+#[utoipa::path(
+    get,
+    operation_id = "list_sessions",
+    path = "/api/v1/sessions",
+    tag = "sessions",
+    params(ListQuery),
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, description = "A page of sessions, newest first (engineers see their own)", body = crate::api::schema::SessionPage),
+        (status = 400, description = "A filter is not valid", body = crate::api::schema::ApiError),
+        (status = 401, description = "Not signed in", body = crate::api::schema::ApiError),
+    )
+)]
 pub async fn list(
     State(gw): State<Arc<Gateway>>,
     headers: HeaderMap,
@@ -99,6 +113,19 @@ pub async fn list(
 }
 
 /// `GET /api/v1/sessions/{id}`
+#[utoipa::path(
+    get,
+    operation_id = "get_session",
+    path = "/api/v1/sessions/{id}",
+    tag = "sessions",
+    params(("id" = String, Path, description = "Session id")),
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, description = "The session, its transcript and calls", body = crate::api::schema::SessionDetail),
+        (status = 401, description = "Not signed in", body = crate::api::schema::ApiError),
+        (status = 404, description = "No such session the caller may see", body = crate::api::schema::ApiError),
+    )
+)]
 pub async fn detail(
     State(gw): State<Arc<Gateway>>,
     headers: HeaderMap,
@@ -210,13 +237,27 @@ fn calls_of(events: &[EventRow], mut approvals: Vec<Approval>) -> Vec<Value> {
 }
 
 /// `?days=14`
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct OverviewQuery {
     days: Option<u32>,
 }
 
 /// `GET /api/v1/overview`: calls per day by server, decisions, masked values by type,
 /// over the last `days` days. Auditors and admins (it counts everyone's sessions).
+#[utoipa::path(
+    get,
+    operation_id = "get_overview",
+    path = "/api/v1/overview",
+    tag = "sessions",
+    params(OverviewQuery),
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, description = "Calls, decisions and masked values per day", body = crate::api::schema::OverviewPage),
+        (status = 401, description = "Not signed in", body = crate::api::schema::ApiError),
+        (status = 403, description = "Signed in without the role this needs", body = crate::api::schema::ApiError),
+    )
+)]
 pub async fn overview(
     State(gw): State<Arc<Gateway>>,
     headers: HeaderMap,

@@ -19,7 +19,7 @@ use std::sync::Arc;
 const MAX_RECORDS: usize = 1000;
 
 /// One uploaded record (the spool's `Record`).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct UploadedRecord {
     id: String,
     session_id: String,
@@ -41,7 +41,7 @@ pub struct UploadedRecord {
 }
 
 /// The upload body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct Upload {
     records: Vec<UploadedRecord>,
 }
@@ -97,6 +97,22 @@ fn check(r: &UploadedRecord) -> Result<Direction, String> {
 }
 
 /// `POST /api/v1/spool` → `{ acknowledged: [ids], stored: n, duplicates: m }`.
+#[utoipa::path(
+    post,
+    operation_id = "upload_spool",
+    path = "/api/v1/spool",
+    tag = "local",
+    request_body = Upload,
+    security(("bearer" = []), ("cookie" = [], "csrf" = [])),
+    responses(
+        (status = 200, description = "Stored (idempotent by record id)", body = crate::api::schema::SpoolReceipt),
+        (status = 400, description = "A record is not valid", body = crate::api::schema::ApiError),
+        (status = 401, description = "Not signed in", body = crate::api::schema::ApiError),
+        (status = 403, description = "Not allowed (role, or the cookie without `X-Gatehouse-Request: 1`)", body = crate::api::schema::ApiError),
+        (status = 413, description = "Too many records", body = crate::api::schema::ApiError),
+        (status = 503, description = "Not stored; upload again", body = crate::api::schema::ApiError),
+    )
+)]
 pub async fn upload(
     State(gw): State<Arc<Gateway>>,
     headers: HeaderMap,

@@ -53,6 +53,17 @@ where
 }
 
 /// `GET /api/v1/policies/watch`: event `policy` with `{version, digest, document}`.
+#[utoipa::path(
+    get,
+    operation_id = "watch_policy",
+    path = "/api/v1/policies/watch",
+    tag = "policies",
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, description = "Server-sent events: `policy` with the version in force (version, digest, document, published_by, published_at), now and on every change", content_type = "text/event-stream", body = String),
+        (status = 401, description = "Not signed in", body = crate::api::schema::ApiError),
+    )
+)]
 pub async fn policies(State(gw): State<Arc<Gateway>>, headers: HeaderMap) -> Response {
     if let Err(r) = signed_in(&gw, &headers).await {
         return r;
@@ -70,6 +81,17 @@ pub async fn policies(State(gw): State<Arc<Gateway>>, headers: HeaderMap) -> Res
 
 /// `GET /api/v1/approvals/watch`: event `approvals` with the pending approvals this
 /// person may see.
+#[utoipa::path(
+    get,
+    operation_id = "watch_approvals",
+    path = "/api/v1/approvals/watch",
+    tag = "approvals",
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, description = "Server-sent events: `approvals` with the pending approvals the caller may see (`ApprovalList`), now and on every change", content_type = "text/event-stream", body = String),
+        (status = 401, description = "Not signed in", body = crate::api::schema::ApiError),
+    )
+)]
 pub async fn approvals(State(gw): State<Arc<Gateway>>, headers: HeaderMap) -> Response {
     let principal = match signed_in(&gw, &headers).await {
         Ok(p) => p,

@@ -56,7 +56,7 @@ pub struct SessionFilter {
 }
 
 /// One row of the Sessions page.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct SessionSummary {
     /// Id.
     pub id: String,
@@ -69,12 +69,15 @@ pub struct SessionSummary {
     /// `legacy` or `current`.
     pub era: String,
     /// "name version" of the client, when it said.
+    #[schema(required)]
     pub client: Option<String>,
     /// Start (RFC 3339).
     pub started_at: String,
     /// End (RFC 3339), while open `None`.
+    #[schema(required)]
     pub ended_at: Option<String>,
     /// How it ended.
+    #[schema(required)]
     pub end_reason: Option<String>,
     /// Messages recorded.
     pub messages: i64,
@@ -135,7 +138,7 @@ fn summary(r: &AnyRow) -> SessionSummary {
 }
 
 /// Calls on one day to one server.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct DailyCalls {
     /// `YYYY-MM-DD` (UTC).
     pub day: String,
@@ -146,7 +149,7 @@ pub struct DailyCalls {
 }
 
 /// The overview page's numbers for a period.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Overview {
     /// Checked calls per day and server.
     pub calls_per_day: Vec<DailyCalls>,
@@ -161,7 +164,7 @@ pub struct Overview {
 }
 
 /// A published policy version (without its document).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct PolicyVersion {
     /// Version number.
     pub version: i64,

@@ -267,7 +267,7 @@ function DryRunResult({ dry, since, stale }: { dry: DryRun; since: string; stale
             </thead>
             <tbody>
               {dry.changes.slice(0, 200).map((c, i) => (
-                <tr key={i} title={c.at ? `recorded ${c.at}` : undefined}>
+                <tr key={i}>
                   <td>
                     <strong>{c.user}</strong>
                     <span className="block small">

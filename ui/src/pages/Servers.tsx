@@ -80,17 +80,11 @@ export function ServersPage() {
                     </span>
                   </td>
                   <td>
-                    {s.transport === "agent" ? (
-                      <>
-                        agent <strong>{s.agent}</strong>
-                      </>
-                    ) : s.transport === "stdio" ? (
-                      "stdio command"
-                    ) : s.transport === "sse" ? (
-                      "HTTP + SSE (legacy)"
-                    ) : (
-                      "Streamable HTTP"
-                    )}
+                    {s.transport === "stdio"
+                      ? "stdio command"
+                      : s.transport === "sse"
+                        ? "HTTP + SSE (legacy)"
+                        : "Streamable HTTP"}
                   </td>
                   <td>
                     {s.open_sessions > 0 ? (
@@ -163,7 +157,7 @@ export function ServersPage() {
                   <td className="strong">{a.name}</td>
                   <td>
                     {a.connected ? (
-                      a.draining ? (
+                      a.drained ? (
                         <span className="badge badge-warn">draining</span>
                       ) : (
                         <span className="badge badge-ok">connected</span>
@@ -172,10 +166,10 @@ export function ServersPage() {
                       <span className="badge badge-bad">disconnected</span>
                     )}
                   </td>
-                  <td className="mono">{a.version}</td>
-                  <td>{a.servers.length ? a.servers.join(", ") : <span className="muted">none</span>}</td>
+                  <td className="mono">{a.last_version ?? ""}</td>
+                  <td>{a.assigned_servers.length ? a.assigned_servers.join(", ") : <span className="muted">none</span>}</td>
                   <td>
-                    <span title={a.last_seen}>{ago(a.last_seen)}</span>
+                    {a.last_seen ? <span title={a.last_seen}>{ago(a.last_seen)}</span> : <span className="muted">never</span>}
                   </td>
                 </tr>
               ))}

@@ -33,7 +33,8 @@ export function SessionPage({ id }: { id: string }) {
   // Calls that reach a tool, resource or prompt (or that a policy decided) are the substance;
   // initialize, lists and pings are folded away.
   const substantive = (c: Call) =>
-    ["tools/call", "resources/read", "prompts/get"].includes(c.method) || (c.decision !== null && c.decision.effect !== "allow");
+    ["tools/call", "resources/read", "prompts/get"].includes(c.method ?? "") ||
+    (c.decision !== null && c.decision.effect !== "allow");
   const primary = data.calls.filter(substantive);
   const housekeeping = data.calls.filter((c) => !substantive(c));
   return (
