@@ -61,7 +61,9 @@ impl Reader {
             match e.key {
                 "dialect" => {}
                 "read_only" => {
-                    read_only = self.boolean(e.value, &format!("read_only of {label}"))?
+                    read_only = self
+                        .boolean(e.value, &format!("read_only of {label}"))
+                        .unwrap_or_default();
                 }
                 "statements" => statements = self.statement_kinds(e.value, label),
                 "tables" => {
@@ -188,7 +190,10 @@ impl Reader {
                     requirement.programs = self.patterns(e.value, &format!("programs of {label}"))
                 }
                 "flags" => {
-                    let items = self.string_list(e.value, &format!("flags of {label}"))?;
+                    let Some(items) = self.string_list(e.value, &format!("flags of {label}"))
+                    else {
+                        continue;
+                    };
                     let mut flags = Vec::with_capacity(items.len());
                     for (flag, item) in items {
                         if flag.len() < 2 || !flag.starts_with('-') || flag.contains(['=', ' ']) {
@@ -200,8 +205,9 @@ impl Reader {
                     requirement.flags = Some(flags);
                 }
                 "allow_metacharacters" => {
-                    requirement.allow_metacharacters =
-                        self.boolean(e.value, &format!("allow_metacharacters of {label}"))?;
+                    requirement.allow_metacharacters = self
+                        .boolean(e.value, &format!("allow_metacharacters of {label}"))
+                        .unwrap_or_default();
                 }
                 _ => unreachable!("mapping() only returns allowed keys"),
             }

@@ -15,10 +15,23 @@ use serde_json::Value;
 /// Characters that mean shell syntax when an argv array is later joined into a command line.
 const ARGV_METACHARACTERS: &[char] = &[';', '|', '&', '$', '`', '<', '>', '(', ')', '\n'];
 
+/// Directories whose programs are named by their basename: `/usr/bin/git` is `git`.
+const SYSTEM_DIRS: &[&str] = &["/bin", "/sbin", "/usr/bin", "/usr/sbin", "/usr/local/bin"];
+
+/// The name a program is matched by: its basename when it lives in a system directory (or is
+/// found on PATH), otherwise the path as written, so `./git` or `/tmp/x/git` is not `git`.
+fn program_name(program: &str) -> &str {
+    match program.rsplit_once('/') {
+        Some((dir, name)) if SYSTEM_DIRS.contains(&dir) => name,
+        _ => program,
+    }
+}
+
 /// A validated `command:` condition.
 #[derive(Debug)]
 pub(crate) struct CommandRequirement {
-    /// Globs over each command's program name (its basename: `/usr/bin/git` is `git`).
+    /// Globs over each command's program: its name, or its basename when it is given as a path
+    /// into a system directory (`/usr/bin/git` is `git`; `./git` is `./git`).
     pub(crate) programs: Option<Vec<NamePattern>>,
     /// The only flags accepted (`-l`, `--all`); `-la` passes when `-l` and `-a` are listed,
     /// `--color=auto` when `--color` is. Absent: any flag.
@@ -87,7 +100,7 @@ impl CommandRequirement {
         let Some((program, args)) = argv.split_first() else {
             return Err("the command is empty".into());
         };
-        let name = program.rsplit('/').next().unwrap_or(program);
+        let name = program_name(program);
         if let Some(programs) = &self.programs
             && !programs.iter().any(|p| p.is_match(name))
         {
