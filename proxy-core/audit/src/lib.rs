@@ -13,6 +13,7 @@ mod chain;
 mod checkpoint;
 mod log;
 mod merkle;
+mod proof;
 
 pub use anchor::Anchor;
 pub use chain::{ChainBreak, ChainRecord, GENESIS, Verifier, chain_digest, chain_hash, hash_bytes};
@@ -20,4 +21,7 @@ pub use checkpoint::{TreeHead, public_key_hex, signing_key_from_hex};
 /// Ed25519 keys, re-exported so callers need no second copy of the crate.
 pub use ed25519_dalek::SigningKey;
 pub use log::{EventRef, LogReport, LogVerifier, StoredCheckpoint, StoredEvent, verify_log};
-pub use merkle::{Frontier, merkle_root};
+pub use merkle::{Frontier, Hash, NodeId, empty_root, leaf_hash, merkle_root, node_hash};
+pub use proof::{
+    MemoryTree, NodeSource, ProofError, ProofPlan, prove, verify_consistency, verify_inclusion,
+};
