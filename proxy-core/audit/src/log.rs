@@ -4,6 +4,7 @@
 use crate::anchor::Anchor;
 use crate::chain::{ChainRecord, Verifier, hash_bytes};
 use crate::checkpoint::TreeHead;
+use crate::keyring::{KeyError, KeyRing};
 use crate::merkle::Frontier;
 use serde::{Deserialize, Serialize};
 
@@ -139,9 +140,21 @@ impl LogVerifier {
     /// Checks the signatures of `checkpoints` and `anchor` (by `trusted_key` when given)
     /// up front; the events follow through [`LogVerifier::push`].
     pub fn new(
-        mut checkpoints: Vec<StoredCheckpoint>,
+        checkpoints: Vec<StoredCheckpoint>,
         anchor: Option<&Anchor>,
         trusted_key: Option<&str>,
+    ) -> LogVerifier {
+        let ring = trusted_key.map(KeyRing::single);
+        LogVerifier::with_keys(checkpoints, anchor, ring.as_ref())
+    }
+
+    /// [`LogVerifier::new`] trusting a ring of current and retired keys: each checkpoint
+    /// must be signed by a key valid at its time, and no key may sign a larger tree than
+    /// one its successor already signed.
+    pub fn with_keys(
+        mut checkpoints: Vec<StoredCheckpoint>,
+        anchor: Option<&Anchor>,
+        ring: Option<&KeyRing>,
     ) -> LogVerifier {
         checkpoints.sort_by_key(|c| (c.tree_size, c.id));
         let mut v = LogVerifier {
@@ -155,7 +168,7 @@ impl LogVerifier {
             broken: None,
         };
         if let Some(a) = anchor {
-            match a.check(trusted_key) {
+            match a.check_with(ring) {
                 Ok(f) => {
                     v.frontier = f;
                     v.start = a.tree_size;
@@ -167,7 +180,9 @@ impl LogVerifier {
                 }
             }
         }
-        for c in checkpoints {
+        // The newest key (by position in the ring) that signed a checkpoint so far.
+        let mut newest_key: Option<(usize, &StoredCheckpoint)> = None;
+        for c in &checkpoints {
             let (id, at) = (c.id, &c.at);
             let head = TreeHead {
                 tree_size: c.tree_size,
@@ -175,17 +190,27 @@ impl LogVerifier {
                 chain_head: c.chain_head.clone(),
                 at: c.at.clone(),
             };
-            let problem = if trusted_key.is_some_and(|k| k != c.public_key) {
+            let allowed = ring.map(|r| r.allows(&c.public_key, at));
+            let problem = if let Some(Err(e)) = &allowed {
+                Some(match e {
+                    KeyError::Unknown(k) => {
+                        format!("checkpoint #{id} ({at}) is signed by key {k}, not the trusted key")
+                    }
+                    e => format!("checkpoint #{id} ({at}) is refused: {e}"),
+                })
+            } else if let (Some(Ok(pos)), Some((newest, by))) = (&allowed, newest_key)
+                && *pos < newest
+            {
                 Some(format!(
-                    "checkpoint #{id} ({at}) is signed by key {}, not the trusted key",
-                    c.public_key
+                    "checkpoint #{id} ({at}) covers {} events but is signed by key {}, which its successor had already replaced at checkpoint #{} ({} events): a retired key cannot extend the log",
+                    c.tree_size, c.public_key, by.id, by.tree_size
                 ))
             } else if !head.verify(&c.public_key, &c.signature) {
                 Some(format!(
                     "checkpoint #{id} ({at}) has an invalid signature: it was forged or altered"
                 ))
             } else if c.tree_size < 1 {
-                Some(rewritten(&c))
+                Some(rewritten(c))
             } else if let Some(a) = anchor.filter(|a| a.tree_size == c.tree_size)
                 && (a.root_hash != c.root_hash || a.chain_head != c.chain_head)
             {
@@ -200,12 +225,18 @@ impl LogVerifier {
                 v.broken = Some(p);
                 return v;
             }
-            // Checkpoints inside the pruned range were checked against the archived
-            // events when they were pruned (and are in the archive bundle).
-            if c.tree_size > v.start {
-                v.ahead.push(c);
+            if let Some(Ok(pos)) = allowed
+                && newest_key.is_none_or(|(n, _)| pos > n)
+            {
+                newest_key = Some((pos, c));
             }
         }
+        // Checkpoints inside the pruned range were checked against the archived events
+        // when they were pruned (and are in the archive bundle).
+        v.ahead = checkpoints
+            .into_iter()
+            .filter(|c| c.tree_size > v.start)
+            .collect();
         v
     }
 
@@ -379,11 +410,20 @@ mod tests {
     }
 
     fn checkpoint(id: i64, events: &[StoredEvent]) -> StoredCheckpoint {
+        checkpoint_by(id, events, &key(), &format!("t{id}"))
+    }
+
+    fn checkpoint_by(
+        id: i64,
+        events: &[StoredEvent],
+        key: &SigningKey,
+        at: &str,
+    ) -> StoredCheckpoint {
         let head = TreeHead {
             tree_size: events.len() as i64,
             root: hex::encode(frontier(events).root()),
             chain_head: events.last().unwrap().hash.clone().unwrap(),
-            at: format!("t{id}"),
+            at: at.to_string(),
         };
         StoredCheckpoint {
             id,
@@ -391,9 +431,55 @@ mod tests {
             root_hash: head.root.clone(),
             chain_head: head.chain_head.clone(),
             at: head.at.clone(),
-            public_key: public_key_hex(&key()),
-            signature: head.sign(&key()),
+            public_key: public_key_hex(key),
+            signature: head.sign(key),
         }
+    }
+
+    #[test]
+    fn verification_crosses_a_key_rotation_and_refuses_a_retired_key() {
+        let log = events(50);
+        let (old, new) = (key(), signing_key_from_hex(&"43".repeat(32)).unwrap());
+        let rotated = "2026-06-01T00:00:00Z";
+        let ring = KeyRing {
+            keys: vec![
+                crate::PublishedKey::new("log", &old.verifying_key(), None, Some(rotated.into()))
+                    .unwrap(),
+                crate::PublishedKey::new("log", &new.verifying_key(), Some(rotated.into()), None)
+                    .unwrap(),
+            ],
+        };
+        let run = |cps: Vec<StoredCheckpoint>| {
+            let mut v = LogVerifier::with_keys(cps, None, Some(&ring));
+            log.iter().all(|e| v.push(&e.as_ref()));
+            v.finish()
+        };
+        let before = checkpoint_by(1, &log[..10], &old, "2026-05-01T00:00:00Z");
+        let after = checkpoint_by(2, &log[..30], &new, "2026-06-02T00:00:00Z");
+        assert!(matches!(
+            run(vec![before.clone(), after.clone()]),
+            LogReport::Intact { checkpoints: 2, .. }
+        ));
+        // The retired key signing after its retirement.
+        let late = checkpoint_by(3, &log[..40], &old, "2026-06-03T00:00:00Z");
+        let r = reason(run(vec![before.clone(), after.clone(), late]));
+        assert!(
+            r.contains("checkpoint #3") && r.contains("after that key was retired"),
+            "{r}"
+        );
+        // The retired key back-dating a checkpoint past one its successor signed.
+        let backdated = checkpoint_by(4, &log[..40], &old, "2026-05-02T00:00:00Z");
+        let r = reason(run(vec![before, after, backdated]));
+        assert!(r.contains("a retired key cannot extend the log"), "{r}");
+        // A key nobody published.
+        let stranger = signing_key_from_hex(&"44".repeat(32)).unwrap();
+        let r = reason(run(vec![checkpoint_by(
+            5,
+            &log[..5],
+            &stranger,
+            "2026-05-01T00:00:00Z",
+        )]));
+        assert!(r.contains("not the trusted key"), "{r}");
     }
 
     fn anchor(events: &[StoredEvent], key: &SigningKey) -> Anchor {

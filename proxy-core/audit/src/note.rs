@@ -170,7 +170,7 @@ impl Note {
 
 impl fmt::Display for Note {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}\n", self.text)?;
+        writeln!(f, "{}", self.text)?;
         self.signatures.iter().try_for_each(|s| s.fmt(f))
     }
 }
@@ -317,8 +317,11 @@ mod tests {
     fn peter() -> NoteSigner {
         let raw = B64.decode(SKEY_B64).unwrap();
         assert_eq!(raw[0], 0x01);
-        NoteSigner::new("PeterNeumann", SigningKey::from_bytes(&raw[1..].try_into().unwrap()))
-            .unwrap()
+        NoteSigner::new(
+            "PeterNeumann",
+            SigningKey::from_bytes(&raw[1..].try_into().unwrap()),
+        )
+        .unwrap()
     }
 
     #[test]
