@@ -32,11 +32,13 @@ pub use checkpoint::{TreeHead, public_key_hex, signing_key_from_hex};
 /// Ed25519 keys, re-exported so callers need no second copy of the crate.
 pub use ed25519_dalek::SigningKey;
 pub use keyring::{KeyError, KeyRing, PublishedKey};
-pub use log::{EventRef, LogReport, LogVerifier, StoredCheckpoint, StoredEvent, verify_log};
+pub use log::{
+    EventRef, LogReport, LogVerifier, StoredCheckpoint, StoredEvent, WitnessedHead, verify_log,
+};
 pub use merkle::{Frontier, Hash, NodeId, empty_root, leaf_hash, merkle_root, node_hash};
 pub use note::{KeyKind, Note, NoteError, NoteSignature, NoteSigner, VerifierKey, key_id};
 pub use proof::{
     MemoryTree, NodeSource, ProofError, ProofPlan, prove, verify_consistency, verify_inclusion,
 };
 pub use tlog::{Checkpoint, cosign, cosignatures, verify_cosignature};
-pub use witness::{AddCheckpoint, split_notes};
+pub use witness::{AddCheckpoint, split_notes, unix_time, witnessed_heads};

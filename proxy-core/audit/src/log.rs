@@ -134,6 +134,22 @@ pub struct LogVerifier {
     next: usize,
     checkpoints: u64,
     broken: Option<String>,
+    /// Tree heads a witness kept, by size, still ahead of the stream.
+    witnessed: Vec<WitnessedHead>,
+    next_witnessed: usize,
+}
+
+/// A tree head as a witness kept it (a checkpoint note from a witness's file), checked
+/// against the log as the stream reaches its size: a history rewritten after it was
+/// witnessed no longer hashes to its root, whoever re-signed it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WitnessedHead {
+    /// Events covered.
+    pub size: u64,
+    /// The root the witness kept.
+    pub root: crate::Hash,
+    /// How to name it to a person (which file, which entry, who cosigned it).
+    pub label: String,
 }
 
 impl LogVerifier {
@@ -166,6 +182,8 @@ impl LogVerifier {
             next: 0,
             checkpoints: checkpoints.len() as u64,
             broken: None,
+            witnessed: Vec::new(),
+            next_witnessed: 0,
         };
         if let Some(a) = anchor {
             match a.check_with(ring) {
@@ -240,6 +258,21 @@ impl LogVerifier {
         v
     }
 
+    /// Also checks the log against tree heads witnesses kept. Heads inside a pruned
+    /// range cannot be checked against the live log (the archive bundle covers them)
+    /// and are left out; [`LogVerifier::witnessed_checked`] counts the ones checked.
+    pub fn with_witnessed(mut self, mut heads: Vec<WitnessedHead>) -> LogVerifier {
+        heads.retain(|h| h.size as i64 > self.start);
+        heads.sort_by_key(|h| h.size);
+        self.witnessed = heads;
+        self
+    }
+
+    /// Witnessed tree heads the stream has checked so far.
+    pub fn witnessed_checked(&self) -> usize {
+        self.next_witnessed
+    }
+
     /// Checks the next event; false once the log is known to be broken (stop reading).
     pub fn push(&mut self, e: &EventRef<'_>) -> bool {
         if self.broken.is_some() {
@@ -290,6 +323,18 @@ impl LogVerifier {
             }
             self.next += 1;
         }
+        while let Some(w) = self.witnessed.get(self.next_witnessed)
+            && w.size == e.record.seq as u64
+        {
+            if w.root != self.frontier.root() {
+                self.broken = Some(format!(
+                    "{} is contradicted: events 1..{} no longer hash to the root the witness kept, so the history was rewritten after it was witnessed (whoever re-signed it)",
+                    w.label, w.size
+                ));
+                return false;
+            }
+            self.next_witnessed += 1;
+        }
         true
     }
 
@@ -327,6 +372,17 @@ impl LogVerifier {
                     c.id,
                     c.at,
                     c.tree_size,
+                    self.chain.last_seq()
+                ),
+            };
+        }
+        if let Some(w) = self.witnessed.get(self.next_witnessed) {
+            return LogReport::Broken {
+                events,
+                reason: format!(
+                    "{} covers {} events but the log has {}: witnessed events were removed",
+                    w.label,
+                    w.size,
                     self.chain.last_seq()
                 ),
             };
@@ -434,6 +490,58 @@ mod tests {
             public_key: public_key_hex(key),
             signature: head.sign(key),
         }
+    }
+
+    #[test]
+    fn a_rewritten_and_re_signed_history_contradicts_what_a_witness_kept() {
+        let log = events(40);
+        let witnessed = vec![
+            WitnessedHead {
+                size: 10,
+                root: frontier(&log[..10]).root(),
+                label: "witnessed #1".into(),
+            },
+            WitnessedHead {
+                size: 25,
+                root: frontier(&log[..25]).root(),
+                label: "witnessed #2".into(),
+            },
+        ];
+        let run = |log: &[StoredEvent], cps: Vec<StoredCheckpoint>| {
+            let mut v = LogVerifier::new(cps, None, Some(&public_key_hex(&key())))
+                .with_witnessed(witnessed.clone());
+            log.iter().all(|e| v.push(&e.as_ref()));
+            let n = v.witnessed_checked();
+            (v.finish(), n)
+        };
+        let (report, n) = run(&log, vec![checkpoint(1, &log)]);
+        assert!(
+            matches!(report, LogReport::Intact { .. }) && n == 2,
+            "{report:?}"
+        );
+        // The insider rewrites event #20, re-chains everything after it and re-signs.
+        let mut forged = log.clone();
+        forged[19].payload = "{\"n\":\"nothing to see\"}".into();
+        let mut prev = forged[18].hash.clone().unwrap();
+        for e in &mut forged[19..] {
+            e.prev_hash = Some(prev.clone());
+            let h = chain_hash(&prev, &e.as_ref().record);
+            e.hash = Some(h.clone());
+            prev = h;
+        }
+        let (report, _) = run(&forged, vec![]);
+        assert!(matches!(
+            verify_log(forged.clone(), &[checkpoint(1, &forged)], None),
+            LogReport::Intact { .. }
+        ));
+        let r = reason(report);
+        assert!(r.starts_with("witnessed #2 is contradicted"), "{r}");
+        // Cut back below a witnessed size.
+        let r = reason(run(&log[..20], vec![]).0);
+        assert!(
+            r.contains("witnessed #2 covers 25 events but the log has 20"),
+            "{r}"
+        );
     }
 
     #[test]

@@ -2,8 +2,10 @@
 //! request (the previous size the witness acknowledged, the consistency proof from it,
 //! the signed checkpoint) and a file of signed checkpoints as a witness keeps them.
 
+use crate::log::WitnessedHead;
 use crate::merkle::Hash;
-use crate::note::NoteError;
+use crate::note::{NoteError, VerifierKey};
+use crate::tlog::{Checkpoint, cosignatures};
 use base64::{Engine, engine::general_purpose::STANDARD as B64};
 
 /// The most consistency proof lines a request may carry (tlog-witness).
@@ -95,6 +97,49 @@ pub fn split_notes(file: &str) -> Result<Vec<String>, NoteError> {
     Ok(notes)
 }
 
+/// The tree heads in a witness's file (`name` says which file, for messages): every
+/// entry must be a checkpoint signed by `log_key`; cosignatures by `witnesses` are
+/// checked and named in each head's label.
+pub fn witnessed_heads(
+    name: &str,
+    file: &str,
+    log_key: &VerifierKey,
+    witnesses: &[VerifierKey],
+) -> Result<Vec<WitnessedHead>, NoteError> {
+    split_notes(file)?
+        .iter()
+        .enumerate()
+        .map(|(i, text)| {
+            let entry = format!("witnessed checkpoint {} in {name}", i + 1);
+            let in_entry = |e: NoteError| NoteError::Malformed(format!("{entry}: {e}"));
+            let (cp, note) = Checkpoint::open(text, log_key).map_err(in_entry)?;
+            let mut by = Vec::new();
+            for w in witnesses {
+                for t in cosignatures(w, &note).map_err(in_entry)? {
+                    by.push(format!("{} at {}", w.name, unix_time(t)));
+                }
+            }
+            let cosigned = if by.is_empty() {
+                String::new()
+            } else {
+                format!(", cosigned by {}", by.join(", "))
+            };
+            Ok(WitnessedHead {
+                size: cp.size,
+                root: cp.root,
+                label: format!("{entry} (tree size {}{cosigned})", cp.size),
+            })
+        })
+        .collect()
+}
+
+/// Unix seconds as RFC 3339 (UTC).
+pub fn unix_time(t: u64) -> String {
+    chrono::DateTime::from_timestamp(t as i64, 0)
+        .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        .unwrap_or_else(|| format!("unix time {t}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -147,11 +192,43 @@ CsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=
             .to_string();
         let file = format!("{a}\n{b}{a}");
         let notes = split_notes(&file).unwrap();
-        assert_eq!(notes, vec![a.clone(), b, a.clone()]);
+        assert_eq!(notes, vec![a.clone(), b.clone(), a.clone()]);
         for n in &notes {
             Checkpoint::open(n, &log.verifier()).unwrap();
         }
         assert!(split_notes("").unwrap().is_empty());
+        let wkey = SigningKey::from_bytes(&[3; 32]);
+        let w = VerifierKey::new(
+            "w.example/1",
+            crate::KeyKind::Cosignature,
+            wkey.verifying_key(),
+        )
+        .unwrap();
+        let mut cosigned = crate::Note::parse(&a).unwrap();
+        cosigned.signatures.push(crate::cosign(
+            "w.example/1",
+            &wkey,
+            &cosigned.text,
+            1_767_225_600,
+        ));
+        let file = format!("{cosigned}{b}");
+        let heads = witnessed_heads("w.txt", &file, &log.verifier(), &[w]).unwrap();
+        assert_eq!(heads[0].size, 1);
+        assert_eq!(
+            heads[0].label,
+            "witnessed checkpoint 1 in w.txt (tree size 1, cosigned by w.example/1 at 2026-01-01T00:00:00Z)"
+        );
+        assert_eq!(
+            heads[1].label,
+            "witnessed checkpoint 2 in w.txt (tree size 2)"
+        );
+        let stranger =
+            NoteSigner::new("example.com/log", SigningKey::from_bytes(&[9; 32])).unwrap();
+        let e = witnessed_heads("w.txt", &file, &stranger.verifier(), &[]).unwrap_err();
+        assert!(
+            e.to_string().contains("witnessed checkpoint 1 in w.txt"),
+            "{e}"
+        );
         assert!(split_notes(&format!("{a}example.com/log\n3\n")).is_err());
         let _ = VerifierKey::parse(&log.verifier().to_string()).unwrap();
     }
