@@ -23,6 +23,7 @@ mod log;
 mod merkle;
 mod note;
 mod proof;
+mod proof_doc;
 mod tlog;
 mod witness;
 
@@ -40,5 +41,6 @@ pub use note::{KeyKind, Note, NoteError, NoteSignature, NoteSigner, VerifierKey,
 pub use proof::{
     MemoryTree, NodeSource, ProofError, ProofPlan, prove, verify_consistency, verify_inclusion,
 };
+pub use proof_doc::{ConsistencyProof, InclusionProof};
 pub use tlog::{Checkpoint, cosign, cosignatures, verify_cosignature};
 pub use witness::{AddCheckpoint, split_notes, unix_time, witnessed_heads};
