@@ -22,6 +22,7 @@ mod keyring;
 mod log;
 mod merkle;
 mod note;
+mod period;
 mod proof;
 mod proof_doc;
 mod tlog;
@@ -36,8 +37,11 @@ pub use keyring::{KeyError, KeyRing, PublishedKey};
 pub use log::{
     EventRef, LogReport, LogVerifier, StoredCheckpoint, StoredEvent, WitnessedHead, verify_log,
 };
-pub use merkle::{Frontier, Hash, NodeId, empty_root, leaf_hash, merkle_root, node_hash};
+pub use merkle::{
+    Frontier, Hash, NodeId, empty_root, frontier_node_ids, leaf_hash, merkle_root, node_hash,
+};
 pub use note::{KeyKind, Note, NoteError, NoteSignature, NoteSigner, VerifierKey, key_id};
+pub use period::{Bracket, PeriodProof, PeriodReport, PeriodVerifier};
 pub use proof::{
     MemoryTree, NodeSource, ProofError, ProofPlan, prove, verify_consistency, verify_inclusion,
 };

@@ -420,7 +420,7 @@ pub fn verify_log(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::chain::{GENESIS, chain_hash};
     use crate::checkpoint::{public_key_hex, signing_key_from_hex};
@@ -430,7 +430,7 @@ mod tests {
         signing_key_from_hex(&"42".repeat(32)).unwrap()
     }
 
-    fn events(n: i64) -> Vec<StoredEvent> {
+    pub(crate) fn events(n: i64) -> Vec<StoredEvent> {
         let mut prev = GENESIS.to_string();
         (1..=n)
             .map(|seq| {

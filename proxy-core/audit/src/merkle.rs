@@ -154,6 +154,12 @@ impl Frontier {
     }
 }
 
+/// The perfect subtrees (largest first) whose hashes are the frontier of the tree of
+/// `size` leaves: what to read to rebuild that frontier from stored nodes.
+pub fn frontier_node_ids(size: u64) -> Vec<NodeId> {
+    perfect_nodes(0, size)
+}
+
 /// The root of the tree with no leaves: `SHA-256("")`.
 pub fn empty_root() -> Hash {
     Sha256::digest([]).into()
