@@ -32,7 +32,7 @@ pub use anchor::Anchor;
 pub use chain::{ChainBreak, ChainRecord, GENESIS, Verifier, chain_digest, chain_hash, hash_bytes};
 pub use checkpoint::{TreeHead, public_key_hex, signing_key_from_hex};
 /// Ed25519 keys, re-exported so callers need no second copy of the crate.
-pub use ed25519_dalek::SigningKey;
+pub use ed25519_dalek::{SigningKey, VerifyingKey};
 pub use keyring::{KeyError, KeyRing, PublishedKey};
 pub use log::{
     EventRef, LogReport, LogVerifier, StoredCheckpoint, StoredEvent, WitnessedHead, verify_log,
