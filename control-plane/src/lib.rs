@@ -18,3 +18,4 @@ pub mod retention;
 pub mod server;
 pub mod sinks;
 pub mod store;
+pub mod witnesses;

@@ -26,6 +26,13 @@ pub struct ServerLabels {
     pub server: String,
 }
 
+/// Labels naming an audit witness.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct WitnessLabels {
+    /// Witness name (`[[audit.witnesses]] name`).
+    pub witness: String,
+}
+
 /// Every metric the gateway keeps.
 pub struct Metrics {
     registry: Registry,
@@ -39,6 +46,10 @@ pub struct Metrics {
     pub latency: Family<ServerLabels, Histogram>,
     /// Upstream failures (crash, refused, timeout), by server.
     pub upstream_errors: Family<ServerLabels, Counter>,
+    /// Events in the newest checkpoint a witness has not acknowledged (0: caught up).
+    pub witness_behind: Family<WitnessLabels, Gauge>,
+    /// Failed deliveries to a witness.
+    pub witness_failures: Family<WitnessLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -78,8 +89,22 @@ impl Default for Metrics {
             "Upstream failures (crash, unreachable, timeout)",
             upstream_errors.clone(),
         );
+        let witness_behind = Family::<WitnessLabels, Gauge>::default();
+        let witness_failures = Family::<WitnessLabels, Counter>::default();
+        registry.register(
+            "audit_witness_behind_events",
+            "Events in the newest audit checkpoint a witness has not acknowledged yet",
+            witness_behind.clone(),
+        );
+        registry.register(
+            "audit_witness_failures",
+            "Audit checkpoint deliveries a witness did not take",
+            witness_failures.clone(),
+        );
         Metrics {
             registry,
+            witness_behind,
+            witness_failures,
             sessions_open,
             sessions_started,
             requests,

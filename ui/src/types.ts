@@ -152,6 +152,15 @@ export interface AuditStatus {
   checkpoints?: number;
 }
 
+/** `GET /api/v1/audit/witnesses`: one per `[[audit.witnesses]]`. */
+export interface WitnessStatus {
+  name: string;
+  size: number;
+  behind: number;
+  last_error: string | null;
+  delivered_at: string | null;
+}
+
 export interface AuditVerify {
   ok: boolean;
   events: number;

@@ -11,6 +11,7 @@ pub mod policy;
 pub mod serve;
 pub mod sessions;
 pub mod tools;
+pub mod transparency;
 
 use gatehouse_control_plane::config::Config;
 use std::io::Write;

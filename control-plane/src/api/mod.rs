@@ -5,6 +5,7 @@
 pub mod audit;
 pub mod local_servers;
 pub mod policies;
+pub mod proofs;
 pub mod servers;
 pub mod sessions;
 pub mod spool;
@@ -271,6 +272,9 @@ pub fn routes() -> axum::Router<Arc<Gateway>> {
         .route("/api/v1/overview", get(sessions::overview))
         .route("/api/v1/audit/status", get(audit::status))
         .route("/api/v1/audit/verify", post(audit::verify))
+        .route("/api/v1/audit/proofs/inclusion", get(proofs::inclusion))
+        .route("/api/v1/audit/proofs/consistency", get(proofs::consistency))
+        .route("/api/v1/audit/witnesses", get(proofs::witnesses))
         .route("/api/v1/evidence", get(audit::evidence))
         .route("/api/v1/servers", get(servers::list))
         .route("/api/v1/spool", post(spool::upload))

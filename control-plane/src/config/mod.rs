@@ -223,6 +223,23 @@ impl Config {
                 )));
             }
         }
+        let mut witnesses = std::collections::HashSet::new();
+        for w in &self.audit.witnesses {
+            w.validate().map_err(ConfigError::Invalid)?;
+            if !witnesses.insert(w.name.as_str()) {
+                return Err(ConfigError::Invalid(format!(
+                    "two audit witnesses are named `{}`: give each its own `name`",
+                    w.name
+                )));
+            }
+        }
+        if let Some(o) = &self.audit.origin
+            && (o.is_empty() || o.chars().any(|c| c.is_whitespace() || c == '+'))
+        {
+            return Err(ConfigError::Invalid(format!(
+                "audit.origin `{o}` must be non-empty without spaces or `+` (e.g. gatehouse.example.com/audit)"
+            )));
+        }
         let mut seen = std::collections::HashSet::new();
         for s in &self.servers {
             if s.name.is_empty()

@@ -22,6 +22,7 @@ pub mod leader;
 mod sqlite_writer;
 #[cfg(test)]
 mod tests;
+mod tree;
 mod web_sessions;
 mod writer;
 
@@ -477,6 +478,11 @@ impl Store {
     }
 }
 
+/// The log's origin when `[audit] origin` is not set.
+pub const DEFAULT_ORIGIN: &str = "gatehouse.invalid/audit";
+
+pub use tree::ProofRequestError;
+
 /// The outcome of checking the whole log (the same check `--bundle` runs offline).
 pub type ChainReport = gatehouse_audit::LogReport;
 
@@ -484,7 +490,17 @@ impl Store {
     /// Signs a checkpoint over the whole log as it is now (unless the newest checkpoint
     /// already covers it). Returns the head it signed.
     pub async fn write_checkpoint(&self, key: &SigningKey) -> Result<Option<TreeHead>, StoreError> {
-        checkpoints::sign(self, key).await
+        checkpoints::sign(self, key, DEFAULT_ORIGIN).await
+    }
+
+    /// [`Store::write_checkpoint`] for the log named `origin` (`[audit] origin`): the
+    /// name its checkpoint notes carry and witnesses know it by.
+    pub async fn write_checkpoint_as(
+        &self,
+        key: &SigningKey,
+        origin: &str,
+    ) -> Result<Option<TreeHead>, StoreError> {
+        checkpoints::sign(self, key, origin).await
     }
 
     /// Walks the whole audit log in order and checks the hash chain, then every signed
