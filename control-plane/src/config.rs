@@ -110,6 +110,22 @@ pub struct Config {
     /// rows collected.
     #[serde(default)]
     pub authz_store: AuthzStoreConfig,
+    /// The control plane's environment variables a stdio server inherits (default PATH,
+    /// HOME, LANG, LC_ALL, LC_CTYPE, TMPDIR, TZ, USER, LOGNAME); it sees nothing else of
+    /// it, only these and its own `env`.
+    #[serde(default = "gatehouse_proxy_core::upstream::default_inherited_env")]
+    pub stdio_inherit_env: Vec<String>,
+    /// Reverse proxies (addresses or `ADDR/LEN` ranges) whose `client_address_header`
+    /// names the client; from anyone else the header is ignored. None by default.
+    #[serde(default)]
+    pub trusted_proxies: Vec<String>,
+    /// The header a trusted proxy puts the client's address in.
+    #[serde(default = "default_client_address_header")]
+    pub client_address_header: String,
+}
+
+fn default_client_address_header() -> String {
+    "x-forwarded-for".into()
 }
 
 /// `[device_flow]`: `gatehouse login --device` and other clients on machines without a
@@ -212,6 +228,13 @@ pub struct AuthzConfig {
     pub failure_events_per_minute: u32,
     /// Issuers whose JWTs may be exchanged for a Gatehouse token (RFC 8693): CI pipelines.
     pub trusted_issuers: Vec<TrustedIssuer>,
+    /// A sign-in's absolute lifetime: past it, refresh is refused and the person signs in
+    /// again, whatever the refresh tokens say.
+    pub max_grant_hours: f64,
+    /// The lifetime of a sign-in whose groups cannot be re-checked at the identity
+    /// provider on refresh (no provider refresh token was kept: SAML, dev sign-in, or a
+    /// provider that gave none): groups removed there count within this bound.
+    pub unverified_grant_hours: f64,
 }
 
 impl Default for AuthzConfig {
@@ -224,6 +247,8 @@ impl Default for AuthzConfig {
             metadata_document_allowed_hosts: Vec::new(),
             failure_events_per_minute: 20,
             trusted_issuers: Vec::new(),
+            max_grant_hours: 168.0,
+            unverified_grant_hours: 10.0,
         }
     }
 }
@@ -281,6 +306,10 @@ pub enum AgentRef {
     Many(Vec<String>),
 }
 
+fn default_required_scopes() -> Vec<String> {
+    vec!["mcp".into()]
+}
+
 fn default_admin_groups() -> Vec<String> {
     vec!["gatehouse-admins".into()]
 }
@@ -300,8 +329,10 @@ pub struct OidcConfig {
     /// The claim listing their groups (`groups` default; Entra ID: `groups` or `roles`).
     #[serde(default = "default_groups_claim")]
     pub groups_claim: String,
-    /// Scopes every token must carry (`scope` claim, space-separated, or `scp`); none by default.
-    #[serde(default)]
+    /// Scopes every token must carry (`scope` claim, space-separated, or `scp`): `mcp` by
+    /// default, so a token the provider issued for another purpose is not taken; `[]`
+    /// accepts any.
+    #[serde(default = "default_required_scopes")]
     pub required_scopes: Vec<String>,
     /// Renames groups from the provider's claim (Entra ID sends object ids:
     /// `"8c1e…" = "gatehouse-admins"`); groups not listed keep their name.
@@ -373,8 +404,8 @@ impl OidcConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SamlConfig {
-    /// The IdP's metadata: an `https://` (or `http://`) URL, or `file:PATH`. It must carry
-    /// a signing certificate: unsigned answers are never accepted.
+    /// The IdP's metadata: an `https://` URL (`http://` only on a loopback address), or
+    /// `file:PATH`. It must carry a signing certificate: unsigned answers are never accepted.
     pub idp_metadata: String,
     /// This service provider's entity id (default `{public_url}/saml/metadata`).
     #[serde(default)]
@@ -735,7 +766,37 @@ impl Config {
         Config::parse("", Path::new("<environment>"), std::env::vars())
     }
 
+    /// The trusted proxies' ranges (validated at start).
+    pub fn trusted_proxy_ranges(&self) -> Vec<crate::gateway::client_address::IpRange> {
+        self.trusted_proxies
+            .iter()
+            .filter_map(|r| crate::gateway::client_address::IpRange::parse(r).ok())
+            .collect()
+    }
+
     fn validate(&self) -> Result<(), ConfigError> {
+        if let Some(saml) = &self.saml {
+            let m = saml.idp_metadata.as_str();
+            let loopback_http = reqwest::Url::parse(m).is_ok_and(|u| {
+                u.scheme() == "http"
+                    && matches!(u.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"))
+            });
+            if !(m.starts_with("https://") || m.starts_with("file:") || loopback_http) {
+                return Err(ConfigError::Invalid(format!(
+                    "saml.idp_metadata `{m}` must be an https:// URL or file:PATH: the signing certificate in it decides whose sign-in answers are trusted"
+                )));
+            }
+        }
+        for r in &self.trusted_proxies {
+            crate::gateway::client_address::IpRange::parse(r)
+                .map_err(|e| ConfigError::Invalid(format!("trusted_proxies: {e}")))?;
+        }
+        if http::HeaderName::from_bytes(self.client_address_header.as_bytes()).is_err() {
+            return Err(ConfigError::Invalid(format!(
+                "client_address_header `{}` is not a header name",
+                self.client_address_header
+            )));
+        }
         if let Some(days) = self.audit.retention_days {
             let problem = if days == 0 {
                 Some(
@@ -826,6 +887,19 @@ impl Config {
                     s.name
                 )));
             }
+        }
+        for rule in &self.authz.trusted_issuers {
+            if let Some(p) = crate::gateway::authz::exchange_rules::problem(rule) {
+                return Err(ConfigError::Invalid(p));
+            }
+        }
+        if !(self.authz.max_grant_hours > 0.0)
+            || !(self.authz.unverified_grant_hours > 0.0)
+            || self.authz.unverified_grant_hours > self.authz.max_grant_hours
+        {
+            return Err(ConfigError::Invalid(
+                "authz.max_grant_hours and authz.unverified_grant_hours must be above 0, and unverified_grant_hours at most max_grant_hours".into(),
+            ));
         }
         if self.authz.access_token_secs == 0 || self.authz.code_secs == 0 {
             return Err(ConfigError::Invalid(
@@ -1055,7 +1129,10 @@ fn resolve_secret(value: &str) -> Result<String, String> {
 }
 
 /// Top-level keys an environment variable may override.
-const TOP_LEVEL_KEYS: [&str; 21] = [
+const TOP_LEVEL_KEYS: [&str; 24] = [
+    "stdio_inherit_env",
+    "trusted_proxies",
+    "client_address_header",
     "local_servers",
     "authz",
     "device_flow",

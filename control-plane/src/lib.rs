@@ -7,6 +7,7 @@ pub mod commands;
 pub mod config;
 pub mod demo_server;
 pub mod gateway;
+pub mod metric_labels;
 pub mod metrics;
 pub mod pins;
 pub mod retention;

@@ -219,6 +219,9 @@ enum ApprovalsCommand {
         /// Include decided, expired and used ones.
         #[arg(long)]
         all: bool,
+        /// Print the approvals as a JSON array.
+        #[arg(long)]
+        json: bool,
     },
     /// Approve a held call.
     Approve {
@@ -446,7 +449,9 @@ fn main() -> std::process::ExitCode {
                 }
             },
             Command::Approvals { command, url } => match command {
-                ApprovalsCommand::List { all } => commands::approvals::list(&url, all).await,
+                ApprovalsCommand::List { all, json } => {
+                    commands::approvals::list(&url, all, json).await
+                }
                 ApprovalsCommand::Approve { id, reason } => {
                     commands::approvals::decide(&url, &id, true, &reason).await
                 }

@@ -39,6 +39,8 @@ pub struct Metrics {
     pub latency: Family<ServerLabels, Histogram>,
     /// Upstream failures (crash, refused, timeout), by server.
     pub upstream_errors: Family<ServerLabels, Counter>,
+    /// Sessions that could not open (agent down, command missing, unreachable), by server.
+    pub sessions_failed: Family<ServerLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -53,6 +55,12 @@ impl Default for Metrics {
             ])
         });
         let upstream_errors = Family::<ServerLabels, Counter>::default();
+        let sessions_failed = Family::<ServerLabels, Counter>::default();
+        registry.register(
+            "sessions_failed",
+            "MCP sessions that could not open (agent down, command missing, unreachable)",
+            sessions_failed.clone(),
+        );
         registry.register(
             "sessions_open",
             "MCP sessions open now",
@@ -85,6 +93,7 @@ impl Default for Metrics {
             requests,
             latency,
             upstream_errors,
+            sessions_failed,
         }
     }
 }
@@ -95,7 +104,7 @@ impl Metrics {
         self.requests
             .get_or_create(&RequestLabels {
                 server: server.to_string(),
-                method: method.to_string(),
+                method: crate::metric_labels::method(method).to_string(),
                 outcome,
             })
             .inc();

@@ -3,7 +3,7 @@
 
 use super::store::ConnectionRow;
 use crate::gateway::Gateway;
-use crate::gateway::api::{error, signed_in};
+use crate::gateway::api::{error, signed_in, signed_in_to_change};
 use crate::gateway::auth::Principal;
 use axum::Json;
 use axum::extract::{Path, State};
@@ -16,7 +16,8 @@ use std::sync::Arc;
 
 #[allow(clippy::result_large_err)]
 async fn admin(gw: &Gateway, headers: &HeaderMap) -> Result<Principal, Response> {
-    let p = signed_in(gw, headers).await?;
+    // Every use changes something (create, revoke, drain): the cookie needs the CSRF header.
+    let p = signed_in_to_change(gw, headers).await?;
     if p.groups.iter().any(|g| gw.config.admin_groups.contains(g)) {
         Ok(p)
     } else {

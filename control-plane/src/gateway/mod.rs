@@ -6,11 +6,16 @@ mod approval;
 pub mod auth;
 pub mod authz;
 mod bridge;
+pub mod client_address;
+mod ended;
+mod failed_open;
 mod guard;
 pub mod masking;
 mod oidc;
 pub mod policy;
+mod provider_tokens;
 pub(crate) mod recording;
+mod refreshing;
 pub mod session;
 pub mod signin;
 mod stream;
@@ -65,6 +70,8 @@ pub struct Gateway {
     authz: Option<authz::AuthServer>,
     /// Serializes creation of stateless-era group sessions.
     group_lock: tokio::sync::Mutex<()>,
+    /// Why recently ended sessions ended (told to their person on a late call).
+    ended: ended::RecentlyEnded,
     /// Verifies access tokens from the configured identity provider.
     oidc: Option<oidc::JwtVerifier>,
     /// Signs audit checkpoints.
@@ -127,6 +134,7 @@ impl Gateway {
             auth,
             hosts,
             group_lock: tokio::sync::Mutex::new(()),
+            ended: ended::RecentlyEnded::default(),
             shutdown: CancellationToken::new(),
             agents: Default::default(),
         }))
@@ -309,6 +317,7 @@ impl Gateway {
         let Some(s) = self.sessions.remove(id) else {
             return;
         };
+        self.ended.note(&s.id, &s.principal.user, reason);
         s.closed.cancel();
         s.upstream.close().await;
         let ev = recording::gateway_event(
@@ -360,7 +369,14 @@ impl Gateway {
     ) -> Result<Arc<Session>, Response> {
         self.check_may_connect(principal, &server.name, first)?;
         let id = uuid::Uuid::new_v4().simple().to_string();
-        let (upstream, server_rx) = self.connect_upstream(server, &id, first).await?;
+        let (upstream, server_rx) = match self.connect_upstream(server, &id, first).await {
+            Ok(x) => x,
+            Err((refused, cause)) => {
+                self.record_failed_open(&id, server, principal, era, first, &cause)
+                    .await;
+                return Err(refused);
+            }
+        };
         let protocol_version = match era {
             Era::Legacy => first
                 .params()
@@ -419,20 +435,26 @@ impl Gateway {
         server: &ServerConfig,
         session: &str,
         first: &Message,
-    ) -> Result<(Upstream, tokio::sync::mpsc::Receiver<Message>), Response> {
-        let unreachable = |e: String| {
+    ) -> Result<(Upstream, tokio::sync::mpsc::Receiver<Message>), (Response, String)> {
+        // The client learns the server's name and the cause, never an address, command
+        // or header; the operator's log has the redacted detail.
+        let unreachable = |cause: String| {
             self.metrics
                 .upstream_errors
                 .get_or_create(&crate::metrics::ServerLabels {
                     server: server.name.clone(),
                 })
                 .inc();
-            rpc_error(
+            let refused = rpc_error(
                 StatusCode::BAD_GATEWAY,
                 first.id().cloned(),
                 codes::UPSTREAM_ERROR,
-                format!("Gatehouse could not reach server `{}`: {e}", server.name),
-            )
+                format!(
+                    "Gatehouse could not reach server `{}`: {cause}",
+                    server.name
+                ),
+            );
+            (refused, cause)
         };
         if server.agent.is_some() {
             let timeout = Duration::from_secs(self.config.agents.open_timeout_secs);
@@ -443,16 +465,24 @@ impl Gateway {
                 .map_err(unreachable);
         }
         let spec = server.upstream_spec().map_err(|e| {
-            rpc_error(
+            tracing::error!(server = %server.name, error = %e, "a server's configuration cannot be used");
+            let cause = "the server's configuration cannot be used (see the control plane's log)";
+            let refused = rpc_error(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 first.id().cloned(),
                 codes::INTERNAL_ERROR,
-                e.to_string(),
-            )
+                format!("Gatehouse could not open server `{}`: {cause}", server.name),
+            );
+            (refused, cause.to_string())
         })?;
-        Upstream::connect(&spec, &UpstreamOptions::default())
-            .await
-            .map_err(|e| unreachable(e.to_string()))
+        let opts = UpstreamOptions {
+            inherit_env: self.config.stdio_inherit_env.clone(),
+            ..UpstreamOptions::default()
+        };
+        Upstream::connect(&spec, &opts).await.map_err(|e| {
+            tracing::warn!(server = %server.name, error = %e.detail(), "could not open an upstream");
+            unreachable(e.to_string())
+        })
     }
 }
 
@@ -564,6 +594,11 @@ pub fn router(gw: Arc<Gateway>) -> Router {
         .route("/metrics", get(metrics))
         .merge(api::local_servers::routes())
         .fallback(ui::serve)
+        // Outermost: every handler sees the client's address, not a proxy's.
+        .layer(axum::middleware::from_fn_with_state(
+            gw.clone(),
+            client_address::rewrite,
+        ))
         .with_state(gw)
 }
 
@@ -683,6 +718,31 @@ impl Gateway {
         headers: &HeaderMap,
         server: Option<&str>,
     ) -> Result<Principal, authz::tokens::Refusal> {
+        let base = self.config.public_base();
+        let mut audiences = vec![format!("{base}/mcp")];
+        audiences.extend(server.map(|s| format!("{base}/mcp/{s}")));
+        self.authenticate_for(headers, &audiences, audiences.clone())
+            .await
+    }
+
+    /// The caller of the management API: the control plane's own tokens only for the
+    /// API's audience (issued to Gatehouse's own clients); provider tokens as at `/mcp`.
+    pub async fn authenticate_api(&self, headers: &HeaderMap) -> Result<Principal, AuthError> {
+        let base = self.config.public_base();
+        let ours = [authz::first_party::api_audience(&base)];
+        self.authenticate_for(headers, &ours, vec![format!("{base}/mcp")])
+            .await
+            .map_err(|r| r.error)
+    }
+
+    /// A [dev] token, one of our tokens for one of `ours`, or a provider token for one
+    /// of `provider` or the configured `[oidc] audiences`.
+    async fn authenticate_for(
+        &self,
+        headers: &HeaderMap,
+        ours: &[String],
+        mut provider: Vec<String>,
+    ) -> Result<Principal, authz::tokens::Refusal> {
         match self.auth.authenticate(headers) {
             Err(AuthError::Invalid) => {}
             Err(AuthError::Missing) => {
@@ -696,15 +756,12 @@ impl Gateway {
         let Some(token) = auth::bearer(headers) else {
             return Err(authz::tokens::Refusal::invalid("no bearer token"));
         };
-        let base = self.config.public_base();
-        let mut audiences = vec![format!("{base}/mcp")];
-        audiences.extend(server.map(|s| format!("{base}/mcp/{s}")));
         // Our own tokens (our key id), or any token when there is no identity provider
         // to ask (the refusal then says why).
         if let Some(az) = &self.authz
             && (az.keys.names_our_key(token) || self.oidc.is_none())
         {
-            return az.verify(token, &audiences);
+            return az.verify(token, ours);
         }
         let Some(verifier) = &self.oidc else {
             return Err(authz::tokens::Refusal::invalid(if self.dev_mode {
@@ -713,13 +770,13 @@ impl Gateway {
                 "no identity provider is configured ([oidc]); dev sign-in is off"
             }));
         };
-        audiences.extend(
+        provider.extend(
             self.config
                 .oidc
                 .iter()
                 .flat_map(|o| o.audiences.iter().cloned()),
         );
-        verifier.verify(token, &audiences).await
+        verifier.verify(token, &provider).await
     }
 }
 
@@ -799,12 +856,24 @@ fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
-fn session_gone(id: &str) -> Response {
+fn session_gone(gw: &Gateway, id: &str, principal: &Principal) -> Response {
+    let why = match gw.sessions.get(id) {
+        Some(s)
+            if s.principal.user == principal.user
+                && !ended::same_groups(&s.principal, principal) =>
+        {
+            "was started with other groups than your token now carries".to_string()
+        }
+        _ => match gw.ended.cause(id, &principal.user) {
+            Some(cause) => format!("has ended: {cause}"),
+            None => "is unknown or has ended".to_string(),
+        },
+    };
     rpc_error(
         StatusCode::NOT_FOUND,
         None,
         codes::INVALID_REQUEST,
-        format!("session `{id}` is unknown or has ended; start a new session with initialize"),
+        format!("session `{id}` {why}; start a new session with initialize"),
     )
 }
 
@@ -887,8 +956,8 @@ async fn post_mcp(
 
     let session = match header_str(&headers, "mcp-session-id") {
         Some(id) => match gw.sessions.get(id) {
-            Some(s) if s.principal.user == principal.user && s.server == server => s,
-            _ => return session_gone(id),
+            Some(s) if ended::owns(&s, &principal, &server) => s,
+            _ => return session_gone(&gw, id, &principal),
         },
         None => {
             let first = &msgs[0];
@@ -1012,7 +1081,7 @@ async fn initialize(
         let id = session.id.clone();
         gw.sessions.insert(session, None);
         gw.end_session(&id, "initialize_failed").await;
-        return json_response(StatusCode::OK, answer.to_json());
+        return json_response(gw.failed_handshake(&cfg.name, &answer), answer.to_json());
     };
     session.upstream.set_protocol_version(&version);
     session.set_protocol_version(&version);
@@ -1073,8 +1142,9 @@ async fn initialize_bridged(
     };
     let answer = stream::forward_for_answer(gw, &session, discover, &rh, started).await;
     let Some(found) = answer.result_value() else {
+        let status = gw.failed_handshake(&session.server, &answer);
         fail(session, "initialize_failed").await;
-        return json_response(StatusCode::OK, answer.to_json());
+        return json_response(status, answer.to_json());
     };
     let requested = msg
         .params()
@@ -1125,6 +1195,8 @@ async fn stateless_session(
     let client = mcp::client_info(first)
         .map(|c| c.0)
         .unwrap_or_else(|| "unknown".into());
+    // One group per person, server, client and group set: new groups, new session.
+    let client = format!("{client}\n{}", ended::group_set(principal));
     let key: GroupKey = (principal.user.clone(), cfg.name.clone(), client);
     let _guard = gw.group_lock.lock().await;
     if let Some(s) = gw.sessions.get_group(&key) {
@@ -1162,8 +1234,8 @@ async fn get_mcp(
         );
     };
     let session = match gw.sessions.get(id) {
-        Some(s) if s.principal.user == principal.user && s.server == server => s,
-        _ => return session_gone(id),
+        Some(s) if ended::owns(&s, &principal, &server) => s,
+        _ => return session_gone(&gw, id, &principal),
     };
     let last = header_str(&headers, "last-event-id").and_then(|v| v.parse::<u64>().ok());
     stream::server_stream(&session, last).await
@@ -1188,11 +1260,11 @@ async fn delete_mcp(
         );
     };
     match gw.sessions.get(id) {
-        Some(s) if s.principal.user == principal.user && s.server == server => {
+        Some(s) if ended::owns(&s, &principal, &server) => {
             gw.end_session(id, "client_closed").await;
             StatusCode::NO_CONTENT.into_response()
         }
-        _ => session_gone(id),
+        _ => session_gone(&gw, id, &principal),
     }
 }
 
