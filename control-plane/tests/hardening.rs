@@ -11,7 +11,7 @@ use gatehouse_control_plane::gateway::Gateway;
 use serde_json::{Value, json};
 use std::sync::Arc;
 
-const DEMO: &str = env!("CARGO_BIN_EXE_gatehouse");
+const DEMO: &str = env!("GATEHOUSE_BIN");
 
 struct Served {
     base: String,

@@ -273,7 +273,7 @@ async fn the_database_password_stays_out_of_the_log() {
         format!("listen = \"127.0.0.1:{port}\"\ndatabase = \"env:GH_TEST_DATABASE_URL\"\n"),
     )
     .unwrap();
-    let mut serve = tokio::process::Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+    let mut serve = tokio::process::Command::new(env!("GATEHOUSE_BIN"))
         .args(["serve", "--config"])
         .arg(&config)
         .env("GH_TEST_DATABASE_URL", &url)

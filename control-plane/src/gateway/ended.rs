@@ -4,8 +4,8 @@
 //! also refused to the same person with other groups: rights are never carried from
 //! one group set to another.
 
-use super::auth::Principal;
 use super::session::Session;
+use crate::identity::auth::Principal;
 use std::collections::VecDeque;
 use std::sync::Mutex;
 

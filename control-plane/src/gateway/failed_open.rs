@@ -3,9 +3,9 @@
 //! at once, with the cause the client was given, and counted in `/metrics`.
 
 use super::Gateway;
-use super::auth::Principal;
 use super::recording::gateway_event;
 use crate::config::ServerConfig;
+use crate::identity::auth::Principal;
 use crate::store::NewSession;
 use gatehouse_proxy_core::jsonrpc::{Message, codes};
 use gatehouse_proxy_core::mcp;
