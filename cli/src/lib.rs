@@ -223,6 +223,9 @@ enum ApprovalsCommand {
         /// Include decided, expired and used ones.
         #[arg(long)]
         all: bool,
+        /// Print the approvals as a JSON array.
+        #[arg(long)]
+        json: bool,
     },
     /// Approve a held call.
     Approve {
@@ -536,7 +539,9 @@ pub fn run() -> std::process::ExitCode {
                 }
             },
             Command::Approvals { command, url } => match command {
-                ApprovalsCommand::List { all } => commands::approvals::list(&url, all).await,
+                ApprovalsCommand::List { all, json } => {
+                    commands::approvals::list(&url, all, json).await
+                }
                 ApprovalsCommand::Approve { id, reason } => {
                     commands::approvals::decide(&url, &id, true, &reason).await
                 }

@@ -12,6 +12,7 @@ pub mod demo_server;
 pub mod evidence;
 pub mod gateway;
 pub mod identity;
+pub mod metric_labels;
 pub mod metrics;
 pub mod pins;
 pub mod retention;

@@ -50,6 +50,8 @@ pub struct Metrics {
     pub witness_behind: Family<WitnessLabels, Gauge>,
     /// Failed deliveries to a witness.
     pub witness_failures: Family<WitnessLabels, Counter>,
+    /// Sessions that could not open (agent down, command missing, unreachable), by server.
+    pub sessions_failed: Family<ServerLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -64,6 +66,12 @@ impl Default for Metrics {
             ])
         });
         let upstream_errors = Family::<ServerLabels, Counter>::default();
+        let sessions_failed = Family::<ServerLabels, Counter>::default();
+        registry.register(
+            "sessions_failed",
+            "MCP sessions that could not open (agent down, command missing, unreachable)",
+            sessions_failed.clone(),
+        );
         registry.register(
             "sessions_open",
             "MCP sessions open now",
@@ -110,6 +118,7 @@ impl Default for Metrics {
             requests,
             latency,
             upstream_errors,
+            sessions_failed,
         }
     }
 }
@@ -120,7 +129,7 @@ impl Metrics {
         self.requests
             .get_or_create(&RequestLabels {
                 server: server.to_string(),
-                method: method.to_string(),
+                method: crate::metric_labels::method(method).to_string(),
                 outcome,
             })
             .inc();

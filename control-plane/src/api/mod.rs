@@ -42,13 +42,14 @@ async fn caller(gw: &Gateway, headers: &HeaderMap) -> Result<(Principal, bool), 
         .map_err(|e| error(StatusCode::FORBIDDEN, e))?;
     if crate::identity::auth::bearer(headers).is_some() {
         return gw
-            .authenticate(headers, None)
+            .authenticate_api(headers)
             .await
             .map(|p| (p, false))
             .map_err(|_| {
                 error(
                     StatusCode::UNAUTHORIZED,
-                    "the bearer token is not valid (expired, revoked, or for another audience)",
+                    "the bearer token is not valid here (expired, revoked, or for another audience: \
+                     the management API takes tokens of `gatehouse login` or the tray, not of MCP clients)",
                 )
             });
     }

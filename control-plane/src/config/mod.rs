@@ -131,6 +131,22 @@ pub struct Config {
     /// rows collected.
     #[serde(default)]
     pub authz_store: AuthzStoreConfig,
+    /// The control plane's environment variables a stdio server inherits (default PATH,
+    /// HOME, LANG, LC_ALL, LC_CTYPE, TMPDIR, TZ, USER, LOGNAME); it sees nothing else of
+    /// it, only these and its own `env`.
+    #[serde(default = "gatehouse_proxy_core::upstream::default_inherited_env")]
+    pub stdio_inherit_env: Vec<String>,
+    /// Reverse proxies (addresses or `ADDR/LEN` ranges) whose `client_address_header`
+    /// names the client; from anyone else the header is ignored. None by default.
+    #[serde(default)]
+    pub trusted_proxies: Vec<String>,
+    /// The header a trusted proxy puts the client's address in.
+    #[serde(default = "default_client_address_header")]
+    pub client_address_header: String,
+}
+
+fn default_client_address_header() -> String {
+    "x-forwarded-for".into()
 }
 
 fn default_listen() -> String {
@@ -192,7 +208,37 @@ impl Config {
         Config::parse("", Path::new("<environment>"), std::env::vars())
     }
 
+    /// The trusted proxies' ranges (validated at start).
+    pub fn trusted_proxy_ranges(&self) -> Vec<crate::gateway::client_address::IpRange> {
+        self.trusted_proxies
+            .iter()
+            .filter_map(|r| crate::gateway::client_address::IpRange::parse(r).ok())
+            .collect()
+    }
+
     fn validate(&self) -> Result<(), ConfigError> {
+        if let Some(saml) = &self.saml {
+            let m = saml.idp_metadata.as_str();
+            let loopback_http = reqwest::Url::parse(m).is_ok_and(|u| {
+                u.scheme() == "http"
+                    && matches!(u.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"))
+            });
+            if !(m.starts_with("https://") || m.starts_with("file:") || loopback_http) {
+                return Err(ConfigError::Invalid(format!(
+                    "saml.idp_metadata `{m}` must be an https:// URL or file:PATH: the signing certificate in it decides whose sign-in answers are trusted"
+                )));
+            }
+        }
+        for r in &self.trusted_proxies {
+            crate::gateway::client_address::IpRange::parse(r)
+                .map_err(|e| ConfigError::Invalid(format!("trusted_proxies: {e}")))?;
+        }
+        if http::HeaderName::from_bytes(self.client_address_header.as_bytes()).is_err() {
+            return Err(ConfigError::Invalid(format!(
+                "client_address_header `{}` is not a header name",
+                self.client_address_header
+            )));
+        }
         if let Some(days) = self.audit.retention_days {
             let problem = if days == 0 {
                 Some(
@@ -301,6 +347,19 @@ impl Config {
                 )));
             }
         }
+        for rule in &self.authz.trusted_issuers {
+            if let Some(p) = crate::identity::authz::exchange_rules::problem(rule) {
+                return Err(ConfigError::Invalid(p));
+            }
+        }
+        if !(self.authz.max_grant_hours > 0.0)
+            || !(self.authz.unverified_grant_hours > 0.0)
+            || self.authz.unverified_grant_hours > self.authz.max_grant_hours
+        {
+            return Err(ConfigError::Invalid(
+                "authz.max_grant_hours and authz.unverified_grant_hours must be above 0, and unverified_grant_hours at most max_grant_hours".into(),
+            ));
+        }
         if self.authz.access_token_secs == 0 || self.authz.code_secs == 0 {
             return Err(ConfigError::Invalid(
                 "authz.access_token_secs and authz.code_secs must be at least 1".into(),
@@ -408,7 +467,10 @@ pub(crate) fn resolve_secret(value: &str) -> Result<String, String> {
 }
 
 /// Top-level keys an environment variable may override.
-const TOP_LEVEL_KEYS: [&str; 21] = [
+const TOP_LEVEL_KEYS: [&str; 24] = [
+    "stdio_inherit_env",
+    "trusted_proxies",
+    "client_address_header",
     "local_servers",
     "authz",
     "device_flow",

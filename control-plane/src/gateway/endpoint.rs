@@ -1,7 +1,9 @@
 //! The `/mcp/{server}` endpoint: POST (messages), GET (the server's stream) and DELETE
 //! (end a session) for clients of both protocol eras, after the host check and sign-in.
 use super::session::{GroupKey, Session};
-use super::{Gateway, bridge, guard, json_response, recording, rpc_error, stream, unrecorded};
+use super::{
+    Gateway, bridge, ended, guard, json_response, recording, rpc_error, stream, unrecorded,
+};
 use crate::config::ServerConfig;
 use crate::identity::auth::{self, AuthError, Principal};
 use crate::identity::authz;
@@ -36,6 +38,31 @@ impl Gateway {
         headers: &HeaderMap,
         server: Option<&str>,
     ) -> Result<Principal, authz::tokens::Refusal> {
+        let base = self.config.public_base();
+        let mut audiences = vec![format!("{base}/mcp")];
+        audiences.extend(server.map(|s| format!("{base}/mcp/{s}")));
+        self.authenticate_for(headers, &audiences, audiences.clone())
+            .await
+    }
+
+    /// The caller of the management API: the control plane's own tokens only for the
+    /// API's audience (issued to Gatehouse's own clients); provider tokens as at `/mcp`.
+    pub async fn authenticate_api(&self, headers: &HeaderMap) -> Result<Principal, AuthError> {
+        let base = self.config.public_base();
+        let ours = [authz::first_party::api_audience(&base)];
+        self.authenticate_for(headers, &ours, vec![format!("{base}/mcp")])
+            .await
+            .map_err(|r| r.error)
+    }
+
+    /// A [dev] token, one of our tokens for one of `ours`, or a provider token for one
+    /// of `provider` or the configured `[oidc] audiences`.
+    async fn authenticate_for(
+        &self,
+        headers: &HeaderMap,
+        ours: &[String],
+        mut provider: Vec<String>,
+    ) -> Result<Principal, authz::tokens::Refusal> {
         match self.auth.authenticate(headers) {
             Err(AuthError::Invalid) => {}
             Err(AuthError::Missing) => {
@@ -49,15 +76,12 @@ impl Gateway {
         let Some(token) = auth::bearer(headers) else {
             return Err(authz::tokens::Refusal::invalid("no bearer token"));
         };
-        let base = self.config.public_base();
-        let mut audiences = vec![format!("{base}/mcp")];
-        audiences.extend(server.map(|s| format!("{base}/mcp/{s}")));
         // Our own tokens (our key id), or any token when there is no identity provider
         // to ask (the refusal then says why).
         if let Some(az) = &self.authz
             && (az.keys.names_our_key(token) || self.oidc.is_none())
         {
-            return az.verify(token, &audiences);
+            return az.verify(token, ours);
         }
         let Some(verifier) = &self.oidc else {
             return Err(authz::tokens::Refusal::invalid(if self.dev_mode {
@@ -66,13 +90,13 @@ impl Gateway {
                 "no identity provider is configured ([oidc]); dev sign-in is off"
             }));
         };
-        audiences.extend(
+        provider.extend(
             self.config
                 .oidc
                 .iter()
                 .flat_map(|o| o.audiences.iter().cloned()),
         );
-        verifier.verify(token, &audiences).await
+        verifier.verify(token, &provider).await
     }
 }
 
@@ -152,12 +176,24 @@ fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
-fn session_gone(id: &str) -> Response {
+fn session_gone(gw: &Gateway, id: &str, principal: &Principal) -> Response {
+    let why = match gw.sessions.get(id) {
+        Some(s)
+            if s.principal.user == principal.user
+                && !ended::same_groups(&s.principal, principal) =>
+        {
+            "was started with other groups than your token now carries".to_string()
+        }
+        _ => match gw.ended.cause(id, &principal.user) {
+            Some(cause) => format!("has ended: {cause}"),
+            None => "is unknown or has ended".to_string(),
+        },
+    };
     rpc_error(
         StatusCode::NOT_FOUND,
         None,
         codes::INVALID_REQUEST,
-        format!("session `{id}` is unknown or has ended; start a new session with initialize"),
+        format!("session `{id}` {why}; start a new session with initialize"),
     )
 }
 
@@ -240,8 +276,8 @@ pub(super) async fn post_mcp(
 
     let session = match header_str(&headers, "mcp-session-id") {
         Some(id) => match gw.sessions.get(id) {
-            Some(s) if s.principal.user == principal.user && s.server == server => s,
-            _ => return session_gone(id),
+            Some(s) if ended::owns(&s, &principal, &server) => s,
+            _ => return session_gone(&gw, id, &principal),
         },
         None => {
             let first = &msgs[0];
@@ -365,7 +401,7 @@ async fn initialize(
         let id = session.id.clone();
         gw.sessions.insert(session, None);
         gw.end_session(&id, "initialize_failed").await;
-        return json_response(StatusCode::OK, answer.to_json());
+        return json_response(gw.failed_handshake(&cfg.name, &answer), answer.to_json());
     };
     session.upstream.set_protocol_version(&version);
     session.set_protocol_version(&version);
@@ -426,8 +462,9 @@ async fn initialize_bridged(
     };
     let answer = stream::forward_for_answer(gw, &session, discover, &rh, started).await;
     let Some(found) = answer.result_value() else {
+        let status = gw.failed_handshake(&session.server, &answer);
         fail(session, "initialize_failed").await;
-        return json_response(StatusCode::OK, answer.to_json());
+        return json_response(status, answer.to_json());
     };
     let requested = msg
         .params()
@@ -478,6 +515,8 @@ async fn stateless_session(
     let client = mcp::client_info(first)
         .map(|c| c.0)
         .unwrap_or_else(|| "unknown".into());
+    // One group per person, server, client and group set: new groups, new session.
+    let client = format!("{client}\n{}", ended::group_set(principal));
     let key: GroupKey = (principal.user.clone(), cfg.name.clone(), client);
     let _guard = gw.group_lock.lock().await;
     if let Some(s) = gw.sessions.get_group(&key) {
@@ -515,8 +554,8 @@ pub(super) async fn get_mcp(
         );
     };
     let session = match gw.sessions.get(id) {
-        Some(s) if s.principal.user == principal.user && s.server == server => s,
-        _ => return session_gone(id),
+        Some(s) if ended::owns(&s, &principal, &server) => s,
+        _ => return session_gone(&gw, id, &principal),
     };
     let last = header_str(&headers, "last-event-id").and_then(|v| v.parse::<u64>().ok());
     stream::server_stream(&session, last).await
@@ -541,10 +580,10 @@ pub(super) async fn delete_mcp(
         );
     };
     match gw.sessions.get(id) {
-        Some(s) if s.principal.user == principal.user && s.server == server => {
+        Some(s) if ended::owns(&s, &principal, &server) => {
             gw.end_session(id, "client_closed").await;
             StatusCode::NO_CONTENT.into_response()
         }
-        _ => session_gone(id),
+        _ => session_gone(&gw, id, &principal),
     }
 }

@@ -4,7 +4,10 @@
 mod agent_link;
 pub(crate) mod approval;
 mod bridge;
+pub mod client_address;
+mod ended;
 mod endpoint;
+mod failed_open;
 pub(crate) mod guard;
 pub mod policy;
 pub(crate) mod recording;
@@ -62,6 +65,8 @@ pub struct Gateway {
     pub(crate) authz: Option<authz::AuthServer>,
     /// Serializes creation of stateless-era group sessions.
     pub(crate) group_lock: tokio::sync::Mutex<()>,
+    /// Why recently ended sessions ended (told to their person on a late call).
+    ended: ended::RecentlyEnded,
     /// Verifies access tokens from the configured identity provider.
     pub(crate) oidc: Option<oidc::JwtVerifier>,
     /// Signs audit checkpoints.
@@ -125,6 +130,7 @@ impl Gateway {
             auth,
             hosts,
             group_lock: tokio::sync::Mutex::new(()),
+            ended: ended::RecentlyEnded::default(),
             shutdown: CancellationToken::new(),
             agent_link: std::sync::OnceLock::new(),
         }))
@@ -323,6 +329,7 @@ impl Gateway {
         let Some(s) = self.sessions.remove(id) else {
             return;
         };
+        self.ended.note(&s.id, &s.principal.user, reason);
         s.closed.cancel();
         s.upstream.close().await;
         let ev = recording::gateway_event(
@@ -374,7 +381,14 @@ impl Gateway {
     ) -> Result<Arc<Session>, Response> {
         self.check_may_connect(principal, &server.name, first)?;
         let id = uuid::Uuid::new_v4().simple().to_string();
-        let (upstream, server_rx) = self.connect_upstream(server, &id, first).await?;
+        let (upstream, server_rx) = match self.connect_upstream(server, &id, first).await {
+            Ok(x) => x,
+            Err((refused, cause)) => {
+                self.record_failed_open(&id, server, principal, era, first, &cause)
+                    .await;
+                return Err(refused);
+            }
+        };
         let protocol_version = match era {
             Era::Legacy => first
                 .params()
@@ -433,20 +447,26 @@ impl Gateway {
         server: &ServerConfig,
         session: &str,
         first: &Message,
-    ) -> Result<(Upstream, tokio::sync::mpsc::Receiver<Message>), Response> {
-        let unreachable = |e: String| {
+    ) -> Result<(Upstream, tokio::sync::mpsc::Receiver<Message>), (Response, String)> {
+        // The client learns the server's name and the cause, never an address, command
+        // or header; the operator's log has the redacted detail.
+        let unreachable = |cause: String| {
             self.metrics
                 .upstream_errors
                 .get_or_create(&crate::metrics::ServerLabels {
                     server: server.name.clone(),
                 })
                 .inc();
-            rpc_error(
+            let refused = rpc_error(
                 StatusCode::BAD_GATEWAY,
                 first.id().cloned(),
                 codes::UPSTREAM_ERROR,
-                format!("Gatehouse could not reach server `{}`: {e}", server.name),
-            )
+                format!(
+                    "Gatehouse could not reach server `{}`: {cause}",
+                    server.name
+                ),
+            );
+            (refused, cause)
         };
         if server.agent.is_some() {
             let timeout = Duration::from_secs(self.config.agents.open_timeout_secs);
@@ -461,16 +481,24 @@ impl Gateway {
                 .map_err(unreachable);
         }
         let spec = server.upstream_spec().map_err(|e| {
-            rpc_error(
+            tracing::error!(server = %server.name, error = %e, "a server's configuration cannot be used");
+            let cause = "the server's configuration cannot be used (see the control plane's log)";
+            let refused = rpc_error(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 first.id().cloned(),
                 codes::INTERNAL_ERROR,
-                e.to_string(),
-            )
+                format!("Gatehouse could not open server `{}`: {cause}", server.name),
+            );
+            (refused, cause.to_string())
         })?;
-        Upstream::connect(&spec, &UpstreamOptions::default())
-            .await
-            .map_err(|e| unreachable(e.to_string()))
+        let opts = UpstreamOptions {
+            inherit_env: self.config.stdio_inherit_env.clone(),
+            ..UpstreamOptions::default()
+        };
+        Upstream::connect(&spec, &opts).await.map_err(|e| {
+            tracing::warn!(server = %server.name, error = %e.detail(), "could not open an upstream");
+            unreachable(e.to_string())
+        })
     }
 }
 

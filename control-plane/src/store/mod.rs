@@ -229,6 +229,7 @@ impl Store {
     /// Opens the store with the given durability: `sqlite://FILE` (created if missing)
     /// or `postgres://...` (the database must exist; the schema is migrated).
     pub async fn open_with(url: &str, durability: Durability) -> Result<Store, StoreError> {
+        let url = &db::resolve_reference(url)?;
         let (pool, backend) = db::open(url, durability).await?;
         let written = watch::Sender::new(0);
         let (changes, _) = broadcast::channel(64);
