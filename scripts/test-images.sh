@@ -116,9 +116,13 @@ open_image() {
   [[ -n $user && ${user%%:*} != 0 && ${user%%:*} != root ]] || fail "$image runs as root (USER '$user')"
   mkdir -p "$dir"
   mount --bind "$mnt" "$dir" && mounts+=("$dir")
+  # Private: what is mounted below must not show in buildah's mount (or anywhere else), and
+  # unmounting /dev's copy must not unmount the host's /dev/pts (rslave).
+  mount --make-private "$dir"
   mount -o remount,bind,ro "$dir"
   mount -t proc proc "$dir/proc"
   mount --rbind /dev "$dir/dev"
+  mount --make-rslave "$dir/dev"
   mount -t tmpfs -o mode=1777 tmpfs "$dir/tmp"
   mount -t tmpfs -o "uid=${user%%:*},gid=${user##*:},mode=0700" tmpfs "$dir/var/lib/gatehouse"
   mount --bind -o ro "$conf" "$dir/etc/gatehouse"

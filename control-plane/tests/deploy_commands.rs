@@ -56,7 +56,10 @@ fn a_good_config_passes_without_starting_anything() {
 fn a_bad_config_exits_2_naming_file_line_and_column() {
     let dir = tempfile::tempdir().unwrap();
     // Syntax and types: the TOML position.
-    let (code, _, err) = check(dir.path(), "listen = \"0.0.0.0:8080\"\n[limits]\nbody_bytes = \"big\"\n");
+    let (code, _, err) = check(
+        dir.path(),
+        "listen = \"0.0.0.0:8080\"\n[limits]\nbody_bytes = \"big\"\n",
+    );
     assert_eq!(code, 2);
     assert!(err.contains("gatehouse.toml:3:14: "), "{err}");
     // A value that makes no sense: the line of the server it names.
@@ -65,7 +68,10 @@ fn a_bad_config_exits_2_naming_file_line_and_column() {
         "[[servers]]\nname = \"wiki\"\nagent = \"edge\"\n\n[[servers]]\n  name = \"db\"\n",
     );
     assert_eq!(code, 2);
-    assert!(err.contains("gatehouse.toml:6:3: server `db`: set `url`"), "{err}");
+    assert!(
+        err.contains("gatehouse.toml:6:3: server `db`: set `url`"),
+        "{err}"
+    );
     // A secret that does not resolve where it will run: the line of its key.
     let (code, _, err) = check(
         dir.path(),
@@ -84,18 +90,28 @@ fn a_bad_config_exits_2_naming_file_line_and_column() {
         &format!("[authz]\nsigning_key = \"file:{}\"\n", key.display()),
     );
     assert_eq!(code, 2);
-    assert!(err.contains("gatehouse.toml:2:1: authz.signing_key"), "{err}");
+    assert!(
+        err.contains("gatehouse.toml:2:1: authz.signing_key"),
+        "{err}"
+    );
     // An address serve could not bind.
     let (code, _, err) = check(dir.path(), "listen = \"8080\"\n");
     assert_eq!(code, 2);
-    assert!(err.contains("gatehouse.toml:1:1: listen `8080` must be HOST:PORT"), "{err}");
+    assert!(
+        err.contains("gatehouse.toml:1:1: listen `8080` must be HOST:PORT"),
+        "{err}"
+    );
 }
 
 #[test]
 fn the_policy_file_is_checked_with_its_own_position() {
     let dir = tempfile::tempdir().unwrap();
     let policy = dir.path().join("policy.yaml");
-    std::fs::write(&policy, "version: 1\ndefault: deny\nrules:\n  - name: x\n    effect: perhaps\n").unwrap();
+    std::fs::write(
+        &policy,
+        "version: 1\ndefault: deny\nrules:\n  - name: x\n    effect: perhaps\n",
+    )
+    .unwrap();
     let (code, _, err) = check(
         dir.path(),
         &format!("policy_file = \"{}\"\n", policy.display()),
@@ -108,7 +124,10 @@ fn the_policy_file_is_checked_with_its_own_position() {
 fn a_missing_config_file_is_a_usage_error() {
     let (code, _, err) = gatehouse(&["config", "check", "--config", "/nonexistent/gatehouse.toml"]);
     assert_eq!(code, 2);
-    assert!(err.contains("cannot read the config file /nonexistent/gatehouse.toml"), "{err}");
+    assert!(
+        err.contains("cannot read the config file /nonexistent/gatehouse.toml"),
+        "{err}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

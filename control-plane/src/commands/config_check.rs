@@ -109,7 +109,9 @@ fn warnings(config: &Config) -> Vec<&'static str> {
         w.push("no [oidc] or [saml]: nobody can sign in (outside `serve --dev`)");
     }
     if config.audit.signing_key.is_none() {
-        w.push("no audit.signing_key: each run signs checkpoints with a new key auditors cannot pin");
+        w.push(
+            "no audit.signing_key: each run signs checkpoints with a new key auditors cannot pin",
+        );
     }
     w
 }
@@ -142,10 +144,9 @@ fn at_position(path: &Path, e: ConfigError) -> Exit {
     };
     let text = std::fs::read_to_string(path).unwrap_or_default();
     match locate(&text, &message) {
-        Some((line, column)) => Exit::Usage(format!(
-            "{}:{line}:{column}: {message}",
-            path.display()
-        )),
+        Some((line, column)) => {
+            Exit::Usage(format!("{}:{line}:{column}: {message}", path.display()))
+        }
         None => Exit::Usage(format!("{}: {message}", path.display())),
     }
 }
@@ -240,7 +241,10 @@ mod tests {
             Some((1, 1))
         );
         assert_eq!(
-            locate(text, "listen `a:1` must be HOST:PORT, e.g. \"0.0.0.0:8080\""),
+            locate(
+                text,
+                "listen `a:1` must be HOST:PORT, e.g. \"0.0.0.0:8080\""
+            ),
             Some((1, 1))
         );
         assert_eq!(locate(text, "something else"), None);
