@@ -49,7 +49,7 @@ args=(-f "$containerfile")
 [[ -n $base ]] && args+=(--build-arg "BASE=$base")
 if [[ -n $prebuilt ]]; then
   for bin in gatehouse gatehouse-agent; do
-    [[ -x $prebuilt/$bin ]] || die "$prebuilt/$bin is missing: cargo build --release -p gatehouse-control-plane -p gatehouse-agent"
+    [[ -x $prebuilt/$bin ]] || die "$prebuilt/$bin is missing: cargo build --release -p gatehouse-cli -p gatehouse-agent"
   done
   # A small context: the two binaries and the files the Containerfile copies.
   context="$(mktemp -d)"

@@ -41,7 +41,7 @@ validate="$root/.test-deps/deploy-venv/bin/kubernetes-validate"
 if [[ -z $bins ]]; then
   bins="$target/debug"
   [[ -x $bins/gatehouse && -x $bins/gatehouse-agent ]] \
-    || cargo build --locked -p gatehouse-control-plane -p gatehouse-agent
+    || cargo build --locked -p gatehouse-cli -p gatehouse-agent
 fi
 [[ -x $bins/gatehouse && -x $bins/gatehouse-agent ]] || fail "no gatehouse and gatehouse-agent in $bins"
 bins="$(cd "$bins" && pwd)"

@@ -43,7 +43,7 @@ scripts/install-test-deps.sh >/dev/null   # the MCP reference server the call go
 if [[ -z $bins ]]; then
   bins="$target/release"
   say "building release binaries"
-  cargo build --release --locked -p gatehouse-control-plane -p gatehouse-agent
+  cargo build --release --locked -p gatehouse-cli -p gatehouse-agent
 fi
 [[ -x $bins/gatehouse && -x $bins/gatehouse-agent ]] || fail "no gatehouse and gatehouse-agent in $bins"
 

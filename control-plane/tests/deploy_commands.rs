@@ -6,7 +6,7 @@ mod common;
 use std::path::Path;
 use std::process::Command;
 
-const BIN: &str = env!("CARGO_BIN_EXE_gatehouse");
+const BIN: &str = env!("GATEHOUSE_BIN");
 
 /// Runs `gatehouse ARGS` with no GATEHOUSE_* variables from the test's environment.
 fn gatehouse(args: &[&str]) -> (i32, String, String) {
