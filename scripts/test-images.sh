@@ -134,7 +134,7 @@ in_image() {
   local image=$1 dir=$scratch/$2 env=()
   shift 2
   mapfile -t env < <(image_config "$image" Env)
-  env -i "${env[@]}" chroot --userspec="$(image_config "$image" User)" "$dir" "$@"
+  env -i "${env[@]}" "$(command -v chroot)" --userspec="$(image_config "$image" User)" "$dir" "$@"
 }
 
 # entrypoint IMAGE: ENTRYPOINT then CMD, one word a line
