@@ -144,6 +144,17 @@ enum Command {
         #[arg(long, global = true, env = "GATEHOUSE_DATABASE")]
         database: Option<String>,
     },
+    /// Configuration files: `config check` validates one without starting.
+    Config {
+        #[command(subcommand)]
+        command: commands::config_check::ConfigCommand,
+    },
+    /// Exit 0 when a running control plane answers /healthz (the images' HEALTHCHECK).
+    Healthcheck {
+        /// Its base URL (default: http://127.0.0.1 with the configured `listen` port).
+        #[arg(long)]
+        url: Option<String>,
+    },
     /// Mask standard input (JSON or text) with a masking profile, to try it on sample data.
     Mask {
         /// The profile (default: masking.default_profile).
@@ -564,6 +575,10 @@ pub fn run() -> std::process::ExitCode {
                     database,
                 } => commands::policy::test(&file, &since, config, database).await,
             },
+            Command::Config { command } => commands::config_check::run(command),
+            Command::Healthcheck { url } => {
+                commands::healthcheck::run(url, std::time::Duration::from_secs(3)).await
+            }
             Command::Mask { profile, config } => commands::mask::run(config, profile),
             Command::DemoServer => gatehouse_control_plane::demo_server::run_stdio()
                 .await

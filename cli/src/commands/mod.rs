@@ -3,8 +3,10 @@
 pub mod agents;
 pub mod approvals;
 pub mod audit;
+pub mod config_check;
 pub mod connect;
 pub mod evidence;
+pub mod healthcheck;
 pub mod login;
 pub mod mask;
 pub mod policy;
