@@ -1,6 +1,7 @@
 //! Embeds the dashboard (`ui/dist`, built by `scripts/build-ui.sh`) into the binary, so
 //! one `gatehouse` file serves it. Without a build the table is empty and `/` explains
-//! how to build it; the API and gateway work either way.
+//! how to build it; the API and gateway work either way. Also tells the tests and benches
+//! where the `gatehouse` binary is built (`GATEHOUSE_BIN`).
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -41,6 +42,12 @@ fn main() {
         .expect("write to a String");
     }
     code.push_str("];\n");
-    let out = PathBuf::from(std::env::var("OUT_DIR").expect("set by cargo")).join("ui_assets.rs");
-    std::fs::write(out, code).expect("OUT_DIR is writable");
+    let out_dir = PathBuf::from(std::env::var("OUT_DIR").expect("set by cargo"));
+    std::fs::write(out_dir.join("ui_assets.rs"), code).expect("OUT_DIR is writable");
+    // The `gatehouse` binary the integration tests and benches launch belongs to another
+    // package (gatehouse-cli), so cargo gives no CARGO_BIN_EXE_ for it: it is built into
+    // the same profile folder, three levels above OUT_DIR (`<profile>/build/<pkg>/out`).
+    let profile_dir = out_dir.ancestors().nth(3).unwrap_or(&out_dir);
+    let bin = profile_dir.join(format!("gatehouse{}", std::env::consts::EXE_SUFFIX));
+    println!("cargo:rustc-env=GATEHOUSE_BIN={}", bin.display());
 }

@@ -7,5 +7,7 @@
 # anchors, deletion outside retention) are in control-plane/tests/retention.rs.
 set -eu
 cd "$(dirname "$0")/.."
+# `gatehouse audit verify` is the binary the gatehouse-cli package builds.
+cargo build -p gatehouse-cli --bin gatehouse
 cargo test -p gatehouse-control-plane --test audit_mutations "$@"
 GATEHOUSE_TEST_DATABASE=postgres cargo test -p gatehouse-control-plane --test audit_mutations "$@"

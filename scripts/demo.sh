@@ -6,4 +6,4 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 scripts/install-build-deps.sh
 scripts/build-ui.sh
-exec cargo run --release --locked -p gatehouse-control-plane -- demo "$@"
+exec cargo run --release --locked -p gatehouse-cli -- demo "$@"

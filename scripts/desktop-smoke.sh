@@ -14,7 +14,7 @@ app_target="${APP_TARGET_DIR:-$CARGO_TARGET_DIR}"
 (cd "$root/desktop/app" && CARGO_TARGET_DIR="$app_target" cargo build -j "${JOBS:-2}")
 export GATEHOUSE_DESKTOP_BIN="$app_target/debug/gatehouse-desktop"
 cd "$root"
-cargo build -j "${JOBS:-2}" -p gatehouse-control-plane --bin gatehouse
+cargo build -j "${JOBS:-2}" -p gatehouse-cli --bin gatehouse
 xvfb-run -a -s "-screen 0 1024x768x24" dbus-run-session -- \
   cargo test -j "${JOBS:-2}" -p gatehouse-e2e --test desktop_gui -- --ignored --nocapture
 echo "desktop-smoke: screenshots in desktop/app/screenshots/"

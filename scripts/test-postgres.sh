@@ -13,4 +13,6 @@ if [ -z "${GATEHOUSE_TEST_DATABASE:-}" ]; then
     GATEHOUSE_TEST_DATABASE=postgres
 fi
 export GATEHOUSE_TEST_DATABASE
+# The tests launch the `gatehouse` binary, which the gatehouse-cli package builds.
+cargo build -p gatehouse-cli --bin gatehouse
 exec cargo test -p gatehouse-control-plane "$@"

@@ -10,7 +10,8 @@
 #![allow(clippy::print_stdout)]
 
 use gatehouse_control_plane::config::Config;
-use gatehouse_control_plane::gateway::{self, Gateway};
+use gatehouse_control_plane::gateway::Gateway;
+use gatehouse_control_plane::server;
 use gatehouse_control_plane::store::{Durability, Store};
 use serde_json::{Value, json};
 use std::io::{BufRead, Write};
@@ -81,7 +82,7 @@ async fn run() {
         .expect("store");
     let gw = Gateway::new(config, store, true).expect("gateway");
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let served = tokio::spawn(gateway::serve(gw.clone(), listener, async move {
+    let served = tokio::spawn(server::serve(gw.clone(), listener, async move {
         let _ = stop_rx.await;
     }));
     let http = reqwest::Client::builder()
@@ -118,16 +119,27 @@ async fn run() {
         .kill_on_drop(true)
         .spawn()
         .expect("agent");
+    // Connected once the status API lists a live connection.
+    let mut connected = false;
     for _ in 0..200 {
-        if !gw.agents.connections().is_empty() {
+        let status: Value = http
+            .get(format!("{base}/api/v1/agents"))
+            .bearer_auth(ADMIN)
+            .send()
+            .await
+            .expect("agent status")
+            .json()
+            .await
+            .expect("agent status JSON");
+        connected = status["agents"]
+            .as_array()
+            .is_some_and(|a| a.iter().any(|a| a["connected"] == true));
+        if connected {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert!(
-        !gw.agents.connections().is_empty(),
-        "the agent did not connect"
-    );
+    assert!(connected, "the agent did not connect");
 
     let secs: f64 = std::env::var("GH_BENCH_SECS")
         .ok()

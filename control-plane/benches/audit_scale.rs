@@ -17,7 +17,7 @@ use gatehouse_control_plane::store::{Direction, Event, Store};
 use std::process::Command;
 use std::time::Instant;
 
-const BIN: &str = env!("CARGO_BIN_EXE_gatehouse");
+const BIN: &str = env!("GATEHOUSE_BIN");
 const CALLERS: usize = 256;
 
 fn event(n: usize) -> Event {

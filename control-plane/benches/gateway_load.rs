@@ -222,7 +222,7 @@ async fn run() {
         ),
     )
     .expect("config");
-    let mut gateway = tokio::process::Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+    let mut gateway = tokio::process::Command::new(env!("GATEHOUSE_BIN"))
         .args(["serve", "--dev", "--config"])
         .arg(&config)
         .env("RUST_LOG", "warn")

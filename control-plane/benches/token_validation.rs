@@ -6,8 +6,8 @@
 use criterion::{Criterion, criterion_group, criterion_main};
 use gatehouse_control_plane::config::Config;
 use gatehouse_control_plane::gateway::Gateway;
-use gatehouse_control_plane::gateway::auth::Principal;
-use gatehouse_control_plane::gateway::authz::token::access_token;
+use gatehouse_control_plane::identity::auth::Principal;
+use gatehouse_control_plane::identity::authz::token::access_token;
 use gatehouse_control_plane::store::Store;
 use gatehouse_control_plane::store::authz::Grant;
 use std::path::Path;

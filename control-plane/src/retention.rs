@@ -27,13 +27,17 @@
 //!
 //! On PostgreSQL only one replica prunes at a time (an advisory lock).
 
-use crate::commands::Exit;
-use crate::commands::evidence::{Range, write_range};
+use crate::evidence::{Range, Written, write_range};
 use crate::store::{CHECKPOINT_COLUMNS, CheckpointRow, Store, StoreError, stored_checkpoint};
 use gatehouse_audit::{Anchor, SigningKey, StoredCheckpoint};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
+
+/// Why a retention run stopped; whatever it says, nothing was deleted that was not archived.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct RetentionError(String);
 
 /// Events deleted per statement: short write transactions, so the gateway's recording
 /// never waits long behind a prune.
@@ -167,7 +171,7 @@ pub async fn prune(
     sinks: &[String],
     archive_dir: &Path,
     key: &SigningKey,
-) -> Result<Option<Pruned>, Exit> {
+) -> Result<Option<Pruned>, RetentionError> {
     prune_at(store, days, sinks, archive_dir, key, chrono::Utc::now()).await
 }
 
@@ -179,8 +183,8 @@ pub async fn prune_at(
     archive_dir: &Path,
     key: &SigningKey,
     now: chrono::DateTime<chrono::Utc>,
-) -> Result<Option<Pruned>, Exit> {
-    let runtime = |e: StoreError| Exit::Runtime(e.to_string());
+) -> Result<Option<Pruned>, RetentionError> {
+    let runtime = |e: StoreError| RetentionError(e.to_string());
     let Some(lead) = store.try_lead("audit retention").await.map_err(runtime)? else {
         tracing::info!("another replica is pruning the audit log");
         return Ok(None);
@@ -196,7 +200,7 @@ pub async fn prune_at(
         if written.head != plan.checkpoint.chain_head
             || hex::encode(written.frontier.root()) != plan.checkpoint.root_hash
         {
-            return Err(Exit::Runtime(format!(
+            return Err(RetentionError(format!(
                 "the archived events do not match checkpoint #{}; nothing was pruned. Run `gatehouse audit verify`",
                 plan.checkpoint.id
             )));
@@ -233,9 +237,9 @@ async fn write_archive(
     plan: &Plan,
     previous: Option<Anchor>,
     archive_dir: &Path,
-) -> Result<(PathBuf, crate::commands::evidence::Written), Exit> {
+) -> Result<(PathBuf, Written), RetentionError> {
     let io = |what: &str, p: &Path, e: std::io::Error| {
-        Exit::Runtime(format!(
+        RetentionError(format!(
             "cannot {what} {}: {e}; nothing was pruned",
             p.display()
         ))
@@ -266,11 +270,7 @@ async fn write_archive(
         &partial,
     )
     .await
-    .map_err(|e| match e {
-        Exit::Runtime(m) | Exit::Usage(m) => {
-            Exit::Runtime(format!("archiving failed, nothing was pruned: {m}"))
-        }
-    })?;
+    .map_err(|e| RetentionError(format!("archiving failed, nothing was pruned: {e}")))?;
     std::fs::rename(&partial, &done).map_err(|e| io("rename", &partial, e))?;
     std::fs::File::open(archive_dir)
         .and_then(|d| d.sync_all())
@@ -372,7 +372,7 @@ pub async fn run(
                 "audit retention: archived and pruned"
             ),
             Ok(None) => tracing::debug!("audit retention: nothing due"),
-            Err(Exit::Runtime(e) | Exit::Usage(e)) => {
+            Err(e) => {
                 tracing::error!(error = %e, "audit retention failed; nothing was deleted that was not archived")
             }
         }

@@ -12,7 +12,7 @@ use gatehouse_control_plane::store::{Backend, Store};
 use std::path::Path;
 use std::process::Command;
 
-const BIN: &str = env!("CARGO_BIN_EXE_gatehouse");
+const BIN: &str = env!("GATEHOUSE_BIN");
 
 /// 50 events in two sessions; a signed checkpoint at 40.
 async fn seeded(path: &Path) -> (Store, String) {

@@ -5,7 +5,7 @@
 
 mod common;
 
-use gatehouse_control_plane::gateway::auth::Principal;
+use gatehouse_control_plane::identity::auth::Principal;
 use gatehouse_control_plane::store::Store;
 use gatehouse_control_plane::store::authz::{
     AuthzClient, Code, DevicePoll, Grant, NewDeviceCode, Redeemed, secret_hash,

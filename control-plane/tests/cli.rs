@@ -6,7 +6,7 @@ use common::audit;
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-const BIN: &str = env!("CARGO_BIN_EXE_gatehouse");
+const BIN: &str = env!("GATEHOUSE_BIN");
 
 fn run(args: &[&str], stdin: &str) -> (i32, String, String) {
     let mut child = Command::new(BIN)

@@ -7,7 +7,7 @@ mod common;
 
 use serde_json::{Value, json};
 
-const BIN: &str = env!("CARGO_BIN_EXE_gatehouse");
+const BIN: &str = env!("GATEHOUSE_BIN");
 const POLICY: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/../proxy-core/policy/examples/demo-policy.yaml"

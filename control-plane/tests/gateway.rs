@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Duration;
 
-const DEMO: &str = env!("CARGO_BIN_EXE_gatehouse");
+const DEMO: &str = env!("GATEHOUSE_BIN");
 
 struct Harness {
     base: String,

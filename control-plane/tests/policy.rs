@@ -8,7 +8,7 @@ use gatehouse_control_plane::gateway::Gateway;
 use serde_json::{Value, json};
 use std::sync::Arc;
 
-const BIN: &str = env!("CARGO_BIN_EXE_gatehouse");
+const BIN: &str = env!("GATEHOUSE_BIN");
 const POLICY: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/../proxy-core/policy/examples/demo-policy.yaml"

@@ -8,13 +8,13 @@ mod common;
 
 use common::audit;
 use gatehouse_audit::{Anchor, LogReport, public_key_hex, signing_key_from_hex};
-use gatehouse_control_plane::commands::evidence::verify_bundle;
+use gatehouse_control_plane::evidence::verify_bundle;
 use gatehouse_control_plane::retention;
 use gatehouse_control_plane::store::{Backend, Event, Store};
 use std::path::Path;
 use std::process::Command;
 
-const BIN: &str = env!("CARGO_BIN_EXE_gatehouse");
+const BIN: &str = env!("GATEHOUSE_BIN");
 const SEED: &str = "4242424242424242424242424242424242424242424242424242424242424242";
 
 fn key() -> gatehouse_audit::SigningKey {
@@ -192,7 +192,7 @@ async fn pruned_log_verifies_from_its_anchor_and_archives_verify_offline() {
     record(&store, "s2", 5).await;
     let out = dir.path().join("evidence");
     std::fs::create_dir_all(&out).unwrap();
-    gatehouse_control_plane::commands::evidence::write_bundle(
+    gatehouse_control_plane::evidence::write_bundle(
         &store,
         "2000-01-01T00:00:00Z",
         "2100-01-01T00:00:00Z",

@@ -246,7 +246,7 @@ fn sinks_missing_their_target_are_refused() {
     assert!(e.contains("named `webhook`"), "{e}");
 }
 
-const BIN: &str = env!("CARGO_BIN_EXE_gatehouse");
+const BIN: &str = env!("GATEHOUSE_BIN");
 
 /// A `gatehouse serve` process (a replica) on a free port; killed with SIGKILL on drop.
 async fn replica(dir: &Path, name: &str, database: &str, sinks: &str) -> tokio::process::Child {

@@ -23,7 +23,7 @@ export const MASK_TOKEN = /\[[A-Z][A-Z0-9_]*(?: \*{4}[A-Za-z0-9]{4}|:hmac:[0-9a-
 export function preflight() {
   const missing = [];
   if (!fs.existsSync(GATEHOUSE_BIN))
-    missing.push(`${GATEHOUSE_BIN} (build it: cargo build -p gatehouse-control-plane, or set GATEHOUSE_BIN)`);
+    missing.push(`${GATEHOUSE_BIN} (build it: cargo build -p gatehouse-cli, or set GATEHOUSE_BIN)`);
   if (!fs.existsSync(CHROMIUM)) missing.push(`${CHROMIUM} (apt-get install chromium, or set CHROMIUM)`);
   if (!fs.existsSync(path.join(REPO, "tests/peers/node_modules/oidc-provider")))
     missing.push("tests/peers/node_modules (run scripts/install-test-deps.sh)");

@@ -6,7 +6,8 @@
 //! fail with that instruction rather than skipping.
 
 use gatehouse_control_plane::config::Config;
-use gatehouse_control_plane::gateway::{self, Gateway};
+use gatehouse_control_plane::gateway::Gateway;
+use gatehouse_control_plane::server;
 use gatehouse_control_plane::store::Store;
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
@@ -403,7 +404,7 @@ impl Gatehouse {
             .unwrap_or_else(|e| panic!("{e}"));
         let gw = Gateway::new(config, store, true).unwrap_or_else(|e| panic!("{e}"));
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let served = tokio::spawn(gateway::serve(gw.clone(), listener, async move {
+        let served = tokio::spawn(server::serve(gw.clone(), listener, async move {
             let _ = rx.await;
         }));
         Gatehouse {

@@ -13,12 +13,12 @@
 //!   (approve forwards, deny returns the reason, timeout and offline refuse), the decision
 //!   in the uploaded record; and the tray window's approve call releasing a held gateway call.
 
-use gatehouse_desktop_core::account::{Account, Profile};
-use gatehouse_desktop_core::api::ControlPlane;
-use gatehouse_desktop_core::secrets::{Backend, KeyringMode, StoredTokens, TokenStore};
-use gatehouse_desktop_core::signin::State;
-use gatehouse_desktop_core::spool::Spool;
-use gatehouse_desktop_core::upload::Uploader;
+use gatehouse_client::account::{Account, Profile};
+use gatehouse_client::api::ControlPlane;
+use gatehouse_client::secrets::{Backend, KeyringMode, StoredTokens, TokenStore};
+use gatehouse_client::signin::State;
+use gatehouse_client::spool::Spool;
+use gatehouse_client::upload::Uploader;
 use gatehouse_e2e::*;
 use serde_json::{Value, json};
 use std::path::Path;
@@ -436,7 +436,7 @@ async fn local_capture_survives_kill_9_and_an_outage_and_uploads_exactly_once() 
     // 5. A re-upload of already stored records (the spool copy from step 1) stores nothing.
     let old = Spool::open(&replay.path().join("spool.db")).await.unwrap();
     assert_eq!(old.pending().await.unwrap(), n1);
-    let token: gatehouse_desktop_core::upload::TokenSource =
+    let token: gatehouse_client::upload::TokenSource =
         Arc::new(|| Box::pin(async { Some(TOKEN.to_string()) }));
     let again = Uploader::new(old.clone(), ControlPlane::new(&g.base), token)
         .upload_all()
@@ -578,7 +578,7 @@ async fn local_servers_plane(policy_dir: &Path) -> (Gatehouse, Peer, String) {
     (g, op, approver)
 }
 
-fn token_of(t: &str) -> gatehouse_desktop_core::upload::TokenSource {
+fn token_of(t: &str) -> gatehouse_client::upload::TokenSource {
     let t = t.to_string();
     Arc::new(move || {
         let t = t.clone();
@@ -611,10 +611,10 @@ async fn pending_local_approval(api: &ControlPlane, approver: &str, tool: &str) 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn local_servers_come_by_group_with_their_profile_and_run_in_the_tray_or_in_connect() {
-    use gatehouse_desktop_core::clients::{Client, Entry, write_entry};
-    use gatehouse_desktop_core::host::CaptureHost;
-    use gatehouse_desktop_core::local_servers::{self, Freshness};
-    use gatehouse_desktop_core::runtime::Runtime;
+    use gatehouse_client::clients::{Client, Entry, write_entry};
+    use gatehouse_client::host::CaptureHost;
+    use gatehouse_client::local_servers::{self, Freshness};
+    use gatehouse_client::runtime::Runtime;
     use std::os::unix::fs::PermissionsExt;
 
     let policy_dir = tempfile::tempdir().unwrap();
@@ -834,7 +834,7 @@ async fn counting_forwarder(target: String) -> (String, Arc<std::sync::atomic::A
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connect_to_a_gateway_server_asks_for_the_local_list_once_per_few_minutes() {
-    use gatehouse_desktop_core::local_servers::CACHE_FILE;
+    use gatehouse_client::local_servers::CACHE_FILE;
     use std::sync::atomic::Ordering;
 
     let cmd = everything_stdio();
@@ -900,7 +900,7 @@ async fn connect_to_a_gateway_server_asks_for_the_local_list_once_per_few_minute
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn local_calls_wait_for_approvers_at_the_control_plane() {
-    use gatehouse_desktop_core::approvals;
+    use gatehouse_client::approvals;
 
     let policy_dir = tempfile::tempdir().unwrap();
     let (g, _op, approver) = local_servers_plane(policy_dir.path()).await;
@@ -1019,7 +1019,7 @@ async fn local_calls_wait_for_approvers_at_the_control_plane() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_tray_windows_approve_call_releases_a_held_gateway_call() {
-    use gatehouse_desktop_core::approvals;
+    use gatehouse_client::approvals;
 
     let policy_dir = tempfile::tempdir().unwrap();
     let (g, _op, approver) = local_servers_plane(policy_dir.path()).await;

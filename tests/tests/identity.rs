@@ -1180,7 +1180,7 @@ async fn refresh_asks_the_provider_again_so_group_changes_and_disabled_people_co
         .unwrap_or_default()
         .to_string();
     let raw = idp_refresh_column(&g, &grant).await;
-    let cipher = gatehouse_control_plane::gateway::authz::at_rest::TokenCipher::from_secret(
+    let cipher = gatehouse_control_plane::identity::authz::at_rest::TokenCipher::from_secret(
         AT_REST_KEY.as_bytes(),
     );
     let plain = cipher.open(&grant, &raw).unwrap_or_else(|e| panic!("{e}"));

@@ -4,7 +4,8 @@
 #![allow(dead_code)]
 
 use gatehouse_control_plane::config::Config;
-use gatehouse_control_plane::gateway::{self, Gateway};
+use gatehouse_control_plane::gateway::Gateway;
+use gatehouse_control_plane::server;
 use gatehouse_control_plane::store::Store;
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
@@ -56,7 +57,7 @@ impl ControlPlane {
         let store = Store::open(&config.database).await.unwrap();
         let gw = Gateway::new(config, store, true).unwrap_or_else(|e| panic!("{e}"));
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let handle = tokio::spawn(gateway::serve(gw.clone(), listener, async move {
+        let handle = tokio::spawn(server::serve(gw.clone(), listener, async move {
             let _ = rx.await;
         }));
         ControlPlane {

@@ -1,10 +1,11 @@
 //! `/api/v1/agents`: agent status for anyone signed in; creating and revoking tokens and
 //! draining agents for members of `admin_groups`.
 
+use super::Agents;
 use super::store::ConnectionRow;
+use crate::api::{error, signed_in};
 use crate::gateway::Gateway;
-use crate::gateway::api::{error, signed_in};
-use crate::gateway::auth::Principal;
+use crate::identity::auth::Principal;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
@@ -33,13 +34,14 @@ async fn admin(gw: &Gateway, headers: &HeaderMap) -> Result<Principal, Response>
 /// Every agent the config names or that has a token: whether it is connected, its
 /// connections (version, servers, last seen, open sessions), whether it is drained, and
 /// its tokens (ids and dates only).
-pub async fn status(gw: &Gateway) -> Result<Value, crate::store::StoreError> {
+pub async fn status(part: &Agents) -> Result<Value, crate::store::StoreError> {
+    let (gw, hub) = (&part.gw, &part.hub);
     let mut agents: BTreeMap<String, Value> = BTreeMap::new();
     let entry = |agents: &mut BTreeMap<String, Value>, name: &str| {
         agents
             .entry(name.to_string())
             .or_insert_with(|| {
-                json!({ "name": name, "connected": false, "drained": gw.agents.is_drained(name),
+                json!({ "name": name, "connected": false, "drained": hub.is_drained(name),
                         "assigned_servers": [], "connections": [], "tokens": [], "last_seen": null })
             })
             .clone()
@@ -71,7 +73,7 @@ pub async fn status(gw: &Gateway) -> Result<Value, crate::store::StoreError> {
         }
         agents.insert(c.agent.clone(), e);
     }
-    for c in gw.agents.status() {
+    for c in hub.status() {
         let mut e = entry(&mut agents, &c.agent);
         e["connected"] = json!(true);
         e["last_seen"] = json!(c.last_seen);
@@ -84,11 +86,12 @@ pub async fn status(gw: &Gateway) -> Result<Value, crate::store::StoreError> {
 }
 
 /// `GET /api/v1/agents`
-pub async fn list(State(gw): State<Arc<Gateway>>, headers: HeaderMap) -> Response {
-    if let Err(r) = signed_in(&gw, &headers).await {
+pub async fn list(State(agents): State<Arc<Agents>>, headers: HeaderMap) -> Response {
+    let gw = &agents.gw;
+    if let Err(r) = signed_in(gw, &headers).await {
         return r;
     }
-    match status(&gw).await {
+    match status(&agents).await {
         Ok(v) => Json(v).into_response(),
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     }
@@ -111,11 +114,12 @@ pub fn valid_name(name: &str) -> bool {
 
 /// `POST /api/v1/agents` `{"name": "..."}`: a new token for that agent, shown once.
 pub async fn create(
-    State(gw): State<Arc<Gateway>>,
+    State(agents): State<Arc<Agents>>,
     headers: HeaderMap,
     body: Option<Json<CreateBody>>,
 ) -> Response {
-    let p = match admin(&gw, &headers).await {
+    let gw = &agents.gw;
+    let p = match admin(gw, &headers).await {
         Ok(p) => p,
         Err(r) => return r,
     };
@@ -149,18 +153,19 @@ pub async fn create(
 /// `POST /api/v1/agents/tokens/{id}/revoke`: the token stops working, and connections
 /// made with it are dropped now.
 pub async fn revoke(
-    State(gw): State<Arc<Gateway>>,
+    State(agents): State<Arc<Agents>>,
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
-    let p = match admin(&gw, &headers).await {
+    let gw = &agents.gw;
+    let p = match admin(gw, &headers).await {
         Ok(p) => p,
         Err(r) => return r,
     };
     match gw.store.revoke_agent_token(&id, &p.user).await {
         Ok(Some(row)) => {
-            let dropped = gw
-                .agents
+            let dropped = agents
+                .hub
                 .drop_token(&row.id, &format!("agent token {} was revoked", row.id));
             Json(json!({ "token": row, "dropped_connections": dropped })).into_response()
         }
@@ -174,11 +179,12 @@ pub async fn revoke(
 
 /// `POST /api/v1/agents/{name}/drain` and `.../resume`.
 pub async fn drain(
-    State(gw): State<Arc<Gateway>>,
+    State(agents): State<Arc<Agents>>,
     headers: HeaderMap,
     Path((name, verb)): Path<(String, String)>,
 ) -> Response {
-    let p = match admin(&gw, &headers).await {
+    let gw = &agents.gw;
+    let p = match admin(gw, &headers).await {
         Ok(p) => p,
         Err(r) => return r,
     };
@@ -196,9 +202,9 @@ pub async fn drain(
     if let Err(e) = gw.store.set_agent_drained(&name, drained, &p.user).await {
         return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string());
     }
-    gw.agents.drain(&name, drained);
-    let sessions: usize = gw
-        .agents
+    agents.hub.drain(&name, drained);
+    let sessions: usize = agents
+        .hub
         .status()
         .iter()
         .filter(|c| c.agent == name)

@@ -245,3 +245,15 @@ impl AgentHub {
         Ok((upstream, server_rx))
     }
 }
+
+impl crate::gateway::AgentLink for AgentHub {
+    fn open<'a>(
+        &'a self,
+        agents: &'a [String],
+        server: &'a str,
+        session: &'a str,
+        timeout: Duration,
+    ) -> futures::future::BoxFuture<'a, Result<(Upstream, mpsc::Receiver<Message>), String>> {
+        Box::pin(AgentHub::open(self, agents, server, session, timeout))
+    }
+}

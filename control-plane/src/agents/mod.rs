@@ -11,15 +11,53 @@ pub mod store;
 pub mod ws;
 
 use crate::gateway::Gateway;
+use axum::Router;
+use axum::routing::{get, post};
+use hub::AgentHub;
 use std::sync::Arc;
 use std::time::Duration;
+
+/// What the agents' routes and tasks share: the gateway (store, config, audit, shutdown)
+/// and the live connections. The gateway reaches those only through the
+/// [`crate::gateway::AgentLink`] it is given here, so it does not depend on this module.
+pub struct Agents {
+    /// The gateway whose sessions the agents carry.
+    pub gw: Arc<Gateway>,
+    /// Every live agent connection.
+    pub hub: Arc<AgentHub>,
+}
+
+impl Agents {
+    /// Links a new hub to the gateway and keeps it in line with the store until shutdown.
+    pub fn start(gw: &Arc<Gateway>) -> Arc<Agents> {
+        let hub = Arc::new(AgentHub::default());
+        gw.link_agents(hub.clone());
+        let agents = Arc::new(Agents {
+            gw: gw.clone(),
+            hub,
+        });
+        spawn_watch(&agents);
+        agents
+    }
+
+    /// The agents' routes: status and tokens (`/api/v1/agents`) and the agents' WebSocket.
+    pub fn routes<S>(self: &Arc<Self>) -> Router<S> {
+        Router::new()
+            .route("/api/v1/agents", get(api::list).post(api::create))
+            .route("/api/v1/agents/tokens/{id}/revoke", post(api::revoke))
+            .route("/api/v1/agents/{name}/{verb}", post(api::drain))
+            .route(gatehouse_proxy_core::tunnel::CONNECT_PATH, get(ws::connect))
+            .with_state(self.clone())
+    }
+}
 
 /// Keeps the live connections in line with the store, so changes made with the CLI
 /// (which writes the store) apply to a running control plane within a second: revoked
 /// tokens lose their connections, drained agents get no new sessions.
-pub fn spawn_watch(gw: &Arc<Gateway>) {
-    let gw = gw.clone();
+fn spawn_watch(agents: &Arc<Agents>) {
+    let agents = agents.clone();
     tokio::spawn(async move {
+        let gw = &agents.gw;
         if let Err(e) = gw.store.close_stale_agent_connections().await {
             tracing::warn!(error = %e, "could not close agent connections left by a previous run");
         }
@@ -30,16 +68,17 @@ pub fn spawn_watch(gw: &Arc<Gateway>) {
                 _ = tick.tick() => {}
             }
             match gw.store.drained_agents().await {
-                Ok(names) => gw.agents.set_drained(names),
+                Ok(names) => agents.hub.set_drained(names),
                 Err(e) => tracing::warn!(error = %e, "cannot read drained agents"),
             }
-            if gw.agents.connections().is_empty() {
+            if agents.hub.connections().is_empty() {
                 continue;
             }
             match gw.store.revoked_agent_tokens().await {
                 Ok(ids) => {
                     for id in ids {
-                        gw.agents
+                        agents
+                            .hub
                             .drop_token(&id, &format!("agent token {id} was revoked"));
                     }
                 }

@@ -4,6 +4,7 @@
 //! audit log; so are connections and how they ended (each connection is recorded as a
 //! session of principal `agent:NAME`, so its events are on the hash chain).
 
+use super::Agents;
 use super::hub::AgentConn;
 use super::store::{ConnectionRow, token_hash};
 use crate::gateway::Gateway;
@@ -25,10 +26,11 @@ const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The upgrade handler.
 pub async fn connect(
-    State(gw): State<Arc<Gateway>>,
+    State(agents): State<Arc<Agents>>,
     headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Response {
+    let gw = &agents.gw;
     // Browsers always send Origin on WebSockets; agents never do. Refusing it keeps web
     // pages from using a visitor's network position against this endpoint.
     if headers.contains_key(http::header::ORIGIN) {
@@ -40,7 +42,7 @@ pub async fn connect(
     }
     let limit = gw.config.limits.body_bytes * 2 + 64 * 1024;
     ws.max_message_size(limit)
-        .on_upgrade(move |socket| run(gw, socket))
+        .on_upgrade(move |socket| run(agents, socket))
 }
 
 fn now() -> String {
@@ -102,9 +104,10 @@ async fn refuse(
 
 /// Reads `hello` and decides; on success returns the registered connection.
 async fn admit(
-    gw: &Arc<Gateway>,
+    agents: &Agents,
     socket: &mut WebSocket,
 ) -> Option<(Arc<AgentConn>, mpsc::UnboundedReceiver<Frame>)> {
+    let gw = &agents.gw;
     let record = format!("agent-{}", uuid::Uuid::new_v4().simple());
     let first = tokio::time::timeout(HELLO_TIMEOUT, socket.next()).await;
     let hello = match first {
@@ -228,22 +231,23 @@ async fn admit(
     if let Err(e) = gw.store.agent_connected(&stored).await {
         tracing::error!(error = %e, "could not store an agent connection");
     }
-    gw.agents.register(conn.clone());
+    agents.hub.register(conn.clone());
     tracing::info!(agent = %conn.agent, version = %conn.version, servers = ?conn.servers, "agent connected");
     Some((conn, out))
 }
 
 /// One agent connection, from hello to goodbye.
-async fn run(gw: Arc<Gateway>, mut socket: WebSocket) {
-    let Some((conn, mut out)) = admit(&gw, &mut socket).await else {
+async fn run(agents: Arc<Agents>, mut socket: WebSocket) {
+    let gw = &agents.gw;
+    let Some((conn, mut out)) = admit(&agents, &mut socket).await else {
         return;
     };
-    let reason = serve(&gw, &conn, socket, &mut out).await;
+    let reason = serve(gw, &conn, socket, &mut out).await;
     conn.mux.shutdown(&format!("disconnected: {reason}"));
-    gw.agents.unregister(&conn.id);
+    agents.hub.unregister(&conn.id);
     tracing::info!(agent = %conn.agent, %reason, "agent disconnected");
     audit(
-        &gw,
+        gw,
         &conn.id,
         "agent_disconnected",
         json!({ "agent": conn.agent, "reason": reason }),

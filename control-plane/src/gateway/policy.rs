@@ -2,7 +2,7 @@
 //! for approval, and what a person may see in lists. No policy configured means every
 //! signed-in person may use every server (logged loudly at start-up).
 
-use super::auth::Principal;
+use crate::identity::auth::Principal;
 use gatehouse_policy::{Decision, Effect, ItemKind, Policy, Principal as PolicyPrincipal, Request};
 use gatehouse_proxy_core::jsonrpc::{Message, codes};
 use gatehouse_proxy_core::mcp;

@@ -2,10 +2,10 @@
 //! messages are masked before they are recorded (and released), client messages are
 //! recorded with their arguments masked while the upstream gets them as sent.
 
-use super::masking::mask_for_record;
 use super::session::Session;
 use crate::store::{Direction, Event};
 use gatehouse_mask::MaskCounts;
+use gatehouse_mask::message::mask_for_record;
 use gatehouse_proxy_core::jsonrpc::{Kind, Message};
 use gatehouse_proxy_core::mcp;
 

@@ -2,7 +2,7 @@
 //! feeds the GET stream (with replay for `Last-Event-ID`), and the table that finds a
 //! session by its id or, for stateless clients, by who is calling.
 
-use super::auth::Principal;
+use crate::identity::auth::Principal;
 use gatehouse_mask::Masker;
 use gatehouse_proxy_core::mcp::Era;
 use gatehouse_proxy_core::upstream::Upstream;

@@ -3,7 +3,6 @@
 //! SSE stream when related messages (progress, server requests) come first, and the
 //! session's GET stream for messages that belong to no request.
 
-use super::masking::mask_from_server;
 use super::policy::{Verdict, refusal};
 use super::recording::{client_event, event_of, gateway_event};
 use super::session::Session;
@@ -13,6 +12,7 @@ use axum::body::Body as HttpBody;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use gatehouse_mask::MaskCounts;
+use gatehouse_mask::message::mask_from_server;
 use gatehouse_proxy_core::jsonrpc::{Id, Message, codes};
 use gatehouse_proxy_core::mcp::Era;
 use gatehouse_proxy_core::sse;

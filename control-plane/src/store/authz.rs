@@ -2,11 +2,11 @@
 //! client for one resource), single-use authorization codes and rotating refresh tokens.
 //! Codes, device codes and refresh tokens are stored as SHA-256 digests only; the
 //! identity provider's refresh token of a grant is stored as the gateway hands it over
-//! (sealed: see `gateway::authz::at_rest`). Old rows are collected by
+//! (sealed: see `identity::authz::at_rest`). Old rows are collected by
 //! [`Store::collect_authz_garbage`].
 
 use super::{Store, StoreError, now};
-use crate::gateway::auth::Principal;
+use crate::identity::auth::Principal;
 use chrono::{Duration as ChronoDuration, Utc};
 use sha2::{Digest, Sha256};
 use sqlx::Row;

@@ -12,7 +12,8 @@
 //! own connection, so a commit never waits for one; with `durability = "os"` that thread
 //! is also what puts commits on disk, within [`CHECKPOINT_EVERY`].
 
-use super::{ChainHead, Durability, Job, Op, StoreError, head_of, now, sql};
+use super::writer::{ChainHead, Chained, head_of};
+use super::{Durability, Job, Op, StoreError, now, sql};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -333,7 +334,7 @@ fn insert_session(
 
 fn insert_event(
     tx: &rusqlite::Transaction<'_>,
-    c: &super::Chained<'_>,
+    c: &Chained<'_>,
     at: &str,
 ) -> Result<(), StoreError> {
     tx.prepare_cached(sql::INSERT_EVENT)?.execute(params![

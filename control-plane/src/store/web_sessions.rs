@@ -1,7 +1,7 @@
 //! Dashboard sign-ins: a random id in the browser's cookie, its SHA-256 in the store.
 
 use super::{Store, StoreError, now};
-use crate::gateway::auth::Principal;
+use crate::identity::auth::Principal;
 use chrono::{Duration as ChronoDuration, Utc};
 use sha2::{Digest, Sha256};
 use sqlx::Row;

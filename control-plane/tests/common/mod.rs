@@ -6,7 +6,8 @@ pub mod audit;
 pub mod pg;
 
 use gatehouse_control_plane::config::Config;
-use gatehouse_control_plane::gateway::{self, Gateway};
+use gatehouse_control_plane::gateway::Gateway;
+use gatehouse_control_plane::server;
 use gatehouse_control_plane::store::Store;
 use std::future::Future;
 use std::path::Path;
@@ -52,7 +53,7 @@ pub async fn serve_url(
     config.public_url = Some(base.clone());
     let store = Store::open(&config.database).await.unwrap();
     let gw = Gateway::new(config, store, dev).unwrap_or_else(|e| panic!("{e}"));
-    let handle = tokio::spawn(gateway::serve(gw.clone(), listener, stop));
+    let handle = tokio::spawn(server::serve(gw.clone(), listener, stop));
     Served { base, gw, handle }
 }
 

@@ -1,16 +1,16 @@
 //! The app's state, its background work (sign-in restore, refreshes, watch streams,
 //! the capture host for local servers, spool upload) and the commands the window calls.
 
-use gatehouse_desktop_core::account::{Account, Profile};
-use gatehouse_desktop_core::api::{ApiError, ControlPlane, PolicyVersion};
-use gatehouse_desktop_core::clients::{self, Client, Entry};
-use gatehouse_desktop_core::host::CaptureHost;
-use gatehouse_desktop_core::local_servers::{Catalog, Freshness};
-use gatehouse_desktop_core::paths;
-use gatehouse_desktop_core::policy::LocalPolicy;
-use gatehouse_desktop_core::runtime::Runtime;
-use gatehouse_desktop_core::signin::State as SignIn;
-use gatehouse_desktop_core::upload::{TokenSource, Uploader};
+use gatehouse_client::account::{Account, Profile};
+use gatehouse_client::api::{ApiError, ControlPlane, PolicyVersion};
+use gatehouse_client::clients::{self, Client, Entry};
+use gatehouse_client::host::CaptureHost;
+use gatehouse_client::local_servers::{Catalog, Freshness};
+use gatehouse_client::paths;
+use gatehouse_client::policy::LocalPolicy;
+use gatehouse_client::runtime::Runtime;
+use gatehouse_client::signin::State as SignIn;
+use gatehouse_client::upload::{TokenSource, Uploader};
 use serde::Serialize;
 use serde_json::Value;
 use std::collections::BTreeSet;
@@ -85,7 +85,7 @@ impl App {
             account = Some(Arc::new(Account::new(
                 &home,
                 profile,
-                gatehouse_desktop_core::secrets::KeyringMode::from_env(),
+                gatehouse_client::secrets::KeyringMode::from_env(),
             )));
         }
         let policy = LocalPolicy::load(&home);
@@ -597,7 +597,7 @@ pub fn setup(
     let account = Account::new(
         &app.home,
         profile,
-        gatehouse_desktop_core::secrets::KeyringMode::from_env(),
+        gatehouse_client::secrets::KeyringMode::from_env(),
     );
     if let Ok(mut a) = app.account.lock() {
         *a = Some(Arc::new(account));
@@ -646,7 +646,7 @@ pub async fn decide(
     let account = app.account().ok_or("not set up")?;
     let api = app.api().ok_or("not set up")?;
     let token = account.access_token().await.map_err(|e| e.to_string())?;
-    gatehouse_desktop_core::approvals::decide(&api, &token, &id, approve, &reason).await?;
+    gatehouse_client::approvals::decide(&api, &token, &id, approve, &reason).await?;
     refresh(&handle, app.inner()).await;
     Ok(())
 }

@@ -5,7 +5,7 @@
 //! the pushed policy and masking, local calls waiting for approvers), and the upload of
 //! the local capture spool.
 //!
-//! Everything it does lives in `gatehouse-desktop-core`; this crate is the tray, the
+//! Everything it does lives in `gatehouse-client`; this crate is the tray, the
 //! menu, the small window and the wiring.
 
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]

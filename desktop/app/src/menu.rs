@@ -2,8 +2,8 @@
 //! the icon says signed out / signed in / approval waiting / offline.
 
 use crate::app::{self, Snapshot};
-use gatehouse_desktop_core::clients::Client;
-use gatehouse_desktop_core::signin::State as SignIn;
+use gatehouse_client::clients::Client;
+use gatehouse_client::signin::State as SignIn;
 use tauri::image::Image;
 use tauri::menu::{IsMenuItem, Menu, MenuEvent, MenuItem, PredefinedMenuItem, Submenu};
 use tauri::tray::TrayIconBuilder;

@@ -1,0 +1,79 @@
+//! The `gatehouse` subcommands.
+
+pub mod agents;
+pub mod approvals;
+pub mod audit;
+pub mod connect;
+pub mod evidence;
+pub mod login;
+pub mod mask;
+pub mod policy;
+pub mod serve;
+pub mod sessions;
+pub mod tools;
+
+use gatehouse_control_plane::config::Config;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// How a command failed, which decides the exit code (DESIGN: 1 runtime, 2 usage/config).
+#[derive(Debug)]
+pub enum Exit {
+    /// Something failed at run time.
+    Runtime(String),
+    /// Bad usage or bad configuration.
+    Usage(String),
+}
+
+impl Exit {
+    /// Prints the message and returns the exit code.
+    pub fn report(self) -> std::process::ExitCode {
+        let (code, msg) = match self {
+            Exit::Runtime(m) => (1, m),
+            Exit::Usage(m) => (2, m),
+        };
+        let _ = writeln!(std::io::stderr(), "gatehouse: {msg}");
+        std::process::ExitCode::from(code)
+    }
+}
+
+/// Logs to stderr; JSON lines when `GATEHOUSE_LOG_FORMAT=json`. `quiet` commands (the
+/// stdio ones, whose stdout is the protocol) log warnings only unless `RUST_LOG` says more.
+pub fn init_tracing(quiet: bool) {
+    use tracing_subscriber::EnvFilter;
+    let default = if quiet { "warn" } else { "info" };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if std::env::var("GATEHOUSE_LOG_FORMAT").as_deref() == Ok("json") {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+/// The config a command uses: `--config`, else `$GATEHOUSE_CONFIG`, else `./gatehouse.toml`
+/// when present, else defaults (all with `GATEHOUSE_*` overrides).
+pub fn load_config(path: Option<PathBuf>) -> Result<Config, Exit> {
+    let path = path.or_else(|| std::env::var_os("GATEHOUSE_CONFIG").map(PathBuf::from));
+    let result = match path {
+        Some(p) => Config::load(&p),
+        None if Path::new("gatehouse.toml").exists() => Config::load(Path::new("gatehouse.toml")),
+        None => Config::from_env(),
+    };
+    result.map_err(|e| Exit::Usage(e.to_string()))
+}
+
+/// Writes to stdout (the CLI's output; libraries never print).
+pub fn out(text: &str) {
+    let mut o = std::io::stdout().lock();
+    let _ = o.write_all(text.as_bytes());
+    let _ = o.flush();
+}
+
+impl From<gatehouse_control_plane::retention::RetentionError> for Exit {
+    fn from(e: gatehouse_control_plane::retention::RetentionError) -> Exit {
+        Exit::Runtime(e.to_string())
+    }
+}

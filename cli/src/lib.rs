@@ -1,0 +1,487 @@
+//! `gatehouse`: the control plane server and the engineers' command line, one binary
+//! over the libraries (`gatehouse-control-plane` for the server and its store,
+//! `gatehouse-client` for sign-in and local capture). `main.rs` only calls [`run`].
+
+pub mod commands;
+
+use clap::{Parser, Subcommand};
+use commands::Exit;
+use std::path::PathBuf;
+
+/// Gatehouse: an identity-aware gateway for MCP servers.
+#[derive(Parser)]
+#[command(name = "gatehouse", version, about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the control plane: the gateway at /mcp/{server}, health and metrics.
+    Serve {
+        /// Config file (default: $GATEHOUSE_CONFIG, else ./gatehouse.toml if present).
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        /// Honour the `[dev]` token table (never in production).
+        #[arg(long)]
+        dev: bool,
+    },
+    /// Start everything on a fresh SQLite file with a demo MCP server and dev sign-in.
+    Demo {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: String,
+        /// Folder for the demo's database.
+        #[arg(long, default_value = ".gatehouse-demo")]
+        data_dir: PathBuf,
+    },
+    /// Sign in at the control plane in your browser, or with --device from a machine
+    /// without one (the refresh token is kept in the OS keyring, else in a file only you
+    /// can read, for `gatehouse connect`; GATEHOUSE_KEYRING=off forces the file).
+    Login {
+        /// The control plane's base URL.
+        #[arg(long, env = "GATEHOUSE_URL", default_value = "http://127.0.0.1:8080")]
+        url: String,
+        /// Only print the sign-in address; do not try to open a browser.
+        #[arg(long)]
+        no_browser: bool,
+        /// Sign in from a machine without a browser (RFC 8628): prints an address and a
+        /// short code to type on any other device, and waits for the approval.
+        #[arg(long, conflicts_with = "no_browser")]
+        device: bool,
+    },
+    /// Sign out: revoke the saved sign-in and forget it.
+    Logout,
+    /// A stdio MCP server for desktop clients that relays to the gateway with your token
+    /// (GATEHOUSE_TOKEN, else the tray app's sign-in); with `--local NAME -- COMMAND ARGS...`
+    /// runs COMMAND on this machine under the pushed policy and masking, recording every
+    /// message in the local spool that uploads to the control plane.
+    Connect {
+        /// The server name (as in /mcp/{server}); not with --local.
+        #[arg(required_unless_present = "local", conflicts_with = "local")]
+        server: Option<String>,
+        /// Capture a local stdio server under this name (`local:NAME` in policies and the audit log).
+        #[arg(long, value_name = "NAME", requires = "command")]
+        local: Option<String>,
+        /// The local server's command line (after `--`).
+        #[arg(last = true, value_name = "COMMAND")]
+        command: Vec<String>,
+        /// The gateway's base URL.
+        #[arg(long, env = "GATEHOUSE_URL", default_value = "http://127.0.0.1:8080")]
+        url: String,
+    },
+    /// Recorded sessions.
+    Sessions {
+        #[command(subcommand)]
+        command: SessionsCommand,
+        /// Config file naming the database.
+        #[arg(long, short, global = true)]
+        config: Option<PathBuf>,
+        /// Database URL (overrides the config).
+        #[arg(long, global = true, env = "GATEHOUSE_DATABASE")]
+        database: Option<String>,
+    },
+    /// The tamper-evident audit log.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+        /// Config file naming the database.
+        #[arg(long, short, global = true)]
+        config: Option<PathBuf>,
+        /// Database URL (overrides the config).
+        #[arg(long, global = true, env = "GATEHOUSE_DATABASE")]
+        database: Option<String>,
+    },
+    /// Calls held for approval: list them, approve or deny (as yourself, via GATEHOUSE_TOKEN).
+    Approvals {
+        #[command(subcommand)]
+        command: ApprovalsCommand,
+        /// The control plane's base URL.
+        #[arg(
+            long,
+            global = true,
+            env = "GATEHOUSE_URL",
+            default_value = "http://127.0.0.1:8080"
+        )]
+        url: String,
+    },
+    /// Pinned tool definitions: list them, accept a changed one after review.
+    Tools {
+        #[command(subcommand)]
+        command: ToolsCommand,
+        /// Config file naming the database.
+        #[arg(long, short, global = true)]
+        config: Option<PathBuf>,
+        /// Database URL (overrides the config).
+        #[arg(long, global = true, env = "GATEHOUSE_DATABASE")]
+        database: Option<String>,
+    },
+    /// Agents: tokens (create, revoke), status (list), and draining.
+    Agents {
+        #[command(subcommand)]
+        command: AgentsCommand,
+        /// Config file naming the database.
+        #[arg(long, short, global = true)]
+        config: Option<PathBuf>,
+        /// Database URL (overrides the config).
+        #[arg(long, global = true, env = "GATEHOUSE_DATABASE")]
+        database: Option<String>,
+    },
+    /// Policy documents.
+    Policy {
+        #[command(subcommand)]
+        command: PolicyCommand,
+    },
+    /// SOC 2 evidence bundles.
+    Evidence {
+        #[command(subcommand)]
+        command: EvidenceCommand,
+        /// Config file naming the database.
+        #[arg(long, short, global = true)]
+        config: Option<PathBuf>,
+        /// Database URL (overrides the config).
+        #[arg(long, global = true, env = "GATEHOUSE_DATABASE")]
+        database: Option<String>,
+    },
+    /// Mask standard input (JSON or text) with a masking profile, to try it on sample data.
+    Mask {
+        /// The profile (default: masking.default_profile).
+        #[arg(long, short)]
+        profile: Option<String>,
+        /// Config file defining the profiles.
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+    },
+    /// The demo MCP server (a customer database) on stdio; `gatehouse demo` runs it.
+    #[command(hide = true)]
+    DemoServer,
+}
+
+#[derive(Subcommand)]
+enum ToolsCommand {
+    /// Every pinned tool and whether its definition changed.
+    List,
+    /// Accept a tool's changed definition.
+    Accept {
+        /// The server.
+        server: String,
+        /// The tool.
+        tool: String,
+        /// Who accepts it (recorded).
+        #[arg(long, env = "USER", default_value = "unknown")]
+        by: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum AgentsCommand {
+    /// Create a token for agent NAME (printed once; only its SHA-256 is stored).
+    Create {
+        /// The agent name (as in `agent = "NAME"` of [[servers]]).
+        name: String,
+        /// Who creates it (recorded).
+        #[arg(long, env = "USER", default_value = "unknown")]
+        by: String,
+    },
+    /// Revoke a token: it is refused from now on and its live connections are dropped.
+    Revoke {
+        /// The token id (from `create` or `list`).
+        token_id: String,
+        /// Who revokes it (recorded).
+        #[arg(long, env = "USER", default_value = "unknown")]
+        by: String,
+    },
+    /// Agents: connected or not, version, servers, last seen, drained; and tokens.
+    List {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Send no new sessions to agent NAME; open ones finish.
+    Drain {
+        /// The agent name.
+        name: String,
+        /// Who drains it (recorded).
+        #[arg(long, env = "USER", default_value = "unknown")]
+        by: String,
+    },
+    /// Undo `drain`.
+    Resume {
+        /// The agent name.
+        name: String,
+        /// Who resumes it.
+        #[arg(long, env = "USER", default_value = "unknown")]
+        by: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum ApprovalsCommand {
+    /// Pending approvals (all with --all).
+    List {
+        /// Include decided, expired and used ones.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Approve a held call.
+    Approve {
+        /// The approval id.
+        id: String,
+        /// Why (goes on the record).
+        #[arg(long)]
+        reason: String,
+    },
+    /// Deny a held call.
+    Deny {
+        /// The approval id.
+        id: String,
+        /// Why (the requester sees it).
+        #[arg(long)]
+        reason: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum PolicyCommand {
+    /// Validate a policy document (errors as FILE:LINE:COL).
+    Check {
+        /// The YAML file.
+        file: PathBuf,
+    },
+    /// Publish a policy document as the next version (applied by running gateways within a second).
+    Push {
+        /// The YAML file.
+        file: PathBuf,
+        /// Who is publishing (recorded with the version).
+        #[arg(long, env = "USER", default_value = "unknown")]
+        by: String,
+        /// Config file naming the database.
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        /// Database URL (overrides the config).
+        #[arg(long, env = "GATEHOUSE_DATABASE")]
+        database: Option<String>,
+    },
+    /// Replay recorded requests against a draft and print what would change.
+    Test {
+        /// The draft YAML file.
+        file: PathBuf,
+        /// How far back: 7d, 12h, 30m.
+        #[arg(long, default_value = "7d")]
+        since: String,
+        /// Config file naming the database and the policy in force.
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        /// Database URL (overrides the config).
+        #[arg(long, env = "GATEHOUSE_DATABASE")]
+        database: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Check that no recorded event was changed, removed, added or reordered, and that
+    /// every signed checkpoint still matches.
+    Verify {
+        /// The Ed25519 public key (hex) checkpoints must be signed with, as published at
+        /// /.well-known/gatehouse-audit-key.
+        #[arg(long)]
+        public_key: Option<String>,
+        /// Verify an exported evidence bundle (offline) instead of the live store.
+        #[arg(long)]
+        bundle: Option<PathBuf>,
+    },
+    /// Archive, then prune, the events older than `[audit] retention_days` (to
+    /// `[audit] archive_dir`); the rest of the log still verifies. `gatehouse serve` does
+    /// this periodically by itself.
+    Prune {
+        /// Only print what would be archived and pruned.
+        #[arg(long)]
+        dry_run: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum EvidenceCommand {
+    /// Write the evidence of a period to a new folder (verify it with `audit verify --bundle`).
+    Export {
+        /// First day (2026-11-01) or RFC 3339 time.
+        #[arg(long)]
+        from: String,
+        /// Last day (inclusive) or RFC 3339 time.
+        #[arg(long)]
+        to: String,
+        /// A new or empty folder.
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum SessionsCommand {
+    /// A table of sessions, newest first.
+    List {
+        /// How many.
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// One session's full transcript.
+    Show {
+        /// Session id (or a unique prefix).
+        id: String,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Fills a store with synthetic session summaries (no messages), for load tests of
+    /// the dashboard. Refuses a store that already holds sessions.
+    #[command(hide = true)]
+    Seed {
+        /// How many sessions.
+        #[arg(long, default_value_t = 100_000)]
+        count: u32,
+    },
+}
+
+/// Parses the command line, runs the command, and returns its exit code.
+pub fn run() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    commands::init_tracing(matches!(
+        cli.command,
+        Command::Connect { .. } | Command::DemoServer
+    ));
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => return Exit::Runtime(format!("cannot start the async runtime: {e}")).report(),
+    };
+    let result = runtime.block_on(async move {
+        match cli.command {
+            Command::Serve { config, dev } => commands::serve::run(config, dev).await,
+            Command::Demo { listen, data_dir } => commands::serve::demo(listen, data_dir).await,
+            Command::Login {
+                url,
+                no_browser,
+                device,
+            } => {
+                if device {
+                    commands::login::login_device(url).await
+                } else {
+                    commands::login::login(url, !no_browser).await
+                }
+            }
+            Command::Logout => commands::login::logout().await,
+            Command::Connect {
+                server,
+                url,
+                local,
+                command,
+            } => match (server, local) {
+                (_, Some(name)) => commands::connect::run_local(name, url, command).await,
+                (Some(server), None) => commands::connect::run(server, url).await,
+                (None, None) => Err(Exit::Usage(
+                    "name a server, or use --local NAME -- COMMAND ARGS...".into(),
+                )),
+            },
+            Command::Sessions {
+                command,
+                config,
+                database,
+            } => match command {
+                SessionsCommand::List { limit, json } => {
+                    commands::sessions::list(config, database, limit, json).await
+                }
+                SessionsCommand::Show { id, json } => {
+                    commands::sessions::show(config, database, id, json).await
+                }
+                SessionsCommand::Seed { count } => {
+                    commands::sessions::seed(config, database, count).await
+                }
+            },
+            Command::Audit {
+                command: AuditCommand::Verify { public_key, bundle },
+                config,
+                database,
+            } => commands::audit::verify(config, database, public_key, bundle).await,
+            Command::Audit {
+                command: AuditCommand::Prune { dry_run },
+                config,
+                database,
+            } => commands::audit::prune(config, database, dry_run).await,
+            Command::Evidence {
+                command: EvidenceCommand::Export { from, to, out },
+                config,
+                database,
+            } => commands::evidence::export(&from, &to, &out, config, database).await,
+            Command::Tools {
+                command,
+                config,
+                database,
+            } => match command {
+                ToolsCommand::List => commands::tools::list(config, database).await,
+                ToolsCommand::Accept { server, tool, by } => {
+                    commands::tools::accept(&server, &tool, &by, config, database).await
+                }
+            },
+            Command::Agents {
+                command,
+                config,
+                database,
+            } => match command {
+                AgentsCommand::Create { name, by } => {
+                    commands::agents::create(&name, &by, config, database).await
+                }
+                AgentsCommand::Revoke { token_id, by } => {
+                    commands::agents::revoke(&token_id, &by, config, database).await
+                }
+                AgentsCommand::List { json } => {
+                    commands::agents::list(config, database, json).await
+                }
+                AgentsCommand::Drain { name, by } => {
+                    commands::agents::drain(&name, true, &by, config, database).await
+                }
+                AgentsCommand::Resume { name, by } => {
+                    commands::agents::drain(&name, false, &by, config, database).await
+                }
+            },
+            Command::Approvals { command, url } => match command {
+                ApprovalsCommand::List { all } => commands::approvals::list(&url, all).await,
+                ApprovalsCommand::Approve { id, reason } => {
+                    commands::approvals::decide(&url, &id, true, &reason).await
+                }
+                ApprovalsCommand::Deny { id, reason } => {
+                    commands::approvals::decide(&url, &id, false, &reason).await
+                }
+            },
+            Command::Policy { command } => match command {
+                PolicyCommand::Check { file } => commands::policy::check(&file),
+                PolicyCommand::Push {
+                    file,
+                    by,
+                    config,
+                    database,
+                } => commands::policy::push(&file, &by, config, database).await,
+                PolicyCommand::Test {
+                    file,
+                    since,
+                    config,
+                    database,
+                } => commands::policy::test(&file, &since, config, database).await,
+            },
+            Command::Mask { profile, config } => commands::mask::run(config, profile),
+            Command::DemoServer => gatehouse_control_plane::demo_server::run_stdio()
+                .await
+                .map_err(|e| Exit::Runtime(e.to_string())),
+        }
+    });
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => e.report(),
+    }
+}

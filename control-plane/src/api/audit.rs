@@ -1,0 +1,139 @@
+//! Audit integrity for the dashboard: the chain's tip and newest signed checkpoint,
+//! "verify now" (the whole log, as `gatehouse audit verify` does), and the evidence
+//! bundle for a period as a `.tar.gz` download. Auditors and admins only.
+
+use super::{Role, error, signed_in, signed_in_to_change};
+use crate::evidence::EvidenceError;
+use crate::gateway::Gateway;
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Query, State};
+use axum::response::{IntoResponse, Response};
+use gatehouse_audit::LogReport;
+use http::{HeaderMap, HeaderValue, StatusCode, header};
+use serde::Deserialize;
+use serde_json::json;
+use std::sync::Arc;
+
+#[allow(clippy::result_large_err)]
+async fn auditor(gw: &Gateway, headers: &HeaderMap, change: bool) -> Result<(), Response> {
+    let p = if change {
+        signed_in_to_change(gw, headers).await?
+    } else {
+        signed_in(gw, headers).await?
+    };
+    gw.require(&p, Role::Auditor)
+}
+
+/// `GET /api/v1/audit/status`
+pub async fn status(State(gw): State<Arc<Gateway>>, headers: HeaderMap) -> Response {
+    if let Err(r) = auditor(&gw, &headers, false).await {
+        return r;
+    }
+    let tip = gw.store.chain_tip().await;
+    let checkpoints = gw.store.checkpoints().await;
+    match (tip, checkpoints) {
+        (Ok((events, head)), Ok(cps)) => Json(json!({
+            "events": events,
+            "chain_head": head,
+            "checkpoints": cps.len(),
+            "checkpoint": cps.last().map(|c| json!({
+                "tree_size": c.tree_size, "root": c.root_hash, "at": c.at, "public_key": c.public_key,
+            })),
+            "public_key": gatehouse_audit::public_key_hex(&gw.signing_key),
+            "checkpoint_every_secs": gw.config.audit.checkpoint_secs,
+        }))
+        .into_response(),
+        (Err(e), _) | (_, Err(e)) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
+}
+
+/// `POST /api/v1/audit/verify`: checks every link and every checkpoint signature now.
+pub async fn verify(State(gw): State<Arc<Gateway>>, headers: HeaderMap) -> Response {
+    if let Err(r) = auditor(&gw, &headers, true).await {
+        return r;
+    }
+    let key = gatehouse_audit::public_key_hex(&gw.signing_key);
+    let checkpoints = gw.store.checkpoints().await.map(|c| c.len()).unwrap_or(0);
+    match gw.store.verify_log(Some(&key)).await {
+        Ok(LogReport::Intact { events, head, .. }) => Json(json!({
+            "ok": true, "events": events, "chain_head": head, "checkpoints": checkpoints, "problems": [],
+        }))
+        .into_response(),
+        Ok(LogReport::Broken { reason, .. }) => Json(json!({
+            "ok": false, "checkpoints": checkpoints, "problems": [reason],
+        }))
+        .into_response(),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
+}
+
+/// `?since=2026-11-01&until=2026-11-30`
+#[derive(Deserialize)]
+pub struct EvidenceQuery {
+    since: String,
+    until: String,
+}
+
+/// `GET /api/v1/evidence`: the evidence bundle of the period, as a `.tar.gz`.
+pub async fn evidence(
+    State(gw): State<Arc<Gateway>>,
+    headers: HeaderMap,
+    Query(q): Query<EvidenceQuery>,
+) -> Response {
+    if let Err(r) = auditor(&gw, &headers, false).await {
+        return r;
+    }
+    let exit = |e: EvidenceError| match e {
+        EvidenceError::Invalid(m) => error(StatusCode::BAD_REQUEST, m),
+        EvidenceError::Failed(m) => error(StatusCode::INTERNAL_SERVER_ERROR, m),
+    };
+    let (from, to) = match crate::evidence::period(&q.since, &q.until) {
+        Ok(p) => p,
+        Err(e) => return exit(e),
+    };
+    let dir = match tempfile::tempdir() {
+        Ok(d) => d,
+        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    };
+    let name = format!("gatehouse-evidence-{}-{}", &from[..10], &to[..10]);
+    let bundle = dir.path().join(&name);
+    if let Err(e) = std::fs::create_dir(&bundle) {
+        return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string());
+    }
+    if let Err(e) = crate::evidence::write_bundle(&gw.store, &from, &to, &bundle).await {
+        return exit(e);
+    }
+    let packed = tokio::task::spawn_blocking(move || -> std::io::Result<Vec<u8>> {
+        let gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        let mut tar = tar::Builder::new(gz);
+        tar.append_dir_all(&name, &bundle)?;
+        let bytes = tar.into_inner()?.finish()?;
+        drop(dir);
+        Ok(bytes)
+    })
+    .await;
+    match packed {
+        Ok(Ok(bytes)) => {
+            let mut resp = Body::from(bytes).into_response();
+            let h = resp.headers_mut();
+            h.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/gzip"),
+            );
+            if let Ok(v) = HeaderValue::from_str(&format!(
+                "attachment; filename=\"gatehouse-evidence-{}-{}.tar.gz\"",
+                &from[..10],
+                &to[..10]
+            )) {
+                h.insert(header::CONTENT_DISPOSITION, v);
+            }
+            resp
+        }
+        Ok(Err(e)) => error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("packing the bundle failed: {e}"),
+        ),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
+}

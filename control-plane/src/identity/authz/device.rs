@@ -1,0 +1,633 @@
+//! The device authorization grant (RFC 8628), for machines without a browser
+//! (`gatehouse login --device`, a CI runner set up by hand, a server over SSH). The device
+//! asks `POST /oauth/device_authorization` for a device code (which it polls the token
+//! endpoint with) and a short user code (which the person types on another machine at
+//! `/oauth/device`). The verification page then shows the same consent page as the code
+//! flow, with the same protections (unframeable, consent bound to this browser by a
+//! cookie, CSRF-checked forms), and the person signs in through the same login at the
+//! identity provider ([`super::authorize::complete`] finishes both flows).
+//!
+//! User codes are 8 letters from an alphabet without vowels or look-alikes (20^8, about
+//! 2^34.6), stored as digests, valid 10 minutes; each source address gets
+//! `device_flow.max_wrong_codes` wrong tries per 15 minutes.
+
+use super::authorize::valid_resource;
+use super::authorize::{
+    REQUEST_TTL, Target, add_pending, client_identity, consent_cookie, error_page, for_browser,
+    harden,
+};
+use super::clients::lookup;
+use super::token::{TokenForm, client_id, issue};
+use super::{Peer, SCOPE, oauth_error, random_secret, source};
+use crate::gateway::Gateway;
+use crate::identity::signin::{self, LOGIN_COOKIE, cookie, cookie_name, set_cookie};
+use crate::store::authz::{DevicePoll, Grant, NewDeviceCode};
+use aes_gcm::aead::OsRng;
+use aes_gcm::aead::rand_core::RngCore;
+use axum::extract::{Query, State};
+use axum::response::{Html, IntoResponse, Response};
+use http::{HeaderMap, StatusCode, header};
+use serde::Deserialize;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// The token endpoint's grant type for device codes.
+pub const GRANT_TYPE: &str = "urn:ietf:params:oauth:grant-type:device_code";
+
+/// Consonants only (no words, no vowels to make them), none mistaken for another
+/// (RFC 8628 §6.1).
+const ALPHABET: &[u8] = b"BCDFGHJKLMNPQRSTVWXZ";
+const USER_CODE_LEN: usize = 8;
+/// The window of the brute-force guard.
+const WRONG_CODE_WINDOW: Duration = Duration::from_secs(15 * 60);
+/// The cookie carrying the verification form's CSRF token.
+const FORM_COOKIE: &str = "gatehouse-device";
+
+/// A new user code, `XXXX-XXXX`, from the OS's randomness (unbiased).
+pub fn new_user_code() -> String {
+    let mut out = String::with_capacity(USER_CODE_LEN + 1);
+    let mut buf = [0u8; 32];
+    while out.len() < USER_CODE_LEN + 1 {
+        OsRng.fill_bytes(&mut buf);
+        for b in buf {
+            // 240 is the largest multiple of 20 within a byte: no letter is likelier.
+            if b >= 240 || out.len() == USER_CODE_LEN + 1 {
+                continue;
+            }
+            if out.len() == USER_CODE_LEN / 2 {
+                out.push('-');
+            }
+            out.push(ALPHABET[(b % 20) as usize] as char);
+        }
+    }
+    out
+}
+
+/// The code as stored: letters only, upper case; `None` when it cannot be a user code
+/// (people type `abcd efgh`, `ABCD-EFGH`, `abcdefgh`: all the same).
+pub fn normalize_user_code(typed: &str) -> Option<String> {
+    let code: String = typed
+        .chars()
+        .filter(|c| !matches!(c, '-' | ' ' | '\t'))
+        .map(|c| c.to_ascii_uppercase())
+        .collect();
+    (code.len() == USER_CODE_LEN && code.bytes().all(|b| ALPHABET.contains(&b))).then_some(code)
+}
+
+/// Wrong user codes per source address within [`WRONG_CODE_WINDOW`].
+pub struct WrongCodes {
+    max: u32,
+    seen: Mutex<HashMap<String, (u32, Instant)>>,
+}
+
+impl WrongCodes {
+    /// A guard allowing `max` wrong codes per address and window.
+    pub fn new(max: u32) -> WrongCodes {
+        WrongCodes {
+            max: max.max(1),
+            seen: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Whether `source` used up its tries.
+    pub fn blocked(&self, source: &str) -> bool {
+        self.seen
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(source)
+            .is_some_and(|(n, since)| *n >= self.max && since.elapsed() < WRONG_CODE_WINDOW)
+    }
+
+    /// Counts a wrong code from `source`; returns the tries it has left.
+    pub fn wrong(&self, source: &str) -> u32 {
+        let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        if seen.len() > 10_000 {
+            seen.retain(|_, (_, since)| since.elapsed() < WRONG_CODE_WINDOW);
+        }
+        let entry = seen
+            .entry(source.to_string())
+            .or_insert((0, Instant::now()));
+        if entry.1.elapsed() >= WRONG_CODE_WINDOW {
+            *entry = (0, Instant::now());
+        }
+        entry.0 += 1;
+        self.max.saturating_sub(entry.0)
+    }
+}
+
+/// The device's request.
+#[derive(Debug, Deserialize)]
+pub struct DeviceAuthorizationForm {
+    client_id: Option<String>,
+    scope: Option<String>,
+    resource: Option<String>,
+}
+
+/// `POST /oauth/device_authorization` (RFC 8628 §3.1).
+pub async fn device_authorization(
+    State(gw): State<Arc<Gateway>>,
+    peer: Peer,
+    axum::Form(form): axum::Form<DeviceAuthorizationForm>,
+) -> Response {
+    let Some(az) = gw.auth_server() else {
+        return super::not_configured();
+    };
+    let src = source(&peer);
+    if az.device_requests.admit(&src) == super::failures::Admit::Suppress {
+        return oauth_error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "temporarily_unavailable",
+            "too many device sign-ins from this address; try again in a minute",
+        );
+    }
+    let Some(client_id) = form.client_id.filter(|c| !c.is_empty()) else {
+        return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "send client_id");
+    };
+    let client = match lookup(&gw, &client_id).await {
+        Ok(c) => c,
+        Err(e) => {
+            gw.auth_failure(
+                &src,
+                serde_json::json!({ "stage": "device_authorization", "client_id": client_id, "reason": e }),
+            )
+            .await;
+            return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", &e);
+        }
+    };
+    if !client.grant_types.iter().any(|g| g == GRANT_TYPE) {
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "unauthorized_client",
+            &format!(
+                "client `{client_id}` did not register the device grant: register it with grant_types including {GRANT_TYPE}"
+            ),
+        );
+    }
+    if let Some(scope) = &form.scope
+        && scope.split_whitespace().any(|s| s != SCOPE)
+    {
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_scope",
+            &format!("the only scope offered is `{SCOPE}`"),
+        );
+    }
+    let Some(resource) = form.resource.filter(|r| valid_resource(&gw, r)) else {
+        let base = gw.config.public_base();
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_target",
+            &format!(
+                "the resource parameter (RFC 8707) must name this gateway: {base}/mcp or {base}/mcp/SERVER"
+            ),
+        );
+    };
+    if gw.relying_party.is_none() && !gw.dev_mode {
+        return oauth_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "temporarily_unavailable",
+            "people's sign-in is not configured: set [oidc] client_id",
+        );
+    }
+    let cfg = &gw.config.device_flow;
+    let device_code = random_secret();
+    let mut user_code = None;
+    for _ in 0..5 {
+        let candidate = new_user_code();
+        let normalized = normalize_user_code(&candidate).unwrap_or_default();
+        match gw
+            .store
+            .create_device_code(&NewDeviceCode {
+                device_code: &device_code,
+                user_code: &normalized,
+                client_id: &client.client_id,
+                resource: &resource,
+                scope: SCOPE,
+                secs: cfg.code_secs,
+                interval: cfg.interval_secs,
+            })
+            .await
+        {
+            Ok(true) => {
+                user_code = Some(candidate);
+                break;
+            }
+            Ok(false) => continue,
+            Err(e) => return oauth_error(StatusCode::INTERNAL_SERVER_ERROR, "server_error", &e.0),
+        }
+    }
+    let Some(user_code) = user_code else {
+        return oauth_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "temporarily_unavailable",
+            "no free user code; try again",
+        );
+    };
+    let _ = gw.store.touch_authz_client(&client.client_id).await;
+    gw.control_event(
+        "device_authorization",
+        serde_json::json!({ "client_id": client.client_id, "client": client.client_name,
+            "resource": resource, "source": src }),
+    )
+    .await;
+    let base = gw.config.public_base();
+    super::token::token_response(serde_json::json!({
+        "device_code": device_code,
+        "user_code": user_code,
+        "verification_uri": format!("{base}/oauth/device"),
+        "verification_uri_complete": format!("{base}/oauth/device?user_code={user_code}"),
+        "expires_in": cfg.code_secs,
+        "interval": cfg.interval_secs,
+    }))
+}
+
+/// A page of the verification flow, hardened like the consent page.
+fn page(status: StatusCode, title: &str, body: &str) -> Response {
+    let mut resp = (
+        status,
+        Html(format!(
+            "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title} · Gatehouse</title>\
+             <style>body{{font-family:system-ui,sans-serif;max-width:34rem;margin:4rem auto;color:#1d2330}}\
+             .box{{border:1px solid #d5dae3;border-radius:8px;padding:1rem 1.2rem}}input{{font:1.4rem monospace;letter-spacing:.15rem;padding:.3rem;width:11rem}}\
+             button{{font:inherit;padding:.45rem 1rem;margin-right:.6rem;cursor:pointer}}</style></head><body>{body}</body></html>",
+            title = signin::escape(title),
+        )),
+    )
+        .into_response();
+    harden(resp.headers_mut());
+    resp
+}
+
+/// The code-entry form (prefilled when the device's link carried the code), with a
+/// fresh CSRF token in a cookie and the form.
+fn entry_form(gw: &Gateway, status: StatusCode, prefill: &str, note: &str) -> Response {
+    let csrf = random_secret();
+    let mut resp = page(
+        status,
+        "Sign in a device",
+        &format!(
+            "<h1>Sign in a device</h1>{note}<p>Enter the code your device shows.</p>\
+             <form method=\"post\" action=\"/oauth/device\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
+             <p><input name=\"user_code\" value=\"{code}\" autocomplete=\"off\" autocapitalize=\"characters\" spellcheck=\"false\" placeholder=\"XXXX-XXXX\"></p>\
+             <button type=\"submit\">Continue</button></form>",
+            code = signin::escape(prefill),
+        ),
+    );
+    resp.headers_mut().append(
+        header::SET_COOKIE,
+        set_cookie(gw, FORM_COOKIE, &csrf, REQUEST_TTL.as_secs()),
+    );
+    resp
+}
+
+/// `?user_code=...` (from `verification_uri_complete`).
+#[derive(Debug, Deserialize)]
+pub struct VerifyQuery {
+    user_code: Option<String>,
+}
+
+/// `GET /oauth/device`: where the person types the code.
+pub async fn verify_page(
+    State(gw): State<Arc<Gateway>>,
+    headers: HeaderMap,
+    Query(q): Query<VerifyQuery>,
+) -> Response {
+    if let Err(refused) = for_browser(&gw, &headers) {
+        return *refused;
+    }
+    let prefill: String = q
+        .user_code
+        .unwrap_or_default()
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+        .take(12)
+        .collect();
+    entry_form(&gw, StatusCode::OK, &prefill, "")
+}
+
+/// The code-entry form.
+#[derive(Debug, Deserialize)]
+pub struct VerifyForm {
+    user_code: String,
+    #[serde(default)]
+    csrf: String,
+}
+
+/// Records a refused code form (`stage: device_verify`) from `src`, with the tries the
+/// address has left when a code was checked.
+async fn verify_refused(gw: &Gateway, src: &str, reason: &str, tries_left: Option<u32>) {
+    let mut detail = serde_json::json!({ "stage": "device_verify", "reason": reason });
+    if let Some(left) = tries_left {
+        detail["tries_left"] = left.into();
+    }
+    gw.auth_failure(src, detail).await;
+}
+
+/// `POST /oauth/device`: the typed code; on a match, the consent page naming the client.
+pub async fn verify(
+    State(gw): State<Arc<Gateway>>,
+    peer: Peer,
+    headers: HeaderMap,
+    axum::Form(form): axum::Form<VerifyForm>,
+) -> Response {
+    let az = match for_browser(&gw, &headers) {
+        Ok(az) => az,
+        Err(refused) => return *refused,
+    };
+    let src = source(&peer);
+    let browser = cookie(&headers, &cookie_name(&gw, FORM_COOKIE));
+    if form.csrf.is_empty() || browser != Some(form.csrf.as_str()) {
+        verify_refused(
+            &gw,
+            &src,
+            "the code form was not sent from this browser's page (CSRF check)",
+            None,
+        )
+        .await;
+        return error_page(
+            StatusCode::BAD_REQUEST,
+            "this form was not sent from the Gatehouse page in this browser; open the address your device shows and type the code there",
+        );
+    }
+    if az.wrong_user_codes.blocked(&src) {
+        verify_refused(
+            &gw,
+            &src,
+            "too many wrong user codes: refused without checking",
+            None,
+        )
+        .await;
+        return page(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too many wrong codes",
+            "<h1>Too many wrong codes</h1><p>Too many wrong codes were typed from this address. Wait 15 minutes, then start again on your device.</p>",
+        );
+    }
+    let found = match normalize_user_code(&form.user_code) {
+        Some(code) => match gw.store.pending_device_request(&code).await {
+            Ok(r) => r,
+            Err(e) => return error_page(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+        },
+        None => None,
+    };
+    let Some(request) = found else {
+        let left = az.wrong_user_codes.wrong(&src);
+        verify_refused(
+            &gw,
+            &src,
+            "unknown, expired or already used user code",
+            Some(left),
+        )
+        .await;
+        return entry_form(
+            &gw,
+            StatusCode::BAD_REQUEST,
+            "",
+            &format!(
+                "<p class=\"error\"><strong>That code is not valid.</strong> It may have expired or been used already: check the code on your device. {left} tries left.</p>"
+            ),
+        );
+    };
+    let client = match lookup(&gw, &request.client_id).await {
+        Ok(c) => c,
+        Err(e) => return error_page(StatusCode::BAD_REQUEST, &e),
+    };
+    let pending = super::authorize::Pending::new(
+        &client,
+        &request.resource,
+        Target::Device {
+            device_code_hash: request.device_code_hash.clone(),
+        },
+    );
+    let (id, secret) = match add_pending(az, pending) {
+        Ok(added) => added,
+        Err(p) => return *p,
+    };
+    let identity = client_identity(&client);
+    let shown = normalize_user_code(&form.user_code)
+        .map(|c| format!("{}-{}", &c[..4], &c[4..]))
+        .unwrap_or_default();
+    let mut resp = page(
+        StatusCode::OK,
+        "Allow this device?",
+        &format!(
+            "<h1>Allow <span class=\"client\">{name}</span> on your device to use Gatehouse as you?</h1><div class=\"box\">{identity}\
+             <p>The device showing the code <strong class=\"user-code\">{code}</strong> will be able to call <code>{resource}</code> \
+             with your identity for up to {mins} minutes at a time, renewing until you sign out.</p></div>\
+             <p><strong>Only allow this if you started the sign-in yourself on a device in front of you.</strong> \
+             If someone sent you this code or link, choose Deny.</p>\
+             <form method=\"post\" action=\"/oauth/authorize/consent\"><input type=\"hidden\" name=\"request\" value=\"{id}\">\
+             <button type=\"submit\" name=\"decision\" value=\"allow\">Allow and sign in</button>\
+             <button type=\"submit\" name=\"decision\" value=\"deny\">Deny</button></form>",
+            name = signin::escape(&client.client_name),
+            code = signin::escape(&shown),
+            resource = signin::escape(&request.resource),
+            mins = gw.config.authz.access_token_secs.div_ceil(60),
+            id = signin::escape(&id),
+        ),
+    );
+    let h = resp.headers_mut();
+    h.append(
+        header::SET_COOKIE,
+        consent_cookie(&gw, &secret, REQUEST_TTL.as_secs()),
+    );
+    h.append(header::SET_COOKIE, set_cookie(&gw, FORM_COOKIE, "", 0));
+    resp
+}
+
+/// The person chose Deny on the device's consent page.
+pub(super) async fn denied(gw: &Gateway, device_code_hash: &str) -> Response {
+    if let Err(e) = gw.store.decide_device_request(device_code_hash, None).await {
+        return error_page(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string());
+    }
+    let mut resp = page(
+        StatusCode::OK,
+        "Denied",
+        "<h1>Denied</h1><p>The device gets no access. You can close this page.</p>",
+    );
+    resp.headers_mut()
+        .append(header::SET_COOKIE, consent_cookie(gw, "", 0));
+    resp
+}
+
+/// The person consented and signed in: the device's next poll gets tokens for `grant`.
+pub(super) async fn approved(
+    gw: &Gateway,
+    device_code_hash: &str,
+    grant: &Grant,
+    client_name: &str,
+    src: &str,
+) -> Response {
+    match gw
+        .store
+        .decide_device_request(device_code_hash, Some(&grant.id))
+        .await
+    {
+        Ok(true) => {}
+        Ok(false) => {
+            gw.revoke_grant(&grant.id, "device code expired or decided before", src)
+                .await;
+            return error_page(
+                StatusCode::BAD_REQUEST,
+                "this code expired or was already used while you signed in; start again on your device",
+            );
+        }
+        Err(e) => return error_page(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+    }
+    gw.control_event(
+        "signin",
+        serde_json::json!({ "user": grant.principal.user, "groups": grant.principal.groups, "via": "oidc",
+            "flow": "device", "client": client_name, "client_id": grant.client_id,
+            "resource": grant.resource, "source": src }),
+    )
+    .await;
+    let mut resp = page(
+        StatusCode::OK,
+        "Device signed in",
+        &format!(
+            "<h1>Your device is signed in</h1><p>Signed in as <strong>{}</strong>. Return to your device; you can close this page.</p>",
+            signin::escape(&grant.principal.user)
+        ),
+    );
+    let h = resp.headers_mut();
+    h.append(header::SET_COOKIE, set_cookie(gw, LOGIN_COOKIE, "", 0));
+    h.append(header::SET_COOKIE, consent_cookie(gw, "", 0));
+    resp
+}
+
+async fn fail(gw: &Gateway, src: &str, client: &str, error: &str, why: &str) -> Response {
+    gw.auth_failure(
+        src,
+        serde_json::json!({ "stage": "token", "grant_type": GRANT_TYPE, "client_id": client, "error": error, "reason": why }),
+    )
+    .await;
+    oauth_error(StatusCode::BAD_REQUEST, error, why)
+}
+
+/// The token endpoint's answer to a device's poll (RFC 8628 §3.4, §3.5).
+pub async fn token(gw: &Gateway, form: &TokenForm, headers: &HeaderMap, src: &str) -> Response {
+    let client = client_id(form, headers).unwrap_or_default();
+    let Some(device_code) = form.device_code.as_deref().filter(|c| !c.is_empty()) else {
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "send device_code",
+        );
+    };
+    let poll = match gw.store.poll_device_code(device_code, &client).await {
+        Ok(p) => p,
+        Err(e) => return oauth_error(StatusCode::INTERNAL_SERVER_ERROR, "server_error", &e.0),
+    };
+    match poll {
+        DevicePoll::Pending => oauth_error(
+            StatusCode::BAD_REQUEST,
+            "authorization_pending",
+            "the person has not approved the sign-in yet; keep polling",
+        ),
+        DevicePoll::SlowDown(interval) => oauth_error(
+            StatusCode::BAD_REQUEST,
+            "slow_down",
+            &format!("polling too fast: wait at least {interval} s between polls"),
+        ),
+        DevicePoll::Denied => {
+            fail(
+                gw,
+                src,
+                &client,
+                "access_denied",
+                "the person denied the sign-in",
+            )
+            .await
+        }
+        DevicePoll::Expired => {
+            fail(
+                gw,
+                src,
+                &client,
+                "expired_token",
+                "the device code expired before the sign-in was approved; start again",
+            )
+            .await
+        }
+        DevicePoll::Unknown => {
+            fail(
+                gw,
+                src,
+                &client,
+                "invalid_grant",
+                "the device code is unknown",
+            )
+            .await
+        }
+        DevicePoll::OtherClient => {
+            fail(
+                gw,
+                src,
+                &client,
+                "invalid_grant",
+                "the device code was issued to another client",
+            )
+            .await
+        }
+        DevicePoll::Replayed(grant) => {
+            gw.revoke_grant(&grant, "device code redeemed twice", src)
+                .await;
+            fail(
+                gw,
+                src,
+                &client,
+                "invalid_grant",
+                "the device code was already redeemed: the sign-in it made is revoked",
+            )
+            .await
+        }
+        DevicePoll::Approved(grant_id) => match gw.store.grant(&grant_id).await {
+            Ok(Some(g)) if !g.revoked => issue(gw, &g, src, "token_issued").await,
+            Ok(_) => fail(gw, src, &client, "invalid_grant", "the sign-in was revoked").await,
+            Err(e) => oauth_error(StatusCode::INTERNAL_SERVER_ERROR, "server_error", &e.0),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_codes_are_short_unambiguous_and_typed_loosely() {
+        let mut seen = std::collections::HashSet::new();
+        for _ in 0..200 {
+            let c = new_user_code();
+            assert_eq!(c.len(), 9, "{c}");
+            assert_eq!(&c[4..5], "-");
+            let n = normalize_user_code(&c).unwrap();
+            assert_eq!(normalize_user_code(&n.to_lowercase()), Some(n.clone()));
+            assert_eq!(
+                normalize_user_code(&format!("{} {}", &n[..4], &n[4..])),
+                Some(n.clone())
+            );
+            seen.insert(n);
+        }
+        assert!(seen.len() > 190, "codes repeat too often");
+        assert_eq!(
+            normalize_user_code("ABCD-EFGH"),
+            None,
+            "vowels are never used"
+        );
+        assert_eq!(normalize_user_code("BCDF-GHJ"), None);
+        assert_eq!(normalize_user_code("BCDF-GHJK0"), None);
+    }
+
+    #[test]
+    fn wrong_codes_are_limited_per_address() {
+        let g = WrongCodes::new(3);
+        assert!(!g.blocked("a"));
+        assert_eq!(g.wrong("a"), 2);
+        assert_eq!(g.wrong("a"), 1);
+        assert!(!g.blocked("a"));
+        assert_eq!(g.wrong("a"), 0);
+        assert!(g.blocked("a"));
+        assert!(!g.blocked("b"), "other addresses keep their tries");
+    }
+}

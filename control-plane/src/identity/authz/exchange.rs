@@ -1,0 +1,162 @@
+//! CI pipelines without a static key: token exchange (RFC 8693). A pipeline presents the
+//! JWT its CI system gives it (GitHub Actions, GitLab, ... any OIDC issuer an admin lists
+//! in `[[authz.trusted_issuers]]`, with the audience it must carry and the claims it must
+//! have) and gets a short-lived Gatehouse access token for one resource, as the workload
+//! the rules name. No refresh token: the pipeline exchanges again.
+
+use super::super::oidc::JwtVerifier;
+use super::token::{TokenForm, access_token, token_response};
+use super::{oauth_error, random_secret};
+use crate::config::{OidcConfig, TrustedIssuer};
+use crate::gateway::Gateway;
+use crate::store::authz::Grant;
+use axum::response::Response;
+use base64::Engine;
+use http::StatusCode;
+
+/// The token-exchange grant type.
+pub const GRANT_TYPE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
+const JWT_TYPES: [&str; 3] = [
+    "urn:ietf:params:oauth:token-type:jwt",
+    "urn:ietf:params:oauth:token-type:id_token",
+    "urn:ietf:params:oauth:token-type:access_token",
+];
+
+/// The trusted issuers, each with its key cache.
+pub struct Exchange {
+    issuers: Vec<(TrustedIssuer, JwtVerifier)>,
+}
+
+impl Exchange {
+    /// Verifiers for the configured issuers (keys fetched on first use).
+    pub fn new(trusted: &[TrustedIssuer]) -> Exchange {
+        Exchange {
+            issuers: trusted
+                .iter()
+                .map(|t| {
+                    let cfg = OidcConfig {
+                        issuer: t.issuer.clone(),
+                        audiences: Vec::new(),
+                        user_claim: t.user_claim.clone(),
+                        groups_claim: "groups".into(),
+                        required_scopes: Vec::new(),
+                        group_map: Default::default(),
+                        client_id: None,
+                        client_secret: None,
+                        signin_scopes: Vec::new(),
+                        browser_session_hours: 1,
+                    };
+                    (t.clone(), JwtVerifier::new(cfg))
+                })
+                .collect(),
+        }
+    }
+}
+
+/// The unverified `iss` of a JWT, to pick the verifier (which then checks everything).
+fn claimed_issuer(token: &str) -> Option<String> {
+    let payload = token.split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .ok()?;
+    let v: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    v["iss"].as_str().map(String::from)
+}
+
+/// The token-exchange grant.
+pub async fn exchange(gw: &Gateway, form: &TokenForm, src: &str) -> Response {
+    let Some(az) = gw.auth_server() else {
+        return super::not_configured();
+    };
+    let refuse = |why: String| async move {
+        gw.auth_failure(
+            src,
+            serde_json::json!({ "stage": "token", "grant_type": "token-exchange", "reason": why }),
+        )
+        .await;
+        oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", &why)
+    };
+    let Some(subject) = form.subject_token.as_deref() else {
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "send subject_token (your CI system's OIDC token)",
+        );
+    };
+    if !form
+        .subject_token_type
+        .as_deref()
+        .is_some_and(|t| JWT_TYPES.contains(&t))
+    {
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "subject_token_type must be urn:ietf:params:oauth:token-type:jwt",
+        );
+    }
+    let Some(resource) = form
+        .resource
+        .clone()
+        .filter(|r| super::authorize::valid_resource(gw, r))
+    else {
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_target",
+            &format!(
+                "resource must name this gateway: {}/mcp or {}/mcp/SERVER",
+                gw.config.public_base(),
+                gw.config.public_base()
+            ),
+        );
+    };
+    let iss = claimed_issuer(subject).unwrap_or_default();
+    let Some((rules, verifier)) = az.exchange.issuers.iter().find(|(t, _)| t.issuer == iss) else {
+        return refuse(format!("issuer `{iss}` is not trusted for token exchange")).await;
+    };
+    let claims = match verifier
+        .verify_claims(subject, std::slice::from_ref(&rules.audience))
+        .await
+    {
+        Ok(c) => c,
+        Err(r) => return refuse(r.reason).await,
+    };
+    for (claim, want) in &rules.require {
+        let got = claims[claim.as_str()].as_str().unwrap_or("");
+        if got != want {
+            return refuse(format!(
+                "claim `{claim}` is `{got}`, not `{want}` as the trust rule for {iss} requires"
+            ))
+            .await;
+        }
+    }
+    let Some(name) = claims[rules.user_claim.as_str()].as_str() else {
+        return refuse(format!("the token has no `{}` claim", rules.user_claim)).await;
+    };
+    let grant = Grant {
+        id: random_secret(),
+        client_id: format!("token-exchange:{iss}"),
+        principal: super::super::auth::Principal {
+            user: format!("{}{name}", rules.user_prefix),
+            groups: rules.groups.clone(),
+        },
+        resource,
+        scope: super::SCOPE.into(),
+        revoked: false,
+    };
+    if let Err(e) = gw.store.create_grant(&grant).await {
+        return oauth_error(StatusCode::INTERNAL_SERVER_ERROR, "server_error", &e.0);
+    }
+    gw.control_event(
+        "token_exchanged",
+        serde_json::json!({ "user": grant.principal.user, "groups": grant.principal.groups,
+            "issuer": iss, "grant": grant.id, "resource": grant.resource, "source": src }),
+    )
+    .await;
+    token_response(serde_json::json!({
+        "access_token": access_token(gw, az, &grant),
+        "issued_token_type": "urn:ietf:params:oauth:token-type:access_token",
+        "token_type": "Bearer",
+        "expires_in": gw.config.authz.access_token_secs,
+        "scope": grant.scope,
+    }))
+}

@@ -1,0 +1,469 @@
+//! `/oauth/token` and `/oauth/revoke`. A code is spent on first presentation whatever
+//! happens next; presenting it again revokes the grant it made (RFC 6749 §4.1.2), as does
+//! presenting a refresh token that was already rotated (OAuth 2.1 reuse detection).
+//! Every refresh re-reads the grant, so a signed-out or revoked grant cannot refresh.
+
+use super::tokens::AccessClaims;
+use super::{cors, oauth_error, random_secret, source};
+use crate::gateway::Gateway;
+use crate::identity::signin::oidc_rp::SigninError;
+use crate::store::authz::{Grant, Redeemed};
+use axum::Json;
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use http::{HeaderMap, HeaderValue, StatusCode, header};
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use std::sync::Arc;
+
+/// The form of a token request (every grant type's fields).
+#[derive(Debug, Default, Deserialize)]
+pub struct TokenForm {
+    /// The grant type.
+    pub grant_type: Option<String>,
+    /// The authorization code.
+    pub code: Option<String>,
+    /// The redirect URI of the authorization request.
+    pub redirect_uri: Option<String>,
+    /// The public client's id.
+    pub client_id: Option<String>,
+    /// The PKCE verifier.
+    pub code_verifier: Option<String>,
+    /// The refresh token.
+    pub refresh_token: Option<String>,
+    /// The resource (RFC 8707).
+    pub resource: Option<String>,
+    /// Token exchange (RFC 8693).
+    pub subject_token: Option<String>,
+    /// Token exchange: the subject token's type.
+    pub subject_token_type: Option<String>,
+    /// The device code (RFC 8628).
+    pub device_code: Option<String>,
+}
+
+/// The S256 challenge of a PKCE verifier (RFC 7636).
+pub fn s256(verifier: &str) -> String {
+    URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
+}
+
+/// The client id of a public client: the form's, or Basic auth's user name.
+pub(super) fn client_id(form: &TokenForm, headers: &HeaderMap) -> Option<String> {
+    if let Some(c) = &form.client_id {
+        return Some(c.clone());
+    }
+    let basic = headers
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Basic ")?;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(basic.trim())
+        .ok()?;
+    let text = String::from_utf8(decoded).ok()?;
+    let user = text.split(':').next()?;
+    Some(url_decode(user).unwrap_or_else(|| user.to_string()))
+}
+
+fn url_decode(s: &str) -> Option<String> {
+    reqwest::Url::parse(&format!("http://x/?v={s}"))
+        .ok()?
+        .query_pairs()
+        .next()
+        .map(|(_, v)| v.into_owned())
+}
+
+/// `POST /oauth/token`
+pub async fn token(
+    State(gw): State<Arc<Gateway>>,
+    peer: super::Peer,
+    headers: HeaderMap,
+    axum::Form(form): axum::Form<TokenForm>,
+) -> Response {
+    if gw.auth_server().is_none() {
+        return super::not_configured();
+    }
+    let src = source(&peer);
+    match form.grant_type.as_deref() {
+        Some("authorization_code") => authorization_code(&gw, &form, &headers, &src).await,
+        Some("refresh_token") => refresh(&gw, &form, &headers, &src).await,
+        Some(super::exchange::GRANT_TYPE) => super::exchange::exchange(&gw, &form, &src).await,
+        Some(super::device::GRANT_TYPE) => super::device::token(&gw, &form, &headers, &src).await,
+        other => oauth_error(
+            StatusCode::BAD_REQUEST,
+            "unsupported_grant_type",
+            &format!(
+                "grant_type `{}` is not supported; use authorization_code, refresh_token or {}",
+                other.unwrap_or(""),
+                super::device::GRANT_TYPE
+            ),
+        ),
+    }
+}
+
+async fn refuse(gw: &Gateway, src: &str, grant_type: &str, client: &str, why: &str) -> Response {
+    gw.auth_failure(
+        src,
+        serde_json::json!({ "stage": "token", "grant_type": grant_type, "client_id": client, "reason": why }),
+    )
+    .await;
+    oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", why)
+}
+
+async fn authorization_code(
+    gw: &Gateway,
+    form: &TokenForm,
+    headers: &HeaderMap,
+    src: &str,
+) -> Response {
+    let client = client_id(form, headers).unwrap_or_default();
+    let (Some(code), Some(verifier)) = (&form.code, &form.code_verifier) else {
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "send code and code_verifier (PKCE)",
+        );
+    };
+    let c = match gw.store.redeem_code(code).await {
+        Ok(Redeemed::Fresh(c)) => c,
+        Ok(Redeemed::Replayed(grant)) => {
+            gw.revoke_grant(&grant, "authorization code replayed", src)
+                .await;
+            return refuse(
+                gw,
+                src,
+                "authorization_code",
+                &client,
+                "the authorization code was already used: the sign-in it made is revoked",
+            )
+            .await;
+        }
+        Ok(Redeemed::Unknown) => {
+            return refuse(
+                gw,
+                src,
+                "authorization_code",
+                &client,
+                "the authorization code is unknown or expired",
+            )
+            .await;
+        }
+        Err(e) => return oauth_error(StatusCode::INTERNAL_SERVER_ERROR, "server_error", &e.0),
+    };
+    if c.client_id != client {
+        return refuse(
+            gw,
+            src,
+            "authorization_code",
+            &client,
+            "the code was issued to another client",
+        )
+        .await;
+    }
+    if form.redirect_uri.as_deref() != Some(c.redirect_uri.as_str()) {
+        return refuse(
+            gw,
+            src,
+            "authorization_code",
+            &client,
+            "redirect_uri differs from the authorization request's",
+        )
+        .await;
+    }
+    if s256(verifier) != c.code_challenge {
+        gw.revoke_grant(&c.grant_id, "PKCE verifier mismatch", src)
+            .await;
+        return refuse(
+            gw,
+            src,
+            "authorization_code",
+            &client,
+            "the PKCE code_verifier does not match the code_challenge",
+        )
+        .await;
+    }
+    let grant = match gw.store.grant(&c.grant_id).await {
+        Ok(Some(g)) if !g.revoked => g,
+        Ok(_) => {
+            return refuse(
+                gw,
+                src,
+                "authorization_code",
+                &client,
+                "the sign-in was revoked",
+            )
+            .await;
+        }
+        Err(e) => return oauth_error(StatusCode::INTERNAL_SERVER_ERROR, "server_error", &e.0),
+    };
+    if form
+        .resource
+        .as_deref()
+        .is_some_and(|r| r != grant.resource)
+    {
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_target",
+            "resource differs from the authorization request's",
+        );
+    }
+    issue(gw, &grant, src, "token_issued").await
+}
+
+async fn refresh(gw: &Gateway, form: &TokenForm, headers: &HeaderMap, src: &str) -> Response {
+    let client = client_id(form, headers).unwrap_or_default();
+    let Some(token) = &form.refresh_token else {
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "send refresh_token",
+        );
+    };
+    let (grant_id, issued_to) = match gw.store.rotate_refresh_token(token).await {
+        Ok(Redeemed::Fresh(x)) => x,
+        Ok(Redeemed::Replayed(grant)) => {
+            gw.revoke_grant(&grant, "refresh token reused", src).await;
+            return refuse(
+                gw,
+                src,
+                "refresh_token",
+                &client,
+                "the refresh token was already used: the sign-in it belongs to is revoked; sign in again",
+            )
+            .await;
+        }
+        Ok(Redeemed::Unknown) => {
+            return refuse(
+                gw,
+                src,
+                "refresh_token",
+                &client,
+                "the refresh token is unknown or expired; sign in again",
+            )
+            .await;
+        }
+        Err(e) => return oauth_error(StatusCode::INTERNAL_SERVER_ERROR, "server_error", &e.0),
+    };
+    if !client.is_empty() && client != issued_to {
+        return refuse(
+            gw,
+            src,
+            "refresh_token",
+            &client,
+            "the refresh token was issued to another client",
+        )
+        .await;
+    }
+    let mut grant = match gw.store.grant(&grant_id).await {
+        Ok(Some(g)) if !g.revoked => g,
+        Ok(_) => {
+            return refuse(
+                gw,
+                src,
+                "refresh_token",
+                &client,
+                "the sign-in was revoked or signed out; sign in again",
+            )
+            .await;
+        }
+        Err(e) => return oauth_error(StatusCode::INTERNAL_SERVER_ERROR, "server_error", &e.0),
+    };
+    if form
+        .resource
+        .as_deref()
+        .is_some_and(|r| r != grant.resource)
+    {
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_target",
+            "resource differs from the sign-in's",
+        );
+    }
+
+    match recheck_person(gw, &mut grant).await {
+        Ok(()) => {}
+        Err(Recheck::Refused(why)) => {
+            gw.revoke_grant(&grant.id, &why, src).await;
+            return refuse(gw, src, "refresh_token", &client, &why).await;
+        }
+        // No token without the provider's word, but the sign-in survives an outage:
+        // the refresh token stays usable for a retry.
+        Err(Recheck::Unavailable(why)) => {
+            if let Err(e) = gw.store.restore_refresh_token(token).await {
+                tracing::error!(error = %e, "could not restore a refresh token after an identity provider outage");
+            }
+            return oauth_error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "temporarily_unavailable",
+                &why,
+            );
+        }
+    }
+    issue(gw, &grant, src, "token_refreshed").await
+}
+
+/// Why a refresh's re-check of the person failed.
+enum Recheck {
+    /// The provider said no: the grant ends.
+    Refused(String),
+    /// The provider could not be asked: no token now, the grant stays.
+    Unavailable(String),
+}
+
+/// Asks the identity provider about the grant's person again (when the sign-in left a
+/// provider refresh token): refused there means refused here; new groups are taken.
+async fn recheck_person(gw: &Gateway, grant: &mut Grant) -> Result<(), Recheck> {
+    let (Some(rp), Ok(Some(sealed))) = (
+        gw.relying_party.as_ref(),
+        gw.store.grant_idp_refresh(&grant.id).await,
+    ) else {
+        return Ok(());
+    };
+    let opened = match gw.auth_server().and_then(|az| az.cipher.as_ref()) {
+        Some(c) => c.open(&grant.id, &sealed),
+        None => Err(
+            "the identity provider's refresh token kept for this sign-in cannot be decrypted: no [authz_store] encryption_key is configured; sign in again"
+                .to_string(),
+        ),
+    };
+    let idp_refresh = opened.map_err(Recheck::Refused)?;
+    let (now, rotated) = match rp.recheck(&idp_refresh).await {
+        Ok(x) => x,
+        Err(SigninError::Provider(e)) => {
+            return Err(Recheck::Unavailable(format!(
+                "the identity provider cannot be asked about {} right now ({e}); try again shortly",
+                grant.principal.user
+            )));
+        }
+        Err(e) => {
+            return Err(Recheck::Refused(format!(
+                "the identity provider no longer signs {} in: {e}",
+                grant.principal.user
+            )));
+        }
+    };
+    if let Some(r) = rotated {
+        let _ = super::authorize::keep_idp_refresh(gw, &grant.id, Some(&r)).await;
+    }
+    if let Some(p) = now {
+        if p.user != grant.principal.user {
+            return Err(Recheck::Refused(
+                "the identity provider names another person for this sign-in".into(),
+            ));
+        }
+        if p.groups != grant.principal.groups {
+            let _ = gw.store.set_grant_groups(&grant.id, &p.groups).await;
+            grant.principal.groups = p.groups;
+        }
+    }
+    Ok(())
+}
+
+/// A new access token for `grant` and a refresh token.
+pub(super) async fn issue(gw: &Gateway, grant: &Grant, src: &str, event: &str) -> Response {
+    let Some(az) = gw.auth_server() else {
+        return super::not_configured();
+    };
+    let refresh = random_secret();
+    if let Err(e) = gw
+        .store
+        .create_refresh_token(
+            &refresh,
+            &grant.id,
+            &grant.client_id,
+            gw.config.authz.refresh_token_days,
+        )
+        .await
+    {
+        return oauth_error(StatusCode::INTERNAL_SERVER_ERROR, "server_error", &e.0);
+    }
+    let access = access_token(gw, az, grant);
+    let _ = gw.store.touch_authz_client(&grant.client_id).await;
+    gw.control_event(
+        event,
+        serde_json::json!({ "user": grant.principal.user, "groups": grant.principal.groups,
+            "client_id": grant.client_id, "grant": grant.id, "resource": grant.resource, "source": src }),
+    )
+    .await;
+    token_response(serde_json::json!({
+        "access_token": access,
+        "token_type": "Bearer",
+        "expires_in": gw.config.authz.access_token_secs,
+        "refresh_token": refresh,
+        "scope": grant.scope,
+    }))
+}
+
+/// A signed access token for a grant.
+pub fn access_token(gw: &Gateway, az: &super::AuthServer, grant: &Grant) -> String {
+    let now = chrono::Utc::now().timestamp();
+    az.keys.sign(&AccessClaims {
+        iss: az.keys.issuer().to_string(),
+        sub: grant.principal.user.clone(),
+        aud: grant.resource.clone(),
+        exp: now + gw.config.authz.access_token_secs as i64,
+        nbf: now,
+        iat: now,
+        jti: uuid::Uuid::new_v4().simple().to_string(),
+        groups: grant.principal.groups.clone(),
+        client_id: grant.client_id.clone(),
+        sid: grant.id.clone(),
+        scope: grant.scope.clone(),
+    })
+}
+
+/// A token endpoint success: JSON, never cached.
+pub fn token_response(body: serde_json::Value) -> Response {
+    let mut resp = Json(body).into_response();
+    let h = resp.headers_mut();
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    cors(resp)
+}
+
+/// The form of a revocation request (RFC 7009).
+#[derive(Debug, Deserialize)]
+pub struct RevokeForm {
+    token: Option<String>,
+}
+
+/// `POST /oauth/revoke`: a refresh token or one of our access tokens; its whole grant is
+/// revoked (the person signs that client out). Unknown tokens are not an error (RFC 7009).
+pub async fn revoke(
+    State(gw): State<Arc<Gateway>>,
+    peer: super::Peer,
+    axum::Form(form): axum::Form<RevokeForm>,
+) -> Response {
+    let Some(az) = gw.auth_server() else {
+        return super::not_configured();
+    };
+    let Some(token) = form.token.filter(|t| !t.is_empty()) else {
+        return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "send token");
+    };
+    let src = source(&peer);
+    let grant = match gw.store.refresh_token_grant(&token).await {
+        Ok(Some(g)) => Some(g),
+        Ok(None) => {
+            // An access token: any of our audiences, even just expired.
+            let base = gw.config.public_base();
+            let mut audiences = vec![format!("{base}/mcp")];
+            audiences.extend(
+                gw.config
+                    .servers
+                    .iter()
+                    .map(|s| format!("{base}/mcp/{}", s.name)),
+            );
+            az.keys
+                .verify(&token, &audiences, chrono::Utc::now().timestamp())
+                .ok()
+                .map(|c| c.sid)
+        }
+        Err(e) => return oauth_error(StatusCode::INTERNAL_SERVER_ERROR, "server_error", &e.0),
+    };
+    if let Some(g) = grant {
+        gw.revoke_grant(&g, "revoked by the client (RFC 7009)", &src)
+            .await;
+    }
+    cors(StatusCode::OK.into_response())
+}

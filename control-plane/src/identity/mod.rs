@@ -1,0 +1,49 @@
+//! Who is calling: token checking for the MCP path (`auth`, `oidc`), the OAuth
+//! authorization server MCP clients sign in through (`authz`), and browser sign-in for the
+//! dashboard (`signin`).
+
+pub mod auth;
+pub mod authz;
+pub(crate) mod oidc;
+pub mod signin;
+
+use crate::gateway::Gateway;
+use std::sync::Arc;
+
+/// Browser sign-in (`/auth/...`, `/saml/...`, `/api/v1/me`) and the authorization server
+/// MCP clients see (`/oauth/...` and its metadata).
+pub fn routes() -> axum::Router<Arc<Gateway>> {
+    use axum::routing::{get, post};
+    axum::Router::new()
+        .route("/api/v1/me", get(signin::me))
+        .route("/auth/login", get(signin::login))
+        .route("/auth/callback", get(signin::callback))
+        .route("/auth/logout", post(signin::logout))
+        .route("/auth/dev-login", post(signin::dev_login))
+        .route("/saml/metadata", get(signin::saml_metadata))
+        .route("/saml/acs", post(signin::saml_acs))
+        .route(
+            "/.well-known/oauth-authorization-server",
+            get(authz::metadata).options(authz::preflight),
+        )
+        .route(
+            "/.well-known/openid-configuration",
+            get(authz::metadata).options(authz::preflight),
+        )
+        .route("/oauth/jwks", get(authz::jwks).options(authz::preflight))
+        .route(
+            "/oauth/register",
+            post(authz::clients::register).options(authz::preflight),
+        )
+        .route("/oauth/authorize", get(authz::authorize::authorize))
+        .route("/oauth/authorize/consent", post(authz::authorize::consent))
+        .route(
+            "/oauth/token",
+            post(authz::token::token).options(authz::preflight),
+        )
+        .route(
+            "/oauth/revoke",
+            post(authz::token::revoke).options(authz::preflight),
+        )
+        .merge(authz::routes())
+}

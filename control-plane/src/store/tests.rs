@@ -1,0 +1,176 @@
+use super::*;
+use gatehouse_audit::public_key_hex;
+
+async fn temp_store() -> (Store, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("t.db").display());
+    (Store::open(&url).await.unwrap(), dir)
+}
+
+fn event(session: &str, n: usize) -> Event {
+    Event {
+        session_id: session.into(),
+        direction: Direction::ClientToServer,
+        kind: "request".into(),
+        method: Some("tools/call".into()),
+        tool: Some("echo".into()),
+        rpc_id: Some(n.to_string()),
+        payload: format!("{{\"n\":{n}}}"),
+        masked: (n == 0).then(|| "{\"email\":2}".to_string()),
+        decision: None,
+    }
+}
+
+fn session(id: &str) -> NewSession {
+    NewSession {
+        id: id.into(),
+        principal: "alice".into(),
+        groups: vec!["eng".into()],
+        server: "db".into(),
+        era: "legacy".into(),
+        client: None,
+        protocol_version: None,
+    }
+}
+
+#[tokio::test]
+async fn concurrent_writers_all_land_in_order_per_caller() {
+    let (store, _dir) = temp_store().await;
+    store.start_session(session("s1")).await.unwrap();
+    let tasks: Vec<_> = (0..200)
+        .map(|n| {
+            let s = store.clone();
+            tokio::spawn(async move { s.record(vec![event("s1", n)]).await })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap().unwrap();
+    }
+    store.end_session("s1", "client_closed").await.unwrap();
+    let row = store.find_session("s1").await.unwrap().unwrap();
+    assert_eq!(row.message_count, 200);
+    assert_eq!(row.end_reason.as_deref(), Some("client_closed"));
+    assert_eq!(store.session_events("s1").await.unwrap().len(), 200);
+}
+
+#[tokio::test]
+async fn a_failed_write_is_reported_and_the_store_recovers() {
+    let (store, _dir) = temp_store().await;
+    // An event for a session that does not exist violates the foreign key.
+    let err = store.record(vec![event("missing", 1)]).await.unwrap_err();
+    assert!(err.to_string().contains("could not be written"), "{err}");
+    store.start_session(session("s2")).await.unwrap();
+    store.record(vec![event("s2", 1)]).await.unwrap();
+    assert_eq!(store.session_events("s2").await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn recorded_events_cannot_be_changed() {
+    let (store, _dir) = temp_store().await;
+    store.start_session(session("s3")).await.unwrap();
+    store.record(vec![event("s3", 1)]).await.unwrap();
+    let e = sqlx::query("UPDATE audit_events SET payload = '{}'")
+        .execute(store.pool())
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("append-only"));
+    assert!(
+        sqlx::query("DELETE FROM audit_events")
+            .execute(store.pool())
+            .await
+            .is_err()
+    );
+}
+
+#[tokio::test]
+async fn the_chain_verifies_and_finds_a_changed_event() {
+    let (store, _dir) = temp_store().await;
+    store.start_session(session("c1")).await.unwrap();
+    for n in 0..20 {
+        store
+            .record(vec![event("c1", n), event("c1", n + 100)])
+            .await
+            .unwrap();
+    }
+    store.end_session("c1", "done").await.unwrap();
+    match store.verify_chain().await.unwrap() {
+        ChainReport::Intact { events, .. } => assert_eq!(events, 40),
+        broken => panic!("{broken:?}"),
+    }
+    // Someone with write access to the file drops the guard and edits a payload.
+    sqlx::query("DROP TRIGGER audit_events_append_only_update")
+        .execute(store.pool())
+        .await
+        .unwrap();
+    sqlx::query("UPDATE audit_events SET payload = '{\"n\":-1}' WHERE seq = 17")
+        .execute(store.pool())
+        .await
+        .unwrap();
+    match store.verify_chain().await.unwrap() {
+        ChainReport::Broken { events, reason } => {
+            assert_eq!(events, 16);
+            assert!(reason.contains("#17 was changed"), "{reason}");
+        }
+        intact => panic!("tampering went unnoticed: {intact:?}"),
+    }
+}
+
+#[tokio::test]
+async fn checkpoints_catch_a_truncated_or_rewritten_tail() {
+    let (store, _dir) = temp_store().await;
+    let key = gatehouse_audit::signing_key_from_hex(&"42".repeat(32)).unwrap();
+    store.start_session(session("k1")).await.unwrap();
+    for n in 0..10 {
+        store.record(vec![event("k1", n)]).await.unwrap();
+    }
+    let head = store.write_checkpoint(&key).await.unwrap().unwrap();
+    assert_eq!(head.tree_size, 10);
+    assert!(
+        store.write_checkpoint(&key).await.unwrap().is_none(),
+        "nothing new to sign"
+    );
+    let public = public_key_hex(&key);
+    assert!(matches!(
+        store.verify_log(Some(&public)).await.unwrap(),
+        ChainReport::Intact { checkpoints: 1, .. }
+    ));
+    let other = public_key_hex(&gatehouse_audit::signing_key_from_hex(&"43".repeat(32)).unwrap());
+    assert!(matches!(
+        store.verify_log(Some(&other)).await.unwrap(),
+        ChainReport::Broken { .. }
+    ));
+
+    // Cutting the last events keeps the chain itself consistent; the checkpoint catches it.
+    sqlx::query("DROP TRIGGER audit_events_append_only_delete")
+        .execute(store.pool())
+        .await
+        .unwrap();
+    sqlx::query("DELETE FROM audit_events WHERE seq > 7")
+        .execute(store.pool())
+        .await
+        .unwrap();
+    match store.verify_chain().await.unwrap() {
+        ChainReport::Broken { reason, .. } => {
+            assert!(reason.contains("truncated tail"), "{reason}")
+        }
+        intact => panic!("truncation went unnoticed: {intact:?}"),
+    }
+}
+
+#[tokio::test]
+async fn in_memory_databases_are_refused() {
+    let err = Store::open("sqlite::memory:").await.err().unwrap();
+    assert!(err.to_string().contains("lose every record"), "{err}");
+}
+
+#[tokio::test]
+async fn find_by_unique_prefix() {
+    let (store, _dir) = temp_store().await;
+    store.start_session(session("abc123")).await.unwrap();
+    store.start_session(session("abd456")).await.unwrap();
+    assert_eq!(
+        store.find_session("abc").await.unwrap().unwrap().id,
+        "abc123"
+    );
+    assert!(store.find_session("ab").await.unwrap().is_none());
+}
