@@ -103,7 +103,7 @@ pub(crate) fn timed_out(id: Option<&Id>, server: &str, method: &str, after: Dura
         codes::UPSTREAM_ERROR,
         format!(
             "server `{server}` did not answer `{method}` within {} s (limits.request_timeout_secs); the request was cancelled upstream",
-            after.as_secs()
+            after.as_secs_f64()
         ),
         None,
     )

@@ -31,7 +31,7 @@ pub struct Held<'a> {
     /// The call's arguments, masked, for approvers.
     pub arguments: Masked<Value>,
     /// The record of the decision that held it.
-    pub decision: &'a Value,
+    pub decision: Option<&'a Value>,
 }
 
 /// How a hold ended.

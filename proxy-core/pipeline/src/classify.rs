@@ -21,8 +21,11 @@ const RULE_CHECKED: [&str; 4] = [
 pub enum Scope {
     /// Decided rule by rule on its target and arguments.
     Rule,
-    /// Only needs the person to be allowed on the server (`initialize`, lists, pings).
+    /// Only needs the person to be allowed on the server (lists, pings).
     Server,
+    /// Opens a session (`initialize`): the host admits the person before the session
+    /// exists, so it is not decided again.
+    Session,
 }
 
 /// One classified client message.
@@ -86,6 +89,8 @@ pub fn classify(msg: &Message) -> Call {
         arguments: mcp::arguments(msg).cloned().unwrap_or(Value::Null),
         scope: if RULE_CHECKED.contains(&method.as_str()) {
             Scope::Rule
+        } else if method == "initialize" {
+            Scope::Session
         } else {
             Scope::Server
         },

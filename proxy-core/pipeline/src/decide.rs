@@ -79,14 +79,15 @@ impl ApprovalTerms {
 pub struct Decision {
     /// What happens.
     pub verdict: Verdict,
-    /// The policy's answer with its version, as recorded with the request.
-    record: Value,
+    /// The policy's answer with its version, as recorded with the request (`None` for a
+    /// request the host admitted itself).
+    record: Option<Value>,
 }
 
 impl Decision {
     /// The record of the decision (JSON), stored with the request.
-    pub fn record(&self) -> &Value {
-        &self.record
+    pub fn record(&self) -> Option<&Value> {
+        self.record.as_ref()
     }
 
     /// The same record, now refused for `reason` (a later check, such as a changed tool,
@@ -107,15 +108,21 @@ pub fn decide(
     server: &str,
     target: &Target,
 ) -> Decision {
+    if target.scope == Scope::Session {
+        return Decision {
+            verdict: Verdict::Allow,
+            record: None,
+        };
+    }
     let Some(p) = policy else {
         return Decision {
             verdict: Verdict::Allow,
-            record: json!({ "effect": "allow", "policy_version": "none" }),
+            record: Some(json!({ "effect": "allow", "policy_version": "none" })),
         };
     };
     let decision = match target.scope {
         Scope::Rule => p.policy.evaluate(&target.policy_request(principal, server)),
-        Scope::Server => gatehouse_policy::Decision {
+        Scope::Server | Scope::Session => gatehouse_policy::Decision {
             effect: match may_connect(Some(p), principal, server) {
                 Ok(()) => Effect::Allow,
                 Err(message) => Effect::Deny { message },
@@ -143,7 +150,10 @@ pub fn decide(
             rule: decision.rule,
         }),
     };
-    Decision { verdict, record }
+    Decision {
+        verdict,
+        record: Some(record),
+    }
 }
 
 /// May this person use this server at all? Checked when a session opens, before any
@@ -210,8 +220,8 @@ rules:
         let gone = Principal::new("ada", Vec::<String>::new());
         let d = decide(Some(&p), &eng, "db", &call("query"));
         assert_eq!(d.verdict, Verdict::Allow);
-        assert_eq!(d.record()["rule"], "eng-query");
-        assert_eq!(d.record()["policy_version"], p.version.as_str());
+        assert_eq!(d.record().unwrap()["rule"], "eng-query");
+        assert_eq!(d.record().unwrap()["policy_version"], p.version.as_str());
         assert!(p.version.starts_with("v3-"));
         let d = decide(Some(&p), &gone, "db", &call("query"));
         assert!(matches!(d.verdict, Verdict::Deny { .. }), "{d:?}");
@@ -248,6 +258,10 @@ rules:
             }
         );
         assert!(may_connect(Some(&p), &dba, "db").is_ok());
+        // Opening a session is the host's admission, not decided (nor recorded) again.
+        let init = target(json!({"jsonrpc":"2.0","id":0,"method":"initialize","params":{}}));
+        let d = decide(Some(&p), &Principal::new("eve", ["sales"]), "db", &init);
+        assert_eq!((&d.verdict, d.record()), (&Verdict::Allow, None));
         assert!(may_connect(None, &dba, "anything").is_ok());
     }
 
@@ -255,7 +269,7 @@ rules:
     fn without_a_policy_everything_passes_and_the_record_says_so() {
         let d = decide(None, &Principal::new("ada", ["eng"]), "db", &call("drop"));
         assert_eq!(d.verdict, Verdict::Allow);
-        assert_eq!(d.record()["policy_version"], "none");
+        assert_eq!(d.record().unwrap()["policy_version"], "none");
         let refused = d.refused("changed".into());
         assert_eq!(
             refused.verdict,
@@ -264,7 +278,7 @@ rules:
             }
         );
         assert_eq!(
-            refused.record()["effect"],
+            refused.record().unwrap()["effect"],
             "allow",
             "the policy's answer stays on record"
         );

@@ -90,7 +90,7 @@ impl Record {
             masked.get().json.clone(),
         );
         r.masked = masked.counts().clone();
-        r.decision = decision.map(|d| d.record().to_string());
+        r.decision = decision.and_then(Decision::record).map(Value::to_string);
         r.about(msg)
     }
 
