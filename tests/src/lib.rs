@@ -19,6 +19,9 @@ use tokio::process::{Child, Command};
 /// The bearer token the test gateway accepts (user `e2e`).
 pub const TOKEN: &str = "e2e-token";
 
+/// A dev token of the same person after leaving the `engineers` group.
+pub const TOKEN_LEFT_ENGINEERS: &str = "e2e-token-left-engineers";
+
 /// The repository root.
 pub fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -383,7 +386,7 @@ impl Gatehouse {
     ) -> Gatehouse {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("no temp dir: {e}"));
         let text = format!(
-            "{extra}\n{servers}\n[dev]\ntokens = [{{ token = \"{TOKEN}\", user = \"e2e\", groups = [\"engineers\"] }}]\n"
+            "{extra}\n{servers}\n[dev]\ntokens = [{{ token = \"{TOKEN}\", user = \"e2e\", groups = [\"engineers\"] }}, {{ token = \"{TOKEN_LEFT_ENGINEERS}\", user = \"e2e\", groups = [] }}]\n"
         );
         let mut config = Config::parse(&text, Path::new("e2e.toml"), std::iter::empty())
             .unwrap_or_else(|e| panic!("{e}"));

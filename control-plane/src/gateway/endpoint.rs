@@ -2,7 +2,7 @@
 //! (end a session) for clients of both protocol eras, after the host check and sign-in.
 use super::session::{GroupKey, Session};
 use super::{
-    Gateway, bridge, ended, guard, json_response, recording, rpc_error, stream, unrecorded,
+    Gateway, bridge, ended, guard, host, json_response, rpc_error, stream, unrecorded,
 };
 use crate::config::ServerConfig;
 use crate::identity::auth::{self, AuthError, Principal};
@@ -353,6 +353,7 @@ pub(super) async fn post_mcp(
     stream::exchange(
         gw.clone(),
         session,
+        &principal,
         msgs,
         rh,
         accepts_sse,
@@ -375,22 +376,33 @@ async fn initialize(
         Err(r) => return r,
     };
     if cfg.era == Era::Current {
-        return initialize_bridged(gw, session, msg, started).await;
+        return initialize_bridged(gw, session, principal, msg, started).await;
     }
     let span = tracing::info_span!("request", session = %session.id, server = %cfg.name, method = "initialize");
-    if let Err(e) = gw
-        .store
-        .record(vec![recording::client_event(&session, &msg)])
+    let host = host::SessionHost {
+        gw: gw.clone(),
+        session: session.clone(),
+    };
+    let upstream = host::SessionUpstream {
+        session: session.clone(),
+        headers: RequestHeaders::default(),
+    };
+    let request = gatehouse_pipeline::Request {
+        received: started,
+        ..gatehouse_pipeline::Request::new(host::rights_of(principal), msg)
+    };
+    let answer = match stream::call_for_answer(&host, &upstream, request)
+        .instrument(span)
         .await
     {
-        let id = session.id.clone();
-        gw.sessions.insert(session, None);
-        gw.end_session(&id, "record_failed").await;
-        return unrecorded(msg.id().cloned(), &e);
-    }
-    let answer = stream::forward_for_answer(gw, &session, msg, &RequestHeaders::default(), started)
-        .instrument(span)
-        .await;
+        Ok(answer) => answer,
+        Err(refused) => {
+            let id = session.id.clone();
+            gw.sessions.insert(session, None);
+            gw.end_session(&id, "record_failed").await;
+            return refused;
+        }
+    };
     let negotiated = answer
         .result_value()
         .and_then(|r| r.get("protocolVersion"))
@@ -428,6 +440,7 @@ async fn initialize(
 async fn initialize_bridged(
     gw: &Arc<Gateway>,
     session: Arc<Session>,
+    principal: &Principal,
     msg: Message,
     started: Instant,
 ) -> Response {
@@ -438,51 +451,63 @@ async fn initialize_bridged(
     };
     let b = bridge::Bridge::from_initialize(&msg);
     let id = msg.id().cloned().unwrap_or(Id::Number("0".into()));
-    let discover = b.discover(id.clone());
-    let note = recording::gateway_event(
+    let note = gatehouse_pipeline::Record::note(
         &session.id,
         "bridged",
         serde_json::json!({ "client": "initialize", "upstream": "server/discover" }),
     );
-    if let Err(e) = gw
-        .store
-        .record(vec![recording::client_event(&session, &msg), note])
-        .await
-    {
+    if let Err(e) = gw.store.record(vec![note]).await {
         fail(session, "record_failed").await;
         return unrecorded(Some(id), &e);
     }
-    let _ = session.bridge.set(b);
+    let _ = session.bridge.set(b.clone());
     session
         .upstream
         .set_protocol_version(mcp::CURRENT_ERA_FIRST);
-    let rh = RequestHeaders {
-        protocol_version: Some(mcp::CURRENT_ERA_FIRST.into()),
-        passthrough: bridge::Bridge::headers(&discover),
+    let host = host::SessionHost {
+        gw: gw.clone(),
+        session: session.clone(),
     };
-    let answer = stream::forward_for_answer(gw, &session, discover, &rh, started).await;
+    let upstream = host::Discover {
+        session: session.clone(),
+        bridge: b,
+    };
+    let rights = host::rights_of(principal);
+    let requested = msg
+        .params()
+        .and_then(|p| p.get("protocolVersion"))
+        .and_then(|v| v.as_str())
+        .map(String::from);
+    let request = gatehouse_pipeline::Request {
+        received: started,
+        ..gatehouse_pipeline::Request::new(rights.clone(), msg)
+    };
+    let answer = match stream::call_for_answer(&host, &upstream, request).await {
+        Ok(answer) => answer,
+        Err(refused) => {
+            fail(session, "record_failed").await;
+            return refused;
+        }
+    };
     let Some(found) = answer.result_value() else {
         let status = gw.failed_handshake(&session.server, &answer);
         fail(session, "initialize_failed").await;
         return json_response(status, answer.to_json());
     };
-    let requested = msg
-        .params()
-        .and_then(|p| p.get("protocolVersion"))
-        .and_then(|v| v.as_str());
-    let result = bridge::initialize_result(requested, found);
+    let result = bridge::initialize_result(requested.as_deref(), found);
     let version = result["protocolVersion"]
         .as_str()
         .unwrap_or(mcp::LEGACY_LATEST)
         .to_string();
-    let reply = Message::result(id, result);
+    let reply = gw
+        .masking_for(&session.server, &rights)
+        .from_server(Message::result(id, result), None);
     let recorded = gw
         .store
-        .record(vec![recording::event_of(
+        .record(vec![gatehouse_pipeline::Record::message(
             &session.id,
-            crate::store::Direction::Gateway,
+            gatehouse_pipeline::Direction::Gateway,
             &reply,
-            &Default::default(),
         )])
         .await;
     let recorded = match recorded {
@@ -495,10 +520,10 @@ async fn initialize_bridged(
     };
     if let Err(e) = recorded {
         fail(session, "record_failed").await;
-        return unrecorded(reply.id().cloned(), &e);
+        return unrecorded(reply.get().id().cloned(), &e);
     }
     session.set_protocol_version(&version);
-    let mut resp = json_response(StatusCode::OK, reply.to_json());
+    let mut resp = json_response(StatusCode::OK, reply.get().to_json());
     if let Ok(v) = HeaderValue::from_str(&session.id) {
         resp.headers_mut().insert("mcp-session-id", v);
     }

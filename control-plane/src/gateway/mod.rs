@@ -9,6 +9,8 @@ mod ended;
 mod endpoint;
 mod failed_open;
 pub(crate) mod guard;
+mod host;
+pub(crate) use host::rights_of;
 pub mod policy;
 pub(crate) mod recording;
 pub mod session;
@@ -332,7 +334,7 @@ impl Gateway {
         self.ended.note(&s.id, &s.principal.user, reason);
         s.closed.cancel();
         s.upstream.close().await;
-        let ev = recording::gateway_event(
+        let ev = gatehouse_pipeline::Record::note(
             &s.id,
             "session_end",
             serde_json::json!({ "reason": reason }),
@@ -355,21 +357,20 @@ impl Gateway {
         server: &str,
         msg: &Message,
     ) -> Result<(), Response> {
-        match self.policy().as_deref() {
-            Some(p) if !p.may_connect(principal, server) => {
-                tracing::warn!(user = %principal.user, server, "policy refused a session");
-                Err(rpc_error(
-                    StatusCode::FORBIDDEN,
-                    msg.id().cloned(),
-                    codes::POLICY_DENIED,
-                    format!(
-                        "the policy does not let `{}` use server `{server}`; ask your Gatehouse admin",
-                        principal.user
-                    ),
-                ))
-            }
-            _ => Ok(()),
-        }
+        let policy = self.policy();
+        let rights = host::rights_of(principal);
+        gatehouse_pipeline::may_connect(policy.as_deref(), &rights, server).map_err(|_| {
+            tracing::warn!(user = %principal.user, server, "policy refused a session");
+            rpc_error(
+                StatusCode::FORBIDDEN,
+                msg.id().cloned(),
+                codes::POLICY_DENIED,
+                format!(
+                    "the policy does not let `{}` use server `{server}`; ask your Gatehouse admin",
+                    principal.user
+                ),
+            )
+        })
     }
 
     async fn open_session(
@@ -409,11 +410,6 @@ impl Gateway {
             upstream.close().await;
             return Err(unrecorded(first.id().cloned(), &e));
         }
-        let profile = self.masking.profile_for(
-            &server.name,
-            server.masking_profile.as_deref(),
-            &principal.groups,
-        );
         let session = Arc::new(Session::new(session::SessionParts {
             id,
             server: server.name.clone(),
@@ -422,7 +418,6 @@ impl Gateway {
             upstream,
             replay: self.config.limits.replay_events,
             closed: self.shutdown.child_token(),
-            masker: self.masking.masker(&profile),
         }));
         if let Some(v) = protocol_version {
             session.set_protocol_version(v);
@@ -611,14 +606,10 @@ fn json_response(status: StatusCode, json: String) -> Response {
         .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
 }
 
-fn unrecorded(id: Option<Id>, e: &crate::store::StoreError) -> Response {
+fn unrecorded(id: Option<Id>, e: &dyn std::fmt::Display) -> Response {
     tracing::error!(error = %e, "failing closed: the request could not be recorded");
-    rpc_error(
+    json_response(
         StatusCode::INTERNAL_SERVER_ERROR,
-        id,
-        codes::INTERNAL_ERROR,
-        format!(
-            "Gatehouse could not record this request, so it was not forwarded ({e}). Try again; if it persists, tell your Gatehouse admin."
-        ),
+        gatehouse_pipeline::unrecorded(id.as_ref(), e).to_json(),
     )
 }

@@ -164,6 +164,26 @@ pub struct Event {
     pub decision: Option<String>,
 }
 
+impl From<gatehouse_pipeline::Record> for Event {
+    fn from(r: gatehouse_pipeline::Record) -> Event {
+        Event {
+            direction: match r.direction {
+                gatehouse_pipeline::Direction::ClientToServer => Direction::ClientToServer,
+                gatehouse_pipeline::Direction::ServerToClient => Direction::ServerToClient,
+                gatehouse_pipeline::Direction::Gateway => Direction::Gateway,
+            },
+            payload: r.payload().to_string(),
+            masked: r.masked_json(),
+            session_id: r.session_id,
+            kind: r.kind,
+            method: r.method,
+            tool: r.tool,
+            rpc_id: r.rpc_id,
+            decision: r.decision,
+        }
+    }
+}
+
 /// A record uploaded from a laptop's local capture spool (`POST /api/v1/spool`).
 #[derive(Debug, Clone)]
 pub struct SpooledEvent {
@@ -296,9 +316,10 @@ impl Store {
         self.submit(vec![Op::StartSession(s)]).await
     }
 
-    /// Records events in order (durable on return).
-    pub async fn record(&self, events: Vec<Event>) -> Result<(), StoreError> {
-        self.submit(events.into_iter().map(Op::Event).collect())
+    /// Records events in order (durable on return). The call path hands in
+    /// [`gatehouse_pipeline::Record`]s, whose payloads are masked or Gatehouse's own notes.
+    pub async fn record<E: Into<Event>>(&self, events: Vec<E>) -> Result<(), StoreError> {
+        self.submit(events.into_iter().map(|e| Op::Event(e.into())).collect())
             .await
     }
 

@@ -15,7 +15,7 @@ use super::{Exit, env_token};
 use gatehouse_client::account::Account;
 use gatehouse_client::api::{ControlPlane, PolicyVersion};
 use gatehouse_client::approvals::LocalApprovals;
-use gatehouse_client::capture::Capture;
+use gatehouse_client::capture::{Capture, Identity};
 use gatehouse_client::host::{self, HandOff};
 use gatehouse_client::local_servers::{self, CatalogError};
 use gatehouse_client::paths;
@@ -284,6 +284,7 @@ pub async fn run_local(name: String, url: String, command: Vec<String>) -> Resul
         server: name,
         user,
         groups,
+        identity: Some(Identity::new(api.clone(), tokens.clone())),
         policy,
         masker: Arc::new(masker),
         spool,
