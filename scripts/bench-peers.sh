@@ -126,6 +126,7 @@ build() {
     gatehouse_bin="${CARGO_TARGET_DIR:-$root/target}/release/gatehouse"
   fi
   [[ -x "$gatehouse_bin" ]] || die "$gatehouse_bin was not built"
+  [[ ",$upstreams," == *",fast,"* ]] || return 0
   say "building the fast upstream (benches/gateway_load.rs)"
   local json
   json="$(cd "$root" && timeout 3600 cargo bench -q -p gatehouse-control-plane --bench gateway_load --no-run --message-format=json)" \
@@ -263,11 +264,13 @@ measure() { # row upstream conc url pid tool args token expect
 build
 
 declare -A up_url up_pid
-fast_port="$(free_port)"
-start upstream-fast env GH_BENCH_ROLE=upstream GH_BENCH_PORT="$fast_port" "$upstream_bin"
-up_pid[fast]=$last_pid
-up_url[fast]="http://127.0.0.1:$fast_port/mcp"
-wait_port "$fast_port" upstream-fast 30
+if [[ ",$upstreams," == *",fast,"* ]]; then
+  fast_port="$(free_port)"
+  start upstream-fast env GH_BENCH_ROLE=upstream GH_BENCH_PORT="$fast_port" "$upstream_bin"
+  up_pid[fast]=$last_pid
+  up_url[fast]="http://127.0.0.1:$fast_port/mcp"
+  wait_port "$fast_port" upstream-fast 30
+fi
 if [[ ",$upstreams," == *",everything,"* ]]; then
   every_port="$(free_port)"
   start upstream-everything env PORT="$every_port" "$root/tests/peers/node_modules/.bin/mcp-server-everything" streamableHttp
