@@ -193,20 +193,18 @@ async fn every_trust_rule_is_tried_and_a_ci_token_is_exchanged_once() {
         "mcp",
     )
     .await;
-    let exchange = || {
-        post_form(
-            &format!("{base}/oauth/token"),
-            &[
-                (
-                    "grant_type",
-                    "urn:ietf:params:oauth:grant-type:token-exchange",
-                ),
-                ("subject_token", ci.as_str()),
-                ("subject_token_type", "urn:ietf:params:oauth:token-type:jwt"),
-                ("resource", &format!("{base}/mcp")),
-            ],
-        )
-    };
+    let token_url = format!("{base}/oauth/token");
+    let resource = format!("{base}/mcp");
+    let form = [
+        (
+            "grant_type",
+            "urn:ietf:params:oauth:grant-type:token-exchange",
+        ),
+        ("subject_token", ci.as_str()),
+        ("subject_token_type", "urn:ietf:params:oauth:token-type:jwt"),
+        ("resource", resource.as_str()),
+    ];
+    let exchange = || post_form(&token_url, &form);
     let (status, t) = exchange().await;
     assert_eq!(status, 200, "the second rule matches: {t}");
     assert_eq!(
