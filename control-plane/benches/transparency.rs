@@ -11,6 +11,9 @@
 //! `cargo bench -p gatehouse-control-plane --bench transparency`. The machine is shared:
 //! medians, and noisy.
 
+// The table on standard output is what this bench is for.
+#![allow(clippy::print_stdout)]
+
 #[path = "../tests/common/audit.rs"]
 mod audit;
 #[path = "../tests/common/pg.rs"]

@@ -352,8 +352,10 @@ impl Config {
                 return Err(ConfigError::Invalid(p));
             }
         }
-        if !(self.authz.max_grant_hours > 0.0)
-            || !(self.authz.unverified_grant_hours > 0.0)
+        // `is_nan() || <= 0.0`: a NaN from the file is refused like a zero.
+        let not_positive = |h: f64| h.is_nan() || h <= 0.0;
+        if not_positive(self.authz.max_grant_hours)
+            || not_positive(self.authz.unverified_grant_hours)
             || self.authz.unverified_grant_hours > self.authz.max_grant_hours
         {
             return Err(ConfigError::Invalid(

@@ -1,9 +1,7 @@
 //! The `/mcp/{server}` endpoint: POST (messages), GET (the server's stream) and DELETE
 //! (end a session) for clients of both protocol eras, after the host check and sign-in.
 use super::session::{GroupKey, Session};
-use super::{
-    Gateway, bridge, ended, guard, host, json_response, rpc_error, stream, unrecorded,
-};
+use super::{Gateway, bridge, ended, guard, host, json_response, rpc_error, stream, unrecorded};
 use crate::config::ServerConfig;
 use crate::identity::auth::{self, AuthError, Principal};
 use crate::identity::authz;

@@ -279,13 +279,14 @@ pub(super) async fn exchange(
     // The call runs here until it ends or opens a stream; a stream is returned at once
     // and the call goes on feeding it.
     enum First {
-        Done(Outcome, HttpClient),
+        // Boxed: the finished call's client holds the answer, the stream only a receiver.
+        Done(Outcome, Box<HttpClient>),
         Streaming(mpsc::Receiver<Bytes>),
     }
     let mut opened = opened;
     let first = tokio::select! {
         biased;
-        (outcome, client) = &mut call => First::Done(outcome, client),
+        (outcome, client) = &mut call => First::Done(outcome, Box::new(client)),
         Ok(rx) = &mut opened => First::Streaming(rx),
     };
     match first {
