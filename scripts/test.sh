@@ -42,4 +42,7 @@ scripts/test-postgres.sh --locked "$@"
 step "dashboard in a real browser (Chromium, the real OpenID provider and MCP client)"
 GATEHOUSE_BIN="${CARGO_TARGET_DIR:-$root/target}/debug/gatehouse" tests/browser/run.sh
 
+step "deployment: manifests, units, alert rules, the Azure guide's configs, the images"
+scripts/test-deploy.sh --binaries "${CARGO_TARGET_DIR:-$root/target}/debug"
+
 step "all tests passed"

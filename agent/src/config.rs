@@ -68,6 +68,10 @@ pub struct AgentConfig {
     /// Seconds to wait for an upstream to start.
     #[serde(default = "default_connect_timeout")]
     pub connect_timeout_secs: u64,
+    /// The agent's environment variables a stdio server inherits; it sees nothing else
+    /// of it (not the agent token), only these and its own `env`.
+    #[serde(default = "gatehouse_proxy_core::upstream::default_inherited_env")]
+    pub stdio_inherit_env: Vec<String>,
     /// The servers this agent serves.
     #[serde(default)]
     pub servers: Vec<ServerConfig>,

@@ -25,7 +25,7 @@ pub struct Agent {
     url: String,
     token: String,
     upstreams: Arc<BTreeMap<String, UpstreamSpec>>,
-    connect_timeout: Duration,
+    upstream: gatehouse_proxy_core::upstream::UpstreamOptions,
     initial: Duration,
     max: Duration,
 }
@@ -37,7 +37,10 @@ impl Agent {
             url: endpoint(&config.control_plane),
             token: config.resolve_token()?,
             upstreams: Arc::new(config.upstreams()?),
-            connect_timeout: config.connect_timeout(),
+            upstream: gatehouse_proxy_core::upstream::UpstreamOptions {
+                connect_timeout: config.connect_timeout(),
+                inherit_env: config.stdio_inherit_env.clone(),
+            },
             initial: Duration::from_millis(config.reconnect.initial_ms),
             max: Duration::from_millis(config.reconnect.max_ms),
         })
@@ -146,7 +149,7 @@ impl Agent {
                             None => {}
                             Some(Frame::Open { session, server }) => {
                                 let spec = self.upstreams.get(&server).cloned();
-                                tokio::spawn(crate::session::serve(mux.clone(), session, server, spec, self.connect_timeout));
+                                tokio::spawn(crate::session::serve(mux.clone(), session, server, spec, self.upstream.clone()));
                             }
                             Some(Frame::Ping { seq }) => { mux.send_frame(Frame::Pong { seq }); }
                             Some(Frame::Pong { .. }) => {}

@@ -16,8 +16,9 @@ pub async fn serve(
     session: String,
     server: String,
     spec: Option<UpstreamSpec>,
-    connect_timeout: Duration,
+    opts: UpstreamOptions,
 ) {
+    let connect_timeout = opts.connect_timeout;
     let Ok(mut link) = mux.attach(&session) else {
         return;
     };
@@ -28,12 +29,11 @@ pub async fn serve(
         ));
         return;
     };
-    let opts = UpstreamOptions { connect_timeout };
     let (up, mut server_rx) =
         match tokio::time::timeout(connect_timeout, Upstream::connect(&spec, &opts)).await {
             Ok(Ok(x)) => x,
             Ok(Err(e)) => {
-                tracing::warn!(%server, error = %e, "could not start an upstream");
+                tracing::warn!(%server, error = %e.detail(), "could not start an upstream");
                 sender.close(&e.to_string());
                 return;
             }
@@ -93,7 +93,7 @@ async fn forward(up: &Upstream, sender: &SessionSender, message: Message, header
     if !message.is_request() {
         let initialized = message.method() == Some("notifications/initialized");
         if let Err(e) = up.send(message, &headers).await {
-            tracing::warn!(error = %e, "could not forward a message upstream");
+            tracing::warn!(error = %e.detail(), "could not forward a message upstream");
         }
         if initialized {
             // An HTTP upstream's server-to-client stream (a no-op for stdio and SSE).
@@ -129,6 +129,7 @@ async fn forward(up: &Upstream, sender: &SessionSender, message: Message, header
             });
         }
         Err(e) => {
+            tracing::warn!(error = %e.detail(), "an upstream request failed");
             let err = Message::error(id, codes::UPSTREAM_ERROR, e.to_string(), None);
             let _ = sender.send(err, request, RequestHeaders::default()).await;
         }

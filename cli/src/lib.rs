@@ -144,6 +144,17 @@ enum Command {
         #[arg(long, global = true, env = "GATEHOUSE_DATABASE")]
         database: Option<String>,
     },
+    /// Configuration files: `config check` validates one without starting.
+    Config {
+        #[command(subcommand)]
+        command: commands::config_check::ConfigCommand,
+    },
+    /// Exit 0 when a running control plane answers /healthz (the images' HEALTHCHECK).
+    Healthcheck {
+        /// Its base URL (default: http://127.0.0.1 with the configured `listen` port).
+        #[arg(long)]
+        url: Option<String>,
+    },
     /// Mask standard input (JSON or text) with a masking profile, to try it on sample data.
     Mask {
         /// The profile (default: masking.default_profile).
@@ -225,6 +236,9 @@ enum ApprovalsCommand {
         /// Include decided, expired and used ones.
         #[arg(long)]
         all: bool,
+        /// Print the approvals as a JSON array.
+        #[arg(long)]
+        json: bool,
     },
     /// Approve a held call.
     Approve {
@@ -293,6 +307,39 @@ enum AuditCommand {
         /// Verify an exported evidence bundle (offline) instead of the live store.
         #[arg(long)]
         bundle: Option<PathBuf>,
+        /// Also check the log against the checkpoints a witness kept (a file of C2SP
+        /// checkpoint notes, as a `file` witness writes it): a history rewritten and
+        /// re-signed with the real key is named by the first one it contradicts.
+        #[arg(long)]
+        witnessed: Option<PathBuf>,
+        /// A witness's cosignature key (C2SP vkey) whose cosignatures in the witnessed
+        /// file are checked and named; repeatable.
+        #[arg(long)]
+        witness_key: Vec<String>,
+        /// Check a proof from `gatehouse audit prove` (or the API) instead of the log.
+        #[arg(long, conflicts_with_all = ["bundle", "witnessed"])]
+        proof: Option<PathBuf>,
+    },
+    /// Sign a checkpoint over the log now and send every checkpoint the configured
+    /// witnesses have not acknowledged (`gatehouse serve` does this every
+    /// `[audit] checkpoint_secs`).
+    Checkpoint,
+    /// Print an RFC 6962 proof as JSON: `--seq N [--size S]` (event N is in the tree of S
+    /// events, by default the newest checkpoint's) or `--from M --to N` (the tree of M
+    /// events is a prefix of the tree of N).
+    Prove {
+        /// The event to prove included.
+        #[arg(long, conflicts_with_all = ["from", "to"])]
+        seq: Option<u64>,
+        /// The tree size to prove it in.
+        #[arg(long, requires = "seq")]
+        size: Option<u64>,
+        /// The older tree size.
+        #[arg(long, requires = "to")]
+        from: Option<u64>,
+        /// The newer tree size.
+        #[arg(long, requires = "from")]
+        to: Option<u64>,
     },
     /// Archive, then prune, the events older than `[audit] retention_days` (to
     /// `[audit] archive_dir`); the rest of the log still verifies. `gatehouse serve` does
@@ -407,10 +454,62 @@ pub fn run() -> std::process::ExitCode {
                 }
             },
             Command::Audit {
-                command: AuditCommand::Verify { public_key, bundle },
+                command:
+                    AuditCommand::Verify {
+                        public_key,
+                        bundle,
+                        witnessed,
+                        witness_key,
+                        proof,
+                    },
                 config,
                 database,
-            } => commands::audit::verify(config, database, public_key, bundle).await,
+            } => {
+                if let Some(file) = proof {
+                    return commands::transparency::verify_proof(
+                        config,
+                        public_key.as_deref(),
+                        &file,
+                    );
+                }
+                commands::audit::verify(
+                    config,
+                    database,
+                    public_key,
+                    bundle,
+                    witnessed.map(|w| (w, witness_key)),
+                )
+                .await
+            }
+            Command::Audit {
+                command: AuditCommand::Checkpoint,
+                config,
+                database,
+            } => commands::transparency::checkpoint(config, database).await,
+            Command::Audit {
+                command:
+                    AuditCommand::Prove {
+                        seq,
+                        size,
+                        from,
+                        to,
+                    },
+                config,
+                database,
+            } => {
+                let what = match (seq, from, to) {
+                    (Some(seq), _, _) => commands::transparency::Prove::Inclusion { seq, size },
+                    (None, Some(from), Some(to)) => {
+                        commands::transparency::Prove::Consistency { from, to }
+                    }
+                    _ => {
+                        return Err(commands::Exit::Usage(
+                            "give --seq N (with an optional --size S) or --from M --to N".into(),
+                        ));
+                    }
+                };
+                commands::transparency::prove(config, database, what).await
+            }
             Command::Audit {
                 command: AuditCommand::Prune { dry_run },
                 config,
@@ -453,7 +552,9 @@ pub fn run() -> std::process::ExitCode {
                 }
             },
             Command::Approvals { command, url } => match command {
-                ApprovalsCommand::List { all } => commands::approvals::list(&url, all).await,
+                ApprovalsCommand::List { all, json } => {
+                    commands::approvals::list(&url, all, json).await
+                }
                 ApprovalsCommand::Approve { id, reason } => {
                     commands::approvals::decide(&url, &id, true, &reason).await
                 }
@@ -476,6 +577,10 @@ pub fn run() -> std::process::ExitCode {
                     database,
                 } => commands::policy::test(&file, &since, config, database).await,
             },
+            Command::Config { command } => commands::config_check::run(command),
+            Command::Healthcheck { url } => {
+                commands::healthcheck::run(url, std::time::Duration::from_secs(3)).await
+            }
             Command::Mask { profile, config } => commands::mask::run(config, profile),
             Command::Openapi => {
                 println!("{}", gatehouse_control_plane::api::openapi::json());

@@ -1,22 +1,29 @@
-//! Local capture: a stdio MCP server that must run on the laptop, run under the same
-//! pipeline as on the gateway — policy decision (the pushed version), masking
-//! (gatehouse-mask, before the client and the record see a response), and a record of
-//! every message in the durable spool *before* the message moves on. If a record cannot
-//! be made durable the message does not pass (fail closed), as on the gateway.
+//! Local capture: a stdio MCP server that must run on the laptop goes through the same
+//! call pipeline as the gateway ([`gatehouse_pipeline::call`]): the policy decision (the
+//! pushed version, for the rights of the current token), approvals asked at the control
+//! plane, masking before the client and the record see a response, and a record of
+//! every message in the durable spool *before* the message moves on (fail closed). This
+//! module keeps only the stdio framing and what the laptop supplies to the pipeline.
 
+use crate::api::ControlPlane;
 use crate::approvals::{LocalApprovals, Outcome, outcome_record};
-use crate::policy::{LocalPolicy, Verdict};
-use crate::spool::{Record, Spool};
-use crate::upload::Uploader;
-use gatehouse_mask::{MaskCounts, Masker};
-use gatehouse_proxy_core::jsonrpc::{Body, Id, Kind, Message, codes};
-use gatehouse_proxy_core::mcp;
-use gatehouse_proxy_core::upstream::{RequestHeaders, Upstream, UpstreamOptions, UpstreamSpec};
+use crate::policy::LocalPolicy;
+use crate::spool::Spool;
+use crate::upload::{TokenSource, Uploader};
+use gatehouse_mask::Masker;
+use gatehouse_pipeline::{
+    self as pipeline, Approvals, Awaiting, Client, Held, HoldOutcome, Masked, Masking, NoPins,
+    PinChange, PolicyInForce, Principal, Record, RecordError, Records, Rights, ToolPins,
+};
+use gatehouse_proxy_core::jsonrpc::{Body, Message};
+use gatehouse_proxy_core::upstream::{
+    self as upstream, RequestHeaders, Upstream, UpstreamOptions, UpstreamSpec,
+};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 /// Why a capture could not run.
 #[derive(Debug, thiserror::Error)]
@@ -34,10 +41,12 @@ pub enum CaptureError {
 pub struct Capture {
     /// The local server's name (`local:NAME` on the control plane, and in policies).
     pub server: String,
-    /// Who runs it.
+    /// Who runs it (as known when the capture starts).
     pub user: String,
-    /// Their groups.
+    /// Their groups (as known when the capture starts).
     pub groups: Vec<String>,
+    /// Who calls now, asked per request (None: `user` and `groups` for the whole session).
+    pub identity: Option<Identity>,
     /// The policy in force.
     pub policy: LocalPolicy,
     /// The masker for responses and the record.
@@ -57,94 +66,249 @@ pub fn policy_server(name: &str) -> String {
     format!("local:{name}")
 }
 
-/// Shared per-session state.
-struct Session {
-    cap: Capture,
-    id: String,
+/// The person behind the signed-in token, asked of the control plane whenever the token
+/// changes (a refresh after a change at the identity provider brings new groups), so each
+/// request is decided with the rights of the token it runs under. Offline, the last
+/// known answer stands.
+#[derive(Clone)]
+pub struct Identity {
+    api: ControlPlane,
+    tokens: TokenSource,
+    known: Arc<Mutex<Option<(String, Principal)>>>,
 }
 
-impl Session {
-    fn record(
-        &self,
-        direction: &str,
-        kind: &str,
-        msg: Option<&Message>,
-        payload: String,
-        masked: &MaskCounts,
-        decision: Option<&Value>,
-    ) -> Record {
-        Record {
-            id: uuid::Uuid::new_v4().to_string(),
-            session_id: self.id.clone(),
-            server: self.cap.server.clone(),
-            at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
-            direction: direction.to_string(),
-            kind: kind.to_string(),
-            method: msg.and_then(|m| m.method()).map(String::from),
-            tool: msg.and_then(mcp::target_name).map(String::from),
-            rpc_id: msg.and_then(|m| m.id()).map(|i| i.to_string()),
-            payload,
-            masked: (!masked.is_empty()).then(|| serde_json::to_string(masked).unwrap_or_default()),
-            decision: decision.map(|d| d.to_string()),
+impl Identity {
+    /// Identity from `api` for the tokens of `tokens`.
+    pub fn new(api: ControlPlane, tokens: TokenSource) -> Identity {
+        Identity {
+            api,
+            tokens,
+            known: Arc::new(Mutex::new(None)),
         }
     }
 
-    fn message_record(
-        &self,
-        direction: &str,
-        msg: &Message,
-        payload: Option<String>,
-        masked: &MaskCounts,
-        decision: Option<&Value>,
-    ) -> Record {
-        let kind = match msg.kind() {
-            Kind::Request { .. } => "request",
-            Kind::Notification { .. } => "notification",
-            Kind::Response { is_error: true, .. } => "error",
-            Kind::Response { .. } => "response",
+    /// The person behind the current token (`fallback` when nobody can say).
+    pub async fn current(&self, fallback: &Principal) -> Principal {
+        let last = || {
+            self.known
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .as_ref()
+                .map(|(_, p)| p.clone())
         };
-        self.record(
-            direction,
-            kind,
-            Some(msg),
-            payload.unwrap_or_else(|| msg.to_json()),
-            masked,
-            decision,
-        )
+        let Some(token) = (self.tokens)().await else {
+            return last().unwrap_or_else(|| fallback.clone());
+        };
+        if let Some((t, p)) = self
+            .known
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            && *t == token
+        {
+            return p.clone();
+        }
+        match self.api.me(&token).await {
+            Ok(me) => {
+                let p = Principal::new(me.user, me.groups);
+                *self.known.lock().unwrap_or_else(|e| e.into_inner()) = Some((token, p.clone()));
+                p
+            }
+            Err(e) => {
+                // Asked again when the token changes, not on every request while offline.
+                tracing::info!(error = %e, "who is signed in cannot be checked now; the last known groups apply");
+                let p = last().unwrap_or_else(|| fallback.clone());
+                *self.known.lock().unwrap_or_else(|e| e.into_inner()) = Some((token, p.clone()));
+                p
+            }
+        }
+    }
+}
+
+/// One capture session: the pipeline's host on the laptop.
+struct Session {
+    cap: Capture,
+    id: String,
+    /// `local:NAME`, as policies name the server.
+    server: String,
+}
+
+impl Session {
+    /// The rights of the next request.
+    async fn principal(&self) -> Principal {
+        let opened = Principal::new(self.cap.user.clone(), self.cap.groups.iter().cloned());
+        match &self.cap.identity {
+            Some(identity) => identity.current(&opened).await,
+            None => opened,
+        }
     }
 
-    /// Spools records (durable on return) and nudges the uploader.
-    async fn keep(&self, records: &[Record]) -> Result<(), crate::spool::SpoolError> {
-        self.cap.spool.append(records).await?;
+    fn route(&self) -> pipeline::Route<'_> {
+        pipeline::Route {
+            session_id: &self.id,
+            server: &self.server,
+            timeout: None,
+        }
+    }
+
+    async fn note(&self, kind: &str, detail: Value) -> Result<(), RecordError> {
+        self.keep(vec![Record::note(&self.id, kind, detail)]).await
+    }
+}
+
+impl Rights for Session {
+    fn policy(&self) -> Option<Arc<PolicyInForce>> {
+        self.cap.policy.current()
+    }
+
+    fn masking(&self, _: &Principal) -> Masking {
+        // The control plane chose this server's profile for the person when the session
+        // started (the catalog); it holds for the session.
+        Masking::new(self.cap.masker.clone())
+    }
+}
+
+impl Records for Session {
+    async fn keep(&self, records: Vec<Record>) -> Result<(), RecordError> {
+        self.cap
+            .spool
+            .keep(&self.cap.server, records)
+            .await
+            .map_err(|e| RecordError(e.to_string()))?;
         if let Some(u) = &self.cap.uploader {
             u.wake();
         }
         Ok(())
     }
+}
 
-    /// Masks a server message, records it, and returns its text for the client; None when
-    /// it could not be recorded (then it is not released).
-    async fn relay_from_server(
+impl ToolPins for Session {
+    async fn changed(&self, server: &str, tool: &str) -> Result<bool, String> {
+        NoPins.changed(server, tool).await
+    }
+
+    async fn observe(
         &self,
-        mut msg: Message,
-        request_method: Option<&str>,
-    ) -> Option<String> {
-        let counts = mask_from_server(&self.cap.masker, &mut msg, request_method);
-        let rec = self.message_record("server_to_client", &msg, None, &counts, None);
-        match self.keep(&[rec]).await {
-            Ok(()) => Some(msg.to_json()),
-            Err(e) => {
-                tracing::error!(error = %e, "could not record a server message; it is withheld");
-                msg.id().filter(|_| msg.is_response()).map(|id| {
-                    Message::error(
-                        Some(id.clone()),
-                        codes::INTERNAL_ERROR,
-                        format!("Gatehouse could not record this response, so it is withheld: {e}"),
-                        None,
-                    )
-                    .to_json()
-                })
+        server: &str,
+        tool: &str,
+        digest: &str,
+        definition: &str,
+    ) -> Result<Option<PinChange>, String> {
+        NoPins.observe(server, tool, digest, definition).await
+    }
+}
+
+impl Approvals for Session {
+    /// The call waits for approvers at the control plane; the outcome is recorded with
+    /// the decision that held it.
+    async fn hold<C: Client>(&self, held: Held<'_>, _: &mut C) -> HoldOutcome {
+        let outcome = match &self.cap.approvals {
+            Some(a) => {
+                a.ask(&self.cap.server, &self.id, &held.message.to_value(), held.terms.ttl)
+                    .await
             }
+            None => Outcome::Refused {
+                message: "this call needs an approval, which this capture cannot ask for; the call was not sent".into(),
+                approval: Value::Null,
+            },
+        };
+        let mut decided = held.decision.cloned().unwrap_or_else(|| json!({}));
+        decided["approval"] = outcome_record(&outcome);
+        let record = Record::note(&self.id, "approval_decided", decided["approval"].clone())
+            .about(held.message)
+            .with_decision(&decided);
+        if let Err(e) = self.keep(vec![record]).await {
+            return HoldOutcome::Refused {
+                message: pipeline::unrecorded(held.message.id(), &e)
+                    .error_value()
+                    .and_then(|e| e.get("message"))
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string(),
+                data: None,
+            };
+        }
+        match outcome {
+            Outcome::Approved { .. } | Outcome::Allowed => HoldOutcome::Proceed,
+            Outcome::Refused { message, approval } => HoldOutcome::Refused {
+                message,
+                data: Some(
+                    json!({ "gatehouse": "approval_refused", "approvalId": approval.get("id") }),
+                ),
+            },
+        }
+    }
+}
+
+/// The local server's process.
+#[derive(Clone)]
+struct LocalUpstream(Upstream);
+
+/// A forwarded request's messages; the negotiated version is noted from `initialize`.
+struct LocalExchange {
+    exchange: upstream::Exchange,
+    upstream: Upstream,
+    initialize: bool,
+}
+
+impl pipeline::Exchange for LocalExchange {
+    async fn next(&mut self) -> Option<Message> {
+        let msg = self.exchange.next().await?;
+        if self.initialize
+            && let Some(v) = msg
+                .result_value()
+                .and_then(|r| r.get("protocolVersion"))
+                .and_then(|v| v.as_str())
+        {
+            self.upstream.set_protocol_version(v);
+        }
+        Some(msg)
+    }
+}
+
+impl pipeline::Upstream for LocalUpstream {
+    type Exchange = LocalExchange;
+
+    async fn request(&self, msg: Message) -> Result<LocalExchange, String> {
+        let initialize = msg.method() == Some("initialize");
+        let exchange = self
+            .0
+            .request(msg, &RequestHeaders::default())
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(LocalExchange {
+            exchange,
+            upstream: self.0.clone(),
+            initialize,
+        })
+    }
+
+    async fn send(&self, msg: Message) -> Result<(), String> {
+        self.0
+            .send(msg, &RequestHeaders::default())
+            .await
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// The stdio client: one line per message, through the one writer.
+struct StdioClient {
+    out: mpsc::Sender<String>,
+    /// Fired when the call starts to wait, so the client's next messages flow meanwhile.
+    detach: Option<oneshot::Sender<()>>,
+}
+
+impl Client for StdioClient {
+    async fn answer(&mut self, msg: Masked<Message>) -> bool {
+        // A client that stopped reading has not cancelled anything: the call completes
+        // and is recorded.
+        let _ = self.out.send(msg.get().to_json()).await;
+        true
+    }
+
+    async fn awaiting(&mut self, _: Awaiting) {
+        if let Some(d) = self.detach.take() {
+            let _ = d.send(());
         }
     }
 }
@@ -167,21 +331,19 @@ impl Capture {
         let session = Arc::new(Session {
             cap: self.clone(),
             id: format!("local-{}", uuid::Uuid::new_v4()),
+            server: policy_server(&self.server),
         });
         let program = std::path::Path::new(command)
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
         session
-            .keep(&[session.record(
-                "gateway",
+            .note(
                 "session_start",
-                None,
-                json!({ "server": policy_server(&self.server), "program": program, "user": self.user, "host": self.host }).to_string(),
-                &MaskCounts::new(),
-                None,
-            )])
-            .await?;
+                json!({ "server": session.server, "program": program, "user": self.user, "host": self.host }),
+            )
+            .await
+            .map_err(|e| CaptureError::Start(e.to_string()))?;
         tracing::info!(session = %session.id, server = %self.server, "local capture started");
 
         let spec = UpstreamSpec::Stdio {
@@ -193,20 +355,12 @@ impl Capture {
             match Upstream::connect(&spec, &UpstreamOptions::default()).await {
                 Ok(u) => u,
                 Err(e) => {
-                    let _ = session
-                        .keep(&[session.record(
-                            "gateway",
-                            "session_end",
-                            None,
-                            json!({ "reason": "upstream_failed", "error": e.to_string() })
-                                .to_string(),
-                            &MaskCounts::new(),
-                            None,
-                        )])
-                        .await;
+                    let detail = json!({ "reason": "upstream_failed", "error": e.to_string() });
+                    let _ = session.note("session_end", detail).await;
                     return Err(CaptureError::Start(e.to_string()));
                 }
             };
+        let upstream = LocalUpstream(upstream);
 
         // One writer owns the output so concurrent answers never interleave.
         let (out_tx, mut out_rx) = mpsc::channel::<String>(256);
@@ -224,12 +378,13 @@ impl Capture {
         let s = session.clone();
         let server_out = out_tx.clone();
         let unsolicited = tokio::spawn(async move {
+            let masking = s.masking(&s.principal().await);
+            let mut client = StdioClient {
+                out: server_out,
+                detach: None,
+            };
             while let Some(m) = from_server.recv().await {
-                if let Some(text) = s.relay_from_server(m, None).await
-                    && server_out.send(text).await.is_err()
-                {
-                    return;
-                }
+                pipeline::relay(&*s, &s.id, &masking, m, &mut client).await;
             }
         });
 
@@ -253,192 +408,49 @@ impl Capture {
         for t in tasks {
             let _ = tokio::time::timeout(std::time::Duration::from_secs(5), t).await;
         }
-        upstream.close().await;
+        upstream.0.close().await;
         unsolicited.abort();
         drop(out_tx);
         let _ = writer.await;
         session
-            .keep(&[session.record(
-                "gateway",
-                "session_end",
-                None,
-                json!({ "reason": "client_closed" }).to_string(),
-                &MaskCounts::new(),
-                None,
-            )])
-            .await?;
+            .note("session_end", json!({ "reason": "client_closed" }))
+            .await
+            .map_err(|e| CaptureError::Start(e.to_string()))?;
         tracing::info!(session = %session.id, "local capture ended");
         Ok(())
     }
 }
 
-/// Decides, records and forwards one client message; a request's answers are relayed by
-/// the returned task.
+/// Runs one client message through the pipeline: here until it is recorded and sent on
+/// (so the server sees messages in the client's order), then, while it waits for
+/// approvers or the server, in the returned task.
 async fn client_message(
-    s: &Arc<Session>,
-    upstream: &Upstream,
+    session: &Arc<Session>,
+    upstream: &LocalUpstream,
     msg: Message,
     out: &mpsc::Sender<String>,
 ) -> Option<tokio::task::JoinHandle<()>> {
-    let (record_payload, counts) = mask_for_record(&s.cap.masker, &msg);
-    if !msg.is_request() {
-        let rec = s.message_record("client_to_server", &msg, record_payload, &counts, None);
-        if let Err(e) = s.keep(&[rec]).await {
-            tracing::error!(error = %e, "could not record a client message; it is not forwarded");
-            return None;
+    let principal = session.principal().await;
+    let (detach, detached) = oneshot::channel();
+    let client = StdioClient {
+        out: out.clone(),
+        detach: Some(detach),
+    };
+    let (session, upstream) = (session.clone(), upstream.clone());
+    let mut call = Box::pin(async move {
+        let id = msg.id().cloned();
+        let mut client = client;
+        let request = pipeline::Request::new(principal, msg);
+        let outcome =
+            pipeline::call(&*session, session.route(), &upstream, request, &mut client).await;
+        if let (pipeline::Outcome::Unrecorded(e), Some(_)) = (outcome, &id) {
+            let answer = pipeline::unrecorded(id.as_ref(), &e);
+            let _ = client.out.send(answer.to_json()).await;
         }
-        if let Err(e) = upstream.send(msg, &RequestHeaders::default()).await {
-            tracing::warn!(error = %e, "could not relay a message to the local server");
-        }
-        return None;
-    }
-    let id: Option<Id> = msg.id().cloned();
-    let (verdict, decision) = s.cap.policy.decide(
-        &s.cap.user,
-        &s.cap.groups,
-        &policy_server(&s.cap.server),
-        &msg,
-    );
-    let request = s.message_record(
-        "client_to_server",
-        &msg,
-        record_payload,
-        &counts,
-        Some(&decision),
-    );
-    if let Verdict::Refuse(reason) = verdict {
-        let answer = Message::error(
-            id,
-            codes::POLICY_DENIED,
-            reason,
-            Some(json!({ "gatehouse": "denied_by_policy" })),
-        );
-        let answer_rec = s.message_record("gateway", &answer, None, &MaskCounts::new(), None);
-        let text = match s.keep(&[request, answer_rec]).await {
-            Ok(()) => answer.to_json(),
-            Err(e) => not_recorded(msg.id(), &e),
-        };
-        let _ = out.send(text).await;
-        return None;
-    }
-    if let Err(e) = s.keep(&[request]).await {
-        let _ = out.send(not_recorded(msg.id(), &e)).await;
-        return None;
-    }
-    if let Verdict::Approve { ttl, .. } = verdict {
-        // The call waits for approvers while the client's other messages keep flowing.
-        let s = s.clone();
-        let out = out.clone();
-        let upstream = upstream.clone();
-        return Some(tokio::spawn(async move {
-            let outcome = match &s.cap.approvals {
-                Some(a) => a.ask(&s.cap.server, &s.id, &msg.to_value(), ttl).await,
-                None => Outcome::Refused {
-                    message: "this call needs an approval, which this capture cannot ask for; the call was not sent".into(),
-                    approval: Value::Null,
-                },
-            };
-            let mut decided = decision.clone();
-            decided["approval"] = outcome_record(&outcome);
-            let rec = s.record(
-                "gateway",
-                "approval_decided",
-                Some(&msg),
-                decided["approval"].to_string(),
-                &MaskCounts::new(),
-                Some(&decided),
-            );
-            if let Err(e) = s.keep(&[rec]).await {
-                let _ = out.send(not_recorded(msg.id(), &e)).await;
-                return;
-            }
-            match outcome {
-                Outcome::Approved { .. } | Outcome::Allowed => {
-                    if let Some(t) = forward(&s, &upstream, msg, &out).await {
-                        let _ = t.await;
-                    }
-                }
-                Outcome::Refused { message, approval } => {
-                    let answer = Message::error(
-                        msg.id().cloned(),
-                        codes::POLICY_DENIED,
-                        message,
-                        Some(
-                            json!({ "gatehouse": "approval_refused", "approvalId": approval.get("id") }),
-                        ),
-                    );
-                    let rec = s.message_record("gateway", &answer, None, &MaskCounts::new(), None);
-                    let text = match s.keep(&[rec]).await {
-                        Ok(()) => answer.to_json(),
-                        Err(e) => not_recorded(msg.id(), &e),
-                    };
-                    let _ = out.send(text).await;
-                }
-            }
-        }));
-    }
-    forward(s, upstream, msg, out).await
-}
-
-/// Forwards a recorded, allowed request; its answers are relayed by the returned task.
-async fn forward(
-    s: &Arc<Session>,
-    upstream: &Upstream,
-    msg: Message,
-    out: &mpsc::Sender<String>,
-) -> Option<tokio::task::JoinHandle<()>> {
-    let id: Option<Id> = msg.id().cloned();
-    let method = msg.method().map(String::from);
-    match upstream.request(msg, &RequestHeaders::default()).await {
-        Ok(mut exchange) => {
-            let s = s.clone();
-            let out = out.clone();
-            let upstream = upstream.clone();
-            Some(tokio::spawn(async move {
-                while let Some(m) = exchange.next().await {
-                    let done = m.is_response();
-                    if done
-                        && method.as_deref() == Some("initialize")
-                        && let Some(v) = m
-                            .result_value()
-                            .and_then(|r| r.get("protocolVersion"))
-                            .and_then(|v| v.as_str())
-                    {
-                        upstream.set_protocol_version(v);
-                    }
-                    let req_method = if done { method.as_deref() } else { None };
-                    if let Some(text) = s.relay_from_server(m, req_method).await {
-                        let _ = out.send(text).await;
-                    }
-                    if done {
-                        return;
-                    }
-                }
-            }))
-        }
-        Err(e) => {
-            let err = Message::error(
-                id,
-                codes::UPSTREAM_ERROR,
-                format!("the local server is unavailable: {e}"),
-                None,
-            );
-            let rec = s.message_record("gateway", &err, None, &MaskCounts::new(), None);
-            let _ = s.keep(&[rec]).await;
-            let _ = out.send(err.to_json()).await;
-            None
-        }
+    });
+    tokio::select! {
+        biased;
+        () = &mut call => None,
+        Ok(()) = detached => Some(tokio::spawn(call)),
     }
 }
-
-fn not_recorded(id: Option<&Id>, e: &crate::spool::SpoolError) -> String {
-    Message::error(
-        id.cloned(),
-        codes::INTERNAL_ERROR,
-        format!("Gatehouse could not record this request, so it was not sent: {e}"),
-        None,
-    )
-    .to_json()
-}
-
-pub use gatehouse_mask::message::{mask_for_record, mask_from_server};

@@ -2,46 +2,13 @@
 //! stream), cached on disk so local capture keeps deciding the same way while offline.
 
 use crate::api::PolicyVersion;
-use gatehouse_policy::{Decision, Effect, Policy, Principal, Request};
-use gatehouse_proxy_core::jsonrpc::Message;
-use gatehouse_proxy_core::mcp;
-use serde_json::{Value, json};
+use gatehouse_policy::{Policy, Principal};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tokio::sync::watch;
 
-/// A loaded policy version.
-pub struct InForce {
-    policy: Policy,
-    /// `v{n}-{digest}`, recorded with every decision (as the gateway does).
-    pub version: String,
-    /// The published version number.
-    pub number: i64,
-}
-
-/// What to do with one client request.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Verdict {
-    /// Forward it.
-    Allow,
-    /// Answer with this error instead.
-    Refuse(String),
-    /// Hold it until approvers decide at the control plane (for at most `ttl`).
-    Approve {
-        /// Approver groups, for messages.
-        approvers: Vec<String>,
-        /// How long the approval may take.
-        ttl: std::time::Duration,
-    },
-}
-
-/// Requests decided rule by rule (the same set as the gateway's).
-const CHECKED: [&str; 4] = [
-    "tools/call",
-    "resources/read",
-    "prompts/get",
-    "resources/subscribe",
-];
+/// A loaded policy version (the same type the gateway decides with).
+pub use gatehouse_pipeline::PolicyInForce as InForce;
 
 /// The policy holder, shared by the capture and the watch task.
 #[derive(Clone)]
@@ -70,12 +37,8 @@ impl LocalPolicy {
     fn set(&self, v: &PolicyVersion) -> Result<(), String> {
         let policy = Policy::from_yaml(&v.document)
             .map_err(|e| format!("policy v{}: {}", v.version, e.with_file("policy")))?;
-        let digest: String = policy.source_digest().chars().take(12).collect();
-        self.tx.send_replace(Some(Arc::new(InForce {
-            policy,
-            version: format!("v{}-{digest}", v.version),
-            number: v.version,
-        })));
+        self.tx
+            .send_replace(Some(Arc::new(InForce::new(policy, v.version))));
         Ok(())
     }
 
@@ -101,62 +64,7 @@ impl LocalPolicy {
 
     /// May this person use `server` at all (no policy yet: yes, as on the gateway)?
     pub fn may_connect(&self, user: &str, groups: &[String], server: &str) -> bool {
-        self.current().is_none_or(|p| {
-            p.policy.may_connect(
-                &Principal::new(user.to_string(), groups.iter().cloned()),
-                server,
-            )
-        })
-    }
-
-    /// The decision for a client request and its record (`decision` JSON).
-    pub fn decide(
-        &self,
-        user: &str,
-        groups: &[String],
-        server: &str,
-        msg: &Message,
-    ) -> (Verdict, Value) {
-        let Some(p) = self.current() else {
-            return (
-                Verdict::Allow,
-                json!({ "effect": "allow", "policy_version": "none" }),
-            );
-        };
         let principal = Principal::new(user.to_string(), groups.iter().cloned());
-        let method = msg.method().unwrap_or("");
-        let decision = if CHECKED.contains(&method) {
-            p.policy.evaluate(&Request {
-                principal,
-                server: server.to_string(),
-                method: method.to_string(),
-                tool: mcp::target_name(msg).map(String::from),
-                arguments: mcp::arguments(msg).cloned().unwrap_or(Value::Null),
-            })
-        } else {
-            Decision {
-                effect: if p.policy.may_connect(&principal, server) {
-                    Effect::Allow
-                } else {
-                    Effect::Deny {
-                        message: format!("the policy does not let you use server `{server}`"),
-                    }
-                },
-                rule: None,
-                default_source: None,
-                masking_profile: None,
-            }
-        };
-        let mut record = serde_json::to_value(&decision).unwrap_or(json!({}));
-        record["policy_version"] = json!(p.version);
-        let verdict = match &decision.effect {
-            Effect::Allow => Verdict::Allow,
-            Effect::Deny { message } => Verdict::Refuse(message.clone()),
-            Effect::RequireApproval { approvers, ttl, .. } => Verdict::Approve {
-                approvers: approvers.clone(),
-                ttl: *ttl,
-            },
-        };
-        (verdict, record)
+        gatehouse_pipeline::may_connect(self.current().as_deref(), &principal, server).is_ok()
     }
 }

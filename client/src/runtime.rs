@@ -161,6 +161,10 @@ impl Runtime {
             server: server.name.clone(),
             user: catalog.user.clone(),
             groups: catalog.groups.clone(),
+            identity: Some(crate::capture::Identity::new(
+                self.api.clone(),
+                self.tokens.clone(),
+            )),
             policy: self.policy.clone(),
             masker: Arc::new(masker),
             spool: self.spool.clone(),

@@ -98,8 +98,37 @@ impl Spool {
         }
     }
 
+    /// Keeps the records of a capture of local server `server` in one transaction;
+    /// durable (fsync) on return. Payloads are masked or Gatehouse's own notes: the spool
+    /// takes nothing else.
+    pub async fn keep(
+        &self,
+        server: &str,
+        records: Vec<gatehouse_pipeline::Record>,
+    ) -> Result<(), SpoolError> {
+        let at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+        let records: Vec<Record> = records
+            .into_iter()
+            .map(|r| Record {
+                id: uuid::Uuid::new_v4().to_string(),
+                server: server.to_string(),
+                at: at.clone(),
+                direction: r.direction.as_str().to_string(),
+                payload: r.payload().to_string(),
+                masked: r.masked_json(),
+                session_id: r.session_id,
+                kind: r.kind,
+                method: r.method,
+                tool: r.tool,
+                rpc_id: r.rpc_id,
+                decision: r.decision,
+            })
+            .collect();
+        self.append(&records).await
+    }
+
     /// Appends records in one transaction; durable (fsync) on return.
-    pub async fn append(&self, records: &[Record]) -> Result<(), SpoolError> {
+    async fn append(&self, records: &[Record]) -> Result<(), SpoolError> {
         let mut tx = self.pool.begin().await.map_err(|e| self.err(e))?;
         for r in records {
             sqlx::query("INSERT INTO records (id, body) VALUES (?, ?)")

@@ -5,7 +5,8 @@
 //! Three processes: this one (the load generator), a fast upstream (this same binary
 //! with `GH_BENCH_ROLE=upstream`), and the real `gatehouse serve`. Prints a table.
 //! Run: `cargo bench -p gatehouse-control-plane --bench gateway_load`
-//! (`GH_BENCH_SECS` sets seconds per measurement, default 5).
+//! (`GH_BENCH_SECS` sets seconds per measurement, default 5). `scripts/bench-peers.sh`
+//! runs this binary's fast upstream alone (`GH_BENCH_ROLE=upstream GH_BENCH_PORT=n`).
 
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
@@ -47,6 +48,8 @@ async fn fast_upstream(port: u16) {
                 };
                 let result = match req["method"].as_str() {
                     Some("initialize") => json!({"protocolVersion":"2025-06-18","capabilities":{"tools":{}},"serverInfo":{"name":"fast","version":"1"}}),
+                    // Peers that register tools from the list (scripts/bench-peers.sh) need one.
+                    Some("tools/list") => json!({"tools":[{"name":"echo","description":"Answers at once","inputSchema":{"type":"object"}}]}),
                     _ => json!({"content":[{"type":"text","text": *text}],"isError":false}),
                 };
                 let body = json!({"jsonrpc":"2.0","id":id,"result":result}).to_string();

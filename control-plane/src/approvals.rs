@@ -91,8 +91,8 @@ pub struct NewApproval {
     pub approvers: Vec<String>,
     /// Quorum.
     pub quorum: u32,
-    /// `hold` or `retry`.
-    pub mode: String,
+    /// How the requester waits.
+    pub mode: gatehouse_pipeline::ApprovalMode,
     /// Deciding rule.
     pub rule: Option<String>,
     /// Time to live.
@@ -199,7 +199,7 @@ impl Store {
         .bind(a.arguments.to_string())
         .bind(serde_json::to_string(&a.approvers).unwrap_or_default())
         .bind(a.quorum as i64)
-        .bind(&a.mode)
+        .bind(a.mode.to_string())
         .bind(&a.rule)
         .bind(ts(created))
         .bind(ts(expires))

@@ -26,6 +26,13 @@ pub struct ServerLabels {
     pub server: String,
 }
 
+/// Labels naming an audit witness.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct WitnessLabels {
+    /// Witness name (`[[audit.witnesses]] name`).
+    pub witness: String,
+}
+
 /// Every metric the gateway keeps.
 pub struct Metrics {
     registry: Registry,
@@ -39,6 +46,12 @@ pub struct Metrics {
     pub latency: Family<ServerLabels, Histogram>,
     /// Upstream failures (crash, refused, timeout), by server.
     pub upstream_errors: Family<ServerLabels, Counter>,
+    /// Events in the newest checkpoint a witness has not acknowledged (0: caught up).
+    pub witness_behind: Family<WitnessLabels, Gauge>,
+    /// Failed deliveries to a witness.
+    pub witness_failures: Family<WitnessLabels, Counter>,
+    /// Sessions that could not open (agent down, command missing, unreachable), by server.
+    pub sessions_failed: Family<ServerLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -53,6 +66,12 @@ impl Default for Metrics {
             ])
         });
         let upstream_errors = Family::<ServerLabels, Counter>::default();
+        let sessions_failed = Family::<ServerLabels, Counter>::default();
+        registry.register(
+            "sessions_failed",
+            "MCP sessions that could not open (agent down, command missing, unreachable)",
+            sessions_failed.clone(),
+        );
         registry.register(
             "sessions_open",
             "MCP sessions open now",
@@ -78,13 +97,28 @@ impl Default for Metrics {
             "Upstream failures (crash, unreachable, timeout)",
             upstream_errors.clone(),
         );
+        let witness_behind = Family::<WitnessLabels, Gauge>::default();
+        let witness_failures = Family::<WitnessLabels, Counter>::default();
+        registry.register(
+            "audit_witness_behind_events",
+            "Events in the newest audit checkpoint a witness has not acknowledged yet",
+            witness_behind.clone(),
+        );
+        registry.register(
+            "audit_witness_failures",
+            "Audit checkpoint deliveries a witness did not take",
+            witness_failures.clone(),
+        );
         Metrics {
             registry,
+            witness_behind,
+            witness_failures,
             sessions_open,
             sessions_started,
             requests,
             latency,
             upstream_errors,
+            sessions_failed,
         }
     }
 }
@@ -95,7 +129,7 @@ impl Metrics {
         self.requests
             .get_or_create(&RequestLabels {
                 server: server.to_string(),
-                method: method.to_string(),
+                method: crate::metric_labels::method(method).to_string(),
                 outcome,
             })
             .inc();

@@ -18,9 +18,14 @@ pub fn router(gw: Arc<Gateway>, agents: &Arc<Agents>) -> Router {
         .merge(crate::api::routes())
         // Anything else is the dashboard (it routes itself).
         .fallback(crate::dashboard::serve)
-        .with_state(gw)
+        .with_state(gw.clone())
         // Agents' status, tokens and WebSocket, over their own state.
         .merge(agents.routes())
+        // Outermost: every handler sees the client's address, not a proxy's.
+        .layer(axum::middleware::from_fn_with_state(
+            gw,
+            crate::gateway::client_address::rewrite,
+        ))
 }
 
 /// Serves the control plane until `stop` resolves, then drains: server streams end, open

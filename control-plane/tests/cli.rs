@@ -160,3 +160,23 @@ fn policy_check_names_every_problem_with_its_position() {
         "{err}"
     );
 }
+
+#[test]
+fn policy_check_points_at_a_bad_sql_or_command_condition() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("sql.yaml");
+    std::fs::write(
+        &bad,
+        "version: 1\nrules:\n  - name: q\n    tools: [query]\n    arguments:\n      - pointer: /sql\n        sql: {dialect: postgress, statements: [selct]}\n      - pointer: /cmd\n        command: {programs: [git], flags: [x]}\n    effect: allow\n",
+    )
+    .unwrap();
+    let (code, _, err) = run(&["policy", "check", bad.to_str().unwrap()], "");
+    assert_eq!(code, 2, "{err}");
+    for expected in [
+        "sql.yaml:7:24: rule `q`: unknown SQL dialect `postgress` (did you mean `postgres`?)",
+        "sql.yaml:7:48: rule `q`: unknown statement kind `selct` (did you mean `select`?)",
+        "sql.yaml:9:44: rule `q`: `x` is not a flag",
+    ] {
+        assert!(err.contains(expected), "{expected}\n{err}");
+    }
+}

@@ -290,3 +290,55 @@ async fn an_auditor_verifies_the_log_and_downloads_the_evidence() {
         "{e}"
     );
 }
+
+#[tokio::test]
+async fn auditors_get_proofs_that_verify_and_bad_sizes_get_clear_errors() {
+    let api = Api::start().await;
+    api.work(
+        "eng",
+        &[("query", json!({"sql": "select * from customers"}))],
+    )
+    .await;
+    let (_, status) = api.get("aud", "/api/v1/audit/status").await;
+    let n = status["events"].as_u64().unwrap();
+    let (s, p) = api
+        .get(
+            "aud",
+            &format!("/api/v1/audit/proofs/inclusion?seq=2&size={n}"),
+        )
+        .await;
+    assert_eq!(s, 200, "{p}");
+    let p: gatehouse_audit::InclusionProof = serde_json::from_value(p).unwrap();
+    assert_eq!(p.verify(None), Ok(false));
+    let (s, c) = api
+        .get(
+            "aud",
+            &format!("/api/v1/audit/proofs/consistency?from=1&to={n}"),
+        )
+        .await;
+    assert_eq!(s, 200, "{c}");
+    let c: gatehouse_audit::ConsistencyProof = serde_json::from_value(c).unwrap();
+    assert!(c.verify(None).is_ok());
+    for (path, says) in [
+        (
+            format!("/api/v1/audit/proofs/inclusion?seq={}&size={n}", n + 1),
+            "is not in a tree of",
+        ),
+        (
+            format!("/api/v1/audit/proofs/inclusion?seq=1&size={}", n + 100),
+            "cannot be proven",
+        ),
+        (
+            format!("/api/v1/audit/proofs/consistency?from={n}&to=1"),
+            "1 <= from <= to",
+        ),
+    ] {
+        let (s, e) = api.get("aud", &path).await;
+        assert_eq!(s, 400, "{path}: {e}");
+        assert!(e["error"].as_str().unwrap().contains(says), "{path}: {e}");
+    }
+    let (s, _) = api
+        .get("eng2", "/api/v1/audit/proofs/inclusion?seq=1&size=1")
+        .await;
+    assert_eq!(s, 403);
+}

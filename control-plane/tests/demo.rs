@@ -1,6 +1,7 @@
 //! `gatehouse demo` as a first-time user runs it: it prints what to paste, masks the demo
 //! server's sensitive data, refuses destructive SQL, and holds `delete_customer` until a
-//! second person (the demo DBA) approves it with `gatehouse approvals approve`.
+//! second person (the demo DBA) approves it with `gatehouse approvals approve`; the record
+//! and the approvals read back through the CLI (`--json` for scripts).
 
 use serde_json::{Value, json};
 use std::process::Stdio;
@@ -161,6 +162,28 @@ async fn the_demo_masks_refuses_and_holds_for_a_second_person() {
     assert_eq!(
         done["result"]["content"][0]["text"], "Deleted customer 4.",
         "{done}"
+    );
+
+    // For scripts: the approvals as JSON; the record with policy versions as stored.
+    let out = cli(&["approvals", "list", "--all", "--json"]);
+    let listed: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)));
+    assert!(
+        listed
+            .as_array()
+            .is_some_and(|a| a.iter().any(|x| x["id"] == id.as_str())),
+        "{listed}"
+    );
+    let db = text
+        .split("--database ")
+        .nth(1)
+        .and_then(|t| t.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no database in:\n{text}"));
+    let out = cli(&["sessions", "show", &sid, "--database", db]);
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        shown.contains("policy=") && !shown.contains(", vv"),
+        "{shown}"
     );
 
     let _ = demo.start_kill();

@@ -25,7 +25,7 @@ async fn start() -> Gate {
     let dir = tempfile::tempdir().unwrap();
     let text = format!(
         "policy_file = \"{POLICY}\"\n[[servers]]\nname = \"customers\"\ncommand = \"{BIN}\"\nargs = [\"demo-server\"]\n\
-         [dev]\ntokens = [{{ token = \"eng\", user = \"erin\", groups = [\"engineers\"] }}, {{ token = \"sales\", user = \"sam\", groups = [\"sales\"] }}, {{ token = \"adm\", user = \"ann\", groups = [\"gatehouse-admins\"] }}]\n"
+         [dev]\ntokens = [{{ token = \"eng\", user = \"erin\", groups = [\"engineers\"] }}, {{ token = \"sales\", user = \"sam\", groups = [\"sales\"] }}, {{ token = \"adm\", user = \"ann\", groups = [\"gatehouse-admins\"] }}, {{ token = \"erin-left\", user = \"erin\", groups = [] }}]\n"
     );
     let served = common::serve(
         &text,
@@ -464,4 +464,53 @@ async fn agents_and_tray_apps_watch_the_policy_in_force_and_hear_each_new_versio
     assert_eq!(second["version"], 2);
     assert_eq!(second["document"], yaml);
     assert_eq!(second["published_by"], "ann");
+}
+
+/// A person removed from a group mid-session (here: a fresh token of the same person
+/// without `engineers`, as after a change at the identity provider) loses that group's
+/// rights on the very next call of the same session, and the record says so.
+#[tokio::test]
+async fn the_next_call_is_decided_by_the_groups_of_its_own_token() {
+    let g = start().await;
+    let (_, sid, _) = g.session("eng").await;
+    let sid = sid.unwrap();
+    let call = |id: u64| json!({"jsonrpc":"2.0","id":id,"method":"tools/call","params":{"name":"query","arguments":{"sql":"SELECT * FROM customers WHERE id = 3"}}});
+    let (_, _, ok) = g.post("eng", Some(&sid), call(1)).await;
+    assert_eq!(
+        ok["result"]["structuredContent"]["rows"][0]["name"], "Alan Turing",
+        "{ok}"
+    );
+
+    let (status, _, refused) = g.post("erin-left", Some(&sid), call(2)).await;
+    assert_eq!(status, 200, "the session goes on: {refused}");
+    assert_eq!(refused["error"]["code"], -32003, "{refused}");
+
+    let (_, _, list) = g
+        .post(
+            "erin-left",
+            Some(&sid),
+            json!({"jsonrpc":"2.0","id":3,"method":"tools/list"}),
+        )
+        .await;
+    assert_eq!(
+        list["result"]["tools"],
+        json!([]),
+        "nothing is offered any more: {list}"
+    );
+
+    // Back in the group (a newer token): allowed again.
+    let (_, _, again) = g.post("eng", Some(&sid), call(4)).await;
+    assert!(again["result"].is_object(), "{again}");
+    let rows = g.gw.store.session_events(&sid).await.unwrap();
+    let decisions: Vec<String> = rows
+        .iter()
+        .filter(|e| e.kind == "request" && e.method.as_deref() == Some("tools/call"))
+        .map(|e| e.decision.clone().unwrap_or_default())
+        .collect();
+    assert_eq!(decisions.len(), 3);
+    assert!(decisions[0].contains("engineers-read"), "{decisions:?}");
+    assert!(
+        decisions[1].contains("\"effect\":\"deny\""),
+        "{decisions:?}"
+    );
 }

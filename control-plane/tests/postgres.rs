@@ -248,3 +248,58 @@ async fn writes_fail_closed_while_postgres_is_down_and_resume_after() {
         ChainReport::Intact { events: 2, .. }
     ));
 }
+
+/// `database` may be a reference (`env:NAME`), and the URL the operator's log shows
+/// carries no password, however it was given.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_database_password_stays_out_of_the_log() {
+    use tokio::io::AsyncBufReadExt;
+    let pg = Cluster::start();
+    let url = fresh_database(&pg.url("postgres")).await;
+    let password = url
+        .split_once("://gatehouse:")
+        .and_then(|(_, rest)| rest.split_once('@'))
+        .map(|(pw, _)| pw.to_string())
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("gatehouse.toml");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    std::fs::write(
+        &config,
+        format!("listen = \"127.0.0.1:{port}\"\ndatabase = \"env:GH_TEST_DATABASE_URL\"\n"),
+    )
+    .unwrap();
+    let mut serve = tokio::process::Command::new(env!("GATEHOUSE_BIN"))
+        .args(["serve", "--config"])
+        .arg(&config)
+        .env("GH_TEST_DATABASE_URL", &url)
+        .env("RUST_LOG", "info")
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::BufReader::new(serve.stderr.take().unwrap()).lines();
+    let mut log = String::new();
+    let listening = tokio::time::timeout(Duration::from_secs(60), async {
+        while let Ok(Some(line)) = lines.next_line().await {
+            log.push_str(&line);
+            log.push('\n');
+            if line.contains("gatehouse is listening") {
+                return true;
+            }
+        }
+        false
+    })
+    .await;
+    let _ = serve.kill().await;
+    assert_eq!(listening, Ok(true), "{log}");
+    assert!(log.contains("gatehouse:***@127.0.0.1"), "{log}");
+    assert!(
+        !log.contains(&password),
+        "the password is in the log:\n{log}"
+    );
+}

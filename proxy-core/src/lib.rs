@@ -6,6 +6,7 @@
 
 pub mod jsonrpc;
 pub mod mcp;
+pub mod redact;
 pub mod sse;
 pub mod tunnel;
 pub mod upstream;

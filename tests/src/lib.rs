@@ -19,6 +19,9 @@ use tokio::process::{Child, Command};
 /// The bearer token the test gateway accepts (user `e2e`).
 pub const TOKEN: &str = "e2e-token";
 
+/// A dev token of the same person after leaving the `engineers` group.
+pub const TOKEN_LEFT_ENGINEERS: &str = "e2e-token-left-engineers";
+
 /// The repository root.
 pub fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -383,7 +386,7 @@ impl Gatehouse {
     ) -> Gatehouse {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("no temp dir: {e}"));
         let text = format!(
-            "{extra}\n{servers}\n[dev]\ntokens = [{{ token = \"{TOKEN}\", user = \"e2e\", groups = [\"engineers\"] }}]\n"
+            "{extra}\n{servers}\n[dev]\ntokens = [{{ token = \"{TOKEN}\", user = \"e2e\", groups = [\"engineers\"] }}, {{ token = \"{TOKEN_LEFT_ENGINEERS}\", user = \"e2e\", groups = [] }}]\n"
         );
         let mut config = Config::parse(&text, Path::new("e2e.toml"), std::iter::empty())
             .unwrap_or_else(|e| panic!("{e}"));
@@ -870,4 +873,47 @@ pub async fn initialize_then_echo(url: &str, token: &str, message: &str) -> Vec<
     };
     bodies.push(answer);
     bodies
+}
+
+/// A gateway whose control plane is the MCP clients' authorization server, people
+/// signing in at the real provider; `extra` is more top-level TOML.
+pub async fn gateway_with_authz(op_port: u16, servers: &str, extra: &str) -> (Gatehouse, Peer) {
+    let issuer = format!("http://127.0.0.1:{op_port}");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let base = format!(
+        "http://{}",
+        listener.local_addr().unwrap_or_else(|e| panic!("{e}"))
+    );
+    // `extra` may name the gateway's address and the provider's issuer.
+    let extra = extra.replace("{BASE}", &base).replace("{ISSUER}", &issuer);
+    let g = Gatehouse::start_with(
+        servers,
+        &format!(
+            "[oidc]\nissuer = \"{issuer}\"\nclient_id = \"gatehouse-web\"\nclient_secret = \"secret-web\"\n{extra}\n"
+        ),
+        Some(listener),
+    )
+    .await;
+    let op = openid_provider_for_people(op_port, &format!("{}/mcp", g.base), &g.base).await;
+    (g, op)
+}
+
+/// [`gateway_with_authz`] serving the MCP reference server as `everything`.
+pub async fn everything_with_authz(extra: &str) -> (Gatehouse, Peer) {
+    let stdio = everything_stdio();
+    gateway_with_authz(free_port(), &stdio_server("everything", &stdio), extra).await
+}
+
+/// The claims of a JWT, unverified (to look at what was issued).
+pub fn payload_of(token: &str) -> Value {
+    use base64::Engine;
+    let p = token.split('.').nth(1).unwrap_or_default();
+    serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(p)
+            .unwrap_or_default(),
+    )
+    .unwrap_or(Value::Null)
 }

@@ -1054,3 +1054,117 @@ async fn the_tray_windows_approve_call_releases_a_held_gateway_call() {
         .unwrap();
     assert!(answer.contains("Echo: held"), "{answer}");
 }
+
+/// The tray's capture decides each call with the groups of the token it runs under: a
+/// person removed from `engineers` at the identity provider (here: the next dev token of
+/// the same person, without the group) has the next call of the same session refused,
+/// and the spooled record carries that decision.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_tray_capture_decides_each_call_with_the_groups_of_the_current_token() {
+    use gatehouse_client::api::PolicyVersion;
+    use gatehouse_client::capture::{Capture, Identity};
+    use gatehouse_client::policy::LocalPolicy;
+
+    let g = Gatehouse::start("").await;
+    let home = tempfile::tempdir().unwrap();
+    let policy = LocalPolicy::load(home.path());
+    policy
+        .apply(&PolicyVersion {
+            version: 1,
+            digest: String::new(),
+            document: "version: 1\ndefault: deny\nrules:\n  - name: engineers-here\n    principals: {groups: [engineers]}\n    servers: [\"local:files\"]\n    effect: allow\n".into(),
+        })
+        .unwrap();
+    let spool = Spool::open(&home.path().join("spool.db")).await.unwrap();
+    let current = Arc::new(std::sync::Mutex::new(TOKEN.to_string()));
+    let tokens: gatehouse_client::upload::TokenSource = {
+        let current = current.clone();
+        Arc::new(move || {
+            let t = current.lock().unwrap().clone();
+            Box::pin(async move { Some(t) })
+        })
+    };
+    let api = ControlPlane::new(&g.base);
+    let capture = Capture {
+        server: "files".into(),
+        user: "e2e".into(),
+        groups: vec!["engineers".into()],
+        identity: Some(Identity::new(api.clone(), tokens)),
+        policy,
+        masker: Arc::new(
+            gatehouse_mask::Masker::new(&gatehouse_mask::Profile::default(), None).unwrap(),
+        ),
+        spool: spool.clone(),
+        uploader: None,
+        approvals: None,
+        host: "tray".into(),
+    };
+    let (client_side, capture_side) = tokio::io::duplex(1 << 16);
+    let (capture_in, capture_out) = tokio::io::split(capture_side);
+    let cmd = everything_stdio();
+    let running = tokio::spawn(async move {
+        capture
+            .run(
+                &cmd[0],
+                &cmd[1..],
+                Default::default(),
+                capture_in,
+                capture_out,
+            )
+            .await
+    });
+    let (client_in, mut client_out) = tokio::io::split(client_side);
+    let mut lines = BufReader::new(client_in).lines();
+    let mut ask = async |v: Value| -> Value {
+        client_out
+            .write_all(format!("{v}\n").as_bytes())
+            .await
+            .unwrap();
+        let id = v["id"].clone();
+        loop {
+            let line = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
+                .await
+                .unwrap()
+                .unwrap()
+                .unwrap();
+            let m: Value = serde_json::from_str(&line).unwrap();
+            if m["id"] == id {
+                return m;
+            }
+        }
+    };
+    let init = ask(json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}})).await;
+    assert!(init["result"].is_object(), "{init}");
+    let echo = |id: u64| json!({"jsonrpc":"2.0","id":id,"method":"tools/call","params":{"name":"echo","arguments":{"message":"hi"}}});
+    let ok = ask(echo(2)).await;
+    assert!(ok["result"]["content"].is_array(), "an engineer may: {ok}");
+
+    *current.lock().unwrap() = TOKEN_LEFT_ENGINEERS.to_string();
+    let refused = ask(echo(3)).await;
+    assert_eq!(
+        refused["error"]["code"], -32003,
+        "no longer an engineer: {refused}"
+    );
+
+    drop(client_out);
+    drop(lines);
+    running.await.unwrap().unwrap();
+    let records = spool.oldest(100).await.unwrap();
+    let decision = |id: &str| {
+        records
+            .iter()
+            .find(|r| r.kind == "request" && r.rpc_id.as_deref() == Some(id))
+            .and_then(|r| r.decision.clone())
+            .unwrap_or_default()
+    };
+    assert!(
+        decision("2").contains("engineers-here"),
+        "{}",
+        decision("2")
+    );
+    assert!(
+        decision("3").contains("\"effect\":\"deny\""),
+        "{}",
+        decision("3")
+    );
+}

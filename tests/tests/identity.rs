@@ -307,37 +307,6 @@ async fn people_sign_in_to_the_dashboard_through_the_provider_and_roles_decide()
     );
 }
 
-/// A gateway whose control plane is the MCP clients' authorization server, people
-/// signing in at the real provider; `extra` is more top-level TOML.
-async fn gateway_with_authz(op_port: u16, servers: &str, extra: &str) -> (Gatehouse, Peer) {
-    let issuer = format!("http://127.0.0.1:{op_port}");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let base = format!(
-        "http://{}",
-        listener.local_addr().unwrap_or_else(|e| panic!("{e}"))
-    );
-    // `extra` may name the gateway's address and the provider's issuer.
-    let extra = extra.replace("{BASE}", &base).replace("{ISSUER}", &issuer);
-    let g = Gatehouse::start_with(
-        servers,
-        &format!(
-            "[oidc]\nissuer = \"{issuer}\"\nclient_id = \"gatehouse-web\"\nclient_secret = \"secret-web\"\n{extra}\n"
-        ),
-        Some(listener),
-    )
-    .await;
-    let op = openid_provider_for_people(op_port, &format!("{}/mcp", g.base), &g.base).await;
-    (g, op)
-}
-
-/// [`gateway_with_authz`] serving the MCP reference server as `everything`.
-async fn everything_with_authz(extra: &str) -> (Gatehouse, Peer) {
-    let stdio = everything_stdio();
-    gateway_with_authz(free_port(), &stdio_server("everything", &stdio), extra).await
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_real_mcp_client_signs_in_unaided_through_the_control_plane() {
     let (mut g, _op) = everything_with_authz("").await;
@@ -436,17 +405,6 @@ async fn a_real_mcp_client_signs_in_unaided_through_the_control_plane() {
 fn b64(bytes: &[u8]) -> String {
     use base64::Engine;
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-}
-
-fn payload_of(token: &str) -> Value {
-    use base64::Engine;
-    let p = token.split('.').nth(1).unwrap_or_default();
-    serde_json::from_slice(
-        &base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(p)
-            .unwrap_or_default(),
-    )
-    .unwrap_or(Value::Null)
 }
 
 /// The Ed25519 seed as the PKCS#8 DER jsonwebtoken signs with.

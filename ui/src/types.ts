@@ -34,3 +34,12 @@ export type PendingPin = Schemas["Pin"];
 export type ServerInfo = Schemas["ServerView"];
 export type AgentInfo = Schemas["AgentView"];
 export type Overview = Schemas["OverviewPage"];
+
+/** `GET /api/v1/audit/witnesses`: one per `[[audit.witnesses]]` (documented as an object). */
+export interface WitnessStatus {
+  name: string;
+  size: number;
+  behind: number;
+  last_error: string | null;
+  delivered_at: string | null;
+}

@@ -39,13 +39,17 @@ async fn call(req: reqwest::RequestBuilder) -> Result<Value, Exit> {
 }
 
 /// Prints pending (or all) approvals.
-pub async fn list(url: &str, all: bool) -> Result<(), Exit> {
+pub async fn list(url: &str, all: bool, as_json: bool) -> Result<(), Exit> {
     let body = call(reqwest::Client::new().get(format!(
         "{}/api/v1/approvals?all={all}",
         url.trim_end_matches('/')
     )))
     .await?;
     let items = body["approvals"].as_array().cloned().unwrap_or_default();
+    if as_json {
+        out(&format!("{}\n", Value::Array(items)));
+        return Ok(());
+    }
     let mut text = String::new();
     for a in &items {
         text.push_str(&format!(

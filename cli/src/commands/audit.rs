@@ -11,10 +11,29 @@ pub async fn verify(
     database: Option<String>,
     public_key: Option<String>,
     bundle: Option<PathBuf>,
+    witnessed: Option<(PathBuf, Vec<String>)>,
 ) -> Result<(), Exit> {
-    let report = match bundle {
-        Some(dir) => gatehouse_control_plane::evidence::verify_bundle(&dir, public_key.as_deref())?,
-        None => open(config, database)
+    let mut witnessed_note = String::new();
+    let report = match (bundle, witnessed) {
+        (Some(_), Some(_)) => {
+            return Err(Exit::Usage(
+                "--witnessed checks the live store; a bundle's period proof is checked on its own"
+                    .into(),
+            ));
+        }
+        (Some(dir), None) => {
+            gatehouse_control_plane::evidence::verify_bundle(&dir, public_key.as_deref())?
+        }
+        (None, Some((file, keys))) => {
+            use super::transparency as t;
+            let log_key = t::log_key(config.clone(), public_key.as_deref())?;
+            let heads = t::read_witnessed(&file, &log_key, &t::witness_keys(&keys)?)?;
+            let store = open(config, database).await?;
+            let (report, n) = t::verify_witnessed(&store, public_key.as_deref(), heads).await?;
+            witnessed_note = format!("consistent with the {n} checkpoints in {}", file.display());
+            report
+        }
+        (None, None) => open(config, database)
             .await?
             .verify_log(public_key.as_deref())
             .await
@@ -43,6 +62,9 @@ pub async fn verify(
                     ""
                 }
             ));
+            if !witnessed_note.is_empty() {
+                out(&format!("witnessed: {witnessed_note}\n"));
+            }
             Ok(())
         }
         ChainReport::Broken { events, reason } => Err(Exit::Runtime(format!(

@@ -32,7 +32,7 @@ pub struct Credentials {
     pub token_endpoint: String,
     /// Its revocation endpoint.
     pub revocation_endpoint: Option<String>,
-    /// The client id this machine registered.
+    /// The client id the sign-in used.
     pub client_id: String,
     /// The audience of the tokens (`{url}/mcp`: every server).
     pub resource: String,
@@ -222,13 +222,10 @@ async fn discover<const N: usize>(
     Ok((meta, endpoints))
 }
 
-/// The client this machine registered at `url` earlier (its loopback redirect URI
-/// matches on any port), else a new registration at `register`.
-async fn client_for(http: &reqwest::Client, url: &str, register: &str) -> Result<String, Exit> {
-    match load().ok().flatten().filter(|c| c.url == url) {
-        Some(c) => Ok(c.client_id),
-        None => register_client(http, register).await,
-    }
+/// The command line's client id: Gatehouse's built-in client, whose tokens also reach
+/// the management API (those of dynamically registered MCP clients do not).
+fn client_id() -> String {
+    gatehouse_control_plane::identity::authz::first_party::CLI_CLIENT_ID.to_string()
 }
 
 /// The person a Gatehouse access token names (not verified: for messages only).
@@ -313,15 +310,10 @@ async fn wait_for_callback(
 pub async fn login(url: String, open_browser: bool) -> Result<(), Exit> {
     let url = url.trim_end_matches('/').to_string();
     let http = http();
-    let (meta, [authorize, token, register, issuer]) = discover(
+    let (meta, [authorize, token, issuer]) = discover(
         &http,
         &url,
-        [
-            "authorization_endpoint",
-            "token_endpoint",
-            "registration_endpoint",
-            "issuer",
-        ],
+        ["authorization_endpoint", "token_endpoint", "issuer"],
         |k| {
             format!(
                 "{url} does not offer sign-in for clients (no {k}); is [oidc] client_id configured?"
@@ -337,7 +329,7 @@ pub async fn login(url: String, open_browser: bool) -> Result<(), Exit> {
         .map_err(|e| Exit::Runtime(e.to_string()))?
         .port();
     let redirect_uri = format!("http://127.0.0.1:{port}/callback");
-    let client_id = client_for(&http, &url, &register).await?;
+    let client_id = client_id();
     let verifier = random();
     let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
     let state = random();
@@ -455,45 +447,15 @@ async fn keep_signin(
     Ok(())
 }
 
-/// The device grant's type (RFC 8628).
-const DEVICE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
-
-/// Registers this machine's client (loopback redirect for the browser flow, and the
-/// device grant).
-async fn register_client(http: &reqwest::Client, register: &str) -> Result<String, Exit> {
-    let reg = json_or_error(
-        http.post(register)
-            .json(&serde_json::json!({
-                "client_name": "gatehouse CLI",
-                "redirect_uris": ["http://127.0.0.1/callback"],
-                "grant_types": ["authorization_code", "refresh_token", DEVICE_GRANT],
-                "token_endpoint_auth_method": "none",
-            }))
-            .send()
-            .await
-            .map_err(|e| Exit::Runtime(format!("registering at {register}: {e}")))?,
-        "registering this machine",
-    )
-    .await?;
-    reg["client_id"]
-        .as_str()
-        .map(String::from)
-        .ok_or_else(|| Exit::Runtime("the registration returned no client_id".into()))
-}
-
 /// `gatehouse login --device --url URL`: the device authorization grant (RFC 8628). The
 /// address and code go to stderr; the sign-in is saved as `login` saves it.
 pub async fn login_device(url: String) -> Result<(), Exit> {
     let url = url.trim_end_matches('/').to_string();
     let http = http();
-    let (meta, [device, token, register]) = discover(
+    let (meta, [device, token]) = discover(
         &http,
         &url,
-        [
-            "device_authorization_endpoint",
-            "token_endpoint",
-            "registration_endpoint",
-        ],
+        ["device_authorization_endpoint", "token_endpoint"],
         |k| {
             format!(
                 "{url} does not offer device sign-in (no {k} in its metadata); use `gatehouse login` with a browser"
@@ -502,7 +464,7 @@ pub async fn login_device(url: String) -> Result<(), Exit> {
     )
     .await?;
     let resource = format!("{url}/mcp");
-    let mut client_id = client_for(&http, &url, &register).await?;
+    let client_id = client_id();
     let ask = |client_id: String| {
         let (http, device, resource) = (http.clone(), device.clone(), resource.clone());
         async move {
@@ -519,16 +481,7 @@ pub async fn login_device(url: String) -> Result<(), Exit> {
             Ok::<_, Exit>(status_and_body(r).await)
         }
     };
-    let (mut status, mut answer) = ask(client_id.clone()).await?;
-    // A client registered by an older `gatehouse login` lacks the device grant, or was
-    // collected as unused: register again once.
-    if matches!(
-        answer["error"].as_str(),
-        Some("unauthorized_client" | "invalid_client")
-    ) {
-        client_id = register_client(&http, &register).await?;
-        (status, answer) = ask(client_id.clone()).await?;
-    }
+    let (status, answer) = ask(client_id.clone()).await?;
     if !status.is_success() {
         return Err(failed("starting the device sign-in", status, &answer));
     }
@@ -562,7 +515,10 @@ pub async fn login_device(url: String) -> Result<(), Exit> {
         let r = http
             .post(&token)
             .form(&[
-                ("grant_type", DEVICE_GRANT),
+                (
+                    "grant_type",
+                    gatehouse_control_plane::identity::authz::device::GRANT_TYPE,
+                ),
                 ("device_code", device_code.as_str()),
                 ("client_id", client_id.as_str()),
             ])

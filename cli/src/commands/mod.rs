@@ -3,14 +3,17 @@
 pub mod agents;
 pub mod approvals;
 pub mod audit;
+pub mod config_check;
 pub mod connect;
 pub mod evidence;
+pub mod healthcheck;
 pub mod login;
 pub mod mask;
 pub mod policy;
 pub mod serve;
 pub mod sessions;
 pub mod tools;
+pub mod transparency;
 
 use gatehouse_control_plane::config::Config;
 use std::io::Write;

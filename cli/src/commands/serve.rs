@@ -39,7 +39,7 @@ async fn start(config: Config, dev: bool, listener: tokio::net::TcpListener) -> 
         .local_addr()
         .map_err(|e| Exit::Runtime(e.to_string()))?;
     let servers: Vec<&str> = config.servers.iter().map(|s| s.name.as_str()).collect();
-    tracing::info!(%addr, database = %config.database, servers = ?servers, "gatehouse is listening");
+    tracing::info!(%addr, database = %gatehouse_proxy_core::redact::url(&config.database), servers = ?servers, "gatehouse is listening");
     let retention = match (&config.audit.retention_days, &config.audit.archive_dir) {
         (Some(days), Some(dir)) => Some((
             *days,

@@ -187,8 +187,8 @@ pub async fn show(
                 .unwrap_or_else(|| "default".into());
             let _ = write!(
                 what,
-                " policy={effect} ({by}, v{})",
-                d["policy_version"].as_str().unwrap_or("?")
+                " policy={effect} ({by}, {})",
+                policy_version_label(&d["policy_version"])
             );
         }
         let _ = writeln!(s, "#{:<6} {}  {arrow}  {what}", e.seq, &e.at);
@@ -266,4 +266,15 @@ pub async fn seed(
     tx.commit().await.map_err(runtime)?;
     out(&format!("seeded {count} sessions\n"));
     Ok(())
+}
+
+/// A policy version as `sessions show` prints it: the stored label already reads
+/// `v1-…`; a bare number gets its `v`.
+fn policy_version_label(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) if s.starts_with('v') => s.clone(),
+        serde_json::Value::String(s) => format!("v{s}"),
+        serde_json::Value::Number(n) => format!("v{n}"),
+        _ => "v?".into(),
+    }
 }

@@ -3,7 +3,7 @@
 
 use super::Agents;
 use super::store::ConnectionRow;
-use crate::api::{error, signed_in};
+use crate::api::{error, signed_in, signed_in_to_change};
 use crate::gateway::Gateway;
 use crate::identity::auth::Principal;
 use axum::Json;
@@ -17,7 +17,8 @@ use std::sync::Arc;
 
 #[allow(clippy::result_large_err)]
 async fn admin(gw: &Gateway, headers: &HeaderMap) -> Result<Principal, Response> {
-    let p = signed_in(gw, headers).await?;
+    // Every use changes something (create, revoke, drain): the cookie needs the CSRF header.
+    let p = signed_in_to_change(gw, headers).await?;
     if p.groups.iter().any(|g| gw.config.admin_groups.contains(g)) {
         Ok(p)
     } else {

@@ -13,14 +13,13 @@ use super::{error, signed_in, signed_in_to_change};
 use crate::approvals::NewApproval;
 use crate::config::LocalServerConfig;
 use crate::gateway::Gateway;
-use crate::gateway::policy::Verdict;
 use crate::identity::auth::Principal;
 use crate::store::NewSession;
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
+use gatehouse_pipeline::{Call, Verdict};
 use gatehouse_proxy_core::jsonrpc::Message;
-use gatehouse_proxy_core::mcp;
 use http::{HeaderMap, StatusCode};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -52,9 +51,9 @@ impl Gateway {
             .iter()
             .filter(|s| s.allows(&p.groups))
             .filter(|s| {
-                policy
-                    .as_ref()
-                    .is_none_or(|pol| pol.may_connect(p, &policy_name(&s.name)))
+                let rights = crate::gateway::rights_of(p);
+                gatehouse_pipeline::may_connect(policy.as_deref(), &rights, &policy_name(&s.name))
+                    .is_ok()
             })
             .collect()
     }
@@ -213,19 +212,23 @@ pub async fn request_approval(
         }
     };
     let server_name = policy_name(&server.name);
+    let Call::Request(target) = gatehouse_pipeline::classify(&msg) else {
+        unreachable!("checked to be a request above")
+    };
     let terms = match gw.policy() {
         None => None,
         Some(p) => {
-            match p.decide(&principal, &server_name, &msg).0 {
+            let rights = crate::gateway::rights_of(&principal);
+            match gatehouse_pipeline::decide(Some(&p), &rights, &server_name, &target).verdict {
                 Verdict::Allow => None,
-                Verdict::Refuse(reason) => {
+                Verdict::Deny { reason } => {
                     return (
                     StatusCode::FORBIDDEN,
                     Json(json!({ "error": reason, "decision": "deny", "policy_version": p.version })),
                 )
                     .into_response();
                 }
-                Verdict::Approve(terms) => Some((terms, p.version.clone())),
+                Verdict::NeedsApproval(terms) => Some((terms, p.version.clone())),
             }
         }
     };
@@ -235,11 +238,8 @@ pub async fn request_approval(
     if let Err(r) = own_session(&gw, &principal, sid, &server_name).await {
         return r;
     }
-    let method = msg.method().unwrap_or("").to_string();
-    let tool = mcp::target_name(&msg).map(String::from);
-    let arguments = mcp::arguments(&msg).cloned().unwrap_or(Value::Null);
-    let digest =
-        gatehouse_policy::request_digest(&server_name, &method, tool.as_deref(), &arguments);
+    let digest = target.digest(&server_name);
+    let (method, tool, arguments) = (target.method, target.name, target.arguments);
     // Approvers read the arguments masked with the profile this person's session uses.
     let mut masked = arguments;
     gw.masking
@@ -258,7 +258,7 @@ pub async fn request_approval(
             arguments: masked.clone(),
             approvers: terms.approvers.clone(),
             quorum: terms.quorum,
-            mode: "hold".into(),
+            mode: gatehouse_pipeline::ApprovalMode::Hold,
             rule: terms.rule.clone(),
             ttl: terms.ttl,
         })

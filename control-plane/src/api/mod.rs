@@ -6,6 +6,7 @@ pub mod audit;
 pub mod local_servers;
 pub mod openapi;
 pub mod policies;
+pub mod proofs;
 pub mod schema;
 pub mod servers;
 pub mod sessions;
@@ -45,13 +46,14 @@ async fn caller(gw: &Gateway, headers: &HeaderMap) -> Result<(Principal, bool), 
         .map_err(|e| error(StatusCode::FORBIDDEN, e))?;
     if crate::identity::auth::bearer(headers).is_some() {
         return gw
-            .authenticate(headers, None)
+            .authenticate_api(headers)
             .await
             .map(|p| (p, false))
             .map_err(|_| {
                 error(
                     StatusCode::UNAUTHORIZED,
-                    "the bearer token is not valid (expired, revoked, or for another audience)",
+                    "the bearer token is not valid here (expired, revoked, or for another audience: \
+                     the management API takes tokens of `gatehouse login` or the tray, not of MCP clients)",
                 )
             });
     }
@@ -319,6 +321,9 @@ pub fn routes() -> OpenApiRouter<Arc<Gateway>> {
         .routes(routes!(sessions::overview))
         .routes(routes!(audit::status))
         .routes(routes!(audit::verify))
+        .routes(routes!(proofs::inclusion))
+        .routes(routes!(proofs::consistency))
+        .routes(routes!(proofs::witnesses))
         .routes(routes!(audit::evidence))
         .routes(routes!(servers::list))
         .routes(routes!(spool::upload))

@@ -21,9 +21,21 @@ pub struct AuditConfig {
     pub archive_dir: Option<PathBuf>,
     /// Seconds between retention runs in `gatehouse serve`.
     pub prune_every_secs: u64,
+    /// The log's name in its checkpoint notes (C2SP `tlog-checkpoint` origin line), which
+    /// witnesses track it by: set it once, e.g. `gatehouse.example.com/audit`.
+    pub origin: Option<String>,
+    /// Where each signed checkpoint is sent (`[[audit.witnesses]]`).
+    pub witnesses: Vec<crate::witnesses::WitnessConfig>,
 }
 
 impl AuditConfig {
+    /// The origin checkpoint notes carry: `origin`, else the default.
+    pub fn log_origin(&self) -> &str {
+        self.origin
+            .as_deref()
+            .unwrap_or(crate::store::DEFAULT_ORIGIN)
+    }
+
     /// The names of the configured sinks (each keys a delivery cursor).
     pub fn sink_names(&self) -> Vec<String> {
         self.sinks
@@ -42,6 +54,8 @@ impl Default for AuditConfig {
             retention_days: None,
             archive_dir: None,
             prune_every_secs: 3600,
+            origin: None,
+            witnesses: Vec::new(),
         }
     }
 }

@@ -105,6 +105,13 @@ pub struct AuthzConfig {
     pub failure_events_per_minute: u32,
     /// Issuers whose JWTs may be exchanged for a Gatehouse token (RFC 8693): CI pipelines.
     pub trusted_issuers: Vec<TrustedIssuer>,
+    /// A sign-in's absolute lifetime: past it, refresh is refused and the person signs in
+    /// again, whatever the refresh tokens say.
+    pub max_grant_hours: f64,
+    /// The lifetime of a sign-in whose groups cannot be re-checked at the identity
+    /// provider on refresh (no provider refresh token was kept: SAML, dev sign-in, or a
+    /// provider that gave none): groups removed there count within this bound.
+    pub unverified_grant_hours: f64,
 }
 
 impl Default for AuthzConfig {
@@ -117,6 +124,8 @@ impl Default for AuthzConfig {
             metadata_document_allowed_hosts: Vec::new(),
             failure_events_per_minute: 20,
             trusted_issuers: Vec::new(),
+            max_grant_hours: 168.0,
+            unverified_grant_hours: 10.0,
         }
     }
 }
@@ -144,6 +153,10 @@ pub struct TrustedIssuer {
     pub groups: Vec<String>,
 }
 
+fn default_required_scopes() -> Vec<String> {
+    vec!["mcp".into()]
+}
+
 pub(super) fn default_admin_groups() -> Vec<String> {
     vec!["gatehouse-admins".into()]
 }
@@ -163,8 +176,10 @@ pub struct OidcConfig {
     /// The claim listing their groups (`groups` default; Entra ID: `groups` or `roles`).
     #[serde(default = "default_groups_claim")]
     pub groups_claim: String,
-    /// Scopes every token must carry (`scope` claim, space-separated, or `scp`); none by default.
-    #[serde(default)]
+    /// Scopes every token must carry (`scope` claim, space-separated, or `scp`): `mcp` by
+    /// default, so a token the provider issued for another purpose is not taken; `[]`
+    /// accepts any.
+    #[serde(default = "default_required_scopes")]
     pub required_scopes: Vec<String>,
     /// Renames groups from the provider's claim (Entra ID sends object ids:
     /// `"8c1e…" = "gatehouse-admins"`); groups not listed keep their name.
@@ -210,8 +225,8 @@ impl OidcConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SamlConfig {
-    /// The IdP's metadata: an `https://` (or `http://`) URL, or `file:PATH`. It must carry
-    /// a signing certificate: unsigned answers are never accepted.
+    /// The IdP's metadata: an `https://` URL (`http://` only on a loopback address), or
+    /// `file:PATH`. It must carry a signing certificate: unsigned answers are never accepted.
     pub idp_metadata: String,
     /// This service provider's entity id (default `{public_url}/saml/metadata`).
     #[serde(default)]

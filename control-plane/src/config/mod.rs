@@ -131,6 +131,22 @@ pub struct Config {
     /// rows collected.
     #[serde(default)]
     pub authz_store: AuthzStoreConfig,
+    /// The control plane's environment variables a stdio server inherits (default PATH,
+    /// HOME, LANG, LC_ALL, LC_CTYPE, TMPDIR, TZ, USER, LOGNAME); it sees nothing else of
+    /// it, only these and its own `env`.
+    #[serde(default = "gatehouse_proxy_core::upstream::default_inherited_env")]
+    pub stdio_inherit_env: Vec<String>,
+    /// Reverse proxies (addresses or `ADDR/LEN` ranges) whose `client_address_header`
+    /// names the client; from anyone else the header is ignored. None by default.
+    #[serde(default)]
+    pub trusted_proxies: Vec<String>,
+    /// The header a trusted proxy puts the client's address in.
+    #[serde(default = "default_client_address_header")]
+    pub client_address_header: String,
+}
+
+fn default_client_address_header() -> String {
+    "x-forwarded-for".into()
 }
 
 fn default_listen() -> String {
@@ -192,7 +208,37 @@ impl Config {
         Config::parse("", Path::new("<environment>"), std::env::vars())
     }
 
+    /// The trusted proxies' ranges (validated at start).
+    pub fn trusted_proxy_ranges(&self) -> Vec<crate::gateway::client_address::IpRange> {
+        self.trusted_proxies
+            .iter()
+            .filter_map(|r| crate::gateway::client_address::IpRange::parse(r).ok())
+            .collect()
+    }
+
     fn validate(&self) -> Result<(), ConfigError> {
+        if let Some(saml) = &self.saml {
+            let m = saml.idp_metadata.as_str();
+            let loopback_http = reqwest::Url::parse(m).is_ok_and(|u| {
+                u.scheme() == "http"
+                    && matches!(u.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"))
+            });
+            if !(m.starts_with("https://") || m.starts_with("file:") || loopback_http) {
+                return Err(ConfigError::Invalid(format!(
+                    "saml.idp_metadata `{m}` must be an https:// URL or file:PATH: the signing certificate in it decides whose sign-in answers are trusted"
+                )));
+            }
+        }
+        for r in &self.trusted_proxies {
+            crate::gateway::client_address::IpRange::parse(r)
+                .map_err(|e| ConfigError::Invalid(format!("trusted_proxies: {e}")))?;
+        }
+        if http::HeaderName::from_bytes(self.client_address_header.as_bytes()).is_err() {
+            return Err(ConfigError::Invalid(format!(
+                "client_address_header `{}` is not a header name",
+                self.client_address_header
+            )));
+        }
         if let Some(days) = self.audit.retention_days {
             let problem = if days == 0 {
                 Some(
@@ -222,6 +268,23 @@ impl Config {
                     sink.name()
                 )));
             }
+        }
+        let mut witnesses = std::collections::HashSet::new();
+        for w in &self.audit.witnesses {
+            w.validate().map_err(ConfigError::Invalid)?;
+            if !witnesses.insert(w.name.as_str()) {
+                return Err(ConfigError::Invalid(format!(
+                    "two audit witnesses are named `{}`: give each its own `name`",
+                    w.name
+                )));
+            }
+        }
+        if let Some(o) = &self.audit.origin
+            && (o.is_empty() || o.chars().any(|c| c.is_whitespace() || c == '+'))
+        {
+            return Err(ConfigError::Invalid(format!(
+                "audit.origin `{o}` must be non-empty without spaces or `+` (e.g. gatehouse.example.com/audit)"
+            )));
         }
         let mut seen = std::collections::HashSet::new();
         for s in &self.servers {
@@ -283,6 +346,21 @@ impl Config {
                     s.name
                 )));
             }
+        }
+        for rule in &self.authz.trusted_issuers {
+            if let Some(p) = crate::identity::authz::exchange_rules::problem(rule) {
+                return Err(ConfigError::Invalid(p));
+            }
+        }
+        // `is_nan() || <= 0.0`: a NaN from the file is refused like a zero.
+        let not_positive = |h: f64| h.is_nan() || h <= 0.0;
+        if not_positive(self.authz.max_grant_hours)
+            || not_positive(self.authz.unverified_grant_hours)
+            || self.authz.unverified_grant_hours > self.authz.max_grant_hours
+        {
+            return Err(ConfigError::Invalid(
+                "authz.max_grant_hours and authz.unverified_grant_hours must be above 0, and unverified_grant_hours at most max_grant_hours".into(),
+            ));
         }
         if self.authz.access_token_secs == 0 || self.authz.code_secs == 0 {
             return Err(ConfigError::Invalid(
@@ -391,7 +469,10 @@ pub(crate) fn resolve_secret(value: &str) -> Result<String, String> {
 }
 
 /// Top-level keys an environment variable may override.
-const TOP_LEVEL_KEYS: [&str; 21] = [
+const TOP_LEVEL_KEYS: [&str; 24] = [
+    "stdio_inherit_env",
+    "trusted_proxies",
+    "client_address_header",
     "local_servers",
     "authz",
     "device_flow",

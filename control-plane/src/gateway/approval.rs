@@ -4,186 +4,133 @@
 //! that was approved passes, once, before the approval expires.
 
 use super::Gateway;
-use super::policy::ApprovalTerms;
-use super::recording::gateway_event;
-use super::session::Session;
 use crate::approvals::NewApproval;
-use gatehouse_proxy_core::jsonrpc::{Message, codes};
-use gatehouse_proxy_core::mcp;
+use gatehouse_pipeline::{
+    ApprovalMode, ApprovalTerms, Client, Held, HoldOutcome, Record, WaitingFor,
+};
 use serde_json::json;
 use std::time::Duration;
 
 /// How often a held call looks for a decision.
 const POLL: Duration = Duration::from_millis(200);
 
-fn refuse(msg: &Message, text: String, data: Option<serde_json::Value>) -> Message {
-    Message::error(msg.id().cloned(), codes::POLICY_DENIED, text, data)
-}
-
-/// A streaming client waiting on a held call: it gets progress notifications (when it
-/// asked for progress) or SSE comments, so it knows the call is alive.
-pub struct Waiting {
-    /// The client's SSE stream.
-    pub tx: tokio::sync::mpsc::Sender<bytes::Bytes>,
-    /// The request's progress token, if any.
-    pub progress_token: Option<serde_json::Value>,
-}
-
-impl Waiting {
-    /// False when the client has gone.
-    async fn tell(&self, id: &str, a: &crate::approvals::Approval) -> bool {
-        let frame = match &self.progress_token {
-            Some(token) => {
-                let note = Message::notification(
-                    "notifications/progress",
-                    json!({
-                        "progressToken": token,
-                        "progress": a.approvals,
-                        "total": a.quorum,
-                        "message": format!("waiting for approval `{id}` by {} ({} of {})", a.approvers.join(", "), a.approvals, a.quorum),
-                    }),
-                );
-                gatehouse_proxy_core::sse::encode(Some("message"), None, &note.to_json())
-            }
-            None => format!(": waiting for approval {id}\n\n"),
-        };
-        self.tx.send(bytes::Bytes::from(frame)).await.is_ok()
+fn refuse(text: String, data: Option<serde_json::Value>) -> HoldOutcome {
+    HoldOutcome::Refused {
+        message: text,
+        data,
     }
 }
 
-/// `Ok(())` when the call may now be forwarded; otherwise the answer the client gets.
-pub async fn gate(
-    gw: &Gateway,
-    session: &Session,
-    msg: &Message,
-    terms: &ApprovalTerms,
-    waiting: Option<&Waiting>,
-) -> Result<(), Message> {
-    let method = msg.method().unwrap_or("").to_string();
-    let tool = mcp::target_name(msg).map(String::from);
-    let arguments = mcp::arguments(msg)
-        .cloned()
-        .unwrap_or(serde_json::Value::Null);
-    let digest =
-        gatehouse_policy::request_digest(&session.server, &method, tool.as_deref(), &arguments);
-    let user = &session.principal.user;
-    let store_err = |e: crate::store::StoreError| {
-        refuse(
-            msg,
+/// Asks for an approval of `held` and waits as its terms say: [`HoldOutcome::Proceed`]
+/// when the call may now be forwarded, otherwise the refusal the client gets.
+pub async fn gate<C: Client>(gw: &Gateway, held: Held<'_>, client: &mut C) -> HoldOutcome {
+    match ask_and_wait(gw, &held, client).await {
+        Ok(outcome) => outcome,
+        Err(e) => refuse(
             format!(
                 "Gatehouse could not record the approval request, so the call was not forwarded ({e})"
             ),
             None,
-        )
-    };
+        ),
+    }
+}
 
-    if terms.mode == "retry"
-        && let Some(a) = gw
-            .store
-            .take_approval(&digest, user)
-            .await
-            .map_err(store_err)?
-    {
-        let ev = gateway_event(
-            &session.id,
+async fn ask_and_wait<C: Client>(
+    gw: &Gateway,
+    held: &Held<'_>,
+    client: &mut C,
+) -> Result<HoldOutcome, crate::store::StoreError> {
+    let (terms, digest, user) = (held.terms, &held.digest, &held.principal.user);
+    let retry = terms.mode == ApprovalMode::Retry;
+    if retry && let Some(a) = gw.store.take_approval(digest, user).await? {
+        let ev = Record::note(
+            held.session_id,
             "approval_used",
             json!({ "approval": a.id, "digest": digest }),
         );
-        gw.store.record(vec![ev]).await.map_err(store_err)?;
-        return Ok(());
+        gw.store.record(vec![ev]).await?;
+        return Ok(HoldOutcome::Proceed);
     }
-    let needs = format!(
-        "{} approval(s) from {}",
-        terms.quorum,
-        terms.approvers.join(", ")
-    );
-    if terms.mode == "retry"
-        && let Some(id) = gw
-            .store
-            .pending_approval(&digest, user)
-            .await
-            .map_err(store_err)?
-    {
-        return Err(refuse(
-            msg,
+    let needs = terms.needs();
+    if retry && let Some(id) = gw.store.pending_approval(digest, user).await? {
+        return Ok(refuse(
             format!(
                 "this call needs {needs}: approval `{id}` is still pending; send the same call again once it is approved"
             ),
             Some(json!({ "approvalId": id })),
         ));
     }
-    let mut masked_args = arguments.clone();
-    session.masker.mask_json(&mut masked_args);
+    let masked_args = held.arguments.get().clone();
+    let tool = held.target.name.clone();
     let id = gw
         .store
         .create_approval(&NewApproval {
-            session_id: session.id.clone(),
+            session_id: held.session_id.to_string(),
             requester: user.clone(),
-            server: session.server.clone(),
-            method: method.clone(),
+            server: held.server.to_string(),
+            method: held.target.method.clone(),
             tool: tool.clone(),
             digest: digest.clone(),
             arguments: masked_args.clone(),
             approvers: terms.approvers.clone(),
             quorum: terms.quorum,
-            mode: terms.mode.clone(),
+            mode: terms.mode,
             rule: terms.rule.clone(),
             ttl: terms.ttl,
         })
-        .await
-        .map_err(store_err)?;
-    let ev = gateway_event(
-        &session.id,
+        .await?;
+    let ev = Record::note(
+        held.session_id,
         "approval_requested",
         json!({ "approval": id, "digest": digest, "approvers": terms.approvers, "quorum": terms.quorum, "mode": terms.mode, "rule": terms.rule }),
     );
-    gw.store.record(vec![ev]).await.map_err(store_err)?;
+    gw.store.record(vec![ev]).await?;
     notify(
         gw,
         &id,
         user,
-        &session.server,
+        held.server,
         tool.as_deref(),
         &masked_args,
         terms,
     );
 
-    if terms.mode == "retry" {
-        return Err(refuse(
-            msg,
+    if retry {
+        return Ok(refuse(
             format!(
                 "this call needs {needs}: approval `{id}` was requested; send the same call again once it is approved"
             ),
             Some(json!({ "approvalId": id })),
         ));
     }
-    tracing::info!(approval = %id, session = %session.id, "holding a call for approval");
+    tracing::info!(approval = %id, session = %held.session_id, "holding a call for approval");
     let mut polls: u32 = 0;
     loop {
         tokio::time::sleep(POLL).await;
         polls += 1;
-        let Some(a) = gw.store.approval(&id).await.map_err(store_err)? else {
-            return Err(refuse(msg, format!("approval `{id}` disappeared"), None));
+        let Some(a) = gw.store.approval(&id).await? else {
+            return Ok(refuse(format!("approval `{id}` disappeared"), None));
         };
         match a.state.as_str() {
             "pending" => {
-                // Every ~2 s, tell a streaming client it is still waiting (and for what).
-                if let Some(w) = waiting
-                    && polls % 10 == 1
-                    && !w.tell(&id, &a).await
-                {
-                    return Err(refuse(
-                        msg,
+                // Every ~2 s, tell a waiting client it is still waiting (and for what).
+                let waiting = WaitingFor {
+                    approval: id.clone(),
+                    approvers: a.approvers.clone(),
+                    approvals: u32::try_from(a.approvals).unwrap_or(0),
+                    quorum: u32::try_from(a.quorum).unwrap_or(0),
+                };
+                if polls % 10 == 1 && !client.still_waiting(&waiting).await {
+                    return Ok(refuse(
                         "the client went away while waiting for approval".into(),
                         None,
                     ));
                 }
                 continue;
             }
-            "approved" if gw.store.use_approval(&id).await.map_err(store_err)? => return Ok(()),
+            "approved" if gw.store.use_approval(&id).await? => return Ok(HoldOutcome::Proceed),
             "denied" => {
-                return Err(refuse(
-                    msg,
+                return Ok(refuse(
                     format!(
                         "approval `{id}` was denied: {}",
                         a.reason.unwrap_or_default()
@@ -192,8 +139,7 @@ pub async fn gate(
                 ));
             }
             other => {
-                return Err(refuse(
-                    msg,
+                return Ok(refuse(
                     format!(
                         "approval `{id}` is {other}: it was not approved within {} s",
                         terms.ttl.as_secs()

@@ -1,7 +1,7 @@
 //! The `/mcp/{server}` endpoint: POST (messages), GET (the server's stream) and DELETE
 //! (end a session) for clients of both protocol eras, after the host check and sign-in.
 use super::session::{GroupKey, Session};
-use super::{Gateway, bridge, guard, json_response, recording, rpc_error, stream, unrecorded};
+use super::{Gateway, bridge, ended, guard, host, json_response, rpc_error, stream, unrecorded};
 use crate::config::ServerConfig;
 use crate::identity::auth::{self, AuthError, Principal};
 use crate::identity::authz;
@@ -36,6 +36,31 @@ impl Gateway {
         headers: &HeaderMap,
         server: Option<&str>,
     ) -> Result<Principal, authz::tokens::Refusal> {
+        let base = self.config.public_base();
+        let mut audiences = vec![format!("{base}/mcp")];
+        audiences.extend(server.map(|s| format!("{base}/mcp/{s}")));
+        self.authenticate_for(headers, &audiences, audiences.clone())
+            .await
+    }
+
+    /// The caller of the management API: the control plane's own tokens only for the
+    /// API's audience (issued to Gatehouse's own clients); provider tokens as at `/mcp`.
+    pub async fn authenticate_api(&self, headers: &HeaderMap) -> Result<Principal, AuthError> {
+        let base = self.config.public_base();
+        let ours = [authz::first_party::api_audience(&base)];
+        self.authenticate_for(headers, &ours, vec![format!("{base}/mcp")])
+            .await
+            .map_err(|r| r.error)
+    }
+
+    /// A [dev] token, one of our tokens for one of `ours`, or a provider token for one
+    /// of `provider` or the configured `[oidc] audiences`.
+    async fn authenticate_for(
+        &self,
+        headers: &HeaderMap,
+        ours: &[String],
+        mut provider: Vec<String>,
+    ) -> Result<Principal, authz::tokens::Refusal> {
         match self.auth.authenticate(headers) {
             Err(AuthError::Invalid) => {}
             Err(AuthError::Missing) => {
@@ -49,15 +74,12 @@ impl Gateway {
         let Some(token) = auth::bearer(headers) else {
             return Err(authz::tokens::Refusal::invalid("no bearer token"));
         };
-        let base = self.config.public_base();
-        let mut audiences = vec![format!("{base}/mcp")];
-        audiences.extend(server.map(|s| format!("{base}/mcp/{s}")));
         // Our own tokens (our key id), or any token when there is no identity provider
         // to ask (the refusal then says why).
         if let Some(az) = &self.authz
             && (az.keys.names_our_key(token) || self.oidc.is_none())
         {
-            return az.verify(token, &audiences);
+            return az.verify(token, ours);
         }
         let Some(verifier) = &self.oidc else {
             return Err(authz::tokens::Refusal::invalid(if self.dev_mode {
@@ -66,13 +88,13 @@ impl Gateway {
                 "no identity provider is configured ([oidc]); dev sign-in is off"
             }));
         };
-        audiences.extend(
+        provider.extend(
             self.config
                 .oidc
                 .iter()
                 .flat_map(|o| o.audiences.iter().cloned()),
         );
-        verifier.verify(token, &audiences).await
+        verifier.verify(token, &provider).await
     }
 }
 
@@ -152,12 +174,24 @@ fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
-fn session_gone(id: &str) -> Response {
+fn session_gone(gw: &Gateway, id: &str, principal: &Principal) -> Response {
+    let why = match gw.sessions.get(id) {
+        Some(s)
+            if s.principal.user == principal.user
+                && !ended::same_groups(&s.principal, principal) =>
+        {
+            "was started with other groups than your token now carries".to_string()
+        }
+        _ => match gw.ended.cause(id, &principal.user) {
+            Some(cause) => format!("has ended: {cause}"),
+            None => "is unknown or has ended".to_string(),
+        },
+    };
     rpc_error(
         StatusCode::NOT_FOUND,
         None,
         codes::INVALID_REQUEST,
-        format!("session `{id}` is unknown or has ended; start a new session with initialize"),
+        format!("session `{id}` {why}; start a new session with initialize"),
     )
 }
 
@@ -240,8 +274,8 @@ pub(super) async fn post_mcp(
 
     let session = match header_str(&headers, "mcp-session-id") {
         Some(id) => match gw.sessions.get(id) {
-            Some(s) if s.principal.user == principal.user && s.server == server => s,
-            _ => return session_gone(id),
+            Some(s) if ended::owns(&s, &principal, &server) => s,
+            _ => return session_gone(&gw, id, &principal),
         },
         None => {
             let first = &msgs[0];
@@ -317,6 +351,7 @@ pub(super) async fn post_mcp(
     stream::exchange(
         gw.clone(),
         session,
+        &principal,
         msgs,
         rh,
         accepts_sse,
@@ -339,22 +374,33 @@ async fn initialize(
         Err(r) => return r,
     };
     if cfg.era == Era::Current {
-        return initialize_bridged(gw, session, msg, started).await;
+        return initialize_bridged(gw, session, principal, msg, started).await;
     }
     let span = tracing::info_span!("request", session = %session.id, server = %cfg.name, method = "initialize");
-    if let Err(e) = gw
-        .store
-        .record(vec![recording::client_event(&session, &msg)])
+    let host = host::SessionHost {
+        gw: gw.clone(),
+        session: session.clone(),
+    };
+    let upstream = host::SessionUpstream {
+        session: session.clone(),
+        headers: RequestHeaders::default(),
+    };
+    let request = gatehouse_pipeline::Request {
+        received: started,
+        ..gatehouse_pipeline::Request::new(host::rights_of(principal), msg)
+    };
+    let answer = match stream::call_for_answer(&host, &upstream, request)
+        .instrument(span)
         .await
     {
-        let id = session.id.clone();
-        gw.sessions.insert(session, None);
-        gw.end_session(&id, "record_failed").await;
-        return unrecorded(msg.id().cloned(), &e);
-    }
-    let answer = stream::forward_for_answer(gw, &session, msg, &RequestHeaders::default(), started)
-        .instrument(span)
-        .await;
+        Ok(answer) => answer,
+        Err(refused) => {
+            let id = session.id.clone();
+            gw.sessions.insert(session, None);
+            gw.end_session(&id, "record_failed").await;
+            return refused;
+        }
+    };
     let negotiated = answer
         .result_value()
         .and_then(|r| r.get("protocolVersion"))
@@ -365,7 +411,7 @@ async fn initialize(
         let id = session.id.clone();
         gw.sessions.insert(session, None);
         gw.end_session(&id, "initialize_failed").await;
-        return json_response(StatusCode::OK, answer.to_json());
+        return json_response(gw.failed_handshake(&cfg.name, &answer), answer.to_json());
     };
     session.upstream.set_protocol_version(&version);
     session.set_protocol_version(&version);
@@ -392,6 +438,7 @@ async fn initialize(
 async fn initialize_bridged(
     gw: &Arc<Gateway>,
     session: Arc<Session>,
+    principal: &Principal,
     msg: Message,
     started: Instant,
 ) -> Response {
@@ -402,50 +449,63 @@ async fn initialize_bridged(
     };
     let b = bridge::Bridge::from_initialize(&msg);
     let id = msg.id().cloned().unwrap_or(Id::Number("0".into()));
-    let discover = b.discover(id.clone());
-    let note = recording::gateway_event(
+    let note = gatehouse_pipeline::Record::note(
         &session.id,
         "bridged",
         serde_json::json!({ "client": "initialize", "upstream": "server/discover" }),
     );
-    if let Err(e) = gw
-        .store
-        .record(vec![recording::client_event(&session, &msg), note])
-        .await
-    {
+    if let Err(e) = gw.store.record(vec![note]).await {
         fail(session, "record_failed").await;
         return unrecorded(Some(id), &e);
     }
-    let _ = session.bridge.set(b);
+    let _ = session.bridge.set(b.clone());
     session
         .upstream
         .set_protocol_version(mcp::CURRENT_ERA_FIRST);
-    let rh = RequestHeaders {
-        protocol_version: Some(mcp::CURRENT_ERA_FIRST.into()),
-        passthrough: bridge::Bridge::headers(&discover),
+    let host = host::SessionHost {
+        gw: gw.clone(),
+        session: session.clone(),
     };
-    let answer = stream::forward_for_answer(gw, &session, discover, &rh, started).await;
-    let Some(found) = answer.result_value() else {
-        fail(session, "initialize_failed").await;
-        return json_response(StatusCode::OK, answer.to_json());
+    let upstream = host::Discover {
+        session: session.clone(),
+        bridge: b,
     };
+    let rights = host::rights_of(principal);
     let requested = msg
         .params()
         .and_then(|p| p.get("protocolVersion"))
-        .and_then(|v| v.as_str());
-    let result = bridge::initialize_result(requested, found);
+        .and_then(|v| v.as_str())
+        .map(String::from);
+    let request = gatehouse_pipeline::Request {
+        received: started,
+        ..gatehouse_pipeline::Request::new(rights.clone(), msg)
+    };
+    let answer = match stream::call_for_answer(&host, &upstream, request).await {
+        Ok(answer) => answer,
+        Err(refused) => {
+            fail(session, "record_failed").await;
+            return refused;
+        }
+    };
+    let Some(found) = answer.result_value() else {
+        let status = gw.failed_handshake(&session.server, &answer);
+        fail(session, "initialize_failed").await;
+        return json_response(status, answer.to_json());
+    };
+    let result = bridge::initialize_result(requested.as_deref(), found);
     let version = result["protocolVersion"]
         .as_str()
         .unwrap_or(mcp::LEGACY_LATEST)
         .to_string();
-    let reply = Message::result(id, result);
+    let reply = gw
+        .masking_for(&session.server, &rights)
+        .from_server(Message::result(id, result), None);
     let recorded = gw
         .store
-        .record(vec![recording::event_of(
+        .record(vec![gatehouse_pipeline::Record::message(
             &session.id,
-            crate::store::Direction::Gateway,
+            gatehouse_pipeline::Direction::Gateway,
             &reply,
-            &Default::default(),
         )])
         .await;
     let recorded = match recorded {
@@ -458,10 +518,10 @@ async fn initialize_bridged(
     };
     if let Err(e) = recorded {
         fail(session, "record_failed").await;
-        return unrecorded(reply.id().cloned(), &e);
+        return unrecorded(reply.get().id().cloned(), &e);
     }
     session.set_protocol_version(&version);
-    let mut resp = json_response(StatusCode::OK, reply.to_json());
+    let mut resp = json_response(StatusCode::OK, reply.get().to_json());
     if let Ok(v) = HeaderValue::from_str(&session.id) {
         resp.headers_mut().insert("mcp-session-id", v);
     }
@@ -478,6 +538,8 @@ async fn stateless_session(
     let client = mcp::client_info(first)
         .map(|c| c.0)
         .unwrap_or_else(|| "unknown".into());
+    // One group per person, server, client and group set: new groups, new session.
+    let client = format!("{client}\n{}", ended::group_set(principal));
     let key: GroupKey = (principal.user.clone(), cfg.name.clone(), client);
     let _guard = gw.group_lock.lock().await;
     if let Some(s) = gw.sessions.get_group(&key) {
@@ -515,8 +577,8 @@ pub(super) async fn get_mcp(
         );
     };
     let session = match gw.sessions.get(id) {
-        Some(s) if s.principal.user == principal.user && s.server == server => s,
-        _ => return session_gone(id),
+        Some(s) if ended::owns(&s, &principal, &server) => s,
+        _ => return session_gone(&gw, id, &principal),
     };
     let last = header_str(&headers, "last-event-id").and_then(|v| v.parse::<u64>().ok());
     stream::server_stream(&session, last).await
@@ -541,10 +603,10 @@ pub(super) async fn delete_mcp(
         );
     };
     match gw.sessions.get(id) {
-        Some(s) if s.principal.user == principal.user && s.server == server => {
+        Some(s) if ended::owns(&s, &principal, &server) => {
             gw.end_session(id, "client_closed").await;
             StatusCode::NO_CONTENT.into_response()
         }
-        _ => session_gone(id),
+        _ => session_gone(&gw, id, &principal),
     }
 }

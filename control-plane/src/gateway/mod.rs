@@ -4,8 +4,13 @@
 mod agent_link;
 pub(crate) mod approval;
 mod bridge;
+pub mod client_address;
+mod ended;
 mod endpoint;
+mod failed_open;
 pub(crate) mod guard;
+mod host;
+pub(crate) use host::rights_of;
 pub mod policy;
 pub(crate) mod recording;
 pub mod session;
@@ -62,6 +67,8 @@ pub struct Gateway {
     pub(crate) authz: Option<authz::AuthServer>,
     /// Serializes creation of stateless-era group sessions.
     pub(crate) group_lock: tokio::sync::Mutex<()>,
+    /// Why recently ended sessions ended (told to their person on a late call).
+    ended: ended::RecentlyEnded,
     /// Verifies access tokens from the configured identity provider.
     pub(crate) oidc: Option<oidc::JwtVerifier>,
     /// Signs audit checkpoints.
@@ -125,6 +132,7 @@ impl Gateway {
             auth,
             hosts,
             group_lock: tokio::sync::Mutex::new(()),
+            ended: ended::RecentlyEnded::default(),
             shutdown: CancellationToken::new(),
             agent_link: std::sync::OnceLock::new(),
         }))
@@ -249,13 +257,22 @@ impl Gateway {
 
     /// Signs a checkpoint over the audit log now (when there is anything new).
     pub async fn checkpoint(&self) {
-        match self.store.write_checkpoint(&self.signing_key).await {
+        let audit = &self.config.audit;
+        match self
+            .store
+            .write_checkpoint_as(&self.signing_key, audit.log_origin())
+            .await
+        {
             Ok(Some(head)) => {
                 tracing::info!(tree_size = head.tree_size, root = %head.root, "audit checkpoint signed")
             }
             Ok(None) => {}
             Err(e) => tracing::error!(error = %e, "could not sign an audit checkpoint"),
         }
+        // Witnesses catch up on every round, whether or not this one signed anything.
+        static HTTP: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
+        let http = HTTP.get_or_init(reqwest::Client::new);
+        crate::witnesses::round(&self.store, &audit.witnesses, http, &self.metrics).await;
     }
 
     pub(crate) fn spawn_checkpoints(self: &Arc<Self>) {
@@ -314,9 +331,10 @@ impl Gateway {
         let Some(s) = self.sessions.remove(id) else {
             return;
         };
+        self.ended.note(&s.id, &s.principal.user, reason);
         s.closed.cancel();
         s.upstream.close().await;
-        let ev = recording::gateway_event(
+        let ev = gatehouse_pipeline::Record::note(
             &s.id,
             "session_end",
             serde_json::json!({ "reason": reason }),
@@ -339,21 +357,20 @@ impl Gateway {
         server: &str,
         msg: &Message,
     ) -> Result<(), Response> {
-        match self.policy().as_deref() {
-            Some(p) if !p.may_connect(principal, server) => {
-                tracing::warn!(user = %principal.user, server, "policy refused a session");
-                Err(rpc_error(
-                    StatusCode::FORBIDDEN,
-                    msg.id().cloned(),
-                    codes::POLICY_DENIED,
-                    format!(
-                        "the policy does not let `{}` use server `{server}`; ask your Gatehouse admin",
-                        principal.user
-                    ),
-                ))
-            }
-            _ => Ok(()),
-        }
+        let policy = self.policy();
+        let rights = host::rights_of(principal);
+        gatehouse_pipeline::may_connect(policy.as_deref(), &rights, server).map_err(|_| {
+            tracing::warn!(user = %principal.user, server, "policy refused a session");
+            rpc_error(
+                StatusCode::FORBIDDEN,
+                msg.id().cloned(),
+                codes::POLICY_DENIED,
+                format!(
+                    "the policy does not let `{}` use server `{server}`; ask your Gatehouse admin",
+                    principal.user
+                ),
+            )
+        })
     }
 
     async fn open_session(
@@ -365,7 +382,14 @@ impl Gateway {
     ) -> Result<Arc<Session>, Response> {
         self.check_may_connect(principal, &server.name, first)?;
         let id = uuid::Uuid::new_v4().simple().to_string();
-        let (upstream, server_rx) = self.connect_upstream(server, &id, first).await?;
+        let (upstream, server_rx) = match self.connect_upstream(server, &id, first).await {
+            Ok(x) => x,
+            Err((refused, cause)) => {
+                self.record_failed_open(&id, server, principal, era, first, &cause)
+                    .await;
+                return Err(refused);
+            }
+        };
         let protocol_version = match era {
             Era::Legacy => first
                 .params()
@@ -386,11 +410,6 @@ impl Gateway {
             upstream.close().await;
             return Err(unrecorded(first.id().cloned(), &e));
         }
-        let profile = self.masking.profile_for(
-            &server.name,
-            server.masking_profile.as_deref(),
-            &principal.groups,
-        );
         let session = Arc::new(Session::new(session::SessionParts {
             id,
             server: server.name.clone(),
@@ -399,7 +418,6 @@ impl Gateway {
             upstream,
             replay: self.config.limits.replay_events,
             closed: self.shutdown.child_token(),
-            masker: self.masking.masker(&profile),
         }));
         if let Some(v) = protocol_version {
             session.set_protocol_version(v);
@@ -424,20 +442,26 @@ impl Gateway {
         server: &ServerConfig,
         session: &str,
         first: &Message,
-    ) -> Result<(Upstream, tokio::sync::mpsc::Receiver<Message>), Response> {
-        let unreachable = |e: String| {
+    ) -> Result<(Upstream, tokio::sync::mpsc::Receiver<Message>), (Response, String)> {
+        // The client learns the server's name and the cause, never an address, command
+        // or header; the operator's log has the redacted detail.
+        let unreachable = |cause: String| {
             self.metrics
                 .upstream_errors
                 .get_or_create(&crate::metrics::ServerLabels {
                     server: server.name.clone(),
                 })
                 .inc();
-            rpc_error(
+            let refused = rpc_error(
                 StatusCode::BAD_GATEWAY,
                 first.id().cloned(),
                 codes::UPSTREAM_ERROR,
-                format!("Gatehouse could not reach server `{}`: {e}", server.name),
-            )
+                format!(
+                    "Gatehouse could not reach server `{}`: {cause}",
+                    server.name
+                ),
+            );
+            (refused, cause)
         };
         if server.agent.is_some() {
             let timeout = Duration::from_secs(self.config.agents.open_timeout_secs);
@@ -452,16 +476,24 @@ impl Gateway {
                 .map_err(unreachable);
         }
         let spec = server.upstream_spec().map_err(|e| {
-            rpc_error(
+            tracing::error!(server = %server.name, error = %e, "a server's configuration cannot be used");
+            let cause = "the server's configuration cannot be used (see the control plane's log)";
+            let refused = rpc_error(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 first.id().cloned(),
                 codes::INTERNAL_ERROR,
-                e.to_string(),
-            )
+                format!("Gatehouse could not open server `{}`: {cause}", server.name),
+            );
+            (refused, cause.to_string())
         })?;
-        Upstream::connect(&spec, &UpstreamOptions::default())
-            .await
-            .map_err(|e| unreachable(e.to_string()))
+        let opts = UpstreamOptions {
+            inherit_env: self.config.stdio_inherit_env.clone(),
+            ..UpstreamOptions::default()
+        };
+        Upstream::connect(&spec, &opts).await.map_err(|e| {
+            tracing::warn!(server = %server.name, error = %e.detail(), "could not open an upstream");
+            unreachable(e.to_string())
+        })
     }
 }
 
@@ -574,14 +606,10 @@ fn json_response(status: StatusCode, json: String) -> Response {
         .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
 }
 
-fn unrecorded(id: Option<Id>, e: &crate::store::StoreError) -> Response {
+fn unrecorded(id: Option<Id>, e: &dyn std::fmt::Display) -> Response {
     tracing::error!(error = %e, "failing closed: the request could not be recorded");
-    rpc_error(
+    json_response(
         StatusCode::INTERNAL_SERVER_ERROR,
-        id,
-        codes::INTERNAL_ERROR,
-        format!(
-            "Gatehouse could not record this request, so it was not forwarded ({e}). Try again; if it persists, tell your Gatehouse admin."
-        ),
+        gatehouse_pipeline::unrecorded(id.as_ref(), e).to_json(),
     )
 }

@@ -3,7 +3,6 @@
 //! session by its id or, for stateless clients, by who is calling.
 
 use crate::identity::auth::Principal;
-use gatehouse_mask::Masker;
 use gatehouse_proxy_core::mcp::Era;
 use gatehouse_proxy_core::upstream::Upstream;
 use std::collections::{HashMap, VecDeque};
@@ -105,8 +104,6 @@ pub struct SessionParts {
     pub replay: usize,
     /// Fired when the session ends.
     pub closed: CancellationToken,
-    /// The masking profile's masker.
-    pub masker: Arc<Masker>,
 }
 
 /// A live gateway session.
@@ -124,8 +121,9 @@ pub struct Session {
     pub upstream: Upstream,
     /// Server-to-client messages for the GET stream.
     pub outbox: Outbox,
-    /// Masks this session's data (the profile for its server and caller's groups).
-    pub masker: Arc<Masker>,
+    /// The rights of the newest request's token: what the server's own messages on the
+    /// GET stream are masked with (each request carries its own).
+    rights: Mutex<gatehouse_pipeline::Principal>,
     /// Set when a session-era client is bridged to a stateless upstream.
     pub bridge: std::sync::OnceLock<super::bridge::Bridge>,
     /// Fired when the session ends (or the gateway shuts down): ends its streams.
@@ -146,11 +144,13 @@ impl Session {
             upstream,
             replay,
             closed,
-            masker,
         } = parts;
         Session {
             bridge: std::sync::OnceLock::new(),
-            masker,
+            rights: Mutex::new(gatehouse_pipeline::Principal::new(
+                principal.user.clone(),
+                principal.groups.iter().cloned(),
+            )),
             closed,
             protocol_version: Mutex::new(None),
             id,
@@ -178,6 +178,22 @@ impl Session {
             .protocol_version
             .lock()
             .unwrap_or_else(|e| e.into_inner()) = Some(v.to_string());
+    }
+
+    /// The rights of the newest request.
+    pub fn rights(&self) -> gatehouse_pipeline::Principal {
+        self.rights
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Notes the rights a request came with (only when they changed).
+    pub fn set_rights(&self, rights: &gatehouse_pipeline::Principal) {
+        let mut current = self.rights.lock().unwrap_or_else(|e| e.into_inner());
+        if *current != *rights {
+            *current = rights.clone();
+        }
     }
 
     /// Marks activity (keeps the session from idling out).

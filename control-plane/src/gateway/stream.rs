@@ -1,603 +1,318 @@
-//! Moving one client POST through the session's upstream and back: recording every
-//! message, answering as plain JSON when the upstream answers at once, switching to an
-//! SSE stream when related messages (progress, server requests) come first, and the
-//! session's GET stream for messages that belong to no request.
+//! Moving one client POST through the call pipeline and framing what comes back:
+//! plain JSON when the upstream answers at once, an SSE stream when related messages
+//! (progress, server requests, a held call's progress) come first, and the session's GET
+//! stream for messages that belong to no request. Deciding, masking and recording happen
+//! in [`gatehouse_pipeline::call`]; this module only frames.
 
-use super::policy::{Verdict, refusal};
-use super::recording::{client_event, event_of, gateway_event};
+use super::host::{SessionHost, SessionUpstream, rights_of};
 use super::session::Session;
 use super::{Gateway, json_response, unrecorded};
-use crate::store::Direction;
+use crate::identity::auth::Principal;
 use axum::body::Body as HttpBody;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use gatehouse_mask::MaskCounts;
-use gatehouse_mask::message::mask_from_server;
-use gatehouse_proxy_core::jsonrpc::{Id, Message, codes};
-use gatehouse_proxy_core::mcp::Era;
+use gatehouse_pipeline::{
+    self as pipeline, Awaiting, Client, Masked, Outcome, Request, WaitingFor,
+};
+use gatehouse_proxy_core::jsonrpc::{Message, codes};
+use gatehouse_proxy_core::mcp::{self, Era};
 use gatehouse_proxy_core::sse;
-use gatehouse_proxy_core::upstream::{Exchange, RequestHeaders};
 use http::{StatusCode, header};
+use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Instant;
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::{broadcast, mpsc, oneshot};
 
-/// One message from upstream (or one the gateway made up in its place), recorded.
-struct Step {
-    msg: Message,
-    /// Set when the gateway answered in the upstream's place.
-    outcome: Option<&'static str>,
+/// How a POST's answers reach the client.
+enum Framing {
+    /// JSON only: the response is the body; related messages go to the GET stream.
+    Json,
+    /// JSON when the response comes first; anything before it opens an SSE stream.
+    JsonOrStream(Option<oneshot::Sender<mpsc::Receiver<Bytes>>>),
+    /// An open SSE stream; `None` once a session-era client went away (the rest then
+    /// goes to its GET stream).
+    Stream(Option<mpsc::Sender<Bytes>>),
 }
 
-impl Step {
-    fn outcome(&self) -> &'static str {
-        self.outcome.unwrap_or(if self.msg.error_value().is_some() {
-            "error"
-        } else {
-            "ok"
-        })
-    }
+/// The client of one POSTed call, as the pipeline answers it.
+struct HttpClient {
+    session: Arc<Session>,
+    framing: Framing,
+    /// Closing the stream cancels the call (the stateless era).
+    cancels_on_close: bool,
+    /// The request's progress token, for telling a held call's client it waits.
+    progress_token: Option<Value>,
+    /// The response, when it is answered as JSON.
+    response: Option<Message>,
 }
 
-/// What a request is, for errors and metrics.
-struct Pending {
-    id: Option<Id>,
-    method: String,
-    started: Instant,
+fn frame(json: &str) -> Bytes {
+    Bytes::from(sse::encode(Some("message"), None, json))
 }
 
-async fn next_recorded(
-    gw: &Gateway,
-    session: &Session,
-    exch: &mut Exchange,
-    req: &Pending,
-) -> Step {
-    let deadline = req.started + gw.config.limits.request_timeout();
-    let (msg, outcome) = match tokio::time::timeout_at(deadline.into(), exch.next()).await {
-        Ok(Some(m)) => {
-            let failed = m
-                .error_value()
-                .and_then(|e| e.get("code"))
-                .and_then(|c| c.as_i64())
-                == Some(codes::UPSTREAM_ERROR);
-            (m, failed.then_some("upstream_failure"))
+impl HttpClient {
+    fn json(session: Arc<Session>) -> HttpClient {
+        HttpClient {
+            session,
+            framing: Framing::Json,
+            cancels_on_close: false,
+            progress_token: None,
+            response: None,
         }
-        Ok(None) => (
-            Message::error(
-                req.id.clone(),
-                codes::UPSTREAM_ERROR,
-                format!(
-                    "the connection to server `{}` closed before it answered",
-                    session.server
-                ),
-                None,
-            ),
-            Some("upstream_failure"),
-        ),
-        Err(_) => {
-            let secs = gw.config.limits.request_timeout_secs;
-            (
-                Message::error(
-                    req.id.clone(),
-                    codes::UPSTREAM_ERROR,
-                    format!(
-                        "server `{}` did not answer `{}` within {secs} s (limits.request_timeout_secs); the request was cancelled upstream",
-                        session.server, req.method
-                    ),
-                    None,
-                ),
-                Some("timeout"),
-            )
-        }
-    };
-    let direction = if outcome.is_some() {
-        Direction::Gateway
-    } else {
-        Direction::ServerToClient
-    };
-    // Masked before it is recorded or released: only masked data is ever stored or shown.
-    let mut msg = msg;
-    if session.bridge.get().is_some() {
-        super::bridge::refuse_input_required(&mut msg);
     }
-    if req.method == "tools/list" && msg.result_value().is_some() {
-        pin_tools(gw, session, &msg).await;
-    }
-    if let Some(policy) = gw.policy()
-        && msg.result_value().is_some()
-        && req.method.ends_with("/list")
-    {
-        // A person sees only the tools, prompts and resources the policy lets them use.
-        let mut v = msg.to_value();
-        if let Some(result) = v.get_mut("result") {
-            policy.filter_list(&session.principal, &session.server, &req.method, result);
-        }
-        let _ = msg.replace_value(v);
-    }
-    let masked = mask_from_server(&session.masker, &mut msg, Some(&req.method));
-    match gw
-        .store
-        .record(vec![event_of(&session.id, direction, &msg, &masked)])
-        .await
-    {
-        Ok(()) => Step { msg, outcome },
-        Err(e) => {
-            tracing::error!(session = %session.id, error = %e, "withholding an upstream message that could not be recorded");
-            Step {
-                msg: Message::error(
-                    req.id.clone(),
-                    codes::INTERNAL_ERROR,
-                    format!(
-                        "Gatehouse could not record the server's answer, so it was withheld ({e})"
-                    ),
-                    None,
-                ),
-                outcome: Some("record_failed"),
+
+    /// The SSE stream, opened now if it is not yet.
+    fn stream(&mut self) -> Option<&mpsc::Sender<Bytes>> {
+        if let Framing::JsonOrStream(opener) = &mut self.framing {
+            let (tx, rx) = mpsc::channel(16);
+            if let Some(o) = opener.take() {
+                let _ = o.send(rx);
             }
+            self.framing = Framing::Stream(Some(tx));
+        }
+        match &self.framing {
+            Framing::Stream(tx) => tx.as_ref(),
+            _ => None,
+        }
+    }
+
+    /// Sends `json` on the stream; false when the client has gone.
+    async fn send(&mut self, json: &str) -> bool {
+        match self.stream() {
+            Some(tx) => tx.send(frame(json)).await.is_ok(),
+            None => false,
         }
     }
 }
 
-/// Compares every tool a server lists with its pinned definition and records changes.
-async fn pin_tools(gw: &Gateway, session: &Session, msg: &Message) {
-    let Some(tools) = msg
-        .result_value()
-        .and_then(|r| r.get("tools"))
-        .and_then(|t| t.as_array())
-    else {
-        return;
-    };
-    for tool in tools {
-        let Some(name) = tool.get("name").and_then(|n| n.as_str()) else {
-            continue;
-        };
-        let (digest, definition) = crate::pins::tool_digest(tool);
-        match gw
-            .store
-            .observe_tool(&session.server, name, &digest, &definition)
-            .await
-        {
-            Ok(crate::pins::PinState::Changed {
-                accepted,
-                now,
-                fresh: true,
-            }) => {
-                tracing::warn!(server = %session.server, tool = name, "a tool's definition changed");
-                let ev = gateway_event(
-                    &session.id,
-                    "tool_changed",
-                    serde_json::json!({ "tool": name, "accepted_digest": accepted, "new_digest": now, "definition": definition }),
+impl Client for HttpClient {
+    async fn answer(&mut self, msg: Masked<Message>) -> bool {
+        let msg = msg.into_inner();
+        match self.framing {
+            Framing::Json if !msg.is_response() => {
+                self.session.outbox.push(msg.to_json());
+                return true;
+            }
+            Framing::Json | Framing::JsonOrStream(_) if msg.is_response() => {
+                self.response = Some(msg);
+                return true;
+            }
+            _ => {}
+        }
+        let text = msg.to_json();
+        if self.send(&text).await {
+            return true;
+        }
+        if self.cancels_on_close {
+            return false;
+        }
+        // A session-era client that disconnects has not cancelled: the rest goes to its
+        // GET stream.
+        self.framing = Framing::Stream(None);
+        self.session.outbox.push(text);
+        true
+    }
+
+    async fn awaiting(&mut self, what: Awaiting) {
+        // In the stateless era closing the stream cancels the request, and the gateway
+        // notices that only on an open stream: open it as soon as the call is upstream.
+        if what == Awaiting::Upstream && self.cancels_on_close {
+            self.stream();
+        }
+    }
+
+    async fn gone(&self) {
+        match &self.framing {
+            Framing::Stream(Some(tx)) if self.cancels_on_close => tx.closed().await,
+            _ => std::future::pending().await,
+        }
+    }
+
+    async fn still_waiting(&mut self, waiting: &WaitingFor) -> bool {
+        if matches!(self.framing, Framing::Json) {
+            return true;
+        }
+        let frame = match &self.progress_token {
+            Some(token) => {
+                let note = Message::notification(
+                    "notifications/progress",
+                    json!({
+                        "progressToken": token,
+                        "progress": waiting.approvals,
+                        "total": waiting.quorum,
+                        "message": waiting.message(),
+                    }),
                 );
-                let _ = gw.store.record(vec![ev]).await;
+                sse::encode(Some("message"), None, &note.to_json())
             }
-            Ok(_) => {}
-            Err(e) => {
-                tracing::error!(error = %e, tool = name, "could not check a tool's pinned definition")
-            }
+            None => format!(": waiting for approval {}\n\n", waiting.approval),
+        };
+        match self.stream() {
+            Some(tx) => tx.send(Bytes::from(frame)).await.is_ok(),
+            None => false,
         }
     }
 }
 
-fn finish(gw: &Gateway, session: &Session, req: &Pending, step: &Step) {
-    gw.metrics.request_done(
-        &session.server,
-        &req.method,
-        step.outcome(),
-        req.started.elapsed(),
-    );
+/// Counts a finished call in the metrics.
+fn finish(gw: &Gateway, session: &Session, method: &str, outcome: &Outcome, started: Instant) {
+    if matches!(outcome, Outcome::Passed | Outcome::Unrecorded(_)) {
+        return;
+    }
+    gw.metrics
+        .request_done(&session.server, method, outcome.as_str(), started.elapsed());
 }
 
-async fn start(
-    gw: &Gateway,
-    session: &Session,
-    msg: Message,
-    rh: &RequestHeaders,
-) -> Result<(Exchange, Pending), Step> {
-    let req = Pending {
-        id: msg.id().cloned(),
-        method: msg.method().unwrap_or("").to_string(),
-        started: Instant::now(),
-    };
-    match session.upstream.request(msg, rh).await {
-        Ok(exch) => Ok((exch, req)),
-        Err(e) => {
-            let msg = Message::error(
-                req.id.clone(),
-                codes::UPSTREAM_ERROR,
-                format!("server `{}` is unavailable: {e}", session.server),
-                None,
-            );
-            let _ = gw
-                .store
-                .record(vec![event_of(
-                    &session.id,
-                    Direction::Gateway,
-                    &msg,
-                    &MaskCounts::new(),
-                )])
-                .await;
-            let step = Step {
-                msg,
-                outcome: Some("upstream_failure"),
-            };
-            finish(gw, session, &req, &step);
-            Err(step)
-        }
+/// One request through the pipeline, answered as JSON (related messages go to the
+/// session's GET stream): for `initialize` and batches.
+pub(super) async fn call_for_answer(
+    host: &SessionHost,
+    upstream: &impl pipeline::Upstream,
+    request: Request,
+) -> Result<Message, Response> {
+    let started = request.received;
+    let id = request.message.id().cloned();
+    let method = request.message.method().unwrap_or("").to_string();
+    let mut client = HttpClient::json(host.session.clone());
+    let outcome = pipeline::call(host, host.route(), upstream, request, &mut client).await;
+    finish(&host.gw, &host.session, &method, &outcome, started);
+    match (outcome, client.response) {
+        (Outcome::Unrecorded(e), _) => Err(unrecorded(id, &e)),
+        (_, Some(answer)) => Ok(answer),
+        (outcome, None) => Err(super::rpc_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            id,
+            codes::INTERNAL_ERROR,
+            format!("the call ended without an answer ({})", outcome.as_str()),
+        )),
     }
 }
 
-/// Forwards one request and returns its final answer; related messages go to the
-/// session's GET stream.
-pub(super) async fn forward_for_answer(
-    gw: &Gateway,
-    session: &Session,
-    msg: Message,
-    rh: &RequestHeaders,
-    started: Instant,
-) -> Message {
-    let (mut exch, mut req) = match start(gw, session, msg, rh).await {
-        Ok(x) => x,
-        Err(step) => return step.msg,
-    };
-    req.started = started;
-    loop {
-        let step = next_recorded(gw, session, &mut exch, &req).await;
-        if step.msg.is_response() {
-            finish(gw, session, &req, &step);
-            return step.msg;
-        }
-        session.outbox.push(step.msg.to_json());
-    }
-}
-
-/// Handles a POST body for a live session.
+/// Handles a POST body for a live session; every message carries the rights of the
+/// token it came with.
+#[allow(clippy::too_many_arguments)]
 pub(super) async fn exchange(
     gw: Arc<Gateway>,
     session: Arc<Session>,
+    principal: &Principal,
     msgs: Vec<Message>,
-    rh: RequestHeaders,
+    rh: gatehouse_proxy_core::upstream::RequestHeaders,
     accepts_sse: bool,
     is_batch: bool,
     started: Instant,
 ) -> Response {
-    // Decided before it is recorded, so the record carries the decision.
-    let policy = gw.policy();
-    let mut decisions: Vec<Option<(Verdict, String)>> = msgs
-        .iter()
-        .map(|m| match &policy {
-            Some(p) if m.is_request() => Some(p.decide(&session.principal, &session.server, m)),
-            _ => None,
-        })
-        .collect();
-    // On pinned servers a tool whose definition changed waits for an admin to accept it.
-    if gw
-        .config
-        .server(&session.server)
-        .is_some_and(|s| s.pin_tools)
-    {
-        for (m, d) in msgs.iter().zip(decisions.iter_mut()) {
-            if m.method() != Some("tools/call") || matches!(d, Some((Verdict::Refuse(_), _))) {
-                continue;
-            }
-            let Some(tool) = gatehouse_proxy_core::mcp::target_name(m) else {
-                continue;
-            };
-            match gw.store.tool_changed(&session.server, tool).await {
-                Ok(false) => {}
-                changed => {
-                    let why = match changed {
-                        Ok(_) => format!(
-                            "tool `{tool}` on `{}` changed its definition since it was approved; an admin must review and accept it (`gatehouse tools accept {} {tool}`)",
-                            session.server, session.server
-                        ),
-                        Err(e) => format!(
-                            "Gatehouse could not check tool `{tool}`'s pinned definition, so the call was not forwarded ({e})"
-                        ),
-                    };
-                    let record = d
-                        .as_ref()
-                        .map(|(_, r)| r.clone())
-                        .unwrap_or_else(|| "{}".into());
-                    *d = Some((Verdict::Refuse(why), record));
-                }
-            }
-        }
-    }
-    // Durable before anything moves on: nothing is ever forwarded unrecorded.
-    let events = msgs
-        .iter()
-        .zip(&decisions)
-        .map(|(m, d)| {
-            let mut ev = client_event(&session, m);
-            ev.decision = d.as_ref().map(|(_, record)| record.clone());
-            ev
-        })
-        .collect();
-    if let Err(e) = gw.store.record(events).await {
-        let first_request = msgs
-            .iter()
-            .find(|m| m.is_request())
-            .and_then(|m| m.id().cloned());
-        return unrecorded(first_request, &e);
-    }
-    // A single call held for approval waits here (or is answered with the approval id).
-    let hold_streaming = !is_batch
-        && accepts_sse
-        && msgs.len() == 1
-        && matches!(decisions.first(), Some(Some((Verdict::Approve(t), _))) if t.mode == "hold");
-    if hold_streaming {
-        // A streaming client hears that its call is alive while it waits.
-        if let (Some(Some((Verdict::Approve(terms), _))), Some(first)) =
-            (decisions.into_iter().next(), msgs.into_iter().next())
-        {
-            return held_stream(gw, session, first, terms, rh, started);
-        }
-        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
-    }
-    if !is_batch
-        && let Some(Some((Verdict::Approve(terms), _))) = decisions.first()
-        && let Some(first) = msgs.first()
-    {
-        match super::approval::gate(&gw, &session, first, terms, None).await {
-            Ok(()) => decisions[0] = Some((Verdict::Allow, String::new())),
-            Err(answer) => {
-                let ev = event_of(&session.id, Direction::Gateway, &answer, &MaskCounts::new());
-                if let Err(e) = gw.store.record(vec![ev]).await {
-                    return unrecorded(answer.id().cloned(), &e);
-                }
-                gw.metrics.request_done(
-                    &session.server,
-                    first.method().unwrap_or(""),
-                    "held",
-                    started.elapsed(),
-                );
-                return json_response(StatusCode::OK, answer.to_json());
-            }
-        }
-    }
-    // Refused requests are answered here and never reach the upstream.
-    let mut refused = Vec::new();
-    let msgs: Vec<Message> = msgs
-        .into_iter()
-        .zip(decisions)
-        .filter_map(|(m, d)| match d {
-            Some((Verdict::Refuse(why), _)) => {
-                refused.push((refusal(&m, &why), m.method().unwrap_or("").to_string()));
-                None
-            }
-            Some((Verdict::Approve(_), _)) => {
-                let why = "this call needs approval, which cannot be requested inside a batch; send it on its own";
-                refused.push((refusal(&m, why), m.method().unwrap_or("").to_string()));
-                None
-            }
-            _ => Some(m),
-        })
-        .collect();
-    if !refused.is_empty() {
-        let events = refused
-            .iter()
-            .map(|(r, _)| event_of(&session.id, Direction::Gateway, r, &MaskCounts::new()))
-            .collect();
-        if let Err(e) = gw.store.record(events).await {
-            return unrecorded(refused[0].0.id().cloned(), &e);
-        }
-        for (_, method) in &refused {
-            gw.metrics
-                .request_done(&session.server, method, "denied", started.elapsed());
-        }
-        if !is_batch {
-            return json_response(StatusCode::OK, refused[0].0.to_json());
-        }
-    }
-    let refused: Vec<Message> = refused.into_iter().map(|(r, _)| r).collect();
-    let bridged = session.bridge.get();
-    let mut msgs = msgs;
-    if let Some(b) = bridged {
-        msgs.retain(|m| !super::bridge::absorbed(m));
-        msgs.iter_mut().for_each(|m| b.to_upstream(m));
-    }
+    let host = SessionHost {
+        gw: gw.clone(),
+        session: session.clone(),
+    };
+    let upstream = SessionUpstream {
+        session: session.clone(),
+        headers: rh,
+    };
+    let rights = rights_of(principal);
+    let request = |message: Message| Request {
+        principal: rights.clone(),
+        message,
+        received: started,
+        in_batch: is_batch,
+    };
+    // Messages that expect no answer go first, as the client sent them.
     let (requests, others): (Vec<Message>, Vec<Message>) =
         msgs.into_iter().partition(Message::is_request);
     for m in others {
-        let h = headers_for(&session, &rh, &m);
-        if let Err(e) = session.upstream.send(m, &h).await {
-            tracing::warn!(session = %session.id, error = %e, "could not pass a client message upstream");
-            if requests.is_empty() {
+        let mut client = HttpClient::json(session.clone());
+        match pipeline::call(&host, host.route(), &upstream, request(m), &mut client).await {
+            Outcome::Unrecorded(e) => return unrecorded(None, &e),
+            Outcome::UpstreamFailure if requests.is_empty() => {
                 return super::rpc_error(
                     StatusCode::BAD_GATEWAY,
                     None,
                     codes::UPSTREAM_ERROR,
-                    format!("server `{}` is unavailable: {e}", session.server),
+                    format!("server `{}` is unavailable", session.server),
                 );
             }
+            _ => {}
         }
     }
-    if requests.is_empty() && refused.is_empty() {
-        return StatusCode::ACCEPTED.into_response();
-    }
     if is_batch {
-        let (gw, session) = (&gw, &session);
-        let answers = futures::future::join_all(requests.into_iter().map(|r| {
-            let h = headers_for(session, &rh, &r);
-            async move { forward_for_answer(gw, session, r, &h, started).await }
-        }))
+        if requests.is_empty() {
+            return StatusCode::ACCEPTED.into_response();
+        }
+        let (host, upstream) = (&host, &upstream);
+        let answers = futures::future::join_all(
+            requests
+                .into_iter()
+                .map(|m| async move { call_for_answer(host, upstream, request(m)).await }),
+        )
         .await;
-        let body = format!(
-            "[{}]",
-            answers
-                .iter()
-                .chain(&refused)
-                .map(Message::to_json)
-                .collect::<Vec<_>>()
-                .join(",")
-        );
-        return json_response(StatusCode::OK, body);
+        let mut texts = Vec::with_capacity(answers.len());
+        for a in answers {
+            match a {
+                Ok(m) => texts.push(m.to_json()),
+                Err(r) => return r,
+            }
+        }
+        return json_response(StatusCode::OK, format!("[{}]", texts.join(",")));
     }
     let Some(msg) = requests.into_iter().next() else {
         return StatusCode::ACCEPTED.into_response();
     };
-    let h = headers_for(&session, &rh, &msg);
-    let (mut exch, mut req) = match start(&gw, &session, msg, &h).await {
-        Ok(x) => x,
-        Err(step) => return json_response(StatusCode::OK, step.msg.to_json()),
-    };
-    req.started = started;
-    if session.era == Era::Current && accepts_sse {
-        // Stream at once: in the stateless era closing the stream cancels the request,
-        // and the gateway notices that only on an open stream.
-        return stream_answer(gw, session, exch, req, None);
-    }
-    let first = next_recorded(&gw, &session, &mut exch, &req).await;
-    if first.msg.is_response() {
-        finish(&gw, &session, &req, &first);
-        return json_response(StatusCode::OK, first.msg.to_json());
-    }
-    if !accepts_sse {
-        // The client takes only JSON: related messages go to its GET stream.
-        let mut step = first;
-        while !step.msg.is_response() {
-            session.outbox.push(step.msg.to_json());
-            step = next_recorded(&gw, &session, &mut exch, &req).await;
-        }
-        finish(&gw, &session, &req, &step);
-        return json_response(StatusCode::OK, step.msg.to_json());
-    }
-    stream_answer(gw, session, exch, req, Some(first))
-}
-
-/// The HTTP details a message travels upstream with: as the client sent them, or, on a
-/// bridged session, the stateless era's version and routing headers.
-fn headers_for(session: &Session, rh: &RequestHeaders, msg: &Message) -> RequestHeaders {
-    match session.bridge.get() {
-        Some(_) => RequestHeaders {
-            protocol_version: Some(gatehouse_proxy_core::mcp::CURRENT_ERA_FIRST.into()),
-            passthrough: super::bridge::Bridge::headers(msg),
+    let (id, method) = (msg.id().cloned(), msg.method().unwrap_or("").to_string());
+    let (opener, opened) = oneshot::channel();
+    let client = HttpClient {
+        session: session.clone(),
+        framing: if accepts_sse {
+            Framing::JsonOrStream(Some(opener))
+        } else {
+            Framing::Json
         },
-        None => rh.clone(),
+        cancels_on_close: accepts_sse && session.era == Era::Current,
+        progress_token: mcp::progress_token(&msg).cloned(),
+        response: None,
+    };
+    let request = request(msg);
+    let mut call = Box::pin(async move {
+        let mut client = client;
+        let outcome = pipeline::call(&host, host.route(), &upstream, request, &mut client).await;
+        (outcome, client)
+    });
+    // The call runs here until it ends or opens a stream; a stream is returned at once
+    // and the call goes on feeding it.
+    enum First {
+        // Boxed: the finished call's client holds the answer, the stream only a receiver.
+        Done(Outcome, Box<HttpClient>),
+        Streaming(mpsc::Receiver<Bytes>),
     }
-}
-
-/// A held call answered as an SSE stream: progress (or keep-alive comments) while it
-/// waits for approval, then the upstream's messages once approved, or the refusal.
-fn held_stream(
-    gw: Arc<Gateway>,
-    session: Arc<Session>,
-    msg: Message,
-    terms: super::policy::ApprovalTerms,
-    rh: RequestHeaders,
-    started: Instant,
-) -> Response {
-    let (tx, rx) = mpsc::channel::<Bytes>(16);
-    tokio::spawn(async move {
-        let waiting = super::approval::Waiting {
-            tx: tx.clone(),
-            progress_token: gatehouse_proxy_core::mcp::progress_token(&msg).cloned(),
-        };
-        let send = |m: &Message| Bytes::from(sse::encode(Some("message"), None, &m.to_json()));
-        if let Err(answer) =
-            super::approval::gate(&gw, &session, &msg, &terms, Some(&waiting)).await
-        {
-            let ev = event_of(&session.id, Direction::Gateway, &answer, &MaskCounts::new());
-            let _ = gw.store.record(vec![ev]).await;
-            gw.metrics.request_done(
-                &session.server,
-                msg.method().unwrap_or(""),
-                "held",
-                started.elapsed(),
-            );
-            let _ = tx.send(send(&answer)).await;
-            return;
-        }
-        let h = headers_for(&session, &rh, &msg);
-        let (mut exch, req) = match start(&gw, &session, msg, &h).await {
-            Ok(x) => x,
-            Err(step) => {
-                let _ = tx.send(send(&step.msg)).await;
-                return;
+    let mut opened = opened;
+    let first = tokio::select! {
+        biased;
+        (outcome, client) = &mut call => First::Done(outcome, Box::new(client)),
+        Ok(rx) = &mut opened => First::Streaming(rx),
+    };
+    match first {
+        First::Done(outcome, client) => {
+            finish(&gw, &session, &method, &outcome, started);
+            if let Ok(rx) = opened.try_recv() {
+                return sse_response(rx);
             }
-        };
-        loop {
-            let step = next_recorded(&gw, &session, &mut exch, &req).await;
-            let _ = tx.send(send(&step.msg)).await;
-            if step.msg.is_response() {
-                finish(&gw, &session, &req, &step);
-                return;
+            match (outcome, client.response) {
+                (Outcome::Unrecorded(e), _) => unrecorded(id, &e),
+                (_, Some(answer)) => json_response(StatusCode::OK, answer.to_json()),
+                (_, None) => StatusCode::ACCEPTED.into_response(),
             }
         }
-    });
-    sse_response(rx)
-}
-
-/// Answers with an SSE stream carrying related messages, then the response.
-fn stream_answer(
-    gw: Arc<Gateway>,
-    session: Arc<Session>,
-    mut exch: Exchange,
-    req: Pending,
-    first: Option<Step>,
-) -> Response {
-    let (tx, rx) = mpsc::channel::<Bytes>(16);
-    tokio::spawn(async move {
-        let mut client = Some(tx);
-        let mut pending_first = first;
-        loop {
-            let step = match pending_first.take() {
-                Some(step) => step,
-                None => {
-                    let next = next_recorded(&gw, &session, &mut exch, &req);
-                    match &client {
-                        Some(tx) if session.era == Era::Current => tokio::select! {
-                            step = next => step,
-                            _ = tx.closed() => {
-                                cancelled_by_client(&gw, &session, &req).await;
-                                return;
-                            }
-                        },
-                        _ => next.await,
-                    }
+        First::Streaming(rx) => {
+            tokio::spawn(async move {
+                let (outcome, mut client) = call.await;
+                finish(&gw, &session, &method, &outcome, started);
+                if let Outcome::Unrecorded(e) = outcome {
+                    let answer = pipeline::unrecorded(id.as_ref(), &e);
+                    client.send(&answer.to_json()).await;
                 }
-            };
-            let text = step.msg.to_json();
-            let delivered = match &client {
-                Some(tx) => tx
-                    .send(Bytes::from(sse::encode(Some("message"), None, &text)))
-                    .await
-                    .is_ok(),
-                None => false,
-            };
-            if !delivered && session.era == Era::Current {
-                cancelled_by_client(&gw, &session, &req).await;
-                return;
-            }
-            if !delivered {
-                // A legacy client that disconnects has not cancelled: the rest goes to its GET stream.
-                client = None;
-                session.outbox.push(text);
-            }
-            if step.msg.is_response() {
-                finish(&gw, &session, &req, &step);
-                return;
-            }
+            });
+            sse_response(rx)
         }
-    });
-    sse_response(rx)
-}
-
-/// Records that a stateless-era client closed its stream; dropping the exchange
-/// afterwards sends `notifications/cancelled` upstream.
-async fn cancelled_by_client(gw: &Gateway, session: &Session, req: &Pending) {
-    let ev = gateway_event(
-        &session.id,
-        "client_cancelled",
-        serde_json::json!({ "request": req.id.as_ref().map(|i| i.to_value()), "method": req.method }),
-    );
-    let _ = gw.store.record(vec![ev]).await;
-    gw.metrics.request_done(
-        &session.server,
-        &req.method,
-        "cancelled",
-        req.started.elapsed(),
-    );
+    }
 }
 
 fn sse_response(rx: mpsc::Receiver<Bytes>) -> Response {
@@ -660,35 +375,37 @@ fn encode(id: u64, json: &str) -> Bytes {
     Bytes::from(sse::encode(Some("message"), Some(&id.to_string()), json))
 }
 
+/// Messages for the session's GET stream.
+struct ToGetStream(Arc<Session>);
+
+impl Client for ToGetStream {
+    async fn answer(&mut self, msg: Masked<Message>) -> bool {
+        self.0.outbox.push(msg.get().to_json());
+        true
+    }
+}
+
 /// Records and queues the upstream's unsolicited messages (logs, list changes, server
-/// requests while several client requests are in flight) for the GET stream.
+/// requests while several client requests are in flight) for the GET stream, masked with
+/// the rights of the session's newest request.
 pub(super) fn spawn_server_pump(
     gw: Arc<Gateway>,
     session: Arc<Session>,
     mut rx: mpsc::Receiver<Message>,
 ) {
     tokio::spawn(async move {
+        let host = SessionHost {
+            gw: gw.clone(),
+            session: session.clone(),
+        };
+        let mut outbox = ToGetStream(session.clone());
         loop {
             let msg = tokio::select! {
                 _ = session.closed.cancelled() => return,
                 m = rx.recv() => match m { Some(m) => m, None => return },
             };
-            let mut msg = msg;
-            let masked = mask_from_server(&session.masker, &mut msg, None);
-            if let Err(e) = gw
-                .store
-                .record(vec![event_of(
-                    &session.id,
-                    Direction::ServerToClient,
-                    &msg,
-                    &masked,
-                )])
-                .await
-            {
-                tracing::error!(session = %session.id, error = %e, "withholding a server message that could not be recorded");
-                continue;
-            }
-            session.outbox.push(msg.to_json());
+            let masking = gw.masking_for(&session.server, &session.rights());
+            pipeline::relay(&host, &session.id, &masking, msg, &mut outbox).await;
         }
     });
 }

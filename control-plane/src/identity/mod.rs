@@ -5,6 +5,8 @@
 pub mod auth;
 pub mod authz;
 pub(crate) mod oidc;
+mod provider_tokens;
+mod refreshing;
 pub mod signin;
 
 use crate::gateway::Gateway;

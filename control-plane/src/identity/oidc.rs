@@ -5,23 +5,34 @@
 
 use super::auth::{AuthError, Principal};
 use super::authz::tokens::Refusal;
+use super::refreshing::{Lifetimes, Refreshing};
 use crate::config::OidcConfig;
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header};
 use serde_json::Value;
-use std::time::{Duration, Instant};
-use tokio::sync::RwLock;
+use std::time::Duration;
 
 /// Verifies access tokens from one issuer.
 pub struct JwtVerifier {
     config: OidcConfig,
     http: reqwest::Client,
-    keys: RwLock<Option<(JwkSet, Instant)>>,
+    keys: Refreshing<JwkSet>,
 }
 
 /// How often an unknown key id may trigger a JWKS refresh (a flood of bad tokens must
 /// not become a flood of requests to the identity provider).
 const REFRESH_AT_MOST_EVERY: Duration = Duration::from_secs(10);
+
+/// How long fetched keys are trusted before they are fetched again (a key the provider
+/// removed stops verifying within this).
+const KEYS_TTL: Duration = Duration::from_secs(600);
+
+/// A failed key fetch is answered from memory this long; the last good keys serve this
+/// long while the provider cannot be reached.
+const KEY_LIFETIMES: Lifetimes = Lifetimes {
+    failure: Duration::from_secs(10),
+    stale: Duration::from_secs(3600),
+};
 
 /// Algorithms accepted: asymmetric only (a shared-secret or `none` token is refused).
 const ALLOWED: [Algorithm; 6] = [
@@ -42,7 +53,7 @@ impl JwtVerifier {
                 .timeout(Duration::from_secs(10))
                 .build()
                 .unwrap_or_default(),
-            keys: RwLock::new(None),
+            keys: Refreshing::new(KEY_LIFETIMES),
         }
     }
 
@@ -81,27 +92,26 @@ impl JwtVerifier {
             }?;
             DecodingKey::from_jwk(jwk).ok()
         };
-        let fresh_enough = {
-            let keys = self.keys.read().await;
-            if let Some((set, _)) = keys.as_ref()
-                && let Some(k) = find(set)
-            {
-                return Ok(k);
-            }
-            keys.as_ref()
-                .is_some_and(|(_, at)| at.elapsed() < REFRESH_AT_MOST_EVERY)
-        };
-        let unknown = || Refusal::invalid(format!("unknown key id `{}`", kid.unwrap_or("")));
-        if fresh_enough {
-            return Err(unknown());
-        }
-        let set = self.fetch_keys().await.map_err(|e| {
+        let unavailable = |e: String| {
             tracing::error!(error = %e, "cannot get the identity provider's keys; tokens cannot be verified (failing closed)");
             Refusal::invalid(format!("the identity provider's keys are unavailable: {e}"))
-        })?;
-        let key = find(&set);
-        *self.keys.write().await = Some((set, Instant::now()));
-        key.ok_or_else(unknown)
+        };
+        let set = self
+            .keys
+            .get(KEYS_TTL, || self.fetch_keys())
+            .await
+            .map_err(unavailable)?;
+        if let Some(k) = find(&set) {
+            return Ok(k);
+        }
+        // An unknown key id: the provider may have rotated; ask again, at most so often.
+        let set = self
+            .keys
+            .get(REFRESH_AT_MOST_EVERY, || self.fetch_keys())
+            .await
+            .map_err(unavailable)?;
+        find(&set)
+            .ok_or_else(|| Refusal::invalid(format!("unknown key id `{}`", kid.unwrap_or(""))))
     }
 
     /// The verified claims of `token`, if the issuer signed it for one of `audiences`
@@ -135,6 +145,7 @@ impl JwtVerifier {
     /// The person behind `token`, if it is a valid access token for this gateway.
     pub async fn verify(&self, token: &str, audiences: &[String]) -> Result<Principal, Refusal> {
         let claims = self.verify_claims(token, audiences).await?;
+        super::provider_tokens::access_token_only(&self.config, token, &claims)?;
         let principal = self.config.principal_from_claims(&claims).ok_or_else(|| {
             Refusal::invalid(format!(
                 "the token has no `{}` claim",

@@ -10,7 +10,9 @@
 //! events per second in a few megabytes.
 
 use super::{Backend, Store, StoreError};
-use gatehouse_audit::{Anchor, ChainRecord, EventRef, LogReport, LogVerifier};
+use gatehouse_audit::{
+    Anchor, ChainRecord, EventRef, KeyRing, LogReport, LogVerifier, WitnessedHead,
+};
 use sqlx::Connection;
 use std::path::PathBuf;
 
@@ -235,12 +237,28 @@ impl Store {
         &self,
         trusted_key: Option<&str>,
     ) -> Result<LogReport, StoreError> {
+        let ring = trusted_key.map(KeyRing::single);
+        self.verify_against(ring.as_ref(), Vec::new()).await
+    }
+
+    /// [`Store::verify_log`] trusting a ring of current and retired keys (when given),
+    /// and also checking the log against tree heads witnesses kept: a history rewritten
+    /// and re-signed with the real key is named by the first witnessed head it
+    /// contradicts.
+    pub async fn verify_against(
+        &self,
+        ring: Option<&KeyRing>,
+        witnessed: Vec<WitnessedHead>,
+    ) -> Result<LogReport, StoreError> {
         let mut retried = false;
         loop {
             let anchor = self.newest_anchor().await?;
             let checkpoints = self.checkpoints().await?;
             let start = anchor.as_ref().map_or(0, |a| a.tree_size);
-            let v = Pipelined::new(LogVerifier::new(checkpoints, anchor.as_ref(), trusted_key));
+            let v = Pipelined::new(
+                LogVerifier::with_keys(checkpoints, anchor.as_ref(), ring)
+                    .with_witnessed(witnessed.clone()),
+            );
             let report = self
                 .scan_events(start, i64::MAX, v)
                 .await?

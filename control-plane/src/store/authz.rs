@@ -205,6 +205,19 @@ impl Store {
         }))
     }
 
+    /// When a grant was made (the person's sign-in), if it exists.
+    pub async fn grant_started(
+        &self,
+        id: &str,
+    ) -> Result<Option<chrono::DateTime<chrono::Utc>>, StoreError> {
+        let at: Option<String> =
+            sqlx::query_scalar("SELECT created_at FROM authz_grants WHERE id = $1")
+                .bind(id)
+                .fetch_optional(self.pool())
+                .await?;
+        Ok(at.as_deref().and_then(parse_time))
+    }
+
     /// Revokes a grant (its codes, refresh and access tokens); returns its person when
     /// it was live.
     pub async fn revoke_grant(&self, id: &str, reason: &str) -> Result<Option<String>, StoreError> {

@@ -34,7 +34,8 @@ impl Backend {
             Ok(Backend::Postgres)
         } else {
             Err(StoreError(format!(
-                "`{url}` is not a database URL Gatehouse knows: use sqlite://FILE or postgres://USER@HOST/DB"
+                "`{}` is not a database URL Gatehouse knows: use sqlite://FILE or postgres://USER@HOST/DB",
+                redact(url)
             )))
         }
     }
@@ -139,17 +140,26 @@ async fn open_postgres(url: &str, durability: Durability) -> Result<AnyPool, Sto
         })
 }
 
-/// The URL without its password, for messages and logs.
+/// The URL without its password (or query values), for messages and logs.
 pub fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(s), Some(at)) if at > s => {
-            let creds = &url[s + 3..at];
-            match creds.split_once(':') {
-                Some((user, _)) => format!("{}{user}:***{}", &url[..s + 3], &url[at..]),
-                None => url.to_string(),
-            }
-        }
-        _ => url.to_string(),
+    gatehouse_proxy_core::redact::url(url)
+}
+
+/// The database URL `database` names: the URL itself, or read from `env:NAME` or
+/// `file:PATH`, so the password need not be written in the config file.
+pub fn resolve_reference(database: &str) -> Result<String, StoreError> {
+    if let Some(name) = database.strip_prefix("env:") {
+        std::env::var(name).map_err(|_| {
+            StoreError(format!(
+                "database = \"env:{name}\" but the environment variable `{name}` is not set"
+            ))
+        })
+    } else if let Some(path) = database.strip_prefix("file:") {
+        std::fs::read_to_string(path)
+            .map(|s| s.trim().to_string())
+            .map_err(|e| StoreError(format!("database = \"file:{path}\" cannot be read: {e}")))
+    } else {
+        Ok(database.to_string())
     }
 }
 

@@ -22,6 +22,7 @@ pub mod leader;
 mod sqlite_writer;
 #[cfg(test)]
 mod tests;
+mod tree;
 mod web_sessions;
 mod writer;
 
@@ -163,6 +164,26 @@ pub struct Event {
     pub decision: Option<String>,
 }
 
+impl From<gatehouse_pipeline::Record> for Event {
+    fn from(r: gatehouse_pipeline::Record) -> Event {
+        Event {
+            direction: match r.direction {
+                gatehouse_pipeline::Direction::ClientToServer => Direction::ClientToServer,
+                gatehouse_pipeline::Direction::ServerToClient => Direction::ServerToClient,
+                gatehouse_pipeline::Direction::Gateway => Direction::Gateway,
+            },
+            payload: r.payload().to_string(),
+            masked: r.masked_json(),
+            session_id: r.session_id,
+            kind: r.kind,
+            method: r.method,
+            tool: r.tool,
+            rpc_id: r.rpc_id,
+            decision: r.decision,
+        }
+    }
+}
+
 /// A record uploaded from a laptop's local capture spool (`POST /api/v1/spool`).
 #[derive(Debug, Clone)]
 pub struct SpooledEvent {
@@ -228,6 +249,7 @@ impl Store {
     /// Opens the store with the given durability: `sqlite://FILE` (created if missing)
     /// or `postgres://...` (the database must exist; the schema is migrated).
     pub async fn open_with(url: &str, durability: Durability) -> Result<Store, StoreError> {
+        let url = &db::resolve_reference(url)?;
         let (pool, backend) = db::open(url, durability).await?;
         let written = watch::Sender::new(0);
         let (changes, _) = broadcast::channel(64);
@@ -294,9 +316,10 @@ impl Store {
         self.submit(vec![Op::StartSession(s)]).await
     }
 
-    /// Records events in order (durable on return).
-    pub async fn record(&self, events: Vec<Event>) -> Result<(), StoreError> {
-        self.submit(events.into_iter().map(Op::Event).collect())
+    /// Records events in order (durable on return). The call path hands in
+    /// [`gatehouse_pipeline::Record`]s, whose payloads are masked or Gatehouse's own notes.
+    pub async fn record<E: Into<Event>>(&self, events: Vec<E>) -> Result<(), StoreError> {
+        self.submit(events.into_iter().map(|e| Op::Event(e.into())).collect())
             .await
     }
 
@@ -477,6 +500,11 @@ impl Store {
     }
 }
 
+/// The log's origin when `[audit] origin` is not set.
+pub const DEFAULT_ORIGIN: &str = "gatehouse.invalid/audit";
+
+pub use tree::ProofRequestError;
+
 /// The outcome of checking the whole log (the same check `--bundle` runs offline).
 pub type ChainReport = gatehouse_audit::LogReport;
 
@@ -484,7 +512,17 @@ impl Store {
     /// Signs a checkpoint over the whole log as it is now (unless the newest checkpoint
     /// already covers it). Returns the head it signed.
     pub async fn write_checkpoint(&self, key: &SigningKey) -> Result<Option<TreeHead>, StoreError> {
-        checkpoints::sign(self, key).await
+        checkpoints::sign(self, key, DEFAULT_ORIGIN).await
+    }
+
+    /// [`Store::write_checkpoint`] for the log named `origin` (`[audit] origin`): the
+    /// name its checkpoint notes carry and witnesses know it by.
+    pub async fn write_checkpoint_as(
+        &self,
+        key: &SigningKey,
+        origin: &str,
+    ) -> Result<Option<TreeHead>, StoreError> {
+        checkpoints::sign(self, key, origin).await
     }
 
     /// Walks the whole audit log in order and checks the hash chain, then every signed

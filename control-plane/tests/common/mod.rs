@@ -4,6 +4,7 @@
 
 pub mod audit;
 pub mod pg;
+pub mod witness;
 
 use gatehouse_control_plane::config::Config;
 use gatehouse_control_plane::gateway::Gateway;

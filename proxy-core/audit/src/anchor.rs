@@ -9,6 +9,7 @@
 //! trusted key, a log that does not start at event #1 is reported as cut.
 
 use crate::checkpoint::verify_message;
+use crate::keyring::{KeyError, KeyRing};
 use crate::merkle::Frontier;
 use ed25519_dalek::{Signer, SigningKey};
 use serde::{Deserialize, Serialize};
@@ -64,15 +65,24 @@ impl Anchor {
     /// Checks the signature (by `trusted_key` when given) and that the frontier is the
     /// tree the root names; returns the frontier to extend, or what is wrong.
     pub fn check(&self, trusted_key: Option<&str>) -> Result<Frontier, String> {
+        self.check_with(trusted_key.map(KeyRing::single).as_ref())
+    }
+
+    /// [`Anchor::check`] against a key ring: the anchor's key must have been valid
+    /// when the anchor was signed.
+    pub fn check_with(&self, ring: Option<&KeyRing>) -> Result<Frontier, String> {
         let what = format!(
             "the retention anchor at event #{} ({})",
             self.tree_size, self.at
         );
-        if trusted_key.is_some_and(|k| k != self.public_key) {
-            return Err(format!(
-                "{what} is signed by key {}, not the trusted key",
-                self.public_key
-            ));
+        if let Some(ring) = ring {
+            match ring.allows(&self.public_key, &self.at) {
+                Ok(_) => {}
+                Err(KeyError::Unknown(k)) => {
+                    return Err(format!("{what} is signed by key {k}, not the trusted key"));
+                }
+                Err(e) => return Err(format!("{what}: {e}")),
+            }
         }
         if !verify_message(&self.public_key, &self.signature, &self.message()) {
             return Err(format!(

@@ -4,6 +4,7 @@
 use crate::anchor::Anchor;
 use crate::chain::{ChainRecord, Verifier, hash_bytes};
 use crate::checkpoint::TreeHead;
+use crate::keyring::{KeyError, KeyRing};
 use crate::merkle::Frontier;
 use serde::{Deserialize, Serialize};
 
@@ -133,15 +134,43 @@ pub struct LogVerifier {
     next: usize,
     checkpoints: u64,
     broken: Option<String>,
+    /// Tree heads a witness kept, by size, still ahead of the stream.
+    witnessed: Vec<WitnessedHead>,
+    next_witnessed: usize,
+}
+
+/// A tree head as a witness kept it (a checkpoint note from a witness's file), checked
+/// against the log as the stream reaches its size: a history rewritten after it was
+/// witnessed no longer hashes to its root, whoever re-signed it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WitnessedHead {
+    /// Events covered.
+    pub size: u64,
+    /// The root the witness kept.
+    pub root: crate::Hash,
+    /// How to name it to a person (which file, which entry, who cosigned it).
+    pub label: String,
 }
 
 impl LogVerifier {
     /// Checks the signatures of `checkpoints` and `anchor` (by `trusted_key` when given)
     /// up front; the events follow through [`LogVerifier::push`].
     pub fn new(
-        mut checkpoints: Vec<StoredCheckpoint>,
+        checkpoints: Vec<StoredCheckpoint>,
         anchor: Option<&Anchor>,
         trusted_key: Option<&str>,
+    ) -> LogVerifier {
+        let ring = trusted_key.map(KeyRing::single);
+        LogVerifier::with_keys(checkpoints, anchor, ring.as_ref())
+    }
+
+    /// [`LogVerifier::new`] trusting a ring of current and retired keys: each checkpoint
+    /// must be signed by a key valid at its time, and no key may sign a larger tree than
+    /// one its successor already signed.
+    pub fn with_keys(
+        mut checkpoints: Vec<StoredCheckpoint>,
+        anchor: Option<&Anchor>,
+        ring: Option<&KeyRing>,
     ) -> LogVerifier {
         checkpoints.sort_by_key(|c| (c.tree_size, c.id));
         let mut v = LogVerifier {
@@ -153,9 +182,11 @@ impl LogVerifier {
             next: 0,
             checkpoints: checkpoints.len() as u64,
             broken: None,
+            witnessed: Vec::new(),
+            next_witnessed: 0,
         };
         if let Some(a) = anchor {
-            match a.check(trusted_key) {
+            match a.check_with(ring) {
                 Ok(f) => {
                     v.frontier = f;
                     v.start = a.tree_size;
@@ -167,7 +198,9 @@ impl LogVerifier {
                 }
             }
         }
-        for c in checkpoints {
+        // The newest key (by position in the ring) that signed a checkpoint so far.
+        let mut newest_key: Option<(usize, &StoredCheckpoint)> = None;
+        for c in &checkpoints {
             let (id, at) = (c.id, &c.at);
             let head = TreeHead {
                 tree_size: c.tree_size,
@@ -175,17 +208,27 @@ impl LogVerifier {
                 chain_head: c.chain_head.clone(),
                 at: c.at.clone(),
             };
-            let problem = if trusted_key.is_some_and(|k| k != c.public_key) {
+            let allowed = ring.map(|r| r.allows(&c.public_key, at));
+            let problem = if let Some(Err(e)) = &allowed {
+                Some(match e {
+                    KeyError::Unknown(k) => {
+                        format!("checkpoint #{id} ({at}) is signed by key {k}, not the trusted key")
+                    }
+                    e => format!("checkpoint #{id} ({at}) is refused: {e}"),
+                })
+            } else if let (Some(Ok(pos)), Some((newest, by))) = (&allowed, newest_key)
+                && *pos < newest
+            {
                 Some(format!(
-                    "checkpoint #{id} ({at}) is signed by key {}, not the trusted key",
-                    c.public_key
+                    "checkpoint #{id} ({at}) covers {} events but is signed by key {}, which its successor had already replaced at checkpoint #{} ({} events): a retired key cannot extend the log",
+                    c.tree_size, c.public_key, by.id, by.tree_size
                 ))
             } else if !head.verify(&c.public_key, &c.signature) {
                 Some(format!(
                     "checkpoint #{id} ({at}) has an invalid signature: it was forged or altered"
                 ))
             } else if c.tree_size < 1 {
-                Some(rewritten(&c))
+                Some(rewritten(c))
             } else if let Some(a) = anchor.filter(|a| a.tree_size == c.tree_size)
                 && (a.root_hash != c.root_hash || a.chain_head != c.chain_head)
             {
@@ -200,13 +243,34 @@ impl LogVerifier {
                 v.broken = Some(p);
                 return v;
             }
-            // Checkpoints inside the pruned range were checked against the archived
-            // events when they were pruned (and are in the archive bundle).
-            if c.tree_size > v.start {
-                v.ahead.push(c);
+            if let Some(Ok(pos)) = allowed
+                && newest_key.is_none_or(|(n, _)| pos > n)
+            {
+                newest_key = Some((pos, c));
             }
         }
+        // Checkpoints inside the pruned range were checked against the archived events
+        // when they were pruned (and are in the archive bundle).
+        v.ahead = checkpoints
+            .into_iter()
+            .filter(|c| c.tree_size > v.start)
+            .collect();
         v
+    }
+
+    /// Also checks the log against tree heads witnesses kept. Heads inside a pruned
+    /// range cannot be checked against the live log (the archive bundle covers them)
+    /// and are left out; [`LogVerifier::witnessed_checked`] counts the ones checked.
+    pub fn with_witnessed(mut self, mut heads: Vec<WitnessedHead>) -> LogVerifier {
+        heads.retain(|h| h.size as i64 > self.start);
+        heads.sort_by_key(|h| h.size);
+        self.witnessed = heads;
+        self
+    }
+
+    /// Witnessed tree heads the stream has checked so far.
+    pub fn witnessed_checked(&self) -> usize {
+        self.next_witnessed
     }
 
     /// Checks the next event; false once the log is known to be broken (stop reading).
@@ -259,6 +323,18 @@ impl LogVerifier {
             }
             self.next += 1;
         }
+        while let Some(w) = self.witnessed.get(self.next_witnessed)
+            && w.size == e.record.seq as u64
+        {
+            if w.root != self.frontier.root() {
+                self.broken = Some(format!(
+                    "{} is contradicted: events 1..{} no longer hash to the root the witness kept, so the history was rewritten after it was witnessed (whoever re-signed it)",
+                    w.label, w.size
+                ));
+                return false;
+            }
+            self.next_witnessed += 1;
+        }
         true
     }
 
@@ -300,6 +376,17 @@ impl LogVerifier {
                 ),
             };
         }
+        if let Some(w) = self.witnessed.get(self.next_witnessed) {
+            return LogReport::Broken {
+                events,
+                reason: format!(
+                    "{} covers {} events but the log has {}: witnessed events were removed",
+                    w.label,
+                    w.size,
+                    self.chain.last_seq()
+                ),
+            };
+        }
         LogReport::Intact {
             events,
             checkpoints: self.checkpoints,
@@ -333,7 +420,7 @@ pub fn verify_log(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::chain::{GENESIS, chain_hash};
     use crate::checkpoint::{public_key_hex, signing_key_from_hex};
@@ -343,7 +430,7 @@ mod tests {
         signing_key_from_hex(&"42".repeat(32)).unwrap()
     }
 
-    fn events(n: i64) -> Vec<StoredEvent> {
+    pub(crate) fn events(n: i64) -> Vec<StoredEvent> {
         let mut prev = GENESIS.to_string();
         (1..=n)
             .map(|seq| {
@@ -379,11 +466,20 @@ mod tests {
     }
 
     fn checkpoint(id: i64, events: &[StoredEvent]) -> StoredCheckpoint {
+        checkpoint_by(id, events, &key(), &format!("t{id}"))
+    }
+
+    fn checkpoint_by(
+        id: i64,
+        events: &[StoredEvent],
+        key: &SigningKey,
+        at: &str,
+    ) -> StoredCheckpoint {
         let head = TreeHead {
             tree_size: events.len() as i64,
             root: hex::encode(frontier(events).root()),
             chain_head: events.last().unwrap().hash.clone().unwrap(),
-            at: format!("t{id}"),
+            at: at.to_string(),
         };
         StoredCheckpoint {
             id,
@@ -391,9 +487,107 @@ mod tests {
             root_hash: head.root.clone(),
             chain_head: head.chain_head.clone(),
             at: head.at.clone(),
-            public_key: public_key_hex(&key()),
-            signature: head.sign(&key()),
+            public_key: public_key_hex(key),
+            signature: head.sign(key),
         }
+    }
+
+    #[test]
+    fn a_rewritten_and_re_signed_history_contradicts_what_a_witness_kept() {
+        let log = events(40);
+        let witnessed = vec![
+            WitnessedHead {
+                size: 10,
+                root: frontier(&log[..10]).root(),
+                label: "witnessed #1".into(),
+            },
+            WitnessedHead {
+                size: 25,
+                root: frontier(&log[..25]).root(),
+                label: "witnessed #2".into(),
+            },
+        ];
+        let run = |log: &[StoredEvent], cps: Vec<StoredCheckpoint>| {
+            let mut v = LogVerifier::new(cps, None, Some(&public_key_hex(&key())))
+                .with_witnessed(witnessed.clone());
+            log.iter().all(|e| v.push(&e.as_ref()));
+            let n = v.witnessed_checked();
+            (v.finish(), n)
+        };
+        let (report, n) = run(&log, vec![checkpoint(1, &log)]);
+        assert!(
+            matches!(report, LogReport::Intact { .. }) && n == 2,
+            "{report:?}"
+        );
+        // The insider rewrites event #20, re-chains everything after it and re-signs.
+        let mut forged = log.clone();
+        forged[19].payload = "{\"n\":\"nothing to see\"}".into();
+        let mut prev = forged[18].hash.clone().unwrap();
+        for e in &mut forged[19..] {
+            e.prev_hash = Some(prev.clone());
+            let h = chain_hash(&prev, &e.as_ref().record);
+            e.hash = Some(h.clone());
+            prev = h;
+        }
+        let (report, _) = run(&forged, vec![]);
+        assert!(matches!(
+            verify_log(forged.clone(), &[checkpoint(1, &forged)], None),
+            LogReport::Intact { .. }
+        ));
+        let r = reason(report);
+        assert!(r.starts_with("witnessed #2 is contradicted"), "{r}");
+        // Cut back below a witnessed size.
+        let r = reason(run(&log[..20], vec![]).0);
+        assert!(
+            r.contains("witnessed #2 covers 25 events but the log has 20"),
+            "{r}"
+        );
+    }
+
+    #[test]
+    fn verification_crosses_a_key_rotation_and_refuses_a_retired_key() {
+        let log = events(50);
+        let (old, new) = (key(), signing_key_from_hex(&"43".repeat(32)).unwrap());
+        let rotated = "2026-06-01T00:00:00Z";
+        let ring = KeyRing {
+            keys: vec![
+                crate::PublishedKey::new("log", &old.verifying_key(), None, Some(rotated.into()))
+                    .unwrap(),
+                crate::PublishedKey::new("log", &new.verifying_key(), Some(rotated.into()), None)
+                    .unwrap(),
+            ],
+        };
+        let run = |cps: Vec<StoredCheckpoint>| {
+            let mut v = LogVerifier::with_keys(cps, None, Some(&ring));
+            log.iter().all(|e| v.push(&e.as_ref()));
+            v.finish()
+        };
+        let before = checkpoint_by(1, &log[..10], &old, "2026-05-01T00:00:00Z");
+        let after = checkpoint_by(2, &log[..30], &new, "2026-06-02T00:00:00Z");
+        assert!(matches!(
+            run(vec![before.clone(), after.clone()]),
+            LogReport::Intact { checkpoints: 2, .. }
+        ));
+        // The retired key signing after its retirement.
+        let late = checkpoint_by(3, &log[..40], &old, "2026-06-03T00:00:00Z");
+        let r = reason(run(vec![before.clone(), after.clone(), late]));
+        assert!(
+            r.contains("checkpoint #3") && r.contains("after that key was retired"),
+            "{r}"
+        );
+        // The retired key back-dating a checkpoint past one its successor signed.
+        let backdated = checkpoint_by(4, &log[..40], &old, "2026-05-02T00:00:00Z");
+        let r = reason(run(vec![before, after, backdated]));
+        assert!(r.contains("a retired key cannot extend the log"), "{r}");
+        // A key nobody published.
+        let stranger = signing_key_from_hex(&"44".repeat(32)).unwrap();
+        let r = reason(run(vec![checkpoint_by(
+            5,
+            &log[..5],
+            &stranger,
+            "2026-05-01T00:00:00Z",
+        )]));
+        assert!(r.contains("not the trusted key"), "{r}");
     }
 
     fn anchor(events: &[StoredEvent], key: &SigningKey) -> Anchor {

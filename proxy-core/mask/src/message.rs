@@ -38,7 +38,9 @@ pub fn mask_from_server(
         }
         Kind::Notification { method } if method == "notifications/message" => &["/params/data"],
         Kind::Notification { method } if method == "notifications/progress" => &["/params/message"],
-        Kind::Request { method, .. } if method == "sampling/createMessage" => &["/params/messages"],
+        Kind::Request { method, .. } if method == "sampling/createMessage" => {
+            &["/params/messages", "/params/systemPrompt"]
+        }
         Kind::Request { method, .. } if method == "elicitation/create" => &["/params/message"],
         _ => return MaskCounts::new(),
     };
@@ -65,14 +67,28 @@ fn mask_paths(masker: &Masker, msg: &Message, paths: &[&str]) -> (Option<Value>,
     (Some(value), counts)
 }
 
-/// The record of a client message: arguments and answers masked, the message itself
+/// The record of a client message: arguments, answers, handshake and resource URIs
+/// masked, the message itself
 /// (which goes upstream as sent) untouched. Returns the masked JSON when anything was masked.
 pub fn mask_for_record(masker: &Masker, msg: &Message) -> (Option<String>, MaskCounts) {
     let paths: &[&str] = match msg.kind() {
         Kind::Request { method, .. } if method == "tools/call" || method == "prompts/get" => {
             &["/params/arguments"]
         }
-        Kind::Request { method, .. } if method == "completion/complete" => &["/params"],
+        // Text the client wrote: completions, the initialize handshake (client name,
+        // roots, capabilities' free text), the URI of a resource read or subscribed to.
+        Kind::Request { method, .. }
+            if method == "completion/complete" || method == "initialize" =>
+        {
+            &["/params"]
+        }
+        Kind::Request { method, .. }
+            if method == "resources/read"
+                || method == "resources/subscribe"
+                || method == "resources/unsubscribe" =>
+        {
+            &["/params/uri"]
+        }
         Kind::Response { .. } => &["/result", "/error"],
         _ => return (None, MaskCounts::new()),
     };

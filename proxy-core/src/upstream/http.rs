@@ -198,7 +198,7 @@ impl StreamableHttp {
             .body(msg.to_json())
             .send()
             .await
-            .map_err(|e| UpstreamError::Http(format!("could not reach {}: {e}", self.url)))?;
+            .map_err(|e| UpstreamError::unreachable(self.url.as_str(), e))?;
         if let Some(sid) = resp
             .headers()
             .get("mcp-session-id")
@@ -292,7 +292,7 @@ impl StreamableHttp {
             .header("accept", "text/event-stream")
             .send()
             .await
-            .map_err(|e| UpstreamError::Http(e.to_string()))?;
+            .map_err(|e| UpstreamError::unreachable(self.url.as_str(), e))?;
         if !resp.status().is_success() {
             // 405: the upstream offers no GET stream; server messages still arrive on POSTs.
             return Ok(());

@@ -49,13 +49,21 @@ pub enum UpstreamSpec {
 /// Why talking to the upstream failed.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum UpstreamError {
-    /// The process could not be started.
-    #[error("could not start the upstream server `{command}`: {reason}")]
+    /// The process could not be started. Clients see only that it did not start; the
+    /// command line is for the operator ([`UpstreamError::detail`]).
+    #[error("the server did not start")]
     Spawn {
         /// The command.
         command: String,
         /// Why.
         reason: String,
+    },
+    /// The server could not be reached (refused, unresolvable, TLS, timeout). Clients
+    /// see only that; the address, redacted, is for the operator.
+    #[error("the server is not reachable")]
+    Unreachable {
+        /// What failed, with the address redacted ([`crate::redact::url`]).
+        detail: String,
     },
     /// The connection is closed (process exited, session ended, stream broke).
     #[error("the upstream server is gone: {0}")]
@@ -63,6 +71,32 @@ pub enum UpstreamError {
     /// An HTTP-level failure.
     #[error("the upstream server answered badly: {0}")]
     Http(String),
+}
+
+impl UpstreamError {
+    /// What the operator's log says: the command or the redacted address, and why.
+    /// Never sent to a client.
+    pub fn detail(&self) -> String {
+        match self {
+            UpstreamError::Spawn { command, reason } => {
+                format!("could not start `{command}`: {reason}")
+            }
+            UpstreamError::Unreachable { detail } => detail.clone(),
+            other => other.to_string(),
+        }
+    }
+
+    /// The error for a failed request to `url`: the address redacted, and reqwest's
+    /// own text without its copy of the URL.
+    pub(crate) fn unreachable(url: &str, e: reqwest::Error) -> UpstreamError {
+        UpstreamError::Unreachable {
+            detail: format!(
+                "could not reach {}: {}",
+                crate::redact::url(url),
+                e.without_url()
+            ),
+        }
+    }
 }
 
 /// Per-request HTTP details that travel with a message to an HTTP upstream.
@@ -80,12 +114,30 @@ pub struct RequestHeaders {
 pub struct UpstreamOptions {
     /// How long to wait for a connection or process start.
     pub connect_timeout: Duration,
+    /// The variables of this process a stdio server sees (when set here); it gets
+    /// nothing else of this process's environment, only these and its own `env`.
+    pub inherit_env: Vec<String>,
+}
+
+/// The variables a stdio server inherits by default: what programs need to find
+/// themselves, their home and their locale, and nothing that could hold a secret.
+pub const DEFAULT_INHERITED_ENV: [&str; 9] = [
+    "PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR", "TZ", "USER", "LOGNAME",
+];
+
+/// [`DEFAULT_INHERITED_ENV`] as owned names (the configuration's default).
+pub fn default_inherited_env() -> Vec<String> {
+    DEFAULT_INHERITED_ENV
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
 }
 
 impl Default for UpstreamOptions {
     fn default() -> Self {
         UpstreamOptions {
             connect_timeout: Duration::from_secs(10),
+            inherit_env: default_inherited_env(),
         }
     }
 }
@@ -114,20 +166,21 @@ impl Upstream {
         let (server_tx, server_rx) = mpsc::channel(256);
         let (cancel_tx, cancel_rx) = mpsc::unbounded_channel();
         let router = Router::new(server_tx, cancel_tx);
-        let transport = match spec {
-            UpstreamSpec::Stdio { command, args, env } => {
-                Transport::Stdio(stdio::Stdio::spawn(command, args, env, router.clone())?)
-            }
-            UpstreamSpec::Http { url, headers } => Transport::Http(http::StreamableHttp::new(
-                url,
-                headers,
-                opts,
-                router.clone(),
-            )?),
-            UpstreamSpec::Sse { url, headers } => Transport::Sse(
-                sse_legacy::LegacySse::connect(url, headers, opts, router.clone()).await?,
-            ),
-        };
+        let transport =
+            match spec {
+                UpstreamSpec::Stdio { command, args, env } => Transport::Stdio(
+                    stdio::Stdio::spawn(command, args, env, &opts.inherit_env, router.clone())?,
+                ),
+                UpstreamSpec::Http { url, headers } => Transport::Http(http::StreamableHttp::new(
+                    url,
+                    headers,
+                    opts,
+                    router.clone(),
+                )?),
+                UpstreamSpec::Sse { url, headers } => Transport::Sse(
+                    sse_legacy::LegacySse::connect(url, headers, opts, router.clone()).await?,
+                ),
+            };
         let up = Upstream {
             router,
             transport: Arc::new(transport),

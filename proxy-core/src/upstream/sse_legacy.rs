@@ -34,10 +34,11 @@ impl LegacySse {
             .header("accept", "text/event-stream")
             .send()
             .await
-            .map_err(|e| UpstreamError::Http(format!("could not reach {url}: {e}")))?;
+            .map_err(|e| UpstreamError::unreachable(url, e))?;
         if !resp.status().is_success() {
             return Err(UpstreamError::Http(format!(
-                "GET {url} answered HTTP {}",
+                "GET {} answered HTTP {}",
+                crate::redact::url(url),
                 resp.status()
             )));
         }
@@ -98,7 +99,7 @@ impl LegacySse {
             .body(msg.to_json())
             .send()
             .await
-            .map_err(|e| UpstreamError::Http(e.to_string()))?;
+            .map_err(|e| UpstreamError::unreachable(self.post_url.as_str(), e))?;
         if !resp.status().is_success() {
             return Err(UpstreamError::Http(format!(
                 "POST answered HTTP {}",

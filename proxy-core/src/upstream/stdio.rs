@@ -21,10 +21,18 @@ impl Stdio {
         command: &str,
         args: &[String],
         env: &BTreeMap<String, String>,
+        inherit: &[String],
         router: Arc<Router>,
     ) -> Result<Stdio, UpstreamError> {
+        // A cleared environment: the server (often third-party code) must not read this
+        // process's secrets (sign-in secrets, keys, database URLs, other servers' env).
+        let inherited = inherit
+            .iter()
+            .filter_map(|k| std::env::var_os(k).map(|v| (k.clone(), v)));
         let mut child = Command::new(command)
             .args(args)
+            .env_clear()
+            .envs(inherited)
             .envs(env)
             .stdin(ProcStdio::piped())
             .stdout(ProcStdio::piped())

@@ -4,6 +4,7 @@ import { ErrorBanner, KeyValues, Loading, Notice, PageHeader, Section, Time } fr
 import { num } from "../lib/format";
 import { useApi } from "../lib/useApi";
 import type { AuditStatus, AuditVerify } from "../types";
+import { WitnessesSection } from "../components/Witnesses";
 
 const day = (d: Date) => d.toISOString().slice(0, 10);
 
@@ -111,6 +112,7 @@ export function AuditPage() {
           </Section>
         </div>
       ) : null}
+      <WitnessesSection />
       <Section title="Evidence export" id="evidence">
         <p className="small">
           A <code>.tar.gz</code> bundle for a period: sessions, the audit chain, checkpoints, approvals with votes and reasons,

@@ -15,7 +15,7 @@ use super::{Exit, env_token};
 use gatehouse_client::account::Account;
 use gatehouse_client::api::{ControlPlane, PolicyVersion};
 use gatehouse_client::approvals::LocalApprovals;
-use gatehouse_client::capture::Capture;
+use gatehouse_client::capture::{Capture, Identity};
 use gatehouse_client::host::{self, HandOff};
 use gatehouse_client::local_servers::{self, CatalogError};
 use gatehouse_client::paths;
@@ -152,7 +152,7 @@ async fn pipe(stream: tokio::net::UnixStream) -> Result<(), Exit> {
 }
 
 /// The tray's sign-in (if any) and the control plane to ask: the one the tray signed in
-/// to, unless `GATEHOUSE_URL` names another.
+/// to, unless `GATEHOUSE_URL` names another (then without the tray's sign-in).
 fn account_and_url(
     home: &std::path::Path,
     url: &str,
@@ -165,6 +165,9 @@ fn account_and_url(
         .filter(|_| std::env::var_os("GATEHOUSE_URL").is_none())
         .map(|a| a.profile().gateway_url)
         .unwrap_or_else(|| url.to_string());
+    // The tray's token goes only to the tray's own gateway, never to another URL.
+    let same = |a: &str| a.trim_end_matches('/') == url.trim_end_matches('/');
+    let account = account.filter(|a| same(&a.profile().gateway_url));
     Ok((account, url))
 }
 
@@ -281,6 +284,7 @@ pub async fn run_local(name: String, url: String, command: Vec<String>) -> Resul
         server: name,
         user,
         groups,
+        identity: Some(Identity::new(api.clone(), tokens.clone())),
         policy,
         masker: Arc::new(masker),
         spool,
@@ -292,7 +296,7 @@ pub async fn run_local(name: String, url: String, command: Vec<String>) -> Resul
         .run(
             program,
             args,
-            BTreeMap::new(),
+            client_env(),
             tokio::io::stdin(),
             tokio::io::stdout(),
         )
@@ -302,4 +306,14 @@ pub async fn run_local(name: String, url: String, command: Vec<String>) -> Resul
     applier.abort();
     final_upload(&uploader).await;
     result.map_err(|e| Exit::Runtime(e.to_string()))
+}
+
+/// The environment the MCP client gave this command, for the local server it starts:
+/// the client's configuration often passes the server's own settings this way. Gatehouse's
+/// variables (`GATEHOUSE_TOKEN` above all) stay here; the server gets the rest, and the
+/// capture adds nothing else of this process's environment.
+fn client_env() -> BTreeMap<String, String> {
+    std::env::vars()
+        .filter(|(k, _)| !k.starts_with("GATEHOUSE_"))
+        .collect()
 }

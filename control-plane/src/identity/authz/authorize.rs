@@ -317,7 +317,7 @@ pub async fn authorize(
          .box{{border:1px solid #d5dae3;border-radius:8px;padding:1rem 1.2rem}}button{{font:inherit;padding:.45rem 1rem;margin-right:.6rem;cursor:pointer}}</style></head>\
          <body><h1>Allow <span class=\"client\">{name}</span> to use Gatehouse as you?</h1><div class=\"box\">{identity}\
          <p>After you sign in it will be sent to <strong class=\"redirect-host\">{host}</strong> and may call <code>{resource}</code> \
-         with your identity for up to {mins} minutes at a time, renewing until you sign out.</p></div>\
+         with your identity for up to {mins} minutes at a time, renewing until you sign out.{manage}</p></div>\
          <p>If you did not just start signing in to an MCP application, choose Deny.</p>\
          <form method=\"post\" action=\"/oauth/authorize/consent\"><input type=\"hidden\" name=\"request\" value=\"{id}\">\
          <button type=\"submit\" name=\"decision\" value=\"allow\">Allow and sign in</button>\
@@ -326,6 +326,7 @@ pub async fn authorize(
         host = signin::escape(&redirect_host),
         resource = signin::escape(&resource),
         mins = gw.config.authz.access_token_secs.div_ceil(60),
+        manage = super::first_party::consent_note(&client.client_id),
         id = signin::escape(&id),
     ))
     .into_response();

@@ -139,6 +139,8 @@ pub async fn register(
     let Some(az) = gw.auth_server() else {
         return super::not_configured();
     };
+    // Windows that are over start again (a limited source is not limited for ever).
+    let _ = az.registrations.take_suppressed(false);
     if az.registrations.admit(&source(&peer)) == super::failures::Admit::Suppress {
         return oauth_error(
             StatusCode::TOO_MANY_REQUESTS,
@@ -202,7 +204,17 @@ pub async fn register(
 pub struct DocumentCache {
     allowed_hosts: Vec<String>,
     docs: Mutex<HashMap<String, (AuthzClient, Instant)>>,
+    /// Fetches per host and minute: anyone may name a document URL before signing in,
+    /// so the control plane must not become a scanner of one host's ports.
+    fetches: super::failures::FailureLog,
+    /// Recent failures, answered again without a fetch.
+    failed: Mutex<HashMap<String, (String, Instant)>>,
 }
+
+/// Document fetches per host and minute.
+const FETCHES_PER_HOST_MINUTE: u32 = 10;
+/// How long a failed fetch is answered from memory.
+const FAILURE_TTL: Duration = Duration::from_secs(60);
 
 impl DocumentCache {
     /// A cache; `allowed_hosts` are exempt from the HTTPS and public-address rules.
@@ -213,6 +225,8 @@ impl DocumentCache {
                 .map(|h| h.to_ascii_lowercase())
                 .collect(),
             docs: Mutex::new(HashMap::new()),
+            fetches: super::failures::FailureLog::new(FETCHES_PER_HOST_MINUTE),
+            failed: Mutex::new(HashMap::new()),
         }
     }
 
@@ -223,7 +237,37 @@ impl DocumentCache {
         {
             return Ok(c.clone());
         }
-        let client = self.fetch(url).await?;
+        if let Some((e, at)) = self
+            .failed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(url)
+            && at.elapsed() < FAILURE_TTL
+        {
+            return Err(e.clone());
+        }
+        let host = reqwest::Url::parse(url)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_ascii_lowercase))
+            .unwrap_or_default();
+        // Windows that are over start again (their counts are not needed here).
+        let _ = self.fetches.take_suppressed(false);
+        if matches!(self.fetches.admit(&host), super::failures::Admit::Suppress) {
+            return Err(format!(
+                "too many client ID metadata documents were fetched from `{host}` this minute; try again in a minute"
+            ));
+        }
+        let client = match self.fetch(url).await {
+            Ok(c) => c,
+            Err(e) => {
+                let mut failed = self.failed.lock().unwrap_or_else(|e| e.into_inner());
+                if failed.len() > 1000 {
+                    failed.retain(|_, (_, at)| at.elapsed() < FAILURE_TTL);
+                }
+                failed.insert(url.to_string(), (e.clone(), Instant::now()));
+                return Err(e);
+            }
+        };
         let mut docs = self.docs.lock().unwrap_or_else(|e| e.into_inner());
         if docs.len() > 1000 {
             docs.retain(|_, (_, at)| at.elapsed() < DOCUMENT_TTL);
@@ -275,11 +319,15 @@ impl DocumentCache {
             .header("accept", "application/json")
             .send()
             .await
-            .map_err(|e| format!("fetching client_id `{url}` failed: {e}"))?;
+            .map_err(|e| {
+                tracing::info!(client_id = %url, error = %e, "a client ID metadata document could not be fetched");
+                format!("the client ID metadata document `{url}` could not be fetched")
+            })?;
         if !resp.status().is_success() {
+            // The status stays in the log: the page must not become a port scanner's oracle.
+            tracing::info!(client_id = %url, status = %resp.status(), "a client ID metadata document could not be fetched");
             return Err(format!(
-                "fetching client_id `{url}` answered {}",
-                resp.status()
+                "the client ID metadata document `{url}` could not be fetched"
             ));
         }
         let mut body = Vec::new();
@@ -318,38 +366,17 @@ impl DocumentCache {
     }
 }
 
-/// Whether an address is on the public internet (not loopback, private, link-local,
-/// CGNAT, unique-local, multicast or unspecified).
+/// Whether an address is on the public internet (IANA's special-purpose ranges and
+/// IPv6 addresses carrying a non-public IPv4 one excluded: [`super::ip_ranges`]).
 pub fn is_public(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => {
-            let o = v4.octets();
-            !(v4.is_loopback()
-                || v4.is_private()
-                || v4.is_link_local()
-                || v4.is_unspecified()
-                || v4.is_multicast()
-                || v4.is_broadcast()
-                || v4.is_documentation()
-                || o[0] == 0
-                || (o[0] == 100 && (o[1] & 0xc0) == 64))
-        }
-        IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return is_public(IpAddr::V4(v4));
-            }
-            let s = v6.segments();
-            !(v6.is_loopback()
-                || v6.is_unspecified()
-                || v6.is_multicast()
-                || (s[0] & 0xfe00) == 0xfc00
-                || (s[0] & 0xffc0) == 0xfe80)
-        }
-    }
+    super::ip_ranges::is_global(ip)
 }
 
 /// The client named by `client_id`: registered, or a metadata document URL.
 pub async fn lookup(gw: &Gateway, client_id: &str) -> Result<AuthzClient, String> {
+    if let Some(built_in) = super::first_party::client(client_id) {
+        return Ok(built_in);
+    }
     if client_id.starts_with("https://") || client_id.starts_with("http://") {
         let az = gw
             .auth_server()

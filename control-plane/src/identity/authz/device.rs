@@ -134,6 +134,8 @@ pub async fn device_authorization(
         return super::not_configured();
     };
     let src = source(&peer);
+    // Windows that are over start again (a limited source is not limited for ever).
+    let _ = az.device_requests.take_suppressed(false);
     if az.device_requests.admit(&src) == super::failures::Admit::Suppress {
         return oauth_error(
             StatusCode::TOO_MANY_REQUESTS,
@@ -414,7 +416,7 @@ pub async fn verify(
         &format!(
             "<h1>Allow <span class=\"client\">{name}</span> on your device to use Gatehouse as you?</h1><div class=\"box\">{identity}\
              <p>The device showing the code <strong class=\"user-code\">{code}</strong> will be able to call <code>{resource}</code> \
-             with your identity for up to {mins} minutes at a time, renewing until you sign out.</p></div>\
+             with your identity for up to {mins} minutes at a time, renewing until you sign out.{manage}</p></div>\
              <p><strong>Only allow this if you started the sign-in yourself on a device in front of you.</strong> \
              If someone sent you this code or link, choose Deny.</p>\
              <form method=\"post\" action=\"/oauth/authorize/consent\"><input type=\"hidden\" name=\"request\" value=\"{id}\">\
@@ -424,6 +426,7 @@ pub async fn verify(
             code = signin::escape(&shown),
             resource = signin::escape(&request.resource),
             mins = gw.config.authz.access_token_secs.div_ceil(60),
+            manage = super::first_party::consent_note(&client.client_id),
             id = signin::escape(&id),
         ),
     );

@@ -25,6 +25,7 @@ const JWT_TYPES: [&str; 3] = [
 /// The trusted issuers, each with its key cache.
 pub struct Exchange {
     issuers: Vec<(TrustedIssuer, JwtVerifier)>,
+    seen: super::exchange_rules::SeenTokens,
 }
 
 impl Exchange {
@@ -49,6 +50,7 @@ impl Exchange {
                     (t.clone(), JwtVerifier::new(cfg))
                 })
                 .collect(),
+            seen: Default::default(),
         }
     }
 }
@@ -94,40 +96,70 @@ pub async fn exchange(gw: &Gateway, form: &TokenForm, src: &str) -> Response {
             "subject_token_type must be urn:ietf:params:oauth:token-type:jwt",
         );
     }
-    let Some(resource) = form
-        .resource
-        .clone()
-        .filter(|r| super::authorize::valid_resource(gw, r))
-    else {
+    let Some(resource) = form.resource.clone().filter(|r| {
+        super::authorize::valid_resource(gw, r)
+            || *r == super::first_party::api_audience(&gw.config.public_base())
+    }) else {
+        let base = gw.config.public_base();
         return oauth_error(
             StatusCode::BAD_REQUEST,
             "invalid_target",
             &format!(
-                "resource must name this gateway: {}/mcp or {}/mcp/SERVER",
-                gw.config.public_base(),
-                gw.config.public_base()
+                "resource must name this gateway: {base}/mcp, {base}/mcp/SERVER or {base}/api"
             ),
         );
     };
     let iss = claimed_issuer(subject).unwrap_or_default();
-    let Some((rules, verifier)) = az.exchange.issuers.iter().find(|(t, _)| t.issuer == iss) else {
-        return refuse(format!("issuer `{iss}` is not trusted for token exchange")).await;
-    };
-    let claims = match verifier
-        .verify_claims(subject, std::slice::from_ref(&rules.audience))
-        .await
-    {
-        Ok(c) => c,
-        Err(r) => return refuse(r.reason).await,
-    };
-    for (claim, want) in &rules.require {
-        let got = claims[claim.as_str()].as_str().unwrap_or("");
-        if got != want {
-            return refuse(format!(
-                "claim `{claim}` is `{got}`, not `{want}` as the trust rule for {iss} requires"
-            ))
-            .await;
+    // Every rule for this issuer is tried (one per repository, say); the first whose
+    // audience and required claims the token meets names the workload.
+    let mut why = Vec::new();
+    let mut matched = None;
+    for (rules, verifier) in az.exchange.issuers.iter().filter(|(t, _)| t.issuer == iss) {
+        let claims = match verifier
+            .verify_claims(subject, std::slice::from_ref(&rules.audience))
+            .await
+        {
+            Ok(c) => c,
+            Err(r) => {
+                why.push(r.reason);
+                continue;
+            }
+        };
+        let unmet: Vec<String> = rules
+            .require
+            .iter()
+            .filter_map(|(claim, want)| {
+                let got = claims[claim.as_str()]
+                    .as_str()
+                    .map(String::from)
+                    .or_else(|| claims[claim.as_str()].as_i64().map(|n| n.to_string()))
+                    .unwrap_or_default();
+                (got != *want).then(|| format!("claim `{claim}` is `{got}`, not `{want}`"))
+            })
+            .collect();
+        if unmet.is_empty() {
+            matched = Some((rules, claims));
+            break;
         }
+        why.push(unmet.join(", "));
+    }
+    let Some((rules, claims)) = matched else {
+        if why.is_empty() {
+            return refuse(format!("issuer `{iss}` is not trusted for token exchange")).await;
+        }
+        return refuse(format!(
+            "no trust rule for {iss} accepts this token: {}",
+            why.join("; ")
+        ))
+        .await;
+    };
+    let now = chrono::Utc::now().timestamp();
+    let exp = claims["exp"].as_i64().unwrap_or(now);
+    if !az.exchange.seen.first_use(subject, exp, now) {
+        return refuse(format!(
+            "this {iss} token was already exchanged; ask your CI system for a new one for each exchange"
+        ))
+        .await;
     }
     let Some(name) = claims[rules.user_claim.as_str()].as_str() else {
         return refuse(format!("the token has no `{}` claim", rules.user_claim)).await;

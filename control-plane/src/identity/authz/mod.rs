@@ -18,8 +18,12 @@ pub mod authorize;
 pub mod clients;
 pub mod device;
 pub mod exchange;
+pub mod exchange_rules;
 pub mod failures;
+pub mod first_party;
 pub mod gc;
+pub mod grant_lifetime;
+pub mod ip_ranges;
 pub mod token;
 pub mod tokens;
 

@@ -280,6 +280,10 @@ async fn refresh(gw: &Gateway, form: &TokenForm, headers: &HeaderMap, src: &str)
             "resource differs from the sign-in's",
         );
     }
+    if let Some(why) = super::grant_lifetime::ended(gw, &grant.id).await {
+        gw.revoke_grant(&grant.id, &why, src).await;
+        return refuse(gw, src, "refresh_token", &client, &why).await;
+    }
 
     match recheck_person(gw, &mut grant).await {
         Ok(()) => {}
@@ -401,7 +405,7 @@ pub fn access_token(gw: &Gateway, az: &super::AuthServer, grant: &Grant) -> Stri
     az.keys.sign(&AccessClaims {
         iss: az.keys.issuer().to_string(),
         sub: grant.principal.user.clone(),
-        aud: grant.resource.clone(),
+        aud: super::first_party::audiences(az.keys.issuer(), &grant.client_id, &grant.resource),
         exp: now + gw.config.authz.access_token_secs as i64,
         nbf: now,
         iat: now,
@@ -447,7 +451,10 @@ pub async fn revoke(
         Ok(None) => {
             // An access token: any of our audiences, even just expired.
             let base = gw.config.public_base();
-            let mut audiences = vec![format!("{base}/mcp")];
+            let mut audiences = vec![
+                format!("{base}/mcp"),
+                super::first_party::api_audience(&base),
+            ];
             audiences.extend(
                 gw.config
                     .servers

@@ -52,8 +52,11 @@ pub struct AccessClaims {
     pub iss: String,
     /// The person.
     pub sub: String,
-    /// The resource the token is for: `{public_url}/mcp` or `{public_url}/mcp/{server}`.
-    pub aud: String,
+    /// The resources the token is for: `{public_url}/mcp` or `{public_url}/mcp/{server}`,
+    /// and `{public_url}/api` for Gatehouse's own clients ([`super::first_party`]). One
+    /// audience is written as a string, several as an array (RFC 7519 §4.1.3).
+    #[serde(with = "one_or_many")]
+    pub aud: Vec<String>,
     /// Expiry (seconds since the epoch).
     pub exp: i64,
     /// Not valid before.
@@ -219,13 +222,39 @@ pub fn check_claims(claims: &AccessClaims, audiences: &[String], now: i64) -> Re
         if claims.nbf - LEEWAY_SECS > now {
             return Err(Refusal::invalid("the token is not valid yet"));
         }
-        if !audiences.contains(&claims.aud) {
+        if !claims.aud.iter().any(|a| audiences.contains(a)) {
             return Err(Refusal::invalid(format!(
                 "the token is for `{}`, not this server",
-                claims.aud
+                claims.aud.join(" ")
             )));
         }
         Ok(())
+    }
+}
+
+/// `aud` as a string when there is one, an array otherwise.
+mod one_or_many {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<String>),
+    }
+
+    pub fn serialize<S: Serializer>(aud: &[String], s: S) -> Result<S::Ok, S::Error> {
+        match aud {
+            [one] => one.serialize(s),
+            many => many.serialize(s),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+        Ok(match OneOrMany::deserialize(d)? {
+            OneOrMany::One(a) => vec![a],
+            OneOrMany::Many(a) => a,
+        })
     }
 }
 
@@ -241,7 +270,7 @@ mod tests {
         AccessClaims {
             iss: "https://gh.example".into(),
             sub: "eve".into(),
-            aud: "https://gh.example/mcp/db".into(),
+            aud: vec!["https://gh.example/mcp/db".into()],
             exp: now + 600,
             nbf: now,
             iat: now,

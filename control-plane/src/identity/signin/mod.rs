@@ -11,6 +11,7 @@ pub fn dev_page(gw: &Gateway, return_to: &str, request: &str) -> Response {
     dev_page::render(gw, return_to, Some(request))
 }
 pub mod oidc_rp;
+mod return_to;
 pub mod saml_sp;
 
 use super::auth::Principal;
@@ -123,10 +124,7 @@ impl Gateway {
 
 /// Only paths on this site: never `//host` or `https://…` (no open redirect).
 fn safe_return_to(r: Option<&str>) -> String {
-    match r {
-        Some(p) if p.starts_with('/') && !p.starts_with("//") && !p.contains('\\') => p.to_string(),
-        _ => "/".to_string(),
-    }
+    return_to::dashboard_path(r)
 }
 
 /// `?return_to=/path`

@@ -43,12 +43,25 @@ pub enum SamlError {
     Replayed,
 }
 
+/// How long the IdP metadata is used before it is fetched again.
+const METADATA_TTL: Duration = Duration::from_secs(3600);
+
+/// A failed metadata fetch is answered from memory for 30 s; the last good metadata
+/// serves a day while the IdP cannot be reached.
+const METADATA_LIFETIMES: crate::identity::refreshing::Lifetimes =
+    crate::identity::refreshing::Lifetimes {
+        failure: Duration::from_secs(30),
+        stale: Duration::from_secs(24 * 3600),
+    };
+
 /// The service provider: IdP metadata (loaded on first use) and logins in flight.
 pub struct SamlSp {
     config: SamlConfig,
     entity_id: String,
     acs_url: String,
-    sp: tokio::sync::OnceCell<ServiceProvider>,
+    /// Built from the IdP metadata; refetched hourly (a rotated signing certificate is
+    /// picked up, a removed one dropped), one fetch at a time, failures remembered briefly.
+    sp: crate::identity::refreshing::Refreshing<ServiceProvider>,
     pending: Mutex<HashMap<String, PendingLogin>>,
 }
 
@@ -62,7 +75,7 @@ impl SamlSp {
                 .unwrap_or_else(|| format!("{public_base}/saml/metadata")),
             acs_url: format!("{public_base}/saml/acs"),
             config: config.clone(),
-            sp: tokio::sync::OnceCell::new(),
+            sp: crate::identity::refreshing::Refreshing::new(METADATA_LIFETIMES),
             pending: Mutex::new(HashMap::new()),
         }
     }
@@ -87,35 +100,45 @@ impl SamlSp {
             .map_err(|e| SamlError::Config(e.to_string()))
     }
 
-    async fn sp(&self) -> Result<&ServiceProvider, SamlError> {
+    async fn sp(&self) -> Result<std::sync::Arc<ServiceProvider>, SamlError> {
         self.sp
-            .get_or_try_init(|| async {
-                let xml = self.idp_metadata().await?;
-                let idp: EntityDescriptor = xml
-                    .parse()
-                    .map_err(|e| SamlError::Config(format!("the IdP metadata does not parse: {e}")))?;
-                let sp = ServiceProviderBuilder::default()
-                    .entity_id(self.entity_id.clone())
-                    .acs_url(self.acs_url.clone())
-                    .metadata_url(self.entity_id.clone())
-                    .idp_metadata(idp)
-                    .allowed_signature_algorithms(vec![
-                        samael::crypto::AllowedSignatureAlgorithm::RsaSha256,
-                        samael::crypto::AllowedSignatureAlgorithm::RsaSha384,
-                        samael::crypto::AllowedSignatureAlgorithm::RsaSha512,
-                        samael::crypto::AllowedSignatureAlgorithm::EcdsaSha256,
-                    ])
-                    .build()
-                    .map_err(|e| SamlError::Config(e.to_string()))?;
-                // Without a certificate samael would accept unsigned answers: fail closed.
-                match sp.idp_signing_certs() {
-                    Ok(Some(certs)) if !certs.is_empty() => Ok(sp),
-                    _ => Err(SamlError::Config(
-                        "the IdP metadata has no signing certificate; unsigned answers are never accepted".into(),
-                    )),
-                }
+            .get(METADATA_TTL, || async {
+                self.build_sp().await.map_err(|e| match e {
+                    SamlError::Config(m) => m,
+                    other => other.to_string(),
+                })
             })
             .await
+            .map_err(SamlError::Config)
+    }
+
+    /// The service provider from freshly fetched IdP metadata.
+    async fn build_sp(&self) -> Result<ServiceProvider, SamlError> {
+        let xml = self.idp_metadata().await?;
+        let idp: EntityDescriptor = xml
+            .parse()
+            .map_err(|e| SamlError::Config(format!("the IdP metadata does not parse: {e}")))?;
+        let sp = ServiceProviderBuilder::default()
+            .entity_id(self.entity_id.clone())
+            .acs_url(self.acs_url.clone())
+            .metadata_url(self.entity_id.clone())
+            .idp_metadata(idp)
+            .allowed_signature_algorithms(vec![
+                samael::crypto::AllowedSignatureAlgorithm::RsaSha256,
+                samael::crypto::AllowedSignatureAlgorithm::RsaSha384,
+                samael::crypto::AllowedSignatureAlgorithm::RsaSha512,
+                samael::crypto::AllowedSignatureAlgorithm::EcdsaSha256,
+            ])
+            .build()
+            .map_err(|e| SamlError::Config(e.to_string()))?;
+        // Without a certificate samael would accept unsigned answers: fail closed.
+        match sp.idp_signing_certs() {
+            Ok(Some(certs)) if !certs.is_empty() => Ok(sp),
+            _ => Err(SamlError::Config(
+                "the IdP metadata has no signing certificate; unsigned answers are never accepted"
+                    .into(),
+            )),
+        }
     }
 
     /// This SP's metadata (entity id, ACS URL) for the IdP's administrator.

@@ -1,0 +1,199 @@
+//! Record: what the audit trail keeps of a call, and the one trait through which records
+//! leave the pipeline (the control plane's store, the tray's spool). A record's payload
+//! is either masked data or a note Gatehouse itself wrote; there is no constructor for
+//! anything else.
+
+use crate::decide::Decision;
+use crate::mask::{ClientRecord, Masked};
+use gatehouse_mask::MaskCounts;
+use gatehouse_proxy_core::jsonrpc::{Kind, Message};
+use gatehouse_proxy_core::mcp;
+use serde_json::Value;
+use std::future::Future;
+
+/// Which way a recorded message went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// From the MCP client to the upstream server.
+    ClientToServer,
+    /// From the upstream server to the client.
+    ServerToClient,
+    /// Something Gatehouse itself did or answered.
+    Gateway,
+}
+
+impl Direction {
+    /// The name stored with the record.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::ClientToServer => "client_to_server",
+            Direction::ServerToClient => "server_to_client",
+            Direction::Gateway => "gateway",
+        }
+    }
+}
+
+/// One record of a session: a message or something Gatehouse did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Record {
+    /// The session it belongs to.
+    pub session_id: String,
+    /// Which way it went.
+    pub direction: Direction,
+    /// `request`, `response`, `error`, `notification`, or the name of a note.
+    pub kind: String,
+    /// The JSON-RPC method, where there is one.
+    pub method: Option<String>,
+    /// The tool, prompt or resource named.
+    pub tool: Option<String>,
+    /// The JSON-RPC id as text.
+    pub rpc_id: Option<String>,
+    /// The policy decision (JSON), for client requests.
+    pub decision: Option<String>,
+    payload: String,
+    masked: MaskCounts,
+}
+
+impl Record {
+    fn of(session_id: &str, direction: Direction, kind: String, payload: String) -> Record {
+        Record {
+            session_id: session_id.to_string(),
+            direction,
+            kind,
+            method: None,
+            tool: None,
+            rpc_id: None,
+            decision: None,
+            payload,
+            masked: MaskCounts::new(),
+        }
+    }
+
+    /// A masked message (from the server, or one Gatehouse answered in its place).
+    pub fn message(session_id: &str, direction: Direction, msg: &Masked<Message>) -> Record {
+        let mut r = Record::of(session_id, direction, String::new(), msg.get().to_json());
+        r.masked = msg.counts().clone();
+        r.about(msg.get())
+    }
+
+    /// A client message, by its masked record; `decision` for requests.
+    pub fn client(
+        session_id: &str,
+        msg: &Message,
+        masked: &Masked<ClientRecord>,
+        decision: Option<&Decision>,
+    ) -> Record {
+        let mut r = Record::of(
+            session_id,
+            Direction::ClientToServer,
+            String::new(),
+            masked.get().json.clone(),
+        );
+        r.masked = masked.counts().clone();
+        r.decision = decision.and_then(Decision::record).map(Value::to_string);
+        r.about(msg)
+    }
+
+    /// Something Gatehouse itself did (`session_end`, `approval_requested`, ...), with
+    /// `detail` written by Gatehouse (never a client's or a server's data).
+    pub fn note(session_id: &str, kind: &str, detail: Value) -> Record {
+        Record::of(
+            session_id,
+            Direction::Gateway,
+            kind.to_string(),
+            detail.to_string(),
+        )
+    }
+
+    /// Names the message this record is about (method, target, id); a message record
+    /// also takes its kind from it.
+    pub fn about(mut self, msg: &Message) -> Record {
+        let (kind, rpc_id) = match msg.kind() {
+            Kind::Request { id, .. } => ("request", Some(id.to_string())),
+            Kind::Notification { .. } => ("notification", None),
+            Kind::Response { id, is_error } => (
+                if *is_error { "error" } else { "response" },
+                id.as_ref().map(|i| i.to_string()),
+            ),
+        };
+        if self.kind.is_empty() {
+            self.kind = kind.to_string();
+        }
+        self.method = msg.method().map(String::from);
+        self.tool = mcp::target_name(msg).map(String::from);
+        self.rpc_id = rpc_id;
+        self
+    }
+
+    /// With a decision (JSON) attached.
+    pub fn with_decision(mut self, decision: &Value) -> Record {
+        self.decision = Some(decision.to_string());
+        self
+    }
+
+    /// The JSON payload: masked data or Gatehouse's own note.
+    pub fn payload(&self) -> &str {
+        &self.payload
+    }
+
+    /// What masking replaced, as a JSON object; `None` when nothing.
+    pub fn masked_json(&self) -> Option<String> {
+        (!self.masked.is_empty()).then(|| serde_json::to_string(&self.masked).unwrap_or_default())
+    }
+}
+
+/// Why records could not be made durable; the call then fails closed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct RecordError(pub String);
+
+/// Where a host keeps records: durable when `keep` returns `Ok`.
+pub trait Records: Send + Sync {
+    /// Keeps `records` in order, all or none.
+    fn keep(&self, records: Vec<Record>) -> impl Future<Output = Result<(), RecordError>> + Send;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mask::Masking;
+    use gatehouse_mask::{Masker, Profile};
+    use serde_json::json;
+    use std::sync::Arc;
+
+    fn masking() -> Masking {
+        Masking::new(Arc::new(Masker::new(&Profile::default(), None).unwrap()))
+    }
+
+    #[test]
+    fn message_records_carry_kind_target_and_counts() {
+        let call = Message::from_value(json!({"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"pay","arguments":{"card":"4111 1111 1111 1111"}}})).unwrap();
+        let r = Record::client("s1", &call, &masking().client_record(&call), None);
+        assert_eq!(
+            (
+                r.kind.as_str(),
+                r.method.as_deref(),
+                r.tool.as_deref(),
+                r.rpc_id.as_deref()
+            ),
+            ("request", Some("tools/call"), Some("pay"), Some("4"))
+        );
+        assert_eq!(r.direction, Direction::ClientToServer);
+        assert!(!r.payload().contains("4111"));
+        assert_eq!(r.masked_json().as_deref(), Some(r#"{"credit_card":1}"#));
+
+        let err = Message::error(None, -1, "boom", None);
+        let r = Record::message("s1", Direction::Gateway, &masking().from_server(err, None));
+        assert_eq!((r.kind.as_str(), r.masked_json()), ("error", None));
+    }
+
+    #[test]
+    fn notes_are_gatehouse_s_own() {
+        let r = Record::note("s1", "session_end", json!({"reason": "idle_timeout"}))
+            .with_decision(&json!({"effect": "allow"}));
+        assert_eq!(r.kind, "session_end");
+        assert_eq!(r.direction.as_str(), "gateway");
+        assert_eq!(r.payload(), r#"{"reason":"idle_timeout"}"#);
+        assert_eq!(r.decision.as_deref(), Some(r#"{"effect":"allow"}"#));
+    }
+}

@@ -1,0 +1,267 @@
+//! Each sign-in surface accepts only its own tokens, with a real OpenID provider (npm
+//! `oidc-provider`): MCP clients' tokens do not reach the management API, CI token
+//! exchange fails closed, sign-ins end, app-only provider tokens are not people, and
+//! metadata documents are never fetched from special-purpose addresses.
+
+use gatehouse_e2e::*;
+use serde_json::{Value, json};
+
+async fn get_with(token: &str, url: &str) -> (u16, String) {
+    let r = reqwest::Client::new()
+        .get(url)
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    (r.status().as_u16(), r.text().await.unwrap_or_default())
+}
+
+async fn initialize(url: &str, token: &str) -> u16 {
+    reqwest::Client::new()
+        .post(url)
+        .bearer_auth(token)
+        .header("accept", "application/json, text/event-stream")
+        .json(&json!({"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .status()
+        .as_u16()
+}
+
+/// `who` signs `client` in for `resource`; the token answer.
+async fn signed_in(client: &McpSignIn, resource: &str, who: &str) -> Value {
+    let (verifier, challenge) = pkce();
+    let code = client.code(resource, &challenge, who).await;
+    let (status, tokens) = client.redeem(&code, &verifier).await;
+    assert_eq!(status, 200, "{tokens}");
+    tokens
+}
+
+fn access(tokens: &Value) -> String {
+    tokens["access_token"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mcp_client_tokens_do_not_reach_the_management_api() {
+    let (g, _op) = everything_with_authz("").await;
+    let base = g.base.clone();
+    let mcp = format!("{base}/mcp");
+
+    // An admin consents to a dynamically registered MCP client: its token works on the
+    // MCP endpoints and nowhere on /api/v1.
+    let stranger = McpSignIn::register(&base).await;
+    let token = access(&signed_in(&stranger, &mcp, "root").await);
+    assert_eq!(initialize(&g.url("everything"), &token).await, 200);
+    let (status, body) = get_with(&token, &format!("{base}/api/v1/approvals")).await;
+    assert_eq!(status, 401, "{body}");
+    let r = reqwest::Client::new()
+        .post(format!("{base}/api/v1/agents"))
+        .bearer_auth(&token)
+        .json(&json!({ "name": "evil" }))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(r.status().as_u16(), 401, "no agent token for an MCP client");
+
+    // The command line is Gatehouse's own client: its consent page says it may manage
+    // Gatehouse, and its token works on both.
+    let cli = McpSignIn {
+        base: base.clone(),
+        client_id: "gatehouse-cli".into(),
+        redirect_uri: format!("http://127.0.0.1:{}/callback", free_port()),
+        browser: browser(),
+    };
+    let (_, challenge) = pkce();
+    let page = cli.consent_page(&mcp, &challenge).await;
+    assert!(page.contains("manage Gatehouse as you"), "{page}");
+    let page = stranger.consent_page(&mcp, &challenge).await;
+    assert!(!page.contains("manage Gatehouse"), "{page}");
+    let token = access(&signed_in(&cli, &mcp, "root").await);
+    assert_eq!(
+        payload_of(&token)["aud"],
+        json!([mcp, format!("{base}/api")])
+    );
+    assert_eq!(
+        get_with(&token, &format!("{base}/api/v1/approvals"))
+            .await
+            .0,
+        200
+    );
+    assert_eq!(initialize(&g.url("everything"), &token).await, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_ins_end_after_their_lifetime() {
+    let (g, _op) = everything_with_authz(
+        "[authz]\nmax_grant_hours = 0.0006\nunverified_grant_hours = 0.0005\n",
+    )
+    .await;
+    let client = McpSignIn::register(&g.base).await;
+    let tokens = signed_in(&client, &format!("{}/mcp", g.base), "eve").await;
+    let refresh = tokens["refresh_token"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let (status, fresh) = client
+        .token(&[("grant_type", "refresh_token"), ("refresh_token", &refresh)])
+        .await;
+    assert_eq!(status, 200, "{fresh}");
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    let refresh = fresh["refresh_token"].as_str().unwrap_or_default();
+    let (status, body) = client
+        .token(&[("grant_type", "refresh_token"), ("refresh_token", refresh)])
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("sign in again"),
+        "{body}"
+    );
+}
+
+/// Runs `gatehouse serve` on `toml`; (exit code, stderr) once it stops.
+async fn serve_refused(toml: &str) -> (i32, String) {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let path = dir.path().join("gatehouse.toml");
+    std::fs::write(&path, toml).unwrap_or_else(|e| panic!("{e}"));
+    let out = tokio::time::timeout(
+        std::time::Duration::from_secs(30),
+        tokio::process::Command::new(gatehouse_bin())
+            .arg("serve")
+            .arg("--config")
+            .arg(&path)
+            .env("GATEHOUSE_LISTEN", format!("127.0.0.1:{}", free_port()))
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await
+    .unwrap_or_else(|_| panic!("`gatehouse serve` started with {toml}"))
+    .unwrap_or_else(|e| panic!("{e}"));
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn open_trust_rules_and_plain_http_metadata_are_refused_at_start() {
+    let rule = |require: &str, prefix: &str| {
+        format!(
+            "[[authz.trusted_issuers]]\nissuer = \"https://token.actions.githubusercontent.com\"\n\
+             audience = \"https://gatehouse.example/mcp\"\n{require}user_claim = \"actor\"\n{prefix}"
+        )
+    };
+    let (code, err) = serve_refused(&rule("", "user_prefix = \"ci:\"\n")).await;
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("`require` is empty") && err.contains("repository_id"),
+        "{err}"
+    );
+    let (code, err) = serve_refused(&rule("require = { repository_id = \"42\" }\n", "")).await;
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("`user_prefix` is empty"), "{err}");
+    let (code, err) =
+        serve_refused("[saml]\nidp_metadata = \"http://idp.example/metadata\"\n").await;
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("must be an https:// URL"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_trust_rule_is_tried_and_a_ci_token_is_exchanged_once() {
+    let op_port = free_port();
+    let (g, _op) = gateway_with_authz(
+        op_port,
+        &stdio_server("everything", &everything_stdio()),
+        "[[authz.trusted_issuers]]\nissuer = \"{ISSUER}\"\naudience = \"{BASE}/mcp\"\n\
+         require = { client_id = \"ci-sales\" }\nuser_claim = \"client_id\"\nuser_prefix = \"ci-sales:\"\n\
+         [[authz.trusted_issuers]]\nissuer = \"{ISSUER}\"\naudience = \"{BASE}/mcp\"\n\
+         require = { client_id = \"ci-engineer\" }\nuser_claim = \"client_id\"\nuser_prefix = \"ci:\"\ngroups = [\"pipelines\"]\n",
+    )
+    .await;
+    let base = g.base.clone();
+    let ci = client_credentials(
+        &format!("http://127.0.0.1:{op_port}"),
+        "ci-engineer",
+        "secret-engineer",
+        &format!("{base}/mcp"),
+        "mcp",
+    )
+    .await;
+    let token_url = format!("{base}/oauth/token");
+    let resource = format!("{base}/mcp");
+    let form = [
+        (
+            "grant_type",
+            "urn:ietf:params:oauth:grant-type:token-exchange",
+        ),
+        ("subject_token", ci.as_str()),
+        ("subject_token_type", "urn:ietf:params:oauth:token-type:jwt"),
+        ("resource", resource.as_str()),
+    ];
+    let exchange = || post_form(&token_url, &form);
+    let (status, t) = exchange().await;
+    assert_eq!(status, 200, "the second rule matches: {t}");
+    assert_eq!(
+        payload_of(t["access_token"].as_str().unwrap_or_default())["sub"],
+        "ci:ci-engineer"
+    );
+    let (status, body) = exchange().await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.to_string().contains("already exchanged"), "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn app_only_provider_tokens_are_not_people() {
+    let op_port = free_port();
+    let (g, _op) = gateway_with_authz(
+        op_port,
+        &stdio_server("everything", &everything_stdio()),
+        "user_claim = \"email\"\n",
+    )
+    .await;
+    // A client-credentials token names no person (no `email`): refused, not "signed in"
+    // as its `sub`.
+    let app = client_credentials(
+        &format!("http://127.0.0.1:{op_port}"),
+        "ci-engineer",
+        "secret-engineer",
+        &format!("{}/mcp", g.base),
+        "mcp",
+    )
+    .await;
+    assert_eq!(initialize(&g.url("everything"), &app).await, 401);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metadata_documents_on_embedded_private_addresses_are_not_fetched() {
+    let (g, _op) = everything_with_authz("").await;
+    let (_, challenge) = pkce();
+    for host in [
+        "[64:ff9b::7f00:1]",
+        "[2002:7f00:1::]",
+        "198.18.0.1",
+        "[::127.0.0.1]",
+    ] {
+        let client = McpSignIn {
+            base: g.base.clone(),
+            client_id: format!("https://{host}:9/client.json"),
+            redirect_uri: format!("http://127.0.0.1:{}/callback", free_port()),
+            browser: browser(),
+        };
+        let r = client
+            .browser
+            .get(client.authorize_url(&format!("{}/mcp", g.base), &challenge, &client.redirect_uri))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(r.status().as_u16(), 400);
+        let page = r.text().await.unwrap_or_default();
+        assert!(page.contains("SSRF"), "{host}: {page}");
+    }
+}
