@@ -583,7 +583,10 @@ pub fn run() -> std::process::ExitCode {
             }
             Command::Mask { profile, config } => commands::mask::run(config, profile),
             Command::Openapi => {
-                println!("{}", gatehouse_control_plane::api::openapi::json());
+                commands::out(&format!(
+                    "{}\n",
+                    gatehouse_control_plane::api::openapi::json()
+                ));
                 Ok(())
             }
             Command::DemoServer => gatehouse_control_plane::demo_server::run_stdio()

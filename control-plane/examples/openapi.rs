@@ -2,5 +2,7 @@
 //! the CLI: `scripts/gen-api-types.sh` generates the dashboard's types from it.
 
 fn main() {
-    println!("{}", gatehouse_control_plane::api::openapi::json());
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{}", gatehouse_control_plane::api::openapi::json()).expect("stdout is writable");
 }

@@ -159,7 +159,7 @@ async fn every_documented_operation_is_served_and_nothing_else() {
         routes_in_source.is_empty(),
         "documented paths with no route in the source: {routes_in_source:?}"
     );
-    println!(
+    eprintln!(
         "{} operations on {} paths documented and served",
         ops.len(),
         documented.len()
