@@ -19,8 +19,13 @@ out=ui/src/api/schema.ts
 doc="$(mktemp --suffix=.json)"
 types="$(mktemp --suffix=.ts)"
 trap 'rm -f "$doc" "$types"' EXIT
-# The control-plane example prints what `gatehouse openapi` prints, without building the CLI.
-cargo run --quiet --locked -p gatehouse-control-plane --example openapi >"$doc"
+# `gatehouse openapi` prints the document: the binary scripts/test.sh just built
+# (GATEHOUSE_BIN), else the control-plane example, which needs no CLI build.
+if [[ -n ${GATEHOUSE_BIN:-} ]]; then
+  "$GATEHOUSE_BIN" openapi >"$doc"
+else
+  cargo run --quiet --locked -p gatehouse-control-plane --example openapi >"$doc"
+fi
 [[ -x ui/node_modules/.bin/openapi-typescript ]] || (cd ui && npm ci --no-audit --no-fund --loglevel=error)
 ui/node_modules/.bin/openapi-typescript "$doc" --output "$types" >/dev/null
 mkdir -p "$(dirname "$out")"

@@ -101,11 +101,33 @@ promtool check rules deploy/monitoring/gatehouse-alerts.yml
 
 step "Grafana dashboard: PromQL and metric names against a real /metrics"
 port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
-printf 'listen = "127.0.0.1:%s"\ndatabase = "sqlite://%s/metrics.db"\n' "$port" "$scratch" >"$scratch/metrics.toml"
-env -u GATEHOUSE_DATABASE "$bins/gatehouse" serve --config "$scratch/metrics.toml" >"$scratch/serve.log" 2>&1 &
+# One server (the demo server on stdio) and one call through it, so the per-request
+# families have a sample to print.
+cat >"$scratch/metrics.toml" <<TOML
+listen = "127.0.0.1:$port"
+database = "sqlite://$scratch/metrics.db"
+[dev]
+tokens = [{ token = "metrics-token", user = "ops", groups = ["engineers"] }]
+[[servers]]
+name = "demo"
+command = "$bins/gatehouse"
+args = ["demo-server"]
+TOML
+env -u GATEHOUSE_DATABASE "$bins/gatehouse" serve --dev --config "$scratch/metrics.toml" >"$scratch/serve.log" 2>&1 &
 server_pid=$!
-for _ in $(seq 1 100); do curl -fsS -o "$scratch/metrics.txt" "http://127.0.0.1:$port/metrics" 2>/dev/null && break; sleep 0.1; done
-[[ -s $scratch/metrics.txt ]] || fail "gatehouse serve did not answer /metrics: $(tail -5 "$scratch/serve.log")"
+for _ in $(seq 1 100); do curl -fsS -o /dev/null "http://127.0.0.1:$port/healthz" 2>/dev/null && break; sleep 0.1; done
+mcp() {
+  curl -fsS -D "$scratch/headers" -o "$scratch/answer" "http://127.0.0.1:$port/mcp/demo" \
+    -H 'Authorization: Bearer metrics-token' -H 'Content-Type: application/json' \
+    -H 'Accept: application/json, text/event-stream' "$@"
+}
+mcp -d '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"deploy-check","version":"1"}}}' \
+  || fail "initialize through the gateway failed: $(tail -5 "$scratch/serve.log")"
+sid="$(sed -n 's/^[Mm]cp-[Ss]ession-[Ii]d: *//p' "$scratch/headers" | tr -d '\r')"
+mcp -H "Mcp-Session-Id: $sid" -d '{"jsonrpc":"2.0","id":2,"method":"tools/list"}' \
+  || fail "tools/list through the gateway failed: $(tail -5 "$scratch/serve.log")"
+curl -fsS -o "$scratch/metrics.txt" "http://127.0.0.1:$port/metrics" \
+  || fail "gatehouse serve did not answer /metrics: $(tail -5 "$scratch/serve.log")"
 python3 tests/deploy/check_dashboard.py deploy/monitoring/gatehouse-dashboard.json "$scratch/metrics.txt" "$scratch/dashboard-rules.yml"
 promtool check rules "$scratch/dashboard-rules.yml" >/dev/null || promtool check rules "$scratch/dashboard-rules.yml"
 # The alert rules too name only real metrics (`up` is Prometheus' own).

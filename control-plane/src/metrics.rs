@@ -124,6 +124,23 @@ impl Default for Metrics {
 }
 
 impl Metrics {
+    /// Metrics with every configured server's series present from the start, at zero:
+    /// dashboards and alerts (`rate(...)`, absent-series rules) see a server before its
+    /// first session or failure.
+    pub fn for_servers<'a>(servers: impl IntoIterator<Item = &'a str>) -> Metrics {
+        let metrics = Metrics::default();
+        for server in servers {
+            let labels = ServerLabels {
+                server: server.to_string(),
+            };
+            metrics.sessions_started.get_or_create(&labels);
+            metrics.sessions_failed.get_or_create(&labels);
+            metrics.upstream_errors.get_or_create(&labels);
+            metrics.latency.get_or_create(&labels);
+        }
+        metrics
+    }
+
     /// Counts one finished request.
     pub fn request_done(&self, server: &str, method: &str, outcome: &'static str, took: Duration) {
         self.requests

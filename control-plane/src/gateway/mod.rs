@@ -90,6 +90,7 @@ impl Gateway {
         let auth = Authenticator::new(dev_mode, &config.dev.tokens);
         let hosts = HostGuard::new(&config.public_base(), &config.allowed_hosts);
         let masking = config.masking()?;
+        let metrics = Metrics::for_servers(config.servers.iter().map(|s| s.name.as_str()));
         let policy = config
             .policy()?
             .map(|p| Arc::new(policy::PolicyInForce::new(p, 0)));
@@ -127,7 +128,7 @@ impl Gateway {
             masking,
             config: Arc::new(config),
             store,
-            metrics: Metrics::default(),
+            metrics,
             sessions: SessionTable::default(),
             auth,
             hosts,
