@@ -133,10 +133,10 @@ impl Metrics {
             let labels = ServerLabels {
                 server: server.to_string(),
             };
-            metrics.sessions_started.get_or_create(&labels);
-            metrics.sessions_failed.get_or_create(&labels);
-            metrics.upstream_errors.get_or_create(&labels);
-            metrics.latency.get_or_create(&labels);
+            let _ = metrics.sessions_started.get_or_create(&labels);
+            let _ = metrics.sessions_failed.get_or_create(&labels);
+            let _ = metrics.upstream_errors.get_or_create(&labels);
+            let _ = metrics.latency.get_or_create(&labels);
         }
         metrics
     }
