@@ -20,9 +20,9 @@ use std::io::Write as _;
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// One `[[audit.witnesses]]` entry.
+/// One `[[audit.witnesses]]` entry. (No `deny_unknown_fields` here: serde cannot combine
+/// it with the flattened kind, and would refuse every kind's own keys.)
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct WitnessConfig {
     /// A name for messages, metrics and the dashboard (unique).
     pub name: String,

@@ -572,7 +572,8 @@ async fn local_servers_plane(policy_dir: &Path) -> (Gatehouse, Peer, String) {
         "ci-engineer",
         "secret-engineer",
         &format!("{base}/mcp"),
-        "",
+        // The scope the gateway requires of provider tokens by default.
+        "mcp",
     )
     .await;
     (g, op, approver)
