@@ -4,7 +4,7 @@
 
 use crate::store::{Store, StoreError};
 use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 use sqlx::Row;
 
 /// What the gateway knows about one tool's definition.
@@ -59,20 +59,8 @@ fn json_or_null(text: String) -> Value {
     serde_json::from_str(&text).unwrap_or(Value::Null)
 }
 
-/// The digest of what a model reads about a tool: name, description, input schema.
-pub fn tool_digest(tool: &Value) -> (String, String) {
-    let def = json!({
-        "name": tool.get("name"),
-        "description": tool.get("description"),
-        "inputSchema": tool.get("inputSchema"),
-    });
-    let canonical = gatehouse_policy::canonical_json(&def);
-    let digest = {
-        use sha2::{Digest, Sha256};
-        hex::encode(Sha256::digest(canonical.as_bytes()))
-    };
-    (digest, def.to_string())
-}
+/// The digest of what a model reads about a tool: one definition, the pipeline's.
+pub use gatehouse_pipeline::tool_digest;
 
 fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
