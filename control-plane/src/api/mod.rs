@@ -4,6 +4,7 @@
 
 pub mod audit;
 pub mod local_servers;
+pub mod me;
 pub mod openapi;
 pub mod policies;
 pub mod proofs;
@@ -308,6 +309,7 @@ pub async fn decide(
 /// `#[utoipa::path]`, so what is served is what `/api/v1/openapi.json` describes.
 pub fn routes() -> OpenApiRouter<Arc<Gateway>> {
     OpenApiRouter::new()
+        .routes(routes!(me::me))
         .routes(routes!(list))
         .routes(routes!(watch::approvals))
         .routes(routes!(decide))

@@ -73,7 +73,6 @@ impl utoipa::Modify for SignIn {
 pub fn document() -> utoipa::openapi::OpenApi {
     let mut doc = Base::openapi();
     doc.merge(super::routes().into_openapi());
-    doc.merge(crate::identity::api_routes().into_openapi());
     doc.merge(crate::agents::api_routes().into_openapi());
     doc
 }

@@ -12,17 +12,11 @@ pub mod signin;
 use crate::gateway::Gateway;
 use std::sync::Arc;
 
-/// The sign-in part of the JSON API (`/api/v1/me`), with its documentation.
-pub fn api_routes() -> utoipa_axum::router::OpenApiRouter<Arc<Gateway>> {
-    utoipa_axum::router::OpenApiRouter::new().routes(utoipa_axum::routes!(signin::me))
-}
-
-/// Browser sign-in (`/auth/...`, `/saml/...`, `/api/v1/me`) and the authorization server
+/// Browser sign-in (`/auth/...`, `/saml/...`) and the authorization server
 /// MCP clients see (`/oauth/...` and its metadata).
 pub fn routes() -> axum::Router<Arc<Gateway>> {
     use axum::routing::{get, post};
     axum::Router::new()
-        .merge(api_routes())
         .route("/auth/login", get(signin::login))
         .route("/auth/callback", get(signin::callback))
         .route("/auth/logout", post(signin::logout))

@@ -412,23 +412,3 @@ pub fn roles(gw: &Gateway, p: &Principal) -> Vec<&'static str> {
     }
     roles
 }
-
-/// `GET /api/v1/me`
-#[utoipa::path(
-    get,
-    operation_id = "me",
-    path = "/api/v1/me",
-    tag = "identity",
-    security(("bearer" = []), ("cookie" = [])),
-    responses(
-        (status = 200, description = "Who the caller is", body = crate::api::schema::Me),
-        (status = 401, description = "Not signed in", body = crate::api::schema::ApiError),
-    )
-)]
-pub async fn me(State(gw): State<Arc<Gateway>>, headers: HeaderMap) -> Response {
-    match crate::api::signed_in(&gw, &headers).await {
-        Ok(p) => Json(json!({ "user": p.user, "groups": p.groups, "roles": roles(&gw, &p) }))
-            .into_response(),
-        Err(r) => r,
-    }
-}
