@@ -54,6 +54,9 @@ pub fn bearer(headers: &HeaderMap) -> Option<&str> {
 #[derive(Debug, Default)]
 pub struct Authenticator {
     dev_tokens: HashMap<[u8; 32], Principal>,
+    /// The `[dev]` people in the order the config lists them: when several tokens name
+    /// the same person, the dev sign-in page signs them in as the first one listed.
+    dev_people: Vec<Principal>,
 }
 
 fn digest(token: &str) -> [u8; 32] {
@@ -63,28 +66,24 @@ fn digest(token: &str) -> [u8; 32] {
 impl Authenticator {
     /// An authenticator; `dev_mode` decides whether the dev token table counts at all.
     pub fn new(dev_mode: bool, tokens: &[DevToken]) -> Authenticator {
-        let dev_tokens = if dev_mode {
-            tokens
-                .iter()
-                .map(|t| {
-                    (
-                        digest(&t.token),
-                        Principal {
-                            user: t.user.clone(),
-                            groups: t.groups.clone(),
-                        },
-                    )
-                })
-                .collect()
-        } else {
-            HashMap::new()
+        let tokens = if dev_mode { tokens } else { &[] };
+        let principal = |t: &DevToken| Principal {
+            user: t.user.clone(),
+            groups: t.groups.clone(),
         };
-        Authenticator { dev_tokens }
+        Authenticator {
+            dev_tokens: tokens
+                .iter()
+                .map(|t| (digest(&t.token), principal(t)))
+                .collect(),
+            dev_people: tokens.iter().map(principal).collect(),
+        }
     }
 
-    /// The `[dev]` user of this name (dev mode only), for the dev sign-in page.
+    /// The `[dev]` user of this name (dev mode only), for the dev sign-in page: the first
+    /// token listed for them.
     pub fn dev_user(&self, user: &str) -> Option<Principal> {
-        self.dev_tokens.values().find(|p| p.user == user).cloned()
+        self.dev_people.iter().find(|p| p.user == user).cloned()
     }
 
     /// The principal behind the request's `Authorization: Bearer` header.
