@@ -6,7 +6,7 @@
 use crate::store::{Backend, Change, Store, StoreError};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use sqlx::{Connection, Row};
+use sqlx::Row;
 use std::time::Duration;
 
 /// A held call waiting for (or past) a decision.
@@ -345,8 +345,10 @@ impl Store {
         self.expire_approvals()
             .await
             .map_err(|e| VoteError::Store(e.to_string()))?;
-        let mut conn = self.pool().acquire().await?;
-        let mut tx = conn.begin().await?;
+        let mut tx = self
+            .write_tx()
+            .await
+            .map_err(|e| VoteError::Store(e.to_string()))?;
         // On PostgreSQL, lock the row: two approvers voting at once on two replicas must not
         // both count against the same quorum.
         let lock = match self.backend() {
@@ -408,7 +410,6 @@ impl Store {
             .await?;
         }
         tx.commit().await?;
-        drop(conn);
         self.changed(Change::Approval);
         self.approval(id)
             .await

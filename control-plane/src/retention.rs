@@ -324,7 +324,7 @@ async fn delete(store: &Store, plan: &Plan, anchor: &Anchor) -> Result<(), Store
         .bind(plan.upto)
         .execute(store.pool())
         .await?;
-    let mut tx = store.pool().begin().await?;
+    let mut tx = store.write_tx().await?;
     let gone = format!("SELECT s.id FROM sessions s WHERE {GONE_SESSIONS}");
     for sql in [
         format!(

@@ -155,7 +155,7 @@ async fn record_success(
     signatures: Option<String>,
 ) -> Result<(), StoreError> {
     let at = now();
-    let mut tx = store.pool().begin().await?;
+    let mut tx = store.write_tx().await?;
     sqlx::query(
         "INSERT INTO audit_cosignatures (witness, checkpoint_id, tree_size, signatures, at) VALUES ($1, $2, $3, $4, $5) \
          ON CONFLICT (witness, checkpoint_id) DO NOTHING",

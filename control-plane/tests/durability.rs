@@ -147,3 +147,84 @@ async fn every_acknowledged_call_survives_a_sigkill() {
         );
     }
 }
+
+/// An approver's vote reads the approval and then writes: while the audit writer commits
+/// events at the same moment (the gateway records every call), the vote must wait for
+/// the write lock and count, never fail with "database is locked".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn votes_count_while_the_audit_writer_commits() {
+    use gatehouse_control_plane::approvals::NewApproval;
+    use gatehouse_control_plane::store::{Direction, Event, NewSession};
+
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("g.db").display());
+    let store = Arc::new(Store::open(&url).await.unwrap());
+    store
+        .start_session(NewSession {
+            id: "s".into(),
+            principal: "alice".into(),
+            groups: vec!["engineers".into()],
+            server: "db".into(),
+            era: "streamable".into(),
+            client: None,
+            protocol_version: None,
+        })
+        .await
+        .unwrap();
+    let mut ids = Vec::new();
+    for n in 0..150 {
+        let id = store
+            .create_approval(&NewApproval {
+                session_id: "s".into(),
+                requester: "alice".into(),
+                server: "db".into(),
+                method: "tools/call".into(),
+                tool: Some("delete_customer".into()),
+                digest: format!("d{n}"),
+                arguments: json!({"id": n}),
+                approvers: vec!["dba".into()],
+                quorum: 1,
+                mode: gatehouse_pipeline::ApprovalMode::Hold,
+                rule: None,
+                ttl: Duration::from_secs(600),
+            })
+            .await
+            .unwrap();
+        ids.push(id);
+    }
+    let writing: Vec<_> = (0..4)
+        .map(|w| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                for n in 0..1500 {
+                    let e = Event {
+                        session_id: "s".into(),
+                        direction: Direction::ClientToServer,
+                        kind: "request".into(),
+                        method: Some("tools/call".into()),
+                        tool: Some("query".into()),
+                        rpc_id: Some(format!("{w}-{n}")),
+                        payload: format!("{{\"n\":{n}}}"),
+                        masked: None,
+                        decision: None,
+                    };
+                    store.record(vec![e]).await.unwrap();
+                }
+            })
+        })
+        .collect();
+    for id in &ids {
+        let a = store
+            .vote(id, "bob", &["dba".to_string()], true, "ok")
+            .await
+            .unwrap_or_else(|e| panic!("the vote on {id} failed: {e}"));
+        assert_eq!(a.state, "approved");
+    }
+    for w in writing {
+        w.await.unwrap();
+    }
+    assert!(matches!(
+        store.verify_chain().await.unwrap(),
+        ChainReport::Intact { .. }
+    ));
+}

@@ -371,6 +371,17 @@ impl Store {
         &self.pool
     }
 
+    /// A transaction that reads and then writes. On SQLite it takes the write lock at
+    /// `BEGIN`: a deferred transaction that read first cannot wait for the lock when it
+    /// tries to write after the audit writer committed, and fails at once with
+    /// "database is locked" (a stale snapshot is never retried by the busy timeout).
+    pub async fn write_tx(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
+        Ok(match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        })
+    }
+
     /// True when the database answers.
     pub async fn ping(&self) -> bool {
         sqlx::query("SELECT 1").execute(&self.pool).await.is_ok()

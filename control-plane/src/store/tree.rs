@@ -93,7 +93,7 @@ pub(crate) async fn extend(store: &Store) -> Result<TreeState, StoreError> {
             last = *seq;
             st.chain_head = hash.clone();
         }
-        let mut tx = store.pool().begin().await?;
+        let mut tx = store.write_tx().await?;
         for chunk in nodes.chunks(NODES_PER_INSERT) {
             let mut q = Sql::new("INSERT INTO audit_tree_nodes (id, hash) VALUES ");
             for (i, (id, h)) in chunk.iter().enumerate() {
