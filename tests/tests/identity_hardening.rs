@@ -265,3 +265,94 @@ async fn metadata_documents_on_embedded_private_addresses_are_not_fetched() {
         assert!(page.contains("SSRF"), "{host}: {page}");
     }
 }
+
+/// `gatehouse connect` run with `GATEHOUSE_URL` naming another host than the one the tray
+/// app signed in to never sends that host the tray's token: it says why and stops.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_tray_token_goes_only_to_the_tray_gateway() {
+    use gatehouse_client::account::Profile;
+    use gatehouse_client::secrets::{KeyringMode, StoredTokens, TokenStore};
+    use std::sync::{Arc, Mutex};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    const SECRET: &str = "tray-access-token-for-the-tray-gateway-only";
+    let home = tempfile::tempdir().unwrap();
+    let issuer = "http://127.0.0.1:9";
+    Profile::new("http://127.0.0.1:7", issuer, "gatehouse-tray")
+        .save(home.path())
+        .unwrap();
+    TokenStore::new(home.path(), &format!("{issuer}|gatehouse-tray"), KeyringMode::Off)
+        .save(&StoredTokens {
+            refresh_token: None,
+            access_token: Some(SECRET.into()),
+            expires_at: i64::MAX / 2,
+        })
+        .await
+        .unwrap();
+
+    // Another host: it keeps every byte it is sent and answers 404.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let other = format!("http://{}", listener.local_addr().unwrap());
+    let seen = Arc::new(Mutex::new(Vec::<u8>::new()));
+    let kept = seen.clone();
+    tokio::spawn(async move {
+        while let Ok((mut conn, _)) = listener.accept().await {
+            let kept = kept.clone();
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 16 * 1024];
+                while let Ok(n) = conn.read(&mut buf).await {
+                    if n == 0 {
+                        break;
+                    }
+                    kept.lock().unwrap().extend_from_slice(&buf[..n]);
+                    let _ = conn
+                        .write_all(b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n")
+                        .await;
+                }
+            });
+        }
+    });
+
+    let config = tempfile::tempdir().unwrap();
+    let mut child = tokio::process::Command::new(gatehouse_bin())
+        .args(["connect", "db"])
+        .env("GATEHOUSE_DESKTOP_HOME", home.path())
+        .env("GATEHOUSE_URL", &other)
+        .env("HOME", config.path())
+        .env_remove("XDG_CONFIG_HOME")
+        .env_remove("GATEHOUSE_CREDENTIALS")
+        .env_remove("GATEHOUSE_TOKEN")
+        .env("GATEHOUSE_KEYRING", "off")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let _ = stdin
+        .write_all(
+            b"{\"jsonrpc\":\"2.0\",\"id\":0,\"method\":\"initialize\",\"params\":{\"protocolVersion\":\"2025-06-18\",\"capabilities\":{},\"clientInfo\":{\"name\":\"t\",\"version\":\"1\"}}}\n",
+        )
+        .await;
+    let _ = stdin.flush().await;
+    let out = tokio::time::timeout(std::time::Duration::from_secs(20), async {
+        let mut err = String::new();
+        let mut stderr = child.stderr.take().unwrap();
+        let _ = stderr.read_to_string(&mut err).await;
+        err
+    })
+    .await
+    .unwrap_or_default();
+    drop(stdin);
+    let _ = child.kill().await;
+    let sent = String::from_utf8_lossy(&seen.lock().unwrap()).to_string();
+    assert!(
+        !sent.contains(SECRET),
+        "the tray's token reached {other}:\n{sent}"
+    );
+    assert!(
+        out.contains("signed in to http://127.0.0.1:7, not"),
+        "the engineer is told why: {out}"
+    );
+}

@@ -29,8 +29,10 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
 
-/// An access token from the tray app's sign-in (refreshed when needed).
-pub(super) async fn tray_token() -> Result<String, String> {
+/// An access token from the tray app's sign-in (refreshed when needed), for `url` only:
+/// the tray's token goes to the gateway the tray signed in to and never to another URL
+/// (`GATEHOUSE_URL` or `--url` may name any host).
+pub(super) async fn tray_token(url: &str) -> Result<String, String> {
     let home = paths::home();
     let account = Account::open(&home)
         .map_err(|e| e.to_string())?
@@ -40,7 +42,18 @@ pub(super) async fn tray_token() -> Result<String, String> {
                 home.display()
             )
         })?;
+    let own = account.profile().gateway_url;
+    if !same_gateway(&own, url) {
+        return Err(format!(
+            "the tray app is signed in to {own}, not {url}: its token is not sent elsewhere"
+        ));
+    }
     account.access_token().await.map_err(|e| e.to_string())
+}
+
+/// Two base URLs name the same gateway (a trailing slash aside).
+fn same_gateway(a: &str, b: &str) -> bool {
+    a.trim_end_matches('/') == b.trim_end_matches('/')
 }
 
 /// Where tokens come from: `GATEHOUSE_TOKEN`, else the tray's sign-in, else (when
@@ -166,8 +179,7 @@ fn account_and_url(
         .map(|a| a.profile().gateway_url)
         .unwrap_or_else(|| url.to_string());
     // The tray's token goes only to the tray's own gateway, never to another URL.
-    let same = |a: &str| a.trim_end_matches('/') == url.trim_end_matches('/');
-    let account = account.filter(|a| same(&a.profile().gateway_url));
+    let account = account.filter(|a| same_gateway(&a.profile().gateway_url, &url));
     Ok((account, url))
 }
 

@@ -37,7 +37,7 @@ pub async fn run(server: String, url: String) -> Result<(), Exit> {
         Some(t) => (t, false),
         None => match super::login::access_token(&url).await {
             Ok(t) => (t, true),
-            Err(login) => match local::tray_token().await {
+            Err(login) => match local::tray_token(&url).await {
                 Ok(t) => (t, false),
                 Err(tray) => {
                     return Err(Exit::Usage(format!(
