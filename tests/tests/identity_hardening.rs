@@ -360,3 +360,53 @@ async fn the_tray_token_goes_only_to_the_tray_gateway() {
         "the engineer is told why: {out}"
     );
 }
+
+/// Registrations per client address and minute: behind a trusted reverse proxy the
+/// client's address comes from the proxy's header, so one client using up its budget
+/// does not lock out the next; from a peer that is not a trusted proxy, the header is
+/// the client's own text and is ignored (everyone there shares the peer's budget).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_limits_key_on_the_client_behind_a_trusted_proxy() {
+    let register = |base: String, client: &'static str| async move {
+        reqwest::Client::new()
+            .post(format!("{base}/oauth/register"))
+            .header("x-forwarded-for", client)
+            .json(&json!({"client_name": "burst", "redirect_uris": ["http://127.0.0.1:9/cb"]}))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    for trusted in [true, false] {
+        let top = if trusted {
+            "trusted_proxies = [\"127.0.0.1\"]\n"
+        } else {
+            ""
+        };
+        let g = Gatehouse::start_with(
+            &stdio_server("everything", &everything_stdio()),
+            &format!(
+                "{top}[oidc]\nissuer = \"http://127.0.0.1:{}\"\nclient_id = \"gatehouse-web\"\nclient_secret = \"secret-web\"\n",
+                free_port()
+            ),
+            None,
+        )
+        .await;
+        let mut statuses = Vec::new();
+        for _ in 0..31 {
+            statuses.push(register(g.base.clone(), "198.51.100.7").await);
+        }
+        assert!(
+            statuses[..30].iter().all(|s| *s == 201),
+            "a client's first 30 registrations pass: {statuses:?}"
+        );
+        assert_eq!(statuses[30], 429, "the 31st in a minute is refused");
+        let next = register(g.base.clone(), "198.51.100.8").await;
+        if trusted {
+            assert_eq!(next, 201, "another client behind the proxy has its own budget");
+        } else {
+            assert_eq!(next, 429, "an untrusted peer cannot pick its bucket by header");
+        }
+    }
+}
