@@ -404,9 +404,15 @@ async fn rate_limits_key_on_the_client_behind_a_trusted_proxy() {
         assert_eq!(statuses[30], 429, "the 31st in a minute is refused");
         let next = register(g.base.clone(), "198.51.100.8").await;
         if trusted {
-            assert_eq!(next, 201, "another client behind the proxy has its own budget");
+            assert_eq!(
+                next, 201,
+                "another client behind the proxy has its own budget"
+            );
         } else {
-            assert_eq!(next, 429, "an untrusted peer cannot pick its bucket by header");
+            assert_eq!(
+                next, 429,
+                "an untrusted peer cannot pick its bucket by header"
+            );
         }
     }
 }

@@ -1,11 +1,12 @@
-//! Decision cost with `sql:` and `command:` conditions (target: ≤ 20 µs p50 for 1 KB of SQL).
+//! Decision cost with `sql:` and `command:` conditions (target: ≤ 20 µs p50 for 1 KB of SQL),
+//! for a text seen for the first time (parsed) and for one seen before (remembered).
 //!
 //! The policy has the demo's shape: an allow rule for `query` and a deny rule whose `sql:`
 //! condition requires read-only PostgreSQL. Cases: a realistic 1 KB read-only query (allowed),
 //! the same followed by a DROP (denied, with the reason), a 1 MB text (refused unread), a
 //! shell command line checked by a `command:` rule.
 
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use gatehouse_policy::{Policy, Principal, Request};
 use serde_json::json;
 use std::hint::black_box;
@@ -86,7 +87,23 @@ fn bench(c: &mut Criterion) {
             .map(|s| s.len())
         })
     });
-    g.bench_function("1kb_read_only_query_allowed", |b| {
+    // Every text new: what the first call with a statement costs (the parse).
+    let mut n = 0u64;
+    g.bench_function("1kb_read_only_query_allowed_first_seen", |b| {
+        b.iter_batched(
+            || {
+                n += 1;
+                request(
+                    "query",
+                    json!({"sql": one_kb_query().replace("LIMIT 100", &format!("LIMIT {n}"))}),
+                )
+            },
+            |r| policy.evaluate(black_box(&r)),
+            BatchSize::SmallInput,
+        )
+    });
+    // The same text again (an agent re-running its query): the remembered outcome.
+    g.bench_function("1kb_read_only_query_allowed_repeated", |b| {
         b.iter(|| policy.evaluate(black_box(&read)))
     });
     g.bench_function("1kb_query_then_drop_denied", |b| {

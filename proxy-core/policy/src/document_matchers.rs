@@ -122,6 +122,7 @@ impl Reader {
             tables,
             max_statements,
             dangerous_functions,
+            seen: Default::default(),
         })
     }
 

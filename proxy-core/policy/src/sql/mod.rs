@@ -9,6 +9,7 @@
 mod dialect;
 mod inspect;
 mod kind;
+mod seen;
 
 pub(crate) use dialect::SqlDialect;
 pub(crate) use kind::StatementKind;
@@ -98,6 +99,8 @@ pub(crate) struct SqlRequirement {
     pub(crate) max_statements: Option<usize>,
     /// Lower-case globs over function names refused anywhere in the text.
     pub(crate) dangerous_functions: Vec<NamePattern>,
+    /// Texts checked before, with their outcome.
+    pub(crate) seen: seen::Seen,
 }
 
 impl SqlRequirement {
@@ -112,7 +115,7 @@ impl SqlRequirement {
             ));
         }
         if text.len() <= SMALL_SQL_BYTES {
-            self.check_parsed(text)
+            self.seen.outcome(text, || self.check_parsed(text))
         } else {
             // The parse tree, its walk and its drop all recurse as deep as the text nests.
             stacker::grow(LARGE_SQL_STACK, || self.check_parsed(text))
