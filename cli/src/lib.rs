@@ -168,7 +168,12 @@ enum Command {
     Openapi,
     /// The demo MCP server (a customer database) on stdio; `gatehouse demo` runs it.
     #[command(hide = true)]
-    DemoServer,
+    DemoServer {
+        /// The SQLite file of its customer database (created with the demo rows when new);
+        /// in memory without one.
+        #[arg(long)]
+        database: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -401,7 +406,7 @@ pub fn run() -> std::process::ExitCode {
     let cli = Cli::parse();
     commands::init_tracing(matches!(
         cli.command,
-        Command::Connect { .. } | Command::DemoServer
+        Command::Connect { .. } | Command::DemoServer { .. }
     ));
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -589,9 +594,11 @@ pub fn run() -> std::process::ExitCode {
                 ));
                 Ok(())
             }
-            Command::DemoServer => gatehouse_control_plane::demo_server::run_stdio()
-                .await
-                .map_err(|e| Exit::Runtime(e.to_string())),
+            Command::DemoServer { database } => {
+                gatehouse_control_plane::demo_server::run_stdio(database.as_deref())
+                    .await
+                    .map_err(|e| Exit::Runtime(e.to_string()))
+            }
         }
     });
     match result {

@@ -1,12 +1,13 @@
 //! The demo MCP server `gatehouse demo` puts behind the gateway: a small customer
-//! database that plays a critical system. Its answers carry realistic-looking card
+//! database (real SQL on SQLite) that plays a critical system. Its answers carry realistic-looking card
 //! numbers, e-mail addresses, SSNs, IBANs and keys (all well-known test values), so the
 //! masking and approval features have something to show.
 
 use gatehouse_proxy_core::jsonrpc::{Body, Id, Message, codes};
 use gatehouse_proxy_core::mcp::{LEGACY_LATEST, LEGACY_VERSIONS};
+use rusqlite::Connection;
 use serde_json::{Value, json};
-use std::collections::BTreeSet;
+use std::path::Path;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
 struct Customer {
@@ -80,9 +81,14 @@ const API_KEYS: [(&str, &str, &str); 2] = [
     ),
 ];
 
-/// Serves the demo on stdin/stdout until stdin closes.
-pub async fn run_stdio() -> std::io::Result<()> {
-    let mut state = DemoState::default();
+/// Serves the demo on stdin/stdout until stdin closes, on the SQLite file `database`
+/// (created and filled with the demo rows when new) or, without one, in memory.
+pub async fn run_stdio(database: Option<&Path>) -> std::io::Result<()> {
+    let mut state = match database {
+        Some(path) => DemoState::open(path),
+        None => DemoState::in_memory(),
+    }
+    .map_err(|e| std::io::Error::other(format!("the demo database cannot be opened: {e}")))?;
     let mut lines = BufReader::new(tokio::io::stdin()).lines();
     let mut stdout = tokio::io::stdout();
     while let Some(line) = lines.next_line().await? {
@@ -103,13 +109,64 @@ pub async fn run_stdio() -> std::io::Result<()> {
     Ok(())
 }
 
-/// What the demo remembers while it runs: which customers were deleted.
-#[derive(Default)]
+/// Rows a query returns at most (the rest are counted, not sent).
+const MAX_ROWS: usize = 1000;
+
+/// The demo's database: a real SQLite database the `query` tool runs SQL on, so what the
+/// gateway shows (masking, refusals, approvals) is what a real database behind it would
+/// show. The server runs any statement it is sent: refusing destructive SQL is the
+/// gateway's policy's job, as it would be in front of a production database.
 pub struct DemoState {
-    deleted: BTreeSet<u32>,
+    db: Connection,
 }
 
 impl DemoState {
+    /// A database in memory, with the demo rows (gone when the process ends).
+    pub fn in_memory() -> rusqlite::Result<DemoState> {
+        DemoState::ready(Connection::open_in_memory()?)
+    }
+
+    /// The database in `path`, filled with the demo rows when it has none.
+    pub fn open(path: &Path) -> rusqlite::Result<DemoState> {
+        let db = Connection::open(path)?;
+        db.busy_timeout(std::time::Duration::from_secs(5))?;
+        DemoState::ready(db)
+    }
+
+    fn ready(db: Connection) -> rusqlite::Result<DemoState> {
+        // No other database files: `ATTACH` would let SQL create files anywhere this
+        // process may write.
+        db.set_limit(rusqlite::limits::Limit::SQLITE_LIMIT_ATTACHED, 0);
+        db.execute_batch(
+            "CREATE TABLE IF NOT EXISTS customers (id INTEGER PRIMARY KEY, name TEXT NOT NULL, \
+               email TEXT, phone TEXT, card_number TEXT, ssn TEXT, iban TEXT); \
+             CREATE TABLE IF NOT EXISTS api_keys (name TEXT PRIMARY KEY, \
+               aws_access_key_id TEXT, aws_secret_access_key TEXT);",
+        )?;
+        let empty: bool = db.query_row(
+            "SELECT NOT EXISTS (SELECT 1 FROM customers) AND NOT EXISTS (SELECT 1 FROM api_keys)",
+            [],
+            |r| r.get(0),
+        )?;
+        if empty {
+            let tx = db.unchecked_transaction()?;
+            for c in &CUSTOMERS {
+                tx.execute(
+                    "INSERT INTO customers VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                    rusqlite::params![c.id, c.name, c.email, c.phone, c.card, c.ssn, c.iban],
+                )?;
+            }
+            for (name, key, secret) in API_KEYS {
+                tx.execute(
+                    "INSERT INTO api_keys VALUES (?1, ?2, ?3)",
+                    rusqlite::params![name, key, secret],
+                )?;
+            }
+            tx.commit()?;
+        }
+        Ok(DemoState { db })
+    }
+
     /// The answer to one message (`None` for notifications and responses).
     pub fn handle(&mut self, msg: &Message) -> Option<Message> {
         if !msg.is_request() {
@@ -161,67 +218,83 @@ impl DemoState {
             "query" => Ok(self.query(&text_arg("sql"))),
             "describe_table" => Ok(describe(&text_arg("table"))),
             "delete_customer" => {
-                let id = args.get("id").and_then(Value::as_u64).unwrap_or(0) as u32;
-                if CUSTOMERS.iter().any(|c| c.id == id) && self.deleted.insert(id) {
-                    Ok(tool_text(format!("Deleted customer {id}."), false))
-                } else {
-                    Ok(tool_text(format!("There is no customer {id}."), true))
-                }
+                let id = args.get("id").and_then(Value::as_i64).unwrap_or(0);
+                Ok(
+                    match self.db.execute("DELETE FROM customers WHERE id = ?1", [id]) {
+                        Ok(1) => tool_text(format!("Deleted customer {id}."), false),
+                        Ok(_) => tool_text(format!("There is no customer {id}."), true),
+                        Err(e) => tool_text(format!("The delete failed: {e}"), true),
+                    },
+                )
             }
             other => Err((codes::INVALID_PARAMS, format!("unknown tool `{other}`"))),
         }
     }
 
-    /// A read-only query. The demo understands `SELECT ... FROM customers|api_keys
-    /// [WHERE id = N] [LIMIT N]`; anything else is an error the client sees.
+    /// Runs one SQL statement: the rows it returns (as text and as `structuredContent`),
+    /// or how many rows it changed, or the database's error.
     fn query(&self, sql: &str) -> Value {
-        let lower = sql.to_ascii_lowercase();
-        let number_after = |word: &str| -> Option<u32> {
-            let rest = lower.split(word).nth(1)?;
-            rest.trim_start_matches([' ', '='])
-                .split(|c: char| !c.is_ascii_digit())
-                .next()?
-                .parse()
-                .ok()
-        };
-        if !lower.trim_start().starts_with("select") {
-            return tool_text(
-                "The demo database is read-only through `query`; use delete_customer to delete."
-                    .into(),
-                true,
-            );
+        match self.run(sql) {
+            Ok(v) => v,
+            Err(e) => tool_text(format!("SQL error: {e}"), true),
         }
-        let limit = number_after("limit").unwrap_or(u32::MAX) as usize;
-        let rows: Vec<Value> = if lower.contains("from customers") {
-            let only = number_after("where id");
-            CUSTOMERS
-                .iter()
-                .filter(|c| !self.deleted.contains(&c.id) && only.is_none_or(|i| i == c.id))
-                .take(limit)
-                .map(|c| json!({"id": c.id, "name": c.name, "email": c.email, "phone": c.phone, "card_number": c.card, "ssn": c.ssn, "iban": c.iban}))
-                .collect()
-        } else if lower.contains("from api_keys") {
-            API_KEYS
-                .iter()
-                .take(limit)
-                .map(|(n, k, s)| json!({"name": n, "aws_access_key_id": k, "aws_secret_access_key": s}))
-                .collect()
-        } else {
-            return tool_text(
-                "Unknown table. Tables: customers, api_keys (see describe_table).".into(),
-                true,
-            );
-        };
+    }
+
+    fn run(&self, sql: &str) -> rusqlite::Result<Value> {
+        let mut statement = self.db.prepare(sql)?;
+        if !statement.readonly() {
+            let changed = statement.execute([])?;
+            return Ok(tool_text(format!("{changed} row(s) changed."), false));
+        }
+        let columns: Vec<String> = statement
+            .column_names()
+            .iter()
+            .map(|c| c.to_string())
+            .collect();
+        let mut rows = Vec::new();
+        let mut more = 0usize;
+        let mut cursor = statement.query([])?;
+        while let Some(row) = cursor.next()? {
+            if rows.len() == MAX_ROWS {
+                more += 1;
+                continue;
+            }
+            let mut object = serde_json::Map::new();
+            for (i, name) in columns.iter().enumerate() {
+                object.insert(name.clone(), json_value(row.get_ref(i)?));
+            }
+            rows.push(Value::Object(object));
+        }
         let text = rows
             .iter()
             .map(Value::to_string)
             .collect::<Vec<_>>()
             .join("\n");
-        json!({
-            "content": [{ "type": "text", "text": format!("{} row(s)\n{text}", rows.len()) }],
+        let shown = if more > 0 {
+            format!(
+                "{} row(s), first {MAX_ROWS} shown\n{text}",
+                rows.len() + more
+            )
+        } else {
+            format!("{} row(s)\n{text}", rows.len())
+        };
+        Ok(json!({
+            "content": [{ "type": "text", "text": shown }],
             "structuredContent": { "rows": rows },
             "isError": false
-        })
+        }))
+    }
+}
+
+/// A SQLite value as JSON (blobs as lower-case hex).
+fn json_value(v: rusqlite::types::ValueRef<'_>) -> Value {
+    use rusqlite::types::ValueRef;
+    match v {
+        ValueRef::Null => Value::Null,
+        ValueRef::Integer(i) => json!(i),
+        ValueRef::Real(f) => json!(f),
+        ValueRef::Text(t) => Value::String(String::from_utf8_lossy(t).into_owned()),
+        ValueRef::Blob(b) => Value::String(b.iter().map(|x| format!("{x:02x}")).collect()),
     }
 }
 
@@ -247,7 +320,7 @@ fn tools() -> Value {
     json!([
         {
             "name": "query",
-            "description": "Run a read-only SQL query against the customer database (tables: customers, api_keys).",
+            "description": "Run a SQL query against the customer database (SQLite; tables: customers, api_keys).",
             "inputSchema": { "type": "object", "properties": { "sql": { "type": "string" } }, "required": ["sql"] }
         },
         {
@@ -315,8 +388,8 @@ mod tests {
     }
 
     #[test]
-    fn query_returns_sensitive_rows_and_delete_removes_one() {
-        let mut s = DemoState::default();
+    fn query_runs_real_sql_and_delete_removes_one() {
+        let mut s = DemoState::in_memory().unwrap();
         let r = call(&mut s, "query", json!({"sql": "SELECT * FROM customers"}));
         assert_eq!(r["structuredContent"]["rows"].as_array().unwrap().len(), 5);
         assert!(
@@ -325,21 +398,62 @@ mod tests {
                 .unwrap()
                 .contains("4111 1111 1111 1111")
         );
-        let r = call(&mut s, "delete_customer", json!({"id": 2}));
-        assert_eq!(r["isError"], false);
+        // The columns and rows asked for, nothing else.
         let r = call(
             &mut s,
             "query",
-            json!({"sql": "select * from customers where id = 2"}),
+            json!({"sql": "SELECT name, email FROM customers WHERE id = 2"}),
         );
-        assert_eq!(r["structuredContent"]["rows"].as_array().unwrap().len(), 0);
-        let r = call(&mut s, "query", json!({"sql": "DROP TABLE customers"}));
+        assert_eq!(
+            r["structuredContent"]["rows"],
+            json!([{"name": "Grace Hopper", "email": "grace.hopper@example.org"}])
+        );
+        let r = call(&mut s, "delete_customer", json!({"id": 2}));
+        assert_eq!(r["isError"], false);
+        let r = call(&mut s, "delete_customer", json!({"id": 2}));
+        assert_eq!(r["isError"], true, "already gone");
+        let r = call(
+            &mut s,
+            "query",
+            json!({"sql": "select count(*) AS n from customers"}),
+        );
+        assert_eq!(r["structuredContent"]["rows"], json!([{"n": 4}]));
+        // SQL the database cannot run comes back as its error; no other files are opened.
+        let r = call(&mut s, "query", json!({"sql": "SELEC 1"}));
         assert_eq!(r["isError"], true);
+        assert!(
+            r["content"][0]["text"]
+                .as_str()
+                .unwrap()
+                .contains("SQL error")
+        );
+        let r = call(
+            &mut s,
+            "query",
+            json!({"sql": "ATTACH DATABASE '/tmp/gatehouse-demo-attach.db' AS x"}),
+        );
+        assert_eq!(r["isError"], true, "{r}");
+        assert!(!Path::new("/tmp/gatehouse-demo-attach.db").exists());
+    }
+
+    #[test]
+    fn a_database_file_keeps_its_rows_between_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("customers.db");
+        let mut s = DemoState::open(&file).unwrap();
+        call(&mut s, "delete_customer", json!({"id": 4}));
+        drop(s);
+        let mut s = DemoState::open(&file).unwrap();
+        let r = call(&mut s, "query", json!({"sql": "SELECT id FROM customers"}));
+        assert_eq!(
+            r["structuredContent"]["rows"],
+            json!([{"id": 1}, {"id": 2}, {"id": 3}, {"id": 5}])
+        );
     }
 
     #[test]
     fn negotiates_a_known_version() {
-        let mut s = DemoState::default();
+        let mut s = DemoState::in_memory().unwrap();
         let m = Message::from_value(json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2099-01-01"}})).unwrap();
         assert_eq!(
             s.handle(&m).unwrap().result_value().unwrap()["protocolVersion"],

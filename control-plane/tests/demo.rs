@@ -163,6 +163,32 @@ async fn the_demo_masks_refuses_and_holds_for_a_second_person() {
         done["result"]["content"][0]["text"], "Deleted customer 4.",
         "{done}"
     );
+    // The demo database runs real SQL: the row is gone, and a query returns the columns
+    // and rows it asks for, not the whole table.
+    let ask =
+        |id: u64, sql: &str| post(Some(sid.clone()), call(id, "query", json!({ "sql": sql })));
+    let left: Value = ask(4, "SELECT id FROM customers ORDER BY id")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        left["result"]["structuredContent"]["rows"],
+        json!([{"id": 1}, {"id": 2}, {"id": 3}, {"id": 5}]),
+        "{left}"
+    );
+    let one: Value = ask(5, "SELECT name FROM customers WHERE id = 2")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        one["result"]["structuredContent"]["rows"],
+        json!([{"name": "Grace Hopper"}]),
+        "{one}"
+    );
 
     // For scripts: the approvals as JSON; the record with policy versions as stored.
     let out = cli(&["approvals", "list", "--all", "--json"]);

@@ -115,7 +115,16 @@ pub async fn demo(listen: String, data_dir: PathBuf) -> Result<(), Exit> {
         transport: None,
         headers: Default::default(),
         command: Some(exe.display().to_string()),
-        args: vec!["demo-server".into()],
+        // Its customer database lives beside the store: a deleted customer stays deleted
+        // for the next session.
+        args: vec![
+            "demo-server".into(),
+            "--database".into(),
+            data_dir
+                .join(format!("demo-customers-{stamp}.db"))
+                .display()
+                .to_string(),
+        ],
         env: Default::default(),
         era: Era::Legacy,
         masking_profile: None,
