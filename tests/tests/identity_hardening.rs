@@ -281,14 +281,18 @@ async fn the_tray_token_goes_only_to_the_tray_gateway() {
     Profile::new("http://127.0.0.1:7", issuer, "gatehouse-tray")
         .save(home.path())
         .unwrap();
-    TokenStore::new(home.path(), &format!("{issuer}|gatehouse-tray"), KeyringMode::Off)
-        .save(&StoredTokens {
-            refresh_token: None,
-            access_token: Some(SECRET.into()),
-            expires_at: i64::MAX / 2,
-        })
-        .await
-        .unwrap();
+    TokenStore::new(
+        home.path(),
+        &format!("{issuer}|gatehouse-tray"),
+        KeyringMode::Off,
+    )
+    .save(&StoredTokens {
+        refresh_token: None,
+        access_token: Some(SECRET.into()),
+        expires_at: i64::MAX / 2,
+    })
+    .await
+    .unwrap();
 
     // Another host: it keeps every byte it is sent and answers 404.
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

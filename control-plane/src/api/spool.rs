@@ -5,10 +5,11 @@
 
 use super::{error, signed_in_to_change};
 use crate::gateway::Gateway;
-use crate::store::{Direction, Event, NewSession, SpooledEvent};
+use crate::store::{NewSession, SpooledEvent};
 use axum::Json;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
+use gatehouse_pipeline::{Direction, Record};
 use http::{HeaderMap, StatusCode};
 use serde::Deserialize;
 use serde_json::json;
@@ -85,15 +86,12 @@ fn check(r: &UploadedRecord) -> Result<Direction, String> {
             return Err(format!("record {}: `{field}` is not JSON", r.id));
         }
     }
-    match r.direction.as_str() {
-        "client_to_server" => Ok(Direction::ClientToServer),
-        "server_to_client" => Ok(Direction::ServerToClient),
-        "gateway" => Ok(Direction::Gateway),
-        other => Err(format!(
-            "record {}: direction `{other}` is not client_to_server, server_to_client or gateway",
-            r.id
-        )),
-    }
+    Direction::parse(&r.direction).ok_or_else(|| {
+        format!(
+            "record {}: direction `{}` is not client_to_server, server_to_client or gateway",
+            r.id, r.direction
+        )
+    })
 }
 
 /// `POST /api/v1/spool` → `{ acknowledged: [ids], stored: n, duplicates: m }`.
@@ -173,35 +171,34 @@ pub async fn upload(
         .records
         .into_iter()
         .zip(directions)
-        .map(|(r, direction)| SpooledEvent {
-            ends_session: (r.kind == "session_end").then(|| {
-                serde_json::from_str::<serde_json::Value>(&r.payload)
-                    .ok()
-                    .and_then(|p| p["reason"].as_str().map(String::from))
-                    .unwrap_or_else(|| "local_session_end".into())
-            }),
-            session: NewSession {
-                id: r.session_id.clone(),
-                principal: principal.user.clone(),
-                groups: principal.groups.clone(),
-                server: format!("local:{}", r.server),
-                era: "local".into(),
-                client: None,
-                protocol_version: None,
-            },
-            record_id: r.id,
-            captured_at: r.at,
-            event: Event {
-                session_id: r.session_id,
-                direction,
-                kind: r.kind,
-                method: r.method,
-                tool: r.tool,
-                rpc_id: r.rpc_id,
-                payload: r.payload,
-                masked: r.masked,
-                decision: r.decision,
-            },
+        .map(|(r, direction)| {
+            // Masked on the laptop by the same pipeline: see `Record::from_capture_spool`.
+            let mut event =
+                Record::from_capture_spool(&r.session_id, direction, r.kind, r.payload, r.masked);
+            event.method = r.method;
+            event.tool = r.tool;
+            event.rpc_id = r.rpc_id;
+            event.decision = r.decision;
+            SpooledEvent {
+                ends_session: (event.kind == "session_end").then(|| {
+                    serde_json::from_str::<serde_json::Value>(event.payload())
+                        .ok()
+                        .and_then(|p| p["reason"].as_str().map(String::from))
+                        .unwrap_or_else(|| "local_session_end".into())
+                }),
+                session: NewSession {
+                    id: r.session_id,
+                    principal: principal.user.clone(),
+                    groups: principal.groups.clone(),
+                    server: format!("local:{}", r.server),
+                    era: "local".into(),
+                    client: None,
+                    protocol_version: None,
+                },
+                record_id: r.id,
+                captured_at: r.at,
+                event,
+            }
         })
         .collect();
     if let Err(e) = gw.store.ingest_spool(items).await {
