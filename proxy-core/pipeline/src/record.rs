@@ -47,6 +47,14 @@ impl Direction {
 }
 
 /// One record of a session: a message or something Gatehouse did.
+///
+/// Its payload cannot be set by hand, so the store and the spool (which take only
+/// `Record`s) never get text the masker did not see:
+///
+/// ```compile_fail
+/// let mut r = gatehouse_pipeline::Record::note("s", "x", serde_json::json!({}));
+/// r.payload = r#"{"card":"4111 1111 1111 1111"}"#.to_string();
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct Record {
     /// The session it belongs to.
