@@ -262,12 +262,17 @@ async fn after_a_prune_tampering_deletion_and_forged_anchors_are_still_named() {
 
     // A changed event after the anchor.
     unguard(&store, "audit_events_append_only_update").await;
+    let original: String = sqlx::query_scalar("SELECT payload FROM audit_events WHERE seq = 45")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
     sqlx::query("UPDATE audit_events SET payload = '{}' WHERE seq = 45")
         .execute(store.pool())
         .await
         .unwrap();
     assert!(broken(store.verify_log(Some(&trusted)).await.unwrap()).contains("#45 was changed"));
-    sqlx::query("UPDATE audit_events SET payload = '{\"i\":14}' WHERE seq = 45")
+    sqlx::query("UPDATE audit_events SET payload = $1 WHERE seq = 45")
+        .bind(original)
         .execute(store.pool())
         .await
         .unwrap();
