@@ -171,34 +171,39 @@ pub async fn upload(
         .records
         .into_iter()
         .zip(directions)
-        .map(|(r, direction)| {
-            // Masked on the laptop by the same pipeline: see `Record::from_capture_spool`.
-            let mut event =
-                Record::from_capture_spool(&r.session_id, direction, r.kind, r.payload, r.masked);
-            event.method = r.method;
-            event.tool = r.tool;
-            event.rpc_id = r.rpc_id;
-            event.decision = r.decision;
-            SpooledEvent {
-                ends_session: (event.kind == "session_end").then(|| {
-                    serde_json::from_str::<serde_json::Value>(event.payload())
-                        .ok()
-                        .and_then(|p| p["reason"].as_str().map(String::from))
-                        .unwrap_or_else(|| "local_session_end".into())
-                }),
-                session: NewSession {
-                    id: r.session_id,
-                    principal: principal.user.clone(),
-                    groups: principal.groups.clone(),
-                    server: format!("local:{}", r.server),
-                    era: "local".into(),
-                    client: None,
-                    protocol_version: None,
-                },
-                record_id: r.id,
-                captured_at: r.at,
-                event,
-            }
+        .map(|(r, direction)| SpooledEvent {
+            ends_session: (r.kind == "session_end").then(|| {
+                serde_json::from_str::<serde_json::Value>(&r.payload)
+                    .ok()
+                    .and_then(|p| p["reason"].as_str().map(String::from))
+                    .unwrap_or_else(|| "local_session_end".into())
+            }),
+            session: NewSession {
+                id: r.session_id.clone(),
+                principal: principal.user.clone(),
+                groups: principal.groups.clone(),
+                server: format!("local:{}", r.server),
+                era: "local".into(),
+                client: None,
+                protocol_version: None,
+            },
+            record_id: r.id,
+            captured_at: r.at,
+            event: {
+                // Masked on the laptop by the same pipeline: see `Record::from_capture_spool`.
+                let mut e = Record::from_capture_spool(
+                    &r.session_id,
+                    direction,
+                    r.kind,
+                    r.payload,
+                    r.masked,
+                );
+                e.method = r.method;
+                e.tool = r.tool;
+                e.rpc_id = r.rpc_id;
+                e.decision = r.decision;
+                e
+            },
         })
         .collect();
     if let Err(e) = gw.store.ingest_spool(items).await {
