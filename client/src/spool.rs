@@ -13,7 +13,9 @@ use sqlx::{Row, SqlitePool};
 use std::path::Path;
 use std::time::Duration;
 
-/// One captured message or session event, as uploaded.
+/// One captured message or session event, as kept and uploaded. Only [`Spool::keep`]
+/// writes one, from a pipeline [`gatehouse_pipeline::Record`]: the spool has no way in
+/// for a payload the pipeline did not mask (or write as its own note).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Record {
     /// Stable unique id (UUID), the control plane's idempotency key.
@@ -115,7 +117,7 @@ impl Spool {
                 at: at.clone(),
                 direction: r.direction.as_str().to_string(),
                 payload: r.payload().to_string(),
-                masked: r.masked_json(),
+                masked: r.masked().map(String::from),
                 session_id: r.session_id,
                 kind: r.kind,
                 method: r.method,
@@ -179,22 +181,20 @@ impl Spool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use gatehouse_mask::{Masker, Profile};
+    use gatehouse_pipeline::Masking;
+    use gatehouse_proxy_core::jsonrpc::Message;
+    use std::sync::Arc;
 
-    fn record(n: usize) -> Record {
-        Record {
-            id: format!("r{n}"),
-            session_id: "local-s".into(),
-            server: "files".into(),
-            at: "2026-01-01T00:00:00Z".into(),
-            direction: "client_to_server".into(),
-            kind: "request".into(),
-            method: Some("ping".into()),
-            tool: None,
-            rpc_id: Some(n.to_string()),
-            payload: "{}".into(),
-            masked: None,
-            decision: None,
-        }
+    /// Call `n` as the capture records it: masked by the pipeline.
+    fn call(n: usize) -> gatehouse_pipeline::Record {
+        let masking = Masking::new(Arc::new(Masker::new(&Profile::default(), None).unwrap()));
+        let msg = Message::from_value(serde_json::json!({
+            "jsonrpc": "2.0", "id": n, "method": "tools/call",
+            "params": { "name": "mail", "arguments": { "to": "ada@example.com" } },
+        }))
+        .unwrap();
+        gatehouse_pipeline::Record::client("local-s", &msg, &masking.client_record(&msg), None)
     }
 
     #[tokio::test]
@@ -203,20 +203,26 @@ mod tests {
         let path = dir.path().join("spool.db");
         {
             let s = Spool::open(&path).await.unwrap();
-            s.append(&(0..5).map(record).collect::<Vec<_>>())
-                .await
-                .unwrap();
+            s.keep("files", (0..5).map(call).collect()).await.unwrap();
         }
         let s = Spool::open(&path).await.unwrap();
         let all = s.oldest(10).await.unwrap();
         assert_eq!(
-            all.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(),
-            ["r0", "r1", "r2", "r3", "r4"]
+            all.iter().map(|r| r.rpc_id.as_deref()).collect::<Vec<_>>(),
+            ["0", "1", "2", "3", "4"].map(Some)
         );
-        s.remove(&["r0".into(), "r1".into()]).await.unwrap();
+        assert!(all.iter().all(|r| !r.payload.contains("ada@")), "{all:?}");
+        assert_eq!(all[0].masked.as_deref(), Some(r#"{"email":1}"#));
+        assert_eq!(
+            (all[0].server.as_str(), all[0].session_id.as_str()),
+            ("files", "local-s")
+        );
+        s.remove(&[all[0].id.clone(), all[1].id.clone()])
+            .await
+            .unwrap();
         assert_eq!(s.pending().await.unwrap(), 3);
-        assert_eq!(s.oldest(1).await.unwrap()[0], record(2));
-        let dup = s.append(&[record(2)]).await.unwrap_err();
+        assert_eq!(s.oldest(1).await.unwrap()[0], all[2]);
+        let dup = s.append(&[all[2].clone()]).await.unwrap_err();
         assert!(dup.to_string().contains("spool"), "{dup}");
     }
 }

@@ -22,8 +22,9 @@ mod pg;
 use gatehouse_audit::{
     Bracket, NoteSigner, PeriodProof, PeriodVerifier, SigningKey, frontier_node_ids,
 };
-use gatehouse_control_plane::store::{Event, Store};
+use gatehouse_control_plane::store::Store;
 use gatehouse_control_plane::witnesses::{WitnessConfig, WitnessKind, deliver_all};
+use gatehouse_pipeline::Record;
 use std::time::{Duration, Instant};
 
 const ORIGIN: &str = "bench.gatehouse/audit";
@@ -35,12 +36,19 @@ fn env(name: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
-fn event(i: u64) -> Event {
-    let mut e = audit::request("bench", i as usize);
-    e.payload = format!(
-        r#"{{"jsonrpc":"2.0","id":{i},"params":{{"q":"{}"}}}}"#,
-        "x".repeat(200)
-    );
+/// Request `i`, as the gateway records it. Masked once and copied: the fill measures
+/// recording, not masking.
+fn event(i: u64) -> Record {
+    static CALL: std::sync::LazyLock<Record> = std::sync::LazyLock::new(|| {
+        audit::call(
+            "bench",
+            0,
+            "query",
+            serde_json::json!({ "q": "x".repeat(200) }),
+        )
+    });
+    let mut e = CALL.clone();
+    e.rpc_id = Some(i.to_string());
     e
 }
 
@@ -63,7 +71,7 @@ async fn run(label: &str, store: &Store, dir: &std::path::Path) {
     let t = Instant::now();
     let mut i = 0;
     while i < n {
-        let batch: Vec<Event> = (i..(i + 1000).min(n)).map(event).collect();
+        let batch: Vec<Record> = (i..(i + 1000).min(n)).map(event).collect();
         i += batch.len() as u64;
         store.record(batch).await.unwrap();
     }

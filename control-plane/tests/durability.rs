@@ -2,6 +2,8 @@
 //! middle of a load, restarted on the same store, and every call a client got an answer
 //! for is on the record, with the hash chain intact.
 
+mod common;
+
 use gatehouse_control_plane::store::{ChainReport, Store};
 use serde_json::{Value, json};
 use std::process::Stdio;
@@ -154,7 +156,7 @@ async fn every_acknowledged_call_survives_a_sigkill() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn votes_count_while_the_audit_writer_commits() {
     use gatehouse_control_plane::approvals::NewApproval;
-    use gatehouse_control_plane::store::{Direction, Event, NewSession};
+    use gatehouse_control_plane::store::NewSession;
 
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("g.db").display());
@@ -197,17 +199,7 @@ async fn votes_count_while_the_audit_writer_commits() {
             let store = store.clone();
             tokio::spawn(async move {
                 for n in 0..1500 {
-                    let e = Event {
-                        session_id: "s".into(),
-                        direction: Direction::ClientToServer,
-                        kind: "request".into(),
-                        method: Some("tools/call".into()),
-                        tool: Some("query".into()),
-                        rpc_id: Some(format!("{w}-{n}")),
-                        payload: format!("{{\"n\":{n}}}"),
-                        masked: None,
-                        decision: None,
-                    };
+                    let e = common::audit::call("s", w * 1500 + n, "query", json!({ "n": n }));
                     store.record(vec![e]).await.unwrap();
                 }
             })

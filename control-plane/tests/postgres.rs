@@ -6,10 +6,11 @@
 
 mod common;
 
+use common::audit;
 use common::pg::{Cluster, fresh_database};
-use gatehouse_control_plane::store::{
-    ChainReport, Change, Direction, Event, NewSession, SessionFilter, Store,
-};
+use gatehouse_control_plane::store::{ChainReport, Change, NewSession, SessionFilter, Store};
+use gatehouse_pipeline::Record;
+use serde_json::json;
 use std::time::Duration;
 
 fn session(id: &str, who: &str) -> NewSession {
@@ -24,24 +25,17 @@ fn session(id: &str, who: &str) -> NewSession {
     }
 }
 
-fn event(session: &str, n: usize) -> Event {
-    Event {
-        session_id: session.into(),
-        direction: Direction::ClientToServer,
-        kind: "request".into(),
-        method: Some("tools/call".into()),
-        tool: Some(format!("tool{}", n % 3)),
-        rpc_id: Some(n.to_string()),
-        payload: format!("{{\"n\":{n}}}"),
-        masked: n
-            .is_multiple_of(5)
-            .then(|| "{\"email\":2,\"credit_card\":1}".to_string()),
-        decision: Some(if n.is_multiple_of(7) {
-            "{\"effect\":\"deny\",\"rule\":\"r\"}".to_string()
-        } else {
-            "{\"effect\":\"allow\",\"rule\":\"r\"}".to_string()
-        }),
-    }
+/// Call `n` of `tool{n % 3}`: every fifth carries two email addresses and a card number
+/// (masked on the way in), every seventh was denied.
+fn event(session: &str, n: usize) -> Record {
+    let arguments = if n.is_multiple_of(5) {
+        json!({ "n": n, "note": "ada@example.com, bob@example.com, card 4111 1111 1111 1111" })
+    } else {
+        json!({ "n": n })
+    };
+    let effect = if n.is_multiple_of(7) { "deny" } else { "allow" };
+    audit::call(session, n, &format!("tool{}", n % 3), arguments)
+        .with_decision(&json!({ "effect": effect, "rule": "r" }))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

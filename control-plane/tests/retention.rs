@@ -10,7 +10,8 @@ use common::audit;
 use gatehouse_audit::{Anchor, LogReport, public_key_hex, signing_key_from_hex};
 use gatehouse_control_plane::evidence::verify_bundle;
 use gatehouse_control_plane::retention;
-use gatehouse_control_plane::store::{Backend, Event, Store};
+use gatehouse_control_plane::store::{Backend, Store};
+use serde_json::json;
 use std::path::Path;
 use std::process::Command;
 
@@ -27,10 +28,13 @@ async fn open(dir: &Path) -> (Store, String) {
 
 /// `n` allowed tool calls in `session`, every fourth with a masked value.
 async fn record(store: &Store, session: &str, n: usize) {
-    let events = (0..n).map(|i| Event {
-        masked: (i % 4 == 0).then(|| "{\"email\":1}".to_string()),
-        decision: Some("{\"effect\":\"allow\"}".into()),
-        ..audit::request(session, i)
+    let events = (0..n).map(|i| {
+        let arguments = if i % 4 == 0 {
+            json!({ "i": i, "note": "mail ada@example.com" })
+        } else {
+            json!({ "i": i })
+        };
+        audit::call(session, i, "query", arguments).with_decision(&json!({ "effect": "allow" }))
     });
     audit::record(store, events).await;
 }
@@ -258,12 +262,17 @@ async fn after_a_prune_tampering_deletion_and_forged_anchors_are_still_named() {
 
     // A changed event after the anchor.
     unguard(&store, "audit_events_append_only_update").await;
+    let original: String = sqlx::query_scalar("SELECT payload FROM audit_events WHERE seq = 45")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
     sqlx::query("UPDATE audit_events SET payload = '{}' WHERE seq = 45")
         .execute(store.pool())
         .await
         .unwrap();
     assert!(broken(store.verify_log(Some(&trusted)).await.unwrap()).contains("#45 was changed"));
-    sqlx::query("UPDATE audit_events SET payload = '{\"i\":14}' WHERE seq = 45")
+    sqlx::query("UPDATE audit_events SET payload = $1 WHERE seq = 45")
+        .bind(original)
         .execute(store.pool())
         .await
         .unwrap();

@@ -9,8 +9,8 @@ use axum::{Json, Router};
 use common::audit;
 use gatehouse_control_plane::config::Config;
 use gatehouse_control_plane::sinks::{self, SinkConfig};
-use gatehouse_control_plane::store::{Event, Store};
-use serde_json::Value;
+use gatehouse_control_plane::store::Store;
+use serde_json::{Value, json};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -25,10 +25,8 @@ async fn store_with(dir: &Path, events: usize) -> Store {
 
 /// Tool calls `from..from + n` in session s1, each padded to a realistic size.
 async fn record(store: &Store, from: usize, n: usize) {
-    let events = (from..from + n).map(|i| Event {
-        payload: format!("{{\"i\":{i},\"pad\":\"{}\"}}", "x".repeat(40)),
-        ..audit::request("s1", i)
-    });
+    let events = (from..from + n)
+        .map(|i| audit::call("s1", i, "query", json!({ "i": i, "pad": "x".repeat(40) })));
     audit::record(store, events).await;
 }
 

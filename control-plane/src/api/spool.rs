@@ -5,10 +5,11 @@
 
 use super::{error, signed_in_to_change};
 use crate::gateway::Gateway;
-use crate::store::{Direction, Event, NewSession, SpooledEvent};
+use crate::store::{NewSession, SpooledEvent};
 use axum::Json;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
+use gatehouse_pipeline::{Direction, Record};
 use http::{HeaderMap, StatusCode};
 use serde::Deserialize;
 use serde_json::json;
@@ -85,15 +86,12 @@ fn check(r: &UploadedRecord) -> Result<Direction, String> {
             return Err(format!("record {}: `{field}` is not JSON", r.id));
         }
     }
-    match r.direction.as_str() {
-        "client_to_server" => Ok(Direction::ClientToServer),
-        "server_to_client" => Ok(Direction::ServerToClient),
-        "gateway" => Ok(Direction::Gateway),
-        other => Err(format!(
-            "record {}: direction `{other}` is not client_to_server, server_to_client or gateway",
-            r.id
-        )),
-    }
+    Direction::parse(&r.direction).ok_or_else(|| {
+        format!(
+            "record {}: direction `{}` is not client_to_server, server_to_client or gateway",
+            r.id, r.direction
+        )
+    })
 }
 
 /// `POST /api/v1/spool` → `{ acknowledged: [ids], stored: n, duplicates: m }`.
@@ -191,16 +189,20 @@ pub async fn upload(
             },
             record_id: r.id,
             captured_at: r.at,
-            event: Event {
-                session_id: r.session_id,
-                direction,
-                kind: r.kind,
-                method: r.method,
-                tool: r.tool,
-                rpc_id: r.rpc_id,
-                payload: r.payload,
-                masked: r.masked,
-                decision: r.decision,
+            event: {
+                // Masked on the laptop by the same pipeline: see `Record::from_capture_spool`.
+                let mut e = Record::from_capture_spool(
+                    &r.session_id,
+                    direction,
+                    r.kind,
+                    r.payload,
+                    r.masked,
+                );
+                e.method = r.method;
+                e.tool = r.tool;
+                e.rpc_id = r.rpc_id;
+                e.decision = r.decision;
+                e
             },
         })
         .collect();

@@ -31,6 +31,7 @@ pub use dashboard::{
 };
 pub use db::{Backend, Sql};
 use gatehouse_audit::{SigningKey, StoredCheckpoint, StoredEvent, TreeHead};
+use gatehouse_pipeline::Record;
 use serde::Serialize;
 use sqlx::any::AnyRow;
 use sqlx::{AnyPool, Row};
@@ -100,28 +101,6 @@ impl From<rusqlite::Error> for StoreError {
     }
 }
 
-/// Which way a message went.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Direction {
-    /// From the MCP client to the upstream server.
-    ClientToServer,
-    /// From the upstream server to the client.
-    ServerToClient,
-    /// Something the gateway itself did or answered.
-    Gateway,
-}
-
-impl Direction {
-    fn as_str(self) -> &'static str {
-        match self {
-            Direction::ClientToServer => "client_to_server",
-            Direction::ServerToClient => "server_to_client",
-            Direction::Gateway => "gateway",
-        }
-    }
-}
-
 /// A new session.
 #[derive(Debug, Clone)]
 pub struct NewSession {
@@ -141,49 +120,6 @@ pub struct NewSession {
     pub protocol_version: Option<String>,
 }
 
-/// One recorded message or gateway event.
-#[derive(Debug, Clone)]
-pub struct Event {
-    /// The session it belongs to.
-    pub session_id: String,
-    /// Direction.
-    pub direction: Direction,
-    /// `request`, `response`, `error`, `notification`, or a gateway event name.
-    pub kind: String,
-    /// JSON-RPC method, where there is one.
-    pub method: Option<String>,
-    /// Tool (or prompt, or resource) the request names.
-    pub tool: Option<String>,
-    /// JSON-RPC id as text.
-    pub rpc_id: Option<String>,
-    /// The JSON payload (masked).
-    pub payload: String,
-    /// How many values of each type masking replaced, as a JSON object; `None` for none.
-    pub masked: Option<String>,
-    /// The policy decision (JSON) for a client request.
-    pub decision: Option<String>,
-}
-
-impl From<gatehouse_pipeline::Record> for Event {
-    fn from(r: gatehouse_pipeline::Record) -> Event {
-        Event {
-            direction: match r.direction {
-                gatehouse_pipeline::Direction::ClientToServer => Direction::ClientToServer,
-                gatehouse_pipeline::Direction::ServerToClient => Direction::ServerToClient,
-                gatehouse_pipeline::Direction::Gateway => Direction::Gateway,
-            },
-            payload: r.payload().to_string(),
-            masked: r.masked_json(),
-            session_id: r.session_id,
-            kind: r.kind,
-            method: r.method,
-            tool: r.tool,
-            rpc_id: r.rpc_id,
-            decision: r.decision,
-        }
-    }
-}
-
 /// A record uploaded from a laptop's local capture spool (`POST /api/v1/spool`).
 #[derive(Debug, Clone)]
 pub struct SpooledEvent {
@@ -193,15 +129,15 @@ pub struct SpooledEvent {
     pub captured_at: String,
     /// The session to create when it does not exist yet (the uploader's, on `local:NAME`).
     pub session: NewSession,
-    /// The event itself.
-    pub event: Event,
+    /// The record itself, as the laptop's capture masked and kept it.
+    pub event: Record,
     /// `Some(reason)` when the record ends the session.
     pub ends_session: Option<String>,
 }
 
 enum Op {
     StartSession(NewSession),
-    Event(Event),
+    Event(Record),
     Spooled(Box<SpooledEvent>),
     SessionInfo {
         id: String,
@@ -316,10 +252,11 @@ impl Store {
         self.submit(vec![Op::StartSession(s)]).await
     }
 
-    /// Records events in order (durable on return). The call path hands in
-    /// [`gatehouse_pipeline::Record`]s, whose payloads are masked or Gatehouse's own notes.
-    pub async fn record<E: Into<Event>>(&self, events: Vec<E>) -> Result<(), StoreError> {
-        self.submit(events.into_iter().map(|e| Op::Event(e.into())).collect())
+    /// Records events in order (durable on return). It takes only
+    /// [`gatehouse_pipeline::Record`]s, which only the pipeline's masker and Gatehouse's
+    /// own notes make: unmasked data has no way into the audit log.
+    pub async fn record(&self, records: Vec<Record>) -> Result<(), StoreError> {
+        self.submit(records.into_iter().map(Op::Event).collect())
             .await
     }
 

@@ -346,8 +346,8 @@ fn insert_event(
         c.e.method,
         c.e.tool,
         c.e.rpc_id,
-        c.e.payload,
-        c.e.masked,
+        c.e.payload(),
+        c.e.masked(),
         c.e.decision,
         c.prev,
         c.hash,
@@ -369,7 +369,9 @@ fn end_session(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{Direction, Event, NewSession, Store, Writer};
+    use crate::store::{NewSession, Store, Writer};
+    use gatehouse_pipeline::{Direction, Record};
+    use gatehouse_proxy_core::jsonrpc::{Id, Message};
 
     /// Past the WAL's limit the writer finishes a checkpoint between groups, so the WAL
     /// starts over instead of growing.
@@ -394,16 +396,14 @@ mod tests {
             .unwrap();
         let wal = dir.path().join("g.db-wal");
         let size = || std::fs::metadata(&wal).unwrap().len();
-        let event = |n: usize| Event {
-            session_id: "s".into(),
-            direction: Direction::ServerToClient,
-            kind: "response".into(),
-            method: None,
-            tool: None,
-            rpc_id: Some(n.to_string()),
-            payload: format!("{{\"text\":\"{}\"}}", "x".repeat(1000)),
-            masked: None,
-            decision: None,
+        // A server's answer of 1 kB, masked and recorded as the gateway records it.
+        let event = |n: usize| {
+            let answer = Message::result(
+                Id::Number(n.to_string()),
+                serde_json::json!({ "text": "x".repeat(1000) }),
+            );
+            let masked = crate::store::tests::masking().from_server(answer, None);
+            Record::message("s", Direction::ServerToClient, &masked)
         };
         // The file keeps its high-water mark (the migrations' writes): grow past it.
         let limit = size() + 256 * 1024;

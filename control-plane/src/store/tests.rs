@@ -7,18 +7,39 @@ async fn temp_store() -> (Store, tempfile::TempDir) {
     (Store::open(&url).await.unwrap(), dir)
 }
 
-fn event(session: &str, n: usize) -> Event {
-    Event {
-        session_id: session.into(),
-        direction: Direction::ClientToServer,
-        kind: "request".into(),
-        method: Some("tools/call".into()),
-        tool: Some("echo".into()),
-        rpc_id: Some(n.to_string()),
-        payload: format!("{{\"n\":{n}}}"),
-        masked: (n == 0).then(|| "{\"email\":2}".to_string()),
-        decision: None,
-    }
+/// The masking a gateway applies with the default profile.
+pub(super) fn masking() -> gatehouse_pipeline::Masking {
+    static MASKER: std::sync::OnceLock<std::sync::Arc<gatehouse_mask::Masker>> =
+        std::sync::OnceLock::new();
+    let masker = MASKER.get_or_init(|| {
+        std::sync::Arc::new(
+            gatehouse_mask::Masker::new(&gatehouse_mask::Profile::default(), None).unwrap(),
+        )
+    });
+    gatehouse_pipeline::Masking::new(masker.clone())
+}
+
+/// Call `n` of tool `echo` in `session`, recorded as the gateway records a request
+/// (masked); call 0 carries two email addresses.
+fn event(session: &str, n: usize) -> Record {
+    let arguments = if n == 0 {
+        serde_json::json!({ "n": n, "note": "ada@example.com, bob@example.com" })
+    } else {
+        serde_json::json!({ "n": n })
+    };
+    let call = gatehouse_proxy_core::jsonrpc::Message::from_value(serde_json::json!({
+        "jsonrpc": "2.0", "id": n, "method": "tools/call",
+        "params": { "name": "echo", "arguments": arguments },
+    }))
+    .unwrap();
+    Record::client(session, &call, &masking().client_record(&call), None)
+}
+
+#[test]
+fn recorded_calls_are_masked() {
+    let e = event("s", 0);
+    assert!(!e.payload().contains("ada@"), "{}", e.payload());
+    assert_eq!(e.masked(), Some(r#"{"email":2}"#));
 }
 
 fn session(id: &str) -> NewSession {

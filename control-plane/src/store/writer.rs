@@ -2,11 +2,11 @@
 //! spooled uploads), links each event into the hash chain and commits them in groups.
 
 use super::{
-    CHAIN_LOCK, Change, Event, GROUP_LIMIT, Job, NewSession, Op, SpooledEvent, Sql, StoreError, db,
-    sql,
+    CHAIN_LOCK, Change, GROUP_LIMIT, Job, NewSession, Op, SpooledEvent, Sql, StoreError, db, sql,
 };
 use chrono::{DateTime, Utc};
 use gatehouse_audit::{ChainRecord, GENESIS, chain_hash};
+use gatehouse_pipeline::Record;
 use sqlx::pool::PoolConnection;
 use sqlx::{Any, AnyConnection, AnyPool, Connection, Row};
 use std::time::Duration;
@@ -125,7 +125,7 @@ pub(super) async fn listen_for_changes(url: String, changes: broadcast::Sender<C
 
 /// A chained event: its position and hashes.
 pub(super) struct Chained<'a> {
-    pub(super) e: &'a Event,
+    pub(super) e: &'a Record,
     pub(super) seq: i64,
     pub(super) prev: String,
     pub(super) hash: String,
@@ -133,7 +133,7 @@ pub(super) struct Chained<'a> {
 
 impl ChainHead {
     /// Links `e` onto the chain and moves this head past it.
-    pub(super) fn append<'a>(&mut self, e: &'a Event, at: &str) -> Chained<'a> {
+    pub(super) fn append<'a>(&mut self, e: &'a Record, at: &str) -> Chained<'a> {
         let seq = self.seq + 1;
         let hash = chain_hash(
             &self.hash,
@@ -146,8 +146,8 @@ impl ChainHead {
                 method: e.method.as_deref(),
                 tool: e.tool.as_deref(),
                 rpc_id: e.rpc_id.as_deref(),
-                payload: &e.payload,
-                masked: e.masked.as_deref(),
+                payload: e.payload(),
+                masked: e.masked(),
                 decision: e.decision.as_deref(),
             },
         );
@@ -165,7 +165,7 @@ impl ChainHead {
 /// only once the group is durable).
 fn link<'a>(
     head: &ChainHead,
-    events: impl Iterator<Item = &'a Event>,
+    events: impl Iterator<Item = &'a Record>,
     at: &str,
 ) -> (Vec<Chained<'a>>, ChainHead) {
     let mut cur = head.clone();
@@ -362,9 +362,9 @@ async fn insert_events(
             .push(", ")
             .bind(c.e.rpc_id.clone())
             .push(", ")
-            .bind(c.e.payload.clone())
+            .bind(c.e.payload().to_string())
             .push(", ")
-            .bind(c.e.masked.clone())
+            .bind(c.e.masked().map(String::from))
             .push(", ")
             .bind(c.e.decision.clone())
             .push(", ")

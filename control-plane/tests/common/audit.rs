@@ -5,8 +5,13 @@
 // Each test binary uses a different part of these helpers.
 #![allow(dead_code)]
 
-use gatehouse_control_plane::store::{Direction, Event, NewSession, Store};
+use gatehouse_control_plane::store::{NewSession, Store};
+use gatehouse_mask::{Masker, Profile};
+use gatehouse_pipeline::{Direction, Masking, Record};
+use gatehouse_proxy_core::jsonrpc::Message;
+use serde_json::{Value, json};
 use std::path::Path;
+use std::sync::{Arc, OnceLock};
 
 /// A fresh store standing for the SQLite file `file` (see [`super::pg`]), and its URL.
 pub async fn open(file: &Path) -> (Store, String) {
@@ -30,24 +35,45 @@ pub async fn start_session(store: &Store, id: &str) {
         .unwrap();
 }
 
-/// Tool-call request number `i` in `session`: payload `{"i":i}`, nothing masked, no
-/// decision (tests needing more set those fields over this one).
-pub fn request(session: &str, i: usize) -> Event {
-    Event {
-        session_id: session.into(),
-        direction: Direction::ClientToServer,
-        kind: "request".into(),
-        method: Some("tools/call".into()),
-        tool: Some("query".into()),
-        rpc_id: Some(i.to_string()),
-        payload: format!("{{\"i\":{i}}}"),
-        masked: None,
-        decision: None,
-    }
+/// The masking a gateway applies with the default profile (built once per test binary).
+pub fn masking() -> Masking {
+    static MASKER: OnceLock<Arc<Masker>> = OnceLock::new();
+    let masker = MASKER.get_or_init(|| Arc::new(Masker::new(&Profile::default(), None).unwrap()));
+    Masking::new(masker.clone())
+}
+
+/// Request number `i` in `session` calling tool `tool` with `arguments`, recorded as a
+/// gateway records a client's request: through the pipeline's masker, no decision (tests
+/// needing one attach it with `with_decision`).
+pub fn call(session: &str, i: usize, tool: &str, arguments: Value) -> Record {
+    let msg = Message::from_value(json!({
+        "jsonrpc": "2.0", "id": i, "method": "tools/call",
+        "params": { "name": tool, "arguments": arguments },
+    }))
+    .unwrap();
+    Record::client(session, &msg, &masking().client_record(&msg), None)
+}
+
+/// The server's answer to request `i` in `session`, one text item, recorded as a gateway
+/// records it: masked on its way from the server.
+pub fn answer(session: &str, i: usize, text: &str) -> Record {
+    let msg = Message::from_value(json!({
+        "jsonrpc": "2.0", "id": i,
+        "result": { "content": [{ "type": "text", "text": text }] },
+    }))
+    .unwrap();
+    let masked = masking().from_server(msg, Some("tools/call"));
+    Record::message(session, Direction::ServerToClient, &masked)
+}
+
+/// Tool-call request number `i` of `query` in `session`, arguments `{"i":i}`: nothing
+/// masked, no decision.
+pub fn request(session: &str, i: usize) -> Record {
+    call(session, i, "query", json!({ "i": i }))
 }
 
 /// Records `events` one at a time, each its own write, as a gateway records calls.
-pub async fn record(store: &Store, events: impl IntoIterator<Item = Event>) {
+pub async fn record(store: &Store, events: impl IntoIterator<Item = Record>) {
     for e in events {
         store.record(vec![e]).await.unwrap();
     }

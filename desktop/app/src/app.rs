@@ -1,6 +1,8 @@
 //! The app's state, its background work (sign-in restore, refreshes, watch streams,
 //! the capture host for local servers, spool upload) and the commands the window calls.
 
+use crate::menu::{self, Action};
+use crate::snapshot::Snapshot;
 use gatehouse_client::account::{Account, Profile};
 use gatehouse_client::api::{ApiError, ControlPlane, PolicyVersion};
 use gatehouse_client::clients::{self, Client, Entry};
@@ -11,7 +13,6 @@ use gatehouse_client::policy::LocalPolicy;
 use gatehouse_client::runtime::Runtime;
 use gatehouse_client::signin::State as SignIn;
 use gatehouse_client::upload::{TokenSource, Uploader};
-use serde::Serialize;
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -21,35 +22,6 @@ use tauri::{AppHandle, Emitter, Manager};
 use tauri_plugin_clipboard_manager::ClipboardExt;
 use tauri_plugin_notification::NotificationExt;
 use tauri_plugin_opener::OpenerExt;
-
-/// What the tray and the window show.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct Snapshot {
-    /// Set up (a gateway and provider are known)?
-    pub configured: bool,
-    /// The gateway's base URL.
-    pub gateway_url: Option<String>,
-    /// The sign-in state.
-    pub signin: Option<SignIn>,
-    /// The control plane cannot be reached.
-    pub offline: bool,
-    /// Who (from the control plane).
-    pub user: Option<String>,
-    /// Their groups.
-    pub groups: Vec<String>,
-    /// Servers this person may use: `{name, transport}`.
-    pub servers: Vec<Value>,
-    /// Local servers admins configured for this person: `{name, description, masking_profile}`.
-    pub local_servers: Vec<Value>,
-    /// Pending approvals this person may decide or see.
-    pub approvals: Vec<Value>,
-    /// Their recent sessions.
-    pub sessions: Vec<Value>,
-    /// Records waiting in the local spool.
-    pub spool_pending: i64,
-    /// The last problem, for the window.
-    pub message: Option<String>,
-}
 
 /// The app.
 pub struct App {
@@ -154,7 +126,7 @@ impl App {
 pub fn changed(handle: &AppHandle) {
     let app = handle.state::<Arc<App>>();
     let snap = app.current();
-    crate::menu::refresh(handle, &snap);
+    menu::refresh(handle, &snap);
     let _ = handle.emit("snapshot", &snap);
     write_test_state(&app.home, &snap);
 }
@@ -460,8 +432,26 @@ async fn begin_sign_in(handle: &AppHandle, app: &Arc<App>) -> Result<(), String>
     Ok(())
 }
 
+/// Does what the person chose in the tray menu.
+pub fn on_menu(handle: &AppHandle, action: Action) {
+    let report = |r: Result<String, String>| {
+        let text = r.unwrap_or_else(|e| e);
+        tracing::info!(%text, "menu action");
+        let _ = handle.emit("notice", text);
+    };
+    match action {
+        Action::SignIn => menu_sign_in(handle),
+        Action::SignOut => menu_sign_out(handle),
+        Action::ShowWindow { approval } => show_window(handle, approval.as_deref()),
+        Action::OpenDashboard { path } => open_dashboard_in_browser(handle, &path),
+        Action::AddToClient { client, server } => report(write_client(handle, client, &server)),
+        Action::CopyEntry { client, server } => report(copy_client(handle, client, &server)),
+        Action::Quit => handle.exit(0),
+    }
+}
+
 /// Starts a sign-in from the menu.
-pub fn menu_sign_in(handle: &AppHandle) {
+fn menu_sign_in(handle: &AppHandle) {
     let app = handle.state::<Arc<App>>().inner().clone();
     let h = handle.clone();
     tauri::async_runtime::spawn(async move {
@@ -473,7 +463,7 @@ pub fn menu_sign_in(handle: &AppHandle) {
 }
 
 /// Signs out from the menu.
-pub fn menu_sign_out(handle: &AppHandle) {
+fn menu_sign_out(handle: &AppHandle) {
     let app = handle.state::<Arc<App>>().inner().clone();
     let h = handle.clone();
     tauri::async_runtime::spawn(async move {

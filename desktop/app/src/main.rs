@@ -12,6 +12,7 @@
 
 mod app;
 mod menu;
+mod snapshot;
 
 use std::sync::Arc;
 use tauri::{Manager, RunEvent, WindowEvent};
@@ -41,7 +42,7 @@ fn main() {
             app::open_dashboard,
         ])
         .setup(move |handle| {
-            menu::install(handle.handle())?;
+            menu::install(handle.handle(), app::on_menu)?;
             app::start(handle.handle().clone(), state.clone());
             if std::env::var_os("GATEHOUSE_DESKTOP_SHOW").is_some()
                 && let Some(w) = handle.get_webview_window("main")

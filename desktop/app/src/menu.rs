@@ -1,7 +1,9 @@
 //! The tray icon and its menu, rebuilt from the snapshot whenever something changes:
-//! the icon says signed out / signed in / approval waiting / offline.
+//! the icon says signed out / signed in / approval waiting / offline. A click becomes an
+//! [`Action`] handed to the function [`install`] was given: the menu does nothing itself,
+//! so it needs nothing of the app but the snapshot.
 
-use crate::app::{self, Snapshot};
+use crate::snapshot::Snapshot;
 use gatehouse_client::clients::Client;
 use gatehouse_client::signin::State as SignIn;
 use tauri::image::Image;
@@ -43,15 +45,71 @@ fn icon(l: Look) -> Image<'static> {
     Image::from_bytes(bytes).unwrap_or_else(|_| Image::new(&[0, 0, 0, 0], 1, 1))
 }
 
-/// Creates the tray icon.
-pub fn install(handle: &AppHandle) -> tauri::Result<()> {
+/// What a person chose in the menu.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Sign in (system browser).
+    SignIn,
+    /// Sign out.
+    SignOut,
+    /// Show the window, at one approval when given.
+    ShowWindow { approval: Option<String> },
+    /// Open the dashboard at `path` in the browser.
+    OpenDashboard { path: String },
+    /// Add `server` to `client`'s configuration.
+    AddToClient { client: Client, server: String },
+    /// Copy `client`'s entry for `server` to the clipboard.
+    CopyEntry { client: Client, server: String },
+    /// Quit the app.
+    Quit,
+}
+
+impl Action {
+    /// The action of a menu item, by the id [`build`] gave it.
+    fn of_item(id: &str) -> Option<Action> {
+        Some(match id {
+            "signin" => Action::SignIn,
+            "signout" => Action::SignOut,
+            "open" => Action::ShowWindow { approval: None },
+            "dashboard" => Action::OpenDashboard { path: "/".into() },
+            "quit" => Action::Quit,
+            other => {
+                let mut parts = other.splitn(3, ':');
+                match (parts.next()?, parts.next()?, parts.next()) {
+                    ("add", c, Some(server)) => Action::AddToClient {
+                        client: Client::parse(c)?,
+                        server: server.into(),
+                    },
+                    ("copy", c, Some(server)) => Action::CopyEntry {
+                        client: Client::parse(c)?,
+                        server: server.into(),
+                    },
+                    ("approval", id, None) => Action::ShowWindow {
+                        approval: Some(id.into()),
+                    },
+                    ("session", id, None) => Action::OpenDashboard {
+                        path: format!("/sessions/{id}"),
+                    },
+                    _ => return None,
+                }
+            }
+        })
+    }
+}
+
+/// Creates the tray icon; `act` does what a click in its menu asks.
+pub fn install(handle: &AppHandle, act: fn(&AppHandle, Action)) -> tauri::Result<()> {
     let snap = Snapshot::default();
     TrayIconBuilder::with_id(TRAY)
         .icon(icon(Look::SignedOut))
         .tooltip("Gatehouse: signed out")
         .menu(&build(handle, &snap)?)
         .show_menu_on_left_click(true)
-        .on_menu_event(on_event)
+        .on_menu_event(move |h, e: MenuEvent| {
+            if let Some(action) = Action::of_item(e.id().as_ref()) {
+                act(h, action)
+            }
+        })
         .build(handle)?;
     Ok(())
 }
@@ -220,39 +278,42 @@ fn client_key(c: Client) -> &'static str {
     }
 }
 
-fn on_event(h: &AppHandle, e: MenuEvent) {
-    let id = e.id().as_ref().to_string();
-    let report = |r: Result<String, String>| {
-        let text = r.unwrap_or_else(|e| e);
-        tracing::info!(%text, "menu action");
-        use tauri::Emitter;
-        let _ = h.emit("notice", text);
-    };
-    match id.as_str() {
-        "signin" => app::menu_sign_in(h),
-        "signout" => app::menu_sign_out(h),
-        "open" => app::show_window(h, None),
-        "dashboard" => app::open_dashboard_in_browser(h, "/"),
-        "quit" => h.exit(0),
-        other => {
-            let mut parts = other.splitn(3, ':');
-            match (parts.next(), parts.next(), parts.next()) {
-                (Some("add"), Some(c), Some(server)) => {
-                    if let Some(c) = Client::parse(c) {
-                        report(app::write_client(h, c, server));
-                    }
-                }
-                (Some("copy"), Some(c), Some(server)) => {
-                    if let Some(c) = Client::parse(c) {
-                        report(app::copy_client(h, c, server));
-                    }
-                }
-                (Some("approval"), Some(id), None) => app::show_window(h, Some(id)),
-                (Some("session"), Some(id), None) => {
-                    app::open_dashboard_in_browser(h, &format!("/sessions/{id}"))
-                }
-                _ => {}
-            }
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn menu_items_become_actions() {
+        let server = |s: &str| s.to_string();
+        assert_eq!(Action::of_item("signin"), Some(Action::SignIn));
+        assert_eq!(
+            Action::of_item("add:cursor:db"),
+            Some(Action::AddToClient {
+                client: Client::Cursor,
+                server: server("db")
+            })
+        );
+        assert_eq!(
+            Action::of_item("copy:vscode:a:b"),
+            Some(Action::CopyEntry {
+                client: Client::VsCode,
+                server: server("a:b")
+            })
+        );
+        assert_eq!(
+            Action::of_item("approval:ap1"),
+            Some(Action::ShowWindow {
+                approval: Some("ap1".into())
+            })
+        );
+        assert_eq!(
+            Action::of_item("session:s1"),
+            Some(Action::OpenDashboard {
+                path: "/sessions/s1".into()
+            })
+        );
+        for unknown in ["status", "add:nope:db", "add:cursor", "approval:a:b"] {
+            assert_eq!(Action::of_item(unknown), None, "{unknown}");
         }
     }
 }

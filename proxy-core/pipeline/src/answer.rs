@@ -1,8 +1,8 @@
 //! Answer: how masked, recorded messages reach the client ([`Client`], the host's framing:
-//! an HTTP body or SSE stream, a stdio line), and the one place the JSON-RPC errors
-//! Gatehouse answers with are worded.
+//! an HTTP body or SSE stream, a stdio line), what a client waiting on a held call is
+//! told ([`WaitingFor`]), and the one place the JSON-RPC errors Gatehouse answers with
+//! are worded.
 
-use crate::approval::WaitingFor;
 use crate::mask::Masked;
 use gatehouse_proxy_core::jsonrpc::{Id, Message, codes};
 use serde_json::Value;
@@ -33,6 +33,32 @@ pub trait Client: Send {
     fn still_waiting(&mut self, waiting: &WaitingFor) -> impl Future<Output = bool> + Send {
         let _ = waiting;
         async { true }
+    }
+}
+
+/// Where a held call stands, for a client that waits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WaitingFor {
+    /// The approval's id.
+    pub approval: String,
+    /// Groups that may approve.
+    pub approvers: Vec<String>,
+    /// Approvals given so far.
+    pub approvals: u32,
+    /// Approvals needed.
+    pub quorum: u32,
+}
+
+impl WaitingFor {
+    /// "waiting for approval `id` by a, b (1 of 2)".
+    pub fn message(&self) -> String {
+        format!(
+            "waiting for approval `{}` by {} ({} of {})",
+            self.approval,
+            self.approvers.join(", "),
+            self.approvals,
+            self.quorum
+        )
     }
 }
 
@@ -123,5 +149,19 @@ mod tests {
         assert!(u.to_json().contains("disk full") && u.to_json().contains("Try again"));
         let t = timed_out(None, "db", "tools/call", Duration::from_secs(30));
         assert!(t.to_json().contains("within 30 s"));
+    }
+
+    #[test]
+    fn waiting_says_for_whom() {
+        let w = WaitingFor {
+            approval: "a1".into(),
+            approvers: vec!["dba".into(), "sre".into()],
+            approvals: 1,
+            quorum: 2,
+        };
+        assert_eq!(
+            w.message(),
+            "waiting for approval `a1` by dba, sre (1 of 2)"
+        );
     }
 }

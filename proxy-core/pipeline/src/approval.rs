@@ -48,32 +48,6 @@ pub enum HoldOutcome {
     },
 }
 
-/// Where a held call stands, for a client that waits.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WaitingFor {
-    /// The approval's id.
-    pub approval: String,
-    /// Groups that may approve.
-    pub approvers: Vec<String>,
-    /// Approvals given so far.
-    pub approvals: u32,
-    /// Approvals needed.
-    pub quorum: u32,
-}
-
-impl WaitingFor {
-    /// "waiting for approval `id` by a, b (1 of 2)".
-    pub fn message(&self) -> String {
-        format!(
-            "waiting for approval `{}` by {} ({} of {})",
-            self.approval,
-            self.approvers.join(", "),
-            self.approvals,
-            self.quorum
-        )
-    }
-}
-
 /// How a host asks for approvals and awaits them.
 pub trait Approvals: Send + Sync {
     /// Asks for an approval of `held` and waits as its terms say, telling `client` from
@@ -83,23 +57,4 @@ pub trait Approvals: Send + Sync {
         held: Held<'_>,
         client: &mut C,
     ) -> impl Future<Output = HoldOutcome> + Send;
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn waiting_says_for_whom() {
-        let w = WaitingFor {
-            approval: "a1".into(),
-            approvers: vec!["dba".into(), "sre".into()],
-            approvals: 1,
-            quorum: 2,
-        };
-        assert_eq!(
-            w.message(),
-            "waiting for approval `a1` by dba, sre (1 of 2)"
-        );
-    }
 }

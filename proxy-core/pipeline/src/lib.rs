@@ -30,8 +30,8 @@ mod pins;
 mod record;
 mod upstream;
 
-pub use answer::{Awaiting, Client, refusal, unavailable, unrecorded, withheld};
-pub use approval::{Approvals, Held, HoldOutcome, WaitingFor};
+pub use answer::{Awaiting, Client, WaitingFor, refusal, unavailable, unrecorded, withheld};
+pub use approval::{Approvals, Held, HoldOutcome};
 pub use call::{Host, Outcome, Request, Rights, Route, call, relay};
 pub use classify::{Call, Scope, Target, classify};
 pub use decide::{ApprovalTerms, Decision, PolicyInForce, Verdict, decide, may_connect};

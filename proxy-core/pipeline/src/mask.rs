@@ -10,7 +10,11 @@ use serde_json::Value;
 use std::sync::Arc;
 
 /// A value that went through the masker (`counts` says what it replaced). There is no
-/// public way to make one except [`Masking`].
+/// public way to make one except [`Masking`]:
+///
+/// ```compile_fail
+/// let m = gatehouse_pipeline::Masked { value: "ada@example.com".to_string(), counts: Default::default() };
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct Masked<T> {
     value: T,

@@ -1,7 +1,9 @@
 //! Record: what the audit trail keeps of a call, and the one trait through which records
 //! leave the pipeline (the control plane's store, the tray's spool). A record's payload
-//! is either masked data or a note Gatehouse itself wrote; there is no constructor for
-//! anything else.
+//! is either masked data or a note Gatehouse itself wrote; the store and the spool take
+//! nothing but a `Record`, so there is no way to hand them unmasked data. The one other
+//! constructor, [`Record::from_capture_spool`], reads back a record the tray's pipeline
+//! made and masked on a laptop.
 
 use crate::decide::Decision;
 use crate::mask::{ClientRecord, Masked};
@@ -31,9 +33,28 @@ impl Direction {
             Direction::Gateway => "gateway",
         }
     }
+
+    /// The direction a stored name ([`Direction::as_str`]) stands for.
+    pub fn parse(name: &str) -> Option<Direction> {
+        [
+            Direction::ClientToServer,
+            Direction::ServerToClient,
+            Direction::Gateway,
+        ]
+        .into_iter()
+        .find(|d| d.as_str() == name)
+    }
 }
 
 /// One record of a session: a message or something Gatehouse did.
+///
+/// Its payload cannot be set by hand, so the store and the spool (which take only
+/// `Record`s) never get text the masker did not see:
+///
+/// ```compile_fail
+/// let mut r = gatehouse_pipeline::Record::note("s", "x", serde_json::json!({}));
+/// r.payload = r#"{"card":"4111 1111 1111 1111"}"#.to_string();
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct Record {
     /// The session it belongs to.
@@ -50,12 +71,21 @@ pub struct Record {
     pub rpc_id: Option<String>,
     /// The policy decision (JSON), for client requests.
     pub decision: Option<String>,
+    /// Private: set only from a [`Masked`] value, a note, or a record read back from the
+    /// tray's spool.
     payload: String,
-    masked: MaskCounts,
+    /// What masking replaced, as a JSON object; `None` when nothing.
+    masked: Option<String>,
 }
 
 impl Record {
-    fn of(session_id: &str, direction: Direction, kind: String, payload: String) -> Record {
+    fn of(
+        session_id: &str,
+        direction: Direction,
+        kind: String,
+        payload: String,
+        counts: &MaskCounts,
+    ) -> Record {
         Record {
             session_id: session_id.to_string(),
             direction,
@@ -65,14 +95,19 @@ impl Record {
             rpc_id: None,
             decision: None,
             payload,
-            masked: MaskCounts::new(),
+            masked: (!counts.is_empty()).then(|| serde_json::to_string(counts).unwrap_or_default()),
         }
     }
 
     /// A masked message (from the server, or one Gatehouse answered in its place).
     pub fn message(session_id: &str, direction: Direction, msg: &Masked<Message>) -> Record {
-        let mut r = Record::of(session_id, direction, String::new(), msg.get().to_json());
-        r.masked = msg.counts().clone();
+        let r = Record::of(
+            session_id,
+            direction,
+            String::new(),
+            msg.get().to_json(),
+            msg.counts(),
+        );
         r.about(msg.get())
     }
 
@@ -88,21 +123,47 @@ impl Record {
             Direction::ClientToServer,
             String::new(),
             masked.get().json.clone(),
+            masked.counts(),
         );
-        r.masked = masked.counts().clone();
         r.decision = decision.and_then(Decision::record).map(Value::to_string);
         r.about(msg)
     }
 
     /// Something Gatehouse itself did (`session_end`, `approval_requested`, ...), with
-    /// `detail` written by Gatehouse (never a client's or a server's data).
+    /// `detail` written by Gatehouse (never a client's or a server's data: that goes
+    /// through [`Record::message`] or [`Record::client`], masked).
     pub fn note(session_id: &str, kind: &str, detail: Value) -> Record {
         Record::of(
             session_id,
             Direction::Gateway,
             kind.to_string(),
             detail.to_string(),
+            &MaskCounts::new(),
         )
+    }
+
+    /// A record as the tray's capture kept it in its spool and uploaded it: `payload` and
+    /// `masked` exactly as the laptop stored them.
+    ///
+    /// Why this is safe, although nothing here masks: the laptop's spool takes only
+    /// `Record`s (`Spool::keep` in gatehouse-client), so what it uploads was masked by
+    /// this same pipeline with the profile the control plane gave the capture, or is a
+    /// note the capture wrote. Masking it again here would change what the laptop
+    /// recorded (a second profile, different counts) and the record would no longer be
+    /// the one the engineer's machine kept. The control plane stores these records only
+    /// in the uploader's own `local:` sessions, after checking who uploads them; nothing
+    /// in a gateway session is ever made this way.
+    pub fn from_capture_spool(
+        session_id: &str,
+        direction: Direction,
+        kind: String,
+        payload: String,
+        masked: Option<String>,
+    ) -> Record {
+        Record {
+            masked,
+            ..Record::of(session_id, direction, kind, payload, &MaskCounts::new())
+        }
     }
 
     /// Names the message this record is about (method, target, id); a message record
@@ -137,8 +198,8 @@ impl Record {
     }
 
     /// What masking replaced, as a JSON object; `None` when nothing.
-    pub fn masked_json(&self) -> Option<String> {
-        (!self.masked.is_empty()).then(|| serde_json::to_string(&self.masked).unwrap_or_default())
+    pub fn masked(&self) -> Option<&str> {
+        self.masked.as_deref()
     }
 }
 
@@ -180,11 +241,11 @@ mod tests {
         );
         assert_eq!(r.direction, Direction::ClientToServer);
         assert!(!r.payload().contains("4111"));
-        assert_eq!(r.masked_json().as_deref(), Some(r#"{"credit_card":1}"#));
+        assert_eq!(r.masked(), Some(r#"{"credit_card":1}"#));
 
         let err = Message::error(None, -1, "boom", None);
         let r = Record::message("s1", Direction::Gateway, &masking().from_server(err, None));
-        assert_eq!((r.kind.as_str(), r.masked_json()), ("error", None));
+        assert_eq!((r.kind.as_str(), r.masked()), ("error", None));
     }
 
     #[test]
@@ -195,5 +256,20 @@ mod tests {
         assert_eq!(r.direction.as_str(), "gateway");
         assert_eq!(r.payload(), r#"{"reason":"idle_timeout"}"#);
         assert_eq!(r.decision.as_deref(), Some(r#"{"effect":"allow"}"#));
+    }
+
+    #[test]
+    fn spooled_records_come_back_as_the_laptop_kept_them() {
+        let r = Record::from_capture_spool(
+            "local-1",
+            Direction::parse("server_to_client").unwrap(),
+            "response".into(),
+            r#"{"jsonrpc":"2.0","id":1,"result":{}}"#.into(),
+            Some(r#"{"email":1}"#.into()),
+        );
+        assert_eq!(r.direction, Direction::ServerToClient);
+        assert_eq!(r.payload(), r#"{"jsonrpc":"2.0","id":1,"result":{}}"#);
+        assert_eq!(r.masked(), Some(r#"{"email":1}"#));
+        assert_eq!(Direction::parse("sideways"), None);
     }
 }

@@ -9,7 +9,7 @@
 
 use crate::decision::Principal;
 use crate::pattern::NamePattern;
-use crate::policy::Rule;
+use crate::rule::Rule;
 use std::collections::HashMap;
 
 /// Rules bucketed by exact server name, then by exact tool name. A rule with any glob (or no

@@ -33,6 +33,7 @@ mod index;
 mod matcher;
 mod pattern;
 mod policy;
+mod rule;
 mod sql;
 mod ttl;
 

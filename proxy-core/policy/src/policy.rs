@@ -12,8 +12,7 @@
 
 use crate::decision::{Decision, DefaultSource, Effect, EffectKind, Principal, Request};
 use crate::index::Index;
-use crate::matcher::{ArgCondition, Verdict};
-use crate::pattern::NamePattern;
+use crate::rule::Rule;
 use std::collections::HashMap;
 
 /// A validated, compiled policy document. Cheap to share (`Arc<Policy>`) and immutable.
@@ -40,22 +39,6 @@ pub(crate) struct ServerSettings {
     pub(crate) masking_profile: Option<String>,
 }
 
-#[derive(Debug)]
-pub(crate) struct Rule {
-    pub(crate) name: String,
-    pub(crate) users: Vec<String>,
-    pub(crate) groups: Vec<String>,
-    /// `principals` absent: the rule applies to everyone.
-    pub(crate) any_principal: bool,
-    pub(crate) servers: Option<Vec<NamePattern>>,
-    pub(crate) methods: Option<Vec<String>>,
-    pub(crate) tools: Option<Vec<NamePattern>>,
-    pub(crate) arguments: Vec<ArgCondition>,
-    pub(crate) effect: Effect,
-    pub(crate) masking_profile: Option<String>,
-    pub(crate) specificity: u32,
-}
-
 /// What kind of item a list (`tools/list`, `resources/list`, `prompts/list`) shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ItemKind {
@@ -75,93 +58,6 @@ impl ItemKind {
             ItemKind::Resource => "resources/read",
             ItemKind::Prompt => "prompts/get",
         }
-    }
-}
-
-impl Rule {
-    /// All match conditions in a canonical text form: two rules with the same key match exactly
-    /// the same requests, so one of them can never decide.
-    pub(crate) fn conditions_key(&self) -> String {
-        fn sorted(mut v: Vec<String>) -> String {
-            v.sort();
-            v.dedup();
-            v.join("\u{1f}")
-        }
-        let patterns = |p: &Option<Vec<NamePattern>>| {
-            p.as_ref()
-                .map(|ps| sorted(ps.iter().map(NamePattern::text).collect()))
-        };
-        let arguments = sorted(self.arguments.iter().map(|c| c.key()).collect());
-        format!(
-            "{:?}\u{1e}{}\u{1e}{}\u{1e}{:?}\u{1e}{:?}\u{1e}{:?}\u{1e}{}",
-            self.any_principal,
-            sorted(self.users.clone()),
-            sorted(self.groups.clone()),
-            patterns(&self.servers),
-            self.methods.clone().map(sorted),
-            patterns(&self.tools),
-            arguments
-        )
-    }
-
-    /// Every condition but the argument conditions.
-    fn matches_target(
-        &self,
-        principal: &Principal,
-        server: &str,
-        method: Option<&str>,
-        tool: Option<&str>,
-    ) -> bool {
-        if let (Some(methods), Some(method)) = (&self.methods, method)
-            && !methods.iter().any(|m| m == method)
-        {
-            return false;
-        }
-        if let Some(tools) = &self.tools {
-            match tool {
-                Some(t) if tools.iter().any(|p| p.is_match(t)) => {}
-                _ => return false,
-            }
-        }
-        self.applies_to(principal, server)
-    }
-
-    /// The principal and server conditions.
-    fn applies_to(&self, principal: &Principal, server: &str) -> bool {
-        if let Some(servers) = &self.servers
-            && !servers.iter().any(|p| p.is_match(server))
-        {
-            return false;
-        }
-        self.any_principal
-            || self.users.contains(&principal.user)
-            || principal.groups.iter().any(|g| self.groups.contains(g))
-    }
-
-    /// `None` when the rule does not apply; otherwise the reason a `sql:` or `command:`
-    /// requirement gave, if one did (the first, in document order).
-    fn matches(&self, req: &Request) -> Option<Option<String>> {
-        if !self.matches_target(
-            &req.principal,
-            &req.server,
-            Some(&req.method),
-            req.tool.as_deref(),
-        ) {
-            return None;
-        }
-        let catches = self.effect.kind() != EffectKind::Allow;
-        let mut reason = None;
-        for condition in &self.arguments {
-            match condition.verdict(&req.arguments, catches) {
-                Verdict::Miss => return None,
-                Verdict::Hit(r) => {
-                    if reason.is_none() {
-                        reason = r;
-                    }
-                }
-            }
-        }
-        Some(reason)
     }
 }
 
