@@ -73,7 +73,7 @@ impl utoipa::Modify for SignIn {
 pub fn document() -> utoipa::openapi::OpenApi {
     let mut doc = Base::openapi();
     doc.merge(super::routes().into_openapi());
-    doc.merge(crate::agents::api_routes().into_openapi());
+    doc.merge(super::agents::routes().into_openapi());
     doc
 }
 

@@ -1,9 +1,9 @@
 //! `/api/v1/agents`: agent status for anyone signed in; creating and revoking tokens and
 //! draining agents for members of `admin_groups`.
 
-use super::Agents;
-use super::store::ConnectionRow;
-use crate::api::{error, signed_in, signed_in_to_change};
+use super::{error, signed_in, signed_in_to_change};
+use crate::agents::store::ConnectionRow;
+use crate::agents::{Agents, valid_name};
 use crate::gateway::Gateway;
 use crate::identity::auth::Principal;
 use axum::Json;
@@ -14,6 +14,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 #[allow(clippy::result_large_err)]
 async fn admin(gw: &Gateway, headers: &HeaderMap) -> Result<Principal, Response> {
@@ -113,15 +115,6 @@ pub async fn list(State(agents): State<Arc<Agents>>, headers: HeaderMap) -> Resp
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct CreateBody {
     name: String,
-}
-
-/// Agent names: what server names allow.
-pub fn valid_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 64
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
 /// `POST /api/v1/agents` `{"name": "..."}`: a new token for that agent, shown once.
@@ -266,4 +259,12 @@ pub async fn drain(
         .map(|c| c.sessions)
         .sum();
     Json(json!({ "agent": name, "drained": drained, "open_sessions": sessions })).into_response()
+}
+
+/// The agents' routes under `/api/v1/agents`, over the agents' state.
+pub fn routes() -> OpenApiRouter<Arc<Agents>> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(revoke))
+        .routes(routes!(drain))
 }
