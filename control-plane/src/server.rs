@@ -20,7 +20,11 @@ pub fn router(gw: Arc<Gateway>, agents: &Arc<Agents>) -> Router {
         .fallback(crate::dashboard::serve)
         .with_state(gw.clone())
         // Agents' status and tokens (JSON API) and their WebSocket, over their own state.
-        .merge(Router::new().merge(crate::api::agents::routes()).with_state(agents.clone()))
+        .merge(
+            Router::new()
+                .merge(crate::api::agents::routes())
+                .with_state(agents.clone()),
+        )
         .merge(agents.routes())
         // Outermost: every handler sees the client's address, not a proxy's.
         .layer(axum::middleware::from_fn_with_state(

@@ -56,7 +56,6 @@ pub fn valid_name(name: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
-
 /// Keeps the live connections in line with the store, so changes made with the CLI
 /// (which writes the store) apply to a running control plane within a second: revoked
 /// tokens lose their connections, drained agents get no new sessions.

@@ -1,7 +1,8 @@
 //! `/api/v1/agents`: agent status for anyone signed in; creating and revoking tokens and
 //! draining agents for members of `admin_groups`.
 
-use super::{error, signed_in, signed_in_to_change};
+use super::caller::{signed_in, signed_in_to_change};
+use super::error::ApiError;
 use crate::agents::store::ConnectionRow;
 use crate::agents::{Agents, valid_name};
 use crate::gateway::Gateway;
@@ -17,20 +18,16 @@ use std::sync::Arc;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-#[allow(clippy::result_large_err)]
-async fn admin(gw: &Gateway, headers: &HeaderMap) -> Result<Principal, Response> {
+async fn admin(gw: &Gateway, headers: &HeaderMap) -> Result<Principal, ApiError> {
     // Every use changes something (create, revoke, drain): the cookie needs the CSRF header.
     let p = signed_in_to_change(gw, headers).await?;
     if p.groups.iter().any(|g| gw.config.admin_groups.contains(g)) {
         Ok(p)
     } else {
-        Err(error(
-            StatusCode::FORBIDDEN,
-            format!(
-                "only members of {} may manage agents",
-                gw.config.admin_groups.join(", ")
-            ),
-        ))
+        Err(ApiError::forbidden(format!(
+            "only members of {} may manage agents",
+            gw.config.admin_groups.join(", ")
+        )))
     }
 }
 
@@ -97,17 +94,17 @@ pub async fn status(part: &Agents) -> Result<Value, crate::store::StoreError> {
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, description = "Every agent: connections, tokens, drained", body = crate::api::schema::AgentList),
-        (status = 401, description = "Not signed in", body = crate::api::schema::ApiError),
+        (status = 401, description = "Not signed in", body = crate::api::schema::ErrorBody),
     )
 )]
 pub async fn list(State(agents): State<Arc<Agents>>, headers: HeaderMap) -> Response {
     let gw = &agents.gw;
     if let Err(r) = signed_in(gw, &headers).await {
-        return r;
+        return r.into_response();
     }
     match status(&agents).await {
         Ok(v) => Json(v).into_response(),
-        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        Err(e) => ApiError::from(e).into_response(),
     }
 }
 
@@ -127,9 +124,9 @@ pub struct CreateBody {
     security(("bearer" = []), ("cookie" = [], "csrf" = [])),
     responses(
         (status = 201, description = "A new token, shown once", body = crate::api::schema::AgentTokenIssued),
-        (status = 400, description = "No valid name", body = crate::api::schema::ApiError),
-        (status = 401, description = "Not signed in", body = crate::api::schema::ApiError),
-        (status = 403, description = "Not allowed (role, or the cookie without `X-Gatehouse-Request: 1`)", body = crate::api::schema::ApiError),
+        (status = 400, description = "No valid name", body = crate::api::schema::ErrorBody),
+        (status = 401, description = "Not signed in", body = crate::api::schema::ErrorBody),
+        (status = 403, description = "Not allowed (role, or the cookie without `X-Gatehouse-Request: 1`)", body = crate::api::schema::ErrorBody),
     )
 )]
 pub async fn create(
@@ -140,22 +137,17 @@ pub async fn create(
     let gw = &agents.gw;
     let p = match admin(gw, &headers).await {
         Ok(p) => p,
-        Err(r) => return r,
+        Err(e) => return e.into_response(),
     };
     let Some(Json(body)) = body else {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "send a JSON body {\"name\": \"AGENT\"}",
-        );
+        return ApiError::bad_request("send a JSON body {\"name\": \"AGENT\"}").into_response();
     };
     if !valid_name(&body.name) {
-        return error(
-            StatusCode::BAD_REQUEST,
-            format!(
-                "agent name `{}` must be 1-64 letters, digits, `-` or `_`",
-                body.name
-            ),
-        );
+        return ApiError::bad_request(format!(
+            "agent name `{}` must be 1-64 letters, digits, `-` or `_`",
+            body.name
+        ))
+        .into_response();
     }
     match gw.store.create_agent_token(&body.name, &p.user).await {
         Ok((row, token)) => (
@@ -165,7 +157,7 @@ pub async fn create(
                          "note": "the token is shown this once; give it to the agent by env: or file: reference" })),
         )
             .into_response(),
-        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        Err(e) => ApiError::from(e).into_response(),
     }
 }
 
@@ -180,9 +172,9 @@ pub async fn create(
     security(("bearer" = []), ("cookie" = [], "csrf" = [])),
     responses(
         (status = 200, description = "Revoked; its connections dropped", body = crate::api::schema::AgentTokenRevoked),
-        (status = 401, description = "Not signed in", body = crate::api::schema::ApiError),
-        (status = 403, description = "Not allowed (role, or the cookie without `X-Gatehouse-Request: 1`)", body = crate::api::schema::ApiError),
-        (status = 404, description = "No such token", body = crate::api::schema::ApiError),
+        (status = 401, description = "Not signed in", body = crate::api::schema::ErrorBody),
+        (status = 403, description = "Not allowed (role, or the cookie without `X-Gatehouse-Request: 1`)", body = crate::api::schema::ErrorBody),
+        (status = 404, description = "No such token", body = crate::api::schema::ErrorBody),
     )
 )]
 pub async fn revoke(
@@ -193,7 +185,7 @@ pub async fn revoke(
     let gw = &agents.gw;
     let p = match admin(gw, &headers).await {
         Ok(p) => p,
-        Err(r) => return r,
+        Err(e) => return e.into_response(),
     };
     match gw.store.revoke_agent_token(&id, &p.user).await {
         Ok(Some(row)) => {
@@ -202,11 +194,11 @@ pub async fn revoke(
                 .drop_token(&row.id, &format!("agent token {} was revoked", row.id));
             Json(json!({ "token": row, "dropped_connections": dropped })).into_response()
         }
-        Ok(None) => error(
-            StatusCode::NOT_FOUND,
-            format!("there is no agent token `{id}`; `gatehouse agents list` shows the ids"),
-        ),
-        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        Ok(None) => ApiError::not_found(format!(
+            "there is no agent token `{id}`; `gatehouse agents list` shows the ids"
+        ))
+        .into_response(),
+        Err(e) => ApiError::from(e).into_response(),
     }
 }
 
@@ -220,10 +212,10 @@ pub async fn revoke(
     security(("bearer" = []), ("cookie" = [], "csrf" = [])),
     responses(
         (status = 200, description = "Drained or resumed", body = crate::api::schema::AgentDrained),
-        (status = 400, description = "Not an agent name", body = crate::api::schema::ApiError),
-        (status = 401, description = "Not signed in", body = crate::api::schema::ApiError),
-        (status = 403, description = "Not allowed (role, or the cookie without `X-Gatehouse-Request: 1`)", body = crate::api::schema::ApiError),
-        (status = 404, description = "A verb other than drain/resume", body = crate::api::schema::ApiError),
+        (status = 400, description = "Not an agent name", body = crate::api::schema::ErrorBody),
+        (status = 401, description = "Not signed in", body = crate::api::schema::ErrorBody),
+        (status = 403, description = "Not allowed (role, or the cookie without `X-Gatehouse-Request: 1`)", body = crate::api::schema::ErrorBody),
+        (status = 404, description = "A verb other than drain/resume", body = crate::api::schema::ErrorBody),
     )
 )]
 pub async fn drain(
@@ -234,21 +226,18 @@ pub async fn drain(
     let gw = &agents.gw;
     let p = match admin(gw, &headers).await {
         Ok(p) => p,
-        Err(r) => return r,
+        Err(e) => return e.into_response(),
     };
     let drained = match verb.as_str() {
         "drain" => true,
         "resume" => false,
-        _ => return error(StatusCode::NOT_FOUND, "use /drain or /resume"),
+        _ => return ApiError::not_found("use /drain or /resume").into_response(),
     };
     if !valid_name(&name) {
-        return error(
-            StatusCode::BAD_REQUEST,
-            format!("`{name}` is not an agent name"),
-        );
+        return ApiError::bad_request(format!("`{name}` is not an agent name")).into_response();
     }
     if let Err(e) = gw.store.set_agent_drained(&name, drained, &p.user).await {
-        return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string());
+        return ApiError::from(e).into_response();
     }
     agents.hub.drain(&name, drained);
     let sessions: usize = agents

@@ -2,7 +2,8 @@
 //! "verify now" (the whole log, as `gatehouse audit verify` does), and the evidence
 //! bundle for a period as a `.tar.gz` download. Auditors and admins only.
 
-use super::{Role, error, signed_in, signed_in_to_change};
+use super::caller::{Role, signed_in, signed_in_to_change};
+use super::error::ApiError;
 use crate::evidence::EvidenceError;
 use crate::gateway::Gateway;
 use axum::Json;
@@ -10,13 +11,12 @@ use axum::body::Body;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
 use gatehouse_audit::LogReport;
-use http::{HeaderMap, HeaderValue, StatusCode, header};
+use http::{HeaderMap, HeaderValue, header};
 use serde::Deserialize;
 use serde_json::json;
 use std::sync::Arc;
 
-#[allow(clippy::result_large_err)]
-async fn auditor(gw: &Gateway, headers: &HeaderMap, change: bool) -> Result<(), Response> {
+async fn auditor(gw: &Gateway, headers: &HeaderMap, change: bool) -> Result<(), ApiError> {
     let p = if change {
         signed_in_to_change(gw, headers).await?
     } else {
@@ -34,13 +34,13 @@ async fn auditor(gw: &Gateway, headers: &HeaderMap, change: bool) -> Result<(), 
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, description = "The chain tip and newest signed checkpoint", body = crate::api::schema::AuditStatus),
-        (status = 401, description = "Not signed in", body = crate::api::schema::ApiError),
-        (status = 403, description = "Signed in without the role this needs", body = crate::api::schema::ApiError),
+        (status = 401, description = "Not signed in", body = crate::api::schema::ErrorBody),
+        (status = 403, description = "Signed in without the role this needs", body = crate::api::schema::ErrorBody),
     )
 )]
 pub async fn status(State(gw): State<Arc<Gateway>>, headers: HeaderMap) -> Response {
     if let Err(r) = auditor(&gw, &headers, false).await {
-        return r;
+        return r.into_response();
     }
     let tip = gw.store.chain_tip().await;
     let checkpoints = gw.store.checkpoints().await;
@@ -56,7 +56,7 @@ pub async fn status(State(gw): State<Arc<Gateway>>, headers: HeaderMap) -> Respo
             "checkpoint_every_secs": gw.config.audit.checkpoint_secs,
         }))
         .into_response(),
-        (Err(e), _) | (_, Err(e)) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        (Err(e), _) | (_, Err(e)) => ApiError::internal(e.to_string()).into_response(),
     }
 }
 
@@ -69,13 +69,13 @@ pub async fn status(State(gw): State<Arc<Gateway>>, headers: HeaderMap) -> Respo
     security(("bearer" = []), ("cookie" = [], "csrf" = [])),
     responses(
         (status = 200, description = "Every link and checkpoint signature checked", body = crate::api::schema::AuditVerify),
-        (status = 401, description = "Not signed in", body = crate::api::schema::ApiError),
-        (status = 403, description = "Not allowed (role, or the cookie without `X-Gatehouse-Request: 1`)", body = crate::api::schema::ApiError),
+        (status = 401, description = "Not signed in", body = crate::api::schema::ErrorBody),
+        (status = 403, description = "Not allowed (role, or the cookie without `X-Gatehouse-Request: 1`)", body = crate::api::schema::ErrorBody),
     )
 )]
 pub async fn verify(State(gw): State<Arc<Gateway>>, headers: HeaderMap) -> Response {
     if let Err(r) = auditor(&gw, &headers, true).await {
-        return r;
+        return r.into_response();
     }
     let key = gatehouse_audit::public_key_hex(&gw.signing_key);
     let checkpoints = gw.store.checkpoints().await.map(|c| c.len()).unwrap_or(0);
@@ -88,7 +88,7 @@ pub async fn verify(State(gw): State<Arc<Gateway>>, headers: HeaderMap) -> Respo
             "ok": false, "checkpoints": checkpoints, "problems": [reason],
         }))
         .into_response(),
-        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        Err(e) => ApiError::internal(e.to_string()).into_response(),
     }
 }
 
@@ -110,9 +110,9 @@ pub struct EvidenceQuery {
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, description = "The evidence bundle of the period", content_type = "application/gzip", body = Vec<u8>),
-        (status = 400, description = "The period is not valid", body = crate::api::schema::ApiError),
-        (status = 401, description = "Not signed in", body = crate::api::schema::ApiError),
-        (status = 403, description = "Signed in without the role this needs", body = crate::api::schema::ApiError),
+        (status = 400, description = "The period is not valid", body = crate::api::schema::ErrorBody),
+        (status = 401, description = "Not signed in", body = crate::api::schema::ErrorBody),
+        (status = 403, description = "Signed in without the role this needs", body = crate::api::schema::ErrorBody),
     )
 )]
 pub async fn evidence(
@@ -121,11 +121,11 @@ pub async fn evidence(
     Query(q): Query<EvidenceQuery>,
 ) -> Response {
     if let Err(r) = auditor(&gw, &headers, false).await {
-        return r;
+        return r.into_response();
     }
     let exit = |e: EvidenceError| match e {
-        EvidenceError::Invalid(m) => error(StatusCode::BAD_REQUEST, m),
-        EvidenceError::Failed(m) => error(StatusCode::INTERNAL_SERVER_ERROR, m),
+        EvidenceError::Invalid(m) => ApiError::bad_request(m).into_response(),
+        EvidenceError::Failed(m) => ApiError::internal(m).into_response(),
     };
     let (from, to) = match crate::evidence::period(&q.since, &q.until) {
         Ok(p) => p,
@@ -133,12 +133,12 @@ pub async fn evidence(
     };
     let dir = match tempfile::tempdir() {
         Ok(d) => d,
-        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        Err(e) => return ApiError::internal(e.to_string()).into_response(),
     };
     let name = format!("gatehouse-evidence-{}-{}", &from[..10], &to[..10]);
     let bundle = dir.path().join(&name);
     if let Err(e) = std::fs::create_dir(&bundle) {
-        return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string());
+        return ApiError::internal(e.to_string()).into_response();
     }
     if let Err(e) = crate::evidence::write_bundle(&gw.store, &from, &to, &bundle).await {
         return exit(e);
@@ -169,10 +169,7 @@ pub async fn evidence(
             }
             resp
         }
-        Ok(Err(e)) => error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            format!("packing the bundle failed: {e}"),
-        ),
-        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        Ok(Err(e)) => ApiError::internal(format!("packing the bundle failed: {e}")).into_response(),
+        Err(e) => ApiError::internal(e.to_string()).into_response(),
     }
 }

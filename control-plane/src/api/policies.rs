@@ -1,7 +1,8 @@
 //! Policy history, validation as you type, and the dry run of a draft against recorded
 //! history, for the dashboard's Policies page. Publishing is `POST /api/v1/policies`.
 
-use super::{Role, error, signed_in};
+use super::caller::{Role, signed_in, signed_in_to_change};
+use super::error::ApiError;
 use crate::gateway::Gateway;
 use axum::Json;
 use axum::extract::{Path, State};
@@ -21,12 +22,12 @@ use std::sync::Arc;
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, description = "Every version and the one in force", body = crate::api::schema::PolicyList),
-        (status = 401, description = "Not signed in", body = crate::api::schema::ApiError),
+        (status = 401, description = "Not signed in", body = crate::api::schema::ErrorBody),
     )
 )]
 pub async fn list(State(gw): State<Arc<Gateway>>, headers: HeaderMap) -> Response {
     if let Err(r) = signed_in(&gw, &headers).await {
-        return r;
+        return r.into_response();
     }
     match gw.store.policy_versions().await {
         Ok(v) => Json(json!({
@@ -34,7 +35,7 @@ pub async fn list(State(gw): State<Arc<Gateway>>, headers: HeaderMap) -> Respons
             "in_force": gw.policy().map(|p| p.number).filter(|n| *n > 0),
         }))
         .into_response(),
-        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        Err(e) => ApiError::from(e).into_response(),
     }
 }
 
@@ -48,8 +49,8 @@ pub async fn list(State(gw): State<Arc<Gateway>>, headers: HeaderMap) -> Respons
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, description = "The version with its document", body = crate::store::PolicyVersion),
-        (status = 401, description = "Not signed in", body = crate::api::schema::ApiError),
-        (status = 404, description = "No such version", body = crate::api::schema::ApiError),
+        (status = 401, description = "Not signed in", body = crate::api::schema::ErrorBody),
+        (status = 404, description = "No such version", body = crate::api::schema::ErrorBody),
     )
 )]
 pub async fn get(
@@ -58,15 +59,14 @@ pub async fn get(
     Path(version): Path<i64>,
 ) -> Response {
     if let Err(r) = signed_in(&gw, &headers).await {
-        return r;
+        return r.into_response();
     }
     match gw.store.policy_version(version).await {
         Ok(Some(v)) => Json(v).into_response(),
-        Ok(None) => error(
-            StatusCode::NOT_FOUND,
-            format!("there is no policy version {version}"),
-        ),
-        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        Ok(None) => {
+            ApiError::not_found(format!("there is no policy version {version}")).into_response()
+        }
+        Err(e) => ApiError::from(e).into_response(),
     }
 }
 
@@ -80,12 +80,12 @@ pub async fn get(
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, description = "Valid (with its digest) or the problems", body = crate::api::schema::PolicyCheck),
-        (status = 401, description = "Not signed in", body = crate::api::schema::ApiError),
+        (status = 401, description = "Not signed in", body = crate::api::schema::ErrorBody),
     )
 )]
 pub async fn check(State(gw): State<Arc<Gateway>>, headers: HeaderMap, body: String) -> Response {
     if let Err(r) = signed_in(&gw, &headers).await {
-        return r;
+        return r.into_response();
     }
     match Policy::from_yaml(&body) {
         Ok(p) => Json(json!({ "ok": true, "digest": p.source_digest() })).into_response(),
@@ -134,9 +134,9 @@ pub fn parse_period(text: &str) -> Option<chrono::Duration> {
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, description = "Requests whose decision would change", body = crate::api::schema::DryRun),
-        (status = 400, description = "The draft or the period is not valid", body = crate::api::schema::ApiError),
-        (status = 401, description = "Not signed in", body = crate::api::schema::ApiError),
-        (status = 403, description = "Signed in without the role this needs", body = crate::api::schema::ApiError),
+        (status = 400, description = "The draft or the period is not valid", body = crate::api::schema::ErrorBody),
+        (status = 401, description = "Not signed in", body = crate::api::schema::ErrorBody),
+        (status = 403, description = "Signed in without the role this needs", body = crate::api::schema::ErrorBody),
     )
 )]
 pub async fn dry_run(
@@ -146,28 +146,26 @@ pub async fn dry_run(
 ) -> Response {
     let principal = match signed_in(&gw, &headers).await {
         Ok(p) => p,
-        Err(r) => return r,
+        Err(e) => return e.into_response(),
     };
     if let Err(r) = gw.require(&principal, Role::Auditor) {
-        return r;
+        return r.into_response();
     }
     let draft = match Policy::from_yaml(&body.document) {
         Ok(p) => p,
-        Err(e) => return error(StatusCode::BAD_REQUEST, e.with_file("draft").to_string()),
+        Err(e) => return ApiError::bad_request(e.with_file("draft").to_string()).into_response(),
     };
     let Some(period) = parse_period(&body.since) else {
-        return error(
-            StatusCode::BAD_REQUEST,
-            format!(
-                "since `{}`: use a number and a unit, like 7d, 12h or 30m",
-                body.since
-            ),
-        );
+        return ApiError::bad_request(format!(
+            "since `{}`: use a number and a unit, like 7d, 12h or 30m",
+            body.since
+        ))
+        .into_response();
     };
     let from = (chrono::Utc::now() - period).to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
     let requests = match crate::gateway::policy::recorded_requests(&gw.store, &from).await {
         Ok(r) => r,
-        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        Err(e) => return ApiError::from(e).into_response(),
     };
     let allow_all;
     let in_force = gw.policy();
@@ -199,4 +197,42 @@ pub async fn dry_run(
         "changes": changes,
     }))
     .into_response()
+}
+
+/// `POST /api/v1/policies`: publishes the YAML body as the next policy version. Only
+/// members of `admin_groups` may; a bad document is refused with line:column errors.
+#[utoipa::path(
+    post,
+    operation_id = "publish_policy",
+    path = "/api/v1/policies",
+    tag = "policies",
+    request_body(content = String, content_type = "application/yaml", description = "The policy document"),
+    security(("bearer" = []), ("cookie" = [], "csrf" = [])),
+    responses(
+        (status = 201, description = "Published", body = crate::api::schema::PolicyPublished),
+        (status = 400, description = "The document is not valid (line:column errors)", body = crate::api::schema::ErrorBody),
+        (status = 401, description = "Not signed in", body = crate::api::schema::ErrorBody),
+        (status = 403, description = "Not allowed (role, or the cookie without `X-Gatehouse-Request: 1`)", body = crate::api::schema::ErrorBody),
+    )
+)]
+pub async fn publish(State(gw): State<Arc<Gateway>>, headers: HeaderMap, body: String) -> Response {
+    let principal = match signed_in_to_change(&gw, &headers).await {
+        Ok(p) => p,
+        Err(e) => return e.into_response(),
+    };
+    if let Err(r) = gw.require(&principal, Role::Admin) {
+        return r.into_response();
+    }
+    let policy = match gatehouse_policy::Policy::from_yaml(&body) {
+        Ok(p) => p,
+        Err(e) => return ApiError::bad_request(e.with_file("policy").to_string()).into_response(),
+    };
+    match gw.store.push_policy(&body, policy.source_digest(), &principal.user).await {
+        Ok(version) => (
+            StatusCode::CREATED,
+            Json(json!({ "version": version, "digest": policy.source_digest(), "published_by": principal.user })),
+        )
+            .into_response(),
+        Err(e) => ApiError::from(e).into_response(),
+    }
 }

@@ -3,7 +3,7 @@
 //! approvals (the dashboard's live queue, the tray's approver prompts). Each stream
 //! sends the current state on connect and again on every change.
 
-use super::signed_in;
+use super::caller::signed_in;
 use crate::gateway::Gateway;
 use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -61,12 +61,12 @@ where
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, description = "Server-sent events: `policy` with the version in force (version, digest, document, published_by, published_at), now and on every change", content_type = "text/event-stream", body = String),
-        (status = 401, description = "Not signed in", body = crate::api::schema::ApiError),
+        (status = 401, description = "Not signed in", body = crate::api::schema::ErrorBody),
     )
 )]
 pub async fn policies(State(gw): State<Arc<Gateway>>, headers: HeaderMap) -> Response {
     if let Err(r) = signed_in(&gw, &headers).await {
-        return r;
+        return r.into_response();
     }
     let rx = gw.policy.subscribe();
     sse(events(gw, rx, |gw, policy| async move {
@@ -89,13 +89,13 @@ pub async fn policies(State(gw): State<Arc<Gateway>>, headers: HeaderMap) -> Res
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, description = "Server-sent events: `approvals` with the pending approvals the caller may see (`ApprovalList`), now and on every change", content_type = "text/event-stream", body = String),
-        (status = 401, description = "Not signed in", body = crate::api::schema::ApiError),
+        (status = 401, description = "Not signed in", body = crate::api::schema::ErrorBody),
     )
 )]
 pub async fn approvals(State(gw): State<Arc<Gateway>>, headers: HeaderMap) -> Response {
     let principal = match signed_in(&gw, &headers).await {
         Ok(p) => p,
-        Err(r) => return r,
+        Err(e) => return e.into_response(),
     };
     gw.read_pending_approvals().await;
     let rx = gw.pending_approvals.subscribe();
