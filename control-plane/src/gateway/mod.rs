@@ -545,7 +545,7 @@ fn protected_resource(gw: &Gateway, resource: String) -> Response {
     if gw.authz.is_some() {
         body["scopes_supported"] = serde_json::json!([authz::SCOPE]);
     }
-    authz::cors(axum::Json(body).into_response())
+    authz::cors::cors(axum::Json(body).into_response())
 }
 
 async fn audit_key(State(gw): State<Arc<Gateway>>) -> Response {

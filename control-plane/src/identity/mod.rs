@@ -25,26 +25,29 @@ pub fn routes() -> axum::Router<Arc<Gateway>> {
         .route("/saml/acs", post(signin::saml_acs))
         .route(
             "/.well-known/oauth-authorization-server",
-            get(authz::metadata).options(authz::preflight),
+            get(authz::metadata).options(authz::cors::preflight),
         )
         .route(
             "/.well-known/openid-configuration",
-            get(authz::metadata).options(authz::preflight),
+            get(authz::metadata).options(authz::cors::preflight),
         )
-        .route("/oauth/jwks", get(authz::jwks).options(authz::preflight))
+        .route(
+            "/oauth/jwks",
+            get(authz::jwks).options(authz::cors::preflight),
+        )
         .route(
             "/oauth/register",
-            post(authz::clients::register).options(authz::preflight),
+            post(authz::clients::register).options(authz::cors::preflight),
         )
         .route("/oauth/authorize", get(authz::authorize::authorize))
         .route("/oauth/authorize/consent", post(authz::authorize::consent))
         .route(
             "/oauth/token",
-            post(authz::token::token).options(authz::preflight),
+            post(authz::token::token).options(authz::cors::preflight),
         )
         .route(
             "/oauth/revoke",
-            post(authz::token::revoke).options(authz::preflight),
+            post(authz::token::revoke).options(authz::cors::preflight),
         )
         .merge(authz::routes())
 }

@@ -10,7 +10,9 @@
 //! that address, no redirects, 5 s and 64 KiB at most. Hosts an admin lists in
 //! `authz.metadata_document_allowed_hosts` are exempt (internal clients, tests).
 
-use super::{cors, oauth_error, source};
+use super::cors::cors;
+use super::error::{OAuthError, OAuthErrorCode};
+use super::source;
 use crate::gateway::Gateway;
 use crate::store::authz::{AuthzClient, default_grant_types};
 use axum::Json;
@@ -142,20 +144,20 @@ pub async fn register(
     // Windows that are over start again (a limited source is not limited for ever).
     let _ = az.registrations.take_suppressed(false);
     if az.registrations.admit(&source(&peer)) == super::failures::Admit::Suppress {
-        return oauth_error(
-            StatusCode::TOO_MANY_REQUESTS,
-            "temporarily_unavailable",
+        return OAuthError::temporarily_unavailable(
             "too many client registrations from this address; try again in a minute",
-        );
+        )
+        .with_status(StatusCode::TOO_MANY_REQUESTS)
+        .into_response();
     }
     let reg: Registration = match serde_json::from_slice(&body) {
         Ok(r) => r,
         Err(e) => {
-            return oauth_error(
-                StatusCode::BAD_REQUEST,
-                "invalid_client_metadata",
+            return OAuthError::new(
+                OAuthErrorCode::InvalidClientMetadata,
                 &format!("the registration is not valid JSON client metadata: {e}"),
-            );
+            )
+            .into_response();
         }
     };
     let client_id = format!("mcp-{}", uuid::Uuid::new_v4().simple());
@@ -163,19 +165,15 @@ pub async fn register(
         Ok(c) => c,
         Err(e) => {
             let code = if e.contains("redirect") || e.contains("`http") {
-                "invalid_redirect_uri"
+                OAuthErrorCode::InvalidRedirectUri
             } else {
-                "invalid_client_metadata"
+                OAuthErrorCode::InvalidClientMetadata
             };
-            return oauth_error(StatusCode::BAD_REQUEST, code, &e);
+            return OAuthError::new(code, &e).into_response();
         }
     };
     if let Err(e) = gw.store.put_authz_client(&client).await {
-        return oauth_error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "server_error",
-            &e.to_string(),
-        );
+        return OAuthError::server_error(&e.to_string()).into_response();
     }
     gw.control_event(
         "client_registered",

@@ -17,8 +17,9 @@ use super::authorize::{
     harden,
 };
 use super::clients::lookup;
+use super::error::{OAuthError, OAuthErrorCode};
 use super::token::{TokenForm, client_id, issue};
-use super::{Peer, SCOPE, oauth_error, random_secret, source};
+use super::{Peer, SCOPE, random_secret, source};
 use crate::gateway::Gateway;
 use crate::identity::signin::{self, LOGIN_COOKIE, cookie, cookie_name, set_cookie};
 use crate::store::authz::{DevicePoll, Grant, NewDeviceCode};
@@ -137,14 +138,14 @@ pub async fn device_authorization(
     // Windows that are over start again (a limited source is not limited for ever).
     let _ = az.device_requests.take_suppressed(false);
     if az.device_requests.admit(&src) == super::failures::Admit::Suppress {
-        return oauth_error(
-            StatusCode::TOO_MANY_REQUESTS,
-            "temporarily_unavailable",
+        return OAuthError::temporarily_unavailable(
             "too many device sign-ins from this address; try again in a minute",
-        );
+        )
+        .with_status(StatusCode::TOO_MANY_REQUESTS)
+        .into_response();
     }
     let Some(client_id) = form.client_id.filter(|c| !c.is_empty()) else {
-        return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "send client_id");
+        return OAuthError::invalid_request("send client_id").into_response();
     };
     let client = match lookup(&gw, &client_id).await {
         Ok(c) => c,
@@ -154,43 +155,34 @@ pub async fn device_authorization(
                 serde_json::json!({ "stage": "device_authorization", "client_id": client_id, "reason": e }),
             )
             .await;
-            return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", &e);
+            return OAuthError::invalid_client(&e).into_response();
         }
     };
     if !client.grant_types.iter().any(|g| g == GRANT_TYPE) {
-        return oauth_error(
-            StatusCode::BAD_REQUEST,
-            "unauthorized_client",
-            &format!(
+        return OAuthError::new(OAuthErrorCode::UnauthorizedClient, &format!(
                 "client `{client_id}` did not register the device grant: register it with grant_types including {GRANT_TYPE}"
-            ),
-        );
+            )).into_response();
     }
     if let Some(scope) = &form.scope
         && scope.split_whitespace().any(|s| s != SCOPE)
     {
-        return oauth_error(
-            StatusCode::BAD_REQUEST,
-            "invalid_scope",
+        return OAuthError::new(
+            OAuthErrorCode::InvalidScope,
             &format!("the only scope offered is `{SCOPE}`"),
-        );
+        )
+        .into_response();
     }
     let Some(resource) = form.resource.filter(|r| valid_resource(&gw, r)) else {
         let base = gw.config.public_base();
-        return oauth_error(
-            StatusCode::BAD_REQUEST,
-            "invalid_target",
-            &format!(
+        return OAuthError::invalid_target(&format!(
                 "the resource parameter (RFC 8707) must name this gateway: {base}/mcp or {base}/mcp/SERVER"
-            ),
-        );
+            )).into_response();
     };
     if gw.relying_party.is_none() && !gw.dev_mode {
-        return oauth_error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "temporarily_unavailable",
+        return OAuthError::temporarily_unavailable(
             "people's sign-in is not configured: set [oidc] client_id",
-        );
+        )
+        .into_response();
     }
     let cfg = &gw.config.device_flow;
     let device_code = random_secret();
@@ -216,15 +208,11 @@ pub async fn device_authorization(
                 break;
             }
             Ok(false) => continue,
-            Err(e) => return oauth_error(StatusCode::INTERNAL_SERVER_ERROR, "server_error", &e.0),
+            Err(e) => return OAuthError::from(e).into_response(),
         }
     }
     let Some(user_code) = user_code else {
-        return oauth_error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "temporarily_unavailable",
-            "no free user code; try again",
-        );
+        return OAuthError::temporarily_unavailable("no free user code; try again").into_response();
     };
     let _ = gw.store.touch_authz_client(&client.client_id).await;
     gw.control_event(
@@ -499,46 +487,42 @@ pub(super) async fn approved(
     resp
 }
 
-async fn fail(gw: &Gateway, src: &str, client: &str, error: &str, why: &str) -> Response {
+async fn fail(gw: &Gateway, src: &str, client: &str, error: OAuthErrorCode, why: &str) -> Response {
     gw.auth_failure(
         src,
-        serde_json::json!({ "stage": "token", "grant_type": GRANT_TYPE, "client_id": client, "error": error, "reason": why }),
+        serde_json::json!({ "stage": "token", "grant_type": GRANT_TYPE, "client_id": client, "error": error.as_str(), "reason": why }),
     )
     .await;
-    oauth_error(StatusCode::BAD_REQUEST, error, why)
+    OAuthError::new(error, why).into_response()
 }
 
 /// The token endpoint's answer to a device's poll (RFC 8628 §3.4, §3.5).
 pub async fn token(gw: &Gateway, form: &TokenForm, headers: &HeaderMap, src: &str) -> Response {
     let client = client_id(form, headers).unwrap_or_default();
     let Some(device_code) = form.device_code.as_deref().filter(|c| !c.is_empty()) else {
-        return oauth_error(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            "send device_code",
-        );
+        return OAuthError::invalid_request("send device_code").into_response();
     };
     let poll = match gw.store.poll_device_code(device_code, &client).await {
         Ok(p) => p,
-        Err(e) => return oauth_error(StatusCode::INTERNAL_SERVER_ERROR, "server_error", &e.0),
+        Err(e) => return OAuthError::from(e).into_response(),
     };
     match poll {
-        DevicePoll::Pending => oauth_error(
-            StatusCode::BAD_REQUEST,
-            "authorization_pending",
+        DevicePoll::Pending => OAuthError::new(
+            OAuthErrorCode::AuthorizationPending,
             "the person has not approved the sign-in yet; keep polling",
-        ),
-        DevicePoll::SlowDown(interval) => oauth_error(
-            StatusCode::BAD_REQUEST,
-            "slow_down",
+        )
+        .into_response(),
+        DevicePoll::SlowDown(interval) => OAuthError::new(
+            OAuthErrorCode::SlowDown,
             &format!("polling too fast: wait at least {interval} s between polls"),
-        ),
+        )
+        .into_response(),
         DevicePoll::Denied => {
             fail(
                 gw,
                 src,
                 &client,
-                "access_denied",
+                OAuthErrorCode::AccessDenied,
                 "the person denied the sign-in",
             )
             .await
@@ -548,7 +532,7 @@ pub async fn token(gw: &Gateway, form: &TokenForm, headers: &HeaderMap, src: &st
                 gw,
                 src,
                 &client,
-                "expired_token",
+                OAuthErrorCode::ExpiredToken,
                 "the device code expired before the sign-in was approved; start again",
             )
             .await
@@ -558,7 +542,7 @@ pub async fn token(gw: &Gateway, form: &TokenForm, headers: &HeaderMap, src: &st
                 gw,
                 src,
                 &client,
-                "invalid_grant",
+                OAuthErrorCode::InvalidGrant,
                 "the device code is unknown",
             )
             .await
@@ -568,7 +552,7 @@ pub async fn token(gw: &Gateway, form: &TokenForm, headers: &HeaderMap, src: &st
                 gw,
                 src,
                 &client,
-                "invalid_grant",
+                OAuthErrorCode::InvalidGrant,
                 "the device code was issued to another client",
             )
             .await
@@ -580,15 +564,24 @@ pub async fn token(gw: &Gateway, form: &TokenForm, headers: &HeaderMap, src: &st
                 gw,
                 src,
                 &client,
-                "invalid_grant",
+                OAuthErrorCode::InvalidGrant,
                 "the device code was already redeemed: the sign-in it made is revoked",
             )
             .await
         }
         DevicePoll::Approved(grant_id) => match gw.store.grant(&grant_id).await {
             Ok(Some(g)) if !g.revoked => issue(gw, &g, src, "token_issued").await,
-            Ok(_) => fail(gw, src, &client, "invalid_grant", "the sign-in was revoked").await,
-            Err(e) => oauth_error(StatusCode::INTERNAL_SERVER_ERROR, "server_error", &e.0),
+            Ok(_) => {
+                fail(
+                    gw,
+                    src,
+                    &client,
+                    OAuthErrorCode::InvalidGrant,
+                    "the sign-in was revoked",
+                )
+                .await
+            }
+            Err(e) => OAuthError::from(e).into_response(),
         },
     }
 }

@@ -5,14 +5,14 @@
 //! the rules name. No refresh token: the pipeline exchanges again.
 
 use super::super::oidc::JwtVerifier;
+use super::error::OAuthError;
+use super::random_secret;
 use super::token::{TokenForm, access_token, token_response};
-use super::{oauth_error, random_secret};
 use crate::config::{OidcConfig, TrustedIssuer};
 use crate::gateway::Gateway;
 use crate::store::authz::Grant;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use base64::Engine;
-use http::StatusCode;
 
 /// The token-exchange grant type.
 pub const GRANT_TYPE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
@@ -76,38 +76,31 @@ pub async fn exchange(gw: &Gateway, form: &TokenForm, src: &str) -> Response {
             serde_json::json!({ "stage": "token", "grant_type": "token-exchange", "reason": why }),
         )
         .await;
-        oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", &why)
+        OAuthError::invalid_grant(&why).into_response()
     };
     let Some(subject) = form.subject_token.as_deref() else {
-        return oauth_error(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            "send subject_token (your CI system's OIDC token)",
-        );
+        return OAuthError::invalid_request("send subject_token (your CI system's OIDC token)")
+            .into_response();
     };
     if !form
         .subject_token_type
         .as_deref()
         .is_some_and(|t| JWT_TYPES.contains(&t))
     {
-        return oauth_error(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
+        return OAuthError::invalid_request(
             "subject_token_type must be urn:ietf:params:oauth:token-type:jwt",
-        );
+        )
+        .into_response();
     }
     let Some(resource) = form.resource.clone().filter(|r| {
         super::authorize::valid_resource(gw, r)
             || *r == super::first_party::api_audience(&gw.config.public_base())
     }) else {
         let base = gw.config.public_base();
-        return oauth_error(
-            StatusCode::BAD_REQUEST,
-            "invalid_target",
-            &format!(
-                "resource must name this gateway: {base}/mcp, {base}/mcp/SERVER or {base}/api"
-            ),
-        );
+        return OAuthError::invalid_target(&format!(
+            "resource must name this gateway: {base}/mcp, {base}/mcp/SERVER or {base}/api"
+        ))
+        .into_response();
     };
     let iss = claimed_issuer(subject).unwrap_or_default();
     // Every rule for this issuer is tried (one per repository, say); the first whose
@@ -176,7 +169,7 @@ pub async fn exchange(gw: &Gateway, form: &TokenForm, src: &str) -> Response {
         revoked: false,
     };
     if let Err(e) = gw.store.create_grant(&grant).await {
-        return oauth_error(StatusCode::INTERNAL_SERVER_ERROR, "server_error", &e.0);
+        return OAuthError::from(e).into_response();
     }
     gw.control_event(
         "token_exchanged",

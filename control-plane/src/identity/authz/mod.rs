@@ -16,7 +16,9 @@
 pub mod at_rest;
 pub mod authorize;
 pub mod clients;
+pub mod cors;
 pub mod device;
+pub mod error;
 pub mod exchange;
 pub mod exchange_rules;
 pub mod failures;
@@ -32,7 +34,8 @@ use crate::gateway::Gateway;
 use axum::Json;
 use axum::extract::{ConnectInfo, Extension, State};
 use axum::response::{IntoResponse, Response};
-use http::{HeaderValue, StatusCode, header};
+use cors::{cors, preflight};
+use http::StatusCode;
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, RwLock};
@@ -305,42 +308,6 @@ fn not_configured() -> Response {
         "MCP client sign-in is not configured: set [oidc] issuer and client_id so people sign in through your identity provider\n",
     )
         .into_response()
-}
-
-/// Lets browser-based MCP clients (the Inspector) call the metadata, registration,
-/// token and revocation endpoints; none of them reads cookies.
-pub fn cors(mut resp: Response) -> Response {
-    let h = resp.headers_mut();
-    h.insert(
-        header::ACCESS_CONTROL_ALLOW_ORIGIN,
-        HeaderValue::from_static("*"),
-    );
-    h.insert(
-        header::ACCESS_CONTROL_ALLOW_HEADERS,
-        HeaderValue::from_static("authorization, content-type, mcp-protocol-version"),
-    );
-    h.insert(
-        header::ACCESS_CONTROL_ALLOW_METHODS,
-        HeaderValue::from_static("GET, POST, OPTIONS"),
-    );
-    resp
-}
-
-/// The answer to a CORS preflight.
-pub async fn preflight() -> Response {
-    cors(StatusCode::NO_CONTENT.into_response())
-}
-
-/// An OAuth error body (RFC 6749 §5.2).
-pub fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
-    let mut resp = (
-        status,
-        Json(serde_json::json!({ "error": error, "error_description": description })),
-    )
-        .into_response();
-    resp.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    cors(resp)
 }
 
 /// A new unguessable secret (244 random bits from the OS), for codes, tokens and ids.

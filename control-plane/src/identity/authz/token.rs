@@ -3,8 +3,10 @@
 //! presenting a refresh token that was already rotated (OAuth 2.1 reuse detection).
 //! Every refresh re-reads the grant, so a signed-out or revoked grant cannot refresh.
 
+use super::cors::cors;
+use super::error::{OAuthError, OAuthErrorCode};
 use super::tokens::AccessClaims;
-use super::{cors, oauth_error, random_secret, source};
+use super::{random_secret, source};
 use crate::gateway::Gateway;
 use crate::identity::signin::oidc_rp::SigninError;
 use crate::store::authz::{Grant, Redeemed};
@@ -90,15 +92,15 @@ pub async fn token(
         Some("refresh_token") => refresh(&gw, &form, &headers, &src).await,
         Some(super::exchange::GRANT_TYPE) => super::exchange::exchange(&gw, &form, &src).await,
         Some(super::device::GRANT_TYPE) => super::device::token(&gw, &form, &headers, &src).await,
-        other => oauth_error(
-            StatusCode::BAD_REQUEST,
-            "unsupported_grant_type",
+        other => OAuthError::new(
+            OAuthErrorCode::UnsupportedGrantType,
             &format!(
                 "grant_type `{}` is not supported; use authorization_code, refresh_token or {}",
                 other.unwrap_or(""),
                 super::device::GRANT_TYPE
             ),
-        ),
+        )
+        .into_response(),
     }
 }
 
@@ -108,7 +110,7 @@ async fn refuse(gw: &Gateway, src: &str, grant_type: &str, client: &str, why: &s
         serde_json::json!({ "stage": "token", "grant_type": grant_type, "client_id": client, "reason": why }),
     )
     .await;
-    oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", why)
+    OAuthError::invalid_grant(why).into_response()
 }
 
 async fn authorization_code(
@@ -119,11 +121,7 @@ async fn authorization_code(
 ) -> Response {
     let client = client_id(form, headers).unwrap_or_default();
     let (Some(code), Some(verifier)) = (&form.code, &form.code_verifier) else {
-        return oauth_error(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            "send code and code_verifier (PKCE)",
-        );
+        return OAuthError::invalid_request("send code and code_verifier (PKCE)").into_response();
     };
     let c = match gw.store.redeem_code(code).await {
         Ok(Redeemed::Fresh(c)) => c,
@@ -149,7 +147,7 @@ async fn authorization_code(
             )
             .await;
         }
-        Err(e) => return oauth_error(StatusCode::INTERNAL_SERVER_ERROR, "server_error", &e.0),
+        Err(e) => return OAuthError::from(e).into_response(),
     };
     if c.client_id != client {
         return refuse(
@@ -195,18 +193,15 @@ async fn authorization_code(
             )
             .await;
         }
-        Err(e) => return oauth_error(StatusCode::INTERNAL_SERVER_ERROR, "server_error", &e.0),
+        Err(e) => return OAuthError::from(e).into_response(),
     };
     if form
         .resource
         .as_deref()
         .is_some_and(|r| r != grant.resource)
     {
-        return oauth_error(
-            StatusCode::BAD_REQUEST,
-            "invalid_target",
-            "resource differs from the authorization request's",
-        );
+        return OAuthError::invalid_target("resource differs from the authorization request's")
+            .into_response();
     }
     issue(gw, &grant, src, "token_issued").await
 }
@@ -214,11 +209,7 @@ async fn authorization_code(
 async fn refresh(gw: &Gateway, form: &TokenForm, headers: &HeaderMap, src: &str) -> Response {
     let client = client_id(form, headers).unwrap_or_default();
     let Some(token) = &form.refresh_token else {
-        return oauth_error(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            "send refresh_token",
-        );
+        return OAuthError::invalid_request("send refresh_token").into_response();
     };
     let (grant_id, issued_to) = match gw.store.rotate_refresh_token(token).await {
         Ok(Redeemed::Fresh(x)) => x,
@@ -243,7 +234,7 @@ async fn refresh(gw: &Gateway, form: &TokenForm, headers: &HeaderMap, src: &str)
             )
             .await;
         }
-        Err(e) => return oauth_error(StatusCode::INTERNAL_SERVER_ERROR, "server_error", &e.0),
+        Err(e) => return OAuthError::from(e).into_response(),
     };
     if !client.is_empty() && client != issued_to {
         return refuse(
@@ -267,18 +258,14 @@ async fn refresh(gw: &Gateway, form: &TokenForm, headers: &HeaderMap, src: &str)
             )
             .await;
         }
-        Err(e) => return oauth_error(StatusCode::INTERNAL_SERVER_ERROR, "server_error", &e.0),
+        Err(e) => return OAuthError::from(e).into_response(),
     };
     if form
         .resource
         .as_deref()
         .is_some_and(|r| r != grant.resource)
     {
-        return oauth_error(
-            StatusCode::BAD_REQUEST,
-            "invalid_target",
-            "resource differs from the sign-in's",
-        );
+        return OAuthError::invalid_target("resource differs from the sign-in's").into_response();
     }
     if let Some(why) = super::grant_lifetime::ended(gw, &grant.id).await {
         gw.revoke_grant(&grant.id, &why, src).await;
@@ -297,11 +284,7 @@ async fn refresh(gw: &Gateway, form: &TokenForm, headers: &HeaderMap, src: &str)
             if let Err(e) = gw.store.restore_refresh_token(token).await {
                 tracing::error!(error = %e, "could not restore a refresh token after an identity provider outage");
             }
-            return oauth_error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "temporarily_unavailable",
-                &why,
-            );
+            return OAuthError::temporarily_unavailable(&why).into_response();
         }
     }
     issue(gw, &grant, src, "token_refreshed").await
@@ -380,7 +363,7 @@ pub(super) async fn issue(gw: &Gateway, grant: &Grant, src: &str, event: &str) -
         )
         .await
     {
-        return oauth_error(StatusCode::INTERNAL_SERVER_ERROR, "server_error", &e.0);
+        return OAuthError::from(e).into_response();
     }
     let access = access_token(gw, az, grant);
     let _ = gw.store.touch_authz_client(&grant.client_id).await;
@@ -443,7 +426,7 @@ pub async fn revoke(
         return super::not_configured();
     };
     let Some(token) = form.token.filter(|t| !t.is_empty()) else {
-        return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "send token");
+        return OAuthError::invalid_request("send token").into_response();
     };
     let src = source(&peer);
     let grant = match gw.store.refresh_token_grant(&token).await {
@@ -466,7 +449,7 @@ pub async fn revoke(
                 .ok()
                 .map(|c| c.sid)
         }
-        Err(e) => return oauth_error(StatusCode::INTERNAL_SERVER_ERROR, "server_error", &e.0),
+        Err(e) => return OAuthError::from(e).into_response(),
     };
     if let Some(g) = grant {
         gw.revoke_grant(&g, "revoked by the client (RFC 7009)", &src)
