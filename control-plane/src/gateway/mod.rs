@@ -13,10 +13,12 @@ mod host;
 pub(crate) use host::rights_of;
 pub mod policy;
 pub(crate) mod recording;
+mod rpc_error;
 pub mod session;
 pub(crate) mod stream;
 
 pub use agent_link::AgentLink;
+pub use rpc_error::RpcError;
 
 use crate::config::{Config, ServerConfig};
 use crate::identity::auth::{Authenticator, Principal};
@@ -24,11 +26,10 @@ use crate::identity::{authz, oidc, signin};
 use crate::metrics::Metrics;
 use crate::store::{NewSession, Store};
 use axum::Router;
-use axum::body::Body as HttpBody;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use gatehouse_proxy_core::jsonrpc::{Id, Message, codes};
+use gatehouse_proxy_core::jsonrpc::{Message, codes};
 use gatehouse_proxy_core::mcp::{self, Era};
 use gatehouse_proxy_core::upstream::{Upstream, UpstreamOptions};
 use guard::HostGuard;
@@ -362,7 +363,7 @@ impl Gateway {
         let rights = host::rights_of(principal);
         gatehouse_pipeline::may_connect(policy.as_deref(), &rights, server).map_err(|_| {
             tracing::warn!(user = %principal.user, server, "policy refused a session");
-            rpc_error(
+            RpcError::new(
                 StatusCode::FORBIDDEN,
                 msg.id().cloned(),
                 codes::POLICY_DENIED,
@@ -371,6 +372,7 @@ impl Gateway {
                     principal.user
                 ),
             )
+            .into_response()
         })
     }
 
@@ -409,7 +411,7 @@ impl Gateway {
         };
         if let Err(e) = self.store.start_session(record).await {
             upstream.close().await;
-            return Err(unrecorded(first.id().cloned(), &e));
+            return Err(RpcError::unrecorded(first.id().cloned(), &e).into_response());
         }
         let session = Arc::new(Session::new(session::SessionParts {
             id,
@@ -453,7 +455,7 @@ impl Gateway {
                     server: server.name.clone(),
                 })
                 .inc();
-            let refused = rpc_error(
+            let refused = RpcError::new(
                 StatusCode::BAD_GATEWAY,
                 first.id().cloned(),
                 codes::UPSTREAM_ERROR,
@@ -461,7 +463,8 @@ impl Gateway {
                     "Gatehouse could not reach server `{}`: {cause}",
                     server.name
                 ),
-            );
+            )
+            .into_response();
             (refused, cause)
         };
         if server.agent.is_some() {
@@ -479,12 +482,7 @@ impl Gateway {
         let spec = server.upstream_spec().map_err(|e| {
             tracing::error!(server = %server.name, error = %e, "a server's configuration cannot be used");
             let cause = "the server's configuration cannot be used (see the control plane's log)";
-            let refused = rpc_error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                first.id().cloned(),
-                codes::INTERNAL_ERROR,
-                format!("Gatehouse could not open server `{}`: {cause}", server.name),
-            );
+            let refused = RpcError::new(StatusCode::INTERNAL_SERVER_ERROR, first.id().cloned(), codes::INTERNAL_ERROR, format!("Gatehouse could not open server `{}`: {cause}", server.name)).into_response();
             (refused, cause.to_string())
         })?;
         let opts = UpstreamOptions {
@@ -587,30 +585,4 @@ async fn resource_metadata(State(gw): State<Arc<Gateway>>, Path(server): Path<St
         return (StatusCode::NOT_FOUND, "no such server\n").into_response();
     }
     protected_resource(&gw, format!("{}/mcp/{server}", gw.config.public_base()))
-}
-
-/// A JSON-RPC error as an HTTP response.
-pub(crate) fn rpc_error(
-    status: StatusCode,
-    id: Option<Id>,
-    code: i64,
-    message: String,
-) -> Response {
-    json_response(status, Message::error(id, code, message, None).to_json())
-}
-
-fn json_response(status: StatusCode, json: String) -> Response {
-    Response::builder()
-        .status(status)
-        .header(header::CONTENT_TYPE, "application/json")
-        .body(HttpBody::from(json))
-        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
-}
-
-fn unrecorded(id: Option<Id>, e: &dyn std::fmt::Display) -> Response {
-    tracing::error!(error = %e, "failing closed: the request could not be recorded");
-    json_response(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        gatehouse_pipeline::unrecorded(id.as_ref(), e).to_json(),
-    )
 }
