@@ -12,6 +12,7 @@ pub mod me;
 pub mod openapi;
 pub mod policies;
 pub mod proofs;
+pub mod routes;
 pub mod schema;
 pub mod servers;
 pub mod sessions;
@@ -23,32 +24,7 @@ use std::sync::Arc;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-/// The JSON API's routes (`/api/v1/...`), over the gateway's shared state, each with its
-/// documentation: a route is added here with `routes!` and its handler's
-/// `#[utoipa::path]`, so what is served is what `/api/v1/openapi.json` describes.
+/// The JSON API's routes: the documented ones and the document (`/api/v1/openapi.json`).
 pub fn routes() -> OpenApiRouter<Arc<Gateway>> {
-    OpenApiRouter::new()
-        .routes(routes!(me::me))
-        .routes(routes!(approvals::list))
-        .routes(routes!(watch::approvals))
-        .routes(routes!(approvals::decide))
-        .routes(routes!(policies::list, policies::publish))
-        .routes(routes!(watch::policies))
-        .routes(routes!(policies::check))
-        .routes(routes!(policies::dry_run))
-        .routes(routes!(policies::get))
-        .routes(routes!(sessions::list))
-        .routes(routes!(sessions::detail))
-        .routes(routes!(sessions::overview))
-        .routes(routes!(audit::status))
-        .routes(routes!(audit::verify))
-        .routes(routes!(proofs::inclusion))
-        .routes(routes!(proofs::consistency))
-        .routes(routes!(proofs::witnesses))
-        .routes(routes!(audit::evidence))
-        .routes(routes!(servers::list))
-        .routes(routes!(spool::upload))
-        .routes(routes!(servers::decide))
-        .routes(routes!(openapi::serve))
-        .merge(local_servers::routes())
+    routes::documented().routes(routes!(openapi::serve))
 }

@@ -348,7 +348,7 @@ impl Config {
             }
         }
         for rule in &self.authz.trusted_issuers {
-            if let Some(p) = crate::identity::authz::exchange_rules::problem(rule) {
+            if let Some(p) = rule.problem() {
                 return Err(ConfigError::Invalid(p));
             }
         }
