@@ -23,9 +23,12 @@ pub fn router(gw: Arc<Gateway>, agents: &Arc<Agents>) -> Router {
         .merge(
             Router::new()
                 .merge(crate::api::agents::routes())
+                .route(
+                    gatehouse_proxy_core::tunnel::CONNECT_PATH,
+                    axum::routing::get(crate::agents::ws::connect),
+                )
                 .with_state(agents.clone()),
         )
-        .merge(agents.routes())
         // Outermost: every handler sees the client's address, not a proxy's.
         .layer(axum::middleware::from_fn_with_state(
             gw,

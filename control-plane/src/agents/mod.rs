@@ -10,8 +10,6 @@ pub mod store;
 pub mod ws;
 
 use crate::gateway::Gateway;
-use axum::Router;
-use axum::routing::get;
 use hub::AgentHub;
 use std::sync::Arc;
 use std::time::Duration;
@@ -37,13 +35,6 @@ impl Agents {
         });
         spawn_watch(&agents);
         agents
-    }
-
-    /// The agents' WebSocket route (their JSON API routes are in `api::agents`).
-    pub fn routes<S>(self: &Arc<Self>) -> Router<S> {
-        Router::new()
-            .route(gatehouse_proxy_core::tunnel::CONNECT_PATH, get(ws::connect))
-            .with_state(self.clone())
     }
 }
 
