@@ -14,7 +14,8 @@ pub(crate) async fn signed_in(gw: &Gateway, headers: &HeaderMap) -> Result<Princ
 
 /// The caller and whether they came with the cookie (which makes CSRF a concern).
 async fn caller(gw: &Gateway, headers: &HeaderMap) -> Result<(Principal, bool), ApiError> {
-    gw.hosts
+    gw.identity
+        .hosts
         .check(headers)
         .map_err(|e| ApiError::forbidden(e))?;
     if crate::identity::auth::bearer(headers).is_some() {
@@ -27,7 +28,7 @@ async fn caller(gw: &Gateway, headers: &HeaderMap) -> Result<(Principal, bool), 
                      the management API takes tokens of `gatehouse login` or the tray, not of MCP clients)")
             });
     }
-    match gw.cookie_principal(headers).await {
+    match gw.identity.cookie_principal(headers).await {
         Some(p) => Ok((p, true)),
         None => Err(ApiError::unauthorized(
             "sign-in required: sign in to the dashboard, or send `Authorization: Bearer <token>`",

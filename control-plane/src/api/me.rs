@@ -25,8 +25,10 @@ use std::sync::Arc;
 )]
 pub async fn me(State(gw): State<Arc<Gateway>>, headers: HeaderMap) -> Response {
     match signed_in(&gw, &headers).await {
-        Ok(p) => Json(json!({ "user": p.user, "groups": p.groups, "roles": roles(&gw, &p) }))
-            .into_response(),
+        Ok(p) => {
+            Json(json!({ "user": p.user, "groups": p.groups, "roles": roles(&gw.identity, &p) }))
+                .into_response()
+        }
         Err(e) => e.into_response(),
     }
 }

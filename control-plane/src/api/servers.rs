@@ -100,11 +100,12 @@ pub async fn decide(
     };
     match done {
         Ok(true) => {
-            gw.control_event(
-                &format!("tool_change_{verb}ed"),
-                json!({ "server": server, "tool": tool, "by": principal.user }),
-            )
-            .await;
+            gw.identity
+                .control_event(
+                    &format!("tool_change_{verb}ed"),
+                    json!({ "server": server, "tool": tool, "by": principal.user }),
+                )
+                .await;
             Json(json!({ "server": server, "tool": tool, "decision": verb })).into_response()
         }
         Ok(false) => ApiError::conflict(format!(

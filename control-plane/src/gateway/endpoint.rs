@@ -62,7 +62,7 @@ impl Gateway {
         ours: &[String],
         mut provider: Vec<String>,
     ) -> Result<Principal, authz::tokens::Refusal> {
-        match self.auth.authenticate(headers) {
+        match self.identity.auth.authenticate(headers) {
             Err(AuthError::Invalid) => {}
             Err(AuthError::Missing) => {
                 return Err(authz::tokens::Refusal {
@@ -77,13 +77,13 @@ impl Gateway {
         };
         // Our own tokens (our key id), or any token when there is no identity provider
         // to ask (the refusal then says why).
-        if let Some(az) = &self.authz
-            && (az.keys.names_our_key(token) || self.oidc.is_none())
+        if let Some(az) = &self.identity.authz
+            && (az.keys.names_our_key(token) || self.identity.oidc.is_none())
         {
             return az.verify(token, ours);
         }
-        let Some(verifier) = &self.oidc else {
-            return Err(authz::tokens::Refusal::invalid(if self.dev_mode {
+        let Some(verifier) = &self.identity.oidc else {
+            return Err(authz::tokens::Refusal::invalid(if self.identity.dev_mode {
                 "not a [dev] token, and no identity provider is configured"
             } else {
                 "no identity provider is configured ([oidc]); dev sign-in is off"
@@ -107,7 +107,8 @@ async fn admit<'a>(
     headers: &HeaderMap,
     peer: &authz::Peer,
 ) -> Result<(Principal, &'a ServerConfig), Response> {
-    gw.hosts
+    gw.identity
+        .hosts
         .check(headers)
         .map_err(|e| RpcError::invalid_request(StatusCode::FORBIDDEN, e).into_response())?;
     let principal = match gw.authenticate_why(headers, Some(server)).await {
@@ -115,7 +116,7 @@ async fn admit<'a>(
         Err(r) => {
             // A missing token is how every MCP client starts its sign-in: not a failure.
             if r.error != AuthError::Missing {
-                gw.auth_failure(
+                gw.identity.auth_failure(
                     &authz::source(peer),
                     serde_json::json!({ "stage": "gateway", "server": server, "reason": r.reason }),
                 )

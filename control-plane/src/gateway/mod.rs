@@ -21,8 +21,8 @@ pub use agent_link::AgentLink;
 pub use rpc_error::RpcError;
 
 use crate::config::{Config, ServerConfig};
-use crate::identity::auth::{Authenticator, Principal};
-use crate::identity::{authz, oidc, signin};
+use crate::identity::auth::Principal;
+use crate::identity::{Identity, authz};
 use crate::metrics::Metrics;
 use crate::store::{NewSession, Store};
 use axum::Router;
@@ -32,7 +32,6 @@ use axum::routing::get;
 use gatehouse_proxy_core::jsonrpc::{Message, codes};
 use gatehouse_proxy_core::mcp::{self, Era};
 use gatehouse_proxy_core::upstream::{Upstream, UpstreamOptions};
-use guard::HostGuard;
 use http::{StatusCode, header};
 use session::{Session, SessionTable};
 use std::sync::Arc;
@@ -45,6 +44,9 @@ pub struct Gateway {
     pub config: Arc<Config>,
     /// The session store.
     pub store: Store,
+    /// Who may sign in and how (token checks, sign-in, the authorization server): shared
+    /// with identity's own routes.
+    pub identity: Arc<Identity>,
     /// Metrics.
     pub metrics: Metrics,
     /// Live sessions.
@@ -56,22 +58,10 @@ pub struct Gateway {
     pub(crate) policy: tokio::sync::watch::Sender<Option<Arc<policy::PolicyInForce>>>,
     /// The pending approvals as last read from the store, for live queues.
     pub(crate) pending_approvals: tokio::sync::watch::Sender<Arc<Vec<crate::approvals::Approval>>>,
-    pub(crate) auth: Authenticator,
-    pub(crate) hosts: HostGuard,
-    /// Whether `[dev]` users may sign in (`serve --dev`, `gatehouse demo`).
-    pub dev_mode: bool,
-    /// Dashboard sign-in through the company's OpenID provider, when configured.
-    pub(crate) relying_party: Option<signin::RelyingParty>,
-    /// Dashboard sign-in through a SAML identity provider, when configured.
-    pub(crate) saml: Option<signin::SamlSp>,
-    /// The authorization server MCP clients see (on when `relying_party` is).
-    pub(crate) authz: Option<authz::AuthServer>,
     /// Serializes creation of stateless-era group sessions.
     pub(crate) group_lock: tokio::sync::Mutex<()>,
     /// Why recently ended sessions ended (told to their person on a late call).
     ended: ended::RecentlyEnded,
-    /// Verifies access tokens from the configured identity provider.
-    pub(crate) oidc: Option<oidc::JwtVerifier>,
     /// Signs audit checkpoints.
     pub(crate) signing_key: gatehouse_audit::SigningKey,
     /// Fired on shutdown: ends server streams so open connections can drain.
@@ -88,8 +78,6 @@ impl Gateway {
         store: Store,
         dev_mode: bool,
     ) -> Result<Arc<Gateway>, crate::config::ConfigError> {
-        let auth = Authenticator::new(dev_mode, &config.dev.tokens);
-        let hosts = HostGuard::new(&config.public_base(), &config.allowed_hosts);
         let masking = config.masking()?;
         let metrics = Metrics::for_servers(config.servers.iter().map(|s| s.name.as_str()));
         let policy = config
@@ -101,43 +89,28 @@ impl Gateway {
             );
         }
         let signing_key = config.signing_key()?;
-        let oidc = config.oidc.clone().map(oidc::JwtVerifier::new);
-        let relying_party = match &config.oidc {
-            Some(o) => signin::RelyingParty::new(o, &config.public_base())?,
-            None => None,
-        };
-        let saml = config
-            .saml
-            .as_ref()
-            .map(|s| signin::SamlSp::new(s, &config.public_base()));
-        // MCP clients sign in at the control plane when people can sign in: through
-        // the identity provider, or in dev mode by picking a [dev] user.
-        let authz = if relying_party.is_some() || dev_mode {
-            Some(authz::AuthServer::new(&config)?)
-        } else {
-            None
-        };
+        let config = Arc::new(config);
+        let identity = Arc::new(Identity::new(config.clone(), store.clone(), dev_mode)?);
         Ok(Arc::new(Gateway {
-            dev_mode,
-            relying_party,
-            saml,
-            authz,
-            oidc,
+            identity,
             signing_key,
             policy: tokio::sync::watch::Sender::new(policy),
             pending_approvals: tokio::sync::watch::Sender::new(Arc::new(Vec::new())),
             masking,
-            config: Arc::new(config),
+            config,
             store,
             metrics,
             sessions: SessionTable::default(),
-            auth,
-            hosts,
             group_lock: tokio::sync::Mutex::new(()),
             ended: ended::RecentlyEnded::default(),
             shutdown: CancellationToken::new(),
             agent_link: std::sync::OnceLock::new(),
         }))
+    }
+
+    /// The authorization server, when MCP client sign-in is configured.
+    pub fn auth_server(&self) -> Option<&authz::AuthServer> {
+        self.identity.auth_server()
     }
 
     /// Gives the gateway its way to servers behind agents; the first link given stays.
@@ -181,8 +154,8 @@ impl Gateway {
                     _ = tick.tick() => {
                         gw.apply_latest_policy().await;
                         gw.refresh_pending_approvals().await;
-                        gw.refresh_revocations().await;
-                        gw.flush_failures(false).await;
+                        gw.identity.refresh_revocations().await;
+                        gw.identity.flush_failures(false).await;
                     }
                     change = changes.recv() => match change {
                         Ok(crate::store::Change::Policy) => gw.apply_latest_policy().await,
@@ -530,6 +503,7 @@ async fn root_resource_metadata(State(gw): State<Arc<Gateway>>) -> Response {
 /// (MCP clients sign in there), then the identity provider, whose tokens are accepted too.
 fn protected_resource(gw: &Gateway, resource: String) -> Response {
     let mut servers: Vec<String> = gw
+        .identity
         .authz
         .iter()
         .map(|a| a.keys.issuer().to_string())
@@ -540,7 +514,7 @@ fn protected_resource(gw: &Gateway, resource: String) -> Response {
         "bearer_methods_supported": ["header"],
         "authorization_servers": servers,
     });
-    if gw.authz.is_some() {
+    if gw.identity.authz.is_some() {
         body["scopes_supported"] = serde_json::json!([authz::SCOPE]);
     }
     authz::cors::cors(axum::Json(body).into_response())

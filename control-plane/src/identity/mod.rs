@@ -1,6 +1,6 @@
 //! Who is calling: token checking for the MCP path (`auth`, `oidc`), the OAuth
 //! authorization server MCP clients sign in through (`authz`), and browser sign-in for the
-//! dashboard (`signin`).
+//! dashboard (`signin`), over their own state ([`Identity`]).
 
 pub mod auth;
 pub mod authz;
@@ -8,13 +8,14 @@ pub(crate) mod oidc;
 mod provider_tokens;
 mod refreshing;
 pub mod signin;
+pub mod state;
 
-use crate::gateway::Gateway;
+pub use state::Identity;
 use std::sync::Arc;
 
 /// Browser sign-in (`/auth/...`, `/saml/...`) and the authorization server
 /// MCP clients see (`/oauth/...` and its metadata).
-pub fn routes() -> axum::Router<Arc<Gateway>> {
+pub fn routes() -> axum::Router<Arc<Identity>> {
     use axum::routing::{get, post};
     axum::Router::new()
         .route("/auth/login", get(signin::login))

@@ -8,10 +8,12 @@
 //! ([`complete`]) and the client gets a single-use code, with `iss` (RFC 9207).
 
 use super::super::auth::Principal;
-use super::super::signin::{self, After, LOGIN_COOKIE, cookie, cookie_name, set_cookie};
+use super::super::signin::cookies::{LOGIN_COOKIE, cookie, cookie_name, set_cookie};
+use super::super::signin::{self, After};
 use super::clients::{lookup, redirect_matches};
-use super::{SCOPE, random_secret, source};
-use crate::gateway::Gateway;
+use super::peer::source;
+use super::tokens::{SCOPE, random_secret};
+use crate::identity::state::Identity;
 use crate::store::authz::{AuthzClient, Code, Grant};
 use axum::extract::{Query, State};
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -132,7 +134,7 @@ pub(super) fn client_identity(client: &AuthzClient) -> String {
 /// The authorization server, for a page a browser opens: refused (the answer boxed) when
 /// client sign-in is not configured or the request names another host.
 pub(super) fn for_browser<'a>(
-    gw: &'a Gateway,
+    gw: &'a Identity,
     headers: &HeaderMap,
 ) -> Result<&'a super::AuthServer, Box<Response>> {
     let az = gw
@@ -165,7 +167,7 @@ pub(super) fn harden(h: &mut HeaderMap) {
 
 /// Sends the browser back to the client with `params` (plus `state` and `iss`).
 fn back_to_client(
-    gw: &Gateway,
+    gw: &Identity,
     redirect_uri: &str,
     state: Option<&str>,
     params: &[(&str, &str)],
@@ -189,7 +191,7 @@ fn back_to_client(
 }
 
 /// The audiences a `resource` may name: `{public_url}/mcp` or `{public_url}/mcp/{server}`.
-pub fn valid_resource(gw: &Gateway, resource: &str) -> bool {
+pub fn valid_resource(gw: &Identity, resource: &str) -> bool {
     let base = format!("{}/mcp", gw.config.public_base());
     resource == base
         || resource
@@ -200,7 +202,7 @@ pub fn valid_resource(gw: &Gateway, resource: &str) -> bool {
 
 /// `GET /oauth/authorize`
 pub async fn authorize(
-    State(gw): State<Arc<Gateway>>,
+    State(gw): State<Arc<Identity>>,
     peer: super::Peer,
     headers: HeaderMap,
     Query(q): Query<AuthorizeQuery>,
@@ -342,8 +344,8 @@ pub async fn authorize(
 /// The consent cookie: `__Host-` on HTTPS, HttpOnly, SameSite=Lax (it must come along on
 /// the form post and the provider's top-level redirect back, never on a cross-site
 /// sub-request).
-pub(super) fn consent_cookie(gw: &Gateway, value: &str, max_age: u64) -> HeaderValue {
-    set_cookie(gw, CONSENT_COOKIE, value, max_age)
+pub(super) fn consent_cookie(gw: &Identity, value: &str, max_age: u64) -> HeaderValue {
+    set_cookie(&gw.config, CONSENT_COOKIE, value, max_age)
 }
 
 /// The consent form.
@@ -355,7 +357,7 @@ pub struct ConsentForm {
 
 /// `POST /oauth/authorize/consent`: the person's answer on the consent page.
 pub async fn consent(
-    State(gw): State<Arc<Gateway>>,
+    State(gw): State<Arc<Identity>>,
     peer: super::Peer,
     headers: HeaderMap,
     axum::Form(form): axum::Form<ConsentForm>,
@@ -364,7 +366,7 @@ pub async fn consent(
         Ok(az) => az,
         Err(refused) => return *refused,
     };
-    let browser = cookie(&headers, &cookie_name(&gw, CONSENT_COOKIE)).map(str::to_string);
+    let browser = cookie(&headers, &cookie_name(&gw.config, CONSENT_COOKIE)).map(str::to_string);
     let found = {
         let mut pending = az.pending.lock().unwrap_or_else(|e| e.into_inner());
         match pending.get_mut(&form.request) {
@@ -435,7 +437,12 @@ pub async fn consent(
             harden(resp.headers_mut());
             resp.headers_mut().append(
                 header::SET_COOKIE,
-                set_cookie(&gw, LOGIN_COOKIE, &login_state, REQUEST_TTL.as_secs()),
+                set_cookie(
+                    &gw.config,
+                    LOGIN_COOKIE,
+                    &login_state,
+                    REQUEST_TTL.as_secs(),
+                ),
             );
             resp
         }
@@ -444,11 +451,11 @@ pub async fn consent(
 }
 
 /// Whether this browser's consent cookie belongs to consented request `request`.
-pub fn consent_matches(gw: &Gateway, request: &str, headers: &HeaderMap) -> bool {
+pub fn consent_matches(gw: &Identity, request: &str, headers: &HeaderMap) -> bool {
     let Some(az) = gw.auth_server() else {
         return false;
     };
-    let browser = cookie(headers, &cookie_name(gw, CONSENT_COOKIE));
+    let browser = cookie(headers, &cookie_name(&gw.config, CONSENT_COOKIE));
     az.pending
         .lock()
         .unwrap_or_else(|e| e.into_inner())
@@ -461,7 +468,7 @@ pub fn consent_matches(gw: &Gateway, request: &str, headers: &HeaderMap) -> bool
 /// `idp_refresh_token` (when the provider gave one) is kept with the grant so every
 /// refresh asks the provider about the person again.
 pub async fn complete(
-    gw: &Gateway,
+    gw: &Identity,
     request: &str,
     principal: Principal,
     idp_refresh_token: Option<String>,
@@ -533,7 +540,10 @@ pub async fn complete(
     .await;
     let mut resp = back_to_client(gw, &redirect_uri, state.as_deref(), &[("code", &code)]);
     let h = resp.headers_mut();
-    h.append(header::SET_COOKIE, set_cookie(gw, LOGIN_COOKIE, "", 0));
+    h.append(
+        header::SET_COOKIE,
+        set_cookie(&gw.config, LOGIN_COOKIE, "", 0),
+    );
     h.append(header::SET_COOKIE, consent_cookie(gw, "", 0));
     resp
 }
@@ -541,7 +551,7 @@ pub async fn complete(
 /// Keeps the provider's refresh token of a grant, sealed (see [`super::at_rest`]); without
 /// a configured key it is not kept (refreshes then do not ask the provider again).
 pub(super) async fn keep_idp_refresh(
-    gw: &Gateway,
+    gw: &Identity,
     grant_id: &str,
     token: Option<&str>,
 ) -> Result<(), crate::store::StoreError> {

@@ -12,8 +12,8 @@
 
 use super::cors::cors;
 use super::error::{OAuthError, OAuthErrorCode};
-use super::source;
-use crate::gateway::Gateway;
+use super::peer::source;
+use crate::identity::state::Identity;
 use crate::store::authz::{AuthzClient, default_grant_types};
 use axum::Json;
 use axum::extract::State;
@@ -134,7 +134,7 @@ fn checked_client(
 
 /// `POST /oauth/register`: registers a public client (no secret; PKCE protects it).
 pub async fn register(
-    State(gw): State<Arc<Gateway>>,
+    State(gw): State<Arc<Identity>>,
     peer: super::Peer,
     body: axum::body::Bytes,
 ) -> Response {
@@ -371,7 +371,7 @@ pub fn is_public(ip: IpAddr) -> bool {
 }
 
 /// The client named by `client_id`: registered, or a metadata document URL.
-pub async fn lookup(gw: &Gateway, client_id: &str) -> Result<AuthzClient, String> {
+pub async fn lookup(gw: &Identity, client_id: &str) -> Result<AuthzClient, String> {
     if let Some(built_in) = super::first_party::client(client_id) {
         return Ok(built_in);
     }

@@ -18,10 +18,12 @@ use super::authorize::{
 };
 use super::clients::lookup;
 use super::error::{OAuthError, OAuthErrorCode};
+use super::peer::{Peer, source};
 use super::token::{TokenForm, client_id, issue};
-use super::{Peer, SCOPE, random_secret, source};
-use crate::gateway::Gateway;
-use crate::identity::signin::{self, LOGIN_COOKIE, cookie, cookie_name, set_cookie};
+use super::tokens::{SCOPE, random_secret};
+use crate::identity::signin;
+use crate::identity::signin::cookies::{LOGIN_COOKIE, cookie, cookie_name, set_cookie};
+use crate::identity::state::Identity;
 use crate::store::authz::{DevicePoll, Grant, NewDeviceCode};
 use aes_gcm::aead::OsRng;
 use aes_gcm::aead::rand_core::RngCore;
@@ -127,7 +129,7 @@ pub struct DeviceAuthorizationForm {
 
 /// `POST /oauth/device_authorization` (RFC 8628 §3.1).
 pub async fn device_authorization(
-    State(gw): State<Arc<Gateway>>,
+    State(gw): State<Arc<Identity>>,
     peer: Peer,
     axum::Form(form): axum::Form<DeviceAuthorizationForm>,
 ) -> Response {
@@ -251,7 +253,7 @@ fn page(status: StatusCode, title: &str, body: &str) -> Response {
 
 /// The code-entry form (prefilled when the device's link carried the code), with a
 /// fresh CSRF token in a cookie and the form.
-fn entry_form(gw: &Gateway, status: StatusCode, prefill: &str, note: &str) -> Response {
+fn entry_form(gw: &Identity, status: StatusCode, prefill: &str, note: &str) -> Response {
     let csrf = random_secret();
     let mut resp = page(
         status,
@@ -266,7 +268,7 @@ fn entry_form(gw: &Gateway, status: StatusCode, prefill: &str, note: &str) -> Re
     );
     resp.headers_mut().append(
         header::SET_COOKIE,
-        set_cookie(gw, FORM_COOKIE, &csrf, REQUEST_TTL.as_secs()),
+        set_cookie(&gw.config, FORM_COOKIE, &csrf, REQUEST_TTL.as_secs()),
     );
     resp
 }
@@ -279,7 +281,7 @@ pub struct VerifyQuery {
 
 /// `GET /oauth/device`: where the person types the code.
 pub async fn verify_page(
-    State(gw): State<Arc<Gateway>>,
+    State(gw): State<Arc<Identity>>,
     headers: HeaderMap,
     Query(q): Query<VerifyQuery>,
 ) -> Response {
@@ -306,7 +308,7 @@ pub struct VerifyForm {
 
 /// Records a refused code form (`stage: device_verify`) from `src`, with the tries the
 /// address has left when a code was checked.
-async fn verify_refused(gw: &Gateway, src: &str, reason: &str, tries_left: Option<u32>) {
+async fn verify_refused(gw: &Identity, src: &str, reason: &str, tries_left: Option<u32>) {
     let mut detail = serde_json::json!({ "stage": "device_verify", "reason": reason });
     if let Some(left) = tries_left {
         detail["tries_left"] = left.into();
@@ -316,7 +318,7 @@ async fn verify_refused(gw: &Gateway, src: &str, reason: &str, tries_left: Optio
 
 /// `POST /oauth/device`: the typed code; on a match, the consent page naming the client.
 pub async fn verify(
-    State(gw): State<Arc<Gateway>>,
+    State(gw): State<Arc<Identity>>,
     peer: Peer,
     headers: HeaderMap,
     axum::Form(form): axum::Form<VerifyForm>,
@@ -326,7 +328,7 @@ pub async fn verify(
         Err(refused) => return *refused,
     };
     let src = source(&peer);
-    let browser = cookie(&headers, &cookie_name(&gw, FORM_COOKIE));
+    let browser = cookie(&headers, &cookie_name(&gw.config, FORM_COOKIE));
     if form.csrf.is_empty() || browser != Some(form.csrf.as_str()) {
         verify_refused(
             &gw,
@@ -423,12 +425,15 @@ pub async fn verify(
         header::SET_COOKIE,
         consent_cookie(&gw, &secret, REQUEST_TTL.as_secs()),
     );
-    h.append(header::SET_COOKIE, set_cookie(&gw, FORM_COOKIE, "", 0));
+    h.append(
+        header::SET_COOKIE,
+        set_cookie(&gw.config, FORM_COOKIE, "", 0),
+    );
     resp
 }
 
 /// The person chose Deny on the device's consent page.
-pub(super) async fn denied(gw: &Gateway, device_code_hash: &str) -> Response {
+pub(super) async fn denied(gw: &Identity, device_code_hash: &str) -> Response {
     if let Err(e) = gw.store.decide_device_request(device_code_hash, None).await {
         return error_page(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string());
     }
@@ -444,7 +449,7 @@ pub(super) async fn denied(gw: &Gateway, device_code_hash: &str) -> Response {
 
 /// The person consented and signed in: the device's next poll gets tokens for `grant`.
 pub(super) async fn approved(
-    gw: &Gateway,
+    gw: &Identity,
     device_code_hash: &str,
     grant: &Grant,
     client_name: &str,
@@ -482,12 +487,21 @@ pub(super) async fn approved(
         ),
     );
     let h = resp.headers_mut();
-    h.append(header::SET_COOKIE, set_cookie(gw, LOGIN_COOKIE, "", 0));
+    h.append(
+        header::SET_COOKIE,
+        set_cookie(&gw.config, LOGIN_COOKIE, "", 0),
+    );
     h.append(header::SET_COOKIE, consent_cookie(gw, "", 0));
     resp
 }
 
-async fn fail(gw: &Gateway, src: &str, client: &str, error: OAuthErrorCode, why: &str) -> Response {
+async fn fail(
+    gw: &Identity,
+    src: &str,
+    client: &str,
+    error: OAuthErrorCode,
+    why: &str,
+) -> Response {
     gw.auth_failure(
         src,
         serde_json::json!({ "stage": "token", "grant_type": GRANT_TYPE, "client_id": client, "error": error.as_str(), "reason": why }),
@@ -497,7 +511,7 @@ async fn fail(gw: &Gateway, src: &str, client: &str, error: OAuthErrorCode, why:
 }
 
 /// The token endpoint's answer to a device's poll (RFC 8628 §3.4, §3.5).
-pub async fn token(gw: &Gateway, form: &TokenForm, headers: &HeaderMap, src: &str) -> Response {
+pub async fn token(gw: &Identity, form: &TokenForm, headers: &HeaderMap, src: &str) -> Response {
     let client = client_id(form, headers).unwrap_or_default();
     let Some(device_code) = form.device_code.as_deref().filter(|c| !c.is_empty()) else {
         return OAuthError::invalid_request("send device_code").into_response();

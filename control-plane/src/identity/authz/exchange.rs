@@ -6,10 +6,10 @@
 
 use super::super::oidc::JwtVerifier;
 use super::error::OAuthError;
-use super::random_secret;
 use super::token::{TokenForm, access_token, token_response};
+use super::tokens::random_secret;
 use crate::config::{OidcConfig, TrustedIssuer};
-use crate::gateway::Gateway;
+use crate::identity::state::Identity;
 use crate::store::authz::Grant;
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
@@ -66,7 +66,7 @@ fn claimed_issuer(token: &str) -> Option<String> {
 }
 
 /// The token-exchange grant.
-pub async fn exchange(gw: &Gateway, form: &TokenForm, src: &str) -> Response {
+pub async fn exchange(gw: &Identity, form: &TokenForm, src: &str) -> Response {
     let Some(az) = gw.auth_server() else {
         return super::not_configured();
     };

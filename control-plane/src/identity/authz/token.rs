@@ -5,10 +5,11 @@
 
 use super::cors::cors;
 use super::error::{OAuthError, OAuthErrorCode};
+use super::peer::source;
 use super::tokens::AccessClaims;
-use super::{random_secret, source};
-use crate::gateway::Gateway;
+use super::tokens::random_secret;
 use crate::identity::signin::oidc_rp::SigninError;
+use crate::identity::state::Identity;
 use crate::store::authz::{Grant, Redeemed};
 use axum::Json;
 use axum::extract::State;
@@ -78,7 +79,7 @@ fn url_decode(s: &str) -> Option<String> {
 
 /// `POST /oauth/token`
 pub async fn token(
-    State(gw): State<Arc<Gateway>>,
+    State(gw): State<Arc<Identity>>,
     peer: super::Peer,
     headers: HeaderMap,
     axum::Form(form): axum::Form<TokenForm>,
@@ -104,7 +105,7 @@ pub async fn token(
     }
 }
 
-async fn refuse(gw: &Gateway, src: &str, grant_type: &str, client: &str, why: &str) -> Response {
+async fn refuse(gw: &Identity, src: &str, grant_type: &str, client: &str, why: &str) -> Response {
     gw.auth_failure(
         src,
         serde_json::json!({ "stage": "token", "grant_type": grant_type, "client_id": client, "reason": why }),
@@ -114,7 +115,7 @@ async fn refuse(gw: &Gateway, src: &str, grant_type: &str, client: &str, why: &s
 }
 
 async fn authorization_code(
-    gw: &Gateway,
+    gw: &Identity,
     form: &TokenForm,
     headers: &HeaderMap,
     src: &str,
@@ -206,7 +207,7 @@ async fn authorization_code(
     issue(gw, &grant, src, "token_issued").await
 }
 
-async fn refresh(gw: &Gateway, form: &TokenForm, headers: &HeaderMap, src: &str) -> Response {
+async fn refresh(gw: &Identity, form: &TokenForm, headers: &HeaderMap, src: &str) -> Response {
     let client = client_id(form, headers).unwrap_or_default();
     let Some(token) = &form.refresh_token else {
         return OAuthError::invalid_request("send refresh_token").into_response();
@@ -300,7 +301,7 @@ enum Recheck {
 
 /// Asks the identity provider about the grant's person again (when the sign-in left a
 /// provider refresh token): refused there means refused here; new groups are taken.
-async fn recheck_person(gw: &Gateway, grant: &mut Grant) -> Result<(), Recheck> {
+async fn recheck_person(gw: &Identity, grant: &mut Grant) -> Result<(), Recheck> {
     let (Some(rp), Ok(Some(sealed))) = (
         gw.relying_party.as_ref(),
         gw.store.grant_idp_refresh(&grant.id).await,
@@ -348,7 +349,7 @@ async fn recheck_person(gw: &Gateway, grant: &mut Grant) -> Result<(), Recheck> 
 }
 
 /// A new access token for `grant` and a refresh token.
-pub(super) async fn issue(gw: &Gateway, grant: &Grant, src: &str, event: &str) -> Response {
+pub(super) async fn issue(gw: &Identity, grant: &Grant, src: &str, event: &str) -> Response {
     let Some(az) = gw.auth_server() else {
         return super::not_configured();
     };
@@ -383,7 +384,7 @@ pub(super) async fn issue(gw: &Gateway, grant: &Grant, src: &str, event: &str) -
 }
 
 /// A signed access token for a grant.
-pub fn access_token(gw: &Gateway, az: &super::AuthServer, grant: &Grant) -> String {
+pub fn access_token(gw: &Identity, az: &super::AuthServer, grant: &Grant) -> String {
     let now = chrono::Utc::now().timestamp();
     az.keys.sign(&AccessClaims {
         iss: az.keys.issuer().to_string(),
@@ -418,7 +419,7 @@ pub struct RevokeForm {
 /// `POST /oauth/revoke`: a refresh token or one of our access tokens; its whole grant is
 /// revoked (the person signs that client out). Unknown tokens are not an error (RFC 7009).
 pub async fn revoke(
-    State(gw): State<Arc<Gateway>>,
+    State(gw): State<Arc<Identity>>,
     peer: super::Peer,
     axum::Form(form): axum::Form<RevokeForm>,
 ) -> Response {
