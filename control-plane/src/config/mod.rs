@@ -10,6 +10,7 @@ mod agents;
 mod audit;
 mod dev;
 mod identity;
+pub mod ip_range;
 mod limits;
 mod masking;
 mod masking_profiles;
@@ -209,10 +210,10 @@ impl Config {
     }
 
     /// The trusted proxies' ranges (validated at start).
-    pub fn trusted_proxy_ranges(&self) -> Vec<crate::gateway::client_address::IpRange> {
+    pub fn trusted_proxy_ranges(&self) -> Vec<ip_range::IpRange> {
         self.trusted_proxies
             .iter()
-            .filter_map(|r| crate::gateway::client_address::IpRange::parse(r).ok())
+            .filter_map(|r| ip_range::IpRange::parse(r).ok())
             .collect()
     }
 
@@ -230,7 +231,7 @@ impl Config {
             }
         }
         for r in &self.trusted_proxies {
-            crate::gateway::client_address::IpRange::parse(r)
+            ip_range::IpRange::parse(r)
                 .map_err(|e| ConfigError::Invalid(format!("trusted_proxies: {e}")))?;
         }
         if http::HeaderName::from_bytes(self.client_address_header.as_bytes()).is_err() {

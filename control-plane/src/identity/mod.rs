@@ -4,6 +4,7 @@
 
 pub mod auth;
 pub mod authz;
+pub mod html;
 pub(crate) mod oidc;
 mod provider_tokens;
 mod refreshing;

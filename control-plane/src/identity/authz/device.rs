@@ -11,113 +11,29 @@
 //! 2^34.6), stored as digests, valid 10 minutes; each source address gets
 //! `device_flow.max_wrong_codes` wrong tries per 15 minutes.
 
-use super::authorize::valid_resource;
-use super::authorize::{
-    REQUEST_TTL, Target, add_pending, client_identity, consent_cookie, error_page, for_browser,
-    harden,
-};
 use super::clients::lookup;
+use super::device_codes::{GRANT_TYPE, new_user_code, normalize_user_code};
+use super::error::not_configured;
 use super::error::{OAuthError, OAuthErrorCode};
+use super::issue::{TokenForm, client_id, issue};
+use super::pages::{
+    add_pending, client_identity, consent_cookie, error_page, for_browser, harden, valid_resource,
+};
 use super::peer::{Peer, source};
-use super::token::{TokenForm, client_id, issue};
+use super::pending::{REQUEST_TTL, Target};
 use super::tokens::{SCOPE, random_secret};
-use crate::identity::signin;
+use crate::identity::html;
 use crate::identity::signin::cookies::{LOGIN_COOKIE, cookie, cookie_name, set_cookie};
 use crate::identity::state::Identity;
 use crate::store::authz::{DevicePoll, Grant, NewDeviceCode};
-use aes_gcm::aead::OsRng;
-use aes_gcm::aead::rand_core::RngCore;
 use axum::extract::{Query, State};
 use axum::response::{Html, IntoResponse, Response};
 use http::{HeaderMap, StatusCode, header};
 use serde::Deserialize;
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
 
-/// The token endpoint's grant type for device codes.
-pub const GRANT_TYPE: &str = "urn:ietf:params:oauth:grant-type:device_code";
-
-/// Consonants only (no words, no vowels to make them), none mistaken for another
-/// (RFC 8628 §6.1).
-const ALPHABET: &[u8] = b"BCDFGHJKLMNPQRSTVWXZ";
-const USER_CODE_LEN: usize = 8;
-/// The window of the brute-force guard.
-const WRONG_CODE_WINDOW: Duration = Duration::from_secs(15 * 60);
 /// The cookie carrying the verification form's CSRF token.
 const FORM_COOKIE: &str = "gatehouse-device";
-
-/// A new user code, `XXXX-XXXX`, from the OS's randomness (unbiased).
-pub fn new_user_code() -> String {
-    let mut out = String::with_capacity(USER_CODE_LEN + 1);
-    let mut buf = [0u8; 32];
-    while out.len() < USER_CODE_LEN + 1 {
-        OsRng.fill_bytes(&mut buf);
-        for b in buf {
-            // 240 is the largest multiple of 20 within a byte: no letter is likelier.
-            if b >= 240 || out.len() == USER_CODE_LEN + 1 {
-                continue;
-            }
-            if out.len() == USER_CODE_LEN / 2 {
-                out.push('-');
-            }
-            out.push(ALPHABET[(b % 20) as usize] as char);
-        }
-    }
-    out
-}
-
-/// The code as stored: letters only, upper case; `None` when it cannot be a user code
-/// (people type `abcd efgh`, `ABCD-EFGH`, `abcdefgh`: all the same).
-pub fn normalize_user_code(typed: &str) -> Option<String> {
-    let code: String = typed
-        .chars()
-        .filter(|c| !matches!(c, '-' | ' ' | '\t'))
-        .map(|c| c.to_ascii_uppercase())
-        .collect();
-    (code.len() == USER_CODE_LEN && code.bytes().all(|b| ALPHABET.contains(&b))).then_some(code)
-}
-
-/// Wrong user codes per source address within [`WRONG_CODE_WINDOW`].
-pub struct WrongCodes {
-    max: u32,
-    seen: Mutex<HashMap<String, (u32, Instant)>>,
-}
-
-impl WrongCodes {
-    /// A guard allowing `max` wrong codes per address and window.
-    pub fn new(max: u32) -> WrongCodes {
-        WrongCodes {
-            max: max.max(1),
-            seen: Mutex::new(HashMap::new()),
-        }
-    }
-
-    /// Whether `source` used up its tries.
-    pub fn blocked(&self, source: &str) -> bool {
-        self.seen
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(source)
-            .is_some_and(|(n, since)| *n >= self.max && since.elapsed() < WRONG_CODE_WINDOW)
-    }
-
-    /// Counts a wrong code from `source`; returns the tries it has left.
-    pub fn wrong(&self, source: &str) -> u32 {
-        let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
-        if seen.len() > 10_000 {
-            seen.retain(|_, (_, since)| since.elapsed() < WRONG_CODE_WINDOW);
-        }
-        let entry = seen
-            .entry(source.to_string())
-            .or_insert((0, Instant::now()));
-        if entry.1.elapsed() >= WRONG_CODE_WINDOW {
-            *entry = (0, Instant::now());
-        }
-        entry.0 += 1;
-        self.max.saturating_sub(entry.0)
-    }
-}
 
 /// The device's request.
 #[derive(Debug, Deserialize)]
@@ -134,7 +50,7 @@ pub async fn device_authorization(
     axum::Form(form): axum::Form<DeviceAuthorizationForm>,
 ) -> Response {
     let Some(az) = gw.auth_server() else {
-        return super::not_configured();
+        return not_configured();
     };
     let src = source(&peer);
     // Windows that are over start again (a limited source is not limited for ever).
@@ -224,7 +140,7 @@ pub async fn device_authorization(
     )
     .await;
     let base = gw.config.public_base();
-    super::token::token_response(serde_json::json!({
+    super::issue::token_response(serde_json::json!({
         "device_code": device_code,
         "user_code": user_code,
         "verification_uri": format!("{base}/oauth/device"),
@@ -243,7 +159,7 @@ fn page(status: StatusCode, title: &str, body: &str) -> Response {
              <style>body{{font-family:system-ui,sans-serif;max-width:34rem;margin:4rem auto;color:#1d2330}}\
              .box{{border:1px solid #d5dae3;border-radius:8px;padding:1rem 1.2rem}}input{{font:1.4rem monospace;letter-spacing:.15rem;padding:.3rem;width:11rem}}\
              button{{font:inherit;padding:.45rem 1rem;margin-right:.6rem;cursor:pointer}}</style></head><body>{body}</body></html>",
-            title = signin::escape(title),
+            title = html::escape(title),
         )),
     )
         .into_response();
@@ -263,7 +179,7 @@ fn entry_form(gw: &Identity, status: StatusCode, prefill: &str, note: &str) -> R
              <form method=\"post\" action=\"/oauth/device\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
              <p><input name=\"user_code\" value=\"{code}\" autocomplete=\"off\" autocapitalize=\"characters\" spellcheck=\"false\" placeholder=\"XXXX-XXXX\"></p>\
              <button type=\"submit\">Continue</button></form>",
-            code = signin::escape(prefill),
+            code = html::escape(prefill),
         ),
     );
     resp.headers_mut().append(
@@ -385,7 +301,7 @@ pub async fn verify(
         Ok(c) => c,
         Err(e) => return error_page(StatusCode::BAD_REQUEST, &e),
     };
-    let pending = super::authorize::Pending::new(
+    let pending = super::pending::Pending::new(
         &client,
         &request.resource,
         Target::Device {
@@ -412,12 +328,12 @@ pub async fn verify(
              <form method=\"post\" action=\"/oauth/authorize/consent\"><input type=\"hidden\" name=\"request\" value=\"{id}\">\
              <button type=\"submit\" name=\"decision\" value=\"allow\">Allow and sign in</button>\
              <button type=\"submit\" name=\"decision\" value=\"deny\">Deny</button></form>",
-            name = signin::escape(&client.client_name),
-            code = signin::escape(&shown),
-            resource = signin::escape(&request.resource),
+            name = html::escape(&client.client_name),
+            code = html::escape(&shown),
+            resource = html::escape(&request.resource),
             mins = gw.config.authz.access_token_secs.div_ceil(60),
             manage = super::first_party::consent_note(&client.client_id),
-            id = signin::escape(&id),
+            id = html::escape(&id),
         ),
     );
     let h = resp.headers_mut();
@@ -483,7 +399,7 @@ pub(super) async fn approved(
         "Device signed in",
         &format!(
             "<h1>Your device is signed in</h1><p>Signed in as <strong>{}</strong>. Return to your device; you can close this page.</p>",
-            signin::escape(&grant.principal.user)
+            html::escape(&grant.principal.user)
         ),
     );
     let h = resp.headers_mut();
@@ -597,47 +513,5 @@ pub async fn token(gw: &Identity, form: &TokenForm, headers: &HeaderMap, src: &s
             }
             Err(e) => OAuthError::from(e).into_response(),
         },
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn user_codes_are_short_unambiguous_and_typed_loosely() {
-        let mut seen = std::collections::HashSet::new();
-        for _ in 0..200 {
-            let c = new_user_code();
-            assert_eq!(c.len(), 9, "{c}");
-            assert_eq!(&c[4..5], "-");
-            let n = normalize_user_code(&c).unwrap();
-            assert_eq!(normalize_user_code(&n.to_lowercase()), Some(n.clone()));
-            assert_eq!(
-                normalize_user_code(&format!("{} {}", &n[..4], &n[4..])),
-                Some(n.clone())
-            );
-            seen.insert(n);
-        }
-        assert!(seen.len() > 190, "codes repeat too often");
-        assert_eq!(
-            normalize_user_code("ABCD-EFGH"),
-            None,
-            "vowels are never used"
-        );
-        assert_eq!(normalize_user_code("BCDF-GHJ"), None);
-        assert_eq!(normalize_user_code("BCDF-GHJK0"), None);
-    }
-
-    #[test]
-    fn wrong_codes_are_limited_per_address() {
-        let g = WrongCodes::new(3);
-        assert!(!g.blocked("a"));
-        assert_eq!(g.wrong("a"), 2);
-        assert_eq!(g.wrong("a"), 1);
-        assert!(!g.blocked("a"));
-        assert_eq!(g.wrong("a"), 0);
-        assert!(g.blocked("a"));
-        assert!(!g.blocked("b"), "other addresses keep their tries");
     }
 }

@@ -178,6 +178,15 @@ impl IntoResponse for OAuthError {
     }
 }
 
+/// The answer of every authorization-server endpoint when MCP client sign-in is off.
+pub fn not_configured() -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        "MCP client sign-in is not configured: set [oidc] issuer and client_id so people sign in through your identity provider\n",
+    )
+        .into_response()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -15,9 +15,11 @@
 
 pub mod at_rest;
 pub mod authorize;
+pub mod client_metadata;
 pub mod clients;
 pub mod cors;
 pub mod device;
+pub mod device_codes;
 pub mod error;
 pub mod exchange;
 pub mod exchange_rules;
@@ -26,7 +28,10 @@ pub mod first_party;
 pub mod gc;
 pub mod grant_lifetime;
 pub mod ip_ranges;
+pub mod issue;
+pub mod pages;
 pub mod peer;
+pub mod pending;
 pub mod server;
 pub mod token;
 pub mod tokens;
@@ -40,7 +45,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use cors::{cors, preflight};
-use http::StatusCode;
+use error::not_configured;
 use std::sync::Arc;
 
 /// Issuer, endpoints and what is supported (RFC 8414); served at both
@@ -50,9 +55,13 @@ pub async fn metadata(State(gw): State<Arc<Identity>>) -> Response {
         return not_configured();
     };
     let base = az.keys.issuer();
-    let mut grants = vec!["authorization_code", "refresh_token", device::GRANT_TYPE];
+    let mut grants = vec![
+        "authorization_code",
+        "refresh_token",
+        device_codes::GRANT_TYPE,
+    ];
     if !gw.config.authz.trusted_issuers.is_empty() {
-        grants.push(exchange::GRANT_TYPE);
+        grants.push(exchange_rules::GRANT_TYPE);
     }
     cors(
         Json(serde_json::json!({
@@ -100,12 +109,4 @@ pub async fn jwks(State(gw): State<Arc<Identity>>) -> Response {
         Some(az) => cors(Json(az.keys.jwks()).into_response()),
         None => not_configured(),
     }
-}
-
-fn not_configured() -> Response {
-    (
-        StatusCode::NOT_FOUND,
-        "MCP client sign-in is not configured: set [oidc] issuer and client_id so people sign in through your identity provider\n",
-    )
-        .into_response()
 }

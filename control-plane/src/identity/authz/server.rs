@@ -3,7 +3,7 @@
 
 use super::super::auth::Principal;
 use super::tokens::{self, Refusal, TokenKeys};
-use super::{at_rest, authorize, clients, device, exchange, failures};
+use super::{at_rest, client_metadata, device_codes, exchange_rules, failures, pending};
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, RwLock};
 
@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex, RwLock};
 pub struct AuthServer {
     /// Signs and verifies access tokens.
     pub keys: TokenKeys,
-    pub(super) pending: Mutex<HashMap<String, authorize::Pending>>,
+    pub(super) pending: Mutex<HashMap<String, pending::Pending>>,
     pub(super) revoked: RwLock<HashSet<String>>,
     /// Rate-limited failure events.
     pub failures: failures::FailureLog,
@@ -20,9 +20,9 @@ pub struct AuthServer {
     /// a script must not be able to fill the client table).
     pub registrations: failures::FailureLog,
     /// Fetched client ID metadata documents.
-    pub documents: clients::DocumentCache,
+    pub documents: client_metadata::DocumentCache,
     /// Trusted workload issuers' keys (token exchange).
-    pub exchange: exchange::Exchange,
+    pub exchange: exchange_rules::Exchange,
     /// Tokens whose signature was already verified, by SHA-256: a client sends the same
     /// token with every request for minutes, and a digest costs a tenth of a signature
     /// check. Lifetime, audience and revocation are still checked on every request.
@@ -30,7 +30,7 @@ pub struct AuthServer {
     /// Seals the provider's refresh tokens kept with grants (none: they are not kept).
     pub cipher: Option<at_rest::TokenCipher>,
     /// Wrong user codes per source address (brute-force guard of the device flow).
-    pub wrong_user_codes: device::WrongCodes,
+    pub wrong_user_codes: device_codes::WrongCodes,
     /// Device authorization requests per source address and minute.
     pub device_requests: failures::FailureLog,
 }
@@ -50,11 +50,13 @@ impl AuthServer {
             revoked: RwLock::new(HashSet::new()),
             failures: failures::FailureLog::new(config.authz.failure_events_per_minute),
             registrations: failures::FailureLog::new(REGISTRATIONS_PER_MINUTE),
-            documents: clients::DocumentCache::new(&config.authz.metadata_document_allowed_hosts),
-            exchange: exchange::Exchange::new(&config.authz.trusted_issuers),
+            documents: client_metadata::DocumentCache::new(
+                &config.authz.metadata_document_allowed_hosts,
+            ),
+            exchange: exchange_rules::Exchange::new(&config.authz.trusted_issuers),
             verified: RwLock::new(HashMap::new()),
             cipher: at_rest::TokenCipher::from_config(config)?,
-            wrong_user_codes: device::WrongCodes::new(config.device_flow.max_wrong_codes),
+            wrong_user_codes: device_codes::WrongCodes::new(config.device_flow.max_wrong_codes),
             device_requests: failures::FailureLog::new(REGISTRATIONS_PER_MINUTE),
         })
     }

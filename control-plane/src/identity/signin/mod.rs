@@ -3,13 +3,8 @@
 //! an HttpOnly cookie naming a server-side sign-in that expires and can be signed out.
 //! Every sign-in, failure and sign-out is an audit event.
 
-mod dev_page;
-pub use dev_page::escape;
+pub(crate) mod dev_page;
 
-/// The dev sign-in page completing an MCP client's consented authorization request.
-pub fn dev_page(gw: &Identity, return_to: &str, request: &str) -> Response {
-    dev_page::render(gw, return_to, Some(request))
-}
 pub mod cookies;
 pub mod oidc_rp;
 mod return_to;
@@ -230,7 +225,7 @@ async fn signin_failed(gw: &Identity, why: &str) -> Response {
         StatusCode::UNAUTHORIZED,
         Html(format!(
             "<!doctype html><title>Sign-in failed</title><h1>Sign-in failed</h1><p>{}</p><p><a href=\"/auth/login\">Try again</a></p>",
-            dev_page::escape(why)
+            crate::identity::html::escape(why)
         )),
     )
         .into_response()
