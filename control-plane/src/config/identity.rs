@@ -1,7 +1,8 @@
 //! `[oidc]`, `[saml]`, `[authz]`, `[roles]`: who may sign in and how (the identity
 //! provider, the authorization server MCP clients see, trusted workload issuers).
 
-use super::{ConfigError, resolve_secret};
+use super::error::ConfigError;
+use super::secrets::resolve_secret;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
