@@ -97,14 +97,15 @@ pub async fn status(part: &Agents) -> Result<Value, crate::store::StoreError> {
         (status = 401, description = "Not signed in", body = crate::api::schema::ErrorBody),
     )
 )]
-pub async fn list(State(agents): State<Arc<Agents>>, headers: HeaderMap) -> Response {
+pub async fn list(
+    State(agents): State<Arc<Agents>>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     let gw = &agents.gw;
-    if let Err(r) = signed_in(gw, &headers).await {
-        return r.into_response();
-    }
+    signed_in(gw, &headers).await?;
     match status(&agents).await {
-        Ok(v) => Json(v).into_response(),
-        Err(e) => ApiError::from(e).into_response(),
+        Ok(v) => Ok(Json(v).into_response()),
+        Err(e) => Err(ApiError::from(e)),
     }
 }
 
@@ -133,31 +134,29 @@ pub async fn create(
     State(agents): State<Arc<Agents>>,
     headers: HeaderMap,
     body: Option<Json<CreateBody>>,
-) -> Response {
+) -> Result<Response, ApiError> {
     let gw = &agents.gw;
-    let p = match admin(gw, &headers).await {
-        Ok(p) => p,
-        Err(e) => return e.into_response(),
-    };
+    let p = admin(gw, &headers).await?;
     let Some(Json(body)) = body else {
-        return ApiError::bad_request("send a JSON body {\"name\": \"AGENT\"}").into_response();
+        return Err(ApiError::bad_request(
+            "send a JSON body {\"name\": \"AGENT\"}",
+        ));
     };
     if !valid_name(&body.name) {
-        return ApiError::bad_request(format!(
+        return Err(ApiError::bad_request(format!(
             "agent name `{}` must be 1-64 letters, digits, `-` or `_`",
             body.name
-        ))
-        .into_response();
+        )));
     }
     match gw.store.create_agent_token(&body.name, &p.user).await {
-        Ok((row, token)) => (
+        Ok((row, token)) => Ok((
             StatusCode::CREATED,
             Json(json!({ "id": row.id, "agent": row.agent, "token": token, "created_by": row.created_by,
                          "created_at": row.created_at,
                          "note": "the token is shown this once; give it to the agent by env: or file: reference" })),
         )
-            .into_response(),
-        Err(e) => ApiError::from(e).into_response(),
+            .into_response()),
+        Err(e) => Err(ApiError::from(e)),
     }
 }
 
@@ -181,24 +180,20 @@ pub async fn revoke(
     State(agents): State<Arc<Agents>>,
     headers: HeaderMap,
     Path(id): Path<String>,
-) -> Response {
+) -> Result<Response, ApiError> {
     let gw = &agents.gw;
-    let p = match admin(gw, &headers).await {
-        Ok(p) => p,
-        Err(e) => return e.into_response(),
-    };
+    let p = admin(gw, &headers).await?;
     match gw.store.revoke_agent_token(&id, &p.user).await {
         Ok(Some(row)) => {
             let dropped = agents
                 .hub
                 .drop_token(&row.id, &format!("agent token {} was revoked", row.id));
-            Json(json!({ "token": row, "dropped_connections": dropped })).into_response()
+            Ok(Json(json!({ "token": row, "dropped_connections": dropped })).into_response())
         }
-        Ok(None) => ApiError::not_found(format!(
+        Ok(None) => Err(ApiError::not_found(format!(
             "there is no agent token `{id}`; `gatehouse agents list` shows the ids"
-        ))
-        .into_response(),
-        Err(e) => ApiError::from(e).into_response(),
+        ))),
+        Err(e) => Err(ApiError::from(e)),
     }
 }
 
@@ -222,22 +217,21 @@ pub async fn drain(
     State(agents): State<Arc<Agents>>,
     headers: HeaderMap,
     Path((name, verb)): Path<(String, String)>,
-) -> Response {
+) -> Result<Response, ApiError> {
     let gw = &agents.gw;
-    let p = match admin(gw, &headers).await {
-        Ok(p) => p,
-        Err(e) => return e.into_response(),
-    };
+    let p = admin(gw, &headers).await?;
     let drained = match verb.as_str() {
         "drain" => true,
         "resume" => false,
-        _ => return ApiError::not_found("use /drain or /resume").into_response(),
+        _ => return Err(ApiError::not_found("use /drain or /resume")),
     };
     if !valid_name(&name) {
-        return ApiError::bad_request(format!("`{name}` is not an agent name")).into_response();
+        return Err(ApiError::bad_request(format!(
+            "`{name}` is not an agent name"
+        )));
     }
     if let Err(e) = gw.store.set_agent_drained(&name, drained, &p.user).await {
-        return ApiError::from(e).into_response();
+        return Err(ApiError::from(e));
     }
     agents.hub.drain(&name, drained);
     let sessions: usize = agents
@@ -247,7 +241,10 @@ pub async fn drain(
         .filter(|c| c.agent == name)
         .map(|c| c.sessions)
         .sum();
-    Json(json!({ "agent": name, "drained": drained, "open_sessions": sessions })).into_response()
+    Ok(
+        Json(json!({ "agent": name, "drained": drained, "open_sessions": sessions }))
+            .into_response(),
+    )
 }
 
 /// The agents' routes under `/api/v1/agents`, over the agents' state.

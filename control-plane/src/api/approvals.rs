@@ -38,17 +38,14 @@ pub async fn list(
     State(gw): State<Arc<Gateway>>,
     headers: HeaderMap,
     Query(q): Query<ListQuery>,
-) -> Response {
-    let principal = match signed_in(&gw, &headers).await {
-        Ok(p) => p,
-        Err(e) => return e.into_response(),
-    };
+) -> Result<Response, ApiError> {
+    let principal = signed_in(&gw, &headers).await?;
     match gw.store.approvals(!q.all).await {
         Ok(mut a) => {
             a.retain(|a| gw.may_see_approval(&principal, a));
-            Json(json!({ "approvals": a })).into_response()
+            Ok(Json(json!({ "approvals": a })).into_response())
         }
-        Err(e) => ApiError::from(e).into_response(),
+        Err(e) => Err(ApiError::from(e)),
     }
 }
 
@@ -80,22 +77,20 @@ pub async fn decide(
     headers: HeaderMap,
     Path((id, verb)): Path<(String, String)>,
     body: Option<Json<DecisionBody>>,
-) -> Response {
-    let principal = match signed_in_to_change(&gw, &headers).await {
-        Ok(p) => p,
-        Err(e) => return e.into_response(),
-    };
+) -> Result<Response, ApiError> {
+    let principal = signed_in_to_change(&gw, &headers).await?;
     let approve = match verb.as_str() {
         "approve" => true,
         "deny" => false,
-        _ => return ApiError::not_found("use /approve or /deny").into_response(),
+        _ => return Err(ApiError::not_found("use /approve or /deny")),
     };
     let reason = body
         .map(|b| b.0.reason.trim().to_string())
         .unwrap_or_default();
     if reason.is_empty() {
-        return ApiError::bad_request("a reason is required: it goes on the record for auditors")
-            .into_response();
+        return Err(ApiError::bad_request(
+            "a reason is required: it goes on the record for auditors",
+        ));
     }
     match gw
         .store
@@ -111,7 +106,7 @@ pub async fn decide(
             if let Err(e) = gw.store.record(vec![ev]).await {
                 tracing::error!(error = %e, approval = %a.id, "could not record an approval vote in the session");
             }
-            Json(a).into_response()
+            Ok(Json(a).into_response())
         }
         Err(e) => {
             let status = match &e {
@@ -120,7 +115,7 @@ pub async fn decide(
                 VoteError::OwnRequest(_) | VoteError::NotAnApprover(_) => StatusCode::FORBIDDEN,
                 VoteError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
             };
-            ApiError::new(status, e.to_string()).into_response()
+            Err(ApiError::new(status, e.to_string()))
         }
     }
 }

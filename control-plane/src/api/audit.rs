@@ -38,14 +38,15 @@ async fn auditor(gw: &Gateway, headers: &HeaderMap, change: bool) -> Result<(), 
         (status = 403, description = "Signed in without the role this needs", body = crate::api::schema::ErrorBody),
     )
 )]
-pub async fn status(State(gw): State<Arc<Gateway>>, headers: HeaderMap) -> Response {
-    if let Err(r) = auditor(&gw, &headers, false).await {
-        return r.into_response();
-    }
+pub async fn status(
+    State(gw): State<Arc<Gateway>>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    auditor(&gw, &headers, false).await?;
     let tip = gw.store.chain_tip().await;
     let checkpoints = gw.store.checkpoints().await;
     match (tip, checkpoints) {
-        (Ok((events, head)), Ok(cps)) => Json(json!({
+        (Ok((events, head)), Ok(cps)) => Ok(Json(json!({
             "events": events,
             "chain_head": head,
             "checkpoints": cps.len(),
@@ -55,8 +56,8 @@ pub async fn status(State(gw): State<Arc<Gateway>>, headers: HeaderMap) -> Respo
             "public_key": gatehouse_audit::public_key_hex(&gw.signing_key),
             "checkpoint_every_secs": gw.config.audit.checkpoint_secs,
         }))
-        .into_response(),
-        (Err(e), _) | (_, Err(e)) => ApiError::internal(e.to_string()).into_response(),
+        .into_response()),
+        (Err(e), _) | (_, Err(e)) => Err(ApiError::internal(e.to_string())),
     }
 }
 
@@ -73,22 +74,23 @@ pub async fn status(State(gw): State<Arc<Gateway>>, headers: HeaderMap) -> Respo
         (status = 403, description = "Not allowed (role, or the cookie without `X-Gatehouse-Request: 1`)", body = crate::api::schema::ErrorBody),
     )
 )]
-pub async fn verify(State(gw): State<Arc<Gateway>>, headers: HeaderMap) -> Response {
-    if let Err(r) = auditor(&gw, &headers, true).await {
-        return r.into_response();
-    }
+pub async fn verify(
+    State(gw): State<Arc<Gateway>>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    auditor(&gw, &headers, true).await?;
     let key = gatehouse_audit::public_key_hex(&gw.signing_key);
     let checkpoints = gw.store.checkpoints().await.map(|c| c.len()).unwrap_or(0);
     match gw.store.verify_log(Some(&key)).await {
-        Ok(LogReport::Intact { events, head, .. }) => Json(json!({
+        Ok(LogReport::Intact { events, head, .. }) => Ok(Json(json!({
             "ok": true, "events": events, "chain_head": head, "checkpoints": checkpoints, "problems": [],
         }))
-        .into_response(),
-        Ok(LogReport::Broken { reason, .. }) => Json(json!({
+        .into_response()),
+        Ok(LogReport::Broken { reason, .. }) => Ok(Json(json!({
             "ok": false, "checkpoints": checkpoints, "problems": [reason],
         }))
-        .into_response(),
-        Err(e) => ApiError::internal(e.to_string()).into_response(),
+        .into_response()),
+        Err(e) => Err(ApiError::internal(e.to_string())),
     }
 }
 
@@ -119,13 +121,11 @@ pub async fn evidence(
     State(gw): State<Arc<Gateway>>,
     headers: HeaderMap,
     Query(q): Query<EvidenceQuery>,
-) -> Response {
-    if let Err(r) = auditor(&gw, &headers, false).await {
-        return r.into_response();
-    }
+) -> Result<Response, ApiError> {
+    auditor(&gw, &headers, false).await?;
     let exit = |e: EvidenceError| match e {
-        EvidenceError::Invalid(m) => ApiError::bad_request(m).into_response(),
-        EvidenceError::Failed(m) => ApiError::internal(m).into_response(),
+        EvidenceError::Invalid(m) => Err(ApiError::bad_request(m)),
+        EvidenceError::Failed(m) => Err(ApiError::internal(m)),
     };
     let (from, to) = match crate::evidence::period(&q.since, &q.until) {
         Ok(p) => p,
@@ -133,12 +133,12 @@ pub async fn evidence(
     };
     let dir = match tempfile::tempdir() {
         Ok(d) => d,
-        Err(e) => return ApiError::internal(e.to_string()).into_response(),
+        Err(e) => return Err(ApiError::internal(e.to_string())),
     };
     let name = format!("gatehouse-evidence-{}-{}", &from[..10], &to[..10]);
     let bundle = dir.path().join(&name);
     if let Err(e) = std::fs::create_dir(&bundle) {
-        return ApiError::internal(e.to_string()).into_response();
+        return Err(ApiError::internal(e.to_string()));
     }
     if let Err(e) = crate::evidence::write_bundle(&gw.store, &from, &to, &bundle).await {
         return exit(e);
@@ -167,9 +167,11 @@ pub async fn evidence(
             )) {
                 h.insert(header::CONTENT_DISPOSITION, v);
             }
-            resp
+            Ok(resp)
         }
-        Ok(Err(e)) => ApiError::internal(format!("packing the bundle failed: {e}")).into_response(),
-        Err(e) => ApiError::internal(e.to_string()).into_response(),
+        Ok(Err(e)) => Err(ApiError::internal(format!(
+            "packing the bundle failed: {e}"
+        ))),
+        Err(e) => Err(ApiError::internal(e.to_string())),
     }
 }

@@ -17,7 +17,7 @@ async fn caller(gw: &Gateway, headers: &HeaderMap) -> Result<(Principal, bool), 
     gw.identity
         .hosts
         .check(headers)
-        .map_err(|e| ApiError::forbidden(e))?;
+        .map_err(ApiError::forbidden)?;
     if crate::identity::auth::bearer(headers).is_some() {
         return gw
             .authenticate_api(headers)

@@ -82,11 +82,11 @@ impl Gateway {
         (status = 503, description = "The policy in force cannot be read yet", body = crate::api::schema::ErrorBody),
     )
 )]
-pub async fn list(State(gw): State<Arc<Gateway>>, headers: HeaderMap) -> Response {
-    let principal = match signed_in(&gw, &headers).await {
-        Ok(p) => p,
-        Err(e) => return e.into_response(),
-    };
+pub async fn list(
+    State(gw): State<Arc<Gateway>>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let principal = signed_in(&gw, &headers).await?;
     // A laptop must never run with less than the policy in force: if it cannot be read,
     // the answer is an error, not an empty policy.
     let policy = match gw.policy() {
@@ -96,14 +96,19 @@ pub async fn list(State(gw): State<Arc<Gateway>>, headers: HeaderMap) -> Respons
                 json!({ "version": v.version, "digest": v.digest, "document": v.document })
             }
             Ok(None) => {
-                return ApiError::new(StatusCode::SERVICE_UNAVAILABLE, format!(
+                return Err(ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    format!(
                         "the policy in force ({}) is not published in the store yet; try again in a moment",
                         p.version
-                    )).into_response();
+                    ),
+                ));
             }
             Err(e) => {
-                return ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string())
-                    .into_response();
+                return Err(ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    e.to_string(),
+                ));
             }
         },
     };
@@ -123,13 +128,13 @@ pub async fn list(State(gw): State<Arc<Gateway>>, headers: HeaderMap) -> Respons
             })
         })
         .collect();
-    Json(json!({
+    Ok(Json(json!({
         "user": principal.user,
         "groups": principal.groups,
         "servers": servers,
         "policy": policy,
     }))
-    .into_response()
+    .into_response())
 }
 
 /// The body of an approval request.
@@ -165,18 +170,14 @@ pub async fn request_approval(
     headers: HeaderMap,
     Path(name): Path<String>,
     body: Result<Json<ApprovalRequest>, axum::extract::rejection::JsonRejection>,
-) -> Response {
-    let principal = match signed_in_to_change(&gw, &headers).await {
-        Ok(p) => p,
-        Err(e) => return e.into_response(),
-    };
+) -> Result<Response, ApiError> {
+    let principal = signed_in_to_change(&gw, &headers).await?;
     let Json(body) = match body {
         Ok(b) => b,
         Err(e) => {
-            return ApiError::bad_request(format!(
+            return Err(ApiError::bad_request(format!(
                 "the body must be {{\"session_id\": \"local-...\", \"request\": {{...}}}}: {e}"
-            ))
-            .into_response();
+            )));
         }
     };
     let Some(server) = gw
@@ -184,11 +185,10 @@ pub async fn request_approval(
         .into_iter()
         .find(|s| s.name == name)
     else {
-        return ApiError::forbidden(format!(
+        return Err(ApiError::forbidden(format!(
             "`{}` may not run a local server `{name}`",
             principal.user
-        ))
-        .into_response();
+        )));
     };
     let sid = &body.session_id;
     if !sid.starts_with("local-")
@@ -197,16 +197,16 @@ pub async fn request_approval(
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
     {
-        return ApiError::bad_request(format!("`{sid}` is not a local session id (local-...)"))
-            .into_response();
+        return Err(ApiError::bad_request(format!(
+            "`{sid}` is not a local session id (local-...)"
+        )));
     }
     let msg = match Message::from_value(body.request) {
         Ok(m) if m.is_request() => m,
         _ => {
-            return ApiError::bad_request(
+            return Err(ApiError::bad_request(
                 "`request` must be a JSON-RPC request (id, method, params)",
-            )
-            .into_response();
+            ));
         }
     };
     let server_name = policy_name(&server.name);
@@ -220,22 +220,20 @@ pub async fn request_approval(
             match gatehouse_pipeline::decide(Some(&p), &rights, &server_name, &target).verdict {
                 Verdict::Allow => None,
                 Verdict::Deny { reason } => {
-                    return (
+                    return Ok((
                     StatusCode::FORBIDDEN,
                     Json(json!({ "error": reason, "decision": "deny", "policy_version": p.version })),
                 )
-                    .into_response();
+                    .into_response());
                 }
                 Verdict::NeedsApproval(terms) => Some((terms, p.version.clone())),
             }
         }
     };
     let Some((terms, version)) = terms else {
-        return Json(json!({ "decision": "allow" })).into_response();
+        return Ok(Json(json!({ "decision": "allow" })).into_response());
     };
-    if let Err(r) = own_session(&gw, &principal, sid, &server_name).await {
-        return r.into_response();
-    }
+    own_session(&gw, &principal, sid, &server_name).await?;
     let digest = target.digest(&server_name);
     let (method, tool, arguments) = (target.method, target.name, target.arguments);
     // Approvers read the arguments masked with the profile this person's session uses.
@@ -264,7 +262,10 @@ pub async fn request_approval(
     let id = match created {
         Ok(id) => id,
         Err(e) => {
-            return ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string()).into_response();
+            return Err(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                e.to_string(),
+            ));
         }
     };
     gw.read_pending_approvals().await;
@@ -279,15 +280,19 @@ pub async fn request_approval(
     );
     tracing::info!(approval = %id, session = %sid, user = %principal.user, "a local call waits for approval");
     match gw.store.approval(&id).await {
-        Ok(Some(a)) => (
+        Ok(Some(a)) => Ok((
             StatusCode::CREATED,
             Json(json!({ "approval": a, "policy_version": version })),
         )
-            .into_response(),
-        Ok(None) => {
-            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "the approval vanished").into_response()
-        }
-        Err(e) => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string()).into_response(),
+            .into_response()),
+        Ok(None) => Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the approval vanished",
+        )),
+        Err(e) => Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            e.to_string(),
+        )),
     }
 }
 
@@ -372,47 +377,48 @@ pub async fn wait(
     headers: HeaderMap,
     Path(id): Path<String>,
     Query(q): Query<WaitQuery>,
-) -> Response {
-    let principal = match signed_in_to_change(&gw, &headers).await {
-        Ok(p) => p,
-        Err(e) => return e.into_response(),
-    };
+) -> Result<Response, ApiError> {
+    let principal = signed_in_to_change(&gw, &headers).await?;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(q.secs.min(30));
     loop {
         let a = match gw.store.approval(&id).await {
             Ok(Some(a)) => a,
             Ok(None) => {
-                return ApiError::not_found(format!("there is no approval `{id}`")).into_response();
+                return Err(ApiError::not_found(format!("there is no approval `{id}`")));
             }
             Err(e) => {
-                return ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string())
-                    .into_response();
+                return Err(ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    e.to_string(),
+                ));
             }
         };
         if a.requester != principal.user || !a.server.starts_with("local:") {
-            return ApiError::forbidden(format!(
+            return Err(ApiError::forbidden(format!(
                 "approval `{id}` is not a local call of `{}`",
                 principal.user
-            ))
-            .into_response();
+            )));
         }
         if a.state == "approved" {
             return match gw.store.use_approval(&id).await {
                 Ok(_) => match gw.store.approval(&id).await {
-                    Ok(Some(a)) => Json(a).into_response(),
-                    _ => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "the approval vanished")
-                        .into_response(),
+                    Ok(Some(a)) => Ok(Json(a).into_response()),
+                    _ => Err(ApiError::new(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "the approval vanished",
+                    )),
                 },
-                Err(e) => {
-                    ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string()).into_response()
-                }
+                Err(e) => Err(ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    e.to_string(),
+                )),
             };
         }
         if a.state != "pending" || tokio::time::Instant::now() >= deadline {
-            return Json(a).into_response();
+            return Ok(Json(a).into_response());
         }
         tokio::select! {
-            _ = gw.shutdown.cancelled() => return Json(a).into_response(),
+            _ = gw.shutdown.cancelled() => return Ok(Json(a).into_response()),
             _ = tokio::time::sleep(Duration::from_millis(200)) => {}
         }
     }

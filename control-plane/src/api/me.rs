@@ -2,6 +2,7 @@
 //! dashboard and the tray.
 
 use super::caller::signed_in;
+use super::error::ApiError;
 use crate::gateway::Gateway;
 use crate::identity::signin::roles;
 use axum::Json;
@@ -23,12 +24,10 @@ use std::sync::Arc;
         (status = 401, description = "Not signed in", body = crate::api::schema::ErrorBody),
     )
 )]
-pub async fn me(State(gw): State<Arc<Gateway>>, headers: HeaderMap) -> Response {
-    match signed_in(&gw, &headers).await {
-        Ok(p) => {
-            Json(json!({ "user": p.user, "groups": p.groups, "roles": roles(&gw.identity, &p) }))
-                .into_response()
-        }
-        Err(e) => e.into_response(),
-    }
+pub async fn me(State(gw): State<Arc<Gateway>>, headers: HeaderMap) -> Result<Response, ApiError> {
+    let p = signed_in(&gw, &headers).await?;
+    Ok(
+        Json(json!({ "user": p.user, "groups": p.groups, "roles": roles(&gw.identity, &p) }))
+            .into_response(),
+    )
 }

@@ -25,17 +25,18 @@ use std::sync::Arc;
         (status = 401, description = "Not signed in", body = crate::api::schema::ErrorBody),
     )
 )]
-pub async fn list(State(gw): State<Arc<Gateway>>, headers: HeaderMap) -> Response {
-    if let Err(r) = signed_in(&gw, &headers).await {
-        return r.into_response();
-    }
+pub async fn list(
+    State(gw): State<Arc<Gateway>>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    signed_in(&gw, &headers).await?;
     match gw.store.policy_versions().await {
-        Ok(v) => Json(json!({
+        Ok(v) => Ok(Json(json!({
             "versions": v,
             "in_force": gw.policy().map(|p| p.number).filter(|n| *n > 0),
         }))
-        .into_response(),
-        Err(e) => ApiError::from(e).into_response(),
+        .into_response()),
+        Err(e) => Err(ApiError::from(e)),
     }
 }
 
@@ -57,16 +58,14 @@ pub async fn get(
     State(gw): State<Arc<Gateway>>,
     headers: HeaderMap,
     Path(version): Path<i64>,
-) -> Response {
-    if let Err(r) = signed_in(&gw, &headers).await {
-        return r.into_response();
-    }
+) -> Result<Response, ApiError> {
+    signed_in(&gw, &headers).await?;
     match gw.store.policy_version(version).await {
-        Ok(Some(v)) => Json(v).into_response(),
-        Ok(None) => {
-            ApiError::not_found(format!("there is no policy version {version}")).into_response()
-        }
-        Err(e) => ApiError::from(e).into_response(),
+        Ok(Some(v)) => Ok(Json(v).into_response()),
+        Ok(None) => Err(ApiError::not_found(format!(
+            "there is no policy version {version}"
+        ))),
+        Err(e) => Err(ApiError::from(e)),
     }
 }
 
@@ -83,17 +82,19 @@ pub async fn get(
         (status = 401, description = "Not signed in", body = crate::api::schema::ErrorBody),
     )
 )]
-pub async fn check(State(gw): State<Arc<Gateway>>, headers: HeaderMap, body: String) -> Response {
-    if let Err(r) = signed_in(&gw, &headers).await {
-        return r.into_response();
-    }
+pub async fn check(
+    State(gw): State<Arc<Gateway>>,
+    headers: HeaderMap,
+    body: String,
+) -> Result<Response, ApiError> {
+    signed_in(&gw, &headers).await?;
     match Policy::from_yaml(&body) {
-        Ok(p) => Json(json!({ "ok": true, "digest": p.source_digest() })).into_response(),
-        Err(e) => Json(json!({
+        Ok(p) => Ok(Json(json!({ "ok": true, "digest": p.source_digest() })).into_response()),
+        Err(e) => Ok(Json(json!({
             "ok": false,
             "errors": e.errors().iter().map(|e| json!({ "line": e.line, "column": e.column, "message": e.message })).collect::<Vec<_>>(),
         }))
-        .into_response(),
+        .into_response()),
     }
 }
 
@@ -143,30 +144,21 @@ pub async fn dry_run(
     State(gw): State<Arc<Gateway>>,
     headers: HeaderMap,
     Json(body): Json<DryRunBody>,
-) -> Response {
-    let principal = match signed_in(&gw, &headers).await {
-        Ok(p) => p,
-        Err(e) => return e.into_response(),
-    };
-    if let Err(r) = gw.require(&principal, Role::Auditor) {
-        return r.into_response();
-    }
+) -> Result<Response, ApiError> {
+    let principal = signed_in(&gw, &headers).await?;
+    gw.require(&principal, Role::Auditor)?;
     let draft = match Policy::from_yaml(&body.document) {
         Ok(p) => p,
-        Err(e) => return ApiError::bad_request(e.with_file("draft").to_string()).into_response(),
+        Err(e) => return Err(ApiError::bad_request(e.with_file("draft").to_string())),
     };
     let Some(period) = parse_period(&body.since) else {
-        return ApiError::bad_request(format!(
+        return Err(ApiError::bad_request(format!(
             "since `{}`: use a number and a unit, like 7d, 12h or 30m",
             body.since
-        ))
-        .into_response();
+        )));
     };
     let from = (chrono::Utc::now() - period).to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
-    let requests = match crate::gateway::policy::recorded_requests(&gw.store, &from).await {
-        Ok(r) => r,
-        Err(e) => return ApiError::from(e).into_response(),
-    };
+    let requests = crate::gateway::policy::recorded_requests(&gw.store, &from).await?;
     let allow_all;
     let in_force = gw.policy();
     let current = match &in_force {
@@ -190,13 +182,13 @@ pub async fn dry_run(
             })
         })
         .collect();
-    Json(json!({
+    Ok(Json(json!({
         "since": from,
         "requests": requests.len(),
         "in_force": in_force.map(|p| p.version.clone()),
         "changes": changes,
     }))
-    .into_response()
+    .into_response())
 }
 
 /// `POST /api/v1/policies`: publishes the YAML body as the next policy version. Only
@@ -215,24 +207,23 @@ pub async fn dry_run(
         (status = 403, description = "Not allowed (role, or the cookie without `X-Gatehouse-Request: 1`)", body = crate::api::schema::ErrorBody),
     )
 )]
-pub async fn publish(State(gw): State<Arc<Gateway>>, headers: HeaderMap, body: String) -> Response {
-    let principal = match signed_in_to_change(&gw, &headers).await {
-        Ok(p) => p,
-        Err(e) => return e.into_response(),
-    };
-    if let Err(r) = gw.require(&principal, Role::Admin) {
-        return r.into_response();
-    }
+pub async fn publish(
+    State(gw): State<Arc<Gateway>>,
+    headers: HeaderMap,
+    body: String,
+) -> Result<Response, ApiError> {
+    let principal = signed_in_to_change(&gw, &headers).await?;
+    gw.require(&principal, Role::Admin)?;
     let policy = match gatehouse_policy::Policy::from_yaml(&body) {
         Ok(p) => p,
-        Err(e) => return ApiError::bad_request(e.with_file("policy").to_string()).into_response(),
+        Err(e) => return Err(ApiError::bad_request(e.with_file("policy").to_string())),
     };
     match gw.store.push_policy(&body, policy.source_digest(), &principal.user).await {
-        Ok(version) => (
+        Ok(version) => Ok((
             StatusCode::CREATED,
             Json(json!({ "version": version, "digest": policy.source_digest(), "published_by": principal.user })),
         )
-            .into_response(),
-        Err(e) => ApiError::from(e).into_response(),
+            .into_response()),
+        Err(e) => Err(ApiError::from(e)),
     }
 }

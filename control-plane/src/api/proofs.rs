@@ -22,10 +22,10 @@ async fn auditor(gw: &Gateway, headers: &HeaderMap) -> Result<(), ApiError> {
     gw.require(&p, Role::Auditor)
 }
 
-fn failed(e: ProofRequestError) -> Response {
+fn failed(e: ProofRequestError) -> ApiError {
     match e {
-        ProofRequestError::Invalid(m) => ApiError::bad_request(m).into_response(),
-        ProofRequestError::Store(e) => ApiError::from(e).into_response(),
+        ProofRequestError::Invalid(m) => ApiError::bad_request(m),
+        ProofRequestError::Store(e) => ApiError::from(e),
     }
 }
 
@@ -56,13 +56,11 @@ pub async fn inclusion(
     State(gw): State<Arc<Gateway>>,
     headers: HeaderMap,
     Query(q): Query<InclusionQuery>,
-) -> Response {
-    if let Err(r) = auditor(&gw, &headers).await {
-        return r.into_response();
-    }
+) -> Result<Response, ApiError> {
+    auditor(&gw, &headers).await?;
     match gw.store.inclusion_proof(q.seq, q.size).await {
-        Ok(p) => Json(p).into_response(),
-        Err(e) => failed(e),
+        Ok(p) => Ok(Json(p).into_response()),
+        Err(e) => Err(failed(e)),
     }
 }
 
@@ -93,13 +91,11 @@ pub async fn consistency(
     State(gw): State<Arc<Gateway>>,
     headers: HeaderMap,
     Query(q): Query<ConsistencyQuery>,
-) -> Response {
-    if let Err(r) = auditor(&gw, &headers).await {
-        return r.into_response();
-    }
+) -> Result<Response, ApiError> {
+    auditor(&gw, &headers).await?;
     match gw.store.consistency_proof(q.from, q.to).await {
-        Ok(p) => Json(p).into_response(),
-        Err(e) => failed(e),
+        Ok(p) => Ok(Json(p).into_response()),
+        Err(e) => Err(failed(e)),
     }
 }
 
@@ -117,12 +113,13 @@ pub async fn consistency(
         (status = 403, description = "Signed in without the auditor or admin role", body = crate::api::schema::ErrorBody),
     )
 )]
-pub async fn witnesses(State(gw): State<Arc<Gateway>>, headers: HeaderMap) -> Response {
-    if let Err(r) = auditor(&gw, &headers).await {
-        return r.into_response();
-    }
+pub async fn witnesses(
+    State(gw): State<Arc<Gateway>>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    auditor(&gw, &headers).await?;
     match crate::witnesses::status(&gw.store, &gw.config.audit.witnesses).await {
-        Ok(s) => Json(s).into_response(),
-        Err(e) => ApiError::from(e).into_response(),
+        Ok(s) => Ok(Json(s).into_response()),
+        Err(e) => Err(ApiError::from(e)),
     }
 }

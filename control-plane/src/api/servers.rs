@@ -23,17 +23,18 @@ use std::sync::Arc;
         (status = 401, description = "Not signed in", body = crate::api::schema::ErrorBody),
     )
 )]
-pub async fn list(State(gw): State<Arc<Gateway>>, headers: HeaderMap) -> Response {
-    if let Err(r) = signed_in(&gw, &headers).await {
-        return r.into_response();
-    }
+pub async fn list(
+    State(gw): State<Arc<Gateway>>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    signed_in(&gw, &headers).await?;
     let (pins, last) = match (
         gw.store.pins().await,
         gw.store.last_session_per_server().await,
     ) {
         (Ok(p), Ok(l)) => (p, l),
         (Err(e), _) | (_, Err(e)) => {
-            return ApiError::from(e).into_response();
+            return Err(ApiError::from(e));
         }
     };
     let live = gw.sessions.all();
@@ -62,7 +63,7 @@ pub async fn list(State(gw): State<Arc<Gateway>>, headers: HeaderMap) -> Respons
             })
         })
         .collect();
-    Json(json!({ "servers": servers })).into_response()
+    Ok(Json(json!({ "servers": servers })).into_response())
 }
 
 /// `POST /api/v1/pins/{server}/{tool}/{accept|reject}` (admins).
@@ -85,18 +86,13 @@ pub async fn decide(
     State(gw): State<Arc<Gateway>>,
     headers: HeaderMap,
     Path((server, tool, verb)): Path<(String, String, String)>,
-) -> Response {
-    let principal = match signed_in_to_change(&gw, &headers).await {
-        Ok(p) => p,
-        Err(e) => return e.into_response(),
-    };
-    if let Err(r) = gw.require(&principal, Role::Admin) {
-        return r.into_response();
-    }
+) -> Result<Response, ApiError> {
+    let principal = signed_in_to_change(&gw, &headers).await?;
+    gw.require(&principal, Role::Admin)?;
     let done = match verb.as_str() {
         "accept" => gw.store.accept_tool(&server, &tool, &principal.user).await,
         "reject" => gw.store.reject_tool(&server, &tool, &principal.user).await,
-        _ => return ApiError::not_found("use /accept or /reject").into_response(),
+        _ => return Err(ApiError::not_found("use /accept or /reject")),
     };
     match done {
         Ok(true) => {
@@ -106,12 +102,11 @@ pub async fn decide(
                     json!({ "server": server, "tool": tool, "by": principal.user }),
                 )
                 .await;
-            Json(json!({ "server": server, "tool": tool, "decision": verb })).into_response()
+            Ok(Json(json!({ "server": server, "tool": tool, "decision": verb })).into_response())
         }
-        Ok(false) => ApiError::conflict(format!(
+        Ok(false) => Err(ApiError::conflict(format!(
             "`{server}/{tool}` has no changed definition waiting for a decision"
-        ))
-        .into_response(),
-        Err(e) => ApiError::from(e).into_response(),
+        ))),
+        Err(e) => Err(ApiError::from(e)),
     }
 }

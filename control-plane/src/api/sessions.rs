@@ -91,25 +91,22 @@ pub async fn list(
     State(gw): State<Arc<Gateway>>,
     headers: HeaderMap,
     Query(q): Query<ListQuery>,
-) -> Response {
-    let principal = match signed_in(&gw, &headers).await {
-        Ok(p) => p,
-        Err(e) => return e.into_response(),
-    };
+) -> Result<Response, ApiError> {
+    let principal = signed_in(&gw, &headers).await?;
     let mut filter = match q.into_filter() {
         Ok(f) => f,
-        Err(e) => return ApiError::bad_request(e).into_response(),
+        Err(e) => return Err(ApiError::bad_request(e)),
     };
     if !gw.reads_everything(&principal) {
         filter.user = Some(principal.user.clone());
     }
     match gw.store.session_page(&filter).await {
-        Ok((sessions, next)) => Json(json!({
+        Ok((sessions, next)) => Ok(Json(json!({
             "sessions": sessions,
             "next_cursor": next.map(|(at, id)| format!("{at}~{id}")),
         }))
-        .into_response(),
-        Err(e) => ApiError::from(e).into_response(),
+        .into_response()),
+        Err(e) => Err(ApiError::from(e)),
     }
 }
 
@@ -131,28 +128,22 @@ pub async fn detail(
     State(gw): State<Arc<Gateway>>,
     headers: HeaderMap,
     Path(id): Path<String>,
-) -> Response {
-    let principal = match signed_in(&gw, &headers).await {
-        Ok(p) => p,
-        Err(e) => return e.into_response(),
-    };
+) -> Result<Response, ApiError> {
+    let principal = signed_in(&gw, &headers).await?;
     let session = match gw.store.session_summary(&id).await {
         Ok(Some(s)) if s.user == principal.user || gw.reads_everything(&principal) => s,
         // Someone else's session is reported as missing: its existence is not theirs to know.
-        Ok(_) => return ApiError::not_found(format!("no session `{id}`")).into_response(),
-        Err(e) => return ApiError::from(e).into_response(),
+        Ok(_) => return Err(ApiError::not_found(format!("no session `{id}`"))),
+        Err(e) => return Err(ApiError::from(e)),
     };
-    let events = match gw.store.session_events(&id).await {
-        Ok(e) => e,
-        Err(e) => return ApiError::from(e).into_response(),
-    };
+    let events = gw.store.session_events(&id).await?;
     let approvals = match gw.store.approvals(false).await {
         Ok(a) => a.into_iter().filter(|a| a.session_id == id).collect(),
-        Err(e) => return ApiError::from(e).into_response(),
+        Err(e) => return Err(ApiError::from(e)),
     };
     let calls = calls_of(&events, approvals);
     let events: Vec<Value> = events.iter().map(event_json).collect();
-    Json(json!({ "session": session, "events": events, "calls": calls })).into_response()
+    Ok(Json(json!({ "session": session, "events": events, "calls": calls })).into_response())
 }
 
 fn parse(text: Option<&str>) -> Value {
@@ -263,14 +254,9 @@ pub async fn overview(
     State(gw): State<Arc<Gateway>>,
     headers: HeaderMap,
     Query(q): Query<OverviewQuery>,
-) -> Response {
-    let principal = match signed_in(&gw, &headers).await {
-        Ok(p) => p,
-        Err(e) => return e.into_response(),
-    };
-    if let Err(r) = gw.require(&principal, super::caller::Role::Auditor) {
-        return r.into_response();
-    }
+) -> Result<Response, ApiError> {
+    let principal = signed_in(&gw, &headers).await?;
+    gw.require(&principal, super::caller::Role::Auditor)?;
     let days = q.days.unwrap_or(14).clamp(1, 366);
     let today = chrono::Utc::now().date_naive();
     let first = today - chrono::Duration::days(i64::from(days) - 1);
@@ -290,8 +276,8 @@ pub async fn overview(
         Ok(o) => {
             let mut v = serde_json::to_value(&o).unwrap_or_default();
             v["days"] = json!(all_days);
-            Json(v).into_response()
+            Ok(Json(v).into_response())
         }
-        Err(e) => ApiError::from(e).into_response(),
+        Err(e) => Err(ApiError::from(e)),
     }
 }

@@ -118,30 +118,27 @@ pub async fn upload(
     State(gw): State<Arc<Gateway>>,
     headers: HeaderMap,
     body: Result<Json<Upload>, axum::extract::rejection::JsonRejection>,
-) -> Response {
-    let principal = match signed_in_to_change(&gw, &headers).await {
-        Ok(p) => p,
-        Err(e) => return e.into_response(),
-    };
+) -> Result<Response, ApiError> {
+    let principal = signed_in_to_change(&gw, &headers).await?;
     let Json(upload) = match body {
         Ok(b) => b,
         Err(e) => {
-            return ApiError::bad_request(format!("the body must be {{\"records\": [...]}}: {e}"))
-                .into_response();
+            return Err(ApiError::bad_request(format!(
+                "the body must be {{\"records\": [...]}}: {e}"
+            )));
         }
     };
     if upload.records.len() > MAX_RECORDS {
-        return ApiError::new(
+        return Err(ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             format!("at most {MAX_RECORDS} records per upload"),
-        )
-        .into_response();
+        ));
     }
     let mut directions = Vec::with_capacity(upload.records.len());
     for r in &upload.records {
         match check(r) {
             Ok(d) => directions.push(d),
-            Err(e) => return ApiError::bad_request(e).into_response(),
+            Err(e) => return Err(ApiError::bad_request(e)),
         }
     }
     // A local session belongs to the person who started it, on one server.
@@ -154,16 +151,17 @@ pub async fn upload(
         match gw.store.find_session(id).await {
             Ok(Some(s)) if s.id == *id => {
                 if s.principal != principal.user || s.server != format!("local:{server}") {
-                    return ApiError::forbidden(format!(
+                    return Err(ApiError::forbidden(format!(
                         "session `{id}` belongs to someone else or another server"
-                    ))
-                    .into_response();
+                    )));
                 }
             }
             Ok(_) => {}
             Err(e) => {
-                return ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string())
-                    .into_response();
+                return Err(ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    e.to_string(),
+                ));
             }
         }
     }
@@ -171,7 +169,10 @@ pub async fn upload(
     let before = match gw.store.stored_spool_ids(&ids).await {
         Ok(v) => v.len(),
         Err(e) => {
-            return ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string()).into_response();
+            return Err(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                e.to_string(),
+            ));
         }
     };
     let items: Vec<SpooledEvent> = upload
@@ -210,12 +211,13 @@ pub async fn upload(
         })
         .collect();
     if let Err(e) = gw.store.ingest_spool(items).await {
-        return ApiError::new(
+        return Err(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             format!("the records could not be stored; upload them again: {e}"),
-        )
-        .into_response();
+        ));
     }
-    Json(json!({ "acknowledged": ids, "stored": ids.len() - before, "duplicates": before }))
-        .into_response()
+    Ok(
+        Json(json!({ "acknowledged": ids, "stored": ids.len() - before, "duplicates": before }))
+            .into_response(),
+    )
 }

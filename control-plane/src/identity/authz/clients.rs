@@ -37,7 +37,7 @@ pub async fn register(
         Err(e) => {
             return OAuthError::new(
                 OAuthErrorCode::InvalidClientMetadata,
-                &format!("the registration is not valid JSON client metadata: {e}"),
+                format!("the registration is not valid JSON client metadata: {e}"),
             )
             .into_response();
         }
@@ -55,7 +55,7 @@ pub async fn register(
         }
     };
     if let Err(e) = gw.store.put_authz_client(&client).await {
-        return OAuthError::server_error(&e.to_string()).into_response();
+        return OAuthError::from(e).into_response();
     }
     gw.control_event(
         "client_registered",

@@ -77,7 +77,7 @@ pub async fn device_authorization(
         }
     };
     if !client.grant_types.iter().any(|g| g == GRANT_TYPE) {
-        return OAuthError::new(OAuthErrorCode::UnauthorizedClient, &format!(
+        return OAuthError::new(OAuthErrorCode::UnauthorizedClient, format!(
                 "client `{client_id}` did not register the device grant: register it with grant_types including {GRANT_TYPE}"
             )).into_response();
     }
@@ -86,13 +86,13 @@ pub async fn device_authorization(
     {
         return OAuthError::new(
             OAuthErrorCode::InvalidScope,
-            &format!("the only scope offered is `{SCOPE}`"),
+            format!("the only scope offered is `{SCOPE}`"),
         )
         .into_response();
     }
     let Some(resource) = form.resource.filter(|r| valid_resource(&gw, r)) else {
         let base = gw.config.public_base();
-        return OAuthError::invalid_target(&format!(
+        return OAuthError::invalid_target(format!(
                 "the resource parameter (RFC 8707) must name this gateway: {base}/mcp or {base}/mcp/SERVER"
             )).into_response();
     };
@@ -444,7 +444,7 @@ pub async fn token(gw: &Identity, form: &TokenForm, headers: &HeaderMap, src: &s
         .into_response(),
         DevicePoll::SlowDown(interval) => OAuthError::new(
             OAuthErrorCode::SlowDown,
-            &format!("polling too fast: wait at least {interval} s between polls"),
+            format!("polling too fast: wait at least {interval} s between polls"),
         )
         .into_response(),
         DevicePoll::Denied => {

@@ -45,7 +45,7 @@ pub async fn exchange(gw: &Identity, form: &TokenForm, src: &str) -> Response {
             || *r == super::first_party::api_audience(&gw.config.public_base())
     }) else {
         let base = gw.config.public_base();
-        return OAuthError::invalid_target(&format!(
+        return OAuthError::invalid_target(format!(
             "resource must name this gateway: {base}/mcp, {base}/mcp/SERVER or {base}/api"
         ))
         .into_response();

@@ -39,7 +39,7 @@ pub async fn token(
         }
         other => OAuthError::new(
             OAuthErrorCode::UnsupportedGrantType,
-            &format!(
+            format!(
                 "grant_type `{}` is not supported; use authorization_code, refresh_token or {}",
                 other.unwrap_or(""),
                 super::device_codes::GRANT_TYPE
