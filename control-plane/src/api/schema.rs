@@ -11,8 +11,8 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 use utoipa::ToSchema;
 
-/// Every refusal and failure: what went wrong and what to do about it. The body of
-/// every [`super::error::ApiError`]; named `ApiError` in the OpenAPI document.
+// The body of every `super::error::ApiError`, named `ApiError` in the document.
+/// Every refusal and failure: what went wrong and what to do about it.
 #[derive(Serialize, ToSchema)]
 #[schema(as = ApiError)]
 pub struct ErrorBody {
