@@ -5,7 +5,7 @@
 //! not itself a trusted proxy (entries to its left are the client's to forge). From any
 //! other peer the header is ignored.
 
-use super::Gateway;
+use super::state::Gateway;
 use crate::config::ip_range::IpRange;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::middleware::Next;

@@ -2,7 +2,8 @@
 //! (end a session) for clients of both protocol eras, after the host check and sign-in.
 use super::rpc_error::{RpcError, json_response};
 use super::session::{GroupKey, Session};
-use super::{Gateway, bridge, ended, guard, host, stream};
+use super::state::Gateway;
+use super::{bridge, ended, guard, host, stream};
 use crate::config::ServerConfig;
 use crate::identity::auth::{self, AuthError, Principal};
 use crate::identity::authz;

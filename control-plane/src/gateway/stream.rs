@@ -4,10 +4,10 @@
 //! stream for messages that belong to no request. Deciding, masking and recording happen
 //! in [`gatehouse_pipeline::call`]; this module only frames.
 
-use super::Gateway;
 use super::host::{SessionHost, SessionUpstream, rights_of};
 use super::rpc_error::{RpcError, json_response};
 use super::session::Session;
+use super::state::Gateway;
 use crate::identity::auth::Principal;
 use axum::body::Body as HttpBody;
 use axum::response::{IntoResponse, Response};
