@@ -2,7 +2,6 @@
 //! servers it exposes. Every key can be overridden by a `GATEHOUSE_*` environment variable
 //! (`GATEHOUSE_LISTEN`, `GATEHOUSE_DATABASE`, `GATEHOUSE_LIMITS__BODY_BYTES`, ...).
 
-use gatehouse_proxy_core::mcp::Era;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
@@ -129,9 +128,6 @@ fn default_listen() -> String {
 }
 fn default_database() -> String {
     "sqlite://gatehouse.db".into()
-}
-fn default_era() -> Era {
-    Era::Legacy
 }
 
 impl Config {

@@ -1,9 +1,9 @@
 //! `[[servers]]` and `[[local_servers]]`: the MCP servers the gateway exposes and the
 //! local servers the client captures.
 
+use super::agents::AgentRef;
 use super::error::ConfigError;
 use super::secrets::resolve_secret;
-use super::{AgentRef, default_era};
 use gatehouse_proxy_core::mcp::Era;
 use gatehouse_proxy_core::upstream::UpstreamSpec;
 use serde::Deserialize;
@@ -223,4 +223,8 @@ impl ServerConfig {
     fn invalid(&self, what: &str) -> ConfigError {
         ConfigError::Invalid(format!("server `{}`: {what}", self.name))
     }
+}
+
+fn default_era() -> Era {
+    Era::Legacy
 }
