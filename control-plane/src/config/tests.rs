@@ -1,4 +1,5 @@
 use super::*;
+use gatehouse_proxy_core::mcp::Era;
 use gatehouse_proxy_core::upstream::UpstreamSpec;
 use std::time::Duration;
 
