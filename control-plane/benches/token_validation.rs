@@ -7,7 +7,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use gatehouse_control_plane::config::Config;
 use gatehouse_control_plane::gateway::Gateway;
 use gatehouse_control_plane::identity::auth::Principal;
-use gatehouse_control_plane::identity::authz::token::access_token;
+use gatehouse_control_plane::identity::authz::issue::access_token;
 use gatehouse_control_plane::store::Store;
 use gatehouse_control_plane::store::authz::Grant;
 use std::path::Path;
@@ -45,7 +45,7 @@ fn bench(c: &mut Criterion) {
         scope: "mcp".into(),
         revoked: false,
     };
-    let token = access_token(&gw, az, &grant);
+    let token = access_token(&gw.identity, az, &grant);
     let audiences = vec![
         "https://gatehouse.example/mcp".to_string(),
         "https://gatehouse.example/mcp/db".to_string(),

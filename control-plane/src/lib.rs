@@ -11,6 +11,7 @@ mod dashboard;
 pub mod demo_server;
 pub mod evidence;
 pub mod gateway;
+pub mod host_guard;
 pub mod identity;
 pub mod metric_labels;
 pub mod metrics;

@@ -12,15 +12,24 @@ pub fn router(gw: Arc<Gateway>, agents: &Arc<Agents>) -> Router {
     Router::new()
         // The MCP endpoint, its resource metadata, the audit key, health and metrics.
         .merge(crate::gateway::routes())
-        // Browser sign-in and the authorization server MCP clients sign in through.
-        .merge(crate::identity::routes())
         // The dashboard's JSON API.
         .merge(crate::api::routes())
         // Anything else is the dashboard (it routes itself).
         .fallback(crate::dashboard::serve)
         .with_state(gw.clone())
-        // Agents' status, tokens and WebSocket, over their own state.
-        .merge(agents.routes())
+        // Browser sign-in and the authorization server MCP clients sign in through, over
+        // identity's own state (the same the gateway checks tokens with).
+        .merge(crate::identity::routes().with_state(gw.identity.clone()))
+        // Agents' status and tokens (JSON API) and their WebSocket, over their own state.
+        .merge(
+            Router::new()
+                .merge(crate::api::agents::routes())
+                .route(
+                    gatehouse_proxy_core::tunnel::CONNECT_PATH,
+                    axum::routing::get(crate::agents::ws::connect),
+                )
+                .with_state(agents.clone()),
+        )
         // Outermost: every handler sees the client's address, not a proxy's.
         .layer(axum::middleware::from_fn_with_state(
             gw,
@@ -68,7 +77,7 @@ pub async fn serve(
     .with_graceful_shutdown(drained)
     .await?;
     gw.end_all_sessions("gateway_shutdown").await;
-    gw.flush_failures(true).await;
+    gw.identity.flush_failures(true).await;
     gw.checkpoint().await;
     Ok(())
 }

@@ -3,7 +3,7 @@
 //! within a second (revoked tokens also lose their live connections).
 
 use super::{Exit, load_config, out, sessions::open};
-use gatehouse_control_plane::agents::api::valid_name;
+use gatehouse_control_plane::agents::valid_name;
 use std::fmt::Write;
 use std::path::PathBuf;
 

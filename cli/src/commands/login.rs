@@ -517,7 +517,7 @@ pub async fn login_device(url: String) -> Result<(), Exit> {
             .form(&[
                 (
                     "grant_type",
-                    gatehouse_control_plane::identity::authz::device::GRANT_TYPE,
+                    gatehouse_control_plane::identity::authz::device_codes::GRANT_TYPE,
                 ),
                 ("device_code", device_code.as_str()),
                 ("client_id", client_id.as_str()),

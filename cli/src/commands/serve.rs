@@ -65,7 +65,7 @@ async fn start(config: Config, dev: bool, listener: tokio::net::TcpListener) -> 
         ));
     }
     // Old codes, tokens, grants and unused clients: collected now and periodically.
-    let gc = identity::authz::gc::spawn(gw.clone());
+    let gc = identity::authz::gc::spawn(gw.identity.clone());
     let served = server::serve(gw, listener, shutdown_signal()).await;
     gc.abort();
     served.map_err(|e| Exit::Runtime(format!("the server failed: {e}")))

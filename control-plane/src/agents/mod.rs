@@ -5,19 +5,14 @@
 //! as for direct upstreams. Upstream addresses and credentials live only in the agent's
 //! own config.
 
-pub mod api;
 pub mod hub;
 pub mod store;
 pub mod ws;
 
 use crate::gateway::Gateway;
-use axum::Router;
-use axum::routing::get;
 use hub::AgentHub;
 use std::sync::Arc;
 use std::time::Duration;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 /// What the agents' routes and tasks share: the gateway (store, config, audit, shutdown)
 /// and the live connections. The gateway reaches those only through the
@@ -41,22 +36,15 @@ impl Agents {
         spawn_watch(&agents);
         agents
     }
-
-    /// The agents' routes: status and tokens (`/api/v1/agents`) and the agents' WebSocket.
-    pub fn routes<S>(self: &Arc<Self>) -> Router<S> {
-        Router::new()
-            .merge(api_routes())
-            .route(gatehouse_proxy_core::tunnel::CONNECT_PATH, get(ws::connect))
-            .with_state(self.clone())
-    }
 }
 
-/// The agents' part of the JSON API (`/api/v1/agents`), with its documentation.
-pub fn api_routes() -> OpenApiRouter<Arc<Agents>> {
-    OpenApiRouter::new()
-        .routes(routes!(api::list, api::create))
-        .routes(routes!(api::revoke))
-        .routes(routes!(api::drain))
+/// Agent names: what server names allow.
+pub fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
 /// Keeps the live connections in line with the store, so changes made with the CLI

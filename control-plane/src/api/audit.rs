@@ -2,7 +2,8 @@
 //! "verify now" (the whole log, as `gatehouse audit verify` does), and the evidence
 //! bundle for a period as a `.tar.gz` download. Auditors and admins only.
 
-use super::{Role, error, signed_in, signed_in_to_change};
+use super::caller::{Role, signed_in, signed_in_to_change};
+use super::error::ApiError;
 use crate::evidence::EvidenceError;
 use crate::gateway::Gateway;
 use axum::Json;
@@ -10,13 +11,12 @@ use axum::body::Body;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
 use gatehouse_audit::LogReport;
-use http::{HeaderMap, HeaderValue, StatusCode, header};
+use http::{HeaderMap, HeaderValue, header};
 use serde::Deserialize;
 use serde_json::json;
 use std::sync::Arc;
 
-#[allow(clippy::result_large_err)]
-async fn auditor(gw: &Gateway, headers: &HeaderMap, change: bool) -> Result<(), Response> {
+async fn auditor(gw: &Gateway, headers: &HeaderMap, change: bool) -> Result<(), ApiError> {
     let p = if change {
         signed_in_to_change(gw, headers).await?
     } else {
@@ -34,18 +34,19 @@ async fn auditor(gw: &Gateway, headers: &HeaderMap, change: bool) -> Result<(), 
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, description = "The chain tip and newest signed checkpoint", body = crate::api::schema::AuditStatus),
-        (status = 401, description = "Not signed in", body = crate::api::schema::ApiError),
-        (status = 403, description = "Signed in without the role this needs", body = crate::api::schema::ApiError),
+        (status = 401, description = "Not signed in", body = crate::api::schema::ErrorBody),
+        (status = 403, description = "Signed in without the role this needs", body = crate::api::schema::ErrorBody),
     )
 )]
-pub async fn status(State(gw): State<Arc<Gateway>>, headers: HeaderMap) -> Response {
-    if let Err(r) = auditor(&gw, &headers, false).await {
-        return r;
-    }
+pub async fn status(
+    State(gw): State<Arc<Gateway>>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    auditor(&gw, &headers, false).await?;
     let tip = gw.store.chain_tip().await;
     let checkpoints = gw.store.checkpoints().await;
     match (tip, checkpoints) {
-        (Ok((events, head)), Ok(cps)) => Json(json!({
+        (Ok((events, head)), Ok(cps)) => Ok(Json(json!({
             "events": events,
             "chain_head": head,
             "checkpoints": cps.len(),
@@ -55,8 +56,8 @@ pub async fn status(State(gw): State<Arc<Gateway>>, headers: HeaderMap) -> Respo
             "public_key": gatehouse_audit::public_key_hex(&gw.signing_key),
             "checkpoint_every_secs": gw.config.audit.checkpoint_secs,
         }))
-        .into_response(),
-        (Err(e), _) | (_, Err(e)) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        .into_response()),
+        (Err(e), _) | (_, Err(e)) => Err(ApiError::internal(e.to_string())),
     }
 }
 
@@ -69,26 +70,27 @@ pub async fn status(State(gw): State<Arc<Gateway>>, headers: HeaderMap) -> Respo
     security(("bearer" = []), ("cookie" = [], "csrf" = [])),
     responses(
         (status = 200, description = "Every link and checkpoint signature checked", body = crate::api::schema::AuditVerify),
-        (status = 401, description = "Not signed in", body = crate::api::schema::ApiError),
-        (status = 403, description = "Not allowed (role, or the cookie without `X-Gatehouse-Request: 1`)", body = crate::api::schema::ApiError),
+        (status = 401, description = "Not signed in", body = crate::api::schema::ErrorBody),
+        (status = 403, description = "Not allowed (role, or the cookie without `X-Gatehouse-Request: 1`)", body = crate::api::schema::ErrorBody),
     )
 )]
-pub async fn verify(State(gw): State<Arc<Gateway>>, headers: HeaderMap) -> Response {
-    if let Err(r) = auditor(&gw, &headers, true).await {
-        return r;
-    }
+pub async fn verify(
+    State(gw): State<Arc<Gateway>>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    auditor(&gw, &headers, true).await?;
     let key = gatehouse_audit::public_key_hex(&gw.signing_key);
     let checkpoints = gw.store.checkpoints().await.map(|c| c.len()).unwrap_or(0);
     match gw.store.verify_log(Some(&key)).await {
-        Ok(LogReport::Intact { events, head, .. }) => Json(json!({
+        Ok(LogReport::Intact { events, head, .. }) => Ok(Json(json!({
             "ok": true, "events": events, "chain_head": head, "checkpoints": checkpoints, "problems": [],
         }))
-        .into_response(),
-        Ok(LogReport::Broken { reason, .. }) => Json(json!({
+        .into_response()),
+        Ok(LogReport::Broken { reason, .. }) => Ok(Json(json!({
             "ok": false, "checkpoints": checkpoints, "problems": [reason],
         }))
-        .into_response(),
-        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        .into_response()),
+        Err(e) => Err(ApiError::internal(e.to_string())),
     }
 }
 
@@ -110,22 +112,20 @@ pub struct EvidenceQuery {
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, description = "The evidence bundle of the period", content_type = "application/gzip", body = Vec<u8>),
-        (status = 400, description = "The period is not valid", body = crate::api::schema::ApiError),
-        (status = 401, description = "Not signed in", body = crate::api::schema::ApiError),
-        (status = 403, description = "Signed in without the role this needs", body = crate::api::schema::ApiError),
+        (status = 400, description = "The period is not valid", body = crate::api::schema::ErrorBody),
+        (status = 401, description = "Not signed in", body = crate::api::schema::ErrorBody),
+        (status = 403, description = "Signed in without the role this needs", body = crate::api::schema::ErrorBody),
     )
 )]
 pub async fn evidence(
     State(gw): State<Arc<Gateway>>,
     headers: HeaderMap,
     Query(q): Query<EvidenceQuery>,
-) -> Response {
-    if let Err(r) = auditor(&gw, &headers, false).await {
-        return r;
-    }
+) -> Result<Response, ApiError> {
+    auditor(&gw, &headers, false).await?;
     let exit = |e: EvidenceError| match e {
-        EvidenceError::Invalid(m) => error(StatusCode::BAD_REQUEST, m),
-        EvidenceError::Failed(m) => error(StatusCode::INTERNAL_SERVER_ERROR, m),
+        EvidenceError::Invalid(m) => Err(ApiError::bad_request(m)),
+        EvidenceError::Failed(m) => Err(ApiError::internal(m)),
     };
     let (from, to) = match crate::evidence::period(&q.since, &q.until) {
         Ok(p) => p,
@@ -133,12 +133,12 @@ pub async fn evidence(
     };
     let dir = match tempfile::tempdir() {
         Ok(d) => d,
-        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        Err(e) => return Err(ApiError::internal(e.to_string())),
     };
     let name = format!("gatehouse-evidence-{}-{}", &from[..10], &to[..10]);
     let bundle = dir.path().join(&name);
     if let Err(e) = std::fs::create_dir(&bundle) {
-        return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string());
+        return Err(ApiError::internal(e.to_string()));
     }
     if let Err(e) = crate::evidence::write_bundle(&gw.store, &from, &to, &bundle).await {
         return exit(e);
@@ -167,12 +167,11 @@ pub async fn evidence(
             )) {
                 h.insert(header::CONTENT_DISPOSITION, v);
             }
-            resp
+            Ok(resp)
         }
-        Ok(Err(e)) => error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            format!("packing the bundle failed: {e}"),
-        ),
-        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        Ok(Err(e)) => Err(ApiError::internal(format!(
+            "packing the bundle failed: {e}"
+        ))),
+        Err(e) => Err(ApiError::internal(e.to_string())),
     }
 }

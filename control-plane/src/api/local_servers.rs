@@ -9,7 +9,8 @@
 //! * `POST /api/v1/local-servers/approvals/{id}/wait`: waits (up to 30 s per call) for
 //!   the decision; an approved call is consumed here, once, by its requester.
 
-use super::{error, signed_in, signed_in_to_change};
+use super::caller::{signed_in, signed_in_to_change};
+use super::error::ApiError;
 use crate::approvals::NewApproval;
 use crate::config::LocalServerConfig;
 use crate::gateway::Gateway;
@@ -77,15 +78,15 @@ impl Gateway {
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, description = "The local servers the caller may run and the policy in force", body = crate::api::schema::LocalServers),
-        (status = 401, description = "Not signed in", body = crate::api::schema::ApiError),
-        (status = 503, description = "The policy in force cannot be read yet", body = crate::api::schema::ApiError),
+        (status = 401, description = "Not signed in", body = crate::api::schema::ErrorBody),
+        (status = 503, description = "The policy in force cannot be read yet", body = crate::api::schema::ErrorBody),
     )
 )]
-pub async fn list(State(gw): State<Arc<Gateway>>, headers: HeaderMap) -> Response {
-    let principal = match signed_in(&gw, &headers).await {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
+pub async fn list(
+    State(gw): State<Arc<Gateway>>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let principal = signed_in(&gw, &headers).await?;
     // A laptop must never run with less than the policy in force: if it cannot be read,
     // the answer is an error, not an empty policy.
     let policy = match gw.policy() {
@@ -95,15 +96,20 @@ pub async fn list(State(gw): State<Arc<Gateway>>, headers: HeaderMap) -> Respons
                 json!({ "version": v.version, "digest": v.digest, "document": v.document })
             }
             Ok(None) => {
-                return error(
+                return Err(ApiError::new(
                     StatusCode::SERVICE_UNAVAILABLE,
                     format!(
                         "the policy in force ({}) is not published in the store yet; try again in a moment",
                         p.version
                     ),
-                );
+                ));
             }
-            Err(e) => return error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
+            Err(e) => {
+                return Err(ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    e.to_string(),
+                ));
+            }
         },
     };
     let servers: Vec<Value> = gw
@@ -122,13 +128,13 @@ pub async fn list(State(gw): State<Arc<Gateway>>, headers: HeaderMap) -> Respons
             })
         })
         .collect();
-    Json(json!({
+    Ok(Json(json!({
         "user": principal.user,
         "groups": principal.groups,
         "servers": servers,
         "policy": policy,
     }))
-    .into_response()
+    .into_response())
 }
 
 /// The body of an approval request.
@@ -153,10 +159,10 @@ pub struct ApprovalRequest {
     responses(
         (status = 201, description = "The policy holds the call: the approval asked for it", body = crate::api::schema::LocalApproval),
         (status = 200, description = "The policy lets the call pass", body = crate::api::schema::LocalAllowed),
-        (status = 400, description = "The body is not valid", body = crate::api::schema::ApiError),
-        (status = 401, description = "Not signed in", body = crate::api::schema::ApiError),
-        (status = 403, description = "Not allowed (role, or the cookie without `X-Gatehouse-Request: 1`)", body = crate::api::schema::ApiError),
-        (status = 503, description = "The store is unavailable", body = crate::api::schema::ApiError),
+        (status = 400, description = "The body is not valid", body = crate::api::schema::ErrorBody),
+        (status = 401, description = "Not signed in", body = crate::api::schema::ErrorBody),
+        (status = 403, description = "Not allowed (role, or the cookie without `X-Gatehouse-Request: 1`)", body = crate::api::schema::ErrorBody),
+        (status = 503, description = "The store is unavailable", body = crate::api::schema::ErrorBody),
     )
 )]
 pub async fn request_approval(
@@ -164,20 +170,14 @@ pub async fn request_approval(
     headers: HeaderMap,
     Path(name): Path<String>,
     body: Result<Json<ApprovalRequest>, axum::extract::rejection::JsonRejection>,
-) -> Response {
-    let principal = match signed_in_to_change(&gw, &headers).await {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
+) -> Result<Response, ApiError> {
+    let principal = signed_in_to_change(&gw, &headers).await?;
     let Json(body) = match body {
         Ok(b) => b,
         Err(e) => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                format!(
-                    "the body must be {{\"session_id\": \"local-...\", \"request\": {{...}}}}: {e}"
-                ),
-            );
+            return Err(ApiError::bad_request(format!(
+                "the body must be {{\"session_id\": \"local-...\", \"request\": {{...}}}}: {e}"
+            )));
         }
     };
     let Some(server) = gw
@@ -185,10 +185,10 @@ pub async fn request_approval(
         .into_iter()
         .find(|s| s.name == name)
     else {
-        return error(
-            StatusCode::FORBIDDEN,
-            format!("`{}` may not run a local server `{name}`", principal.user),
-        );
+        return Err(ApiError::forbidden(format!(
+            "`{}` may not run a local server `{name}`",
+            principal.user
+        )));
     };
     let sid = &body.session_id;
     if !sid.starts_with("local-")
@@ -197,18 +197,16 @@ pub async fn request_approval(
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
     {
-        return error(
-            StatusCode::BAD_REQUEST,
-            format!("`{sid}` is not a local session id (local-...)"),
-        );
+        return Err(ApiError::bad_request(format!(
+            "`{sid}` is not a local session id (local-...)"
+        )));
     }
     let msg = match Message::from_value(body.request) {
         Ok(m) if m.is_request() => m,
         _ => {
-            return error(
-                StatusCode::BAD_REQUEST,
+            return Err(ApiError::bad_request(
                 "`request` must be a JSON-RPC request (id, method, params)",
-            );
+            ));
         }
     };
     let server_name = policy_name(&server.name);
@@ -222,22 +220,20 @@ pub async fn request_approval(
             match gatehouse_pipeline::decide(Some(&p), &rights, &server_name, &target).verdict {
                 Verdict::Allow => None,
                 Verdict::Deny { reason } => {
-                    return (
+                    return Ok((
                     StatusCode::FORBIDDEN,
                     Json(json!({ "error": reason, "decision": "deny", "policy_version": p.version })),
                 )
-                    .into_response();
+                    .into_response());
                 }
                 Verdict::NeedsApproval(terms) => Some((terms, p.version.clone())),
             }
         }
     };
     let Some((terms, version)) = terms else {
-        return Json(json!({ "decision": "allow" })).into_response();
+        return Ok(Json(json!({ "decision": "allow" })).into_response());
     };
-    if let Err(r) = own_session(&gw, &principal, sid, &server_name).await {
-        return r;
-    }
+    own_session(&gw, &principal, sid, &server_name).await?;
     let digest = target.digest(&server_name);
     let (method, tool, arguments) = (target.method, target.name, target.arguments);
     // Approvers read the arguments masked with the profile this person's session uses.
@@ -265,7 +261,12 @@ pub async fn request_approval(
         .await;
     let id = match created {
         Ok(id) => id,
-        Err(e) => return error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
+        Err(e) => {
+            return Err(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                e.to_string(),
+            ));
+        }
     };
     gw.read_pending_approvals().await;
     crate::gateway::approval::notify(
@@ -279,34 +280,43 @@ pub async fn request_approval(
     );
     tracing::info!(approval = %id, session = %sid, user = %principal.user, "a local call waits for approval");
     match gw.store.approval(&id).await {
-        Ok(Some(a)) => (
+        Ok(Some(a)) => Ok((
             StatusCode::CREATED,
             Json(json!({ "approval": a, "policy_version": version })),
         )
-            .into_response(),
-        Ok(None) => error(StatusCode::SERVICE_UNAVAILABLE, "the approval vanished"),
-        Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
+            .into_response()),
+        Ok(None) => Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the approval vanished",
+        )),
+        Err(e) => Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            e.to_string(),
+        )),
     }
 }
 
 /// The local session exists in the store (created now if its records are not uploaded
 /// yet) and is this person's, on this server.
-#[allow(clippy::result_large_err)]
-async fn own_session(gw: &Gateway, p: &Principal, id: &str, server: &str) -> Result<(), Response> {
+async fn own_session(gw: &Gateway, p: &Principal, id: &str, server: &str) -> Result<(), ApiError> {
     let check = |s: &crate::store::SessionRow| {
         if s.principal == p.user && s.server == server {
             Ok(())
         } else {
-            Err(error(
-                StatusCode::FORBIDDEN,
-                format!("session `{id}` belongs to someone else or another server"),
-            ))
+            Err(ApiError::forbidden(format!(
+                "session `{id}` belongs to someone else or another server"
+            )))
         }
     };
     match gw.store.find_session(id).await {
         Ok(Some(s)) if s.id == id => return check(&s),
         Ok(_) => {}
-        Err(e) => return Err(error(StatusCode::SERVICE_UNAVAILABLE, e.to_string())),
+        Err(e) => {
+            return Err(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                e.to_string(),
+            ));
+        }
     }
     let started = gw
         .store
@@ -324,7 +334,10 @@ async fn own_session(gw: &Gateway, p: &Principal, id: &str, server: &str) -> Res
         // The spool upload may have created it a moment ago.
         return match gw.store.find_session(id).await {
             Ok(Some(s)) if s.id == id => check(&s),
-            _ => Err(error(StatusCode::SERVICE_UNAVAILABLE, e.to_string())),
+            _ => Err(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                e.to_string(),
+            )),
         };
     }
     Ok(())
@@ -354,9 +367,9 @@ fn default_wait() -> u64 {
     security(("bearer" = []), ("cookie" = [], "csrf" = [])),
     responses(
         (status = 200, description = "The approval once decided (an approved one is used now) or when the wait ends", body = crate::approvals::Approval),
-        (status = 401, description = "Not signed in", body = crate::api::schema::ApiError),
-        (status = 403, description = "Not allowed (role, or the cookie without `X-Gatehouse-Request: 1`)", body = crate::api::schema::ApiError),
-        (status = 404, description = "No such approval", body = crate::api::schema::ApiError),
+        (status = 401, description = "Not signed in", body = crate::api::schema::ErrorBody),
+        (status = 403, description = "Not allowed (role, or the cookie without `X-Gatehouse-Request: 1`)", body = crate::api::schema::ErrorBody),
+        (status = 404, description = "No such approval", body = crate::api::schema::ErrorBody),
     )
 )]
 pub async fn wait(
@@ -364,46 +377,48 @@ pub async fn wait(
     headers: HeaderMap,
     Path(id): Path<String>,
     Query(q): Query<WaitQuery>,
-) -> Response {
-    let principal = match signed_in_to_change(&gw, &headers).await {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
+) -> Result<Response, ApiError> {
+    let principal = signed_in_to_change(&gw, &headers).await?;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(q.secs.min(30));
     loop {
         let a = match gw.store.approval(&id).await {
             Ok(Some(a)) => a,
             Ok(None) => {
-                return error(
-                    StatusCode::NOT_FOUND,
-                    format!("there is no approval `{id}`"),
-                );
+                return Err(ApiError::not_found(format!("there is no approval `{id}`")));
             }
-            Err(e) => return error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
+            Err(e) => {
+                return Err(ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    e.to_string(),
+                ));
+            }
         };
         if a.requester != principal.user || !a.server.starts_with("local:") {
-            return error(
-                StatusCode::FORBIDDEN,
-                format!(
-                    "approval `{id}` is not a local call of `{}`",
-                    principal.user
-                ),
-            );
+            return Err(ApiError::forbidden(format!(
+                "approval `{id}` is not a local call of `{}`",
+                principal.user
+            )));
         }
         if a.state == "approved" {
             return match gw.store.use_approval(&id).await {
                 Ok(_) => match gw.store.approval(&id).await {
-                    Ok(Some(a)) => Json(a).into_response(),
-                    _ => error(StatusCode::SERVICE_UNAVAILABLE, "the approval vanished"),
+                    Ok(Some(a)) => Ok(Json(a).into_response()),
+                    _ => Err(ApiError::new(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "the approval vanished",
+                    )),
                 },
-                Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
+                Err(e) => Err(ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    e.to_string(),
+                )),
             };
         }
         if a.state != "pending" || tokio::time::Instant::now() >= deadline {
-            return Json(a).into_response();
+            return Ok(Json(a).into_response());
         }
         tokio::select! {
-            _ = gw.shutdown.cancelled() => return Json(a).into_response(),
+            _ = gw.shutdown.cancelled() => return Ok(Json(a).into_response()),
             _ = tokio::time::sleep(Duration::from_millis(200)) => {}
         }
     }

@@ -1,7 +1,8 @@
 //! `GET /api/v1/me`: who the caller is and the roles their groups give them, for the
 //! dashboard and the tray.
 
-use super::signed_in;
+use super::caller::signed_in;
+use super::error::ApiError;
 use crate::gateway::Gateway;
 use crate::identity::signin::roles;
 use axum::Json;
@@ -20,13 +21,13 @@ use std::sync::Arc;
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, description = "Who the caller is", body = crate::api::schema::Me),
-        (status = 401, description = "Not signed in", body = crate::api::schema::ApiError),
+        (status = 401, description = "Not signed in", body = crate::api::schema::ErrorBody),
     )
 )]
-pub async fn me(State(gw): State<Arc<Gateway>>, headers: HeaderMap) -> Response {
-    match signed_in(&gw, &headers).await {
-        Ok(p) => Json(json!({ "user": p.user, "groups": p.groups, "roles": roles(&gw, &p) }))
+pub async fn me(State(gw): State<Arc<Gateway>>, headers: HeaderMap) -> Result<Response, ApiError> {
+    let p = signed_in(&gw, &headers).await?;
+    Ok(
+        Json(json!({ "user": p.user, "groups": p.groups, "roles": roles(&gw.identity, &p) }))
             .into_response(),
-        Err(r) => r,
-    }
+    )
 }

@@ -8,6 +8,8 @@ use http::{HeaderValue, header};
 use std::sync::LazyLock;
 use utoipa::OpenApi;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// What the document says besides its paths: title, sign-in schemes, tags.
 #[derive(OpenApi)]
@@ -72,8 +74,13 @@ impl utoipa::Modify for SignIn {
 /// The whole document: [`Base`] with every `/api/v1` route of the served route tables.
 pub fn document() -> utoipa::openapi::OpenApi {
     let mut doc = Base::openapi();
-    doc.merge(super::routes().into_openapi());
-    doc.merge(crate::agents::api_routes().into_openapi());
+    doc.merge(super::routes::documented().into_openapi());
+    doc.merge(
+        OpenApiRouter::<()>::new()
+            .routes(routes!(serve))
+            .into_openapi(),
+    );
+    doc.merge(super::agents::routes().into_openapi());
     doc
 }
 

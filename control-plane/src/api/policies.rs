@@ -1,7 +1,8 @@
 //! Policy history, validation as you type, and the dry run of a draft against recorded
 //! history, for the dashboard's Policies page. Publishing is `POST /api/v1/policies`.
 
-use super::{Role, error, signed_in};
+use super::caller::{Role, signed_in, signed_in_to_change};
+use super::error::ApiError;
 use crate::gateway::Gateway;
 use axum::Json;
 use axum::extract::{Path, State};
@@ -21,20 +22,21 @@ use std::sync::Arc;
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, description = "Every version and the one in force", body = crate::api::schema::PolicyList),
-        (status = 401, description = "Not signed in", body = crate::api::schema::ApiError),
+        (status = 401, description = "Not signed in", body = crate::api::schema::ErrorBody),
     )
 )]
-pub async fn list(State(gw): State<Arc<Gateway>>, headers: HeaderMap) -> Response {
-    if let Err(r) = signed_in(&gw, &headers).await {
-        return r;
-    }
+pub async fn list(
+    State(gw): State<Arc<Gateway>>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    signed_in(&gw, &headers).await?;
     match gw.store.policy_versions().await {
-        Ok(v) => Json(json!({
+        Ok(v) => Ok(Json(json!({
             "versions": v,
             "in_force": gw.policy().map(|p| p.number).filter(|n| *n > 0),
         }))
-        .into_response(),
-        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        .into_response()),
+        Err(e) => Err(ApiError::from(e)),
     }
 }
 
@@ -48,25 +50,22 @@ pub async fn list(State(gw): State<Arc<Gateway>>, headers: HeaderMap) -> Respons
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, description = "The version with its document", body = crate::store::PolicyVersion),
-        (status = 401, description = "Not signed in", body = crate::api::schema::ApiError),
-        (status = 404, description = "No such version", body = crate::api::schema::ApiError),
+        (status = 401, description = "Not signed in", body = crate::api::schema::ErrorBody),
+        (status = 404, description = "No such version", body = crate::api::schema::ErrorBody),
     )
 )]
 pub async fn get(
     State(gw): State<Arc<Gateway>>,
     headers: HeaderMap,
     Path(version): Path<i64>,
-) -> Response {
-    if let Err(r) = signed_in(&gw, &headers).await {
-        return r;
-    }
+) -> Result<Response, ApiError> {
+    signed_in(&gw, &headers).await?;
     match gw.store.policy_version(version).await {
-        Ok(Some(v)) => Json(v).into_response(),
-        Ok(None) => error(
-            StatusCode::NOT_FOUND,
-            format!("there is no policy version {version}"),
-        ),
-        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        Ok(Some(v)) => Ok(Json(v).into_response()),
+        Ok(None) => Err(ApiError::not_found(format!(
+            "there is no policy version {version}"
+        ))),
+        Err(e) => Err(ApiError::from(e)),
     }
 }
 
@@ -80,20 +79,22 @@ pub async fn get(
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, description = "Valid (with its digest) or the problems", body = crate::api::schema::PolicyCheck),
-        (status = 401, description = "Not signed in", body = crate::api::schema::ApiError),
+        (status = 401, description = "Not signed in", body = crate::api::schema::ErrorBody),
     )
 )]
-pub async fn check(State(gw): State<Arc<Gateway>>, headers: HeaderMap, body: String) -> Response {
-    if let Err(r) = signed_in(&gw, &headers).await {
-        return r;
-    }
+pub async fn check(
+    State(gw): State<Arc<Gateway>>,
+    headers: HeaderMap,
+    body: String,
+) -> Result<Response, ApiError> {
+    signed_in(&gw, &headers).await?;
     match Policy::from_yaml(&body) {
-        Ok(p) => Json(json!({ "ok": true, "digest": p.source_digest() })).into_response(),
-        Err(e) => Json(json!({
+        Ok(p) => Ok(Json(json!({ "ok": true, "digest": p.source_digest() })).into_response()),
+        Err(e) => Ok(Json(json!({
             "ok": false,
             "errors": e.errors().iter().map(|e| json!({ "line": e.line, "column": e.column, "message": e.message })).collect::<Vec<_>>(),
         }))
-        .into_response(),
+        .into_response()),
     }
 }
 
@@ -134,41 +135,30 @@ pub fn parse_period(text: &str) -> Option<chrono::Duration> {
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, description = "Requests whose decision would change", body = crate::api::schema::DryRun),
-        (status = 400, description = "The draft or the period is not valid", body = crate::api::schema::ApiError),
-        (status = 401, description = "Not signed in", body = crate::api::schema::ApiError),
-        (status = 403, description = "Signed in without the role this needs", body = crate::api::schema::ApiError),
+        (status = 400, description = "The draft or the period is not valid", body = crate::api::schema::ErrorBody),
+        (status = 401, description = "Not signed in", body = crate::api::schema::ErrorBody),
+        (status = 403, description = "Signed in without the role this needs", body = crate::api::schema::ErrorBody),
     )
 )]
 pub async fn dry_run(
     State(gw): State<Arc<Gateway>>,
     headers: HeaderMap,
     Json(body): Json<DryRunBody>,
-) -> Response {
-    let principal = match signed_in(&gw, &headers).await {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
-    if let Err(r) = gw.require(&principal, Role::Auditor) {
-        return r;
-    }
+) -> Result<Response, ApiError> {
+    let principal = signed_in(&gw, &headers).await?;
+    gw.require(&principal, Role::Auditor)?;
     let draft = match Policy::from_yaml(&body.document) {
         Ok(p) => p,
-        Err(e) => return error(StatusCode::BAD_REQUEST, e.with_file("draft").to_string()),
+        Err(e) => return Err(ApiError::bad_request(e.with_file("draft").to_string())),
     };
     let Some(period) = parse_period(&body.since) else {
-        return error(
-            StatusCode::BAD_REQUEST,
-            format!(
-                "since `{}`: use a number and a unit, like 7d, 12h or 30m",
-                body.since
-            ),
-        );
+        return Err(ApiError::bad_request(format!(
+            "since `{}`: use a number and a unit, like 7d, 12h or 30m",
+            body.since
+        )));
     };
     let from = (chrono::Utc::now() - period).to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
-    let requests = match crate::gateway::policy::recorded_requests(&gw.store, &from).await {
-        Ok(r) => r,
-        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
-    };
+    let requests = crate::gateway::policy::recorded_requests(&gw.store, &from).await?;
     let allow_all;
     let in_force = gw.policy();
     let current = match &in_force {
@@ -192,11 +182,48 @@ pub async fn dry_run(
             })
         })
         .collect();
-    Json(json!({
+    Ok(Json(json!({
         "since": from,
         "requests": requests.len(),
         "in_force": in_force.map(|p| p.version.clone()),
         "changes": changes,
     }))
-    .into_response()
+    .into_response())
+}
+
+/// `POST /api/v1/policies`: publishes the YAML body as the next policy version. Only
+/// members of `admin_groups` may; a bad document is refused with line:column errors.
+#[utoipa::path(
+    post,
+    operation_id = "publish_policy",
+    path = "/api/v1/policies",
+    tag = "policies",
+    request_body(content = String, content_type = "application/yaml", description = "The policy document"),
+    security(("bearer" = []), ("cookie" = [], "csrf" = [])),
+    responses(
+        (status = 201, description = "Published", body = crate::api::schema::PolicyPublished),
+        (status = 400, description = "The document is not valid (line:column errors)", body = crate::api::schema::ErrorBody),
+        (status = 401, description = "Not signed in", body = crate::api::schema::ErrorBody),
+        (status = 403, description = "Not allowed (role, or the cookie without `X-Gatehouse-Request: 1`)", body = crate::api::schema::ErrorBody),
+    )
+)]
+pub async fn publish(
+    State(gw): State<Arc<Gateway>>,
+    headers: HeaderMap,
+    body: String,
+) -> Result<Response, ApiError> {
+    let principal = signed_in_to_change(&gw, &headers).await?;
+    gw.require(&principal, Role::Admin)?;
+    let policy = match gatehouse_policy::Policy::from_yaml(&body) {
+        Ok(p) => p,
+        Err(e) => return Err(ApiError::bad_request(e.with_file("policy").to_string())),
+    };
+    match gw.store.push_policy(&body, policy.source_digest(), &principal.user).await {
+        Ok(version) => Ok((
+            StatusCode::CREATED,
+            Json(json!({ "version": version, "digest": policy.source_digest(), "published_by": principal.user })),
+        )
+            .into_response()),
+        Err(e) => Err(ApiError::from(e)),
+    }
 }

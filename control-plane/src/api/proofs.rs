@@ -6,26 +6,26 @@
 //! 6962 verifier) checks it offline; `/api/v1/audit/witnesses` says where each
 //! configured witness stands.
 
-use super::{Role, error, signed_in};
+use super::caller::{Role, signed_in};
+use super::error::ApiError;
 use crate::gateway::Gateway;
 use crate::store::ProofRequestError;
 use axum::Json;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
-use http::{HeaderMap, StatusCode};
+use http::HeaderMap;
 use serde::Deserialize;
 use std::sync::Arc;
 
-#[allow(clippy::result_large_err)]
-async fn auditor(gw: &Gateway, headers: &HeaderMap) -> Result<(), Response> {
+async fn auditor(gw: &Gateway, headers: &HeaderMap) -> Result<(), ApiError> {
     let p = signed_in(gw, headers).await?;
     gw.require(&p, Role::Auditor)
 }
 
-fn failed(e: ProofRequestError) -> Response {
+fn failed(e: ProofRequestError) -> ApiError {
     match e {
-        ProofRequestError::Invalid(m) => error(StatusCode::BAD_REQUEST, m),
-        ProofRequestError::Store(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        ProofRequestError::Invalid(m) => ApiError::bad_request(m),
+        ProofRequestError::Store(e) => ApiError::from(e),
     }
 }
 
@@ -47,22 +47,20 @@ pub struct InclusionQuery {
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, description = "An RFC 6962 inclusion proof with the signed checkpoint note it is relative to", content_type = "application/json", body = Object),
-        (status = 400, description = "A size or position beyond the log, or a malformed query", body = crate::api::schema::ApiError),
-        (status = 401, description = "Not signed in", body = crate::api::schema::ApiError),
-        (status = 403, description = "Signed in without the auditor or admin role", body = crate::api::schema::ApiError),
+        (status = 400, description = "A size or position beyond the log, or a malformed query", body = crate::api::schema::ErrorBody),
+        (status = 401, description = "Not signed in", body = crate::api::schema::ErrorBody),
+        (status = 403, description = "Signed in without the auditor or admin role", body = crate::api::schema::ErrorBody),
     )
 )]
 pub async fn inclusion(
     State(gw): State<Arc<Gateway>>,
     headers: HeaderMap,
     Query(q): Query<InclusionQuery>,
-) -> Response {
-    if let Err(r) = auditor(&gw, &headers).await {
-        return r;
-    }
+) -> Result<Response, ApiError> {
+    auditor(&gw, &headers).await?;
     match gw.store.inclusion_proof(q.seq, q.size).await {
-        Ok(p) => Json(p).into_response(),
-        Err(e) => failed(e),
+        Ok(p) => Ok(Json(p).into_response()),
+        Err(e) => Err(failed(e)),
     }
 }
 
@@ -84,22 +82,20 @@ pub struct ConsistencyQuery {
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, description = "An RFC 6962 consistency proof between two signed checkpoints", content_type = "application/json", body = Object),
-        (status = 400, description = "A size or position beyond the log, or a malformed query", body = crate::api::schema::ApiError),
-        (status = 401, description = "Not signed in", body = crate::api::schema::ApiError),
-        (status = 403, description = "Signed in without the auditor or admin role", body = crate::api::schema::ApiError),
+        (status = 400, description = "A size or position beyond the log, or a malformed query", body = crate::api::schema::ErrorBody),
+        (status = 401, description = "Not signed in", body = crate::api::schema::ErrorBody),
+        (status = 403, description = "Signed in without the auditor or admin role", body = crate::api::schema::ErrorBody),
     )
 )]
 pub async fn consistency(
     State(gw): State<Arc<Gateway>>,
     headers: HeaderMap,
     Query(q): Query<ConsistencyQuery>,
-) -> Response {
-    if let Err(r) = auditor(&gw, &headers).await {
-        return r;
-    }
+) -> Result<Response, ApiError> {
+    auditor(&gw, &headers).await?;
     match gw.store.consistency_proof(q.from, q.to).await {
-        Ok(p) => Json(p).into_response(),
-        Err(e) => failed(e),
+        Ok(p) => Ok(Json(p).into_response()),
+        Err(e) => Err(failed(e)),
     }
 }
 
@@ -112,17 +108,18 @@ pub async fn consistency(
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, description = "Each configured witness: acknowledged size, gap and last error", content_type = "application/json", body = Object),
-        (status = 400, description = "A size or position beyond the log, or a malformed query", body = crate::api::schema::ApiError),
-        (status = 401, description = "Not signed in", body = crate::api::schema::ApiError),
-        (status = 403, description = "Signed in without the auditor or admin role", body = crate::api::schema::ApiError),
+        (status = 400, description = "A size or position beyond the log, or a malformed query", body = crate::api::schema::ErrorBody),
+        (status = 401, description = "Not signed in", body = crate::api::schema::ErrorBody),
+        (status = 403, description = "Signed in without the auditor or admin role", body = crate::api::schema::ErrorBody),
     )
 )]
-pub async fn witnesses(State(gw): State<Arc<Gateway>>, headers: HeaderMap) -> Response {
-    if let Err(r) = auditor(&gw, &headers).await {
-        return r;
-    }
+pub async fn witnesses(
+    State(gw): State<Arc<Gateway>>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    auditor(&gw, &headers).await?;
     match crate::witnesses::status(&gw.store, &gw.config.audit.witnesses).await {
-        Ok(s) => Json(s).into_response(),
-        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        Ok(s) => Ok(Json(s).into_response()),
+        Err(e) => Err(ApiError::from(e)),
     }
 }

@@ -11,9 +11,11 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 use utoipa::ToSchema;
 
+// The body of every `super::error::ApiError`, named `ApiError` in the document.
 /// Every refusal and failure: what went wrong and what to do about it.
 #[derive(Serialize, ToSchema)]
-pub struct ApiError {
+#[schema(as = ApiError)]
+pub struct ErrorBody {
     /// A sentence for a person.
     pub error: String,
 }

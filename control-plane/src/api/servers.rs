@@ -1,12 +1,13 @@
 //! Servers and tool pins for the dashboard: how each configured server is reached, how
 //! many sessions are open on it, and tool definitions that changed and wait for an admin.
 
-use super::{Role, error, signed_in, signed_in_to_change};
+use super::caller::{Role, signed_in, signed_in_to_change};
+use super::error::ApiError;
 use crate::gateway::Gateway;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
-use http::{HeaderMap, StatusCode};
+use http::HeaderMap;
 use serde_json::json;
 use std::sync::Arc;
 
@@ -19,20 +20,21 @@ use std::sync::Arc;
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, description = "Every configured server with its pins", body = crate::api::schema::ServerList),
-        (status = 401, description = "Not signed in", body = crate::api::schema::ApiError),
+        (status = 401, description = "Not signed in", body = crate::api::schema::ErrorBody),
     )
 )]
-pub async fn list(State(gw): State<Arc<Gateway>>, headers: HeaderMap) -> Response {
-    if let Err(r) = signed_in(&gw, &headers).await {
-        return r;
-    }
+pub async fn list(
+    State(gw): State<Arc<Gateway>>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    signed_in(&gw, &headers).await?;
     let (pins, last) = match (
         gw.store.pins().await,
         gw.store.last_session_per_server().await,
     ) {
         (Ok(p), Ok(l)) => (p, l),
         (Err(e), _) | (_, Err(e)) => {
-            return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string());
+            return Err(ApiError::from(e));
         }
     };
     let live = gw.sessions.all();
@@ -61,7 +63,7 @@ pub async fn list(State(gw): State<Arc<Gateway>>, headers: HeaderMap) -> Respons
             })
         })
         .collect();
-    Json(json!({ "servers": servers })).into_response()
+    Ok(Json(json!({ "servers": servers })).into_response())
 }
 
 /// `POST /api/v1/pins/{server}/{tool}/{accept|reject}` (admins).
@@ -74,42 +76,37 @@ pub async fn list(State(gw): State<Arc<Gateway>>, headers: HeaderMap) -> Respons
     security(("bearer" = []), ("cookie" = [], "csrf" = [])),
     responses(
         (status = 200, description = "Decided", body = crate::api::schema::PinDecision),
-        (status = 401, description = "Not signed in", body = crate::api::schema::ApiError),
-        (status = 403, description = "Not allowed (role, or the cookie without `X-Gatehouse-Request: 1`)", body = crate::api::schema::ApiError),
-        (status = 404, description = "A verb other than accept/reject", body = crate::api::schema::ApiError),
-        (status = 409, description = "No changed definition waits", body = crate::api::schema::ApiError),
+        (status = 401, description = "Not signed in", body = crate::api::schema::ErrorBody),
+        (status = 403, description = "Not allowed (role, or the cookie without `X-Gatehouse-Request: 1`)", body = crate::api::schema::ErrorBody),
+        (status = 404, description = "A verb other than accept/reject", body = crate::api::schema::ErrorBody),
+        (status = 409, description = "No changed definition waits", body = crate::api::schema::ErrorBody),
     )
 )]
 pub async fn decide(
     State(gw): State<Arc<Gateway>>,
     headers: HeaderMap,
     Path((server, tool, verb)): Path<(String, String, String)>,
-) -> Response {
-    let principal = match signed_in_to_change(&gw, &headers).await {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
-    if let Err(r) = gw.require(&principal, Role::Admin) {
-        return r;
-    }
+) -> Result<Response, ApiError> {
+    let principal = signed_in_to_change(&gw, &headers).await?;
+    gw.require(&principal, Role::Admin)?;
     let done = match verb.as_str() {
         "accept" => gw.store.accept_tool(&server, &tool, &principal.user).await,
         "reject" => gw.store.reject_tool(&server, &tool, &principal.user).await,
-        _ => return error(StatusCode::NOT_FOUND, "use /accept or /reject"),
+        _ => return Err(ApiError::not_found("use /accept or /reject")),
     };
     match done {
         Ok(true) => {
-            gw.control_event(
-                &format!("tool_change_{verb}ed"),
-                json!({ "server": server, "tool": tool, "by": principal.user }),
-            )
-            .await;
-            Json(json!({ "server": server, "tool": tool, "decision": verb })).into_response()
+            gw.identity
+                .control_event(
+                    &format!("tool_change_{verb}ed"),
+                    json!({ "server": server, "tool": tool, "by": principal.user }),
+                )
+                .await;
+            Ok(Json(json!({ "server": server, "tool": tool, "decision": verb })).into_response())
         }
-        Ok(false) => error(
-            StatusCode::CONFLICT,
-            format!("`{server}/{tool}` has no changed definition waiting for a decision"),
-        ),
-        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        Ok(false) => Err(ApiError::conflict(format!(
+            "`{server}/{tool}` has no changed definition waiting for a decision"
+        ))),
+        Err(e) => Err(ApiError::from(e)),
     }
 }

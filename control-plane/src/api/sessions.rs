@@ -2,14 +2,15 @@
 //! (the transcript, and each call with its decision, approval, result and timing).
 //! Engineers see their own sessions; auditors and admins everyone's.
 
-use super::{error, signed_in};
+use super::caller::signed_in;
+use super::error::ApiError;
 use crate::approvals::Approval;
 use crate::gateway::Gateway;
 use crate::store::{DecisionFilter, EventRow, SessionFilter};
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
-use http::{HeaderMap, StatusCode};
+use http::HeaderMap;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -82,33 +83,30 @@ impl ListQuery {
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, description = "A page of sessions, newest first (engineers see their own)", body = crate::api::schema::SessionPage),
-        (status = 400, description = "A filter is not valid", body = crate::api::schema::ApiError),
-        (status = 401, description = "Not signed in", body = crate::api::schema::ApiError),
+        (status = 400, description = "A filter is not valid", body = crate::api::schema::ErrorBody),
+        (status = 401, description = "Not signed in", body = crate::api::schema::ErrorBody),
     )
 )]
 pub async fn list(
     State(gw): State<Arc<Gateway>>,
     headers: HeaderMap,
     Query(q): Query<ListQuery>,
-) -> Response {
-    let principal = match signed_in(&gw, &headers).await {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
+) -> Result<Response, ApiError> {
+    let principal = signed_in(&gw, &headers).await?;
     let mut filter = match q.into_filter() {
         Ok(f) => f,
-        Err(e) => return error(StatusCode::BAD_REQUEST, e),
+        Err(e) => return Err(ApiError::bad_request(e)),
     };
     if !gw.reads_everything(&principal) {
         filter.user = Some(principal.user.clone());
     }
     match gw.store.session_page(&filter).await {
-        Ok((sessions, next)) => Json(json!({
+        Ok((sessions, next)) => Ok(Json(json!({
             "sessions": sessions,
             "next_cursor": next.map(|(at, id)| format!("{at}~{id}")),
         }))
-        .into_response(),
-        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        .into_response()),
+        Err(e) => Err(ApiError::from(e)),
     }
 }
 
@@ -122,36 +120,30 @@ pub async fn list(
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, description = "The session, its transcript and calls", body = crate::api::schema::SessionDetail),
-        (status = 401, description = "Not signed in", body = crate::api::schema::ApiError),
-        (status = 404, description = "No such session the caller may see", body = crate::api::schema::ApiError),
+        (status = 401, description = "Not signed in", body = crate::api::schema::ErrorBody),
+        (status = 404, description = "No such session the caller may see", body = crate::api::schema::ErrorBody),
     )
 )]
 pub async fn detail(
     State(gw): State<Arc<Gateway>>,
     headers: HeaderMap,
     Path(id): Path<String>,
-) -> Response {
-    let principal = match signed_in(&gw, &headers).await {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
+) -> Result<Response, ApiError> {
+    let principal = signed_in(&gw, &headers).await?;
     let session = match gw.store.session_summary(&id).await {
         Ok(Some(s)) if s.user == principal.user || gw.reads_everything(&principal) => s,
         // Someone else's session is reported as missing: its existence is not theirs to know.
-        Ok(_) => return error(StatusCode::NOT_FOUND, format!("no session `{id}`")),
-        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        Ok(_) => return Err(ApiError::not_found(format!("no session `{id}`"))),
+        Err(e) => return Err(ApiError::from(e)),
     };
-    let events = match gw.store.session_events(&id).await {
-        Ok(e) => e,
-        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
-    };
+    let events = gw.store.session_events(&id).await?;
     let approvals = match gw.store.approvals(false).await {
         Ok(a) => a.into_iter().filter(|a| a.session_id == id).collect(),
-        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        Err(e) => return Err(ApiError::from(e)),
     };
     let calls = calls_of(&events, approvals);
     let events: Vec<Value> = events.iter().map(event_json).collect();
-    Json(json!({ "session": session, "events": events, "calls": calls })).into_response()
+    Ok(Json(json!({ "session": session, "events": events, "calls": calls })).into_response())
 }
 
 fn parse(text: Option<&str>) -> Value {
@@ -254,22 +246,17 @@ pub struct OverviewQuery {
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, description = "Calls, decisions and masked values per day", body = crate::api::schema::OverviewPage),
-        (status = 401, description = "Not signed in", body = crate::api::schema::ApiError),
-        (status = 403, description = "Signed in without the role this needs", body = crate::api::schema::ApiError),
+        (status = 401, description = "Not signed in", body = crate::api::schema::ErrorBody),
+        (status = 403, description = "Signed in without the role this needs", body = crate::api::schema::ErrorBody),
     )
 )]
 pub async fn overview(
     State(gw): State<Arc<Gateway>>,
     headers: HeaderMap,
     Query(q): Query<OverviewQuery>,
-) -> Response {
-    let principal = match signed_in(&gw, &headers).await {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
-    if let Err(r) = gw.require(&principal, super::Role::Auditor) {
-        return r;
-    }
+) -> Result<Response, ApiError> {
+    let principal = signed_in(&gw, &headers).await?;
+    gw.require(&principal, super::caller::Role::Auditor)?;
     let days = q.days.unwrap_or(14).clamp(1, 366);
     let today = chrono::Utc::now().date_naive();
     let first = today - chrono::Duration::days(i64::from(days) - 1);
@@ -289,8 +276,8 @@ pub async fn overview(
         Ok(o) => {
             let mut v = serde_json::to_value(&o).unwrap_or_default();
             v["days"] = json!(all_days);
-            Json(v).into_response()
+            Ok(Json(v).into_response())
         }
-        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        Err(e) => Err(ApiError::from(e)),
     }
 }

@@ -3,7 +3,8 @@
 //! server `local:NAME`. Idempotent by record id: a re-upload (after a crash or a lost
 //! answer) stores nothing twice and is acknowledged like the first.
 
-use super::{error, signed_in_to_change};
+use super::caller::signed_in_to_change;
+use super::error::ApiError;
 use crate::gateway::Gateway;
 use crate::store::{NewSession, SpooledEvent};
 use axum::Json;
@@ -104,42 +105,38 @@ fn check(r: &UploadedRecord) -> Result<Direction, String> {
     security(("bearer" = []), ("cookie" = [], "csrf" = [])),
     responses(
         (status = 200, description = "Stored (idempotent by record id)", body = crate::api::schema::SpoolReceipt),
-        (status = 400, description = "A record is not valid", body = crate::api::schema::ApiError),
-        (status = 401, description = "Not signed in", body = crate::api::schema::ApiError),
-        (status = 403, description = "Not allowed (role, or the cookie without `X-Gatehouse-Request: 1`)", body = crate::api::schema::ApiError),
-        (status = 413, description = "Too many records", body = crate::api::schema::ApiError),
-        (status = 503, description = "Not stored; upload again", body = crate::api::schema::ApiError),
+        (status = 400, description = "A record is not valid", body = crate::api::schema::ErrorBody),
+        (status = 401, description = "Not signed in", body = crate::api::schema::ErrorBody),
+        (status = 403, description = "Not allowed (role, or the cookie without `X-Gatehouse-Request: 1`)", body = crate::api::schema::ErrorBody),
+        (status = 413, description = "Too many records", body = crate::api::schema::ErrorBody),
+        (status = 503, description = "Not stored; upload again", body = crate::api::schema::ErrorBody),
     )
 )]
 pub async fn upload(
     State(gw): State<Arc<Gateway>>,
     headers: HeaderMap,
     body: Result<Json<Upload>, axum::extract::rejection::JsonRejection>,
-) -> Response {
-    let principal = match signed_in_to_change(&gw, &headers).await {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
+) -> Result<Response, ApiError> {
+    let principal = signed_in_to_change(&gw, &headers).await?;
     let Json(upload) = match body {
         Ok(b) => b,
         Err(e) => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                format!("the body must be {{\"records\": [...]}}: {e}"),
-            );
+            return Err(ApiError::bad_request(format!(
+                "the body must be {{\"records\": [...]}}: {e}"
+            )));
         }
     };
     if upload.records.len() > MAX_RECORDS {
-        return error(
+        return Err(ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             format!("at most {MAX_RECORDS} records per upload"),
-        );
+        ));
     }
     let mut directions = Vec::with_capacity(upload.records.len());
     for r in &upload.records {
         match check(r) {
             Ok(d) => directions.push(d),
-            Err(e) => return error(StatusCode::BAD_REQUEST, e),
+            Err(e) => return Err(ApiError::bad_request(e)),
         }
     }
     // A local session belongs to the person who started it, on one server.
@@ -152,20 +149,29 @@ pub async fn upload(
         match gw.store.find_session(id).await {
             Ok(Some(s)) if s.id == *id => {
                 if s.principal != principal.user || s.server != format!("local:{server}") {
-                    return error(
-                        StatusCode::FORBIDDEN,
-                        format!("session `{id}` belongs to someone else or another server"),
-                    );
+                    return Err(ApiError::forbidden(format!(
+                        "session `{id}` belongs to someone else or another server"
+                    )));
                 }
             }
             Ok(_) => {}
-            Err(e) => return error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
+            Err(e) => {
+                return Err(ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    e.to_string(),
+                ));
+            }
         }
     }
     let ids: Vec<String> = upload.records.iter().map(|r| r.id.clone()).collect();
     let before = match gw.store.stored_spool_ids(&ids).await {
         Ok(v) => v.len(),
-        Err(e) => return error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
+        Err(e) => {
+            return Err(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                e.to_string(),
+            ));
+        }
     };
     let items: Vec<SpooledEvent> = upload
         .records
@@ -207,11 +213,13 @@ pub async fn upload(
         })
         .collect();
     if let Err(e) = gw.store.ingest_spool(items).await {
-        return error(
+        return Err(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             format!("the records could not be stored; upload them again: {e}"),
-        );
+        ));
     }
-    Json(json!({ "acknowledged": ids, "stored": ids.len() - before, "duplicates": before }))
-        .into_response()
+    Ok(
+        Json(json!({ "acknowledged": ids, "stored": ids.len() - before, "duplicates": before }))
+            .into_response(),
+    )
 }

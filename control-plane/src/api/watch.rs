@@ -3,7 +3,8 @@
 //! approvals (the dashboard's live queue, the tray's approver prompts). Each stream
 //! sends the current state on connect and again on every change.
 
-use super::signed_in;
+use super::caller::signed_in;
+use super::error::ApiError;
 use crate::gateway::Gateway;
 use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -61,22 +62,23 @@ where
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, description = "Server-sent events: `policy` with the version in force (version, digest, document, published_by, published_at), now and on every change", content_type = "text/event-stream", body = String),
-        (status = 401, description = "Not signed in", body = crate::api::schema::ApiError),
+        (status = 401, description = "Not signed in", body = crate::api::schema::ErrorBody),
     )
 )]
-pub async fn policies(State(gw): State<Arc<Gateway>>, headers: HeaderMap) -> Response {
-    if let Err(r) = signed_in(&gw, &headers).await {
-        return r;
-    }
+pub async fn policies(
+    State(gw): State<Arc<Gateway>>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    signed_in(&gw, &headers).await?;
     let rx = gw.policy.subscribe();
-    sse(events(gw, rx, |gw, policy| async move {
+    Ok(sse(events(gw, rx, |gw, policy| async move {
         let number = policy?.number;
         let v = gw.store.policy_version(number).await.ok().flatten()?;
         Event::default()
             .event("policy")
             .json_data(json!({ "version": v.version, "digest": v.digest, "document": v.document, "published_by": v.published_by, "published_at": v.published_at }))
             .ok()
-    }))
+    })))
 }
 
 /// `GET /api/v1/approvals/watch`: event `approvals` with the pending approvals this
@@ -89,17 +91,17 @@ pub async fn policies(State(gw): State<Arc<Gateway>>, headers: HeaderMap) -> Res
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, description = "Server-sent events: `approvals` with the pending approvals the caller may see (`ApprovalList`), now and on every change", content_type = "text/event-stream", body = String),
-        (status = 401, description = "Not signed in", body = crate::api::schema::ApiError),
+        (status = 401, description = "Not signed in", body = crate::api::schema::ErrorBody),
     )
 )]
-pub async fn approvals(State(gw): State<Arc<Gateway>>, headers: HeaderMap) -> Response {
-    let principal = match signed_in(&gw, &headers).await {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
+pub async fn approvals(
+    State(gw): State<Arc<Gateway>>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let principal = signed_in(&gw, &headers).await?;
     gw.read_pending_approvals().await;
     let rx = gw.pending_approvals.subscribe();
-    sse(events(gw, rx, move |gw, pending| {
+    Ok(sse(events(gw, rx, move |gw, pending| {
         let principal = principal.clone();
         async move {
             let visible: Vec<_> = pending
@@ -111,5 +113,5 @@ pub async fn approvals(State(gw): State<Arc<Gateway>>, headers: HeaderMap) -> Re
                 .json_data(json!({ "approvals": visible }))
                 .ok()
         }
-    }))
+    })))
 }

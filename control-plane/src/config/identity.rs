@@ -1,7 +1,8 @@
 //! `[oidc]`, `[saml]`, `[authz]`, `[roles]`: who may sign in and how (the identity
 //! provider, the authorization server MCP clients see, trusted workload issuers).
 
-use super::{ConfigError, resolve_secret};
+use super::error::ConfigError;
+use super::secrets::resolve_secret;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
@@ -151,6 +152,37 @@ pub struct TrustedIssuer {
     /// The groups it gets.
     #[serde(default)]
     pub groups: Vec<String>,
+}
+
+impl TrustedIssuer {
+    /// Why this trust rule is refused at start; `None` when it is sound. A CI provider
+    /// signs tokens for every repository on it, and a workflow picks its own audience,
+    /// so a rule that requires no claim trusts every stranger's pipeline; a rule without
+    /// a name prefix lets a pipeline become a person (`actor = "alice"`).
+    pub fn problem(&self) -> Option<String> {
+        let rule = self;
+        let at = format!("[[authz.trusted_issuers]] for `{}`", rule.issuer);
+        if rule.audience.trim().is_empty() {
+            return Some(format!(
+                "{at}: `audience` is empty; name the audience the CI token must carry (e.g. \"https://gatehouse.example/mcp\")"
+            ));
+        }
+        if rule.require.is_empty() || rule.require.values().any(|v| v.trim().is_empty()) {
+            return Some(format!(
+                "{at}: `require` is empty, so every pipeline of every customer of this CI provider would be trusted; \
+                 require immutable claims, e.g. require = {{ repository_id = \"123456\", repository_owner_id = \"7890\" }} \
+                 (GitHub) or {{ project_id = \"42\" }} (GitLab)"
+            ));
+        }
+        if rule.user_prefix.trim().is_empty() {
+            return Some(format!(
+                "{at}: `user_prefix` is empty, so a pipeline could take a person's name (user_claim = \"{}\"); \
+                 set a prefix people's names never start with, e.g. user_prefix = \"ci:\"",
+                rule.user_claim
+            ));
+        }
+        None
+    }
 }
 
 fn default_required_scopes() -> Vec<String> {

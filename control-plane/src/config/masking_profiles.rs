@@ -3,7 +3,8 @@
 //! policies choose it) and the laptops' local servers are built from. Which parts of which
 //! messages carry data (only data: never schemas or envelopes) is `gatehouse_mask::message`.
 
-use super::{Config, ConfigError, MaskingConfig, resolve_secret};
+use super::error::ConfigError;
+use super::masking::MaskingConfig;
 use gatehouse_mask::{Masker, Profile};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -109,20 +110,6 @@ impl Masking {
     /// True when `profile` exists.
     pub fn has_profile(&self, profile: &str) -> bool {
         self.maskers.contains_key(profile)
-    }
-}
-
-impl Config {
-    /// The masking profiles, built (checks every profile and the HMAC key reference).
-    pub fn masking(&self) -> Result<Masking, ConfigError> {
-        let key = match &self.masking.hmac_key {
-            Some(r) => Some(
-                resolve_secret(r)
-                    .map_err(|e| ConfigError::Invalid(format!("masking.hmac_key: {e}")))?,
-            ),
-            None => None,
-        };
-        Masking::new(&self.masking, key.as_deref().map(str::as_bytes))
     }
 }
 

@@ -2,17 +2,19 @@
 //! servers it exposes. Every key can be overridden by a `GATEHOUSE_*` environment variable
 //! (`GATEHOUSE_LISTEN`, `GATEHOUSE_DATABASE`, `GATEHOUSE_LIMITS__BODY_BYTES`, ...).
 
-use gatehouse_proxy_core::mcp::Era;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
 mod agents;
 mod audit;
 mod dev;
+mod error;
 mod identity;
+pub mod ip_range;
 mod limits;
 mod masking;
 mod masking_profiles;
+mod secrets;
 mod servers;
 #[cfg(test)]
 mod tests;
@@ -20,6 +22,7 @@ mod tests;
 pub use agents::{AgentRef, AgentsConfig};
 pub use audit::{ApprovalsConfig, AuditConfig};
 pub use dev::{DevConfig, DevToken};
+pub use error::ConfigError;
 use identity::default_admin_groups;
 pub use identity::{
     AuthzConfig, AuthzStoreConfig, DeviceFlowConfig, OidcConfig, RolesConfig, SamlConfig,
@@ -28,37 +31,8 @@ pub use identity::{
 pub use limits::Limits;
 pub use masking::{MaskingConfig, MaskingOverride};
 pub use masking_profiles::Masking;
+pub(crate) use secrets::resolve_secret;
 pub use servers::{LocalServerConfig, ServerConfig};
-
-/// A configuration problem, pointing at the file position when the file is at fault.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    /// The file could not be read.
-    #[error(
-        "cannot read the config file {path}: {source}. Pass --config FILE or set GATEHOUSE_CONFIG."
-    )]
-    Read {
-        /// The path.
-        path: PathBuf,
-        /// Why.
-        source: std::io::Error,
-    },
-    /// The TOML is malformed or a key has the wrong type.
-    #[error("{path}:{line}:{column}: {message}")]
-    Syntax {
-        /// The path.
-        path: PathBuf,
-        /// 1-based line.
-        line: usize,
-        /// 1-based column.
-        column: usize,
-        /// What is wrong.
-        message: String,
-    },
-    /// The values do not make sense together.
-    #[error("{0}")]
-    Invalid(String),
-}
 
 /// The whole configuration.
 #[derive(Debug, Clone, Deserialize)]
@@ -155,9 +129,6 @@ fn default_listen() -> String {
 fn default_database() -> String {
     "sqlite://gatehouse.db".into()
 }
-fn default_era() -> Era {
-    Era::Legacy
-}
 
 impl Config {
     /// Reads a file, applies `GATEHOUSE_*` overrides, validates.
@@ -209,10 +180,10 @@ impl Config {
     }
 
     /// The trusted proxies' ranges (validated at start).
-    pub fn trusted_proxy_ranges(&self) -> Vec<crate::gateway::client_address::IpRange> {
+    pub fn trusted_proxy_ranges(&self) -> Vec<ip_range::IpRange> {
         self.trusted_proxies
             .iter()
-            .filter_map(|r| crate::gateway::client_address::IpRange::parse(r).ok())
+            .filter_map(|r| ip_range::IpRange::parse(r).ok())
             .collect()
     }
 
@@ -230,7 +201,7 @@ impl Config {
             }
         }
         for r in &self.trusted_proxies {
-            crate::gateway::client_address::IpRange::parse(r)
+            ip_range::IpRange::parse(r)
                 .map_err(|e| ConfigError::Invalid(format!("trusted_proxies: {e}")))?;
         }
         if http::HeaderName::from_bytes(self.client_address_header.as_bytes()).is_err() {
@@ -348,7 +319,7 @@ impl Config {
             }
         }
         for rule in &self.authz.trusted_issuers {
-            if let Some(p) = crate::identity::authz::exchange_rules::problem(rule) {
+            if let Some(p) = rule.problem() {
                 return Err(ConfigError::Invalid(p));
             }
         }
@@ -455,16 +426,17 @@ pub fn load_policy(path: &Path) -> Result<gatehouse_policy::Policy, ConfigError>
         .map_err(|e| ConfigError::Invalid(e.with_file(&path.display().to_string()).to_string()))
 }
 
-/// Resolves `env:NAME` and `file:PATH` references; other values are literal.
-pub(crate) fn resolve_secret(value: &str) -> Result<String, String> {
-    if let Some(name) = value.strip_prefix("env:") {
-        std::env::var(name).map_err(|_| format!("environment variable `{name}` is not set"))
-    } else if let Some(path) = value.strip_prefix("file:") {
-        std::fs::read_to_string(path)
-            .map(|s| s.trim_end().to_string())
-            .map_err(|e| format!("cannot read secret file `{path}`: {e}"))
-    } else {
-        Ok(value.to_string())
+impl Config {
+    /// The masking profiles, built (checks every profile and the HMAC key reference).
+    pub fn masking(&self) -> Result<Masking, ConfigError> {
+        let key = match &self.masking.hmac_key {
+            Some(r) => Some(
+                resolve_secret(r)
+                    .map_err(|e| ConfigError::Invalid(format!("masking.hmac_key: {e}")))?,
+            ),
+            None => None,
+        };
+        Masking::new(&self.masking, key.as_deref().map(str::as_bytes))
     }
 }
 

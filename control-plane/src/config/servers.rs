@@ -1,7 +1,9 @@
 //! `[[servers]]` and `[[local_servers]]`: the MCP servers the gateway exposes and the
 //! local servers the client captures.
 
-use super::{AgentRef, ConfigError, default_era, resolve_secret};
+use super::agents::AgentRef;
+use super::error::ConfigError;
+use super::secrets::resolve_secret;
 use gatehouse_proxy_core::mcp::Era;
 use gatehouse_proxy_core::upstream::UpstreamSpec;
 use serde::Deserialize;
@@ -221,4 +223,8 @@ impl ServerConfig {
     fn invalid(&self, what: &str) -> ConfigError {
         ConfigError::Invalid(format!("server `{}`: {what}", self.name))
     }
+}
+
+fn default_era() -> Era {
+    Era::Legacy
 }

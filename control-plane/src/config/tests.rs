@@ -1,4 +1,5 @@
 use super::*;
+use gatehouse_proxy_core::mcp::Era;
 use gatehouse_proxy_core::upstream::UpstreamSpec;
 use std::time::Duration;
 
@@ -131,4 +132,27 @@ fn secret_references_resolve_or_fail_clearly() {
     )
     .unwrap_err();
     assert!(e.to_string().contains("GATEHOUSE_TEST_UNSET_VAR"), "{e}");
+}
+
+#[test]
+fn open_trust_rules_are_refused_with_what_to_write() {
+    let rule = |require: &[(&str, &str)], prefix: &str| TrustedIssuer {
+        issuer: "https://token.actions.githubusercontent.com".into(),
+        audience: "https://gh.example/mcp".into(),
+        require: require
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        user_claim: "actor".into(),
+        user_prefix: prefix.into(),
+        groups: vec![],
+    };
+    assert!(rule(&[], "ci:").problem().unwrap().contains("require"));
+    assert!(
+        rule(&[("repository_id", "1")], "")
+            .problem()
+            .unwrap()
+            .contains("user_prefix")
+    );
+    assert!(rule(&[("repository_id", "1")], "ci:").problem().is_none());
 }

@@ -1,6 +1,6 @@
 //! How the gateway reaches a server behind an agent (`agent = "NAME"` in its config).
 //! The agents part implements this over its live connections and hands it to the
-//! gateway ([`super::Gateway::link_agents`]); the gateway knows nothing else of agents.
+//! gateway ([`super::state::Gateway::link_agents`]); the gateway knows nothing else of agents.
 
 use futures::future::BoxFuture;
 use gatehouse_proxy_core::jsonrpc::Message;

@@ -3,7 +3,7 @@
 //! answered with the approval id to retry later (retry mode). Only the exact request
 //! that was approved passes, once, before the approval expires.
 
-use super::Gateway;
+use super::state::Gateway;
 use crate::approvals::NewApproval;
 use gatehouse_pipeline::{
     ApprovalMode, ApprovalTerms, Client, Held, HoldOutcome, Record, WaitingFor,

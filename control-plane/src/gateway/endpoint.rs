@@ -1,7 +1,9 @@
 //! The `/mcp/{server}` endpoint: POST (messages), GET (the server's stream) and DELETE
 //! (end a session) for clients of both protocol eras, after the host check and sign-in.
+use super::rpc_error::{RpcError, json_response};
 use super::session::{GroupKey, Session};
-use super::{Gateway, bridge, ended, guard, host, json_response, rpc_error, stream, unrecorded};
+use super::state::Gateway;
+use super::{bridge, ended, guard, host, stream};
 use crate::config::ServerConfig;
 use crate::identity::auth::{self, AuthError, Principal};
 use crate::identity::authz;
@@ -12,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use gatehouse_proxy_core::jsonrpc::{Body, Id, Message, codes};
 use gatehouse_proxy_core::mcp::{self, Era};
 use gatehouse_proxy_core::upstream::RequestHeaders;
-use http::{HeaderMap, HeaderValue, StatusCode, header};
+use http::{HeaderMap, HeaderValue, StatusCode};
 use std::sync::Arc;
 use std::time::Instant;
 use tracing::Instrument;
@@ -61,7 +63,7 @@ impl Gateway {
         ours: &[String],
         mut provider: Vec<String>,
     ) -> Result<Principal, authz::tokens::Refusal> {
-        match self.auth.authenticate(headers) {
+        match self.identity.auth.authenticate(headers) {
             Err(AuthError::Invalid) => {}
             Err(AuthError::Missing) => {
                 return Err(authz::tokens::Refusal {
@@ -76,13 +78,13 @@ impl Gateway {
         };
         // Our own tokens (our key id), or any token when there is no identity provider
         // to ask (the refusal then says why).
-        if let Some(az) = &self.authz
-            && (az.keys.names_our_key(token) || self.oidc.is_none())
+        if let Some(az) = &self.identity.authz
+            && (az.keys.names_our_key(token) || self.identity.oidc.is_none())
         {
             return az.verify(token, ours);
         }
-        let Some(verifier) = &self.oidc else {
-            return Err(authz::tokens::Refusal::invalid(if self.dev_mode {
+        let Some(verifier) = &self.identity.oidc else {
+            return Err(authz::tokens::Refusal::invalid(if self.identity.dev_mode {
                 "not a [dev] token, and no identity provider is configured"
             } else {
                 "no identity provider is configured ([oidc]); dev sign-in is off"
@@ -106,15 +108,16 @@ async fn admit<'a>(
     headers: &HeaderMap,
     peer: &authz::Peer,
 ) -> Result<(Principal, &'a ServerConfig), Response> {
-    gw.hosts
+    gw.identity
+        .hosts
         .check(headers)
-        .map_err(|e| rpc_error(StatusCode::FORBIDDEN, None, codes::INVALID_REQUEST, e))?;
+        .map_err(|e| RpcError::invalid_request(StatusCode::FORBIDDEN, e).into_response())?;
     let principal = match gw.authenticate_why(headers, Some(server)).await {
         Ok(p) => p,
         Err(r) => {
             // A missing token is how every MCP client starts its sign-in: not a failure.
             if r.error != AuthError::Missing {
-                gw.auth_failure(
+                gw.identity.auth_failure(
                     &authz::source(peer),
                     serde_json::json!({ "stage": "gateway", "server": server, "reason": r.reason }),
                 )
@@ -125,15 +128,14 @@ async fn admit<'a>(
     };
     let cfg = gw.config.server(server).ok_or_else(|| {
         let names: Vec<&str> = gw.config.servers.iter().map(|s| s.name.as_str()).collect();
-        rpc_error(
+        RpcError::invalid_request(
             StatusCode::NOT_FOUND,
-            None,
-            codes::INVALID_REQUEST,
             format!(
                 "there is no MCP server named `{server}` here; configured servers: {}",
                 names.join(", ")
             ),
         )
+        .into_response()
     })?;
     Ok((principal, cfg))
 }
@@ -163,11 +165,9 @@ fn unauthorized(gw: &Gateway, server: &str, e: &AuthError) -> Response {
             format!("the token lacks the scope this gateway requires: ask for `{scope}` when signing in"),
         ),
     };
-    let mut resp = rpc_error(status, None, codes::INVALID_REQUEST, msg);
-    if let Ok(v) = HeaderValue::from_str(&challenge) {
-        resp.headers_mut().insert(header::WWW_AUTHENTICATE, v);
-    }
-    resp
+    RpcError::invalid_request(status, msg)
+        .with_challenge(&challenge)
+        .into_response()
 }
 
 fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -187,12 +187,11 @@ fn session_gone(gw: &Gateway, id: &str, principal: &Principal) -> Response {
             None => "is unknown or has ended".to_string(),
         },
     };
-    rpc_error(
+    RpcError::invalid_request(
         StatusCode::NOT_FOUND,
-        None,
-        codes::INVALID_REQUEST,
         format!("session `{id}` {why}; start a new session with initialize"),
     )
+    .into_response()
 }
 
 /// The era a session-less request belongs to: the stateless era when it carries a
@@ -214,15 +213,10 @@ fn era_mismatch(id: Option<Id>, server: &ServerConfig, client: Era) -> Response 
             "session-based MCP (2025-11-25 or older)",
         ),
     };
-    rpc_error(
-        StatusCode::BAD_REQUEST,
-        id,
-        codes::ERA_MISMATCH,
-        format!(
+    RpcError::new(StatusCode::BAD_REQUEST, id, codes::ERA_MISMATCH, format!(
             "this client speaks {theirs} but server `{}` speaks {ours}; Gatehouse cannot bridge them faithfully. Use a client that supports {ours}.",
             server.name
-        ),
-    )
+        )).into_response()
 }
 
 pub(super) async fn post_mcp(
@@ -242,30 +236,28 @@ pub(super) async fn post_mcp(
         .to_ascii_lowercase()
         .starts_with("application/json")
     {
-        return rpc_error(
+        return RpcError::invalid_request(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            None,
-            codes::INVALID_REQUEST,
             format!("Content-Type must be application/json, not `{content_type}`"),
-        );
+        )
+        .into_response();
     }
     let limit = gw.config.limits.body_bytes;
-    let bytes = match axum::body::to_bytes(body, limit).await {
-        Ok(b) => b,
-        Err(_) => {
-            return rpc_error(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                None,
-                codes::INVALID_REQUEST,
-                format!(
+    let bytes =
+        match axum::body::to_bytes(body, limit).await {
+            Ok(b) => b,
+            Err(_) => {
+                return RpcError::invalid_request(StatusCode::PAYLOAD_TOO_LARGE, format!(
                     "the request body is larger than the limit of {limit} bytes (limits.body_bytes)"
-                ),
-            );
-        }
-    };
+                )).into_response();
+            }
+        };
     let body = match Body::decode(&bytes) {
         Ok(b) => b,
-        Err(e) => return rpc_error(StatusCode::BAD_REQUEST, None, e.code(), e.to_string()),
+        Err(e) => {
+            return RpcError::new(StatusCode::BAD_REQUEST, None, e.code(), e.to_string())
+                .into_response();
+        }
     };
     let is_batch = body.is_batch();
     let msgs = body.into_messages();
@@ -291,12 +283,11 @@ pub(super) async fn post_mcp(
             }
             match stateless_version(&headers, first) {
                 Some(_) if is_batch => {
-                    return rpc_error(
+                    return RpcError::invalid_request(
                         StatusCode::BAD_REQUEST,
-                        None,
-                        codes::INVALID_REQUEST,
-                        "batches are not part of MCP 2026-07-28".into(),
-                    );
+                        "batches are not part of MCP 2026-07-28",
+                    )
+                    .into_response();
                 }
                 Some(_) if cfg.era == Era::Legacy => {
                     return era_mismatch(first.id().cloned(), cfg, Era::Current);
@@ -306,12 +297,7 @@ pub(super) async fn post_mcp(
                     Err(r) => return r,
                 },
                 None => {
-                    return rpc_error(
-                        StatusCode::BAD_REQUEST,
-                        first.id().cloned(),
-                        codes::INVALID_REQUEST,
-                        "missing Mcp-Session-Id header: start a session with initialize (or, for MCP 2026-07-28, put the protocol version in params._meta)".into(),
-                    );
+                    return RpcError::new(StatusCode::BAD_REQUEST, first.id().cloned(), codes::INVALID_REQUEST, "missing Mcp-Session-Id header: start a session with initialize (or, for MCP 2026-07-28, put the protocol version in params._meta)").into_response();
                 }
             }
         }
@@ -323,23 +309,23 @@ pub(super) async fn post_mcp(
             .as_deref()
             .is_some_and(mcp::allows_batches)
     {
-        return rpc_error(
+        return RpcError::invalid_request(
             StatusCode::BAD_REQUEST,
-            None,
-            codes::INVALID_REQUEST,
-            "JSON-RPC batches are only part of MCP 2025-03-26; send one message per request".into(),
-        );
+            "JSON-RPC batches are only part of MCP 2025-03-26; send one message per request",
+        )
+        .into_response();
     }
     let mut rh = RequestHeaders::default();
     if session.era == Era::Current {
         for m in &msgs {
             if let Err(e) = guard::check_routing_headers(&headers, m) {
-                return rpc_error(
+                return RpcError::new(
                     StatusCode::BAD_REQUEST,
                     m.id().cloned(),
                     codes::HEADER_MISMATCH,
                     e,
-                );
+                )
+                .into_response();
             }
         }
         rh.protocol_version = mcp::meta_protocol_version(&msgs[0])
@@ -423,7 +409,7 @@ async fn initialize(
         let id = session.id.clone();
         gw.sessions.insert(session, None);
         gw.end_session(&id, "record_failed").await;
-        return unrecorded(answer.id().cloned(), &e);
+        return RpcError::unrecorded(answer.id().cloned(), &e).into_response();
     }
     let mut resp = json_response(StatusCode::OK, answer.to_json());
     if let Ok(v) = HeaderValue::from_str(&session.id) {
@@ -456,7 +442,7 @@ async fn initialize_bridged(
     );
     if let Err(e) = gw.store.record(vec![note]).await {
         fail(session, "record_failed").await;
-        return unrecorded(Some(id), &e);
+        return RpcError::unrecorded(Some(id), &e).into_response();
     }
     let _ = session.bridge.set(b.clone());
     session
@@ -518,7 +504,7 @@ async fn initialize_bridged(
     };
     if let Err(e) = recorded {
         fail(session, "record_failed").await;
-        return unrecorded(reply.get().id().cloned(), &e);
+        return RpcError::unrecorded(reply.get().id().cloned(), &e).into_response();
     }
     session.set_protocol_version(&version);
     let mut resp = json_response(StatusCode::OK, reply.get().to_json());
@@ -561,20 +547,18 @@ pub(super) async fn get_mcp(
         Err(r) => return r,
     };
     if !header_str(&headers, "accept").is_some_and(|a| a.contains("text/event-stream")) {
-        return rpc_error(
+        return RpcError::invalid_request(
             StatusCode::NOT_ACCEPTABLE,
-            None,
-            codes::INVALID_REQUEST,
-            "the GET stream is Server-Sent Events: send `Accept: text/event-stream`".into(),
-        );
+            "the GET stream is Server-Sent Events: send `Accept: text/event-stream`",
+        )
+        .into_response();
     }
     let Some(id) = header_str(&headers, "mcp-session-id") else {
-        return rpc_error(
+        return RpcError::invalid_request(
             StatusCode::BAD_REQUEST,
-            None,
-            codes::INVALID_REQUEST,
-            "missing Mcp-Session-Id header: the GET stream belongs to a session".into(),
-        );
+            "missing Mcp-Session-Id header: the GET stream belongs to a session",
+        )
+        .into_response();
     };
     let session = match gw.sessions.get(id) {
         Some(s) if ended::owns(&s, &principal, &server) => s,
@@ -595,12 +579,8 @@ pub(super) async fn delete_mcp(
         Err(r) => return r,
     };
     let Some(id) = header_str(&headers, "mcp-session-id") else {
-        return rpc_error(
-            StatusCode::BAD_REQUEST,
-            None,
-            codes::INVALID_REQUEST,
-            "missing Mcp-Session-Id header".into(),
-        );
+        return RpcError::invalid_request(StatusCode::BAD_REQUEST, "missing Mcp-Session-Id header")
+            .into_response();
     };
     match gw.sessions.get(id) {
         Some(s) if ended::owns(&s, &principal, &server) => {

@@ -2,8 +2,8 @@
 //! is still an access attempt auditors must see: it is recorded as a session that ended
 //! at once, with the cause the client was given, and counted in `/metrics`.
 
-use super::Gateway;
 use super::recording::gateway_event;
+use super::state::Gateway;
 use crate::config::ServerConfig;
 use crate::identity::auth::Principal;
 use crate::store::NewSession;

@@ -3,9 +3,9 @@
 //! pins live in the store, and the upstream is the session's connection, bridged across
 //! protocol eras when it must be. Framing (JSON, SSE) is in [`super::stream`].
 
-use super::Gateway;
 use super::bridge;
 use super::session::Session;
+use super::state::Gateway;
 use crate::identity::auth::Principal;
 use gatehouse_pipeline::{
     self as pipeline, Approvals, Client, Held, HoldOutcome, Masking, PinChange, PolicyInForce,

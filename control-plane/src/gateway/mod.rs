@@ -13,144 +13,32 @@ mod host;
 pub(crate) use host::rights_of;
 pub mod policy;
 pub(crate) mod recording;
+mod rpc_error;
 pub mod session;
+mod state;
 pub(crate) mod stream;
 
 pub use agent_link::AgentLink;
+pub use rpc_error::RpcError;
+pub use state::Gateway;
 
-use crate::config::{Config, ServerConfig};
-use crate::identity::auth::{Authenticator, Principal};
-use crate::identity::{authz, oidc, signin};
-use crate::metrics::Metrics;
-use crate::store::{NewSession, Store};
+use crate::config::ServerConfig;
+use crate::identity::auth::Principal;
+use crate::identity::authz;
+use crate::store::NewSession;
 use axum::Router;
-use axum::body::Body as HttpBody;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use gatehouse_proxy_core::jsonrpc::{Id, Message, codes};
+use gatehouse_proxy_core::jsonrpc::{Message, codes};
 use gatehouse_proxy_core::mcp::{self, Era};
 use gatehouse_proxy_core::upstream::{Upstream, UpstreamOptions};
-use guard::HostGuard;
 use http::{StatusCode, header};
-use session::{Session, SessionTable};
+use session::Session;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio_util::sync::CancellationToken;
-
-/// Everything the gateway's handlers share.
-pub struct Gateway {
-    /// The configuration in force.
-    pub config: Arc<Config>,
-    /// The session store.
-    pub store: Store,
-    /// Metrics.
-    pub metrics: Metrics,
-    /// Live sessions.
-    pub sessions: SessionTable,
-    pub(crate) masking: crate::config::Masking,
-    /// The policy in force (`None`: every signed-in person may use every server); swapped
-    /// whole when a new version is published.
-    /// A watch channel, so streams (`/api/v1/policies/watch`) learn of a new version at once.
-    pub(crate) policy: tokio::sync::watch::Sender<Option<Arc<policy::PolicyInForce>>>,
-    /// The pending approvals as last read from the store, for live queues.
-    pub(crate) pending_approvals: tokio::sync::watch::Sender<Arc<Vec<crate::approvals::Approval>>>,
-    pub(crate) auth: Authenticator,
-    pub(crate) hosts: HostGuard,
-    /// Whether `[dev]` users may sign in (`serve --dev`, `gatehouse demo`).
-    pub dev_mode: bool,
-    /// Dashboard sign-in through the company's OpenID provider, when configured.
-    pub(crate) relying_party: Option<signin::RelyingParty>,
-    /// Dashboard sign-in through a SAML identity provider, when configured.
-    pub(crate) saml: Option<signin::SamlSp>,
-    /// The authorization server MCP clients see (on when `relying_party` is).
-    pub(crate) authz: Option<authz::AuthServer>,
-    /// Serializes creation of stateless-era group sessions.
-    pub(crate) group_lock: tokio::sync::Mutex<()>,
-    /// Why recently ended sessions ended (told to their person on a late call).
-    ended: ended::RecentlyEnded,
-    /// Verifies access tokens from the configured identity provider.
-    pub(crate) oidc: Option<oidc::JwtVerifier>,
-    /// Signs audit checkpoints.
-    pub(crate) signing_key: gatehouse_audit::SigningKey,
-    /// Fired on shutdown: ends server streams so open connections can drain.
-    pub shutdown: CancellationToken,
-    /// How sessions reach servers behind an agent (`agent = "NAME"`), given by whoever
-    /// serves the agents' connections ([`Gateway::link_agents`]).
-    agent_link: std::sync::OnceLock<Arc<dyn AgentLink>>,
-}
 
 impl Gateway {
-    /// A gateway over a store; `dev_mode` decides whether `[dev]` tokens sign anyone in.
-    pub fn new(
-        config: Config,
-        store: Store,
-        dev_mode: bool,
-    ) -> Result<Arc<Gateway>, crate::config::ConfigError> {
-        let auth = Authenticator::new(dev_mode, &config.dev.tokens);
-        let hosts = HostGuard::new(&config.public_base(), &config.allowed_hosts);
-        let masking = config.masking()?;
-        let metrics = Metrics::for_servers(config.servers.iter().map(|s| s.name.as_str()));
-        let policy = config
-            .policy()?
-            .map(|p| Arc::new(policy::PolicyInForce::new(p, 0)));
-        if policy.is_none() {
-            tracing::warn!(
-                "no policy_file configured and none published yet: every signed-in person may use every configured server"
-            );
-        }
-        let signing_key = config.signing_key()?;
-        let oidc = config.oidc.clone().map(oidc::JwtVerifier::new);
-        let relying_party = match &config.oidc {
-            Some(o) => signin::RelyingParty::new(o, &config.public_base())?,
-            None => None,
-        };
-        let saml = config
-            .saml
-            .as_ref()
-            .map(|s| signin::SamlSp::new(s, &config.public_base()));
-        // MCP clients sign in at the control plane when people can sign in: through
-        // the identity provider, or in dev mode by picking a [dev] user.
-        let authz = if relying_party.is_some() || dev_mode {
-            Some(authz::AuthServer::new(&config)?)
-        } else {
-            None
-        };
-        Ok(Arc::new(Gateway {
-            dev_mode,
-            relying_party,
-            saml,
-            authz,
-            oidc,
-            signing_key,
-            policy: tokio::sync::watch::Sender::new(policy),
-            pending_approvals: tokio::sync::watch::Sender::new(Arc::new(Vec::new())),
-            masking,
-            config: Arc::new(config),
-            store,
-            metrics,
-            sessions: SessionTable::default(),
-            auth,
-            hosts,
-            group_lock: tokio::sync::Mutex::new(()),
-            ended: ended::RecentlyEnded::default(),
-            shutdown: CancellationToken::new(),
-            agent_link: std::sync::OnceLock::new(),
-        }))
-    }
-
-    /// Gives the gateway its way to servers behind agents; the first link given stays.
-    pub fn link_agents(&self, link: Arc<dyn AgentLink>) {
-        if self.agent_link.set(link).is_err() {
-            tracing::warn!("the gateway already has its agent link; keeping the first");
-        }
-    }
-
-    /// The policy in force now.
-    pub fn policy(&self) -> Option<Arc<policy::PolicyInForce>> {
-        self.policy.borrow().clone()
-    }
-
     /// Publishes the configured policy file (when it differs from the newest version) and
     /// applies the newest published version; then keeps watching the store so a pushed
     /// version is in force within a second, without a restart or a dropped session.
@@ -180,8 +68,8 @@ impl Gateway {
                     _ = tick.tick() => {
                         gw.apply_latest_policy().await;
                         gw.refresh_pending_approvals().await;
-                        gw.refresh_revocations().await;
-                        gw.flush_failures(false).await;
+                        gw.identity.refresh_revocations().await;
+                        gw.identity.flush_failures(false).await;
                     }
                     change = changes.recv() => match change {
                         Ok(crate::store::Change::Policy) => gw.apply_latest_policy().await,
@@ -362,7 +250,7 @@ impl Gateway {
         let rights = host::rights_of(principal);
         gatehouse_pipeline::may_connect(policy.as_deref(), &rights, server).map_err(|_| {
             tracing::warn!(user = %principal.user, server, "policy refused a session");
-            rpc_error(
+            RpcError::new(
                 StatusCode::FORBIDDEN,
                 msg.id().cloned(),
                 codes::POLICY_DENIED,
@@ -371,6 +259,7 @@ impl Gateway {
                     principal.user
                 ),
             )
+            .into_response()
         })
     }
 
@@ -409,7 +298,7 @@ impl Gateway {
         };
         if let Err(e) = self.store.start_session(record).await {
             upstream.close().await;
-            return Err(unrecorded(first.id().cloned(), &e));
+            return Err(RpcError::unrecorded(first.id().cloned(), &e).into_response());
         }
         let session = Arc::new(Session::new(session::SessionParts {
             id,
@@ -453,7 +342,7 @@ impl Gateway {
                     server: server.name.clone(),
                 })
                 .inc();
-            let refused = rpc_error(
+            let refused = RpcError::new(
                 StatusCode::BAD_GATEWAY,
                 first.id().cloned(),
                 codes::UPSTREAM_ERROR,
@@ -461,7 +350,8 @@ impl Gateway {
                     "Gatehouse could not reach server `{}`: {cause}",
                     server.name
                 ),
-            );
+            )
+            .into_response();
             (refused, cause)
         };
         if server.agent.is_some() {
@@ -479,12 +369,7 @@ impl Gateway {
         let spec = server.upstream_spec().map_err(|e| {
             tracing::error!(server = %server.name, error = %e, "a server's configuration cannot be used");
             let cause = "the server's configuration cannot be used (see the control plane's log)";
-            let refused = rpc_error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                first.id().cloned(),
-                codes::INTERNAL_ERROR,
-                format!("Gatehouse could not open server `{}`: {cause}", server.name),
-            );
+            let refused = RpcError::new(StatusCode::INTERNAL_SERVER_ERROR, first.id().cloned(), codes::INTERNAL_ERROR, format!("Gatehouse could not open server `{}`: {cause}", server.name)).into_response();
             (refused, cause.to_string())
         })?;
         let opts = UpstreamOptions {
@@ -532,6 +417,7 @@ async fn root_resource_metadata(State(gw): State<Arc<Gateway>>) -> Response {
 /// (MCP clients sign in there), then the identity provider, whose tokens are accepted too.
 fn protected_resource(gw: &Gateway, resource: String) -> Response {
     let mut servers: Vec<String> = gw
+        .identity
         .authz
         .iter()
         .map(|a| a.keys.issuer().to_string())
@@ -542,10 +428,10 @@ fn protected_resource(gw: &Gateway, resource: String) -> Response {
         "bearer_methods_supported": ["header"],
         "authorization_servers": servers,
     });
-    if gw.authz.is_some() {
+    if gw.identity.authz.is_some() {
         body["scopes_supported"] = serde_json::json!([authz::SCOPE]);
     }
-    authz::cors(axum::Json(body).into_response())
+    authz::cors::cors(axum::Json(body).into_response())
 }
 
 async fn audit_key(State(gw): State<Arc<Gateway>>) -> Response {
@@ -587,30 +473,4 @@ async fn resource_metadata(State(gw): State<Arc<Gateway>>, Path(server): Path<St
         return (StatusCode::NOT_FOUND, "no such server\n").into_response();
     }
     protected_resource(&gw, format!("{}/mcp/{server}", gw.config.public_base()))
-}
-
-/// A JSON-RPC error as an HTTP response.
-pub(crate) fn rpc_error(
-    status: StatusCode,
-    id: Option<Id>,
-    code: i64,
-    message: String,
-) -> Response {
-    json_response(status, Message::error(id, code, message, None).to_json())
-}
-
-fn json_response(status: StatusCode, json: String) -> Response {
-    Response::builder()
-        .status(status)
-        .header(header::CONTENT_TYPE, "application/json")
-        .body(HttpBody::from(json))
-        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
-}
-
-fn unrecorded(id: Option<Id>, e: &dyn std::fmt::Display) -> Response {
-    tracing::error!(error = %e, "failing closed: the request could not be recorded");
-    json_response(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        gatehouse_pipeline::unrecorded(id.as_ref(), e).to_json(),
-    )
 }

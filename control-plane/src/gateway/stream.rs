@@ -5,8 +5,9 @@
 //! in [`gatehouse_pipeline::call`]; this module only frames.
 
 use super::host::{SessionHost, SessionUpstream, rights_of};
+use super::rpc_error::{RpcError, json_response};
 use super::session::Session;
-use super::{Gateway, json_response, unrecorded};
+use super::state::Gateway;
 use crate::identity::auth::Principal;
 use axum::body::Body as HttpBody;
 use axum::response::{IntoResponse, Response};
@@ -177,14 +178,15 @@ pub(super) async fn call_for_answer(
     let outcome = pipeline::call(host, host.route(), upstream, request, &mut client).await;
     finish(&host.gw, &host.session, &method, &outcome, started);
     match (outcome, client.response) {
-        (Outcome::Unrecorded(e), _) => Err(unrecorded(id, &e)),
+        (Outcome::Unrecorded(e), _) => Err(RpcError::unrecorded(id, &e).into_response()),
         (_, Some(answer)) => Ok(answer),
-        (outcome, None) => Err(super::rpc_error(
+        (outcome, None) => Err(RpcError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             id,
             codes::INTERNAL_ERROR,
             format!("the call ended without an answer ({})", outcome.as_str()),
-        )),
+        )
+        .into_response()),
     }
 }
 
@@ -222,14 +224,15 @@ pub(super) async fn exchange(
     for m in others {
         let mut client = HttpClient::json(session.clone());
         match pipeline::call(&host, host.route(), &upstream, request(m), &mut client).await {
-            Outcome::Unrecorded(e) => return unrecorded(None, &e),
+            Outcome::Unrecorded(e) => return RpcError::unrecorded(None, &e).into_response(),
             Outcome::UpstreamFailure if requests.is_empty() => {
-                return super::rpc_error(
+                return RpcError::new(
                     StatusCode::BAD_GATEWAY,
                     None,
                     codes::UPSTREAM_ERROR,
                     format!("server `{}` is unavailable", session.server),
-                );
+                )
+                .into_response();
             }
             _ => {}
         }
@@ -296,7 +299,7 @@ pub(super) async fn exchange(
                 return sse_response(rx);
             }
             match (outcome, client.response) {
-                (Outcome::Unrecorded(e), _) => unrecorded(id, &e),
+                (Outcome::Unrecorded(e), _) => RpcError::unrecorded(id, &e).into_response(),
                 (_, Some(answer)) => json_response(StatusCode::OK, answer.to_json()),
                 (_, None) => StatusCode::ACCEPTED.into_response(),
             }

@@ -9,7 +9,9 @@
 //! the tuples in place. That is what makes verification run at hundreds of thousands of
 //! events per second in a few megabytes.
 
-use super::{Backend, Store, StoreError};
+use super::db::Backend;
+use super::handle::Store;
+use super::types::StoreError;
 use gatehouse_audit::{
     Anchor, ChainRecord, EventRef, KeyRing, LogReport, LogVerifier, WitnessedHead,
 };

@@ -5,7 +5,9 @@
 //! (sealed: see `identity::authz::at_rest`). Old rows are collected by
 //! [`Store::collect_authz_garbage`].
 
-use super::{Store, StoreError, now};
+use super::handle::Store;
+use super::types::StoreError;
+use super::writer::now;
 use crate::identity::auth::Principal;
 use chrono::{Duration as ChronoDuration, Utc};
 use sha2::{Digest, Sha256};

@@ -5,7 +5,9 @@
 //! go on being checkpointed over the whole tree, pruned events included. Each
 //! checkpoint still records its frontier, as retention's anchors read it.
 
-use super::{Store, StoreError, now};
+use super::handle::Store;
+use super::types::StoreError;
+use super::writer::now;
 use gatehouse_audit::{Checkpoint, NoteSigner, SigningKey, TreeHead, public_key_hex};
 
 /// Signs a checkpoint over the whole log as it is now, unless the newest checkpoint

@@ -1,7 +1,9 @@
 //! Read queries behind the dashboard: filtered session pages, the overview's counts,
 //! policy history. Writes stay in the writer task; these only read.
 
-use super::{Sql, Store, StoreError};
+use super::db::Sql;
+use super::handle::Store;
+use super::types::StoreError;
 use serde::Serialize;
 use sqlx::Row;
 use sqlx::any::AnyRow;

@@ -9,7 +9,7 @@
 //! RFC 3339 text and JSON is text on both sides, so the stored bytes (and therefore the
 //! hash chain) are identical whichever database holds them.
 
-use super::{Durability, StoreError};
+use super::types::{Durability, StoreError};
 use sqlx::any::{AnyArguments, AnyPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode};
 use sqlx::{AnyPool, Arguments, ConnectOptions, Connection, Executor};

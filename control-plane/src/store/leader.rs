@@ -4,7 +4,9 @@
 //! When that replica dies, its connection closes, PostgreSQL drops the lock, and the next
 //! replica that asks takes over. On SQLite there is one process: it always leads.
 
-use super::{Backend, Store, StoreError};
+use super::db::Backend;
+use super::handle::Store;
+use super::types::StoreError;
 use sha2::{Digest, Sha256};
 use sqlx::{AnyConnection, Connection};
 

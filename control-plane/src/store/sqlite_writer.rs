@@ -12,8 +12,9 @@
 //! own connection, so a commit never waits for one; with `durability = "os"` that thread
 //! is also what puts commits on disk, within [`CHECKPOINT_EVERY`].
 
+use super::types::{Durability, Job, Op, StoreError, sql};
+use super::writer::now;
 use super::writer::{ChainHead, Chained, head_of};
-use super::{Durability, Job, Op, StoreError, now, sql};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -222,11 +223,11 @@ fn checkpoint(c: &Connection) -> Result<(), StoreError> {
 /// The writer thread: commits what queued while others were writing, in groups, until
 /// every [`SqliteWriter`] is gone.
 fn run(shared: &Shared, jobs: Receiver<Job>) {
-    let mut batch: Vec<Job> = Vec::with_capacity(super::GROUP_LIMIT);
+    let mut batch: Vec<Job> = Vec::with_capacity(super::types::GROUP_LIMIT);
     while let Ok(job) = jobs.recv() {
         batch.push(job);
         // Everything that queued meanwhile joins this group.
-        while batch.len() < super::GROUP_LIMIT {
+        while batch.len() < super::types::GROUP_LIMIT {
             match jobs.try_recv() {
                 Ok(job) => batch.push(job),
                 Err(_) => break,
@@ -314,7 +315,7 @@ fn commit<'a>(
 fn insert_session(
     tx: &rusqlite::Transaction<'_>,
     sql: &str,
-    n: &super::NewSession,
+    n: &super::types::NewSession,
     started: &str,
 ) -> Result<(), StoreError> {
     tx.prepare_cached(sql)?.execute(params![

@@ -6,7 +6,9 @@
 //! Several replicas may extend at once (PostgreSQL): nodes are deterministic, so a
 //! second insert of the same node is ignored, and the reach only ever moves forward.
 
-use super::{Sql, Store, StoreError};
+use super::db::Sql;
+use super::handle::Store;
+use super::types::StoreError;
 use gatehouse_audit::{
     ConsistencyProof, Frontier, Hash, InclusionProof, NodeId, ProofPlan, empty_root, hash_bytes,
 };

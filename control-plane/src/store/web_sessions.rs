@@ -1,6 +1,8 @@
 //! Dashboard sign-ins: a random id in the browser's cookie, its SHA-256 in the store.
 
-use super::{Store, StoreError, now};
+use super::handle::Store;
+use super::types::StoreError;
+use super::writer::now;
 use crate::identity::auth::Principal;
 use chrono::{Duration as ChronoDuration, Utc};
 use sha2::{Digest, Sha256};

@@ -1,8 +1,10 @@
 //! The store's one writer: a task that takes batches of operations (sessions, events,
 //! spooled uploads), links each event into the hash chain and commits them in groups.
 
-use super::{
-    CHAIN_LOCK, Change, GROUP_LIMIT, Job, NewSession, Op, SpooledEvent, Sql, StoreError, db, sql,
+use super::db;
+use super::db::Sql;
+use super::types::{
+    CHAIN_LOCK, Change, GROUP_LIMIT, Job, NewSession, Op, SpooledEvent, StoreError, sql,
 };
 use chrono::{DateTime, Utc};
 use gatehouse_audit::{ChainRecord, GENESIS, chain_hash};

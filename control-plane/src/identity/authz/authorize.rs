@@ -8,87 +8,27 @@
 //! ([`complete`]) and the client gets a single-use code, with `iss` (RFC 9207).
 
 use super::super::auth::Principal;
-use super::super::signin::{self, After, LOGIN_COOKIE, cookie, cookie_name, set_cookie};
-use super::clients::{lookup, redirect_matches};
-use super::{SCOPE, random_secret, source};
-use crate::gateway::Gateway;
-use crate::store::authz::{AuthzClient, Code, Grant};
+use super::super::signin::cookies::{LOGIN_COOKIE, cookie, cookie_name, set_cookie};
+use super::super::signin::dev_page;
+use super::super::signin::oidc_rp::After;
+use super::client_metadata::redirect_matches;
+use super::clients::lookup;
+use super::error::not_configured;
+use super::pages::{
+    CONSENT_COOKIE, add_pending, client_identity, consent_cookie, error_page, for_browser, harden,
+    valid_resource,
+};
+use super::peer::source;
+use super::pending::{Pending, REQUEST_TTL, Target};
+use super::tokens::{SCOPE, random_secret};
+use crate::identity::html;
+use crate::identity::state::Identity;
+use crate::store::authz::{Code, Grant};
 use axum::extract::{Query, State};
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use http::{HeaderMap, HeaderValue, StatusCode, header};
+use http::{HeaderMap, StatusCode, header};
 use serde::Deserialize;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
-
-/// How long a person may take from the consent page through the provider's login.
-pub(super) const REQUEST_TTL: Duration = Duration::from_secs(600);
-const CONSENT_COOKIE: &str = "gatehouse-consent";
-
-/// Where a finished sign-in goes: back to a client's redirect URI with a code, or to a
-/// device's waiting poll (RFC 8628).
-#[derive(Clone)]
-pub enum Target {
-    /// The authorization code flow.
-    Client {
-        /// The client's redirect URI.
-        redirect_uri: String,
-        /// The client's `state`.
-        state: Option<String>,
-        /// The PKCE S256 challenge.
-        code_challenge: String,
-    },
-    /// The device authorization grant: the request whose user code the person typed.
-    Device {
-        /// The digest of its device code.
-        device_code_hash: String,
-    },
-}
-
-/// An authorization request waiting for consent and then the person's login.
-pub struct Pending {
-    pub(super) client_id: String,
-    pub(super) client_name: String,
-    pub(super) target: Target,
-    pub(super) resource: String,
-    pub(super) consent_secret: String,
-    pub(super) consented: bool,
-    pub(super) started: Instant,
-}
-
-impl Pending {
-    /// A request for `client` to reach `resource`, not consented yet.
-    pub(super) fn new(client: &AuthzClient, resource: &str, target: Target) -> Pending {
-        Pending {
-            client_id: client.client_id.clone(),
-            client_name: client.client_name.clone(),
-            target,
-            resource: resource.to_string(),
-            consent_secret: random_secret(),
-            consented: false,
-            started: Instant::now(),
-        }
-    }
-}
-
-/// Keeps `p` until the person consents and signs in; returns its id and the consent
-/// cookie's secret, or the page to show when too many sign-ins are in progress.
-pub(super) fn add_pending(
-    az: &super::AuthServer,
-    p: Pending,
-) -> Result<(String, String), Box<Response>> {
-    let id = random_secret();
-    let secret = p.consent_secret.clone();
-    let mut pending = az.pending.lock().unwrap_or_else(|e| e.into_inner());
-    pending.retain(|_, p| p.started.elapsed() < REQUEST_TTL);
-    if pending.len() > 10_000 {
-        return Err(Box::new(error_page(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "too many sign-ins in progress; try again in a few minutes",
-        )));
-    }
-    pending.insert(id.clone(), p);
-    Ok((id, secret))
-}
 
 /// The query of `GET /oauth/authorize`.
 #[derive(Debug, Deserialize)]
@@ -102,70 +42,9 @@ pub struct AuthorizeQuery {
     resource: Option<String>,
 }
 
-pub(super) fn error_page(status: StatusCode, what: &str) -> Response {
-    let mut resp = (
-        status,
-        Html(format!(
-            "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Sign-in refused · Gatehouse</title></head>\
-             <body><h1>This sign-in request was refused</h1><p>{}</p><p>Nothing was sent back to the application.</p></body></html>",
-            signin::escape(what)
-        )),
-    )
-        .into_response();
-    harden(resp.headers_mut());
-    resp
-}
-
-/// What the consent page can say about who `client` is (HTML).
-pub(super) fn client_identity(client: &AuthzClient) -> String {
-    if client.source == "metadata_document" {
-        format!(
-            "<p>Identified by its published document <code>{}</code>.</p>",
-            signin::escape(&client.client_id)
-        )
-    } else {
-        "<p>This application registered itself; Gatehouse cannot vouch for its name.</p>"
-            .to_string()
-    }
-}
-
-/// The authorization server, for a page a browser opens: refused (the answer boxed) when
-/// client sign-in is not configured or the request names another host.
-pub(super) fn for_browser<'a>(
-    gw: &'a Gateway,
-    headers: &HeaderMap,
-) -> Result<&'a super::AuthServer, Box<Response>> {
-    let az = gw
-        .auth_server()
-        .ok_or_else(|| Box::new(super::not_configured()))?;
-    gw.hosts
-        .check(headers)
-        .map_err(|e| Box::new(error_page(StatusCode::FORBIDDEN, &e)))?;
-    Ok(az)
-}
-
-/// No framing, no caching, no referrer: for every page of the sign-in.
-pub(super) fn harden(h: &mut HeaderMap) {
-    h.insert(
-        header::HeaderName::from_static("x-frame-options"),
-        HeaderValue::from_static("DENY"),
-    );
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(
-            "frame-ancestors 'none'; default-src 'none'; style-src 'unsafe-inline'",
-        ),
-    );
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    h.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
-}
-
 /// Sends the browser back to the client with `params` (plus `state` and `iss`).
 fn back_to_client(
-    gw: &Gateway,
+    gw: &Identity,
     redirect_uri: &str,
     state: Option<&str>,
     params: &[(&str, &str)],
@@ -188,20 +67,10 @@ fn back_to_client(
     resp
 }
 
-/// The audiences a `resource` may name: `{public_url}/mcp` or `{public_url}/mcp/{server}`.
-pub fn valid_resource(gw: &Gateway, resource: &str) -> bool {
-    let base = format!("{}/mcp", gw.config.public_base());
-    resource == base
-        || resource
-            .strip_prefix(&base)
-            .and_then(|r| r.strip_prefix('/'))
-            .is_some_and(|s| gw.config.server(s).is_some())
-}
-
 /// `GET /oauth/authorize`
 pub async fn authorize(
-    State(gw): State<Arc<Gateway>>,
-    peer: super::Peer,
+    State(gw): State<Arc<Identity>>,
+    peer: super::peer::Peer,
     headers: HeaderMap,
     Query(q): Query<AuthorizeQuery>,
 ) -> Response {
@@ -322,12 +191,12 @@ pub async fn authorize(
          <form method=\"post\" action=\"/oauth/authorize/consent\"><input type=\"hidden\" name=\"request\" value=\"{id}\">\
          <button type=\"submit\" name=\"decision\" value=\"allow\">Allow and sign in</button>\
          <button type=\"submit\" name=\"decision\" value=\"deny\">Deny</button></form></body></html>",
-        name = signin::escape(&client.client_name),
-        host = signin::escape(&redirect_host),
-        resource = signin::escape(&resource),
+        name = html::escape(&client.client_name),
+        host = html::escape(&redirect_host),
+        resource = html::escape(&resource),
         mins = gw.config.authz.access_token_secs.div_ceil(60),
         manage = super::first_party::consent_note(&client.client_id),
-        id = signin::escape(&id),
+        id = html::escape(&id),
     ))
     .into_response();
     let h = resp.headers_mut();
@@ -339,13 +208,6 @@ pub async fn authorize(
     resp
 }
 
-/// The consent cookie: `__Host-` on HTTPS, HttpOnly, SameSite=Lax (it must come along on
-/// the form post and the provider's top-level redirect back, never on a cross-site
-/// sub-request).
-pub(super) fn consent_cookie(gw: &Gateway, value: &str, max_age: u64) -> HeaderValue {
-    set_cookie(gw, CONSENT_COOKIE, value, max_age)
-}
-
 /// The consent form.
 #[derive(Debug, Deserialize)]
 pub struct ConsentForm {
@@ -355,8 +217,8 @@ pub struct ConsentForm {
 
 /// `POST /oauth/authorize/consent`: the person's answer on the consent page.
 pub async fn consent(
-    State(gw): State<Arc<Gateway>>,
-    peer: super::Peer,
+    State(gw): State<Arc<Identity>>,
+    peer: super::peer::Peer,
     headers: HeaderMap,
     axum::Form(form): axum::Form<ConsentForm>,
 ) -> Response {
@@ -364,7 +226,7 @@ pub async fn consent(
         Ok(az) => az,
         Err(refused) => return *refused,
     };
-    let browser = cookie(&headers, &cookie_name(&gw, CONSENT_COOKIE)).map(str::to_string);
+    let browser = cookie(&headers, &cookie_name(&gw.config, CONSENT_COOKIE)).map(str::to_string);
     let found = {
         let mut pending = az.pending.lock().unwrap_or_else(|e| e.into_inner());
         match pending.get_mut(&form.request) {
@@ -425,7 +287,7 @@ pub async fn consent(
     }
     let Some(rp) = gw.relying_party.as_ref() else {
         // Dev mode without an identity provider: pick a [dev] user instead.
-        let mut resp = signin::dev_page(&gw, "/", &form.request);
+        let mut resp = dev_page::render(&gw, "/", Some(&form.request));
         harden(resp.headers_mut());
         return resp;
     };
@@ -435,7 +297,12 @@ pub async fn consent(
             harden(resp.headers_mut());
             resp.headers_mut().append(
                 header::SET_COOKIE,
-                set_cookie(&gw, LOGIN_COOKIE, &login_state, REQUEST_TTL.as_secs()),
+                set_cookie(
+                    &gw.config,
+                    LOGIN_COOKIE,
+                    &login_state,
+                    REQUEST_TTL.as_secs(),
+                ),
             );
             resp
         }
@@ -444,11 +311,11 @@ pub async fn consent(
 }
 
 /// Whether this browser's consent cookie belongs to consented request `request`.
-pub fn consent_matches(gw: &Gateway, request: &str, headers: &HeaderMap) -> bool {
+pub fn consent_matches(gw: &Identity, request: &str, headers: &HeaderMap) -> bool {
     let Some(az) = gw.auth_server() else {
         return false;
     };
-    let browser = cookie(headers, &cookie_name(gw, CONSENT_COOKIE));
+    let browser = cookie(headers, &cookie_name(&gw.config, CONSENT_COOKIE));
     az.pending
         .lock()
         .unwrap_or_else(|e| e.into_inner())
@@ -461,14 +328,14 @@ pub fn consent_matches(gw: &Gateway, request: &str, headers: &HeaderMap) -> bool
 /// `idp_refresh_token` (when the provider gave one) is kept with the grant so every
 /// refresh asks the provider about the person again.
 pub async fn complete(
-    gw: &Gateway,
+    gw: &Identity,
     request: &str,
     principal: Principal,
     idp_refresh_token: Option<String>,
     src: &str,
 ) -> Response {
     let Some(az) = gw.auth_server() else {
-        return super::not_configured();
+        return not_configured();
     };
     let Some(p) = az
         .pending
@@ -533,7 +400,10 @@ pub async fn complete(
     .await;
     let mut resp = back_to_client(gw, &redirect_uri, state.as_deref(), &[("code", &code)]);
     let h = resp.headers_mut();
-    h.append(header::SET_COOKIE, set_cookie(gw, LOGIN_COOKIE, "", 0));
+    h.append(
+        header::SET_COOKIE,
+        set_cookie(&gw.config, LOGIN_COOKIE, "", 0),
+    );
     h.append(header::SET_COOKIE, consent_cookie(gw, "", 0));
     resp
 }
@@ -541,7 +411,7 @@ pub async fn complete(
 /// Keeps the provider's refresh token of a grant, sealed (see [`super::at_rest`]); without
 /// a configured key it is not kept (refreshes then do not ask the provider again).
 pub(super) async fn keep_idp_refresh(
-    gw: &Gateway,
+    gw: &Identity,
     grant_id: &str,
     token: Option<&str>,
 ) -> Result<(), crate::store::StoreError> {

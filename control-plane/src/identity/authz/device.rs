@@ -11,110 +11,29 @@
 //! 2^34.6), stored as digests, valid 10 minutes; each source address gets
 //! `device_flow.max_wrong_codes` wrong tries per 15 minutes.
 
-use super::authorize::valid_resource;
-use super::authorize::{
-    REQUEST_TTL, Target, add_pending, client_identity, consent_cookie, error_page, for_browser,
-    harden,
-};
 use super::clients::lookup;
-use super::token::{TokenForm, client_id, issue};
-use super::{Peer, SCOPE, oauth_error, random_secret, source};
-use crate::gateway::Gateway;
-use crate::identity::signin::{self, LOGIN_COOKIE, cookie, cookie_name, set_cookie};
+use super::device_codes::{GRANT_TYPE, new_user_code, normalize_user_code};
+use super::error::not_configured;
+use super::error::{OAuthError, OAuthErrorCode};
+use super::issue::{TokenForm, client_id, issue};
+use super::pages::{
+    add_pending, client_identity, consent_cookie, error_page, for_browser, harden, valid_resource,
+};
+use super::peer::{Peer, source};
+use super::pending::{REQUEST_TTL, Target};
+use super::tokens::{SCOPE, random_secret};
+use crate::identity::html;
+use crate::identity::signin::cookies::{LOGIN_COOKIE, cookie, cookie_name, set_cookie};
+use crate::identity::state::Identity;
 use crate::store::authz::{DevicePoll, Grant, NewDeviceCode};
-use aes_gcm::aead::OsRng;
-use aes_gcm::aead::rand_core::RngCore;
 use axum::extract::{Query, State};
 use axum::response::{Html, IntoResponse, Response};
 use http::{HeaderMap, StatusCode, header};
 use serde::Deserialize;
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
 
-/// The token endpoint's grant type for device codes.
-pub const GRANT_TYPE: &str = "urn:ietf:params:oauth:grant-type:device_code";
-
-/// Consonants only (no words, no vowels to make them), none mistaken for another
-/// (RFC 8628 §6.1).
-const ALPHABET: &[u8] = b"BCDFGHJKLMNPQRSTVWXZ";
-const USER_CODE_LEN: usize = 8;
-/// The window of the brute-force guard.
-const WRONG_CODE_WINDOW: Duration = Duration::from_secs(15 * 60);
 /// The cookie carrying the verification form's CSRF token.
 const FORM_COOKIE: &str = "gatehouse-device";
-
-/// A new user code, `XXXX-XXXX`, from the OS's randomness (unbiased).
-pub fn new_user_code() -> String {
-    let mut out = String::with_capacity(USER_CODE_LEN + 1);
-    let mut buf = [0u8; 32];
-    while out.len() < USER_CODE_LEN + 1 {
-        OsRng.fill_bytes(&mut buf);
-        for b in buf {
-            // 240 is the largest multiple of 20 within a byte: no letter is likelier.
-            if b >= 240 || out.len() == USER_CODE_LEN + 1 {
-                continue;
-            }
-            if out.len() == USER_CODE_LEN / 2 {
-                out.push('-');
-            }
-            out.push(ALPHABET[(b % 20) as usize] as char);
-        }
-    }
-    out
-}
-
-/// The code as stored: letters only, upper case; `None` when it cannot be a user code
-/// (people type `abcd efgh`, `ABCD-EFGH`, `abcdefgh`: all the same).
-pub fn normalize_user_code(typed: &str) -> Option<String> {
-    let code: String = typed
-        .chars()
-        .filter(|c| !matches!(c, '-' | ' ' | '\t'))
-        .map(|c| c.to_ascii_uppercase())
-        .collect();
-    (code.len() == USER_CODE_LEN && code.bytes().all(|b| ALPHABET.contains(&b))).then_some(code)
-}
-
-/// Wrong user codes per source address within [`WRONG_CODE_WINDOW`].
-pub struct WrongCodes {
-    max: u32,
-    seen: Mutex<HashMap<String, (u32, Instant)>>,
-}
-
-impl WrongCodes {
-    /// A guard allowing `max` wrong codes per address and window.
-    pub fn new(max: u32) -> WrongCodes {
-        WrongCodes {
-            max: max.max(1),
-            seen: Mutex::new(HashMap::new()),
-        }
-    }
-
-    /// Whether `source` used up its tries.
-    pub fn blocked(&self, source: &str) -> bool {
-        self.seen
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(source)
-            .is_some_and(|(n, since)| *n >= self.max && since.elapsed() < WRONG_CODE_WINDOW)
-    }
-
-    /// Counts a wrong code from `source`; returns the tries it has left.
-    pub fn wrong(&self, source: &str) -> u32 {
-        let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
-        if seen.len() > 10_000 {
-            seen.retain(|_, (_, since)| since.elapsed() < WRONG_CODE_WINDOW);
-        }
-        let entry = seen
-            .entry(source.to_string())
-            .or_insert((0, Instant::now()));
-        if entry.1.elapsed() >= WRONG_CODE_WINDOW {
-            *entry = (0, Instant::now());
-        }
-        entry.0 += 1;
-        self.max.saturating_sub(entry.0)
-    }
-}
 
 /// The device's request.
 #[derive(Debug, Deserialize)]
@@ -126,25 +45,25 @@ pub struct DeviceAuthorizationForm {
 
 /// `POST /oauth/device_authorization` (RFC 8628 §3.1).
 pub async fn device_authorization(
-    State(gw): State<Arc<Gateway>>,
+    State(gw): State<Arc<Identity>>,
     peer: Peer,
     axum::Form(form): axum::Form<DeviceAuthorizationForm>,
 ) -> Response {
     let Some(az) = gw.auth_server() else {
-        return super::not_configured();
+        return not_configured();
     };
     let src = source(&peer);
     // Windows that are over start again (a limited source is not limited for ever).
     let _ = az.device_requests.take_suppressed(false);
     if az.device_requests.admit(&src) == super::failures::Admit::Suppress {
-        return oauth_error(
-            StatusCode::TOO_MANY_REQUESTS,
-            "temporarily_unavailable",
+        return OAuthError::temporarily_unavailable(
             "too many device sign-ins from this address; try again in a minute",
-        );
+        )
+        .with_status(StatusCode::TOO_MANY_REQUESTS)
+        .into_response();
     }
     let Some(client_id) = form.client_id.filter(|c| !c.is_empty()) else {
-        return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "send client_id");
+        return OAuthError::invalid_request("send client_id").into_response();
     };
     let client = match lookup(&gw, &client_id).await {
         Ok(c) => c,
@@ -154,43 +73,34 @@ pub async fn device_authorization(
                 serde_json::json!({ "stage": "device_authorization", "client_id": client_id, "reason": e }),
             )
             .await;
-            return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", &e);
+            return OAuthError::invalid_client(&e).into_response();
         }
     };
     if !client.grant_types.iter().any(|g| g == GRANT_TYPE) {
-        return oauth_error(
-            StatusCode::BAD_REQUEST,
-            "unauthorized_client",
-            &format!(
+        return OAuthError::new(OAuthErrorCode::UnauthorizedClient, format!(
                 "client `{client_id}` did not register the device grant: register it with grant_types including {GRANT_TYPE}"
-            ),
-        );
+            )).into_response();
     }
     if let Some(scope) = &form.scope
         && scope.split_whitespace().any(|s| s != SCOPE)
     {
-        return oauth_error(
-            StatusCode::BAD_REQUEST,
-            "invalid_scope",
-            &format!("the only scope offered is `{SCOPE}`"),
-        );
+        return OAuthError::new(
+            OAuthErrorCode::InvalidScope,
+            format!("the only scope offered is `{SCOPE}`"),
+        )
+        .into_response();
     }
     let Some(resource) = form.resource.filter(|r| valid_resource(&gw, r)) else {
         let base = gw.config.public_base();
-        return oauth_error(
-            StatusCode::BAD_REQUEST,
-            "invalid_target",
-            &format!(
+        return OAuthError::invalid_target(format!(
                 "the resource parameter (RFC 8707) must name this gateway: {base}/mcp or {base}/mcp/SERVER"
-            ),
-        );
+            )).into_response();
     };
     if gw.relying_party.is_none() && !gw.dev_mode {
-        return oauth_error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "temporarily_unavailable",
+        return OAuthError::temporarily_unavailable(
             "people's sign-in is not configured: set [oidc] client_id",
-        );
+        )
+        .into_response();
     }
     let cfg = &gw.config.device_flow;
     let device_code = random_secret();
@@ -216,15 +126,11 @@ pub async fn device_authorization(
                 break;
             }
             Ok(false) => continue,
-            Err(e) => return oauth_error(StatusCode::INTERNAL_SERVER_ERROR, "server_error", &e.0),
+            Err(e) => return OAuthError::from(e).into_response(),
         }
     }
     let Some(user_code) = user_code else {
-        return oauth_error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "temporarily_unavailable",
-            "no free user code; try again",
-        );
+        return OAuthError::temporarily_unavailable("no free user code; try again").into_response();
     };
     let _ = gw.store.touch_authz_client(&client.client_id).await;
     gw.control_event(
@@ -234,7 +140,7 @@ pub async fn device_authorization(
     )
     .await;
     let base = gw.config.public_base();
-    super::token::token_response(serde_json::json!({
+    super::issue::token_response(serde_json::json!({
         "device_code": device_code,
         "user_code": user_code,
         "verification_uri": format!("{base}/oauth/device"),
@@ -253,7 +159,7 @@ fn page(status: StatusCode, title: &str, body: &str) -> Response {
              <style>body{{font-family:system-ui,sans-serif;max-width:34rem;margin:4rem auto;color:#1d2330}}\
              .box{{border:1px solid #d5dae3;border-radius:8px;padding:1rem 1.2rem}}input{{font:1.4rem monospace;letter-spacing:.15rem;padding:.3rem;width:11rem}}\
              button{{font:inherit;padding:.45rem 1rem;margin-right:.6rem;cursor:pointer}}</style></head><body>{body}</body></html>",
-            title = signin::escape(title),
+            title = html::escape(title),
         )),
     )
         .into_response();
@@ -263,7 +169,7 @@ fn page(status: StatusCode, title: &str, body: &str) -> Response {
 
 /// The code-entry form (prefilled when the device's link carried the code), with a
 /// fresh CSRF token in a cookie and the form.
-fn entry_form(gw: &Gateway, status: StatusCode, prefill: &str, note: &str) -> Response {
+fn entry_form(gw: &Identity, status: StatusCode, prefill: &str, note: &str) -> Response {
     let csrf = random_secret();
     let mut resp = page(
         status,
@@ -273,12 +179,12 @@ fn entry_form(gw: &Gateway, status: StatusCode, prefill: &str, note: &str) -> Re
              <form method=\"post\" action=\"/oauth/device\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
              <p><input name=\"user_code\" value=\"{code}\" autocomplete=\"off\" autocapitalize=\"characters\" spellcheck=\"false\" placeholder=\"XXXX-XXXX\"></p>\
              <button type=\"submit\">Continue</button></form>",
-            code = signin::escape(prefill),
+            code = html::escape(prefill),
         ),
     );
     resp.headers_mut().append(
         header::SET_COOKIE,
-        set_cookie(gw, FORM_COOKIE, &csrf, REQUEST_TTL.as_secs()),
+        set_cookie(&gw.config, FORM_COOKIE, &csrf, REQUEST_TTL.as_secs()),
     );
     resp
 }
@@ -291,7 +197,7 @@ pub struct VerifyQuery {
 
 /// `GET /oauth/device`: where the person types the code.
 pub async fn verify_page(
-    State(gw): State<Arc<Gateway>>,
+    State(gw): State<Arc<Identity>>,
     headers: HeaderMap,
     Query(q): Query<VerifyQuery>,
 ) -> Response {
@@ -318,7 +224,7 @@ pub struct VerifyForm {
 
 /// Records a refused code form (`stage: device_verify`) from `src`, with the tries the
 /// address has left when a code was checked.
-async fn verify_refused(gw: &Gateway, src: &str, reason: &str, tries_left: Option<u32>) {
+async fn verify_refused(gw: &Identity, src: &str, reason: &str, tries_left: Option<u32>) {
     let mut detail = serde_json::json!({ "stage": "device_verify", "reason": reason });
     if let Some(left) = tries_left {
         detail["tries_left"] = left.into();
@@ -328,7 +234,7 @@ async fn verify_refused(gw: &Gateway, src: &str, reason: &str, tries_left: Optio
 
 /// `POST /oauth/device`: the typed code; on a match, the consent page naming the client.
 pub async fn verify(
-    State(gw): State<Arc<Gateway>>,
+    State(gw): State<Arc<Identity>>,
     peer: Peer,
     headers: HeaderMap,
     axum::Form(form): axum::Form<VerifyForm>,
@@ -338,7 +244,7 @@ pub async fn verify(
         Err(refused) => return *refused,
     };
     let src = source(&peer);
-    let browser = cookie(&headers, &cookie_name(&gw, FORM_COOKIE));
+    let browser = cookie(&headers, &cookie_name(&gw.config, FORM_COOKIE));
     if form.csrf.is_empty() || browser != Some(form.csrf.as_str()) {
         verify_refused(
             &gw,
@@ -395,7 +301,7 @@ pub async fn verify(
         Ok(c) => c,
         Err(e) => return error_page(StatusCode::BAD_REQUEST, &e),
     };
-    let pending = super::authorize::Pending::new(
+    let pending = super::pending::Pending::new(
         &client,
         &request.resource,
         Target::Device {
@@ -422,12 +328,12 @@ pub async fn verify(
              <form method=\"post\" action=\"/oauth/authorize/consent\"><input type=\"hidden\" name=\"request\" value=\"{id}\">\
              <button type=\"submit\" name=\"decision\" value=\"allow\">Allow and sign in</button>\
              <button type=\"submit\" name=\"decision\" value=\"deny\">Deny</button></form>",
-            name = signin::escape(&client.client_name),
-            code = signin::escape(&shown),
-            resource = signin::escape(&request.resource),
+            name = html::escape(&client.client_name),
+            code = html::escape(&shown),
+            resource = html::escape(&request.resource),
             mins = gw.config.authz.access_token_secs.div_ceil(60),
             manage = super::first_party::consent_note(&client.client_id),
-            id = signin::escape(&id),
+            id = html::escape(&id),
         ),
     );
     let h = resp.headers_mut();
@@ -435,12 +341,15 @@ pub async fn verify(
         header::SET_COOKIE,
         consent_cookie(&gw, &secret, REQUEST_TTL.as_secs()),
     );
-    h.append(header::SET_COOKIE, set_cookie(&gw, FORM_COOKIE, "", 0));
+    h.append(
+        header::SET_COOKIE,
+        set_cookie(&gw.config, FORM_COOKIE, "", 0),
+    );
     resp
 }
 
 /// The person chose Deny on the device's consent page.
-pub(super) async fn denied(gw: &Gateway, device_code_hash: &str) -> Response {
+pub(super) async fn denied(gw: &Identity, device_code_hash: &str) -> Response {
     if let Err(e) = gw.store.decide_device_request(device_code_hash, None).await {
         return error_page(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string());
     }
@@ -456,7 +365,7 @@ pub(super) async fn denied(gw: &Gateway, device_code_hash: &str) -> Response {
 
 /// The person consented and signed in: the device's next poll gets tokens for `grant`.
 pub(super) async fn approved(
-    gw: &Gateway,
+    gw: &Identity,
     device_code_hash: &str,
     grant: &Grant,
     client_name: &str,
@@ -490,55 +399,60 @@ pub(super) async fn approved(
         "Device signed in",
         &format!(
             "<h1>Your device is signed in</h1><p>Signed in as <strong>{}</strong>. Return to your device; you can close this page.</p>",
-            signin::escape(&grant.principal.user)
+            html::escape(&grant.principal.user)
         ),
     );
     let h = resp.headers_mut();
-    h.append(header::SET_COOKIE, set_cookie(gw, LOGIN_COOKIE, "", 0));
+    h.append(
+        header::SET_COOKIE,
+        set_cookie(&gw.config, LOGIN_COOKIE, "", 0),
+    );
     h.append(header::SET_COOKIE, consent_cookie(gw, "", 0));
     resp
 }
 
-async fn fail(gw: &Gateway, src: &str, client: &str, error: &str, why: &str) -> Response {
+async fn fail(
+    gw: &Identity,
+    src: &str,
+    client: &str,
+    error: OAuthErrorCode,
+    why: &str,
+) -> Response {
     gw.auth_failure(
         src,
-        serde_json::json!({ "stage": "token", "grant_type": GRANT_TYPE, "client_id": client, "error": error, "reason": why }),
+        serde_json::json!({ "stage": "token", "grant_type": GRANT_TYPE, "client_id": client, "error": error.as_str(), "reason": why }),
     )
     .await;
-    oauth_error(StatusCode::BAD_REQUEST, error, why)
+    OAuthError::new(error, why).into_response()
 }
 
 /// The token endpoint's answer to a device's poll (RFC 8628 §3.4, §3.5).
-pub async fn token(gw: &Gateway, form: &TokenForm, headers: &HeaderMap, src: &str) -> Response {
+pub async fn token(gw: &Identity, form: &TokenForm, headers: &HeaderMap, src: &str) -> Response {
     let client = client_id(form, headers).unwrap_or_default();
     let Some(device_code) = form.device_code.as_deref().filter(|c| !c.is_empty()) else {
-        return oauth_error(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            "send device_code",
-        );
+        return OAuthError::invalid_request("send device_code").into_response();
     };
     let poll = match gw.store.poll_device_code(device_code, &client).await {
         Ok(p) => p,
-        Err(e) => return oauth_error(StatusCode::INTERNAL_SERVER_ERROR, "server_error", &e.0),
+        Err(e) => return OAuthError::from(e).into_response(),
     };
     match poll {
-        DevicePoll::Pending => oauth_error(
-            StatusCode::BAD_REQUEST,
-            "authorization_pending",
+        DevicePoll::Pending => OAuthError::new(
+            OAuthErrorCode::AuthorizationPending,
             "the person has not approved the sign-in yet; keep polling",
-        ),
-        DevicePoll::SlowDown(interval) => oauth_error(
-            StatusCode::BAD_REQUEST,
-            "slow_down",
-            &format!("polling too fast: wait at least {interval} s between polls"),
-        ),
+        )
+        .into_response(),
+        DevicePoll::SlowDown(interval) => OAuthError::new(
+            OAuthErrorCode::SlowDown,
+            format!("polling too fast: wait at least {interval} s between polls"),
+        )
+        .into_response(),
         DevicePoll::Denied => {
             fail(
                 gw,
                 src,
                 &client,
-                "access_denied",
+                OAuthErrorCode::AccessDenied,
                 "the person denied the sign-in",
             )
             .await
@@ -548,7 +462,7 @@ pub async fn token(gw: &Gateway, form: &TokenForm, headers: &HeaderMap, src: &st
                 gw,
                 src,
                 &client,
-                "expired_token",
+                OAuthErrorCode::ExpiredToken,
                 "the device code expired before the sign-in was approved; start again",
             )
             .await
@@ -558,7 +472,7 @@ pub async fn token(gw: &Gateway, form: &TokenForm, headers: &HeaderMap, src: &st
                 gw,
                 src,
                 &client,
-                "invalid_grant",
+                OAuthErrorCode::InvalidGrant,
                 "the device code is unknown",
             )
             .await
@@ -568,7 +482,7 @@ pub async fn token(gw: &Gateway, form: &TokenForm, headers: &HeaderMap, src: &st
                 gw,
                 src,
                 &client,
-                "invalid_grant",
+                OAuthErrorCode::InvalidGrant,
                 "the device code was issued to another client",
             )
             .await
@@ -580,57 +494,24 @@ pub async fn token(gw: &Gateway, form: &TokenForm, headers: &HeaderMap, src: &st
                 gw,
                 src,
                 &client,
-                "invalid_grant",
+                OAuthErrorCode::InvalidGrant,
                 "the device code was already redeemed: the sign-in it made is revoked",
             )
             .await
         }
         DevicePoll::Approved(grant_id) => match gw.store.grant(&grant_id).await {
             Ok(Some(g)) if !g.revoked => issue(gw, &g, src, "token_issued").await,
-            Ok(_) => fail(gw, src, &client, "invalid_grant", "the sign-in was revoked").await,
-            Err(e) => oauth_error(StatusCode::INTERNAL_SERVER_ERROR, "server_error", &e.0),
+            Ok(_) => {
+                fail(
+                    gw,
+                    src,
+                    &client,
+                    OAuthErrorCode::InvalidGrant,
+                    "the sign-in was revoked",
+                )
+                .await
+            }
+            Err(e) => OAuthError::from(e).into_response(),
         },
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn user_codes_are_short_unambiguous_and_typed_loosely() {
-        let mut seen = std::collections::HashSet::new();
-        for _ in 0..200 {
-            let c = new_user_code();
-            assert_eq!(c.len(), 9, "{c}");
-            assert_eq!(&c[4..5], "-");
-            let n = normalize_user_code(&c).unwrap();
-            assert_eq!(normalize_user_code(&n.to_lowercase()), Some(n.clone()));
-            assert_eq!(
-                normalize_user_code(&format!("{} {}", &n[..4], &n[4..])),
-                Some(n.clone())
-            );
-            seen.insert(n);
-        }
-        assert!(seen.len() > 190, "codes repeat too often");
-        assert_eq!(
-            normalize_user_code("ABCD-EFGH"),
-            None,
-            "vowels are never used"
-        );
-        assert_eq!(normalize_user_code("BCDF-GHJ"), None);
-        assert_eq!(normalize_user_code("BCDF-GHJK0"), None);
-    }
-
-    #[test]
-    fn wrong_codes_are_limited_per_address() {
-        let g = WrongCodes::new(3);
-        assert!(!g.blocked("a"));
-        assert_eq!(g.wrong("a"), 2);
-        assert_eq!(g.wrong("a"), 1);
-        assert!(!g.blocked("a"));
-        assert_eq!(g.wrong("a"), 0);
-        assert!(g.blocked("a"));
-        assert!(!g.blocked("b"), "other addresses keep their tries");
     }
 }

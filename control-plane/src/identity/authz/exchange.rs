@@ -4,71 +4,19 @@
 //! have) and gets a short-lived Gatehouse access token for one resource, as the workload
 //! the rules name. No refresh token: the pipeline exchanges again.
 
-use super::super::oidc::JwtVerifier;
-use super::token::{TokenForm, access_token, token_response};
-use super::{oauth_error, random_secret};
-use crate::config::{OidcConfig, TrustedIssuer};
-use crate::gateway::Gateway;
+use super::error::OAuthError;
+use super::error::not_configured;
+use super::exchange_rules::{JWT_TYPES, claimed_issuer};
+use super::issue::{TokenForm, access_token, token_response};
+use super::tokens::random_secret;
+use crate::identity::state::Identity;
 use crate::store::authz::Grant;
-use axum::response::Response;
-use base64::Engine;
-use http::StatusCode;
-
-/// The token-exchange grant type.
-pub const GRANT_TYPE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
-const JWT_TYPES: [&str; 3] = [
-    "urn:ietf:params:oauth:token-type:jwt",
-    "urn:ietf:params:oauth:token-type:id_token",
-    "urn:ietf:params:oauth:token-type:access_token",
-];
-
-/// The trusted issuers, each with its key cache.
-pub struct Exchange {
-    issuers: Vec<(TrustedIssuer, JwtVerifier)>,
-    seen: super::exchange_rules::SeenTokens,
-}
-
-impl Exchange {
-    /// Verifiers for the configured issuers (keys fetched on first use).
-    pub fn new(trusted: &[TrustedIssuer]) -> Exchange {
-        Exchange {
-            issuers: trusted
-                .iter()
-                .map(|t| {
-                    let cfg = OidcConfig {
-                        issuer: t.issuer.clone(),
-                        audiences: Vec::new(),
-                        user_claim: t.user_claim.clone(),
-                        groups_claim: "groups".into(),
-                        required_scopes: Vec::new(),
-                        group_map: Default::default(),
-                        client_id: None,
-                        client_secret: None,
-                        signin_scopes: Vec::new(),
-                        browser_session_hours: 1,
-                    };
-                    (t.clone(), JwtVerifier::new(cfg))
-                })
-                .collect(),
-            seen: Default::default(),
-        }
-    }
-}
-
-/// The unverified `iss` of a JWT, to pick the verifier (which then checks everything).
-fn claimed_issuer(token: &str) -> Option<String> {
-    let payload = token.split('.').nth(1)?;
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(payload)
-        .ok()?;
-    let v: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
-    v["iss"].as_str().map(String::from)
-}
+use axum::response::{IntoResponse, Response};
 
 /// The token-exchange grant.
-pub async fn exchange(gw: &Gateway, form: &TokenForm, src: &str) -> Response {
+pub async fn exchange(gw: &Identity, form: &TokenForm, src: &str) -> Response {
     let Some(az) = gw.auth_server() else {
-        return super::not_configured();
+        return not_configured();
     };
     let refuse = |why: String| async move {
         gw.auth_failure(
@@ -76,38 +24,31 @@ pub async fn exchange(gw: &Gateway, form: &TokenForm, src: &str) -> Response {
             serde_json::json!({ "stage": "token", "grant_type": "token-exchange", "reason": why }),
         )
         .await;
-        oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", &why)
+        OAuthError::invalid_grant(&why).into_response()
     };
     let Some(subject) = form.subject_token.as_deref() else {
-        return oauth_error(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            "send subject_token (your CI system's OIDC token)",
-        );
+        return OAuthError::invalid_request("send subject_token (your CI system's OIDC token)")
+            .into_response();
     };
     if !form
         .subject_token_type
         .as_deref()
         .is_some_and(|t| JWT_TYPES.contains(&t))
     {
-        return oauth_error(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
+        return OAuthError::invalid_request(
             "subject_token_type must be urn:ietf:params:oauth:token-type:jwt",
-        );
+        )
+        .into_response();
     }
     let Some(resource) = form.resource.clone().filter(|r| {
-        super::authorize::valid_resource(gw, r)
+        super::pages::valid_resource(gw, r)
             || *r == super::first_party::api_audience(&gw.config.public_base())
     }) else {
         let base = gw.config.public_base();
-        return oauth_error(
-            StatusCode::BAD_REQUEST,
-            "invalid_target",
-            &format!(
-                "resource must name this gateway: {base}/mcp, {base}/mcp/SERVER or {base}/api"
-            ),
-        );
+        return OAuthError::invalid_target(format!(
+            "resource must name this gateway: {base}/mcp, {base}/mcp/SERVER or {base}/api"
+        ))
+        .into_response();
     };
     let iss = claimed_issuer(subject).unwrap_or_default();
     // Every rule for this issuer is tried (one per repository, say); the first whose
@@ -172,11 +113,11 @@ pub async fn exchange(gw: &Gateway, form: &TokenForm, src: &str) -> Response {
             groups: rules.groups.clone(),
         },
         resource,
-        scope: super::SCOPE.into(),
+        scope: super::tokens::SCOPE.into(),
         revoked: false,
     };
     if let Err(e) = gw.store.create_grant(&grant).await {
-        return oauth_error(StatusCode::INTERNAL_SERVER_ERROR, "server_error", &e.0);
+        return OAuthError::from(e).into_response();
     }
     gw.control_event(
         "token_exchanged",

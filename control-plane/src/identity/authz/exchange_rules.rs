@@ -1,37 +1,64 @@
-//! What makes a token-exchange trust rule safe, and the replay guard of exchanged
-//! tokens. A CI provider signs tokens for every repository on it, and a workflow picks
-//! its own audience, so a rule that requires no claim trusts every stranger's pipeline;
-//! a rule without a name prefix lets a pipeline become a person (`actor = "alice"`).
-//! Both are refused at start, with what to write instead.
+//! Token exchange's trusted issuers (their keys) and the replay guard of exchanged
+//! tokens. (What makes a trust rule safe is checked with
+//! the configuration: `TrustedIssuer::problem`.)
 
-use crate::config::TrustedIssuer;
+use super::super::oidc::JwtVerifier;
+use crate::config::{OidcConfig, TrustedIssuer};
+use base64::Engine;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-/// Why a trust rule is refused at start; `None` when it is sound.
-pub fn problem(rule: &TrustedIssuer) -> Option<String> {
-    let at = format!("[[authz.trusted_issuers]] for `{}`", rule.issuer);
-    if rule.audience.trim().is_empty() {
-        return Some(format!(
-            "{at}: `audience` is empty; name the audience the CI token must carry (e.g. \"https://gatehouse.example/mcp\")"
-        ));
+/// The token-exchange grant type.
+pub const GRANT_TYPE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
+
+pub(super) const JWT_TYPES: [&str; 3] = [
+    "urn:ietf:params:oauth:token-type:jwt",
+    "urn:ietf:params:oauth:token-type:id_token",
+    "urn:ietf:params:oauth:token-type:access_token",
+];
+
+/// The trusted issuers, each with its key cache.
+pub struct Exchange {
+    pub(super) issuers: Vec<(TrustedIssuer, JwtVerifier)>,
+    pub(super) seen: super::exchange_rules::SeenTokens,
+}
+
+impl Exchange {
+    /// Verifiers for the configured issuers (keys fetched on first use).
+    pub fn new(trusted: &[TrustedIssuer]) -> Exchange {
+        Exchange {
+            issuers: trusted
+                .iter()
+                .map(|t| {
+                    let cfg = OidcConfig {
+                        issuer: t.issuer.clone(),
+                        audiences: Vec::new(),
+                        user_claim: t.user_claim.clone(),
+                        groups_claim: "groups".into(),
+                        required_scopes: Vec::new(),
+                        group_map: Default::default(),
+                        client_id: None,
+                        client_secret: None,
+                        signin_scopes: Vec::new(),
+                        browser_session_hours: 1,
+                    };
+                    (t.clone(), JwtVerifier::new(cfg))
+                })
+                .collect(),
+            seen: Default::default(),
+        }
     }
-    if rule.require.is_empty() || rule.require.values().any(|v| v.trim().is_empty()) {
-        return Some(format!(
-            "{at}: `require` is empty, so every pipeline of every customer of this CI provider would be trusted; \
-             require immutable claims, e.g. require = {{ repository_id = \"123456\", repository_owner_id = \"7890\" }} \
-             (GitHub) or {{ project_id = \"42\" }} (GitLab)"
-        ));
-    }
-    if rule.user_prefix.trim().is_empty() {
-        return Some(format!(
-            "{at}: `user_prefix` is empty, so a pipeline could take a person's name (user_claim = \"{}\"); \
-             set a prefix people's names never start with, e.g. user_prefix = \"ci:\"",
-            rule.user_claim
-        ));
-    }
-    None
+}
+
+/// The unverified `iss` of a JWT, to pick the verifier (which then checks everything).
+pub(super) fn claimed_issuer(token: &str) -> Option<String> {
+    let payload = token.split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .ok()?;
+    let v: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    v["iss"].as_str().map(String::from)
 }
 
 /// Subject tokens already exchanged, by digest, until their expiry: a CI token is
@@ -67,29 +94,8 @@ impl SeenTokens {
 mod tests {
     use super::*;
 
-    fn rule(require: &[(&str, &str)], prefix: &str) -> TrustedIssuer {
-        TrustedIssuer {
-            issuer: "https://token.actions.githubusercontent.com".into(),
-            audience: "https://gh.example/mcp".into(),
-            require: require
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-            user_claim: "actor".into(),
-            user_prefix: prefix.into(),
-            groups: vec![],
-        }
-    }
-
     #[test]
-    fn open_rules_are_refused_and_tokens_are_single_use() {
-        assert!(problem(&rule(&[], "ci:")).unwrap().contains("require"));
-        assert!(
-            problem(&rule(&[("repository_id", "1")], ""))
-                .unwrap()
-                .contains("user_prefix")
-        );
-        assert!(problem(&rule(&[("repository_id", "1")], "ci:")).is_none());
+    fn exchanged_tokens_are_single_use_until_they_expire() {
         let seen = SeenTokens::default();
         assert!(seen.first_use("t", 2_000, 1_000));
         assert!(!seen.first_use("t", 2_000, 1_500));

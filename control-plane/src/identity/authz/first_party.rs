@@ -45,7 +45,7 @@ pub fn client(client_id: &str) -> Option<AuthzClient> {
         grant_types: vec![
             "authorization_code".into(),
             "refresh_token".into(),
-            super::device::GRANT_TYPE.into(),
+            super::device_codes::GRANT_TYPE.into(),
         ],
     })
 }

@@ -5,7 +5,7 @@
 //! only grow. `gatehouse serve` runs it at start-up and every
 //! `authz_store.gc_interval_mins`.
 
-use crate::gateway::Gateway;
+use crate::identity::state::Identity;
 use crate::store::StoreError;
 use crate::store::authz::AuthzGarbage;
 use std::sync::Arc;
@@ -16,7 +16,7 @@ use std::time::Duration;
 const REVOCATION_MARGIN_SECS: u64 = 300;
 
 /// One collection; what it removed.
-pub async fn collect(gw: &Gateway) -> Result<AuthzGarbage, StoreError> {
+pub async fn collect(gw: &Identity) -> Result<AuthzGarbage, StoreError> {
     let removed = gw
         .store
         .collect_authz_garbage(
@@ -32,7 +32,7 @@ pub async fn collect(gw: &Gateway) -> Result<AuthzGarbage, StoreError> {
 
 /// Collects now and then every `authz_store.gc_interval_mins`, for as long as the
 /// gateway lives (the task ends with the runtime).
-pub fn spawn(gw: Arc<Gateway>) -> tokio::task::JoinHandle<()> {
+pub fn spawn(gw: Arc<Identity>) -> tokio::task::JoinHandle<()> {
     let every = Duration::from_secs(gw.config.authz_store.gc_interval_mins.max(1) * 60);
     tokio::spawn(async move {
         loop {

@@ -4,10 +4,10 @@
 //! token was kept) ends sooner, after `authz.unverified_grant_hours`, so someone removed
 //! from a group or disabled there loses access within that bound (fail closed).
 
-use super::super::Gateway;
+use super::super::state::Identity;
 
 /// Why the grant `id` may not be refreshed any more, or `None` while it lives.
-pub async fn ended(gw: &Gateway, id: &str) -> Option<String> {
+pub async fn ended(gw: &Identity, id: &str) -> Option<String> {
     let started = match gw.store.grant_started(id).await {
         Ok(Some(t)) => t,
         Ok(None) => return Some("the sign-in is unknown; sign in again".into()),

@@ -3,127 +3,70 @@
 //! presenting a refresh token that was already rotated (OAuth 2.1 reuse detection).
 //! Every refresh re-reads the grant, so a signed-out or revoked grant cannot refresh.
 
-use super::tokens::AccessClaims;
-use super::{cors, oauth_error, random_secret, source};
-use crate::gateway::Gateway;
+use super::cors::cors;
+use super::error::not_configured;
+use super::error::{OAuthError, OAuthErrorCode};
+use super::issue::{TokenForm, client_id, issue, s256};
+use super::peer::source;
 use crate::identity::signin::oidc_rp::SigninError;
+use crate::identity::state::Identity;
 use crate::store::authz::{Grant, Redeemed};
-use axum::Json;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use http::{HeaderMap, HeaderValue, StatusCode, header};
+use http::{HeaderMap, StatusCode};
 use serde::Deserialize;
-use sha2::{Digest, Sha256};
 use std::sync::Arc;
-
-/// The form of a token request (every grant type's fields).
-#[derive(Debug, Default, Deserialize)]
-pub struct TokenForm {
-    /// The grant type.
-    pub grant_type: Option<String>,
-    /// The authorization code.
-    pub code: Option<String>,
-    /// The redirect URI of the authorization request.
-    pub redirect_uri: Option<String>,
-    /// The public client's id.
-    pub client_id: Option<String>,
-    /// The PKCE verifier.
-    pub code_verifier: Option<String>,
-    /// The refresh token.
-    pub refresh_token: Option<String>,
-    /// The resource (RFC 8707).
-    pub resource: Option<String>,
-    /// Token exchange (RFC 8693).
-    pub subject_token: Option<String>,
-    /// Token exchange: the subject token's type.
-    pub subject_token_type: Option<String>,
-    /// The device code (RFC 8628).
-    pub device_code: Option<String>,
-}
-
-/// The S256 challenge of a PKCE verifier (RFC 7636).
-pub fn s256(verifier: &str) -> String {
-    URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
-}
-
-/// The client id of a public client: the form's, or Basic auth's user name.
-pub(super) fn client_id(form: &TokenForm, headers: &HeaderMap) -> Option<String> {
-    if let Some(c) = &form.client_id {
-        return Some(c.clone());
-    }
-    let basic = headers
-        .get(header::AUTHORIZATION)?
-        .to_str()
-        .ok()?
-        .strip_prefix("Basic ")?;
-    let decoded = base64::engine::general_purpose::STANDARD
-        .decode(basic.trim())
-        .ok()?;
-    let text = String::from_utf8(decoded).ok()?;
-    let user = text.split(':').next()?;
-    Some(url_decode(user).unwrap_or_else(|| user.to_string()))
-}
-
-fn url_decode(s: &str) -> Option<String> {
-    reqwest::Url::parse(&format!("http://x/?v={s}"))
-        .ok()?
-        .query_pairs()
-        .next()
-        .map(|(_, v)| v.into_owned())
-}
 
 /// `POST /oauth/token`
 pub async fn token(
-    State(gw): State<Arc<Gateway>>,
-    peer: super::Peer,
+    State(gw): State<Arc<Identity>>,
+    peer: super::peer::Peer,
     headers: HeaderMap,
     axum::Form(form): axum::Form<TokenForm>,
 ) -> Response {
     if gw.auth_server().is_none() {
-        return super::not_configured();
+        return not_configured();
     }
     let src = source(&peer);
     match form.grant_type.as_deref() {
         Some("authorization_code") => authorization_code(&gw, &form, &headers, &src).await,
         Some("refresh_token") => refresh(&gw, &form, &headers, &src).await,
-        Some(super::exchange::GRANT_TYPE) => super::exchange::exchange(&gw, &form, &src).await,
-        Some(super::device::GRANT_TYPE) => super::device::token(&gw, &form, &headers, &src).await,
-        other => oauth_error(
-            StatusCode::BAD_REQUEST,
-            "unsupported_grant_type",
-            &format!(
+        Some(super::exchange_rules::GRANT_TYPE) => {
+            super::exchange::exchange(&gw, &form, &src).await
+        }
+        Some(super::device_codes::GRANT_TYPE) => {
+            super::device::token(&gw, &form, &headers, &src).await
+        }
+        other => OAuthError::new(
+            OAuthErrorCode::UnsupportedGrantType,
+            format!(
                 "grant_type `{}` is not supported; use authorization_code, refresh_token or {}",
                 other.unwrap_or(""),
-                super::device::GRANT_TYPE
+                super::device_codes::GRANT_TYPE
             ),
-        ),
+        )
+        .into_response(),
     }
 }
 
-async fn refuse(gw: &Gateway, src: &str, grant_type: &str, client: &str, why: &str) -> Response {
+async fn refuse(gw: &Identity, src: &str, grant_type: &str, client: &str, why: &str) -> Response {
     gw.auth_failure(
         src,
         serde_json::json!({ "stage": "token", "grant_type": grant_type, "client_id": client, "reason": why }),
     )
     .await;
-    oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", why)
+    OAuthError::invalid_grant(why).into_response()
 }
 
 async fn authorization_code(
-    gw: &Gateway,
+    gw: &Identity,
     form: &TokenForm,
     headers: &HeaderMap,
     src: &str,
 ) -> Response {
     let client = client_id(form, headers).unwrap_or_default();
     let (Some(code), Some(verifier)) = (&form.code, &form.code_verifier) else {
-        return oauth_error(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            "send code and code_verifier (PKCE)",
-        );
+        return OAuthError::invalid_request("send code and code_verifier (PKCE)").into_response();
     };
     let c = match gw.store.redeem_code(code).await {
         Ok(Redeemed::Fresh(c)) => c,
@@ -149,7 +92,7 @@ async fn authorization_code(
             )
             .await;
         }
-        Err(e) => return oauth_error(StatusCode::INTERNAL_SERVER_ERROR, "server_error", &e.0),
+        Err(e) => return OAuthError::from(e).into_response(),
     };
     if c.client_id != client {
         return refuse(
@@ -195,30 +138,23 @@ async fn authorization_code(
             )
             .await;
         }
-        Err(e) => return oauth_error(StatusCode::INTERNAL_SERVER_ERROR, "server_error", &e.0),
+        Err(e) => return OAuthError::from(e).into_response(),
     };
     if form
         .resource
         .as_deref()
         .is_some_and(|r| r != grant.resource)
     {
-        return oauth_error(
-            StatusCode::BAD_REQUEST,
-            "invalid_target",
-            "resource differs from the authorization request's",
-        );
+        return OAuthError::invalid_target("resource differs from the authorization request's")
+            .into_response();
     }
     issue(gw, &grant, src, "token_issued").await
 }
 
-async fn refresh(gw: &Gateway, form: &TokenForm, headers: &HeaderMap, src: &str) -> Response {
+async fn refresh(gw: &Identity, form: &TokenForm, headers: &HeaderMap, src: &str) -> Response {
     let client = client_id(form, headers).unwrap_or_default();
     let Some(token) = &form.refresh_token else {
-        return oauth_error(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            "send refresh_token",
-        );
+        return OAuthError::invalid_request("send refresh_token").into_response();
     };
     let (grant_id, issued_to) = match gw.store.rotate_refresh_token(token).await {
         Ok(Redeemed::Fresh(x)) => x,
@@ -243,7 +179,7 @@ async fn refresh(gw: &Gateway, form: &TokenForm, headers: &HeaderMap, src: &str)
             )
             .await;
         }
-        Err(e) => return oauth_error(StatusCode::INTERNAL_SERVER_ERROR, "server_error", &e.0),
+        Err(e) => return OAuthError::from(e).into_response(),
     };
     if !client.is_empty() && client != issued_to {
         return refuse(
@@ -267,18 +203,14 @@ async fn refresh(gw: &Gateway, form: &TokenForm, headers: &HeaderMap, src: &str)
             )
             .await;
         }
-        Err(e) => return oauth_error(StatusCode::INTERNAL_SERVER_ERROR, "server_error", &e.0),
+        Err(e) => return OAuthError::from(e).into_response(),
     };
     if form
         .resource
         .as_deref()
         .is_some_and(|r| r != grant.resource)
     {
-        return oauth_error(
-            StatusCode::BAD_REQUEST,
-            "invalid_target",
-            "resource differs from the sign-in's",
-        );
+        return OAuthError::invalid_target("resource differs from the sign-in's").into_response();
     }
     if let Some(why) = super::grant_lifetime::ended(gw, &grant.id).await {
         gw.revoke_grant(&grant.id, &why, src).await;
@@ -297,11 +229,7 @@ async fn refresh(gw: &Gateway, form: &TokenForm, headers: &HeaderMap, src: &str)
             if let Err(e) = gw.store.restore_refresh_token(token).await {
                 tracing::error!(error = %e, "could not restore a refresh token after an identity provider outage");
             }
-            return oauth_error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "temporarily_unavailable",
-                &why,
-            );
+            return OAuthError::temporarily_unavailable(&why).into_response();
         }
     }
     issue(gw, &grant, src, "token_refreshed").await
@@ -317,7 +245,7 @@ enum Recheck {
 
 /// Asks the identity provider about the grant's person again (when the sign-in left a
 /// provider refresh token): refused there means refused here; new groups are taken.
-async fn recheck_person(gw: &Gateway, grant: &mut Grant) -> Result<(), Recheck> {
+async fn recheck_person(gw: &Identity, grant: &mut Grant) -> Result<(), Recheck> {
     let (Some(rp), Ok(Some(sealed))) = (
         gw.relying_party.as_ref(),
         gw.store.grant_idp_refresh(&grant.id).await,
@@ -364,68 +292,6 @@ async fn recheck_person(gw: &Gateway, grant: &mut Grant) -> Result<(), Recheck> 
     Ok(())
 }
 
-/// A new access token for `grant` and a refresh token.
-pub(super) async fn issue(gw: &Gateway, grant: &Grant, src: &str, event: &str) -> Response {
-    let Some(az) = gw.auth_server() else {
-        return super::not_configured();
-    };
-    let refresh = random_secret();
-    if let Err(e) = gw
-        .store
-        .create_refresh_token(
-            &refresh,
-            &grant.id,
-            &grant.client_id,
-            gw.config.authz.refresh_token_days,
-        )
-        .await
-    {
-        return oauth_error(StatusCode::INTERNAL_SERVER_ERROR, "server_error", &e.0);
-    }
-    let access = access_token(gw, az, grant);
-    let _ = gw.store.touch_authz_client(&grant.client_id).await;
-    gw.control_event(
-        event,
-        serde_json::json!({ "user": grant.principal.user, "groups": grant.principal.groups,
-            "client_id": grant.client_id, "grant": grant.id, "resource": grant.resource, "source": src }),
-    )
-    .await;
-    token_response(serde_json::json!({
-        "access_token": access,
-        "token_type": "Bearer",
-        "expires_in": gw.config.authz.access_token_secs,
-        "refresh_token": refresh,
-        "scope": grant.scope,
-    }))
-}
-
-/// A signed access token for a grant.
-pub fn access_token(gw: &Gateway, az: &super::AuthServer, grant: &Grant) -> String {
-    let now = chrono::Utc::now().timestamp();
-    az.keys.sign(&AccessClaims {
-        iss: az.keys.issuer().to_string(),
-        sub: grant.principal.user.clone(),
-        aud: super::first_party::audiences(az.keys.issuer(), &grant.client_id, &grant.resource),
-        exp: now + gw.config.authz.access_token_secs as i64,
-        nbf: now,
-        iat: now,
-        jti: uuid::Uuid::new_v4().simple().to_string(),
-        groups: grant.principal.groups.clone(),
-        client_id: grant.client_id.clone(),
-        sid: grant.id.clone(),
-        scope: grant.scope.clone(),
-    })
-}
-
-/// A token endpoint success: JSON, never cached.
-pub fn token_response(body: serde_json::Value) -> Response {
-    let mut resp = Json(body).into_response();
-    let h = resp.headers_mut();
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
-    cors(resp)
-}
-
 /// The form of a revocation request (RFC 7009).
 #[derive(Debug, Deserialize)]
 pub struct RevokeForm {
@@ -435,15 +301,15 @@ pub struct RevokeForm {
 /// `POST /oauth/revoke`: a refresh token or one of our access tokens; its whole grant is
 /// revoked (the person signs that client out). Unknown tokens are not an error (RFC 7009).
 pub async fn revoke(
-    State(gw): State<Arc<Gateway>>,
-    peer: super::Peer,
+    State(gw): State<Arc<Identity>>,
+    peer: super::peer::Peer,
     axum::Form(form): axum::Form<RevokeForm>,
 ) -> Response {
     let Some(az) = gw.auth_server() else {
-        return super::not_configured();
+        return not_configured();
     };
     let Some(token) = form.token.filter(|t| !t.is_empty()) else {
-        return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "send token");
+        return OAuthError::invalid_request("send token").into_response();
     };
     let src = source(&peer);
     let grant = match gw.store.refresh_token_grant(&token).await {
@@ -466,7 +332,7 @@ pub async fn revoke(
                 .ok()
                 .map(|c| c.sid)
         }
-        Err(e) => return oauth_error(StatusCode::INTERNAL_SERVER_ERROR, "server_error", &e.0),
+        Err(e) => return OAuthError::from(e).into_response(),
     };
     if let Some(g) = grant {
         gw.revoke_grant(&g, "revoked by the client (RFC 7009)", &src)

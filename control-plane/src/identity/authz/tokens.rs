@@ -258,6 +258,18 @@ mod one_or_many {
     }
 }
 
+/// The scope MCP clients are given (the only one).
+pub const SCOPE: &str = "mcp";
+
+/// A new unguessable secret (244 random bits from the OS), for codes, tokens and ids.
+pub fn random_secret() -> String {
+    format!(
+        "{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

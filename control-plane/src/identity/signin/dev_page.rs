@@ -1,21 +1,13 @@
 //! The dev-mode sign-in page (`gatehouse demo`, `serve --dev`): pick one of the `[dev]`
 //! users. Never shown when a real identity provider is configured.
 
-use crate::gateway::Gateway;
+use crate::identity::html::escape;
+use crate::identity::state::Identity;
 use axum::response::{Html, IntoResponse, Response};
-
-/// HTML-escapes text for an element or a quoted attribute.
-pub fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&#39;")
-}
 
 /// The page: one button per dev user, with their groups. `request` is an MCP client's
 /// authorization request (consented already) that the choice completes.
-pub fn render(gw: &Gateway, return_to: &str, request: Option<&str>) -> Response {
+pub fn render(gw: &Identity, return_to: &str, request: Option<&str>) -> Response {
     let buttons: String = gw
         .config
         .dev

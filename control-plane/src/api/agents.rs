@@ -1,9 +1,10 @@
 //! `/api/v1/agents`: agent status for anyone signed in; creating and revoking tokens and
 //! draining agents for members of `admin_groups`.
 
-use super::Agents;
-use super::store::ConnectionRow;
-use crate::api::{error, signed_in, signed_in_to_change};
+use super::caller::{signed_in, signed_in_to_change};
+use super::error::ApiError;
+use crate::agents::store::ConnectionRow;
+use crate::agents::{Agents, valid_name};
 use crate::gateway::Gateway;
 use crate::identity::auth::Principal;
 use axum::Json;
@@ -14,21 +15,19 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-#[allow(clippy::result_large_err)]
-async fn admin(gw: &Gateway, headers: &HeaderMap) -> Result<Principal, Response> {
+async fn admin(gw: &Gateway, headers: &HeaderMap) -> Result<Principal, ApiError> {
     // Every use changes something (create, revoke, drain): the cookie needs the CSRF header.
     let p = signed_in_to_change(gw, headers).await?;
     if p.groups.iter().any(|g| gw.config.admin_groups.contains(g)) {
         Ok(p)
     } else {
-        Err(error(
-            StatusCode::FORBIDDEN,
-            format!(
-                "only members of {} may manage agents",
-                gw.config.admin_groups.join(", ")
-            ),
-        ))
+        Err(ApiError::forbidden(format!(
+            "only members of {} may manage agents",
+            gw.config.admin_groups.join(", ")
+        )))
     }
 }
 
@@ -95,17 +94,18 @@ pub async fn status(part: &Agents) -> Result<Value, crate::store::StoreError> {
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, description = "Every agent: connections, tokens, drained", body = crate::api::schema::AgentList),
-        (status = 401, description = "Not signed in", body = crate::api::schema::ApiError),
+        (status = 401, description = "Not signed in", body = crate::api::schema::ErrorBody),
     )
 )]
-pub async fn list(State(agents): State<Arc<Agents>>, headers: HeaderMap) -> Response {
+pub async fn list(
+    State(agents): State<Arc<Agents>>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     let gw = &agents.gw;
-    if let Err(r) = signed_in(gw, &headers).await {
-        return r;
-    }
+    signed_in(gw, &headers).await?;
     match status(&agents).await {
-        Ok(v) => Json(v).into_response(),
-        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        Ok(v) => Ok(Json(v).into_response()),
+        Err(e) => Err(ApiError::from(e)),
     }
 }
 
@@ -113,15 +113,6 @@ pub async fn list(State(agents): State<Arc<Agents>>, headers: HeaderMap) -> Resp
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct CreateBody {
     name: String,
-}
-
-/// Agent names: what server names allow.
-pub fn valid_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 64
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
 /// `POST /api/v1/agents` `{"name": "..."}`: a new token for that agent, shown once.
@@ -134,45 +125,38 @@ pub fn valid_name(name: &str) -> bool {
     security(("bearer" = []), ("cookie" = [], "csrf" = [])),
     responses(
         (status = 201, description = "A new token, shown once", body = crate::api::schema::AgentTokenIssued),
-        (status = 400, description = "No valid name", body = crate::api::schema::ApiError),
-        (status = 401, description = "Not signed in", body = crate::api::schema::ApiError),
-        (status = 403, description = "Not allowed (role, or the cookie without `X-Gatehouse-Request: 1`)", body = crate::api::schema::ApiError),
+        (status = 400, description = "No valid name", body = crate::api::schema::ErrorBody),
+        (status = 401, description = "Not signed in", body = crate::api::schema::ErrorBody),
+        (status = 403, description = "Not allowed (role, or the cookie without `X-Gatehouse-Request: 1`)", body = crate::api::schema::ErrorBody),
     )
 )]
 pub async fn create(
     State(agents): State<Arc<Agents>>,
     headers: HeaderMap,
     body: Option<Json<CreateBody>>,
-) -> Response {
+) -> Result<Response, ApiError> {
     let gw = &agents.gw;
-    let p = match admin(gw, &headers).await {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
+    let p = admin(gw, &headers).await?;
     let Some(Json(body)) = body else {
-        return error(
-            StatusCode::BAD_REQUEST,
+        return Err(ApiError::bad_request(
             "send a JSON body {\"name\": \"AGENT\"}",
-        );
+        ));
     };
     if !valid_name(&body.name) {
-        return error(
-            StatusCode::BAD_REQUEST,
-            format!(
-                "agent name `{}` must be 1-64 letters, digits, `-` or `_`",
-                body.name
-            ),
-        );
+        return Err(ApiError::bad_request(format!(
+            "agent name `{}` must be 1-64 letters, digits, `-` or `_`",
+            body.name
+        )));
     }
     match gw.store.create_agent_token(&body.name, &p.user).await {
-        Ok((row, token)) => (
+        Ok((row, token)) => Ok((
             StatusCode::CREATED,
             Json(json!({ "id": row.id, "agent": row.agent, "token": token, "created_by": row.created_by,
                          "created_at": row.created_at,
                          "note": "the token is shown this once; give it to the agent by env: or file: reference" })),
         )
-            .into_response(),
-        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+            .into_response()),
+        Err(e) => Err(ApiError::from(e)),
     }
 }
 
@@ -187,33 +171,29 @@ pub async fn create(
     security(("bearer" = []), ("cookie" = [], "csrf" = [])),
     responses(
         (status = 200, description = "Revoked; its connections dropped", body = crate::api::schema::AgentTokenRevoked),
-        (status = 401, description = "Not signed in", body = crate::api::schema::ApiError),
-        (status = 403, description = "Not allowed (role, or the cookie without `X-Gatehouse-Request: 1`)", body = crate::api::schema::ApiError),
-        (status = 404, description = "No such token", body = crate::api::schema::ApiError),
+        (status = 401, description = "Not signed in", body = crate::api::schema::ErrorBody),
+        (status = 403, description = "Not allowed (role, or the cookie without `X-Gatehouse-Request: 1`)", body = crate::api::schema::ErrorBody),
+        (status = 404, description = "No such token", body = crate::api::schema::ErrorBody),
     )
 )]
 pub async fn revoke(
     State(agents): State<Arc<Agents>>,
     headers: HeaderMap,
     Path(id): Path<String>,
-) -> Response {
+) -> Result<Response, ApiError> {
     let gw = &agents.gw;
-    let p = match admin(gw, &headers).await {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
+    let p = admin(gw, &headers).await?;
     match gw.store.revoke_agent_token(&id, &p.user).await {
         Ok(Some(row)) => {
             let dropped = agents
                 .hub
                 .drop_token(&row.id, &format!("agent token {} was revoked", row.id));
-            Json(json!({ "token": row, "dropped_connections": dropped })).into_response()
+            Ok(Json(json!({ "token": row, "dropped_connections": dropped })).into_response())
         }
-        Ok(None) => error(
-            StatusCode::NOT_FOUND,
-            format!("there is no agent token `{id}`; `gatehouse agents list` shows the ids"),
-        ),
-        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        Ok(None) => Err(ApiError::not_found(format!(
+            "there is no agent token `{id}`; `gatehouse agents list` shows the ids"
+        ))),
+        Err(e) => Err(ApiError::from(e)),
     }
 }
 
@@ -227,35 +207,31 @@ pub async fn revoke(
     security(("bearer" = []), ("cookie" = [], "csrf" = [])),
     responses(
         (status = 200, description = "Drained or resumed", body = crate::api::schema::AgentDrained),
-        (status = 400, description = "Not an agent name", body = crate::api::schema::ApiError),
-        (status = 401, description = "Not signed in", body = crate::api::schema::ApiError),
-        (status = 403, description = "Not allowed (role, or the cookie without `X-Gatehouse-Request: 1`)", body = crate::api::schema::ApiError),
-        (status = 404, description = "A verb other than drain/resume", body = crate::api::schema::ApiError),
+        (status = 400, description = "Not an agent name", body = crate::api::schema::ErrorBody),
+        (status = 401, description = "Not signed in", body = crate::api::schema::ErrorBody),
+        (status = 403, description = "Not allowed (role, or the cookie without `X-Gatehouse-Request: 1`)", body = crate::api::schema::ErrorBody),
+        (status = 404, description = "A verb other than drain/resume", body = crate::api::schema::ErrorBody),
     )
 )]
 pub async fn drain(
     State(agents): State<Arc<Agents>>,
     headers: HeaderMap,
     Path((name, verb)): Path<(String, String)>,
-) -> Response {
+) -> Result<Response, ApiError> {
     let gw = &agents.gw;
-    let p = match admin(gw, &headers).await {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
+    let p = admin(gw, &headers).await?;
     let drained = match verb.as_str() {
         "drain" => true,
         "resume" => false,
-        _ => return error(StatusCode::NOT_FOUND, "use /drain or /resume"),
+        _ => return Err(ApiError::not_found("use /drain or /resume")),
     };
     if !valid_name(&name) {
-        return error(
-            StatusCode::BAD_REQUEST,
-            format!("`{name}` is not an agent name"),
-        );
+        return Err(ApiError::bad_request(format!(
+            "`{name}` is not an agent name"
+        )));
     }
     if let Err(e) = gw.store.set_agent_drained(&name, drained, &p.user).await {
-        return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string());
+        return Err(ApiError::from(e));
     }
     agents.hub.drain(&name, drained);
     let sessions: usize = agents
@@ -265,5 +241,16 @@ pub async fn drain(
         .filter(|c| c.agent == name)
         .map(|c| c.sessions)
         .sum();
-    Json(json!({ "agent": name, "drained": drained, "open_sessions": sessions })).into_response()
+    Ok(
+        Json(json!({ "agent": name, "drained": drained, "open_sessions": sessions }))
+            .into_response(),
+    )
+}
+
+/// The agents' routes under `/api/v1/agents`, over the agents' state.
+pub fn routes() -> OpenApiRouter<Arc<Agents>> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(revoke))
+        .routes(routes!(drain))
 }
