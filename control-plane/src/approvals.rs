@@ -213,11 +213,25 @@ impl Store {
     async fn expire_approvals(&self) -> Result<(), StoreError> {
         // A held call approved in time runs even if the gateway notices a poll later; only
         // an unused retry-mode approval lapses once approved (it must not be replayable).
-        sqlx::query("UPDATE approvals SET state = 'expired', decided_at = $1 WHERE (state = 'pending' OR (state = 'approved' AND mode = 'retry')) AND expires_at < $2")
-            .bind(ts(now()))
-            .bind(ts(now()))
+        const DUE: &str =
+            "(state = 'pending' OR (state = 'approved' AND mode = 'retry')) AND expires_at < $1";
+        let at = ts(now());
+        // Every read of an approval (the held calls poll) comes here: look first, so that
+        // only a poll that finds one due takes the database's write lock.
+        let due: Option<i64> =
+            sqlx::query_scalar(&format!("SELECT 1 FROM approvals WHERE {DUE} LIMIT 1"))
+                .bind(&at)
+                .fetch_optional(self.pool())
+                .await?;
+        if due.is_some() {
+            sqlx::query(&format!(
+                "UPDATE approvals SET state = 'expired', decided_at = $2 WHERE {DUE}"
+            ))
+            .bind(&at)
+            .bind(&at)
             .execute(self.pool())
             .await?;
+        }
         Ok(())
     }
 
@@ -342,6 +356,32 @@ impl Store {
         approve: bool,
         reason: &str,
     ) -> Result<Approval, VoteError> {
+        // A vote is one transaction: when SQLite reports the database busy (the lock wait
+        // ran out under load), nothing of it was kept, and it is tried again.
+        let mut attempt = 0u64;
+        loop {
+            match self
+                .vote_once(id, approver, approver_groups, approve, reason)
+                .await
+            {
+                Err(VoteError::Store(e)) if attempt < 4 && busy(&e) => {
+                    attempt += 1;
+                    tracing::warn!(approval = id, attempt, error = %e, "the database was busy; voting again");
+                    tokio::time::sleep(std::time::Duration::from_millis(50 * attempt)).await;
+                }
+                done => return done,
+            }
+        }
+    }
+
+    async fn vote_once(
+        &self,
+        id: &str,
+        approver: &str,
+        approver_groups: &[String],
+        approve: bool,
+        reason: &str,
+    ) -> Result<Approval, VoteError> {
         self.expire_approvals()
             .await
             .map_err(|e| VoteError::Store(e.to_string()))?;
@@ -416,4 +456,11 @@ impl Store {
             .map_err(|e| VoteError::Store(e.to_string()))?
             .ok_or_else(|| VoteError::NotFound(id.to_string()))
     }
+}
+
+/// SQLite's "busy" answers (SQLITE_BUSY and its extended codes) as sqlx words them.
+fn busy(error: &str) -> bool {
+    error.contains("database is locked")
+        || error.contains("(code: 5)")
+        || error.contains("(code: 517)")
 }

@@ -8,7 +8,7 @@ use crate::gateway::recording::gateway_event;
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
-use http::{HeaderMap, StatusCode};
+use http::HeaderMap;
 use serde::Deserialize;
 use serde_json::json;
 use std::sync::Arc;
@@ -108,14 +108,16 @@ pub async fn decide(
             }
             Ok(Json(a).into_response())
         }
-        Err(e) => {
-            let status = match &e {
-                VoteError::NotFound(_) => StatusCode::NOT_FOUND,
-                VoteError::Closed { .. } | VoteError::AlreadyVoted(_) => StatusCode::CONFLICT,
-                VoteError::OwnRequest(_) | VoteError::NotAnApprover(_) => StatusCode::FORBIDDEN,
-                VoteError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
-            };
-            Err(ApiError::new(status, e.to_string()))
-        }
+        Err(e) => Err(match &e {
+            // The cause goes to the log; the approver is told where to look.
+            VoteError::Store(cause) => crate::store::StoreError(cause.clone()).into(),
+            VoteError::NotFound(_) => ApiError::not_found(e.to_string()),
+            VoteError::Closed { .. } | VoteError::AlreadyVoted(_) => {
+                ApiError::conflict(e.to_string())
+            }
+            VoteError::OwnRequest(_) | VoteError::NotAnApprover(_) => {
+                ApiError::forbidden(e.to_string())
+            }
+        }),
     }
 }
