@@ -142,8 +142,13 @@ pub fn read_witnessed(
 ) -> Result<Vec<WitnessedHead>, Exit> {
     let text = std::fs::read_to_string(file)
         .map_err(|e| Exit::Usage(format!("cannot read {}: {e}", file.display())))?;
-    let heads = witnessed_heads(&file.display().to_string(), &text, log_key, witnesses)
-        .map_err(|e| Exit::Usage(e.to_string()))?;
+    let heads = witnessed_heads(
+        &file.display().to_string(),
+        &text,
+        std::slice::from_ref(log_key),
+        witnesses,
+    )
+    .map_err(|e| Exit::Usage(e.to_string()))?;
     if heads.is_empty() {
         return Err(Exit::Usage(format!(
             "{} holds no checkpoint: give the file a witness keeps",
