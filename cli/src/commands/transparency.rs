@@ -161,15 +161,11 @@ pub fn read_witnessed(
 /// `audit verify --witnessed FILE` on the live store.
 pub async fn verify_witnessed(
     store: &Store,
-    public_key: Option<&str>,
+    ring: Option<&gatehouse_audit::KeyRing>,
     heads: Vec<WitnessedHead>,
 ) -> Result<(ChainReport, usize), Exit> {
     let n = heads.len();
-    let ring = public_key.map(gatehouse_audit::KeyRing::single);
-    let report = store
-        .verify_against(ring.as_ref(), heads)
-        .await
-        .map_err(runtime)?;
+    let report = store.verify_against(ring, heads).await.map_err(runtime)?;
     Ok((report, n))
 }
 

@@ -287,6 +287,11 @@ impl PeriodVerifier {
         true
     }
 
+    /// The Merkle frontier over the log up to the last event pushed.
+    pub fn frontier(&self) -> &Frontier {
+        &self.frontier
+    }
+
     /// The verdict once every event was pushed.
     pub fn finish(self) -> Result<PeriodReport, String> {
         if let Some(b) = self.broken {
