@@ -218,3 +218,138 @@ async fn a_period_bundle_carries_the_period_only_and_proves_it_offline() {
         "{err}"
     );
 }
+
+/// The published key list (`/.well-known/gatehouse-audit-key`) of a gateway signing
+/// with the key of `seed`, saved to `file`.
+async fn published_keys(url: &str, dir: &Path, seed: &str, file: &Path) -> Value {
+    let key_file = dir.join("served.key");
+    std::fs::write(&key_file, seed).unwrap();
+    let toml = format!(
+        "[audit]\nsigning_key = \"file:{}\"\norigin = \"{ORIGIN}\"\ncheckpoint_secs = 3600\n",
+        key_file.display()
+    );
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let served = common::serve_url(&toml, url, false, async {
+        let _ = stopped.await;
+    })
+    .await;
+    let published: Value = reqwest::get(format!("{}/.well-known/gatehouse-audit-key", served.base))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let _ = stop.send(());
+    let _ = served.handle.await;
+    std::fs::write(file, published.to_string()).unwrap();
+    published
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verification_crosses_a_key_rotation_and_refuses_a_retired_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, url) = audit::open(&dir.path().join("g.db")).await;
+    audit::start_session(&store, "s1").await;
+    let (old_seed, new_seed) = ("42".repeat(32), "43".repeat(32));
+    let old = common::tlog::config_with_key(dir.path(), "old.toml", &url, "", &old_seed);
+    let new = common::tlog::config_with_key(dir.path(), "new.toml", &url, "", &new_seed);
+    let run = |cfg: &Path, args: &[&str]| {
+        let (code, out, err) = gatehouse(cfg, args);
+        assert_eq!(code, 0, "{args:?}: {out}{err}");
+        out
+    };
+    record(&store, 0, 20).await;
+    run(&old, &["audit", "checkpoint"]);
+    // `[audit] signing_key` changes: the next checkpoint is the new key's first.
+    record(&store, 20, 40).await;
+    run(&new, &["audit", "checkpoint"]);
+
+    let keys_file = dir.path().join("keys.json");
+    let published = published_keys(&url, dir.path(), &new_seed, &keys_file).await;
+    let keys = published["keys"].as_array().unwrap();
+    let hex = |seed: &str| public_key_hex(&gatehouse_audit::signing_key_from_hex(seed).unwrap());
+    assert_eq!(keys.len(), 2, "{published}");
+    assert_eq!(keys[0]["public_key"], hex(&old_seed).as_str());
+    assert_eq!(keys[1]["public_key"], hex(&new_seed).as_str());
+    assert!(keys[0]["valid_from"].is_null() && keys[1]["retired_at"].is_null());
+    assert_eq!(keys[0]["retired_at"], keys[1]["valid_from"], "{published}");
+    assert_eq!(published["public_key"], hex(&new_seed).as_str());
+    let pinned = ["--keys", keys_file.to_str().unwrap()];
+
+    // The live log and a period bundle across the rotation verify with the published keys.
+    let out = run(&new, &[&["audit", "verify"][..], &pinned].concat());
+    assert!(out.contains("audit log intact: 40 events"), "{out}");
+    let (code, _, err) = gatehouse(&new, &["audit", "verify", "--public-key", &hex(&old_seed)]);
+    assert_eq!(code, 1, "one pinned key alone refuses its successor: {err}");
+    let rows: Vec<String> =
+        sqlx::query_scalar("SELECT at FROM audit_events WHERE seq IN (21, 40) ORDER BY seq")
+            .fetch_all(store.pool())
+            .await
+            .unwrap();
+    let bundle = dir.path().join("rotated");
+    run(
+        &new,
+        &[
+            "evidence",
+            "export",
+            "--from",
+            &rows[0],
+            "--to",
+            &rows[1],
+            "--out",
+            bundle.to_str().unwrap(),
+        ],
+    );
+    let b = bundle.to_str().unwrap();
+    let out = run(
+        &new,
+        &[&["audit", "verify", "--bundle", b][..], &pinned].concat(),
+    );
+    assert!(
+        out.contains(&format!("start checkpoint (tree size 20) is signed by key"))
+            && out.contains(&hex(&old_seed))
+            && out.contains(&hex(&new_seed)),
+        "{out}"
+    );
+
+    // The retired key signs again after its retirement (a leaked key, or a replica
+    // left on the old config): refused, in the live log and in a bundle.
+    record(&store, 40, 50).await;
+    run(&old, &["audit", "checkpoint"]);
+    let (code, _, err) = gatehouse(&new, &[&["audit", "verify"][..], &pinned].concat());
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("after that key was retired"), "{err}");
+    let late: Vec<String> =
+        sqlx::query_scalar("SELECT at FROM audit_events WHERE seq IN (41, 50) ORDER BY seq")
+            .fetch_all(store.pool())
+            .await
+            .unwrap();
+    let bundle = dir.path().join("late");
+    run(
+        &new,
+        &[
+            "evidence",
+            "export",
+            "--from",
+            &late[0],
+            "--to",
+            &late[1],
+            "--out",
+            bundle.to_str().unwrap(),
+        ],
+    );
+    let (code, _, err) = gatehouse(
+        &new,
+        &[
+            &["audit", "verify", "--bundle", bundle.to_str().unwrap()][..],
+            &pinned,
+        ]
+        .concat(),
+    );
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("end checkpoint (tree size 50) is refused")
+            && err.contains("after that key was retired"),
+        "{err}"
+    );
+}

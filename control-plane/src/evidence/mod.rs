@@ -264,8 +264,9 @@ impl Visit for Exporter {
     }
 }
 
-/// The keys that signed the proof's brackets (the exporter checks its own output
-/// against them; the auditor pins the log's keys instead).
+/// The keys that signed the proof's brackets, start first (the order of use a key
+/// ring has; the exporter checks its own output against them, the auditor pins the
+/// log's published keys instead).
 fn bracket_keys(proof: &PeriodProof) -> Vec<String> {
     let mut keys: Vec<String> = proof
         .start
@@ -273,7 +274,6 @@ fn bracket_keys(proof: &PeriodProof) -> Vec<String> {
         .chain([&proof.end])
         .filter_map(|b| b.signed.as_ref().map(|s| s.public_key.clone()))
         .collect();
-    keys.sort();
     keys.dedup();
     keys
 }

@@ -20,8 +20,13 @@ pub fn key() -> SigningKey {
 
 /// A config for `url` with the key in a file and the given witnesses (TOML tables).
 pub fn config(dir: &Path, name: &str, url: &str, witnesses: &str) -> PathBuf {
-    let key_file = dir.join("audit.key");
-    std::fs::write(&key_file, "42".repeat(32)).unwrap();
+    config_with_key(dir, name, url, witnesses, &"42".repeat(32))
+}
+
+/// [`config`] signing with the key of `seed` (64 hex digits).
+pub fn config_with_key(dir: &Path, name: &str, url: &str, witnesses: &str, seed: &str) -> PathBuf {
+    let key_file = dir.join(format!("{name}.key"));
+    std::fs::write(&key_file, seed).unwrap();
     let cfg = dir.join(name);
     std::fs::write(
         &cfg,
