@@ -306,7 +306,7 @@ async fn verification_crosses_a_key_rotation_and_refuses_a_retired_key() {
         &[&["audit", "verify", "--bundle", b][..], &pinned].concat(),
     );
     assert!(
-        out.contains(&format!("start checkpoint (tree size 20) is signed by key"))
+        out.contains("start checkpoint (tree size 20) is signed by key")
             && out.contains(&hex(&old_seed))
             && out.contains(&hex(&new_seed)),
         "{out}"

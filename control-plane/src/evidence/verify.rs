@@ -147,10 +147,11 @@ pub fn verify_bundle(dir: &Path, check: &BundleCheck) -> Result<BundleReport, Ev
         Ok(v) => v,
         Err(reason) => return Ok(broken(reason)),
     };
-    let mut n = 0u64;
+    let mut good = 0u64;
     events.each(|e| {
-        n += 1;
-        v.push(&e.as_ref())
+        let ok = v.push(&e.as_ref());
+        good += u64::from(ok);
+        ok
     })?;
     match v.finish() {
         Ok(r) => {
@@ -185,7 +186,7 @@ pub fn verify_bundle(dir: &Path, check: &BundleCheck) -> Result<BundleReport, Ev
             })
         }
         Err(reason) => Ok(BundleReport::Broken {
-            events: n.saturating_sub(1),
+            events: good,
             reason,
         }),
     }
