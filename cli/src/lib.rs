@@ -309,16 +309,23 @@ enum AuditCommand {
         /// /.well-known/gatehouse-audit-key.
         #[arg(long)]
         public_key: Option<String>,
-        /// Verify an exported evidence bundle (offline) instead of the live store.
+        /// The log's current and retired keys with their validity (the JSON
+        /// /.well-known/gatehouse-audit-key serves): verification crosses a key rotation,
+        /// and a key signing after its retirement is refused.
+        #[arg(long, conflicts_with = "public_key")]
+        keys: Option<PathBuf>,
+        /// Verify an exported evidence bundle (offline) instead of the live store: the
+        /// period's events against the signed checkpoints that bracket them.
         #[arg(long)]
         bundle: Option<PathBuf>,
-        /// Also check the log against the checkpoints a witness kept (a file of C2SP
-        /// checkpoint notes, as a `file` witness writes it): a history rewritten and
-        /// re-signed with the real key is named by the first one it contradicts.
+        /// Also check the log (or the bundle) against the checkpoints a witness kept (a
+        /// file of C2SP checkpoint notes, as a `file` witness writes it): a history
+        /// rewritten and re-signed with the real key is named by the first one it
+        /// contradicts.
         #[arg(long)]
         witnessed: Option<PathBuf>,
-        /// A witness's cosignature key (C2SP vkey) whose cosignatures in the witnessed
-        /// file are checked and named; repeatable.
+        /// A witness's cosignature key (C2SP vkey) whose cosignatures (in the witnessed
+        /// file, or on a bundle's checkpoints) are checked and named; repeatable.
         #[arg(long)]
         witness_key: Vec<String>,
         /// Check a proof from `gatehouse audit prove` (or the API) instead of the log.
@@ -462,6 +469,7 @@ pub fn run() -> std::process::ExitCode {
                 command:
                     AuditCommand::Verify {
                         public_key,
+                        keys,
                         bundle,
                         witnessed,
                         witness_key,
@@ -480,9 +488,13 @@ pub fn run() -> std::process::ExitCode {
                 commands::audit::verify(
                     config,
                     database,
-                    public_key,
-                    bundle,
-                    witnessed.map(|w| (w, witness_key)),
+                    commands::audit::VerifyArgs {
+                        public_key,
+                        keys,
+                        bundle,
+                        witnessed,
+                        witness_keys: witness_key,
+                    },
                 )
                 .await
             }

@@ -3,9 +3,12 @@
 //! - indexing its Merkle tree into the store (once, as the first checkpoint does);
 //! - inclusion and consistency proof latency from the store (p50/p99 of 1,000 random
 //!   requests each);
-//! - a period of `GATEHOUSE_BENCH_SLICE` events (default a tenth of the log): the size of
-//!   its events and of its period proof, and the offline verification time;
-//! - witnessing: the cost of one checkpoint round for a file witness;
+//! - a period of `GATEHOUSE_BENCH_SLICE` events (default a tenth of the log), exported as
+//!   an evidence bundle (`evidence::write_bundle`, as `gatehouse evidence export` does):
+//!   the bundle's size against its events' own bytes, and the offline verification time
+//!   (`evidence::verify_bundle`, as `gatehouse audit verify --bundle` does);
+//! - witnessing: the cost of one checkpoint round alone, with a file witness, and with a
+//!   C2SP tlog-witness over HTTP (consistency proof, cosignature checked and stored);
 //!
 //! on SQLite and, when PostgreSQL is installed, on a throwaway cluster.
 //! `cargo bench -p gatehouse-control-plane --bench transparency`. The machine is shared:
@@ -18,9 +21,12 @@
 mod audit;
 #[path = "../tests/common/pg.rs"]
 mod pg;
+#[path = "../tests/common/witness.rs"]
+mod witness;
 
-use gatehouse_audit::{
-    Bracket, NoteSigner, PeriodProof, PeriodVerifier, SigningKey, frontier_node_ids,
+use gatehouse_audit::{KeyRing, SigningKey, public_key_hex};
+use gatehouse_control_plane::evidence::{
+    BundleCheck, BundleReport, Signing, verify_bundle, write_bundle,
 };
 use gatehouse_control_plane::store::Store;
 use gatehouse_control_plane::witnesses::{WitnessConfig, WitnessKind, deliver_all};
@@ -95,90 +101,125 @@ async fn run(label: &str, store: &Store, dir: &std::path::Path) {
         con.push(t.elapsed());
     }
 
-    // A period: the last `slice` events, bracketed by checkpoints just before and at its end.
-    let (first, last) = (n - slice + 1, n);
-    let signer = NoteSigner::new(ORIGIN, key.clone()).unwrap();
-    let note = |size: u64, root| {
-        gatehouse_audit::Checkpoint::new(ORIGIN, size, root)
-            .sign(&signer)
-            .to_string()
+    // A period: the last `slice` events, exported and verified as an auditor would.
+    let first = n - slice + 1;
+    let at = |seq: u64| {
+        sqlx::query_scalar::<_, String>("SELECT at FROM audit_events WHERE seq = $1")
+            .bind(seq as i64)
+            .fetch_one(store.pool())
     };
-    let hex = |v: Vec<gatehouse_audit::Hash>| v.iter().map(hex::encode).collect::<Vec<_>>();
-    let before = first - 1;
-    let start_size = before / 2;
-    let proof = PeriodProof {
-        origin: ORIGIN.into(),
-        first,
-        last,
-        before: hex(store.tree_nodes(&frontier_node_ids(before)).await.unwrap()),
-        start: Some(Bracket {
-            checkpoint: note(start_size, store.tree_root(start_size).await.unwrap()),
-            proof: store
-                .consistency_proof(start_size, before)
-                .await
-                .unwrap()
-                .proof,
-        }),
-        end: Bracket {
-            checkpoint: note(last, store.tree_root(last).await.unwrap()),
-            proof: vec![],
-        },
+    let (from, to) = (at(first).await.unwrap(), at(n).await.unwrap());
+    let out = dir.join(format!("{label}-bundle"));
+    std::fs::create_dir_all(&out).unwrap();
+    let signing = Signing {
+        key: Some(&key),
+        origin: ORIGIN,
+        witnesses: &[],
     };
-    let events = store
-        .events_after(before as i64, slice as i64)
+    let t = Instant::now();
+    write_bundle(store, &from, &to, &out, signing)
         .await
         .unwrap();
-    let lines: Vec<String> = events
-        .iter()
-        .map(|e| serde_json::to_string(e).unwrap())
-        .collect();
-    let event_bytes: usize = lines.iter().map(|l| l.len() + 1).sum();
-    let proof_bytes = serde_json::to_string(&proof).unwrap().len();
+    let export = t.elapsed();
+    let events_bytes = std::fs::metadata(out.join("audit_events.jsonl"))
+        .unwrap()
+        .len();
+    let bundle_bytes: u64 = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|f| f.unwrap().metadata().unwrap().len())
+        .sum();
+    let check = BundleCheck {
+        keys: Some(KeyRing::single(&public_key_hex(&key))),
+        ..BundleCheck::default()
+    };
     let t = Instant::now();
-    let mut v = PeriodVerifier::new(proof, &signer.verifier(), &[], vec![]).unwrap();
-    for l in &lines {
-        let e: gatehouse_audit::StoredEvent = serde_json::from_str(l).unwrap();
-        assert!(v.push(&e.as_ref()));
-    }
-    v.finish().unwrap();
+    let report = verify_bundle(&out, &check).unwrap();
     let verify = t.elapsed();
+    let BundleReport::Intact {
+        events: in_bundle, ..
+    } = report
+    else {
+        panic!("{report:?}");
+    };
 
-    // Witnessing: one round for a file witness, per new checkpoint.
-    let witnesses = vec![WitnessConfig {
+    // Witnessing: one round per new checkpoint, alone, with a file witness, with an
+    // HTTP tlog-witness.
+    let w = witness::Witness::start("bench.witness/w1", ORIGIN, &key).await;
+    let file = WitnessConfig {
         name: "file".into(),
         kind: WitnessKind::File {
             path: dir.join(format!("{label}.notes")),
         },
-    }];
+    };
+    let webhook = WitnessConfig {
+        name: "w1".into(),
+        kind: WitnessKind::Webhook {
+            url: w.url.clone(),
+            key: w.vkey(),
+        },
+    };
     let http = reqwest::Client::new();
-    let mut rounds = Vec::new();
-    for k in 0..20u64 {
-        store.record(vec![event(n + k)]).await.unwrap();
-        let t = Instant::now();
-        store.write_checkpoint_as(&key, ORIGIN).await.unwrap();
-        deliver_all(store, &witnesses, &http).await;
-        rounds.push(t.elapsed());
-    }
+    let mut next = n;
+    let mut round = async |witnesses: &[WitnessConfig]| {
+        let mut took = Vec::new();
+        for _ in 0..20 {
+            store.record(vec![event(next)]).await.unwrap();
+            next += 1;
+            let t = Instant::now();
+            store.write_checkpoint_as(&key, ORIGIN).await.unwrap();
+            for (name, d) in deliver_all(store, witnesses, &http).await {
+                assert!(
+                    !matches!(d, gatehouse_control_plane::witnesses::Delivery::Failed(_)),
+                    "{name}: {d:?}"
+                );
+            }
+            took.push(t.elapsed());
+        }
+        percentile(took, 0.5)
+    };
+    let alone = round(&[]).await;
+    let with_file = round(std::slice::from_ref(&file)).await;
+    let with_webhook = round(std::slice::from_ref(&webhook)).await;
 
     let ms = |d: Duration| format!("{:.3} ms", d.as_secs_f64() * 1000.0);
     println!(
-        "| {label} | {n} events | fill {:.1} s | index {:.1} s | inclusion p50 {} p99 {} | consistency p50 {} p99 {} | slice {slice}: events {:.1} MB, proof {} B ({:.4}x), verify {:.2} s | checkpoint+file witness p50 {} |",
+        "| {label} | log | {n} events (generated in {:.1} s; tree indexed in {:.1} s) |",
         fill.as_secs_f64(),
-        index.as_secs_f64(),
+        index.as_secs_f64()
+    );
+    println!(
+        "| {label} | inclusion proof | p50 {} p99 {} (1,000 random events) |",
         ms(percentile(inc.clone(), 0.5)),
-        ms(percentile(inc, 0.99)),
+        ms(percentile(inc, 0.99))
+    );
+    println!(
+        "| {label} | consistency proof | p50 {} p99 {} (1,000 random sizes) |",
         ms(percentile(con.clone(), 0.5)),
-        ms(percentile(con, 0.99)),
-        event_bytes as f64 / 1e6,
-        proof_bytes,
-        (event_bytes + proof_bytes) as f64 / event_bytes as f64,
+        ms(percentile(con, 0.99))
+    );
+    println!(
+        "| {label} | period bundle | {in_bundle} events: events {:.1} MB, whole bundle {:.1} MB ({:.3}x the events), exported in {:.2} s |",
+        events_bytes as f64 / 1e6,
+        bundle_bytes as f64 / 1e6,
+        bundle_bytes as f64 / events_bytes as f64,
+        export.as_secs_f64()
+    );
+    println!(
+        "| {label} | offline verify | {:.2} s for {in_bundle} events ({:.2} s per million) |",
         verify.as_secs_f64(),
-        ms(percentile(rounds, 0.5))
+        verify.as_secs_f64() * 1e6 / in_bundle as f64
+    );
+    println!(
+        "| {label} | checkpoint round p50 | alone {}, + file witness {}, + HTTP tlog-witness {} |",
+        ms(alone),
+        ms(with_file),
+        ms(with_webhook)
     );
 }
 
 fn main() {
     let rt = tokio::runtime::Runtime::new().unwrap();
+    println!("| store | what | measured |\n| --- | --- | --- |");
     rt.block_on(async {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("bench.db").display());
@@ -191,7 +232,7 @@ fn main() {
 /// throwaway cluster, as the tests do).
 async fn postgres(dir: &std::path::Path) {
     if std::env::var("GATEHOUSE_TEST_DATABASE").is_err() {
-        println!("| PostgreSQL | skipped: set GATEHOUSE_TEST_DATABASE=postgres to run it |");
+        println!("| PostgreSQL | skipped | set GATEHOUSE_TEST_DATABASE=postgres to run it |");
         return;
     }
     let url = pg::database_url(&dir.join("pg.db")).await;

@@ -6,6 +6,7 @@
 pub mod agents;
 pub mod api;
 pub mod approvals;
+pub mod audit_keys;
 pub mod config;
 mod dashboard;
 pub mod demo_server;

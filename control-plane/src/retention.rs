@@ -5,9 +5,10 @@
 //! 1. finds the newest signed checkpoint whose events are all older than the cut-off
 //!    (pruning stops exactly at a checkpoint, so what is pruned is pinned by a signature);
 //! 2. writes those events — from the previous anchor on — to an archive bundle in
-//!    `archive_dir` (the evidence-export format, verifiable offline with
-//!    `gatehouse audit verify --bundle`), verifying them against their checkpoints on the
-//!    way, flushed to disk (files and folder fsynced, then renamed into place);
+//!    `archive_dir` (the evidence-export format: the events, bracketed by the checkpoint
+//!    at the previous anchor and the one pruning stops at, verifiable offline with
+//!    `gatehouse audit verify --bundle`), verifying them against those checkpoints on
+//!    the way, flushed to disk (files and folder fsynced, then renamed into place);
 //! 3. signs a retention anchor (the tree head there, the Merkle frontier to go on
 //!    extending it, and the archive's manifest digest) and stores it;
 //! 4. only then deletes the events up to the anchor, in small batches (the database
@@ -27,7 +28,7 @@
 //!
 //! On PostgreSQL only one replica prunes at a time (an advisory lock).
 
-use crate::evidence::{Range, Written, write_range};
+use crate::evidence::{Range, Signing, Written, write_range};
 use crate::store::{CHECKPOINT_COLUMNS, CheckpointRow, Store, StoreError, stored_checkpoint};
 use gatehouse_audit::{Anchor, SigningKey, StoredCheckpoint};
 use std::path::{Path, PathBuf};
@@ -263,11 +264,13 @@ async fn write_archive(
         &Range {
             from: "1970-01-01T00:00:00.000000Z".into(),
             to: plan.cutoff.clone(),
+            first: plan.after + 1,
             anchor: previous,
             upto: plan.upto,
             archive: true,
         },
         &partial,
+        Signing::none(),
     )
     .await
     .map_err(|e| RetentionError(format!("archiving failed, nothing was pruned: {e}")))?;

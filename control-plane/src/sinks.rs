@@ -7,6 +7,12 @@
 //! exponential backoff; after a restart it resumes at the cursor. A crash between a
 //! delivery and the cursor update repeats that one batch: receivers deduplicate by `seq`.
 //!
+//! Every signed checkpoint follows the events it covers, as a record of its own type
+//! (`"record": "checkpoint"`: tree size, root, signing key and time, signature and the
+//! C2SP checkpoint note; in OTLP a log record with `gatehouse.record = checkpoint`), with a
+//! cursor of its own (`<sink>/checkpoints`): the SIEM keeps the tree heads the log
+//! signed, outside the operators' reach, and can check later exports against them.
+//!
 //! With several replicas on one PostgreSQL, each sink is delivered by one replica at a
 //! time: the one holding the sink's advisory lock ([`Store::try_lead`]). The others wait
 //! and take over when its connection drops (the replica died); the cursor is shared in
@@ -179,7 +185,8 @@ async fn deliver(
     }
 }
 
-/// Delivers the next batch; returns how many events it delivered.
+/// Delivers the next batch of events, then the checkpoints they complete; returns how
+/// many records it delivered.
 async fn step(
     store: &Store,
     config: &SinkConfig,
@@ -191,40 +198,113 @@ async fn step(
         .events_after(cursor, i64::from(config.batch))
         .await
         .map_err(|e| e.to_string())?;
-    let Some(last) = events.last().map(|e| e.seq) else {
+    let mut delivered = 0;
+    let mut covered = cursor;
+    if let Some(last) = events.last().map(|e| e.seq) {
+        let records: Vec<Value> = events.iter().map(|e| json!(e)).collect();
+        send(config, http, records, otlp_logs(&events)).await?;
+        store
+            .set_sink_cursor(name, last)
+            .await
+            .map_err(|e| e.to_string())?;
+        delivered += events.len();
+        covered = last;
+    }
+    delivered += step_checkpoints(store, config, name, http, covered).await?;
+    Ok(delivered)
+}
+
+/// A checkpoint row as sinks receive it.
+type CheckpointRecord = (
+    i64,
+    i64,
+    String,
+    String,
+    String,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+);
+
+/// Delivers the checkpoints not sent yet whose events the sink has (`covered`).
+async fn step_checkpoints(
+    store: &Store,
+    config: &SinkConfig,
+    name: &str,
+    http: &reqwest::Client,
+    covered: i64,
+) -> Result<usize, String> {
+    let cursor_name = format!("{name}/checkpoints");
+    let after = store
+        .sink_cursor(&cursor_name)
+        .await
+        .map_err(|e| e.to_string())?;
+    let rows: Vec<CheckpointRecord> = sqlx::query_as(
+        "SELECT id, tree_size, root_hash, chain_head, at, public_key, signature, key_id, note \
+         FROM checkpoints WHERE id > $1 AND tree_size <= $2 ORDER BY id LIMIT $3",
+    )
+    .bind(after)
+    .bind(covered)
+    .bind(i64::from(config.batch))
+    .fetch_all(store.pool())
+    .await
+    .map_err(|e| e.to_string())?;
+    let Some(last) = rows.last().map(|r| r.0) else {
         return Ok(0);
     };
+    let records: Vec<Value> = rows.iter().map(checkpoint_record).collect();
+    let otlp = otlp_checkpoints(&records);
+    send(config, http, records, otlp).await?;
+    store
+        .set_sink_cursor(&cursor_name, last)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(rows.len())
+}
+
+/// A signed checkpoint as a record of its own type.
+fn checkpoint_record(
+    (_, tree_size, root_hash, chain_head, at, public_key, signature, key_id, note): &CheckpointRecord,
+) -> Value {
+    json!({
+        "record": "checkpoint",
+        "tree_size": tree_size,
+        "root_hash": root_hash,
+        "chain_head": chain_head,
+        "at": at,
+        "public_key": public_key,
+        "key_id": key_id,
+        "signature": signature,
+        "note": note,
+    })
+}
+
+/// Sends one batch of records: JSON lines, a JSON array, or `otlp` to a collector.
+async fn send(
+    config: &SinkConfig,
+    http: &reqwest::Client,
+    records: Vec<Value>,
+    otlp: Value,
+) -> Result<(), String> {
     match config.kind {
         SinkKind::Jsonl => {
             let path = config.path.clone().unwrap_or_else(|| "-".into());
             let max = config.max_bytes;
-            let events = events.clone();
-            tokio::task::spawn_blocking(move || write_jsonl(&path, max, &events))
+            tokio::task::spawn_blocking(move || write_jsonl(&path, max, &records))
                 .await
-                .map_err(|e| e.to_string())??;
+                .map_err(|e| e.to_string())?
         }
         SinkKind::Webhook => {
             post(
                 http,
                 config.url.as_deref().unwrap_or_default(),
-                &json!(events),
+                &Value::Array(records),
             )
-            .await?;
+            .await
         }
-        SinkKind::Otlp => {
-            post(
-                http,
-                config.url.as_deref().unwrap_or_default(),
-                &otlp_logs(&events),
-            )
-            .await?;
-        }
+        SinkKind::Otlp => post(http, config.url.as_deref().unwrap_or_default(), &otlp).await,
     }
-    store
-        .set_sink_cursor(name, last)
-        .await
-        .map_err(|e| e.to_string())?;
-    Ok(events.len())
 }
 
 async fn post(http: &reqwest::Client, url: &str, body: &Value) -> Result<(), String> {
@@ -241,9 +321,9 @@ async fn post(http: &reqwest::Client, url: &str, body: &Value) -> Result<(), Str
     }
 }
 
-/// Appends the events as JSON lines and flushes them to disk, rotating first when the
+/// Appends the records as JSON lines and flushes them to disk, rotating first when the
 /// file has reached `max_bytes`.
-fn write_jsonl(path: &Path, max_bytes: u64, events: &[StoredEvent]) -> Result<(), String> {
+fn write_jsonl(path: &Path, max_bytes: u64, events: &[Value]) -> Result<(), String> {
     let mut text = String::new();
     for e in events {
         text.push_str(&serde_json::to_string(e).map_err(|e| e.to_string())?);
@@ -316,10 +396,44 @@ pub fn otlp_logs(events: &[StoredEvent]) -> Value {
             })
         })
         .collect();
+    resource_logs(records)
+}
+
+/// Log records in an OTLP `ExportLogsServiceRequest` from this service.
+fn resource_logs(records: Vec<Value>) -> Value {
     json!({
         "resourceLogs": [{
             "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "gatehouse"}}]},
             "scopeLogs": [{"scope": {"name": "gatehouse.audit"}, "logRecords": records}],
         }]
     })
+}
+
+/// Checkpoint records (see [`checkpoint_record`]) as OTLP log records: the record as
+/// the body, its type and tree head as attributes.
+fn otlp_checkpoints(records: &[Value]) -> Value {
+    let logs = records
+        .iter()
+        .map(|c| {
+            let nanos = c["at"]
+                .as_str()
+                .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+                .and_then(|t| t.timestamp_nanos_opt())
+                .unwrap_or(0);
+            json!({
+                "timeUnixNano": nanos.to_string(),
+                "eventName": "gatehouse.checkpoint",
+                "severityNumber": 9,
+                "severityText": "INFO",
+                "body": {"stringValue": c.to_string()},
+                "attributes": [
+                    {"key": "gatehouse.record", "value": {"stringValue": "checkpoint"}},
+                    {"key": "gatehouse.tree_size", "value": {"intValue": c["tree_size"].to_string()}},
+                    {"key": "gatehouse.root_hash", "value": {"stringValue": c["root_hash"]}},
+                    {"key": "gatehouse.public_key", "value": {"stringValue": c["public_key"]}},
+                ],
+            })
+        })
+        .collect();
+    resource_logs(logs)
 }

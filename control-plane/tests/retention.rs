@@ -7,8 +7,8 @@
 mod common;
 
 use common::audit;
-use gatehouse_audit::{Anchor, LogReport, public_key_hex, signing_key_from_hex};
-use gatehouse_control_plane::evidence::verify_bundle;
+use gatehouse_audit::{Anchor, KeyRing, LogReport, public_key_hex, signing_key_from_hex};
+use gatehouse_control_plane::evidence::{BundleCheck, BundleReport, Signing, verify_bundle};
 use gatehouse_control_plane::retention;
 use gatehouse_control_plane::store::{Backend, Store};
 use serde_json::json;
@@ -63,6 +63,22 @@ async fn unguard(store: &Store, trigger: &str) {
         Backend::Postgres => format!("ALTER TABLE audit_events DISABLE TRIGGER {trigger}"),
     };
     sqlx::query(&sql).execute(store.pool()).await.unwrap();
+}
+
+/// A bundle check trusting only the log's key.
+fn pinned() -> BundleCheck {
+    BundleCheck {
+        keys: Some(KeyRing::single(&public_key_hex(&key()))),
+        ..BundleCheck::default()
+    }
+}
+
+/// (events, first event) of a bundle that verifies.
+fn intact(r: BundleReport) -> (u64, u64) {
+    match r {
+        BundleReport::Intact { events, first, .. } => (events, first),
+        broken => panic!("{broken:?}"),
+    }
 }
 
 fn later(days: i64) -> chrono::DateTime<chrono::Utc> {
@@ -135,10 +151,10 @@ async fn pruned_log_verifies_from_its_anchor_and_archives_verify_offline() {
 
     // The archive is a bundle that verifies offline with only the public key, and has
     // what was deleted.
-    match verify_bundle(&p.archive, Some(&trusted)).unwrap() {
-        LogReport::Intact { events, pruned, .. } => assert_eq!((events, pruned), (30, 0)),
-        broken => panic!("{broken:?}"),
-    }
+    assert_eq!(
+        intact(verify_bundle(&p.archive, &pinned()).unwrap()),
+        (30, 1)
+    );
     let sessions = std::fs::read_to_string(p.archive.join("sessions.jsonl")).unwrap();
     assert!(sessions.contains("\"s1\""), "{sessions}");
     let approvals = std::fs::read_to_string(p.archive.join("approvals.jsonl")).unwrap();
@@ -169,10 +185,10 @@ async fn pruned_log_verifies_from_its_anchor_and_archives_verify_offline() {
         .unwrap()
         .expect("events were due");
     assert_eq!((p2.plan.after, p2.plan.upto), (30, 60));
-    match verify_bundle(&p2.archive, Some(&trusted)).unwrap() {
-        LogReport::Intact { events, pruned, .. } => assert_eq!((events, pruned), (30, 30)),
-        broken => panic!("{broken:?}"),
-    }
+    assert_eq!(
+        intact(verify_bundle(&p2.archive, &pinned()).unwrap()),
+        (30, 31)
+    );
     assert_eq!(
         count(&store, "audit_events").await,
         1,
@@ -196,34 +212,35 @@ async fn pruned_log_verifies_from_its_anchor_and_archives_verify_offline() {
     record(&store, "s2", 5).await;
     let out = dir.path().join("evidence");
     std::fs::create_dir_all(&out).unwrap();
+    let k = key();
+    let signing = Signing {
+        key: Some(&k),
+        ..Signing::none()
+    };
     gatehouse_control_plane::evidence::write_bundle(
         &store,
         "2000-01-01T00:00:00Z",
         "2100-01-01T00:00:00Z",
         &out,
+        signing,
     )
     .await
     .unwrap();
-    let r = verify_bundle(&out, Some(&trusted)).unwrap();
-    assert!(
-        matches!(
-            r,
-            LogReport::Intact {
-                events: 5,
-                pruned: 60,
-                ..
-            }
-        ),
-        "{r:?}"
-    );
+    assert_eq!(intact(verify_bundle(&out, &pinned()).unwrap()), (5, 61));
 
     // A changed archive is caught offline.
     let file = p.archive.join("audit_events.jsonl");
     let text = std::fs::read_to_string(&file).unwrap();
     std::fs::write(&file, text.replacen("{\\\"i\\\":3}", "{\\\"i\\\":4}", 1)).unwrap();
-    assert!(
-        broken(verify_bundle(&p.archive, None).unwrap()).contains("audit_events.jsonl was changed")
-    );
+    match verify_bundle(&p.archive, &BundleCheck::default()).unwrap() {
+        BundleReport::Broken { reason, .. } => {
+            assert!(
+                reason.contains("audit_events.jsonl was changed"),
+                "{reason}"
+            )
+        }
+        intact => panic!("not caught: {intact:?}"),
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -85,11 +85,13 @@ fn free_addr() -> std::net::SocketAddr {
         .unwrap()
 }
 
+/// The events' seqs the webhook received (checkpoint records left out).
 fn webhook_seqs(got: &Received) -> Vec<i64> {
     got.lock()
         .unwrap()
         .iter()
         .flat_map(|batch| batch.as_array().unwrap().clone())
+        .filter(|e| e["record"] != "checkpoint")
         .map(|e| e["seq"].as_i64().unwrap())
         .collect()
 }
@@ -224,6 +226,105 @@ async fn an_otlp_collector_gets_one_log_record_per_event() {
     up.cancel();
 }
 
+#[tokio::test]
+async fn every_checkpoint_reaches_each_sink_after_the_events_it_covers() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store_with(dir.path(), 20).await;
+    let key = gatehouse_audit::signing_key_from_hex(&"42".repeat(32)).unwrap();
+    store.write_checkpoint(&key).await.unwrap().unwrap();
+    let file = dir.path().join("audit.jsonl");
+    let addr = free_addr();
+    let got: Received = Arc::default();
+    let up = CancellationToken::new();
+    receiver(addr, got.clone(), up.clone()).await;
+    let stop = CancellationToken::new();
+    let mut running = Vec::new();
+    for toml in [
+        format!(
+            "[[audit.sinks]]\ntype = \"jsonl\"\npath = \"{}\"\nbatch = 8\n",
+            file.display()
+        ),
+        format!("[[audit.sinks]]\ntype = \"webhook\"\nurl = \"http://{addr}/events\"\n"),
+        format!("[[audit.sinks]]\ntype = \"otlp\"\nurl = \"http://{addr}/v1/logs\"\n"),
+    ] {
+        running.push(tokio::spawn(sinks::run(
+            store.clone(),
+            sink(&toml),
+            stop.clone(),
+        )));
+    }
+    let lines = || -> Vec<Value> {
+        std::fs::read_to_string(&file)
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    };
+    wait_for("20 events and a checkpoint", || lines().len() >= 21).await;
+    record(&store, 20, 10).await;
+    store.write_checkpoint(&key).await.unwrap().unwrap();
+    wait_for("30 events and two checkpoints", || lines().len() >= 32).await;
+    let webhook_checkpoints = || -> Vec<Value> {
+        got.lock()
+            .unwrap()
+            .iter()
+            .filter_map(|b| b.as_array().cloned())
+            .flatten()
+            .filter(|r| r["record"] == "checkpoint")
+            .collect()
+    };
+    let otlp_checkpoints = || -> Vec<Value> {
+        got.lock()
+            .unwrap()
+            .iter()
+            .filter_map(|b| {
+                b["resourceLogs"][0]["scopeLogs"][0]["logRecords"]
+                    .as_array()
+                    .cloned()
+            })
+            .flatten()
+            .filter(|r| r["eventName"] == "gatehouse.checkpoint")
+            .collect()
+    };
+    wait_for("the webhook's and the collector's checkpoints", || {
+        webhook_checkpoints().len() >= 2 && otlp_checkpoints().len() >= 2
+    })
+    .await;
+    stop.cancel();
+    for r in running {
+        r.await.unwrap();
+    }
+    up.cancel();
+    // In the file: each checkpoint right after the last event it covers.
+    let l = lines();
+    assert_eq!(l.len(), 32);
+    for (at, size) in [(20, 20), (31, 30)] {
+        assert_eq!(l[at]["record"], "checkpoint", "{}", l[at]);
+        assert_eq!(l[at]["tree_size"], size);
+        assert_eq!(l[at - 1]["seq"], size);
+        assert!(
+            l[at]["note"]
+                .as_str()
+                .unwrap()
+                .starts_with(&format!("gatehouse.invalid/audit\n{size}\n")),
+            "{}",
+            l[at]
+        );
+        assert_eq!(
+            l[at]["public_key"],
+            gatehouse_audit::public_key_hex(&key).as_str()
+        );
+    }
+    assert_eq!(file_seqs(&file), (1..=30).collect::<Vec<_>>());
+    let w = webhook_checkpoints();
+    assert_eq!((w.len(), &w[1]["tree_size"]), (2, &Value::from(30)));
+    let o = otlp_checkpoints();
+    assert_eq!(o.len(), 2);
+    assert_eq!(o[1]["attributes"][1]["value"]["intValue"], "30");
+    // Each went once: the checkpoints have their own cursor.
+    assert_eq!(store.sink_cursor("jsonl/checkpoints").await.unwrap(), 2);
+}
+
 #[test]
 fn sinks_missing_their_target_are_refused() {
     let e = Config::parse(
@@ -276,15 +377,14 @@ async fn replica(dir: &Path, name: &str, database: &str, sinks: &str) -> tokio::
     panic!("replica {name} did not start");
 }
 
+/// The events' seqs in a jsonl sink's file (checkpoint records left out).
 fn file_seqs(path: &Path) -> Vec<i64> {
     std::fs::read_to_string(path)
         .unwrap_or_default()
         .lines()
-        .map(|l| {
-            serde_json::from_str::<Value>(l).unwrap()["seq"]
-                .as_i64()
-                .unwrap()
-        })
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|e| e["record"] != "checkpoint")
+        .map(|e| e["seq"].as_i64().unwrap())
         .collect()
 }
 

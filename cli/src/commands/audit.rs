@@ -5,37 +5,45 @@ use super::{Exit, load_config, out, sessions::open};
 use gatehouse_control_plane::store::{ChainReport, Store};
 use std::path::PathBuf;
 
+/// What `audit verify` checks, besides the live log.
+pub struct VerifyArgs {
+    /// `--public-key`.
+    pub public_key: Option<String>,
+    /// `--keys FILE`.
+    pub keys: Option<PathBuf>,
+    /// `--bundle DIR`.
+    pub bundle: Option<PathBuf>,
+    /// `--witnessed FILE`.
+    pub witnessed: Option<PathBuf>,
+    /// `--witness-key`.
+    pub witness_keys: Vec<String>,
+}
+
 /// Exit 0 when every event and checkpoint is intact, 1 (naming the first problem) when not.
 pub async fn verify(
     config: Option<PathBuf>,
     database: Option<String>,
-    public_key: Option<String>,
-    bundle: Option<PathBuf>,
-    witnessed: Option<(PathBuf, Vec<String>)>,
+    args: VerifyArgs,
 ) -> Result<(), Exit> {
+    let ring = super::evidence::trusted_keys(args.public_key.as_deref(), args.keys.as_deref())?;
+    if let Some(dir) = &args.bundle {
+        return super::evidence::verify(dir, ring, args.witnessed, &args.witness_keys);
+    }
+    let public_key = args.public_key;
     let mut witnessed_note = String::new();
-    let report = match (bundle, witnessed) {
-        (Some(_), Some(_)) => {
-            return Err(Exit::Usage(
-                "--witnessed checks the live store; a bundle's period proof is checked on its own"
-                    .into(),
-            ));
-        }
-        (Some(dir), None) => {
-            gatehouse_control_plane::evidence::verify_bundle(&dir, public_key.as_deref())?
-        }
-        (None, Some((file, keys))) => {
+    let report = match args.witnessed {
+        Some(file) => {
             use super::transparency as t;
             let log_key = t::log_key(config.clone(), public_key.as_deref())?;
-            let heads = t::read_witnessed(&file, &log_key, &t::witness_keys(&keys)?)?;
+            let heads = t::read_witnessed(&file, &log_key, &t::witness_keys(&args.witness_keys)?)?;
             let store = open(config, database).await?;
-            let (report, n) = t::verify_witnessed(&store, public_key.as_deref(), heads).await?;
+            let (report, n) = t::verify_witnessed(&store, ring.as_ref(), heads).await?;
             witnessed_note = format!("consistent with the {n} checkpoints in {}", file.display());
             report
         }
-        (None, None) => open(config, database)
+        None => open(config, database)
             .await?
-            .verify_log(public_key.as_deref())
+            .verify_against(ring.as_ref(), Vec::new())
             .await
             .map_err(|e| Exit::Runtime(e.to_string()))?,
     };
@@ -56,8 +64,8 @@ pub async fn verify(
                 } else {
                     String::new()
                 },
-                if public_key.is_some() {
-                    " (all by the trusted key)"
+                if ring.is_some() {
+                    " (all by the trusted keys)"
                 } else {
                     ""
                 }

@@ -142,8 +142,13 @@ pub fn read_witnessed(
 ) -> Result<Vec<WitnessedHead>, Exit> {
     let text = std::fs::read_to_string(file)
         .map_err(|e| Exit::Usage(format!("cannot read {}: {e}", file.display())))?;
-    let heads = witnessed_heads(&file.display().to_string(), &text, log_key, witnesses)
-        .map_err(|e| Exit::Usage(e.to_string()))?;
+    let heads = witnessed_heads(
+        &file.display().to_string(),
+        &text,
+        std::slice::from_ref(log_key),
+        witnesses,
+    )
+    .map_err(|e| Exit::Usage(e.to_string()))?;
     if heads.is_empty() {
         return Err(Exit::Usage(format!(
             "{} holds no checkpoint: give the file a witness keeps",
@@ -156,15 +161,11 @@ pub fn read_witnessed(
 /// `audit verify --witnessed FILE` on the live store.
 pub async fn verify_witnessed(
     store: &Store,
-    public_key: Option<&str>,
+    ring: Option<&gatehouse_audit::KeyRing>,
     heads: Vec<WitnessedHead>,
 ) -> Result<(ChainReport, usize), Exit> {
     let n = heads.len();
-    let ring = public_key.map(gatehouse_audit::KeyRing::single);
-    let report = store
-        .verify_against(ring.as_ref(), heads)
-        .await
-        .map_err(runtime)?;
+    let report = store.verify_against(ring, heads).await.map_err(runtime)?;
     Ok((report, n))
 }
 

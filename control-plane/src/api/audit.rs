@@ -140,7 +140,12 @@ pub async fn evidence(
     if let Err(e) = std::fs::create_dir(&bundle) {
         return Err(ApiError::internal(e.to_string()));
     }
-    if let Err(e) = crate::evidence::write_bundle(&gw.store, &from, &to, &bundle).await {
+    let signing = crate::evidence::Signing {
+        key: Some(&gw.signing_key),
+        origin: gw.config.audit.log_origin(),
+        witnesses: &gw.config.audit.witnesses,
+    };
+    if let Err(e) = crate::evidence::write_bundle(&gw.store, &from, &to, &bundle, signing).await {
         return exit(e);
     }
     let packed = tokio::task::spawn_blocking(move || -> std::io::Result<Vec<u8>> {

@@ -1,27 +1,34 @@
 //! Evidence bundles (`gatehouse evidence export`): everything an auditor needs for a period, in one folder
 //! they can verify offline with only the public key (`gatehouse audit verify --bundle`).
 //!
-//! The bundle carries the whole chain up to the end of the period (so it verifies from
-//! the first event, or from the signed retention anchor the store's log starts at, which
-//! it includes), the checkpoints over it, the sessions, approvals, policy versions and
-//! tool pins of the period, a manifest of SHA-256 hashes of every file, and a printable
-//! report mapping the evidence to SOC 2 criteria. Retention archives
-//! ([`crate::retention`]) are bundles of the same format.
+//! A bundle carries the period's events only — `first..=last`, never the history
+//! before them — and the proof that ties them to the whole log ([`period`]): the Merkle
+//! frontier before the period, the signed checkpoints that bracket it (with the
+//! witnesses' cosignatures) and the consistency proofs between them. So its size
+//! follows the period, not the log's age. Beside them: the sessions, approvals, policy
+//! versions and tool pins of the period, a manifest of SHA-256 hashes of every file,
+//! and a printable report mapping the evidence to SOC 2 criteria ([`report`]).
+//! Retention archives ([`crate::retention`]) are bundles of the same format, one per
+//! pruned range. [`verify`] checks a bundle offline.
 //!
 //! Export and offline verification stream: events go from the database to the file one
-//! at a time, hashed and verified on the way, so memory stays flat for any log length.
+//! at a time, hashed and verified on the way, so memory stays flat for any period.
+
+mod period;
+mod report;
+mod verify;
+
+pub use period::Signing;
+pub use verify::{BundleCheck, BundleReport, verify_bundle};
 
 use crate::store::Store;
 use crate::store::audit_read::{Pipelined, Visit};
-use gatehouse_audit::{
-    Anchor, EventRef, Frontier, LogReport, LogVerifier, StoredCheckpoint, StoredEvent,
-};
+use gatehouse_audit::{Anchor, EventRef, Frontier, KeyRing, PeriodProof, PeriodVerifier};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use sqlx::Row;
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
-use std::io::{BufRead, BufWriter, Read, Write};
+use std::io::{BufWriter, Write};
 use std::path::Path;
 
 /// Why evidence could not be exported or verified.
@@ -36,7 +43,10 @@ pub enum EvidenceError {
     Failed(String),
 }
 
-const FORMAT: &str = "gatehouse-evidence-v1";
+/// Period bundles: the period's events and the proof that ties them to the log.
+const FORMAT: &str = "gatehouse-evidence-v2";
+/// Whole-chain bundles written before period proofs (still verified).
+const FORMAT_V1: &str = "gatehouse-evidence-v1";
 
 /// A date (`2026-11-01`, the whole day) or an RFC 3339 time, as RFC 3339.
 fn bound(text: &str, end: bool) -> Result<String, EvidenceError> {
@@ -134,34 +144,55 @@ pub fn period(from: &str, to: &str) -> Result<(String, String), EvidenceError> {
 }
 
 /// Writes the bundle for the RFC 3339 period `[from, to]` into the existing folder
-/// `out_dir`; returns a one-line summary. Refuses when the store does not verify.
+/// `out_dir`; returns a one-line summary. Signs a checkpoint (and has it witnessed)
+/// when none covers the period's end yet and `signing` has a key. Refuses when the
+/// period's events do not verify against the log's signed checkpoints.
 pub async fn write_bundle(
     store: &Store,
     from: &str,
     to: &str,
     out_dir: &Path,
+    signing: Signing<'_>,
 ) -> Result<String, EvidenceError> {
-    let upto: Option<i64> = sqlx::query_scalar("SELECT MAX(seq) FROM audit_events WHERE at <= $1")
-        .bind(to)
-        .fetch_one(store.pool())
-        .await
-        .map_err(|e| EvidenceError::Failed(e.to_string()))?;
+    let failed = |e: sqlx::Error| EvidenceError::Failed(e.to_string());
     let anchor = store
         .newest_anchor()
         .await
         .map_err(|e| EvidenceError::Failed(e.to_string()))?;
     let start = anchor.as_ref().map_or(0, |a| a.tree_size);
-    let upto = upto.unwrap_or(start).max(start);
+    let last: Option<i64> = sqlx::query_scalar("SELECT MAX(seq) FROM audit_events WHERE at <= $1")
+        .bind(to)
+        .fetch_one(store.pool())
+        .await
+        .map_err(failed)?;
+    let last = last.unwrap_or(start).max(start);
+    if last == 0 {
+        return Err(EvidenceError::Invalid(format!(
+            "the audit log holds no events up to {to}: there is nothing to export"
+        )));
+    }
+    // The period's first event; events pruned under retention are in their archives.
+    let first: Option<i64> = sqlx::query_scalar(
+        "SELECT MIN(seq) FROM audit_events WHERE seq > $1 AND seq <= $2 AND at >= $3",
+    )
+    .bind(start)
+    .bind(last)
+    .bind(from)
+    .fetch_one(store.pool())
+    .await
+    .map_err(failed)?;
     let b = write_range(
         store,
         &Range {
             from: from.to_string(),
             to: to.to_string(),
             anchor,
-            upto,
+            first: first.unwrap_or(last + 1),
+            upto: last,
             archive: false,
         },
         out_dir,
+        signing,
     )
     .await?;
     Ok(b.summary)
@@ -173,8 +204,11 @@ pub(crate) struct Range {
     pub from: String,
     /// Its end.
     pub to: String,
-    /// The anchor the bundle's events start after (`None`: they start at event #1).
+    /// The retention anchor the store's log starts after (its frontier is the tree
+    /// before the bundle's events when they start right after it).
     pub anchor: Option<Anchor>,
+    /// The first event in the bundle (`upto + 1`: none).
+    pub first: i64,
     /// The last event in the bundle.
     pub upto: i64,
     /// A retention archive (every session and approval up to `to`, not the period's).
@@ -194,15 +228,16 @@ pub(crate) struct Written {
 }
 
 /// Streams `audit_events.jsonl` out of the store: each event is written, hashed for the
-/// manifest, verified and counted for the report on the way.
+/// manifest, verified against the period proof and counted for the report on the way.
 struct Exporter {
     file: BufWriter<std::fs::File>,
     digest: Sha256,
     line: Vec<u8>,
-    verifier: LogVerifier,
+    verifier: PeriodVerifier,
     from: String,
     stats: Stats,
     events: u64,
+    head: String,
     error: Option<std::io::Error>,
 }
 
@@ -223,25 +258,51 @@ impl Visit for Exporter {
         if e.record.at >= self.from.as_str() {
             self.stats.add(e);
         }
+        self.head.clear();
+        self.head.push_str(e.hash.unwrap_or_default());
         self.verifier.push(e)
     }
+}
+
+/// The keys that signed the proof's brackets, start first (the order of use a key
+/// ring has; the exporter checks its own output against them, the auditor pins the
+/// log's published keys instead).
+fn bracket_keys(proof: &PeriodProof) -> Vec<String> {
+    let mut keys: Vec<String> = proof
+        .start
+        .iter()
+        .chain([&proof.end])
+        .filter_map(|b| b.signed.as_ref().map(|s| s.public_key.clone()))
+        .collect();
+    keys.dedup();
+    keys
 }
 
 pub(crate) async fn write_range(
     store: &Store,
     range: &Range,
     out_dir: &Path,
+    signing: Signing<'_>,
 ) -> Result<Written, EvidenceError> {
     let runtime = |e: crate::store::StoreError| EvidenceError::Failed(e.to_string());
     let (from, to) = (range.from.clone(), range.to.clone());
-    let start = range.anchor.as_ref().map_or(0, |a| a.tree_size);
-    let checkpoints: Vec<StoredCheckpoint> = store
-        .checkpoints()
-        .await
-        .map_err(runtime)?
-        .into_iter()
-        .filter(|c| c.tree_size <= range.upto)
-        .collect();
+    let proof = period::period_proof(
+        store,
+        range.first,
+        range.upto,
+        range.anchor.as_ref(),
+        signing,
+    )
+    .await?;
+    let keys = bracket_keys(&proof);
+    let ring = KeyRing {
+        keys: keys.iter().flat_map(|k| KeyRing::single(k).keys).collect(),
+    };
+    let verifier = PeriodVerifier::new(proof.clone(), &ring, &[], Vec::new()).map_err(|e| {
+        EvidenceError::Failed(format!(
+            "the log's checkpoints do not prove the period, so no evidence was exported: {e}. Run `gatehouse audit verify`"
+        ))
+    })?;
     let mut manifest = BTreeMap::new();
     let events_path = out_dir.join("audit_events.jsonl");
     let file = std::fs::File::create(&events_path).map_err(|e| {
@@ -251,14 +312,15 @@ pub(crate) async fn write_range(
         file: BufWriter::with_capacity(1 << 20, file),
         digest: Sha256::new(),
         line: Vec::with_capacity(4096),
-        verifier: LogVerifier::new(checkpoints.clone(), range.anchor.as_ref(), None),
+        verifier,
         from: from.clone(),
         stats: Stats::default(),
         events: 0,
+        head: String::new(),
         error: None,
     };
     let mut ex = store
-        .scan_events(start, range.upto, Pipelined::new(exporter))
+        .scan_events(range.first - 1, range.upto, Pipelined::new(exporter))
         .await
         .and_then(Pipelined::finish)
         .map_err(runtime)?;
@@ -279,14 +341,12 @@ pub(crate) async fn write_range(
     );
     let frontier = ex.verifier.frontier().clone();
     let events = ex.events;
-    let head = match ex.verifier.finish() {
-        LogReport::Intact { head, .. } => head,
-        LogReport::Broken { reason, .. } => {
-            return Err(EvidenceError::Failed(format!(
-                "the store does not verify, so no evidence was exported: {reason}"
-            )));
-        }
-    };
+    let head = ex.head;
+    let checked = ex.verifier.finish().map_err(|e| {
+        EvidenceError::Failed(format!(
+            "the store does not verify, so no evidence was exported: {e}"
+        ))
+    })?;
     // Sessions, approvals: the period's; an archive takes all up to its end, so every
     // one it lets retention delete is in it.
     let since = if range.archive { "" } else { from.as_str() };
@@ -339,50 +399,25 @@ pub(crate) async fn write_range(
     )
     .await?;
 
-    write_lines(
-        out_dir,
-        "checkpoints.jsonl",
-        &checkpoints
-            .iter()
-            .map(|c| serde_json::to_string(c).unwrap_or_default())
-            .collect::<Vec<_>>(),
-        &mut manifest,
-    )?;
-    write_lines(
-        out_dir,
-        "anchors.jsonl",
-        &range
-            .anchor
-            .iter()
-            .map(|a| serde_json::to_string(a).unwrap_or_default())
-            .collect::<Vec<_>>(),
-        &mut manifest,
-    )?;
+    let brackets = 1 + usize::from(proof.start.is_some());
+    let proof_text = serde_json::to_string_pretty(&proof).unwrap_or_default();
+    write_file(out_dir, "period.json", proof_text.as_bytes(), &mut manifest)?;
     write_lines(out_dir, "sessions.jsonl", &sessions, &mut manifest)?;
     write_lines(out_dir, "approvals.jsonl", &approvals, &mut manifest)?;
     write_lines(out_dir, "policies.jsonl", &policies, &mut manifest)?;
     write_lines(out_dir, "tool_pins.jsonl", &pins, &mut manifest)?;
-    let report = report_html(
-        &from,
-        &to,
-        &ex.stats,
-        &checkpoints,
-        &sessions,
-        &approvals,
-        &policies,
-        &pins,
+    let report = report::report_html(
+        &from, &to, &ex.stats, brackets, &sessions, &approvals, &policies, &pins,
     );
     write_file(out_dir, "report.html", report.as_bytes(), &mut manifest)?;
-    let mut keys: std::collections::BTreeSet<String> =
-        checkpoints.iter().map(|c| c.public_key.clone()).collect();
-    keys.extend(range.anchor.iter().map(|a| a.public_key.clone()));
     let doc = json!({
         "format": FORMAT,
         "kind": if range.archive { "retention-archive" } else { "evidence" },
         "from": from,
         "to": to,
         "generated_at": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
-        "first_seq": start + 1,
+        "origin": proof.origin,
+        "first_seq": range.first,
         "last_seq": range.upto,
         "events": events,
         "events_in_period": ex.stats.events,
@@ -398,19 +433,16 @@ pub(crate) async fn write_range(
         .map_err(|e| EvidenceError::Failed(format!("cannot flush {}: {e}", out_dir.display())))?;
     Ok(Written {
         summary: format!(
-            "evidence for {from} .. {to} written to {}: {} sessions, {} events in the period ({} in the chain{}), {} approvals, {} policy versions, {} checkpoints",
+            "evidence for {from} .. {to} written to {}: {} sessions, {} events in the period (events #{}..#{} of the log), {} approvals, {} policy versions; bracketed by the signed checkpoints at tree sizes {} and {}",
             out_dir.display(),
             sessions.len(),
             ex.stats.events,
-            events,
-            if start > 0 {
-                format!(", from #{} after the retention anchor", start + 1)
-            } else {
-                String::new()
-            },
+            range.first,
+            range.upto,
             approvals.len(),
             policies.len(),
-            checkpoints.len()
+            checked.start_size,
+            checked.end_size,
         ),
         manifest_digest: hex::encode(Sha256::digest(manifest_text.as_bytes())),
         head,
@@ -466,270 +498,4 @@ impl Stats {
             self.changed_tools += 1;
         }
     }
-}
-
-/// Verifies a bundle offline, streaming: every file against the manifest, then the
-/// chain (from event #1 or the bundle's signed retention anchor), the anchor and the
-/// checkpoints (by `trusted_key` when given).
-pub fn verify_bundle(dir: &Path, trusted_key: Option<&str>) -> Result<LogReport, EvidenceError> {
-    let open = |name: &str| {
-        std::fs::File::open(dir.join(name))
-            .map_err(|e| EvidenceError::Invalid(format!("{}: {e}", dir.join(name).display())))
-    };
-    let mut text = String::new();
-    open("manifest.json")?
-        .read_to_string(&mut text)
-        .map_err(|e| EvidenceError::Invalid(format!("manifest.json: {e}")))?;
-    let manifest: Value = serde_json::from_str(&text)
-        .map_err(|e| EvidenceError::Invalid(format!("manifest.json is not valid JSON: {e}")))?;
-    if manifest["format"] != FORMAT {
-        return Err(EvidenceError::Invalid(format!(
-            "{} is not a Gatehouse evidence bundle ({FORMAT})",
-            dir.display()
-        )));
-    }
-    let files = manifest["files"].as_object().cloned().unwrap_or_default();
-    for (name, want) in &files {
-        let mut h = Sha256::new();
-        std::io::copy(&mut open(name)?, &mut h)
-            .map_err(|e| EvidenceError::Invalid(format!("{}: {e}", dir.join(name).display())))?;
-        if want.as_str() != Some(hex::encode(h.finalize()).as_str()) {
-            return Ok(LogReport::Broken {
-                events: 0,
-                reason: format!(
-                    "{name} was changed after export (its SHA-256 does not match the manifest)"
-                ),
-            });
-        }
-    }
-    for name in ["audit_events.jsonl", "checkpoints.jsonl"] {
-        if !files.contains_key(name) {
-            return Ok(LogReport::Broken {
-                events: 0,
-                reason: format!("{name} is not in the manifest: the bundle was altered"),
-            });
-        }
-    }
-    let small = |name: &str| -> Result<Vec<String>, EvidenceError> {
-        if !files.contains_key(name) {
-            // Bundles from before retention have no anchors.jsonl.
-            return Ok(Vec::new());
-        }
-        std::io::BufReader::new(open(name)?)
-            .lines()
-            .filter(|l| l.as_ref().map_or(true, |l| !l.is_empty()))
-            .collect::<Result<_, _>>()
-            .map_err(|e| EvidenceError::Invalid(format!("{name}: {e}")))
-    };
-    let checkpoints: Vec<StoredCheckpoint> = small("checkpoints.jsonl")?
-        .iter()
-        .map(|l| {
-            serde_json::from_str(l)
-                .map_err(|e| EvidenceError::Invalid(format!("checkpoints.jsonl: {e}")))
-        })
-        .collect::<Result<_, _>>()?;
-    let anchors: Vec<Anchor> = small("anchors.jsonl")?
-        .iter()
-        .map(|l| {
-            serde_json::from_str(l)
-                .map_err(|e| EvidenceError::Invalid(format!("anchors.jsonl: {e}")))
-        })
-        .collect::<Result<_, _>>()?;
-    let anchor = anchors.into_iter().max_by_key(|a| a.tree_size);
-    let mut v = LogVerifier::new(checkpoints, anchor.as_ref(), trusted_key);
-    let mut lines = std::io::BufReader::with_capacity(1 << 20, open("audit_events.jsonl")?);
-    let mut line = String::new();
-    let mut n = 0u64;
-    loop {
-        line.clear();
-        let read = lines
-            .read_line(&mut line)
-            .map_err(|e| EvidenceError::Invalid(format!("audit_events.jsonl: {e}")))?;
-        if read == 0 {
-            break;
-        }
-        n += 1;
-        if line.trim().is_empty() {
-            continue;
-        }
-        let e: StoredEvent = serde_json::from_str(&line)
-            .map_err(|e| EvidenceError::Invalid(format!("audit_events.jsonl line {n}: {e}")))?;
-        if !v.push(&e.as_ref()) {
-            break;
-        }
-    }
-    Ok(v.finish())
-}
-
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
-#[allow(clippy::too_many_arguments)]
-fn report_html(
-    from: &str,
-    to: &str,
-    stats: &Stats,
-    checkpoints: &[StoredCheckpoint],
-    sessions: &[String],
-    approvals: &[String],
-    policies: &[String],
-    pins: &[String],
-) -> String {
-    let parse = |v: &[String]| -> Vec<Value> {
-        v.iter()
-            .filter_map(|l| serde_json::from_str(l).ok())
-            .collect()
-    };
-    let (sessions, approvals, policies, pins) = (
-        parse(sessions),
-        parse(approvals),
-        parse(policies),
-        parse(pins),
-    );
-    let mut users: BTreeMap<String, usize> = BTreeMap::new();
-    for s in &sessions {
-        *users
-            .entry(format!(
-                "{} → {}",
-                s["principal"].as_str().unwrap_or("?"),
-                s["server"].as_str().unwrap_or("?")
-            ))
-            .or_default() += 1;
-    }
-    let (effects, masked, changed_tools) = (&stats.effects, &stats.masked, stats.changed_tools);
-    // People read minutes, not microseconds.
-    let human = |t: &str| {
-        t.get(..16)
-            .map(|d| format!("{} UTC", d.replace('T', " ")))
-            .unwrap_or_else(|| t.to_string())
-    };
-    let (from, to) = (human(from), human(to));
-    let (from, to) = (from.as_str(), to.as_str());
-    let mut h = String::new();
-    let _ = write!(
-        h,
-        "<!doctype html><html><head><meta charset=utf-8><title>Gatehouse evidence {from} – {to}</title><style>\
-         body{{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;color:#1d2330}}h1{{font-size:1.5rem}}\
-         h2{{font-size:1.1rem;border-bottom:1px solid #ccd;padding-bottom:.2rem;margin-top:2rem}}table{{border-collapse:collapse;width:100%}}\
-         td,th{{border:1px solid #dde;padding:.25rem .5rem;text-align:left;font-size:.9rem;vertical-align:top}}th{{background:#f3f4f8}}\
-         .c{{color:#556;font-size:.85rem}}@media print{{body{{margin:0}}}}</style></head><body>\
-         <h1>Gatehouse evidence, {} to {}</h1><p class=c>Sessions: {}. Audit events in the period: {}. Signed checkpoints: {}. \
-         Verify this bundle with <code>gatehouse audit verify --bundle DIR --public-key KEY</code>.</p>",
-        esc(from),
-        esc(to),
-        sessions.len(),
-        stats.events,
-        checkpoints.len()
-    );
-    let _ = write!(
-        h,
-        "<h2>CC6.1 Logical access — who used which server</h2><table><tr><th>person → server</th><th>sessions</th></tr>"
-    );
-    for (k, n) in &users {
-        let _ = write!(h, "<tr><td>{}</td><td>{n}</td></tr>", esc(k));
-    }
-    let _ = write!(
-        h,
-        "</table><p class=c>Every session was signed in; sessions.jsonl has who, client, protocol, start, end and why it ended.</p>"
-    );
-    let _ = write!(
-        h,
-        "<h2>CC6.2 / CC6.3 Authorization — policy decisions and approvals</h2><table><tr><th>decision</th><th>requests</th></tr>"
-    );
-    for (k, n) in effects {
-        let _ = write!(h, "<tr><td>{}</td><td>{n}</td></tr>", esc(k));
-    }
-    let _ = write!(
-        h,
-        "</table><table style=margin-top:1rem><tr><th>approval</th><th>requester</th><th>call</th><th>state</th><th>decided by (reason)</th></tr>"
-    );
-    for a in &approvals {
-        let votes = a["votes"]
-            .as_array()
-            .map(|v| {
-                v.iter()
-                    .map(|x| {
-                        format!(
-                            "{} {} ({})",
-                            x["approver"].as_str().unwrap_or(""),
-                            x["vote"].as_str().unwrap_or(""),
-                            x["reason"].as_str().unwrap_or("")
-                        )
-                    })
-                    .collect::<Vec<_>>()
-                    .join("; ")
-            })
-            .unwrap_or_default();
-        let _ = write!(
-            h,
-            "<tr><td>{}</td><td>{}</td><td>{} {} on {}</td><td>{}</td><td>{}</td></tr>",
-            esc(a["id"].as_str().unwrap_or("")),
-            esc(a["requester"].as_str().unwrap_or("")),
-            esc(a["method"].as_str().unwrap_or("")),
-            esc(a["tool"].as_str().unwrap_or("")),
-            esc(a["server"].as_str().unwrap_or("")),
-            esc(a["state"].as_str().unwrap_or("")),
-            esc(&votes)
-        );
-    }
-    let _ = write!(
-        h,
-        "</table><h2>CC7.2 Monitoring — what was recorded and protected</h2><table><tr><th>sensitive values masked</th><th>count</th></tr>"
-    );
-    for (k, n) in masked {
-        let _ = write!(h, "<tr><td>{}</td><td>{n}</td></tr>", esc(k));
-    }
-    let _ = write!(
-        h,
-        "</table><p class=c>{} tool definition changes detected; {} checkpoints signed over the chain.</p>",
-        changed_tools,
-        checkpoints.len()
-    );
-    let _ = write!(
-        h,
-        "<h2>CC8.1 Change management — policy versions and tool definitions</h2><table><tr><th>version</th><th>published by</th><th>at</th><th>digest</th></tr>"
-    );
-    for p in &policies {
-        let _ = write!(
-            h,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td><code>{}</code></td></tr>",
-            p["version"],
-            esc(p["pushed_by"].as_str().unwrap_or("")),
-            esc(p["pushed_at"].as_str().unwrap_or("")),
-            esc(&p["digest"]
-                .as_str()
-                .unwrap_or("")
-                .chars()
-                .take(16)
-                .collect::<String>())
-        );
-    }
-    let _ = write!(
-        h,
-        "</table><table style=margin-top:1rem><tr><th>server / tool</th><th>first seen</th><th>accepted change by</th><th>pending change</th></tr>"
-    );
-    for p in &pins {
-        let _ = write!(
-            h,
-            "<tr><td>{} / {}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            esc(p["server"].as_str().unwrap_or("")),
-            esc(p["tool"].as_str().unwrap_or("")),
-            esc(p["first_seen"].as_str().unwrap_or("")),
-            esc(p["accepted_by"].as_str().unwrap_or("-")),
-            if p["pending_digest"].is_null() {
-                "no"
-            } else {
-                "YES"
-            }
-        );
-    }
-    if pins.is_empty() {
-        h.push_str("<tr><td colspan=4>(no tools were listed in this period)</td></tr>");
-    }
-    h.push_str("</table></body></html>\n");
-    h
 }

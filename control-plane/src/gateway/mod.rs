@@ -434,10 +434,29 @@ fn protected_resource(gw: &Gateway, resource: String) -> Response {
     authz::cors::cors(axum::Json(body).into_response())
 }
 
+/// The current key, and every key that signed the log with its validity (what
+/// `gatehouse audit verify --keys FILE` pins).
 async fn audit_key(State(gw): State<Arc<Gateway>>) -> Response {
+    let origin = gw.config.audit.log_origin();
+    let ring =
+        match crate::audit_keys::published_keys(&gw.store, origin, &gw.signing_key.verifying_key())
+            .await
+        {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot list the audit log's keys");
+                return (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "the store does not answer\n",
+                )
+                    .into_response();
+            }
+        };
     axum::Json(serde_json::json!({
         "algorithm": "ed25519",
         "public_key": gatehouse_audit::public_key_hex(&gw.signing_key),
+        "origin": origin,
+        "keys": ring.keys,
         "checkpoint": "RFC 6962 Merkle tree head of events 1..tree_size; signed text: gatehouse-checkpoint-v1\\n{tree_size}\\n{root}\\n{chain_head}\\n{at}",
     }))
     .into_response()

@@ -4,6 +4,7 @@
 
 pub mod audit;
 pub mod pg;
+pub mod tlog;
 pub mod witness;
 
 use gatehouse_control_plane::config::Config;

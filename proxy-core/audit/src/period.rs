@@ -12,13 +12,24 @@
 //!
 //! So the chain `start checkpoint ⊑ tree(first-1) ⊑ tree(last) ⊑ end checkpoint` holds
 //! exactly when the period's events are the log's events `first..=last` as both signed
-//! checkpoints committed to them. The checkpoint notes carry the witnesses'
-//! cosignatures, and a witness's own file can be checked against them.
+//! checkpoints committed to them. The end checkpoint alone already binds the frontier
+//! and the events (a consistency proof to a signed root cannot be forged without a hash
+//! collision), so a period that no checkpoint precedes still verifies; the start
+//! checkpoint adds that the history before the period was signed (and witnessed) before
+//! it. The checkpoint notes carry the witnesses' cosignatures, and a witness's own file
+//! can be checked against them.
+//!
+//! The brackets may be signed by different keys of the log's [`KeyRing`] (a rotation
+//! inside the period): each is opened with the key that signed it, its Gatehouse form
+//! (which carries the signing time) dates that signature against the key's validity,
+//! and a retired key may not sign the end when its successor signed the start.
 
 use crate::chain::{ChainBreak, Verifier};
-use crate::log::{EventRef, WitnessedHead};
+use crate::checkpoint::TreeHead;
+use crate::keyring::KeyRing;
+use crate::log::{EventRef, StoredCheckpoint, WitnessedHead};
 use crate::merkle::{Frontier, Hash};
-use crate::note::VerifierKey;
+use crate::note::{KeyKind, Note, VerifierKey};
 use crate::proof::verify_consistency;
 use crate::tlog::{Checkpoint, cosignatures};
 use serde::{Deserialize, Serialize};
@@ -31,6 +42,10 @@ pub struct Bracket {
     /// Consistency proof (hex): start bracket → tree before the period, or tree after
     /// the period → end bracket.
     pub proof: Vec<String>,
+    /// The same tree head in Gatehouse's signed form, whose signed time dates the
+    /// signature against the key's validity (needed when the key ring has windows).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signed: Option<StoredCheckpoint>,
 }
 
 /// What ties a period's events to the log's signed checkpoints.
@@ -44,7 +59,8 @@ pub struct PeriodProof {
     pub last: u64,
     /// The frontier (hex subtree hashes, largest first) of the tree of `first - 1`.
     pub before: Vec<String>,
-    /// The newest checkpoint at or before `first - 1` (none when the period starts the log).
+    /// The newest checkpoint at or before `first - 1` (none when the period starts the
+    /// log, or no checkpoint was signed before it).
     pub start: Option<Bracket>,
     /// The oldest checkpoint at or after `last`.
     pub end: Bracket,
@@ -63,6 +79,8 @@ pub struct PeriodReport {
     pub cosigned: Vec<String>,
     /// Witnessed heads the period was checked against.
     pub witnessed_checked: usize,
+    /// Which key signed each bracket (start first).
+    pub signed_by: Vec<String>,
 }
 
 fn hex_hashes(what: &str, hex: &[String]) -> Result<Vec<Hash>, String> {
@@ -86,6 +104,7 @@ pub struct PeriodVerifier {
     /// Witnessed heads compared so far (brackets and heads inside the period).
     witnessed_checked: usize,
     cosigned: Vec<String>,
+    signed_by: Vec<String>,
     broken: Option<String>,
 }
 
@@ -95,22 +114,18 @@ impl PeriodVerifier {
     /// tree heads the brackets and the period must agree with.
     pub fn new(
         proof: PeriodProof,
-        log_key: &VerifierKey,
+        keys: &KeyRing,
         witnesses: &[VerifierKey],
         witnessed: Vec<WitnessedHead>,
     ) -> Result<PeriodVerifier, String> {
-        if proof.first == 0 || proof.first > proof.last {
+        if proof.first == 0 || proof.first > proof.last + 1 {
             return Err(format!(
-                "the period's event range #{}..#{} is empty or starts before event #1",
+                "the period's event range #{}..#{} is not a range of events from #1 on",
                 proof.first, proof.last
             ));
         }
-        let open = |what: &str, b: &Bracket| {
-            Checkpoint::open(&b.checkpoint, log_key)
-                .map_err(|e| format!("the {what} checkpoint: {e}"))
-        };
         let mut cosigned = Vec::new();
-        let mut by = |what: &str, note: &crate::note::Note| -> Result<(), String> {
+        let mut by = |what: &str, note: &Note| -> Result<(), String> {
             for w in witnesses {
                 for t in cosignatures(w, note).map_err(|e| format!("the {what} checkpoint: {e}"))? {
                     cosigned.push(format!(
@@ -122,39 +137,50 @@ impl PeriodVerifier {
             }
             Ok(())
         };
-        let (end_cp, end_note) = open("end", &proof.end)?;
-        by("end", &end_note)?;
-        let start_cp = match &proof.start {
+        let mut signed_by = Vec::new();
+        let end = open_bracket("end", &proof.end, &proof.origin, keys)?;
+        by("end", &end.note)?;
+        let start = match &proof.start {
             Some(b) => {
-                let (cp, note) = open("start", b)?;
-                by("start", &note)?;
-                Some(cp)
+                let s = open_bracket("start", b, &proof.origin, keys)?;
+                by("start", &s.note)?;
+                if s.key > end.key {
+                    return Err(format!(
+                        "the end checkpoint (tree size {}) is signed by {}, which the start checkpoint's key ({}) had already replaced: a retired key cannot extend the log",
+                        end.cp.size, end.key_name, s.key_name
+                    ));
+                }
+                signed_by.push(format!(
+                    "the start checkpoint (tree size {}) is signed by {}",
+                    s.cp.size, s.key_name
+                ));
+                Some(s.cp)
             }
             None => None,
         };
+        signed_by.push(format!(
+            "the end checkpoint (tree size {}) is signed by {}",
+            end.cp.size, end.key_name
+        ));
+        let end_cp = end.cp;
         let before = proof.first - 1;
         let frontier = Frontier::from_hex(before as i64, &proof.before)
             .map_err(|e| format!("the frontier before the period: {e}"))?;
-        match (&start_cp, &proof.start) {
-            (Some(cp), Some(b)) => {
-                if cp.size > before {
-                    return Err(format!(
-                        "the start checkpoint covers {} events, past the period's start (event #{})",
-                        cp.size, proof.first
-                    ));
-                }
-                let p = hex_hashes("the start proof", &b.proof)?;
-                if cp.size > 0 {
-                    verify_consistency(cp.size, before, &cp.root, &frontier.root(), &p).map_err(|e| {
-                        format!("the log before the period is not the one the start checkpoint (tree size {}) signed: {e}", cp.size)
-                    })?;
-                }
+        if let (Some(cp), Some(b)) = (&start, &proof.start) {
+            if cp.size > before {
+                return Err(format!(
+                    "the start checkpoint covers {} events, past the period's start (event #{})",
+                    cp.size, proof.first
+                ));
             }
-            _ if before > 0 => {
-                return Err("the period does not start the log but has no start checkpoint".into());
+            let p = hex_hashes("the start proof", &b.proof)?;
+            if cp.size > 0 {
+                verify_consistency(cp.size, before, &cp.root, &frontier.root(), &p).map_err(|e| {
+                    format!("the log before the period is not the one the start checkpoint (tree size {}) signed: {e}", cp.size)
+                })?;
             }
-            _ => {}
         }
+        let start_cp = start;
         if end_cp.size < proof.last {
             return Err(format!(
                 "the end checkpoint covers {} events, before the period's end (event #{})",
@@ -173,6 +199,7 @@ impl PeriodVerifier {
             next_witnessed: 0,
             witnessed_checked: 0,
             cosigned,
+            signed_by,
             broken: None,
         };
         v.check_brackets_witnessed()?;
@@ -260,6 +287,11 @@ impl PeriodVerifier {
         true
     }
 
+    /// The Merkle frontier over the log up to the last event pushed.
+    pub fn frontier(&self) -> &Frontier {
+        &self.frontier
+    }
+
     /// The verdict once every event was pushed.
     pub fn finish(self) -> Result<PeriodReport, String> {
         if let Some(b) = self.broken {
@@ -273,20 +305,98 @@ impl PeriodVerifier {
             ));
         }
         let p = hex_hashes("the end proof", &self.proof.end.proof)?;
-        verify_consistency(got, self.end_cp.size, &self.frontier.root(), &self.end_cp.root, &p).map_err(|e| {
+        // An empty tree is a prefix of every tree: nothing to prove.
+        if got > 0 {
+            verify_consistency(got, self.end_cp.size, &self.frontier.root(), &self.end_cp.root, &p).map_err(|e| {
             format!(
                 "the period's events are not the ones the end checkpoint (tree size {}) signed: {e}",
                 self.end_cp.size
             )
         })?;
+        }
         Ok(PeriodReport {
             events: got - (self.proof.first - 1),
             start_size: self.start_cp.map_or(0, |c| c.size),
             end_size: self.end_cp.size,
             cosigned: self.cosigned,
             witnessed_checked: self.witnessed_checked,
+            signed_by: self.signed_by,
         })
     }
+}
+
+/// A bracket opened: its checkpoint, its note (with any cosignatures), and the key that
+/// signed it (position in the ring, and how to name it).
+struct Opened {
+    cp: Checkpoint,
+    note: Note,
+    key: usize,
+    key_name: String,
+}
+
+/// Opens a bracket with whichever trusted key signed it, and checks that key was valid
+/// when it signed (by the bracket's Gatehouse form, which carries the signing time).
+fn open_bracket(what: &str, b: &Bracket, origin: &str, keys: &KeyRing) -> Result<Opened, String> {
+    let note = Note::parse(&b.checkpoint).map_err(|e| format!("the {what} checkpoint: {e}"))?;
+    let cp =
+        Checkpoint::parse_body(&note.text).map_err(|e| format!("the {what} checkpoint: {e}"))?;
+    if cp.origin != origin {
+        return Err(format!(
+            "the {what} checkpoint is from log `{}`, not `{origin}`: it belongs to another log",
+            cp.origin
+        ));
+    }
+    let mut last_error = String::from("no log key is trusted");
+    for (i, k) in keys.keys.iter().enumerate() {
+        let vk = crate::hash_bytes(&k.public_key)
+            .and_then(|b| ed25519_dalek::VerifyingKey::from_bytes(&b).ok())
+            .ok_or_else(|| format!("`{}` is not an Ed25519 public key", k.public_key))
+            .and_then(|p| {
+                VerifierKey::new(origin, KeyKind::Ed25519, p).map_err(|e| e.to_string())
+            })?;
+        if let Err(e) = vk.verify(&note) {
+            last_error = e.to_string();
+            continue;
+        }
+        let key_name = format!("key {:08x} ({})", vk.key_id(), k.public_key);
+        let windowed = k.valid_from.is_some() || k.retired_at.is_some();
+        if windowed {
+            let s = b.signed.as_ref().ok_or_else(|| {
+                format!("the {what} checkpoint carries no signed time, so the validity of {key_name} cannot be checked")
+            })?;
+            let head = TreeHead {
+                tree_size: s.tree_size,
+                root: s.root_hash.clone(),
+                chain_head: s.chain_head.clone(),
+                at: s.at.clone(),
+            };
+            if s.public_key != k.public_key
+                || s.tree_size as u64 != cp.size
+                || crate::hash_bytes(&s.root_hash) != Some(cp.root)
+                || !head.verify(&s.public_key, &s.signature)
+            {
+                return Err(format!(
+                    "the {what} checkpoint's signed time does not belong to it (another tree head, key or signature): it was altered"
+                ));
+            }
+            keys.allows(&k.public_key, &s.at).map_err(|e| {
+                format!(
+                    "the {what} checkpoint (tree size {}) is refused: {e}",
+                    cp.size
+                )
+            })?;
+        }
+        return Ok(Opened {
+            cp,
+            note,
+            key: i,
+            key_name,
+        });
+    }
+    Err(format!(
+        "the {what} checkpoint (tree size {}) is not signed by a trusted key of log `{origin}` ({last_error}): it was forged, or comes from another log",
+        cp.size
+    ))
 }
 
 #[cfg(test)]

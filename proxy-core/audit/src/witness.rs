@@ -98,12 +98,12 @@ pub fn split_notes(file: &str) -> Result<Vec<String>, NoteError> {
 }
 
 /// The tree heads in a witness's file (`name` says which file, for messages): every
-/// entry must be a checkpoint signed by `log_key`; cosignatures by `witnesses` are
-/// checked and named in each head's label.
+/// entry must be a checkpoint signed by one of `log_keys` (the log's current and
+/// retired keys); cosignatures by `witnesses` are checked and named in each head's label.
 pub fn witnessed_heads(
     name: &str,
     file: &str,
-    log_key: &VerifierKey,
+    log_keys: &[VerifierKey],
     witnesses: &[VerifierKey],
 ) -> Result<Vec<WitnessedHead>, NoteError> {
     split_notes(file)?
@@ -112,7 +112,14 @@ pub fn witnessed_heads(
         .map(|(i, text)| {
             let entry = format!("witnessed checkpoint {} in {name}", i + 1);
             let in_entry = |e: NoteError| NoteError::Malformed(format!("{entry}: {e}"));
-            let (cp, note) = Checkpoint::open(text, log_key).map_err(in_entry)?;
+            let mut opened = Err(NoteError::Malformed("no log key was given".into()));
+            for k in log_keys {
+                opened = Checkpoint::open(text, k);
+                if opened.is_ok() {
+                    break;
+                }
+            }
+            let (cp, note) = opened.map_err(in_entry)?;
             let mut by = Vec::new();
             for w in witnesses {
                 for t in cosignatures(w, &note).map_err(in_entry)? {
@@ -212,7 +219,7 @@ CsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=
             1_767_225_600,
         ));
         let file = format!("{cosigned}{b}");
-        let heads = witnessed_heads("w.txt", &file, &log.verifier(), &[w]).unwrap();
+        let heads = witnessed_heads("w.txt", &file, &[log.verifier()], &[w]).unwrap();
         assert_eq!(heads[0].size, 1);
         assert_eq!(
             heads[0].label,
@@ -224,7 +231,7 @@ CsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=
         );
         let stranger =
             NoteSigner::new("example.com/log", SigningKey::from_bytes(&[9; 32])).unwrap();
-        let e = witnessed_heads("w.txt", &file, &stranger.verifier(), &[]).unwrap_err();
+        let e = witnessed_heads("w.txt", &file, &[stranger.verifier()], &[]).unwrap_err();
         assert!(
             e.to_string().contains("witnessed checkpoint 1 in w.txt"),
             "{e}"

@@ -1,4 +1,5 @@
 use super::*;
+use crate::checkpoint::TreeHead;
 use crate::log::StoredEvent;
 use crate::log::tests::events;
 use crate::note::NoteSigner;
@@ -61,10 +62,12 @@ impl Log {
             start: (start > 0).then(|| Bracket {
                 checkpoint: self.note(start),
                 proof: self.consistency(start, first - 1),
+                signed: None,
             }),
             end: Bracket {
                 checkpoint: self.note(end),
                 proof: self.consistency(last, end),
+                signed: None,
             },
         }
     }
@@ -75,7 +78,8 @@ impl Log {
         slice: &[StoredEvent],
         witnessed: Vec<WitnessedHead>,
     ) -> Result<PeriodReport, String> {
-        let mut v = PeriodVerifier::new(p, &self.signer.verifier(), &[], witnessed)?;
+        let key = hex::encode(self.signer.verifier().public.as_bytes());
+        let mut v = PeriodVerifier::new(p, &crate::KeyRing::single(&key), &[], witnessed)?;
         for e in slice {
             if !v.push(&e.as_ref()) {
                 break;
@@ -163,6 +167,7 @@ fn malformed_or_mismatched_proofs_say_what_is_wrong() {
     p.start = Some(Bracket {
         checkpoint: log.note(20),
         proof: log.consistency(30, 40),
+        signed: None,
     });
     assert!(
         log.check(p, slice, vec![])
@@ -176,13 +181,29 @@ fn malformed_or_mismatched_proofs_say_what_is_wrong() {
             .unwrap_err()
             .contains("the end checkpoint")
     );
+    // No checkpoint before the period: the end checkpoint alone binds it.
     let mut p = log.period(41, 70, 30, 80);
     p.start = None;
-    assert!(
-        log.check(p, slice, vec![])
-            .unwrap_err()
-            .contains("no start checkpoint")
-    );
+    assert_eq!(log.check(p, slice, vec![]).unwrap().start_size, 0);
+    // A bracket from another log (its own origin and key).
+    let other = NoteSigner::new("other.example/audit", SigningKey::from_bytes(&[5; 32])).unwrap();
+    let mut p = log.period(41, 70, 30, 80);
+    p.end.checkpoint = Checkpoint::new("other.example/audit", 80, log.root(80))
+        .sign(&other)
+        .to_string();
+    let e = log.check(p, slice, vec![]).unwrap_err();
+    assert!(e.contains("belongs to another log"), "{e}");
+    let mut p = log.period(41, 70, 30, 80);
+    p.end.checkpoint = Checkpoint::new(ORIGIN, 80, log.root(80))
+        .sign(&NoteSigner::new(ORIGIN, SigningKey::from_bytes(&[5; 32])).unwrap())
+        .to_string();
+    let e = log.check(p, slice, vec![]).unwrap_err();
+    assert!(e.contains("not signed by a trusted key"), "{e}");
+    // A truncated proof.
+    let mut p = log.period(41, 70, 30, 80);
+    p.end.proof.pop();
+    let e = log.check(p, slice, vec![]).unwrap_err();
+    assert!(e.contains("not the ones the end checkpoint"), "{e}");
     let mut p = log.period(41, 70, 30, 80);
     p.end.proof[0] = "zz".into();
     assert!(
@@ -194,6 +215,7 @@ fn malformed_or_mismatched_proofs_say_what_is_wrong() {
     p.end = Bracket {
         checkpoint: log.note(60),
         proof: vec![],
+        signed: None,
     };
     let e = log.check(p, slice, vec![]).unwrap_err();
     assert!(e.contains("before the period's end"), "{e}");
@@ -238,4 +260,98 @@ fn a_rewritten_log_re_signed_with_the_real_key_contradicts_the_witness() {
         )
         .unwrap_err();
     assert!(e.contains("never witnessed"), "{e}");
+}
+
+/// The tree head of `size` in Gatehouse's signed form, signed by `key` at `at`.
+fn signed(log: &Log, size: u64, key: &SigningKey, at: &str) -> crate::StoredCheckpoint {
+    let head = TreeHead {
+        tree_size: size as i64,
+        root: hex::encode(log.root(size)),
+        chain_head: log.events[size as usize - 1].hash.clone().unwrap(),
+        at: at.into(),
+    };
+    crate::StoredCheckpoint {
+        id: size as i64,
+        tree_size: head.tree_size,
+        root_hash: head.root.clone(),
+        chain_head: head.chain_head.clone(),
+        at: head.at.clone(),
+        public_key: crate::public_key_hex(key),
+        signature: head.sign(key),
+    }
+}
+
+#[test]
+fn a_period_across_a_key_rotation_verifies_and_a_retired_key_is_refused() {
+    let log = Log::new(100);
+    let (old, new) = (
+        SigningKey::from_bytes(&[4; 32]),
+        SigningKey::from_bytes(&[6; 32]),
+    );
+    let rotated = "2026-06-01T00:00:00Z";
+    let ring = crate::KeyRing {
+        keys: vec![
+            crate::PublishedKey::new(ORIGIN, &old.verifying_key(), None, Some(rotated.into()))
+                .unwrap(),
+            crate::PublishedKey::new(ORIGIN, &new.verifying_key(), Some(rotated.into()), None)
+                .unwrap(),
+        ],
+    };
+    let new_signer = NoteSigner::new(ORIGIN, new.clone()).unwrap();
+    let by = |key: &SigningKey, signer: &NoteSigner, size: u64, at: &str| Bracket {
+        checkpoint: Checkpoint::new(ORIGIN, size, log.root(size))
+            .sign(signer)
+            .to_string(),
+        proof: vec![],
+        signed: Some(signed(&log, size, key, at)),
+    };
+    let run = |p: PeriodProof| {
+        let mut v = PeriodVerifier::new(p, &ring, &[], vec![])?;
+        for e in &log.events[40..70] {
+            v.push(&e.as_ref());
+        }
+        v.finish()
+    };
+    let mut p = log.period(41, 70, 30, 80);
+    p.start = Some(Bracket {
+        proof: log.consistency(30, 40),
+        ..by(&old, &log.signer, 30, "2026-05-01T00:00:00Z")
+    });
+    p.end = Bracket {
+        proof: log.consistency(70, 80),
+        ..by(&new, &new_signer, 80, "2026-06-02T00:00:00Z")
+    };
+    let r = run(p.clone()).unwrap();
+    assert!(
+        r.signed_by[0].contains(&crate::public_key_hex(&old)),
+        "{r:?}"
+    );
+    assert!(
+        r.signed_by[1].contains(&crate::public_key_hex(&new)),
+        "{r:?}"
+    );
+    // The retired key signing the end after its retirement.
+    let mut late = p.clone();
+    late.end = Bracket {
+        proof: log.consistency(70, 80),
+        ..by(&old, &log.signer, 80, "2026-06-03T00:00:00Z")
+    };
+    let e = run(late).unwrap_err();
+    assert!(e.contains("after that key was retired"), "{e}");
+    // Back-dated by the retired key, after its successor signed the start.
+    let mut backdated = p.clone();
+    backdated.start = Some(Bracket {
+        proof: log.consistency(30, 40),
+        ..by(&new, &new_signer, 30, "2026-06-02T00:00:00Z")
+    });
+    backdated.end = Bracket {
+        proof: log.consistency(70, 80),
+        ..by(&old, &log.signer, 80, "2026-05-02T00:00:00Z")
+    };
+    let e = run(backdated).unwrap_err();
+    assert!(e.contains("a retired key cannot extend the log"), "{e}");
+    // Without its signed time, a windowed key cannot be checked.
+    let mut undated = p;
+    undated.end.signed = None;
+    assert!(run(undated).unwrap_err().contains("carries no signed time"));
 }

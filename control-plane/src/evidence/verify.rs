@@ -1,0 +1,320 @@
+//! Verifying a bundle offline (`gatehouse audit verify --bundle`), streaming: every file
+//! against the manifest, then the events.
+//!
+//! A period bundle (`period.json`, format v2) is checked with the period verifier: the
+//! chain from the period's first event's predecessor hash, the Merkle tree extended from
+//! the frontier before the period, both bracketing checkpoints' signatures (by a key
+//! valid when it signed) and the consistency proofs between them, and — given a
+//! witness's file — every witnessed tree head the bundle reaches. A whole-chain bundle
+//! (format v1, what earlier versions and retention archives wrote) is checked from event
+//! #1 or its signed retention anchor, as before.
+
+use super::{EvidenceError, FORMAT, FORMAT_V1};
+use gatehouse_audit::{
+    Anchor, KeyKind, KeyRing, LogReport, LogVerifier, PeriodProof, PeriodVerifier,
+    StoredCheckpoint, StoredEvent, VerifierKey, VerifyingKey, witnessed_heads,
+};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use std::io::{BufRead, Read};
+use std::path::{Path, PathBuf};
+
+/// What to trust and check a bundle against.
+#[derive(Debug, Clone, Default)]
+pub struct BundleCheck {
+    /// The log's keys (`--public-key`, or the published keys with their validity);
+    /// `None`: the keys the bundle names (the report says they were not pinned).
+    pub keys: Option<KeyRing>,
+    /// Witnesses' cosignature keys whose cosignatures on the brackets are checked and
+    /// named.
+    pub witness_keys: Vec<VerifierKey>,
+    /// A witness's file of checkpoint notes the bundle must agree with.
+    pub witnessed: Option<PathBuf>,
+}
+
+/// What a bundle check found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BundleReport {
+    /// Everything checks out.
+    Intact {
+        /// Events checked.
+        events: u64,
+        /// The first event in the bundle.
+        first: u64,
+        /// The last.
+        last: u64,
+        /// What was checked, for people (keys, cosignatures, witnessed heads).
+        details: Vec<String>,
+    },
+    /// The first problem.
+    Broken {
+        /// Good events before it.
+        events: u64,
+        /// What and where.
+        reason: String,
+    },
+}
+
+fn broken(reason: String) -> BundleReport {
+    BundleReport::Broken { events: 0, reason }
+}
+
+fn invalid(dir: &Path, name: &str, e: impl std::fmt::Display) -> EvidenceError {
+    EvidenceError::Invalid(format!("{}: {e}", dir.join(name).display()))
+}
+
+/// Verifies the bundle in `dir` offline.
+pub fn verify_bundle(dir: &Path, check: &BundleCheck) -> Result<BundleReport, EvidenceError> {
+    let open = |name: &str| std::fs::File::open(dir.join(name)).map_err(|e| invalid(dir, name, e));
+    let mut text = String::new();
+    open("manifest.json")?
+        .read_to_string(&mut text)
+        .map_err(|e| invalid(dir, "manifest.json", e))?;
+    let manifest: Value = serde_json::from_str(&text).map_err(|e| {
+        EvidenceError::Invalid(format!(
+            "{} is not a Gatehouse evidence bundle: manifest.json is not valid JSON ({e})",
+            dir.display()
+        ))
+    })?;
+    let format = manifest["format"].as_str().unwrap_or_default();
+    if format != FORMAT && format != FORMAT_V1 {
+        return Err(EvidenceError::Invalid(format!(
+            "{} is not a Gatehouse evidence bundle ({FORMAT} or {FORMAT_V1})",
+            dir.display()
+        )));
+    }
+    let files = manifest["files"].as_object().cloned().unwrap_or_default();
+    for (name, want) in &files {
+        let mut h = Sha256::new();
+        std::io::copy(&mut open(name)?, &mut h).map_err(|e| invalid(dir, name, e))?;
+        if want.as_str() != Some(hex::encode(h.finalize()).as_str()) {
+            return Ok(broken(format!(
+                "{name} was changed after export (its SHA-256 does not match the manifest)"
+            )));
+        }
+    }
+    let required: &[&str] = if format == FORMAT {
+        &["audit_events.jsonl", "period.json"]
+    } else {
+        &["audit_events.jsonl", "checkpoints.jsonl"]
+    };
+    for name in required {
+        if !files.contains_key(*name) {
+            return Ok(broken(format!(
+                "{name} is not in the manifest: the bundle was altered"
+            )));
+        }
+    }
+    let events = Events::open(dir)?;
+    if format == FORMAT_V1 {
+        return verify_whole_chain(dir, &files, events, check);
+    }
+    let mut text = String::new();
+    open("period.json")?
+        .read_to_string(&mut text)
+        .map_err(|e| invalid(dir, "period.json", e))?;
+    let proof: PeriodProof = serde_json::from_str(&text).map_err(|e| {
+        invalid(
+            dir,
+            "period.json",
+            format!("not a period proof ({e}); the bundle is malformed"),
+        )
+    })?;
+    let mut details = Vec::new();
+    let keys = match &check.keys {
+        Some(k) => k.clone(),
+        None => {
+            details.push(
+                "checkpoint signatures were checked against the keys the bundle names: pass --public-key (or --keys) to pin the log's keys".into(),
+            );
+            KeyRing {
+                keys: manifest["public_keys"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_str)
+                    .flat_map(|k| KeyRing::single(k).keys)
+                    .collect(),
+            }
+        }
+    };
+    let witnessed = match &check.witnessed {
+        Some(file) => read_witnessed(file, &proof.origin, &keys, &check.witness_keys)?,
+        None => Vec::new(),
+    };
+    let (first, last) = (proof.first, proof.last);
+    let mut v = match PeriodVerifier::new(proof, &keys, &check.witness_keys, witnessed) {
+        Ok(v) => v,
+        Err(reason) => return Ok(broken(reason)),
+    };
+    let mut good = 0u64;
+    events.each(|e| {
+        let ok = v.push(&e.as_ref());
+        good += u64::from(ok);
+        ok
+    })?;
+    match v.finish() {
+        Ok(r) => {
+            details.extend(r.signed_by);
+            if r.start_size == 0 && first > 1 {
+                details.push(format!(
+                    "no checkpoint was signed before the period: the end checkpoint alone pins events #1..#{}",
+                    first - 1
+                ));
+            }
+            if r.cosigned.is_empty() {
+                details.push(if check.witness_keys.is_empty() {
+                    "witness cosignatures were not checked: pass --witness-key for each witness"
+                        .into()
+                } else {
+                    "no given witness cosigned the bracketing checkpoints".into()
+                });
+            }
+            details.extend(r.cosigned);
+            if let Some(file) = &check.witnessed {
+                details.push(format!(
+                    "consistent with the {} witnessed checkpoints the bundle reaches in {}",
+                    r.witnessed_checked,
+                    file.display()
+                ));
+            }
+            Ok(BundleReport::Intact {
+                events: r.events,
+                first,
+                last,
+                details,
+            })
+        }
+        Err(reason) => Ok(BundleReport::Broken {
+            events: good,
+            reason,
+        }),
+    }
+}
+
+/// The tree heads in a witness's file, signed by any of the log's keys.
+fn read_witnessed(
+    file: &Path,
+    origin: &str,
+    keys: &KeyRing,
+    witnesses: &[VerifierKey],
+) -> Result<Vec<gatehouse_audit::WitnessedHead>, EvidenceError> {
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| EvidenceError::Invalid(format!("cannot read {}: {e}", file.display())))?;
+    let log_keys: Vec<VerifierKey> = keys
+        .keys
+        .iter()
+        .filter_map(|k| gatehouse_audit::hash_bytes(&k.public_key))
+        .filter_map(|b| VerifyingKey::from_bytes(&b).ok())
+        .filter_map(|p| VerifierKey::new(origin, KeyKind::Ed25519, p).ok())
+        .collect();
+    let heads = witnessed_heads(&file.display().to_string(), &text, &log_keys, witnesses)
+        .map_err(|e| EvidenceError::Invalid(e.to_string()))?;
+    if heads.is_empty() {
+        return Err(EvidenceError::Invalid(format!(
+            "{} holds no checkpoint: give the file a witness keeps",
+            file.display()
+        )));
+    }
+    Ok(heads)
+}
+
+/// `audit_events.jsonl`, read one line at a time.
+struct Events {
+    lines: std::io::BufReader<std::fs::File>,
+}
+
+impl Events {
+    fn open(dir: &Path) -> Result<Events, EvidenceError> {
+        let f = std::fs::File::open(dir.join("audit_events.jsonl"))
+            .map_err(|e| invalid(dir, "audit_events.jsonl", e))?;
+        Ok(Events {
+            lines: std::io::BufReader::with_capacity(1 << 20, f),
+        })
+    }
+
+    /// Hands each event to `f` until it answers false or the file ends.
+    fn each(mut self, mut f: impl FnMut(&StoredEvent) -> bool) -> Result<(), EvidenceError> {
+        let mut line = String::new();
+        let mut n = 0u64;
+        loop {
+            line.clear();
+            let read = self
+                .lines
+                .read_line(&mut line)
+                .map_err(|e| EvidenceError::Invalid(format!("audit_events.jsonl: {e}")))?;
+            if read == 0 {
+                return Ok(());
+            }
+            n += 1;
+            if line.trim().is_empty() {
+                continue;
+            }
+            let e: StoredEvent = serde_json::from_str(&line).map_err(|e| {
+                EvidenceError::Invalid(format!(
+                    "audit_events.jsonl line {n} is not an audit event ({e}); the bundle is malformed"
+                ))
+            })?;
+            if !f(&e) {
+                return Ok(());
+            }
+        }
+    }
+}
+
+fn parse<T: serde::de::DeserializeOwned>(name: &str, line: &str) -> Result<T, EvidenceError> {
+    serde_json::from_str(line).map_err(|e| EvidenceError::Invalid(format!("{name}: {e}")))
+}
+
+/// A whole-chain bundle (format v1): from event #1 or its signed retention anchor.
+fn verify_whole_chain(
+    dir: &Path,
+    files: &serde_json::Map<String, Value>,
+    events: Events,
+    check: &BundleCheck,
+) -> Result<BundleReport, EvidenceError> {
+    let small = |name: &str| -> Result<Vec<String>, EvidenceError> {
+        if !files.contains_key(name) {
+            // Bundles from before retention have no anchors.jsonl.
+            return Ok(Vec::new());
+        }
+        let f = std::fs::File::open(dir.join(name)).map_err(|e| invalid(dir, name, e))?;
+        std::io::BufReader::new(f)
+            .lines()
+            .filter(|l| l.as_ref().map_or(true, |l| !l.is_empty()))
+            .collect::<Result<_, _>>()
+            .map_err(|e| invalid(dir, name, e))
+    };
+    let checkpoints: Vec<StoredCheckpoint> = small("checkpoints.jsonl")?
+        .iter()
+        .map(|l| parse("checkpoints.jsonl", l))
+        .collect::<Result<_, _>>()?;
+    let anchors: Vec<Anchor> = small("anchors.jsonl")?
+        .iter()
+        .map(|l| parse("anchors.jsonl", l))
+        .collect::<Result<_, _>>()?;
+    let anchor = anchors.into_iter().max_by_key(|a| a.tree_size);
+    let mut v = LogVerifier::with_keys(checkpoints, anchor.as_ref(), check.keys.as_ref());
+    events.each(|e| v.push(&e.as_ref()))?;
+    Ok(match v.finish() {
+        LogReport::Intact {
+            events,
+            checkpoints,
+            pruned,
+            ..
+        } => BundleReport::Intact {
+            events,
+            first: pruned as u64 + 1,
+            last: pruned as u64 + events,
+            details: vec![format!(
+                "a whole-chain bundle ({FORMAT_V1}): {checkpoints} signed checkpoints checked{}",
+                if pruned > 0 {
+                    format!(", from the signed retention anchor at event #{pruned}")
+                } else {
+                    String::new()
+                }
+            )],
+        },
+        LogReport::Broken { events, reason } => BundleReport::Broken { events, reason },
+    })
+}
