@@ -416,3 +416,61 @@ async fn rate_limits_key_on_the_client_behind_a_trusted_proxy() {
         }
     }
 }
+
+/// An identity provider that fails is asked once per short while, not once per request:
+/// concurrent requests with provider tokens share one key fetch, and the failure is
+/// remembered, so a burst of requests (or of forged tokens) is not a burst at the
+/// provider. Every request is still refused (fail closed).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_provider_tokens_is_one_request_to_a_failing_provider() {
+    use base64::Engine;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    // The provider's address answers every request with 503.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let issuer = format!("http://{}", listener.local_addr().unwrap());
+    let asked = std::sync::Arc::new(AtomicUsize::new(0));
+    let counted = asked.clone();
+    tokio::spawn(async move {
+        while let Ok((mut conn, _)) = listener.accept().await {
+            counted.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                let _ = conn.read(&mut buf).await;
+                let _ = conn
+                    .write_all(b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+                    .await;
+            });
+        }
+    });
+    let g = Gatehouse::start_with(
+        &stdio_server("everything", &everything_stdio()),
+        &format!("[oidc]\nissuer = \"{issuer}\"\n"),
+        None,
+    )
+    .await;
+    let b64 = |v: Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
+    let token = format!(
+        "{}.{}.c2lnbmF0dXJl",
+        b64(json!({"alg": "RS256", "kid": "k1", "typ": "JWT"})),
+        b64(
+            json!({"iss": issuer, "sub": "mallory", "aud": format!("{}/mcp", g.base), "exp": 4_000_000_000u64})
+        ),
+    );
+    let url = g.url("everything");
+    let burst: Vec<_> = (0..20)
+        .map(|_| {
+            let (url, token) = (url.clone(), token.clone());
+            tokio::spawn(async move { initialize(&url, &token).await })
+        })
+        .collect();
+    for r in burst {
+        assert_eq!(r.await.unwrap(), 401, "refused while the provider fails");
+    }
+    let n = asked.load(Ordering::SeqCst);
+    assert!(
+        (1..=2).contains(&n),
+        "20 requests asked the provider {n} times"
+    );
+}
