@@ -353,3 +353,29 @@ async fn verification_crosses_a_key_rotation_and_refuses_a_retired_key() {
         "{err}"
     );
 }
+
+/// A period with nothing recorded exits 2 with the reason and leaves no folder that could
+/// pass for an export.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_empty_period_is_refused_and_leaves_no_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_store, url) = audit::open(&dir.path().join("g.db")).await;
+    let cfg = config(dir.path(), "g.toml", &url, "");
+    let bundle = dir.path().join("bundle");
+    let (code, out, err) = gatehouse(
+        &cfg,
+        &[
+            "evidence",
+            "export",
+            "--from",
+            "2026-01-01",
+            "--to",
+            "2026-01-31",
+            "--out",
+            bundle.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(err.contains("nothing to export"), "{err}");
+    assert!(!bundle.exists(), "an empty export folder was left behind");
+}

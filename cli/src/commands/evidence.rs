@@ -37,8 +37,26 @@ pub async fn export(
             out_dir.display()
         )));
     }
+    let created = !out_dir.exists();
     std::fs::create_dir_all(out_dir)
         .map_err(|e| Exit::Runtime(format!("cannot create {}: {e}", out_dir.display())))?;
+    let written = write(&from, &to, out_dir, config, database).await;
+    if written.is_err() && created {
+        // Nothing to keep (no events in the period, a bad config): no folder that looks
+        // like an export either.
+        let _ = std::fs::remove_dir_all(out_dir);
+    }
+    out(&format!("{}\n", written?));
+    Ok(())
+}
+
+async fn write(
+    from: &str,
+    to: &str,
+    out_dir: &Path,
+    config: Option<PathBuf>,
+    database: Option<String>,
+) -> Result<String, Exit> {
     let cfg = load_config(config.clone())?;
     // A key lets the export sign (and have witnessed) a checkpoint over the period's end
     // when none covers it yet; without one, the checkpoints already signed must do.
@@ -49,9 +67,7 @@ pub async fn export(
         witnesses: &cfg.audit.witnesses,
     };
     let store = open(config, database).await?;
-    let summary = write_bundle(&store, &from, &to, out_dir, signing).await?;
-    out(&format!("{summary}\n"));
-    Ok(())
+    Ok(write_bundle(&store, from, to, out_dir, signing).await?)
 }
 
 /// The log's keys to trust: `--public-key` (one key, any time) or `--keys FILE` (the
