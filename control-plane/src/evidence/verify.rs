@@ -85,6 +85,10 @@ pub fn verify_bundle(dir: &Path, check: &BundleCheck) -> Result<BundleReport, Ev
     }
     let files = manifest["files"].as_object().cloned().unwrap_or_default();
     for (name, want) in &files {
+        if name == EVENTS {
+            // Hashed while its events are checked: the largest file is read once.
+            continue;
+        }
         let mut h = Sha256::new();
         std::io::copy(&mut open(name)?, &mut h).map_err(|e| invalid(dir, name, e))?;
         if want.as_str() != Some(hex::encode(h.finalize()).as_str()) {
@@ -105,7 +109,13 @@ pub fn verify_bundle(dir: &Path, check: &BundleCheck) -> Result<BundleReport, Ev
             )));
         }
     }
-    let events = Events::open(dir)?;
+    let events = Events::open(
+        dir,
+        files
+            .get(EVENTS)
+            .and_then(Value::as_str)
+            .unwrap_or_default(),
+    )?;
     if format == FORMAT_V1 {
         return verify_whole_chain(dir, &files, events, check);
     }
@@ -148,11 +158,13 @@ pub fn verify_bundle(dir: &Path, check: &BundleCheck) -> Result<BundleReport, Ev
         Err(reason) => return Ok(broken(reason)),
     };
     let mut good = 0u64;
-    events.each(|e| {
+    if !events.each(|e| {
         let ok = v.push(&e.as_ref());
         good += u64::from(ok);
         ok
-    })?;
+    })? {
+        return Ok(events_changed());
+    }
     match v.finish() {
         Ok(r) => {
             details.extend(r.signed_by);
@@ -219,44 +231,69 @@ fn read_witnessed(
     Ok(heads)
 }
 
-/// `audit_events.jsonl`, read one line at a time.
+/// The events file of a bundle.
+const EVENTS: &str = "audit_events.jsonl";
+
+/// What a bundle whose events file does not match its manifest is told.
+fn events_changed() -> BundleReport {
+    broken(format!(
+        "{EVENTS} was changed after export (its SHA-256 does not match the manifest)"
+    ))
+}
+
+/// `audit_events.jsonl`, read one line at a time and hashed on the way.
 struct Events {
     lines: std::io::BufReader<std::fs::File>,
+    digest: Sha256,
+    /// The SHA-256 (hex) the manifest gives it.
+    want: String,
 }
 
 impl Events {
-    fn open(dir: &Path) -> Result<Events, EvidenceError> {
-        let f = std::fs::File::open(dir.join("audit_events.jsonl"))
-            .map_err(|e| invalid(dir, "audit_events.jsonl", e))?;
+    fn open(dir: &Path, want: &str) -> Result<Events, EvidenceError> {
+        let f = std::fs::File::open(dir.join(EVENTS)).map_err(|e| invalid(dir, EVENTS, e))?;
         Ok(Events {
             lines: std::io::BufReader::with_capacity(1 << 20, f),
+            digest: Sha256::new(),
+            want: want.to_string(),
         })
     }
 
-    /// Hands each event to `f` until it answers false or the file ends.
-    fn each(mut self, mut f: impl FnMut(&StoredEvent) -> bool) -> Result<(), EvidenceError> {
+    /// Hands each event to `f` until it answers false or the file ends, then hashes the
+    /// rest. False when the file is not the one the manifest names (then what `f` saw
+    /// does not count: the file was changed).
+    fn each(mut self, mut f: impl FnMut(&StoredEvent) -> bool) -> Result<bool, EvidenceError> {
         let mut line = String::new();
         let mut n = 0u64;
+        let mut checking = true;
+        // A line that is not an event: reported only if the file is the exported one
+        // (a file changed after export is reported as changed).
+        let mut malformed = None;
         loop {
             line.clear();
             let read = self
                 .lines
                 .read_line(&mut line)
-                .map_err(|e| EvidenceError::Invalid(format!("audit_events.jsonl: {e}")))?;
+                .map_err(|e| EvidenceError::Invalid(format!("{EVENTS}: {e}")))?;
             if read == 0 {
-                return Ok(());
+                if hex::encode(self.digest.finalize()) != self.want {
+                    return Ok(false);
+                }
+                return malformed.map_or(Ok(true), Err);
             }
+            self.digest.update(line.as_bytes());
             n += 1;
-            if line.trim().is_empty() {
+            if !checking || line.trim().is_empty() {
                 continue;
             }
-            let e: StoredEvent = serde_json::from_str(&line).map_err(|e| {
-                EvidenceError::Invalid(format!(
-                    "audit_events.jsonl line {n} is not an audit event ({e}); the bundle is malformed"
-                ))
-            })?;
-            if !f(&e) {
-                return Ok(());
+            match serde_json::from_str::<StoredEvent>(&line) {
+                Ok(e) => checking = f(&e),
+                Err(e) => {
+                    malformed = Some(EvidenceError::Invalid(format!(
+                        "{EVENTS} line {n} is not an audit event ({e}); the bundle is malformed"
+                    )));
+                    checking = false;
+                }
             }
         }
     }
@@ -295,7 +332,9 @@ fn verify_whole_chain(
         .collect::<Result<_, _>>()?;
     let anchor = anchors.into_iter().max_by_key(|a| a.tree_size);
     let mut v = LogVerifier::with_keys(checkpoints, anchor.as_ref(), check.keys.as_ref());
-    events.each(|e| v.push(&e.as_ref()))?;
+    if !events.each(|e| v.push(&e.as_ref()))? {
+        return Ok(events_changed());
+    }
     Ok(match v.finish() {
         LogReport::Intact {
             events,
