@@ -175,7 +175,14 @@ impl Store {
     }
 
     async fn prove(&self, plan: &ProofPlan) -> Result<Vec<Hash>, ProofRequestError> {
-        let needs = plan.needs_leaves();
+        let mut proofs = self.prove_all(&[plan]).await?;
+        Ok(proofs.pop().unwrap_or_default())
+    }
+
+    /// Several proofs over the tree with one look at its size and one read of its nodes
+    /// (each round trip to the database counts in a proof's latency).
+    async fn prove_all(&self, plans: &[&ProofPlan]) -> Result<Vec<Vec<Hash>>, ProofRequestError> {
+        let needs = plans.iter().map(|p| p.needs_leaves()).max().unwrap_or(0);
         let mut reach = state(self).await?.frontier.size();
         if reach < needs {
             reach = self.extend_tree().await?;
@@ -185,9 +192,39 @@ impl Store {
                 "the log has {reach} events; a tree of {needs} cannot be proven (ask for a size up to {reach})"
             )));
         }
-        let hashes = self.tree_nodes(plan.nodes()).await?;
-        plan.assemble(&hashes)
-            .map_err(|e| ProofRequestError::Store(StoreError(e.to_string())))
+        let ids: Vec<NodeId> = plans
+            .iter()
+            .flat_map(|p| p.nodes().iter().copied())
+            .collect();
+        let mut hashes = &self.tree_nodes(&ids).await?[..];
+        let mut proofs = Vec::with_capacity(plans.len());
+        for plan in plans {
+            let (mine, rest) = hashes.split_at(plan.nodes().len());
+            hashes = rest;
+            proofs.push(
+                plan.assemble(mine)
+                    .map_err(|e| ProofRequestError::Store(StoreError(e.to_string())))?,
+            );
+        }
+        Ok(proofs)
+    }
+
+    /// The signed checkpoint notes at exactly these sizes, in one query.
+    async fn checkpoint_notes(&self, sizes: [u64; 2]) -> Result<[Option<String>; 2], StoreError> {
+        let rows: Vec<(i64, String)> = sqlx::query_as(
+            "SELECT tree_size, note FROM checkpoints WHERE tree_size IN ($1, $2) AND note IS NOT NULL ORDER BY id DESC",
+        )
+        .bind(sizes[0] as i64)
+        .bind(sizes[1] as i64)
+        .fetch_all(self.pool())
+        .await?;
+        // Newest first: the first row of a size is its note.
+        let note = |size: u64| {
+            rows.iter()
+                .find(|(s, _)| *s == size as i64)
+                .map(|(_, n)| n.clone())
+        };
+        Ok([note(sizes[0]), note(sizes[1])])
     }
 
     /// The root of the tree of `size` events.
@@ -236,15 +273,25 @@ impl Store {
                 "event #{seq} is not in a tree of {size} events: seq must be between 1 and the tree size"
             ))
         })?;
-        let proof = self.prove(&plan).await?;
-        let leaf = self.tree_nodes(&[NodeId::new(0, seq - 1)]).await?;
-        let event_hash: Option<Option<String>> =
-            sqlx::query_scalar("SELECT hash FROM audit_events WHERE seq = $1")
-                .bind(seq as i64)
-                .fetch_optional(self.pool())
-                .await
-                .map_err(StoreError::from)?;
-        let event_hash = event_hash.flatten().ok_or_else(|| {
+        // The proof's nodes, the root's and the event's leaf: one read.
+        let root_plan = ProofPlan::root(size);
+        let leaf_plan = ProofPlan::leaf(seq - 1);
+        let mut proofs = self.prove_all(&[&plan, &root_plan, &leaf_plan]).await?;
+        let leaf = proofs.pop().unwrap_or_default();
+        let root = proofs.pop().unwrap_or_default();
+        let proof = proofs.pop().unwrap_or_default();
+        // The event's stored hash and the checkpoint at `size`: one query.
+        let row: (Option<String>, Option<String>) = sqlx::query_as(
+            "SELECT (SELECT hash FROM audit_events WHERE seq = $1), \
+             (SELECT note FROM checkpoints WHERE tree_size = $2 AND note IS NOT NULL ORDER BY id DESC LIMIT 1)",
+        )
+        .bind(seq as i64)
+        .bind(size as i64)
+        .fetch_one(self.pool())
+        .await
+        .map_err(StoreError::from)?;
+        let (event_hash, checkpoint) = row;
+        let event_hash = event_hash.ok_or_else(|| {
             ProofRequestError::Invalid(format!(
                 "event #{seq} was pruned under retention: its archive bundle holds it"
             ))
@@ -259,9 +306,9 @@ impl Store {
             seq,
             event_hash,
             tree_size: size,
-            root_hash: hex::encode(self.tree_root(size).await?),
+            root_hash: hex::encode(root.first().copied().unwrap_or_else(empty_root)),
             proof: proof.iter().map(hex::encode).collect(),
-            checkpoint: self.checkpoint_note(size).await?,
+            checkpoint,
         })
     }
 
@@ -278,15 +325,26 @@ impl Store {
         }
         let plan = ProofPlan::consistency(from, to)
             .map_err(|e| ProofRequestError::Invalid(e.to_string()))?;
-        let proof = self.prove(&plan).await?;
+        let (from_plan, to_plan) = (ProofPlan::root(from), ProofPlan::root(to));
+        let mut proofs = self.prove_all(&[&plan, &from_plan, &to_plan]).await?;
+        let root = |p: Option<Vec<Hash>>| {
+            hex::encode(
+                p.and_then(|p| p.first().copied())
+                    .unwrap_or_else(empty_root),
+            )
+        };
+        let to_root = root(proofs.pop());
+        let from_root = root(proofs.pop());
+        let proof = proofs.pop().unwrap_or_default();
+        let [from_checkpoint, to_checkpoint] = self.checkpoint_notes([from, to]).await?;
         Ok(ConsistencyProof {
             from,
             to,
-            from_root: hex::encode(self.tree_root(from).await?),
-            to_root: hex::encode(self.tree_root(to).await?),
+            from_root,
+            to_root,
             proof: proof.iter().map(hex::encode).collect(),
-            from_checkpoint: self.checkpoint_note(from).await?,
-            to_checkpoint: self.checkpoint_note(to).await?,
+            from_checkpoint,
+            to_checkpoint,
         })
     }
 }

@@ -146,6 +146,11 @@ impl ProofPlan {
         ProofPlan::from_ranges(if size == 0 { vec![] } else { vec![(0, size)] })
     }
 
+    /// The leaf hash of leaf `index`, as a one-hash "proof" (read with other plans' nodes).
+    pub fn leaf(index: u64) -> ProofPlan {
+        ProofPlan::from_ranges(vec![(index, index + 1)])
+    }
+
     /// The perfect subtrees to read, in the order [`ProofPlan::assemble`] wants them.
     pub fn nodes(&self) -> &[NodeId] {
         &self.nodes
