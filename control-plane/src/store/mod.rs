@@ -19,6 +19,7 @@ mod checkpoints;
 mod dashboard;
 mod db;
 pub mod leader;
+mod session_tally;
 mod sqlite_writer;
 #[cfg(test)]
 mod tests;
