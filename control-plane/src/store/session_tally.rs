@@ -65,8 +65,10 @@ impl<'a> SessionTally<'a> {
             .execute(params![c.messages, at, c.masked, c.denied, c.held, id])?;
         }
         for (tool, session) in &self.tools {
-            tx.prepare_cached("INSERT OR IGNORE INTO session_tools (tool, session_id) VALUES (?1, ?2)")?
-                .execute(params![tool, session])?;
+            tx.prepare_cached(
+                "INSERT OR IGNORE INTO session_tools (tool, session_id) VALUES (?1, ?2)",
+            )?
+            .execute(params![tool, session])?;
         }
         Ok(())
     }
