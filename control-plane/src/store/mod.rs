@@ -20,6 +20,7 @@ mod dashboard;
 mod db;
 mod handle;
 pub mod leader;
+mod session_tally;
 mod sqlite_writer;
 #[cfg(test)]
 mod tests;

@@ -12,6 +12,7 @@
 //! own connection, so a commit never waits for one; with `durability = "os"` that thread
 //! is also what puts commits on disk, within [`CHECKPOINT_EVERY`].
 
+use super::session_tally::SessionTally;
 use super::types::{Durability, Job, Op, StoreError, sql};
 use super::writer::now;
 use super::writer::{ChainHead, Chained, head_of};
@@ -256,8 +257,8 @@ fn read_head(c: &Connection) -> Result<ChainHead, StoreError> {
 }
 
 /// One group in one transaction: sessions, events in chain order, spooled records (each
-/// once), then updates, in the order they were submitted. The chain head moves only when
-/// the transaction is durable.
+/// once), then updates, in the order they were submitted, and last what the events add
+/// to their sessions' summaries. The chain head moves only when the transaction is durable.
 fn commit<'a>(
     conn: &mut Connection,
     head: &mut ChainHead,
@@ -267,10 +268,14 @@ fn commit<'a>(
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let mut cur = head.clone();
     let mut spooled_seen: HashSet<&str> = HashSet::new();
+    let mut tally = SessionTally::default();
     for op in ops {
         match op {
             Op::StartSession(s) => insert_session(&tx, sql::INSERT_SESSION, s, &at)?,
-            Op::Event(e) => insert_event(&tx, &cur.append(e, &at), &at)?,
+            Op::Event(e) => {
+                insert_event(&tx, &cur.append(e, &at), &at)?;
+                tally.add(e);
+            }
             Op::Spooled(s) => {
                 // Stored before (an earlier upload) or repeated within this group: skip.
                 // The single writer makes this check-then-insert race-free; the unique key
@@ -285,6 +290,7 @@ fn commit<'a>(
                 insert_session(&tx, sql::INSERT_SESSION_IF_NEW, n, &s.captured_at)?;
                 let c = cur.append(&s.event, &at);
                 insert_event(&tx, &c, &at)?;
+                tally.add(&s.event);
                 tx.prepare_cached(sql::INSERT_SPOOL_RECORD)?
                     .execute(params![s.record_id, n.id, c.seq, s.captured_at, at])?;
                 if let Some(reason) = &s.ends_session {
@@ -306,6 +312,7 @@ fn commit<'a>(
             Op::EndSession { id, reason } => end_session(&tx, id, reason, &at)?,
         }
     }
+    tally.apply(&tx, &at)?;
     tx.commit()?;
     *head = cur;
     Ok(())

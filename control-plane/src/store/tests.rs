@@ -195,3 +195,113 @@ async fn find_by_unique_prefix() {
     );
     assert!(store.find_session("ab").await.unwrap().is_none());
 }
+
+/// A log written before the writer kept the session summaries (schema up to 0019: the
+/// per-event triggers, `AUTOINCREMENT`) upgrades in place: its events, chain and
+/// summaries stay as they were, new events continue the chain and the summaries, and the
+/// append-only guards still hold.
+#[tokio::test]
+async fn a_log_from_before_the_writer_kept_summaries_upgrades_in_place() {
+    use std::str::FromStr;
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("old.db").display());
+    {
+        let opts = sqlx::sqlite::SqliteConnectOptions::from_str(&url)
+            .unwrap()
+            .create_if_missing(true);
+        let pool = sqlx::SqlitePool::connect_with(opts).await.unwrap();
+        let mut old = sqlx::migrate!("../migrations/sqlite");
+        old.migrations = old
+            .migrations
+            .iter()
+            .filter(|m| m.version <= 19)
+            .cloned()
+            .collect::<Vec<_>>()
+            .into();
+        old.run(&pool).await.unwrap();
+        let at = now();
+        sqlx::query(sql::INSERT_SESSION)
+            .bind("u1")
+            .bind("alice")
+            .bind("[]")
+            .bind("db")
+            .bind("legacy")
+            .bind(None::<String>)
+            .bind(None::<String>)
+            .bind(None::<String>)
+            .bind(&at)
+            .bind(&at)
+            .execute(&pool)
+            .await
+            .unwrap();
+        let old_events = [
+            event("u1", 0),
+            event("u1", 1).with_decision(&serde_json::json!({"effect": "deny"})),
+            event("u1", 2),
+        ];
+        let mut head = super::writer::head_of(None).unwrap();
+        for e in &old_events {
+            let c = head.append(e, &at);
+            sqlx::query(sql::INSERT_EVENT)
+                .bind(c.seq)
+                .bind(&e.session_id)
+                .bind(&at)
+                .bind(e.direction.as_str())
+                .bind(&e.kind)
+                .bind(&e.method)
+                .bind(&e.tool)
+                .bind(&e.rpc_id)
+                .bind(e.payload())
+                .bind(e.masked())
+                .bind(&e.decision)
+                .bind(&c.prev)
+                .bind(&c.hash)
+                .execute(&pool)
+                .await
+                .unwrap();
+        }
+        pool.close().await;
+    }
+
+    let store = Store::open(&url).await.unwrap();
+    let held = event("u1", 0).with_decision(&serde_json::json!({"effect": "require_approval"}));
+    store.record(vec![held]).await.unwrap();
+    match store.verify_chain().await.unwrap() {
+        ChainReport::Intact { events, .. } => assert_eq!(events, 4),
+        broken => panic!("{broken:?}"),
+    }
+    let s = store.session_summary("u1").await.unwrap().unwrap();
+    assert_eq!(
+        (s.messages, s.masked_total, s.denied, s.held, s.tools),
+        (4, 4, 1, 1, vec!["echo".to_string()]),
+        "three events counted by the old triggers, one by the writer"
+    );
+    let seqs: Vec<i64> = store
+        .session_events("u1")
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.seq)
+        .collect();
+    assert_eq!(seqs, [1, 2, 3, 4]);
+    let sequence: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM sqlite_sequence WHERE name = 'audit_events'")
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+    assert_eq!(
+        sequence, 0,
+        "audit_events still has an AUTOINCREMENT sequence"
+    );
+    let e = sqlx::query("UPDATE audit_events SET payload = '{}'")
+        .execute(store.pool())
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("append-only"), "{e}");
+    assert!(
+        sqlx::query("DELETE FROM audit_events WHERE seq = 4")
+            .execute(store.pool())
+            .await
+            .is_err()
+    );
+}

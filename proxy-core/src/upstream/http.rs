@@ -8,19 +8,27 @@ use super::{RequestHeaders, Router, UpstreamError, UpstreamOptions};
 use crate::jsonrpc::{Body, Message, codes};
 use crate::sse;
 use futures::StreamExt;
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
+
+/// What every POST accepts: a JSON answer or an SSE stream.
+const ACCEPT_ANSWERS: HeaderValue = HeaderValue::from_static("application/json, text/event-stream");
+const APPLICATION_JSON: HeaderValue = HeaderValue::from_static("application/json");
+const MCP_SESSION_ID: HeaderName = HeaderName::from_static("mcp-session-id");
+const MCP_PROTOCOL_VERSION: HeaderName = HeaderName::from_static("mcp-protocol-version");
 
 #[derive(Debug)]
 pub(super) struct StreamableHttp {
     client: reqwest::Client,
-    url: String,
+    /// Parsed once: every message is a request to it.
+    url: reqwest::Url,
     /// Sent with every request; replaceable (a client's access token is renewed while the
     /// connection lives).
     headers: RwLock<HeaderMap>,
-    session_id: RwLock<Option<String>>,
-    protocol_version: RwLock<Option<String>>,
+    /// Kept as header values, ready to send (no check or copy per request).
+    session_id: RwLock<Option<HeaderValue>>,
+    protocol_version: RwLock<Option<HeaderValue>>,
     router: Arc<Router>,
     get_stream: std::sync::Mutex<Option<tokio::task::AbortHandle>>,
     /// Response streams being read, by upstream request id, so a cancelled request's
@@ -116,9 +124,14 @@ impl StreamableHttp {
         opts: &UpstreamOptions,
         router: Arc<Router>,
     ) -> Result<StreamableHttp, UpstreamError> {
+        // Clients see only that the server is not reachable (as when a request to it
+        // fails); the operator's log gets the redacted address and the reason.
+        let url = reqwest::Url::parse(url).map_err(|e| UpstreamError::Unreachable {
+            detail: format!("`{}` is not a valid URL: {e}", crate::redact::url(url)),
+        })?;
         Ok(StreamableHttp {
             client: client(opts)?,
-            url: url.to_string(),
+            url,
             headers: RwLock::new(header_map(headers)?),
             session_id: RwLock::new(None),
             protocol_version: RwLock::new(None),
@@ -129,10 +142,11 @@ impl StreamableHttp {
     }
 
     pub(super) fn set_protocol_version(&self, v: &str) {
+        // A version that is no header value is not sent (it is no version either).
         *self
             .protocol_version
             .write()
-            .unwrap_or_else(|e| e.into_inner()) = Some(v.to_string());
+            .unwrap_or_else(|e| e.into_inner()) = HeaderValue::from_str(v).ok();
     }
 
     fn builder(
@@ -142,30 +156,34 @@ impl StreamableHttp {
     ) -> reqwest::RequestBuilder {
         let mut b = self
             .client
-            .request(method, &self.url)
-            .headers(
-                self.headers
-                    .read()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .clone(),
-            )
-            .header("accept", "application/json, text/event-stream");
+            .request(method, self.url.clone())
+            .header(ACCEPT, ACCEPT_ANSWERS);
+        {
+            let fixed = self.headers.read().unwrap_or_else(|e| e.into_inner());
+            if !fixed.is_empty() {
+                b = b.headers(fixed.clone());
+            }
+        }
         if let Some(sid) = self
             .session_id
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .as_ref()
         {
-            b = b.header("mcp-session-id", sid);
+            b = b.header(MCP_SESSION_ID, sid.clone());
         }
-        let version = headers.protocol_version.clone().or_else(|| {
-            self.protocol_version
-                .read()
-                .unwrap_or_else(|e| e.into_inner())
-                .clone()
-        });
-        if let Some(v) = version {
-            b = b.header("mcp-protocol-version", v);
+        match &headers.protocol_version {
+            Some(v) => b = b.header(MCP_PROTOCOL_VERSION, v.as_str()),
+            None => {
+                if let Some(v) = self
+                    .protocol_version
+                    .read()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .as_ref()
+                {
+                    b = b.header(MCP_PROTOCOL_VERSION, v.clone());
+                }
+            }
         }
         for (k, v) in &headers.passthrough {
             b = b.header(k, v);
@@ -194,19 +212,22 @@ impl StreamableHttp {
         let request_id = msg.id().cloned();
         let resp = self
             .builder(reqwest::Method::POST, headers)
-            .header("content-type", "application/json")
+            .header(CONTENT_TYPE, APPLICATION_JSON)
             .body(msg.to_json())
             .send()
             .await
             .map_err(|e| UpstreamError::unreachable(self.url.as_str(), e))?;
-        if let Some(sid) = resp
-            .headers()
-            .get("mcp-session-id")
-            .and_then(|v| v.to_str().ok())
+        if let Some(sid) = resp.headers().get(MCP_SESSION_ID)
+            && sid.to_str().is_ok()
+            && self
+                .session_id
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .is_none()
         {
             let mut slot = self.session_id.write().unwrap_or_else(|e| e.into_inner());
             if slot.is_none() {
-                *slot = Some(sid.to_string());
+                *slot = Some(sid.clone());
             }
         }
         let status = resp.status();

@@ -145,7 +145,8 @@ impl Default for UpstreamOptions {
 #[derive(Debug)]
 enum Transport {
     Stdio(stdio::Stdio),
-    Http(http::StreamableHttp),
+    /// Boxed: its parsed URL and ready header values make it the largest by far.
+    Http(Box<http::StreamableHttp>),
     Sse(sse_legacy::LegacySse),
     Pipe(pipe::Pipe),
 }
@@ -171,12 +172,9 @@ impl Upstream {
                 UpstreamSpec::Stdio { command, args, env } => Transport::Stdio(
                     stdio::Stdio::spawn(command, args, env, &opts.inherit_env, router.clone())?,
                 ),
-                UpstreamSpec::Http { url, headers } => Transport::Http(http::StreamableHttp::new(
-                    url,
-                    headers,
-                    opts,
-                    router.clone(),
-                )?),
+                UpstreamSpec::Http { url, headers } => Transport::Http(Box::new(
+                    http::StreamableHttp::new(url, headers, opts, router.clone())?,
+                )),
                 UpstreamSpec::Sse { url, headers } => Transport::Sse(
                     sse_legacy::LegacySse::connect(url, headers, opts, router.clone()).await?,
                 ),
