@@ -1,3 +1,4 @@
+use super::types::sql;
 use super::*;
 use gatehouse_audit::public_key_hex;
 
