@@ -25,6 +25,8 @@ fn main() {
     let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("set by cargo"));
     let dist = manifest.join("../ui/dist");
     println!("cargo:rerun-if-changed={}", dist.display());
+    // sqlx::migrate! embeds the migration files; a new one must rebuild the crate.
+    println!("cargo:rerun-if-changed={}", manifest.join("../migrations").display());
     let mut files = Vec::new();
     walk(&dist, &dist, &mut files);
     files.sort();
