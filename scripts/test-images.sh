@@ -42,7 +42,8 @@ scripts/install-test-deps.sh >/dev/null   # the MCP reference server the call go
 
 if [[ -z $bins ]]; then
   bins="$target/release"
-  say "building release binaries"
+  say "building release binaries (the dashboard first: the binary embeds it)"
+  scripts/build-ui.sh
   cargo build --release --locked -p gatehouse-cli -p gatehouse-agent
 fi
 [[ -x $bins/gatehouse && -x $bins/gatehouse-agent ]] || fail "no gatehouse and gatehouse-agent in $bins"
@@ -60,7 +61,7 @@ CONF
 base_tar="$work/base-bookworm.tar"
 if [[ ! -f $base_tar ]] || [[ -n "$(find "$base_tar" -mtime +6)" ]]; then
   say "building the base with mmdebstrap (Debian bookworm, minbase)"
-  mmdebstrap --variant=minbase --quiet bookworm "$base_tar.part"
+  mmdebstrap --variant=minbase --format=tar --quiet bookworm "$base_tar.part"
   mv "$base_tar.part" "$base_tar"
 fi
 if [[ ! -f $work/base.imported || $base_tar -nt $work/base.imported ]]; then
@@ -72,8 +73,16 @@ if [[ ! -f $work/base.imported || $base_tar -nt $work/base.imported ]]; then
   touch "$work/base.imported"
 fi
 
+# The images get the binaries without their debug sections: a test build's are several
+# times the size of the code, and every layer that copies them would keep them.
+staged="$work/binaries"
+rm -rf "$staged" && mkdir -p "$staged"
+for bin in gatehouse gatehouse-agent; do
+  objcopy --strip-debug "$bins/$bin" "$staged/$bin"
+done
+
 say "building the images"
-scripts/build-images.sh --tool buildah --base "$base_image" --prebuilt "$bins" --tag "$tag" >"$work/build.log" 2>&1 \
+scripts/build-images.sh --tool buildah --base "$base_image" --prebuilt "$staged" --tag "$tag" >"$work/build.log" 2>&1 \
   || { tail -30 "$work/build.log" >&2; fail "scripts/build-images.sh failed (log: $work/build.log)"; }
 sed -n '/^build-images: sizes/,$p' "$work/build.log"
 
@@ -90,7 +99,7 @@ cleanup() {
   # The test images and their layers go; the imported base stays for the next run.
   buildah rmi -f "$cp_image" "$agent_image" >/dev/null 2>&1 || true
   buildah rmi --prune >/dev/null 2>&1 || true
-  rm -rf "$scratch"
+  rm -rf "$scratch" "$staged"
 }
 trap cleanup EXIT
 
@@ -135,6 +144,17 @@ in_image() {
   shift 2
   mapfile -t env < <(image_config "$image" Env)
   env -i "${env[@]}" "$(command -v chroot)" --userspec="$(image_config "$image" User)" "$dir" "$@"
+}
+
+# start_in_image LOG IMAGE NAME COMMAND...: in_image in the background, its output to
+# LOG. The subshell execs the command, so $! is the entrypoint itself and SIGTERM
+# reaches it (as a runtime's stop would), not a shell in between.
+start_in_image() {
+  local log=$1 image=$2 dir=$scratch/$3 env=() user
+  shift 3
+  mapfile -t env < <(image_config "$image" Env)
+  user="$(image_config "$image" User)"
+  (exec env -i "${env[@]}" "$(command -v chroot)" --userspec="$user" "$dir" "$@") >"$log" 2>&1 &
 }
 
 # entrypoint IMAGE: ENTRYPOINT then CMD, one word a line
@@ -199,7 +219,7 @@ in_image "$cp_image" cp /usr/local/bin/gatehouse config check >/dev/null || fail
 agent_token="$(in_image "$cp_image" cp /usr/local/bin/gatehouse agents create edge --by image-test | sed -n 3p)"
 [[ -n $agent_token ]] || fail "gatehouse agents create printed no token"
 mapfile -t cp_cmd < <(entrypoint "$cp_image")
-in_image "$cp_image" cp "${cp_cmd[@]}" --dev >"$scratch/cp.log" 2>&1 &
+start_in_image "$scratch/cp.log" "$cp_image" cp "${cp_cmd[@]}" --dev
 cp_pid=$!
 pids+=("$cp_pid")
 base="http://127.0.0.1:$cp_port"
@@ -236,7 +256,7 @@ open_image "$agent_image" agent "$scratch/agent-etc"
 healthcheck "$agent_image" agent >/dev/null 2>&1 || fail "the agent's HEALTHCHECK (config check) failed"
 say "  HEALTHCHECK passes"
 mapfile -t agent_cmd < <(entrypoint "$agent_image")
-in_image "$agent_image" agent "${agent_cmd[@]}" >"$scratch/agent.log" 2>&1 &
+start_in_image "$scratch/agent.log" "$agent_image" agent "${agent_cmd[@]}"
 agent_pid=$!
 pids+=("$agent_pid")
 for _ in $(seq 1 150); do (exec 3<>"/dev/tcp/127.0.0.1/$up_port") 2>/dev/null && break; sleep 0.2; done

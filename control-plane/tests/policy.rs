@@ -211,6 +211,48 @@ async fn the_policy_decides_every_call_and_the_record_says_why() {
         && e.rpc_id.as_deref() == Some("2")));
 }
 
+/// A refusal's reason quotes the statement it refused, literals and all: what the
+/// record keeps of it (the decision and the gateway's answer) is masked like the call's
+/// arguments, so a refused query does not leave a customer's e-mail in the log.
+#[tokio::test]
+async fn a_refused_statement_reaches_the_record_masked() {
+    let g = start().await;
+    let (_, sid, _) = g.session("eng").await;
+    let sid = sid.unwrap();
+    let email = "ada.lovelace@example.com";
+    let denied = g
+        .call(
+            &sid,
+            1,
+            "query",
+            json!({"sql": format!("DELETE FROM customers WHERE email = '{email}'")}),
+        )
+        .await;
+    assert_eq!(denied["error"]["code"], -32003, "{denied}");
+    let message = denied["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("statement 1 is") && message.contains("[EMAIL]"),
+        "the reason still names the statement, masked: {message}"
+    );
+
+    let events = g.gw.store.session_events(&sid).await.unwrap();
+    let refused = events
+        .iter()
+        .find(|e| e.direction == "client_to_server" && e.rpc_id.as_deref() == Some("1"))
+        .expect("the refused request is recorded");
+    let decision: Value = serde_json::from_str(refused.decision.as_deref().unwrap()).unwrap();
+    assert_eq!(decision["rule"], "no-destructive-sql");
+    assert!(
+        decision["message"].as_str().unwrap().contains("[EMAIL]"),
+        "{decision}"
+    );
+    let everything = format!("{events:?}");
+    assert!(
+        !everything.contains(email),
+        "the e-mail reached the record: {everything}"
+    );
+}
+
 #[tokio::test]
 async fn people_the_policy_keeps_off_a_server_cannot_open_a_session() {
     let g = start().await;
@@ -272,7 +314,9 @@ async fn a_draft_is_replayed_against_recorded_requests_before_anyone_pushes_it()
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(
-        text.contains("erin tools/call customers/query: allowed → denied (default)"),
+        text.contains(
+            r#"erin tools/call customers/query {"sql":"select * from customers"}: allowed → denied (default)"#
+        ),
         "{text}"
     );
     assert!(text.contains("3 recorded requests since"), "{text}");
@@ -280,7 +324,7 @@ async fn a_draft_is_replayed_against_recorded_requests_before_anyone_pushes_it()
     // Same effect under another rule is reported as such, not as a transition.
     assert!(
         text.contains(
-            "customers/describe_table: allowed, with different terms (rule `describe-only`)"
+            r#"customers/describe_table {"table":"customers"}: allowed, with different terms (rule `describe-only`)"#
         ),
         "{text}"
     );

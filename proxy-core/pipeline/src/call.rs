@@ -149,14 +149,17 @@ pub async fn call(
         );
     }
 
-    // Record the request, masked: durable before anything moves on, so nothing is ever
-    // forwarded (or refused) unrecorded. A refusal is recorded with its request at once.
+    // Record the request, masked (its decision too: a refusal's reason can quote the
+    // call): durable before anything moves on, so nothing is ever forwarded (or
+    // refused) unrecorded. A refusal is recorded with its request at once.
+    let decision = masking.decision(decision);
     let request_record = Record::client(
         route.session_id,
         &message,
         &masking.client_record(&message),
         Some(&decision),
     );
+    let decision = decision.into_inner();
     if let Verdict::Deny { reason } = &decision.verdict {
         let refusal = answer::refusal(
             message.id(),

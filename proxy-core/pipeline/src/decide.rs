@@ -81,7 +81,7 @@ pub struct Decision {
     pub verdict: Verdict,
     /// The policy's answer with its version, as recorded with the request (`None` for a
     /// request the host admitted itself).
-    record: Option<Value>,
+    pub(crate) record: Option<Value>,
 }
 
 impl Decision {

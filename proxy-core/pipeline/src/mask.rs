@@ -3,6 +3,7 @@
 //! upstream gets them as sent. Records and answers take only [`Masked`] payloads, so
 //! unmasked data cannot reach the store, the spool or the client by accident.
 
+use crate::decide::{Decision, Verdict};
 use gatehouse_mask::message::{mask_for_record, mask_from_server};
 use gatehouse_mask::{MaskCounts, Masker};
 use gatehouse_proxy_core::jsonrpc::Message;
@@ -90,6 +91,35 @@ impl Masking {
         let counts = self.masker.mask_json(&mut v);
         Masked { value: v, counts }
     }
+
+    /// A decision, before it is recorded or told to the client. A refusal's reason can
+    /// quote the call (an SQL condition names the statement it refused, with its
+    /// literals), and the decision record carries that reason: both are masked like the
+    /// call's arguments. An allowed call's decision holds only Gatehouse's own words (the
+    /// effect, the rule, the policy version), so it is passed on as it is.
+    pub fn decision(&self, decision: Decision) -> Masked<Decision> {
+        let Decision { verdict, record } = decision;
+        let verdict = match verdict {
+            Verdict::Deny { reason } => Verdict::Deny {
+                reason: self.masker.mask_text(&reason).0.into_owned(),
+            },
+            other => other,
+        };
+        if matches!(verdict, Verdict::Allow) {
+            return Masked::authored(Decision { verdict, record });
+        }
+        let (record, counts) = match record {
+            Some(mut r) => {
+                let counts = self.masker.mask_json(&mut r);
+                (Some(r), counts)
+            }
+            None => (None, MaskCounts::new()),
+        };
+        Masked {
+            value: Decision { verdict, record },
+            counts,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -120,6 +150,26 @@ mod tests {
         let rec = masking().client_record(&ping);
         assert_eq!(rec.get().json, ping.to_json());
         assert!(rec.counts().is_empty());
+    }
+
+    #[test]
+    fn a_refusal_quoting_the_call_is_masked_in_its_reason_and_record() {
+        let reason = "statement 1 is `DELETE FROM customers WHERE email = 'ada@example.com'`";
+        let d = Decision {
+            verdict: Verdict::Deny {
+                reason: reason.into(),
+            },
+            record: Some(json!({"effect": "deny", "message": reason, "rule": "ro"})),
+        };
+        let masked = masking().decision(d).into_inner();
+        let Verdict::Deny { reason } = &masked.verdict else {
+            panic!("still a refusal")
+        };
+        assert!(!reason.contains("ada@"), "{reason}");
+        assert!(reason.contains("[EMAIL]"), "{reason}");
+        let record = masked.record().unwrap().to_string();
+        assert!(!record.contains("ada@"), "{record}");
+        assert!(record.contains("\"rule\":\"ro\""), "{record}");
     }
 
     #[test]

@@ -111,12 +111,13 @@ impl Record {
         r.about(msg.get())
     }
 
-    /// A client message, by its masked record; `decision` for requests.
+    /// A client message, by its masked record; `decision` for requests, masked too (a
+    /// refusal's reason can quote the call).
     pub fn client(
         session_id: &str,
         msg: &Message,
         masked: &Masked<ClientRecord>,
-        decision: Option<&Decision>,
+        decision: Option<&Masked<Decision>>,
     ) -> Record {
         let mut r = Record::of(
             session_id,
@@ -125,7 +126,9 @@ impl Record {
             masked.get().json.clone(),
             masked.counts(),
         );
-        r.decision = decision.and_then(Decision::record).map(Value::to_string);
+        r.decision = decision
+            .and_then(|d| d.get().record())
+            .map(Value::to_string);
         r.about(msg)
     }
 

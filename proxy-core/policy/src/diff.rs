@@ -3,6 +3,7 @@
 
 use crate::decision::{Decision, EffectKind, Request};
 use crate::policy::Policy;
+use serde_json::Value;
 use std::fmt;
 
 /// One recorded request whose outcome differs between the policy in force and the draft.
@@ -25,13 +26,35 @@ impl Change<'_> {
     }
 }
 
+/// How much of a request's arguments a change line shows: enough to tell two calls of
+/// one tool apart, short enough for one line.
+const EXCERPT_CHARS: usize = 80;
+
+/// The arguments as compact JSON, cut to [`EXCERPT_CHARS`] with `…`; `None` when there
+/// are none. They are replayed from the record, so they are already masked.
+fn arguments_excerpt(arguments: &Value) -> Option<String> {
+    match arguments {
+        Value::Null => return None,
+        Value::Object(m) if m.is_empty() => return None,
+        _ => {}
+    }
+    let text = arguments.to_string();
+    Some(match text.char_indices().nth(EXCERPT_CHARS) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text,
+    })
+}
+
 impl fmt::Display for Change<'_> {
-    /// `alice tools/call customers/query: allowed → denied (rule `no-ddl`)`
+    /// `alice tools/call customers/query {"sql":"drop table t"}: allowed → denied (rule `no-ddl`)`
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let r = self.request;
         write!(f, "{} {} {}", r.principal.user, r.method, r.server)?;
         if let Some(t) = &r.tool {
             write!(f, "/{t}")?;
+        }
+        if let Some(excerpt) = arguments_excerpt(&r.arguments) {
+            write!(f, " {excerpt}")?;
         }
         let (from, to) = self.transition();
         if from == to {
@@ -72,4 +95,23 @@ pub fn diff_decisions<'r>(
             })
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_change_line_shows_the_arguments_cut_to_one_line() {
+        assert_eq!(arguments_excerpt(&Value::Null), None);
+        assert_eq!(arguments_excerpt(&json!({})), None);
+        assert_eq!(
+            arguments_excerpt(&json!({"sql": "drop table t"})).as_deref(),
+            Some(r#"{"sql":"drop table t"}"#)
+        );
+        let long = arguments_excerpt(&json!({"sql": "é".repeat(200)})).unwrap();
+        assert_eq!(long.chars().count(), EXCERPT_CHARS + 1);
+        assert!(long.ends_with('…'));
+    }
 }

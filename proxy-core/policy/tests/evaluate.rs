@@ -416,7 +416,7 @@ rules:
     );
     assert_eq!(
         changes[0].to_string(),
-        "alice tools/call db/query: allowed → denied (rule `no-ddl`)"
+        r#"alice tools/call db/query {"sql":"drop table t"}: allowed → denied (rule `no-ddl`)"#
     );
     assert_eq!(
         changes[2].to_string(),
