@@ -100,16 +100,25 @@ pub fn install(
         Some(endpoint) => Some(provider(telemetry, endpoint, default_service)?),
         None => None,
     };
-    let otel = provider.as_ref().map(|p| {
-        tracing_opentelemetry::layer()
-            .with_tracer(p.tracer("gatehouse"))
-            .with_filter(Targets::new().with_target(TARGET, tracing::Level::TRACE))
-    });
-    tracing_subscriber::registry()
-        .with(fmt.with_filter(filter))
-        .with(otel)
-        .try_init()
-        .map_err(|e| TelemetryError::Installed(e.to_string()))?;
+    let installed = match &provider {
+        // Off: the filter applies to the whole subscriber, so a disabled call site is
+        // never asked again (an empty layer beside it would make every one "sometimes").
+        None => tracing_subscriber::registry()
+            .with(fmt)
+            .with(filter)
+            .try_init(),
+        // On: logs and spans each have their own filter.
+        Some(p) => {
+            let otel = tracing_opentelemetry::layer()
+                .with_tracer(p.tracer("gatehouse"))
+                .with_filter(Targets::new().with_target(TARGET, tracing::Level::TRACE));
+            tracing_subscriber::registry()
+                .with(fmt.with_filter(filter))
+                .with(otel)
+                .try_init()
+        }
+    };
+    installed.map_err(|e| TelemetryError::Installed(e.to_string()))?;
     if provider.is_some() {
         ON.store(true, Ordering::Relaxed);
     }
