@@ -102,7 +102,8 @@ promtool check rules deploy/monitoring/gatehouse-alerts.yml
 step "Grafana dashboard: PromQL and metric names against a real /metrics"
 port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
 # One server (the demo server on stdio) and one call through it, so the per-request
-# families have a sample to print.
+# families have a sample to print; a server behind an agent and an audit sink, so the
+# per-agent and per-sink series (there from the start) print too.
 cat >"$scratch/metrics.toml" <<TOML
 listen = "127.0.0.1:$port"
 database = "sqlite://$scratch/metrics.db"
@@ -112,6 +113,13 @@ tokens = [{ token = "metrics-token", user = "ops", groups = ["engineers"] }]
 name = "demo"
 command = "$bins/gatehouse"
 args = ["demo-server"]
+[[servers]]
+name = "vnet"
+agent = "edge"
+[[audit.sinks]]
+type = "jsonl"
+name = "siem"
+path = "$scratch/audit.jsonl"
 TOML
 env -u GATEHOUSE_DATABASE "$bins/gatehouse" serve --dev --config "$scratch/metrics.toml" >"$scratch/serve.log" 2>&1 &
 server_pid=$!

@@ -75,6 +75,10 @@ pub struct AgentConfig {
     /// The servers this agent serves.
     #[serde(default)]
     pub servers: Vec<ServerConfig>,
+    /// OpenTelemetry traces (OTLP/HTTP) of the calls it carries; off unless `endpoint`
+    /// is set. Either way it hands a call's `traceparent` on to HTTP upstreams.
+    #[serde(default)]
+    pub telemetry: gatehouse_telemetry::TelemetryConfig,
 }
 
 fn default_connect_timeout() -> u64 {
@@ -153,6 +157,7 @@ impl AgentConfig {
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
+        self.telemetry.validate().map_err(ConfigError::Invalid)?;
         if !(self.control_plane.starts_with("ws://") || self.control_plane.starts_with("wss://")) {
             return Err(ConfigError::Invalid(format!(
                 "control_plane `{}` must start with wss:// (or ws:// on a trusted network)",

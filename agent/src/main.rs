@@ -30,17 +30,22 @@ fn fail(code: u8, msg: &str) -> std::process::ExitCode {
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
-    let agent = match AgentConfig::load(&cli.config).and_then(|c| Agent::new(&c)) {
-        Ok(a) => a,
-        Err(e) => return fail(2, &e.to_string()),
+    let log = gatehouse_telemetry::LogOptions {
+        default_filter: "info",
+        json: false,
+    };
+    let config = match AgentConfig::load(&cli.config) {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = gatehouse_telemetry::install(log, &Default::default(), "gatehouse-agent");
+            return fail(2, &e.to_string());
+        }
     };
     if cli.check {
+        let _ = gatehouse_telemetry::install(log, &Default::default(), "gatehouse-agent");
+        if let Err(e) = Agent::new(&config) {
+            return fail(2, &e.to_string());
+        }
         let _ = writeln!(std::io::stdout(), "{}: ok", cli.config.display());
         return std::process::ExitCode::SUCCESS;
     }
@@ -52,7 +57,21 @@ fn main() -> std::process::ExitCode {
         Ok(rt) => rt,
         Err(e) => return fail(1, &format!("cannot start the async runtime: {e}")),
     };
-    runtime.block_on(agent.run(shutdown()));
+    // Inside the runtime: the trace exporter sends on it.
+    let telemetry = match runtime
+        .block_on(async { gatehouse_telemetry::install(log, &config.telemetry, "gatehouse-agent") })
+    {
+        Ok(t) => t,
+        Err(e) => return fail(2, &e.to_string()),
+    };
+    let agent = match Agent::new(&config) {
+        Ok(a) => a,
+        Err(e) => return fail(2, &e.to_string()),
+    };
+    runtime.block_on(async {
+        agent.run(shutdown()).await;
+        telemetry.shutdown().await;
+    });
     std::process::ExitCode::SUCCESS
 }
 

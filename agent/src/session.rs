@@ -6,6 +6,7 @@ use gatehouse_proxy_core::tunnel::{Delivery, Mux, SessionSender};
 use gatehouse_proxy_core::upstream::{RequestHeaders, Upstream, UpstreamOptions, UpstreamSpec};
 use std::sync::Arc;
 use std::time::Duration;
+use tracing::Instrument;
 
 /// How often a session checks whether its upstream went away on its own.
 const CLOSED_POLL: Duration = Duration::from_millis(200);
@@ -59,7 +60,7 @@ pub async fn serve(
                         up.set_protocol_version(v);
                         version = Some(v.clone());
                     }
-                    forward(&up, &sender, message, headers).await;
+                    forward(&up, &sender, message, headers, &server).await;
                 }
                 Delivery::Opened => {}
                 Delivery::Closed(reason) => {
@@ -89,7 +90,13 @@ pub async fn serve(
 
 /// Sends one message from the control plane to the upstream; a request's related
 /// messages and answer go back tagged with the request they belong to.
-async fn forward(up: &Upstream, sender: &SessionSender, message: Message, headers: RequestHeaders) {
+async fn forward(
+    up: &Upstream,
+    sender: &SessionSender,
+    message: Message,
+    mut headers: RequestHeaders,
+    server: &str,
+) {
     if !message.is_request() {
         let initialized = message.method() == Some("notifications/initialized");
         if let Err(e) = up.send(message, &headers).await {
@@ -111,22 +118,36 @@ async fn forward(up: &Upstream, sender: &SessionSender, message: Message, header
         Some(Id::Number(n)) => n.parse::<u64>().ok(),
         _ => None,
     };
-    match up.request(message, &headers).await {
+    // The agent's span of this call, a child of the control plane's upstream stage (the
+    // `traceparent` the tunnel carried), handed on to the upstream in its place. With
+    // tracing off here the control plane's `traceparent` goes on unchanged.
+    let span = gatehouse_proxy_core::stage_span!(
+        "agent.forward",
+        otel.kind = "client",
+        mcp.server = server,
+        mcp.method.name = message.method().unwrap_or("-"),
+    );
+    gatehouse_telemetry::propagate::continue_from_pairs(&span, &headers.passthrough);
+    span.in_scope(|| gatehouse_telemetry::propagate::inject_current(&mut headers.passthrough));
+    match up.request(message, &headers).instrument(span.clone()).await {
         Ok(mut exchange) => {
             let sender = sender.clone();
-            tokio::spawn(async move {
-                while let Some(m) = exchange.next().await {
-                    let last = m.is_response();
-                    if sender
-                        .send(m, request, RequestHeaders::default())
-                        .await
-                        .is_err()
-                        || last
-                    {
-                        return;
+            tokio::spawn(
+                async move {
+                    while let Some(m) = exchange.next().await {
+                        let last = m.is_response();
+                        if sender
+                            .send(m, request, RequestHeaders::default())
+                            .await
+                            .is_err()
+                            || last
+                        {
+                            return;
+                        }
                     }
                 }
-            });
+                .instrument(span),
+            );
         }
         Err(e) => {
             tracing::warn!(error = %e.detail(), "an upstream request failed");

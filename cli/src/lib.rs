@@ -411,10 +411,16 @@ enum SessionsCommand {
 /// Parses the command line, runs the command, and returns its exit code.
 pub fn run() -> std::process::ExitCode {
     let cli = Cli::parse();
-    commands::init_tracing(matches!(
-        cli.command,
-        Command::Connect { .. } | Command::DemoServer { .. }
-    ));
+    // `serve` sets up logging once its config is read: its `[telemetry]` may add traces.
+    if !matches!(cli.command, Command::Serve { .. }) {
+        let quiet = matches!(
+            cli.command,
+            Command::Connect { .. } | Command::DemoServer { .. }
+        );
+        if let Err(e) = commands::init_tracing(quiet, &Default::default()) {
+            return e.report();
+        }
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -1,4 +1,6 @@
-//! Prometheus metrics: sessions, requests by server/method/outcome, latency, upstream errors.
+//! Prometheus metrics: sessions, requests by server/method/outcome, latency, upstream
+//! errors, and what the alert rules watch: store write failures, agents connected, the
+//! audit log's newest event against the newest checkpoint, each sink's backlog.
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -6,7 +8,25 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
+use std::sync::atomic::AtomicU64;
 use std::time::Duration;
+
+/// A gauge of seconds since the Unix epoch.
+pub type TimeGauge = Gauge<f64, AtomicU64>;
+
+/// Labels naming an agent.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct AgentLabels {
+    /// Agent name (a server's `agent = ...`).
+    pub agent: String,
+}
+
+/// Labels naming an audit sink.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct SinkLabels {
+    /// Sink name (`[[audit.sinks]] name`).
+    pub sink: String,
+}
 
 /// Labels of a request counter.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -52,6 +72,18 @@ pub struct Metrics {
     pub witness_failures: Family<WitnessLabels, Counter>,
     /// Sessions that could not open (agent down, command missing, unreachable), by server.
     pub sessions_failed: Family<ServerLabels, Counter>,
+    /// Audit record writes the store refused (each withholds or refuses a message).
+    pub store_write_failures: Counter,
+    /// 1 while at least one connection of the agent is registered here, else 0.
+    pub agents_connected: Family<AgentLabels, Gauge>,
+    /// Time of the newest audit event (read from the store at each scrape).
+    pub newest_event: TimeGauge,
+    /// Time of the newest event the newest signed checkpoint covers.
+    pub checkpoint_covered: TimeGauge,
+    /// Checkpoint signings that failed.
+    pub checkpoint_failures: Counter,
+    /// Events a sink has not delivered yet (read from the store at each scrape).
+    pub sink_behind: Family<SinkLabels, Gauge>,
 }
 
 impl Default for Metrics {
@@ -109,8 +141,50 @@ impl Default for Metrics {
             "Audit checkpoint deliveries a witness did not take",
             witness_failures.clone(),
         );
+        let store_write_failures = Counter::default();
+        registry.register(
+            "store_write_failures",
+            "Audit record writes the store refused (the message was withheld or refused: fail closed)",
+            store_write_failures.clone(),
+        );
+        let agents_connected = Family::<AgentLabels, Gauge>::default();
+        registry.register(
+            "agents_connected",
+            "1 while the agent has a live connection to this control plane, else 0",
+            agents_connected.clone(),
+        );
+        let newest_event = TimeGauge::default();
+        registry.register(
+            "audit_newest_event_timestamp_seconds",
+            "Time of the newest event in the audit log (0: none yet)",
+            newest_event.clone(),
+        );
+        let checkpoint_covered = TimeGauge::default();
+        registry.register(
+            "audit_checkpoint_covered_timestamp_seconds",
+            "Time of the newest audit event the newest signed checkpoint covers (0: no checkpoint yet)",
+            checkpoint_covered.clone(),
+        );
+        let checkpoint_failures = Counter::default();
+        registry.register(
+            "audit_checkpoint_failures",
+            "Audit checkpoint signings that failed",
+            checkpoint_failures.clone(),
+        );
+        let sink_behind = Family::<SinkLabels, Gauge>::default();
+        registry.register(
+            "audit_sink_behind_events",
+            "Audit events a sink has not delivered yet",
+            sink_behind.clone(),
+        );
         Metrics {
             registry,
+            store_write_failures,
+            agents_connected,
+            newest_event,
+            checkpoint_covered,
+            checkpoint_failures,
+            sink_behind,
             witness_behind,
             witness_failures,
             sessions_open,
@@ -141,6 +215,44 @@ impl Metrics {
         metrics
     }
 
+    /// Every configured agent's and sink's series present from the start: an agent that
+    /// never connected shows 0, which is what the "agent disconnected" alert watches.
+    pub fn with_agents_and_sinks(self, agents: &[String], sinks: &[String]) -> Metrics {
+        for agent in agents {
+            let _ = self.agents_connected.get_or_create(&AgentLabels {
+                agent: agent.clone(),
+            });
+        }
+        for sink in sinks {
+            let _ = self
+                .sink_behind
+                .get_or_create(&SinkLabels { sink: sink.clone() });
+        }
+        self
+    }
+
+    /// Whether agent `agent` has a live connection here now.
+    pub fn agent_connected(&self, agent: &str, connected: bool) {
+        self.agents_connected
+            .get_or_create(&AgentLabels {
+                agent: agent.to_string(),
+            })
+            .set(i64::from(connected));
+    }
+
+    /// The audit log's progress as the store has it now.
+    pub fn audit_progress(&self, progress: &AuditProgress) {
+        self.newest_event.set(progress.newest_at.unwrap_or(0.0));
+        self.checkpoint_covered
+            .set(progress.covered_at.unwrap_or(0.0));
+        for (sink, cursor) in &progress.sink_cursors {
+            let behind = (progress.newest_seq - cursor).max(0);
+            self.sink_behind
+                .get_or_create(&SinkLabels { sink: sink.clone() })
+                .set(behind);
+        }
+    }
+
     /// Counts one finished request.
     pub fn request_done(&self, server: &str, method: &str, outcome: &'static str, took: Duration) {
         self.requests
@@ -168,4 +280,18 @@ impl Metrics {
         let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
         out
     }
+}
+
+/// What the audit gauges show, read from the store when `/metrics` is scraped (so they
+/// are true whichever replica wrote, signed or delivered).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AuditProgress {
+    /// `seq` of the newest event (0: none).
+    pub newest_seq: i64,
+    /// Its time, seconds since the epoch.
+    pub newest_at: Option<f64>,
+    /// Time of the newest event the newest checkpoint covers.
+    pub covered_at: Option<f64>,
+    /// Each configured sink's cursor (the last `seq` it delivered; 0 before any).
+    pub sink_cursors: Vec<(String, i64)>,
 }

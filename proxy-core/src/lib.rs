@@ -8,5 +8,6 @@ pub mod jsonrpc;
 pub mod mcp;
 pub mod redact;
 pub mod sse;
+pub mod trace;
 pub mod tunnel;
 pub mod upstream;

@@ -130,8 +130,12 @@ fn summary(config: &Config) -> String {
     };
     let agents: std::collections::BTreeSet<String> =
         config.servers.iter().flat_map(|s| s.agents()).collect();
+    let traces = match &config.telemetry.endpoint {
+        Some(endpoint) => format!(", traces to {endpoint}"),
+        None => String::new(),
+    };
     format!(
-        "{} servers, {} agents, store {store}, sign-in {signin}",
+        "{} servers, {} agents, store {store}, sign-in {signin}{traces}",
         config.servers.len(),
         agents.len()
     )

@@ -42,18 +42,20 @@ impl Exit {
 
 /// Logs to stderr; JSON lines when `GATEHOUSE_LOG_FORMAT=json`. `quiet` commands (the
 /// stdio ones, whose stdout is the protocol) log warnings only unless `RUST_LOG` says more.
-pub fn init_tracing(quiet: bool) {
-    use tracing_subscriber::EnvFilter;
-    let default = if quiet { "warn" } else { "info" };
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    if std::env::var("GATEHOUSE_LOG_FORMAT").as_deref() == Ok("json") {
-        builder.json().init();
-    } else {
-        builder.init();
-    }
+/// With `[telemetry]` on (`serve`), trace spans are exported too; call it inside the
+/// runtime then.
+pub fn init_tracing(
+    quiet: bool,
+    telemetry: &gatehouse_telemetry::TelemetryConfig,
+) -> Result<gatehouse_telemetry::Telemetry, Exit> {
+    let log = gatehouse_telemetry::LogOptions {
+        default_filter: if quiet { "warn" } else { "info" },
+        json: std::env::var("GATEHOUSE_LOG_FORMAT").as_deref() == Ok("json"),
+    };
+    gatehouse_telemetry::install(log, telemetry, "gatehouse").map_err(|e| match e {
+        gatehouse_telemetry::TelemetryError::Config(m) => Exit::Usage(m),
+        other => Exit::Runtime(other.to_string()),
+    })
 }
 
 /// The config a command uses: `--config`, else `$GATEHOUSE_CONFIG`, else `./gatehouse.toml`

@@ -12,6 +12,17 @@ use std::path::PathBuf;
 /// Runs the control plane from a config file.
 pub async fn run(config: Option<PathBuf>, dev: bool) -> Result<(), Exit> {
     let config = load_config(config)?;
+    let telemetry = super::init_tracing(false, &config.telemetry)?;
+    if let Some(endpoint) = &config.telemetry.endpoint {
+        tracing::info!(%endpoint, "exporting traces over OTLP/HTTP");
+    }
+    let served = serve_with(config, dev).await;
+    // The spans of the last requests (and of the drain) go out before the process ends.
+    telemetry.shutdown().await;
+    served
+}
+
+async fn serve_with(config: Config, dev: bool) -> Result<(), Exit> {
     if dev {
         tracing::warn!(
             "dev mode: the [dev] token table signs people in; never use this in production"

@@ -232,6 +232,7 @@ async fn admit(
         tracing::error!(error = %e, "could not store an agent connection");
     }
     agents.hub.register(conn.clone());
+    gw.metrics.agent_connected(&conn.agent, true);
     tracing::info!(agent = %conn.agent, version = %conn.version, servers = ?conn.servers, "agent connected");
     Some((conn, out))
 }
@@ -245,6 +246,12 @@ async fn run(agents: Arc<Agents>, mut socket: WebSocket) {
     let reason = serve(gw, &conn, socket, &mut out).await;
     conn.mux.shutdown(&format!("disconnected: {reason}"));
     agents.hub.unregister(&conn.id);
+    let still = agents
+        .hub
+        .connections()
+        .iter()
+        .any(|c| c.agent == conn.agent);
+    gw.metrics.agent_connected(&conn.agent, still);
     tracing::info!(agent = %conn.agent, %reason, "agent disconnected");
     audit(
         gw,

@@ -117,6 +117,9 @@ pub struct Config {
     /// The header a trusted proxy puts the client's address in.
     #[serde(default = "default_client_address_header")]
     pub client_address_header: String,
+    /// OpenTelemetry traces (OTLP/HTTP); off unless `endpoint` is set.
+    #[serde(default)]
+    pub telemetry: gatehouse_telemetry::TelemetryConfig,
 }
 
 fn default_client_address_header() -> String {
@@ -200,6 +203,7 @@ impl Config {
                 )));
             }
         }
+        self.telemetry.validate().map_err(ConfigError::Invalid)?;
         for r in &self.trusted_proxies {
             ip_range::IpRange::parse(r)
                 .map_err(|e| ConfigError::Invalid(format!("trusted_proxies: {e}")))?;

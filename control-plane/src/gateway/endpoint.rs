@@ -226,8 +226,36 @@ pub(super) async fn post_mcp(
     headers: HeaderMap,
     body: HttpBody,
 ) -> Response {
+    // The request's trace span, continuing the client's trace (`traceparent`); with
+    // tracing off it is disabled and nothing below reads or records for it.
+    let trace = tracing::info_span!(
+        target: gatehouse_proxy_core::trace::TARGET,
+        "mcp.request",
+        otel.kind = "server",
+        mcp.server = %server,
+        mcp.method.name = tracing::field::Empty,
+        gen_ai.tool.name = tracing::field::Empty,
+        mcp.session.id = tracing::field::Empty,
+    );
+    gatehouse_telemetry::propagate::continue_from(&trace, &headers);
+    post(gw, server, peer, headers, body, trace.clone())
+        .instrument(trace)
+        .await
+}
+
+async fn post(
+    gw: Arc<Gateway>,
+    server: String,
+    peer: authz::Peer,
+    headers: HeaderMap,
+    body: HttpBody,
+    trace: tracing::Span,
+) -> Response {
     let started = Instant::now();
-    let (principal, cfg) = match admit(&gw, &server, &headers, &peer).await {
+    let admitted = admit(&gw, &server, &headers, &peer)
+        .instrument(gatehouse_proxy_core::stage_span!("auth"))
+        .await;
+    let (principal, cfg) = match admitted {
         Ok(x) => x,
         Err(r) => return r,
     };
@@ -261,6 +289,18 @@ pub(super) async fn post_mcp(
     };
     let is_batch = body.is_batch();
     let msgs = body.into_messages();
+    if !trace.is_disabled() {
+        let first = &msgs[0];
+        trace.record("mcp.method.name", first.method().unwrap_or("-"));
+        if first.method() == Some("tools/call")
+            && let Some(tool) = first
+                .params()
+                .and_then(|p| p.get("name"))
+                .and_then(|n| n.as_str())
+        {
+            trace.record("gen_ai.tool.name", tool);
+        }
+    }
     let accepts_sse =
         header_str(&headers, "accept").is_some_and(|a| a.contains("text/event-stream"));
 
@@ -303,6 +343,7 @@ pub(super) async fn post_mcp(
         }
     };
     session.touch();
+    trace.record("mcp.session.id", session.id.as_str());
     if is_batch
         && !session
             .protocol_version()
@@ -343,6 +384,7 @@ pub(super) async fn post_mcp(
         accepts_sse,
         is_batch,
         started,
+        trace,
     )
     .instrument(span)
     .await

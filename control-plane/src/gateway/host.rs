@@ -67,11 +67,10 @@ impl Rights for SessionHost {
 
 impl Records for SessionHost {
     async fn keep(&self, records: Vec<Record>) -> Result<(), RecordError> {
-        self.gw
-            .store
-            .record(records)
-            .await
-            .map_err(|e| RecordError(e.to_string()))
+        self.gw.store.record(records).await.map_err(|e| {
+            self.gw.metrics.store_write_failures.inc();
+            RecordError(e.to_string())
+        })
     }
 }
 
@@ -163,7 +162,10 @@ impl pipeline::Upstream for SessionUpstream {
         if let Some(b) = bridge {
             b.to_upstream(&mut msg);
         }
-        let headers = self.headers_for(&msg);
+        let mut headers = self.headers_for(&msg);
+        // The upstream stage's span is current here: the upstream (or the agent)
+        // continues it.
+        gatehouse_telemetry::propagate::inject_current(&mut headers.passthrough);
         let exchange = self
             .session
             .upstream
@@ -208,10 +210,11 @@ impl pipeline::Upstream for Discover {
             .cloned()
             .unwrap_or(gatehouse_proxy_core::jsonrpc::Id::Number("0".into()));
         let discover = self.bridge.discover(id);
-        let headers = RequestHeaders {
+        let mut headers = RequestHeaders {
             protocol_version: Some(gatehouse_proxy_core::mcp::CURRENT_ERA_FIRST.into()),
             passthrough: bridge::Bridge::headers(&discover),
         };
+        gatehouse_telemetry::propagate::inject_current(&mut headers.passthrough);
         let exchange = self
             .session
             .upstream

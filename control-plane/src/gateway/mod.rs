@@ -156,7 +156,10 @@ impl Gateway {
                 tracing::info!(tree_size = head.tree_size, root = %head.root, "audit checkpoint signed")
             }
             Ok(None) => {}
-            Err(e) => tracing::error!(error = %e, "could not sign an audit checkpoint"),
+            Err(e) => {
+                self.metrics.checkpoint_failures.inc();
+                tracing::error!(error = %e, "could not sign an audit checkpoint")
+            }
         }
         // Witnesses catch up on every round, whether or not this one signed anything.
         static HTTP: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
@@ -477,6 +480,16 @@ async fn readyz(State(gw): State<Arc<Gateway>>) -> Response {
 }
 
 async fn metrics(State(gw): State<Arc<Gateway>>) -> Response {
+    // The audit gauges come from the store, so every replica shows the log's truth; a
+    // store that does not answer in time leaves them as last read.
+    let sinks = gw.config.audit.sink_names();
+    match tokio::time::timeout(Duration::from_secs(2), gw.store.audit_progress(&sinks)).await {
+        Ok(Ok(progress)) => gw.metrics.audit_progress(&progress),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "cannot read the audit log's progress for /metrics")
+        }
+        Err(_) => tracing::warn!("the store did not answer in time for /metrics"),
+    }
     (
         [(
             header::CONTENT_TYPE,

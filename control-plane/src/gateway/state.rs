@@ -53,7 +53,13 @@ impl Gateway {
         dev_mode: bool,
     ) -> Result<Arc<Gateway>, crate::config::ConfigError> {
         let masking = config.masking()?;
-        let metrics = Metrics::for_servers(config.servers.iter().map(|s| s.name.as_str()));
+        let agents: std::collections::BTreeSet<String> =
+            config.servers.iter().flat_map(|s| s.agents()).collect();
+        let metrics = Metrics::for_servers(config.servers.iter().map(|s| s.name.as_str()))
+            .with_agents_and_sinks(
+                &agents.into_iter().collect::<Vec<_>>(),
+                &config.audit.sink_names(),
+            );
         let policy = config
             .policy()?
             .map(|p| Arc::new(policy::PolicyInForce::new(p, 0)));

@@ -23,6 +23,7 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Instant;
 use tokio::sync::{broadcast, mpsc, oneshot};
+use tracing::Instrument;
 
 /// How a POST's answers reach the client.
 enum Framing {
@@ -157,7 +158,9 @@ impl Client for HttpClient {
 
 /// Counts a finished call in the metrics.
 fn finish(gw: &Gateway, session: &Session, method: &str, outcome: &Outcome, started: Instant) {
-    if matches!(outcome, Outcome::Passed | Outcome::Unrecorded(_)) {
+    // A call refused because its request could not be recorded counts as `unrecorded`
+    // (fail closed), with `record_failed` (an answer withheld) what the alert watches.
+    if matches!(outcome, Outcome::Passed) {
         return;
     }
     gw.metrics
@@ -202,6 +205,7 @@ pub(super) async fn exchange(
     accepts_sse: bool,
     is_batch: bool,
     started: Instant,
+    trace: tracing::Span,
 ) -> Response {
     let host = SessionHost {
         gw: gw.clone(),
@@ -274,11 +278,16 @@ pub(super) async fn exchange(
         response: None,
     };
     let request = request(msg);
-    let mut call = Box::pin(async move {
-        let mut client = client;
-        let outcome = pipeline::call(&host, host.route(), &upstream, request, &mut client).await;
-        (outcome, client)
-    });
+    // The call keeps its trace span when it goes on in a task of its own (below).
+    let mut call = Box::pin(
+        async move {
+            let mut client = client;
+            let outcome =
+                pipeline::call(&host, host.route(), &upstream, request, &mut client).await;
+            (outcome, client)
+        }
+        .instrument(trace),
+    );
     // The call runs here until it ends or opens a stream; a stream is returned at once
     // and the call goes on feeding it.
     enum First {

@@ -61,3 +61,40 @@ pub(crate) async fn sign(
     .await?;
     Ok(Some(head))
 }
+
+/// How far the log, its checkpoints and its sinks have got: the newest event, the
+/// newest event the newest checkpoint covers, and each of `sinks`' cursors. Three small
+/// reads, made when `/metrics` is scraped.
+pub(crate) async fn progress(
+    store: &Store,
+    sinks: &[String],
+) -> Result<crate::metrics::AuditProgress, StoreError> {
+    let newest: Option<(i64, String)> =
+        sqlx::query_as("SELECT seq, at FROM audit_events ORDER BY seq DESC LIMIT 1")
+            .fetch_optional(store.pool())
+            .await?;
+    // The covered event's own time; its signing time when retention pruned it.
+    let covered: Option<(String, Option<String>)> = sqlx::query_as(
+        "SELECT c.at, e.at FROM checkpoints c LEFT JOIN audit_events e ON e.seq = c.tree_size \
+         ORDER BY c.id DESC LIMIT 1",
+    )
+    .fetch_optional(store.pool())
+    .await?;
+    let mut sink_cursors = Vec::with_capacity(sinks.len());
+    for sink in sinks {
+        sink_cursors.push((sink.clone(), store.sink_cursor(sink).await?));
+    }
+    Ok(crate::metrics::AuditProgress {
+        newest_seq: newest.as_ref().map_or(0, |(seq, _)| *seq),
+        newest_at: newest.and_then(|(_, at)| epoch_seconds(&at)),
+        covered_at: covered
+            .and_then(|(signed, event)| epoch_seconds(event.as_deref().unwrap_or(&signed))),
+        sink_cursors,
+    })
+}
+
+fn epoch_seconds(rfc3339: &str) -> Option<f64> {
+    chrono::DateTime::parse_from_rfc3339(rfc3339)
+        .ok()
+        .map(|t| t.timestamp_micros() as f64 / 1e6)
+}

@@ -344,6 +344,15 @@ impl Store {
         checkpoints::sign(self, key, origin).await
     }
 
+    /// The log's progress for `/metrics`: newest event, what the newest checkpoint
+    /// covers, and how far each of `sinks` has delivered.
+    pub async fn audit_progress(
+        &self,
+        sinks: &[String],
+    ) -> Result<crate::metrics::AuditProgress, StoreError> {
+        checkpoints::progress(self, sinks).await
+    }
+
     /// Walks the whole audit log in order and checks the hash chain, then every signed
     /// checkpoint (against `trusted_key` when given, else the key recorded with it).
     pub async fn verify_chain(&self) -> Result<ChainReport, StoreError> {

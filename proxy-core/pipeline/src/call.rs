@@ -15,6 +15,10 @@ use gatehouse_proxy_core::jsonrpc::{Id, Message, codes};
 use serde_json::json;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tracing::Instrument;
+// Each stage runs in a trace span of its own (`stage_span!`), a child of the request's
+// span the host made; with tracing off these are disabled and cost a cached check.
+use gatehouse_proxy_core::stage_span;
 
 /// What a host knows about rights: the policy in force now and the masking profile of a
 /// person. Asked on every request, so a change (a new policy version, a person removed
@@ -140,14 +144,22 @@ pub async fn call(
 
     // Decide: the policy in force now, for this principal; then the tool pins, which can
     // only tighten. Before the record, so the record carries the decision.
+    let decide_span = stage_span!("decide", gatehouse.decision = tracing::field::Empty);
     let policy = host.policy();
-    let decision = decide::decide(policy.as_deref(), &principal, route.server, &target);
-    let mut decision = pins::hold_back(host, route.server, &target, decision).await;
+    let decision = {
+        let _in = decide_span.enter();
+        decide::decide(policy.as_deref(), &principal, route.server, &target)
+    };
+    let mut decision = pins::hold_back(host, route.server, &target, decision)
+        .instrument(decide_span.clone())
+        .await;
     if in_batch && matches!(decision.verdict, Verdict::NeedsApproval(_)) {
         decision = decision.refused(
             "this call needs approval, which cannot be requested inside a batch; send it on its own".into(),
         );
     }
+    decide_span.record("gatehouse.decision", decision.verdict.name());
+    drop(decide_span);
 
     // Record the request, masked (its decision too: a refusal's reason can quote the
     // call): durable before anything moves on, so nothing is ever forwarded (or
@@ -176,7 +188,11 @@ pub async fn call(
         )
         .await;
     }
-    if let Err(e) = host.keep(vec![request_record]).await {
+    if let Err(e) = host
+        .keep(vec![request_record])
+        .instrument(stage_span!("record", gatehouse.record = "request"))
+        .await
+    {
         return Outcome::Unrecorded(e);
     }
 
@@ -195,7 +211,11 @@ pub async fn call(
             decision: decision.record(),
         };
         client.awaiting(Awaiting::Approval).await;
-        if let HoldOutcome::Refused { message: why, data } = host.hold(held, client).await {
+        let outcome = host
+            .hold(held, client)
+            .instrument(stage_span!("hold"))
+            .await;
+        if let HoldOutcome::Refused { message: why, data } = outcome {
             let refusal = answer::refusal(message.id(), &why, data);
             return answer_ourselves(host, route, client, None, refusal, Outcome::Held).await;
         }
@@ -203,7 +223,14 @@ pub async fn call(
 
     // Forward: the upstream gets the call exactly as the client sent it.
     let id = message.id().cloned();
-    let mut exchange = match upstream.request(message).await {
+    // The upstream stage lasts until the response arrives: its span is what the
+    // upstream (or the agent) is told to continue.
+    let mut upstream_span = Some(stage_span!("upstream"));
+    let forwarded = upstream
+        .request(message)
+        .instrument(upstream_span.clone().unwrap_or_else(tracing::Span::none))
+        .await;
+    let mut exchange = match forwarded {
         Ok(exchange) => {
             client.awaiting(Awaiting::Upstream).await;
             exchange
@@ -225,10 +252,14 @@ pub async fn call(
             &*client,
             id.as_ref(),
         );
+        let next = next.instrument(upstream_span.clone().unwrap_or_else(tracing::Span::none));
         let Some((mut msg, failure)) = next.await else {
             return cancelled(host, route, &target, id.as_ref()).await;
         };
         let done = msg.is_response();
+        if done {
+            upstream_span = None;
+        }
 
         // Filter lists (the decision, on the way back): a person sees only what they may
         // use; tool pins note changed definitions before anyone is shown them.
@@ -247,7 +278,10 @@ pub async fn call(
         }
 
         // Mask: before the record and the client see it; only masked data is stored or shown.
-        let masked = masking.from_server(msg, done.then_some(target.method.as_str()));
+        let masked = {
+            let _in = stage_span!("mask").entered();
+            masking.from_server(msg, done.then_some(target.method.as_str()))
+        };
 
         // Record: durable before it is released; what cannot be recorded is withheld.
         let direction = match failure {
@@ -255,7 +289,11 @@ pub async fn call(
             None => Direction::ServerToClient,
         };
         notes.insert(0, Record::message(route.session_id, direction, &masked));
-        if let Err(e) = host.keep(notes).await {
+        let kept = host
+            .keep(notes)
+            .instrument(stage_span!("record", gatehouse.record = "answer"))
+            .await;
+        if let Err(e) = kept {
             tracing::error!(session = route.session_id, error = %e, "withholding an upstream message that could not be recorded");
             let _ = client.answer(answer::withheld(id.as_ref(), &e)).await;
             return Outcome::RecordFailed;
@@ -355,7 +393,11 @@ async fn answer_ourselves(
 ) -> Outcome {
     let answer_record = Record::message(route.session_id, Direction::Gateway, &answer);
     let records = request_record.into_iter().chain([answer_record]).collect();
-    if let Err(e) = host.keep(records).await {
+    let kept = host
+        .keep(records)
+        .instrument(stage_span!("record", gatehouse.record = "answer"))
+        .await;
+    if let Err(e) = kept {
         return Outcome::Unrecorded(e);
     }
     client.answer(answer).await;

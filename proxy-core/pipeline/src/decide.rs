@@ -48,6 +48,17 @@ pub enum Verdict {
     NeedsApproval(ApprovalTerms),
 }
 
+impl Verdict {
+    /// Its name in traces: `allow`, `deny` or `needs_approval`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Verdict::Allow => "allow",
+            Verdict::Deny { .. } => "deny",
+            Verdict::NeedsApproval(_) => "needs_approval",
+        }
+    }
+}
+
 /// Who must approve, how many, for how long, and how the client waits.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApprovalTerms {
