@@ -21,12 +21,18 @@ async fn off_means_no_spans_and_no_headers() {
     let mut incoming = http::HeaderMap::new();
     incoming.insert(
         "traceparent",
-        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".parse().unwrap(),
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+            .parse()
+            .unwrap(),
     );
     propagate::continue_from(&root, &incoming);
     let mut outgoing = vec![("mcp-method".to_string(), "tools/call".to_string())];
     root.in_scope(|| propagate::inject_current(&mut outgoing));
-    assert_eq!(outgoing.len(), 1, "a header was added with tracing off: {outgoing:?}");
+    assert_eq!(
+        outgoing.len(),
+        1,
+        "a header was added with tracing off: {outgoing:?}"
+    );
 
     // Ordinary logs still flow.
     assert!(tracing::enabled!(tracing::Level::INFO));
