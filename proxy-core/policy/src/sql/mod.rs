@@ -7,6 +7,7 @@
 //! `require_approval` rule does.
 
 mod dialect;
+pub(crate) mod pretty;
 mod inspect;
 mod kind;
 mod seen;
