@@ -212,7 +212,10 @@ impl Policy {
             .filter_map(|c| match &c.matcher {
                 crate::matcher::Matcher::Sql(req) => {
                     let text = arguments.pointer(&c.pointer)?.as_str()?;
-                    Some((c.pointer.clone(), crate::sql::pretty::pretty(req.dialect, text)?))
+                    Some((
+                        c.pointer.clone(),
+                        crate::sql::pretty::pretty(req.dialect, text)?,
+                    ))
                 }
                 _ => None,
             })
@@ -235,9 +238,8 @@ impl Policy {
     /// Why `principal` has no access to `server` for lack of a grant, if that is why: their
     /// grant ended, or the server has no standing access. For refusals of a whole session.
     pub fn without_grant(&self, principal: &Principal, server: &str) -> Option<String> {
-        self.grant_ended(principal, server).or_else(|| {
-            (!self.standing_access(server)).then(|| self.no_standing_access(server))
-        })
+        self.grant_ended(principal, server)
+            .or_else(|| (!self.standing_access(server)).then(|| self.no_standing_access(server)))
     }
 
     /// The refusal a person gets on `server` once their grant there ended (and no other
@@ -273,7 +275,8 @@ impl Policy {
                 "ask for time-boxed access with `gatehouse access request {server} --role {role} --for 1h --reason ...` (roles: {})",
                 roles.join(", ")
             ),
-            None => "no policy rule offers access on request there; ask a Gatehouse administrator".into(),
+            None => "no policy rule offers access on request there; ask a Gatehouse administrator"
+                .into(),
         };
         format!("server `{server}` has no standing access; {ask}")
     }
@@ -356,7 +359,10 @@ rules:
         let ada = Principal::new("ada", ["eng"]);
         let h = |n: u64| Duration::from_secs(n * 3600);
         let o = p.offer(&ada, "prod-db", "dba-write", h(2)).unwrap();
-        assert_eq!((o.rule.as_str(), o.terms.quorum), ("dba-write-on-request", 1));
+        assert_eq!(
+            (o.rule.as_str(), o.terms.quorum),
+            ("dba-write-on-request", 1)
+        );
         let e = p.offer(&ada, "prod-db", "root", h(1)).unwrap_err();
         assert_eq!(
             e.to_string(),

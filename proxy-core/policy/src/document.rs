@@ -622,7 +622,10 @@ impl Reader {
         for (key, example) in [
             ("role", "role: dba-write"),
             ("max", "max: 4h"),
-            ("approval", "approval: {approvers: [dba], quorum: 1, ttl: 30m}"),
+            (
+                "approval",
+                "approval: {approvers: [dba], quorum: 1, ttl: 30m}",
+            ),
         ] {
             if !entries.iter().any(|e| e.key == key) {
                 self.error(node, format!("{what} has no `{key}`; write `{example}`"));
@@ -659,10 +662,15 @@ impl Reader {
                         .map(|l| l.into_iter().map(|(s, _)| s).collect::<Vec<_>>())
                 }
                 "quorum" => match &e.value.data {
-                    YamlData::Value(Scalar::Integer(n)) if (1..=i64::from(MAX_QUORUM)).contains(n) => {
+                    YamlData::Value(Scalar::Integer(n))
+                        if (1..=i64::from(MAX_QUORUM)).contains(n) =>
+                    {
                         quorum = u32::try_from(*n).expect("range checked")
                     }
-                    _ => self.error(e.value, format!("{label}: quorum must be a whole number from 1 to {MAX_QUORUM}")),
+                    _ => self.error(
+                        e.value,
+                        format!("{label}: quorum must be a whole number from 1 to {MAX_QUORUM}"),
+                    ),
                 },
                 "ttl" => {
                     if let Some(text) = self.string(e.value, &format!("ttl of {what}")) {

@@ -7,9 +7,9 @@
 //! `require_approval` rule does.
 
 mod dialect;
-pub(crate) mod pretty;
 mod inspect;
 mod kind;
+pub(crate) mod pretty;
 mod seen;
 
 pub(crate) use dialect::SqlDialect;
