@@ -374,4 +374,31 @@ rules:
         let e = p.offer(&sam, "prod-db", "dba-write", h(1)).unwrap_err();
         assert!(e.to_string().contains("only to group eng"), "{e}");
     }
+
+    #[test]
+    fn bad_request_shapes_are_reported_at_their_line_and_column() {
+        let doc = "version: 1
+servers:
+  db: {standing_access: maybe}
+rules:
+  - name: a
+    principals:
+      groups: [eng]
+      request: {role: \"dba write\", max: 9d}
+    effect: allow
+  - name: b
+    principals: {request: {role: r, max: 1h, approval: {approvers: [dba]}}}
+    effect: deny
+";
+        let errors = Policy::from_yaml(doc).unwrap_err().to_string();
+        for expected in [
+            "3:25: standing_access of server `db` must be true or false",
+            "8:23: rule `a`: role `dba write` may hold only letters",
+            "8:41: rule `a`: max `9d` is out of range",
+            "8:16: request of rule `a` has no `approval`",
+            "12:13: rule `b`: a rule that offers a role on request",
+        ] {
+            assert!(errors.contains(expected), "{expected} not in:\n{errors}");
+        }
+    }
 }
