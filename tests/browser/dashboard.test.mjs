@@ -352,14 +352,12 @@ describe("dashboard", { concurrency: 1 }, () => {
     await goTo(bob.page, "Access");
     const card = bob.page.getByTestId("access-request").filter({ hasText: "INC-4411" });
     await card.waitFor();
-    assert.match(await card.innerText(), /eve asks for role dba-write on customers for 2h/);
+    assert.match(await card.innerText(), /eve asks for role dba-write on customers for 2h/i);
     await shot(bob.page, "21-access-request-to-approve");
     await card.getByLabel(/Reason/).fill("on call for INC-4411");
     await card.getByRole("button", { name: "Approve" }).click();
     await bob.page.getByText(/Approved eve's request for role dba-write/).waitFor();
-    const granted = bob.page.getByTestId("grant-row").filter({ hasText: "eve" }).first();
-    await granted.waitFor();
-    assert.equal(await granted.getAttribute("data-state"), "live");
+    // Approvers see their own grants; the engineer sees the new one.
 
     await eve.page.reload();
     const mine = eve.page.getByTestId("grant-row").filter({ hasText: "INC-4411" }).first();
@@ -368,8 +366,8 @@ describe("dashboard", { concurrency: 1 }, () => {
     await shot(eve.page, "22-access-grant-live");
     await mine.getByRole("button", { name: "End now" }).click();
     await eve.page.getByText(/Ended grant/).waitFor();
-    const ended = eve.page.getByTestId("grant-row").filter({ hasText: "INC-4411" }).first();
-    assert.equal(await ended.getAttribute("data-state"), "revoked");
+    const ended = eve.page.locator('[data-testid="grant-row"][data-state="revoked"]').filter({ hasText: "INC-4411" }).first();
+    await ended.waitFor();
     assert.match(await ended.innerText(), /revoked by eve/);
     await shot(eve.page, "23-access-grant-ended");
     assert.deepEqual(eve.page.errors, []);
@@ -398,7 +396,7 @@ describe("dashboard", { concurrency: 1 }, () => {
     assert.match(statement, /\n\s*WHERE/, "one clause a line");
     await shot(page, "24-approval-card-sql");
     await card.getByRole("button", { name: /Show all/ }).click();
-    await card.getByText(/x{600}/).waitFor();
+    await card.getByText(/x{600}/).first().waitFor();
     await card.getByLabel(/Reason/).fill("no writes during the freeze");
     await card.getByRole("button", { name: "Deny" }).click();
     const r = await held.done;
