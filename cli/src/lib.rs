@@ -106,6 +106,19 @@ enum Command {
         )]
         url: String,
     },
+    /// Just-in-time access: request a role on a server for a while, list, decide, revoke.
+    Access {
+        #[command(subcommand)]
+        command: commands::access::AccessCommand,
+        /// The control plane's base URL.
+        #[arg(
+            long,
+            global = true,
+            env = "GATEHOUSE_URL",
+            default_value = "http://127.0.0.1:8080"
+        )]
+        url: String,
+    },
     /// Pinned tool definitions: list them, accept a changed one after review.
     Tools {
         #[command(subcommand)]
@@ -241,6 +254,9 @@ enum ApprovalsCommand {
         /// Include decided, expired and used ones.
         #[arg(long)]
         all: bool,
+        /// Show big argument values whole (they are cut otherwise).
+        #[arg(long)]
+        full: bool,
         /// Print the approvals as a JSON array.
         #[arg(long)]
         json: bool,
@@ -574,9 +590,10 @@ pub fn run() -> std::process::ExitCode {
                     commands::agents::drain(&name, false, &by, config, database).await
                 }
             },
+            Command::Access { command, url } => commands::access::run(command, &url).await,
             Command::Approvals { command, url } => match command {
-                ApprovalsCommand::List { all, json } => {
-                    commands::approvals::list(&url, all, json).await
+                ApprovalsCommand::List { all, full, json } => {
+                    commands::approvals::list(&url, all, full, json).await
                 }
                 ApprovalsCommand::Approve { id, reason } => {
                     commands::approvals::decide(&url, &id, true, &reason).await

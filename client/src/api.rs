@@ -30,6 +30,9 @@ pub struct Me {
     /// Dashboard roles.
     #[serde(default)]
     pub roles: Vec<String>,
+    /// Live just-in-time grants on local servers.
+    #[serde(default)]
+    pub local_grants: Vec<crate::access::LocalGrant>,
 }
 
 /// A published policy version.
@@ -101,6 +104,16 @@ impl ControlPlane {
         self.http
             .post(format!("{}{path}", self.base))
             .bearer_auth(token)
+    }
+
+    /// POSTs `body` to `path` with `token`; the answer's JSON.
+    pub async fn post_json(
+        &self,
+        path: &str,
+        token: &str,
+        body: &Value,
+    ) -> Result<Value, ApiError> {
+        self.send(self.post(path, token).json(body)).await
     }
 
     /// `GET /api/v1/me`

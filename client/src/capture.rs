@@ -69,12 +69,46 @@ pub fn policy_server(name: &str) -> String {
 /// The person behind the signed-in token, asked of the control plane whenever the token
 /// changes (a refresh after a change at the identity provider brings new groups), so each
 /// request is decided with the rights of the token it runs under. Offline, the last
-/// known answer stands.
+/// known answer stands. The answer also carries the person's live just-in-time grants on
+/// local servers: it is asked again every [`GRANTS_REFRESH`] (a grant approved a moment
+/// ago applies), and a grant past its end stops counting at once, without asking.
 #[derive(Clone)]
 pub struct Identity {
     api: ControlPlane,
     tokens: TokenSource,
-    known: Arc<Mutex<Option<(String, Principal)>>>,
+    known: Arc<Mutex<Option<Known>>>,
+}
+
+/// How often the signed-in person's grants are asked again.
+pub const GRANTS_REFRESH: std::time::Duration = std::time::Duration::from_secs(3);
+
+#[derive(Clone)]
+struct Known {
+    token: String,
+    principal: Principal,
+    /// Grants as last seen (live then; ended ones kept to say why a call is refused).
+    grants: Vec<gatehouse_policy::HeldGrant>,
+    asked: std::time::Instant,
+}
+
+impl Known {
+    /// The principal with its grants as of now: one past its end has ended.
+    fn now(&self) -> Principal {
+        let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+        let mut p = self.principal.clone();
+        p.grants = self
+            .grants
+            .iter()
+            .cloned()
+            .map(|mut g| {
+                if g.ended.is_none() && g.ends_at <= now {
+                    g.ended = Some(format!("expired at {}", g.ends_at));
+                }
+                g
+            })
+            .collect();
+        p
+    }
 }
 
 impl Identity {
@@ -87,41 +121,70 @@ impl Identity {
         }
     }
 
+    fn known(&self) -> Option<Known> {
+        self.known.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
     /// The person behind the current token (`fallback` when nobody can say).
     pub async fn current(&self, fallback: &Principal) -> Principal {
-        let last = || {
-            self.known
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .as_ref()
-                .map(|(_, p)| p.clone())
-        };
+        let last = self.known();
         let Some(token) = (self.tokens)().await else {
-            return last().unwrap_or_else(|| fallback.clone());
+            return last.map_or_else(|| fallback.clone(), |k| k.now());
         };
-        if let Some((t, p)) = self
-            .known
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .as_ref()
-            && *t == token
+        if let Some(k) = &last
+            && k.token == token
+            && k.asked.elapsed() < GRANTS_REFRESH
         {
-            return p.clone();
+            return k.now();
         }
-        match self.api.me(&token).await {
+        let known = match self.api.me(&token).await {
             Ok(me) => {
-                let p = Principal::new(me.user, me.groups);
-                *self.known.lock().unwrap_or_else(|e| e.into_inner()) = Some((token, p.clone()));
-                p
+                let mut grants: Vec<gatehouse_policy::HeldGrant> = me
+                    .local_grants
+                    .into_iter()
+                    .map(|g| gatehouse_policy::HeldGrant {
+                        id: g.id,
+                        server: g.server,
+                        role: g.role,
+                        ends_at: g.ends_at,
+                        ended: None,
+                    })
+                    .collect();
+                // A grant seen before and no longer live ended (expired or revoked).
+                for old in last.iter().flat_map(|k| k.grants.iter()) {
+                    if !grants.iter().any(|g| g.id == old.id) {
+                        let mut ended = old.clone();
+                        ended.ended.get_or_insert_with(|| {
+                            format!("ended (it was to end at {})", old.ends_at)
+                        });
+                        grants.push(ended);
+                    }
+                }
+                Known {
+                    token,
+                    principal: Principal::new(me.user, me.groups),
+                    grants,
+                    asked: std::time::Instant::now(),
+                }
             }
             Err(e) => {
-                // Asked again when the token changes, not on every request while offline.
-                tracing::info!(error = %e, "who is signed in cannot be checked now; the last known groups apply");
-                let p = last().unwrap_or_else(|| fallback.clone());
-                *self.known.lock().unwrap_or_else(|e| e.into_inner()) = Some((token, p.clone()));
-                p
+                // Asked again later, not on every request while offline.
+                tracing::info!(error = %e, "who is signed in cannot be checked now; the last known groups and grants apply");
+                let (principal, grants) = match &last {
+                    Some(k) => (k.principal.clone(), k.grants.clone()),
+                    None => (fallback.clone(), Vec::new()),
+                };
+                Known {
+                    token,
+                    principal,
+                    grants,
+                    asked: std::time::Instant::now(),
+                }
             }
-        }
+        };
+        let p = known.now();
+        *self.known.lock().unwrap_or_else(|e| e.into_inner()) = Some(known);
+        p
     }
 }
 

@@ -15,6 +15,7 @@
 //!   `gatehouse connect NAME` on a 0600 Unix socket) or in `gatehouse connect` itself,
 //!   with local calls held for approval at the control plane.
 
+pub mod access;
 pub mod account;
 pub mod api;
 pub mod approvals;

@@ -55,6 +55,90 @@ pub struct Approval {
     /// Every vote cast, oldest first (filled in by [`Store::approvals`], and by
     /// [`Store::approval`] once decided).
     pub votes: Vec<Vote>,
+    /// Why it is asked: the requirement that held the call (e.g. "statement 1 is
+    /// DELETE, which is not a read-only query"), or the requester's reason for access.
+    #[schema(required)]
+    pub why: Option<String>,
+    /// SQL arguments of a rule with a `sql:` matcher, pretty-printed.
+    pub statements: Vec<Statement>,
+    /// True when big values in `arguments` were cut (ask with `full=true` to see all).
+    pub cut: bool,
+}
+
+/// One SQL argument, as an approver reads it.
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
+pub struct Statement {
+    /// JSON pointer of the argument (e.g. `/sql`).
+    pub pointer: String,
+    /// The statement(s), one clause a line.
+    pub text: String,
+}
+
+/// Longest text value an approver sees before it is cut.
+const CUT_TEXT: usize = 400;
+/// Most list items an approver sees before the list is cut.
+const CUT_ITEMS: usize = 25;
+
+/// `arguments` with big values cut (long text, long lists), and whether anything was.
+pub fn cut(arguments: &serde_json::Value) -> (serde_json::Value, bool) {
+    use serde_json::Value;
+    fn walk(v: &mut Value, cut: &mut bool) {
+        match v {
+            Value::String(s) if s.chars().count() > CUT_TEXT => {
+                let more = s.chars().count() - CUT_TEXT;
+                *s = format!(
+                    "{}… [{more} more characters]",
+                    s.chars().take(CUT_TEXT).collect::<String>()
+                );
+                *cut = true;
+            }
+            Value::Array(items) => {
+                if items.len() > CUT_ITEMS {
+                    let more = items.len() - CUT_ITEMS;
+                    items.truncate(CUT_ITEMS);
+                    items.push(Value::String(format!("… [{more} more items]")));
+                    *cut = true;
+                }
+                items.iter_mut().for_each(|i| walk(i, cut));
+            }
+            Value::Object(map) => map.values_mut().for_each(|i| walk(i, cut)),
+            _ => {}
+        }
+    }
+    let mut v = arguments.clone();
+    let mut was_cut = false;
+    walk(&mut v, &mut was_cut);
+    (v, was_cut)
+}
+
+impl Approval {
+    /// The approval as an approver reads it: the arguments masked again with the reader's
+    /// own profile (`mask`), big values cut unless `full`, the reason it is asked and, for
+    /// a rule with a `sql:` matcher, the statements pretty-printed.
+    pub fn for_reader(
+        mut self,
+        policy: Option<&gatehouse_policy::Policy>,
+        mask: impl FnOnce(&mut serde_json::Value),
+        full: bool,
+    ) -> Approval {
+        if self.method == crate::access::METHOD {
+            self.why = self.arguments["reason"].as_str().map(String::from);
+            return self;
+        }
+        mask(&mut self.arguments);
+        if let (Some(policy), Some(rule)) = (policy, self.rule.as_deref()) {
+            self.why = policy.hold_reason(rule, &self.arguments);
+            self.statements = policy
+                .statements(rule, &self.arguments)
+                .into_iter()
+                .map(|(pointer, text)| Statement { pointer, text })
+                .collect();
+        }
+        if !full {
+            (self.arguments, self.cut) = cut(&self.arguments);
+        }
+        self
+    }
 }
 
 /// One approver's vote.
@@ -175,6 +259,9 @@ fn from_row(r: &sqlx::any::AnyRow) -> Approval {
         reason: r.get("reason"),
         approvals: r.get("approvals"),
         votes: Vec::new(),
+        why: None,
+        statements: Vec::new(),
+        cut: false,
     }
 }
 
@@ -415,7 +502,12 @@ impl Store {
         if a.requester == approver {
             return Err(VoteError::OwnRequest(groups));
         }
-        if !a.approvers.iter().any(|g| approver_groups.contains(g)) {
+        // Approvers are groups, or people named by their user id.
+        if !a
+            .approvers
+            .iter()
+            .any(|g| approver_groups.contains(g) || g == approver)
+        {
             return Err(VoteError::NotAnApprover(groups));
         }
         let inserted = sqlx::query("INSERT INTO approval_votes (approval_id, approver, vote, reason, at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING")

@@ -45,6 +45,7 @@ pub async fn serve(
     stop: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     gw.spawn_reaper();
+    gw.spawn_grant_expiry();
     gw.spawn_checkpoints();
     for sink in &gw.config.audit.sinks {
         tokio::spawn(crate::sinks::run(

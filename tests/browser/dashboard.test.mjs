@@ -316,7 +316,7 @@ describe("dashboard", { concurrency: 1 }, () => {
     assert.doesNotMatch(who, /auditor|approver|admin/);
     await page.waitForURL(/\/sessions$/);
     const nav = page.getByRole("complementary", { name: "Main navigation" });
-    assert.deepEqual(await nav.getByRole("link").allInnerTexts(), ["Gatehouse", "Sessions", "Approvals"]);
+    assert.deepEqual(await nav.getByRole("link").allInnerTexts(), ["Gatehouse", "Sessions", "Approvals", "Access"]);
     await page.getByText("No sessions recorded yet").waitFor();
     assert.equal(await page.getByTestId("session-row").count(), 0, "ci-engineer's sessions are not eve's");
     await shot(page, "17-engineer-sessions");
@@ -324,6 +324,83 @@ describe("dashboard", { concurrency: 1 }, () => {
     assert.equal(overview.status, 403, overview.body);
     const others = await apiFromPage(page, "GET", "/api/v1/sessions?user=ci-engineer");
     assert.deepEqual(JSON.parse(others.body).sessions, []);
+    assert.deepEqual(page.errors, []);
+    await context.close();
+  });
+
+  test("an engineer asks for time-boxed access, an approver grants it, the engineer ends it early", async () => {
+    const eve = await newPage(browser);
+    await signIn(eve.page, base, "eve");
+    await goTo(eve.page, "Access");
+    const form = eve.page.getByTestId("access-request-form");
+    await form.getByLabel("Server").fill("customers");
+    await form.getByLabel("Role").fill("dba-write");
+    await form.getByLabel("For").fill("5h");
+    await form.getByLabel(/Reason/).fill("INC-4411: customer data fix");
+    await form.getByRole("button", { name: "Ask for access" }).click();
+    await form.getByRole("alert").waitFor();
+    assert.match(await form.getByRole("alert").innerText(), /at most 4h/, "longer than the rule allows");
+    await form.getByLabel("For").fill("2h");
+    await shot(eve.page, "20-access-request-form");
+    await form.getByRole("button", { name: "Ask for access" }).click();
+    await eve.page.getByText(/Requested role dba-write on customers for 2h/).waitFor();
+    const own = eve.page.getByTestId("access-request").filter({ hasText: "INC-4411" });
+    assert.match(await own.innerText(), /your own request/);
+
+    const bob = await newPage(browser);
+    await signIn(bob.page, base, "bob");
+    await goTo(bob.page, "Access");
+    const card = bob.page.getByTestId("access-request").filter({ hasText: "INC-4411" });
+    await card.waitFor();
+    assert.match(await card.innerText(), /eve asks for role dba-write on customers for 2h/i);
+    await shot(bob.page, "21-access-request-to-approve");
+    await card.getByLabel(/Reason/).fill("on call for INC-4411");
+    await card.getByRole("button", { name: "Approve" }).click();
+    await bob.page.getByText(/Approved eve's request for role dba-write/).waitFor();
+    // Approvers see their own grants; the engineer sees the new one.
+
+    await eve.page.reload();
+    const mine = eve.page.getByTestId("grant-row").filter({ hasText: "INC-4411" }).first();
+    await mine.waitFor();
+    assert.equal(await mine.getAttribute("data-state"), "live");
+    await shot(eve.page, "22-access-grant-live");
+    await mine.getByRole("button", { name: "End now" }).click();
+    await eve.page.getByText(/Ended grant/).waitFor();
+    const ended = eve.page.locator('[data-testid="grant-row"][data-state="revoked"]').filter({ hasText: "INC-4411" }).first();
+    await ended.waitFor();
+    assert.match(await ended.innerText(), /revoked by eve/);
+    await shot(eve.page, "23-access-grant-ended");
+    assert.deepEqual(eve.page.errors, []);
+    assert.deepEqual(bob.page.errors, []);
+    await eve.context.close();
+    await bob.context.close();
+  });
+
+  test("an approver reads a held SQL call: masked arguments and the statement pretty-printed", async () => {
+    const { context, page } = await newPage(browser);
+    await signIn(page, base, "bob");
+    await goTo(page, "Approvals");
+    await page.getByText("Live: this list updates by itself.").waitFor();
+    const sql =
+      "update customers set email = 'ada.lovelace@example.com', notes = '" + "x".repeat(600) + "' where id = 3 and plan = 'gold'";
+    const held = call("query", { sql });
+    const card = page.getByTestId("approval").filter({ hasText: "writes-need-approval" });
+    await card.waitFor({ timeout: 20_000 });
+    const text = await card.innerText();
+    assert.match(text, /ci-engineer wants to call query on customers/);
+    assert.match(text, /Held because: .*not a read-only/);
+    assert.doesNotMatch(text, /ada\.lovelace@example\.com/, "masked for the approver");
+    assert.match(text, /more characters/, "a long value is cut");
+    const statement = await card.getByTestId("approval-statement").innerText();
+    assert.match(statement, /UPDATE customers/);
+    assert.match(statement, /\n\s*WHERE/, "one clause a line");
+    await shot(page, "24-approval-card-sql");
+    await card.getByRole("button", { name: /Show all/ }).click();
+    await card.getByText(/x{600}/).first().waitFor();
+    await card.getByLabel(/Reason/).fill("no writes during the freeze");
+    await card.getByRole("button", { name: "Deny" }).click();
+    const r = await held.done;
+    assert.equal(r.ok, false, "denied");
     assert.deepEqual(page.errors, []);
     await context.close();
   });

@@ -143,6 +143,24 @@ rules:
       quorum: 1
       ttl: 10m
       mode: hold
+
+  - name: writes-need-approval
+    description: SQL that changes data waits for an approver.
+    principals: {groups: [engineers]}
+    servers: [customers]
+    tools: [query]
+    arguments: [{pointer: /sql, sql: {dialect: postgres, read_only: true}}]
+    effect: require_approval
+    approval: {approvers: [approvers], quorum: 1, ttl: 10m, mode: hold}
+
+  - name: dba-write-on-request
+    description: Engineers may ask for time-boxed write access to the customer database.
+    principals:
+      groups: [engineers]
+      request: {role: dba-write, max: 4h, approval: {approvers: [approvers], quorum: 1, ttl: 30m}}
+    servers: [customers]
+    tools: [delete_customer]
+    effect: allow
 `;
 
 /** gatehouse.toml for the tests (keys for browser sign-in and roles: dashboard-api-requests.md R2). */

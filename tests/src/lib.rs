@@ -22,6 +22,9 @@ pub const TOKEN: &str = "e2e-token";
 /// A dev token of the same person after leaving the `engineers` group.
 pub const TOKEN_LEFT_ENGINEERS: &str = "e2e-token-left-engineers";
 
+/// A dev token of another person (`ada`, group `dba`): an approver.
+pub const TOKEN_APPROVER: &str = "e2e-token-approver";
+
 /// The repository root.
 pub fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -386,7 +389,7 @@ impl Gatehouse {
     ) -> Gatehouse {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("no temp dir: {e}"));
         let text = format!(
-            "{extra}\n{servers}\n[dev]\ntokens = [{{ token = \"{TOKEN}\", user = \"e2e\", groups = [\"engineers\"] }}, {{ token = \"{TOKEN_LEFT_ENGINEERS}\", user = \"e2e\", groups = [] }}]\n"
+            "{extra}\n{servers}\n[dev]\ntokens = [{{ token = \"{TOKEN}\", user = \"e2e\", groups = [\"engineers\"] }}, {{ token = \"{TOKEN_LEFT_ENGINEERS}\", user = \"e2e\", groups = [] }}, {{ token = \"{TOKEN_APPROVER}\", user = \"ada\", groups = [\"dba\"] }}]\n"
         );
         let mut config = Config::parse(&text, Path::new("e2e.toml"), std::iter::empty())
             .unwrap_or_else(|e| panic!("{e}"));

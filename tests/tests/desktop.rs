@@ -1169,3 +1169,159 @@ async fn the_tray_capture_decides_each_call_with_the_groups_of_the_current_token
         decision("3")
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_tray_capture_honours_a_just_in_time_grant_until_it_ends() {
+    use gatehouse_client::access::{AccessAsk, request};
+    use gatehouse_client::api::PolicyVersion;
+    use gatehouse_client::capture::{Capture, GRANTS_REFRESH, Identity};
+    use gatehouse_client::policy::LocalPolicy;
+
+    // `local:files` has no standing access: engineers may ask for role `files-admin`.
+    let document = "version: 1\ndefault: deny\nservers:\n  \"local:files\": {standing_access: false}\nrules:\n  - name: files-on-request\n    principals:\n      groups: [engineers]\n      request: {role: files-admin, max: 1h, approval: {approvers: [dba], quorum: 1, ttl: 10m}}\n    servers: [\"local:files\"]\n    effect: allow\n";
+    let dir = tempfile::tempdir().unwrap();
+    let policy_file = dir.path().join("policy.yaml");
+    std::fs::write(&policy_file, document).unwrap();
+    let g = Gatehouse::start_with(
+        "",
+        &format!("policy_file = {:?}\n", policy_file.display().to_string()),
+        None,
+    )
+    .await;
+    let home = tempfile::tempdir().unwrap();
+    let policy = LocalPolicy::load(home.path());
+    policy
+        .apply(&PolicyVersion {
+            version: 1,
+            digest: String::new(),
+            document: document.into(),
+        })
+        .unwrap();
+    let spool = Spool::open(&home.path().join("spool.db")).await.unwrap();
+    let api = ControlPlane::new(&g.base);
+    let capture = Capture {
+        server: "files".into(),
+        user: "e2e".into(),
+        groups: vec!["engineers".into()],
+        identity: Some(Identity::new(api.clone(), token_of(TOKEN))),
+        policy,
+        masker: Arc::new(
+            gatehouse_mask::Masker::new(&gatehouse_mask::Profile::default(), None).unwrap(),
+        ),
+        spool: spool.clone(),
+        uploader: None,
+        approvals: None,
+        host: "tray".into(),
+    };
+    let (client_side, capture_side) = tokio::io::duplex(1 << 16);
+    let (capture_in, capture_out) = tokio::io::split(capture_side);
+    let cmd = everything_stdio();
+    let running = tokio::spawn(async move {
+        capture
+            .run(
+                &cmd[0],
+                &cmd[1..],
+                Default::default(),
+                capture_in,
+                capture_out,
+            )
+            .await
+    });
+    let (client_in, mut client_out) = tokio::io::split(client_side);
+    let mut lines = BufReader::new(client_in).lines();
+    let mut ask = async |v: Value| -> Value {
+        client_out
+            .write_all(format!("{v}\n").as_bytes())
+            .await
+            .unwrap();
+        let id = v["id"].clone();
+        loop {
+            let line = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
+                .await
+                .unwrap()
+                .unwrap()
+                .unwrap();
+            let m: Value = serde_json::from_str(&line).unwrap();
+            if m["id"] == id {
+                return m;
+            }
+        }
+    };
+    let init = ask(json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}})).await;
+    assert!(init["result"].is_object(), "{init}");
+    let echo = |id: u64| json!({"jsonrpc":"2.0","id":id,"method":"tools/call","params":{"name":"echo","arguments":{"message":"hi"}}});
+    let refused = ask(echo(2)).await;
+    assert!(
+        refused["error"]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("has no standing access"),
+        "no grant yet: {refused}"
+    );
+
+    // Asked for from the tray's form (the same client function), approved by someone else.
+    let asked = request(
+        &api,
+        TOKEN,
+        &AccessAsk {
+            server: "local:files".into(),
+            role: "files-admin".into(),
+            duration: "12s".into(),
+            reason: "INC-4411".into(),
+        },
+    )
+    .await
+    .unwrap();
+    let id = asked["id"].as_str().unwrap();
+    api.post_json(
+        &format!("/api/v1/access/requests/{id}/approve"),
+        TOKEN_APPROVER,
+        &json!({"reason": "on call"}),
+    )
+    .await
+    .unwrap();
+
+    // The capture asks again within a few seconds; the same call then passes.
+    let mut passed = Value::Null;
+    for n in 0..(GRANTS_REFRESH.as_secs() * 10 + 50) {
+        passed = ask(echo(100 + n)).await;
+        if passed["result"].is_object() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        passed["result"]["content"].is_array(),
+        "under the grant: {passed}"
+    );
+
+    // When the grant ends, the capture refuses the call and says the grant ended.
+    let mut refused = Value::Null;
+    for n in 0..300 {
+        refused = ask(echo(1000 + n)).await;
+        if refused["error"].is_object() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let text = refused["error"]["message"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
+    assert!(
+        text.contains("access grant") && text.contains("ended"),
+        "{text}"
+    );
+
+    drop(client_out);
+    drop(lines);
+    running.await.unwrap().unwrap();
+    let records = spool.oldest(1000).await.unwrap();
+    assert!(
+        records
+            .iter()
+            .filter_map(|r| r.decision.as_deref())
+            .any(|d| d.contains("\"grant\"") && d.contains("files-on-request")),
+        "the local record names the grant"
+    );
+}

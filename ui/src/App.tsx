@@ -8,6 +8,7 @@ import { OverviewPage } from "./pages/Overview";
 import { SessionsPage } from "./pages/Sessions";
 import { SessionPage } from "./pages/SessionDetail";
 import { ApprovalsPage } from "./pages/Approvals";
+import { AccessPage } from "./pages/Access";
 import { PoliciesPage } from "./pages/Policies";
 import { PolicyEditorPage } from "./pages/PolicyEditor";
 import { AuditPage } from "./pages/Audit";
@@ -69,6 +70,13 @@ const NAV: NavItem[] = [
     icon: "M9 16.2 4.8 12l-1.4 1.4L9 19 21 7l-1.4-1.4z",
     show: () => true,
     active: (p) => p.startsWith("/approvals"),
+  },
+  {
+    to: "/access",
+    label: "Access",
+    icon: "M7 14a5 5 0 1 1 4.9-6H22v4h-2v3h-3v-3h-5.1A5 5 0 0 1 7 14zm0-3a2 2 0 1 0 0-4 2 2 0 0 0 0 4z",
+    show: () => true,
+    active: (p) => p === "/access",
   },
   {
     to: "/policies",
@@ -193,6 +201,7 @@ function route(path: string, me: Me): ReactNode {
   let m = match("/sessions/:id", path);
   if (m) return <SessionPage id={m.id!} />;
   if (path === "/approvals") return <ApprovalsPage />;
+  if (path === "/access") return <AccessPage />;
   if (path === "/policies") return can.seePolicies(me) ? <PoliciesPage /> : <Forbidden what="Policies" />;
   if (path === "/policies/edit") return can.publishPolicies(me) ? <PolicyEditorPage /> : <Forbidden what="The policy editor" />;
   m = match("/policies/:version", path);

@@ -17,6 +17,8 @@ export type Vote = Schemas["Vote"];
 /** The documented values of `Approval.state` (the server sends it as text). */
 export type ApprovalState = "pending" | "approved" | "denied" | "expired" | "used";
 export type Approval = Omit<Schemas["Approval"], "state"> & { state: ApprovalState };
+export type Grant = Schemas["AccessGrant"];
+export type AccessList = Omit<Schemas["AccessList"], "requests"> & { requests: Approval[] };
 export type Call = Omit<Schemas["Call"], "approval"> & { approval: Approval | null };
 export type SessionDetail = Omit<Schemas["SessionDetail"], "calls"> & { calls: Call[] };
 export type PolicyVersion = Schemas["PolicyVersion"];

@@ -16,7 +16,7 @@ fn token() -> Result<String, Exit> {
         })
 }
 
-async fn call(req: reqwest::RequestBuilder) -> Result<Value, Exit> {
+pub(crate) async fn call(req: reqwest::RequestBuilder) -> Result<Value, Exit> {
     let resp =
         req.bearer_auth(token()?).send().await.map_err(|e| {
             Exit::Runtime(format!("cannot reach Gatehouse: {e} (set GATEHOUSE_URL)"))
@@ -38,10 +38,12 @@ async fn call(req: reqwest::RequestBuilder) -> Result<Value, Exit> {
     }
 }
 
-/// Prints pending (or all) approvals.
-pub async fn list(url: &str, all: bool, as_json: bool) -> Result<(), Exit> {
+/// Prints pending (or all) approvals: who asks, what (arguments masked with your own
+/// masking profile, big values cut unless `full`), on which server, under which rule and
+/// why, and SQL statements pretty-printed.
+pub async fn list(url: &str, all: bool, full: bool, as_json: bool) -> Result<(), Exit> {
     let body = call(reqwest::Client::new().get(format!(
-        "{}/api/v1/approvals?all={all}",
+        "{}/api/v1/approvals?all={all}&full={full}",
         url.trim_end_matches('/')
     )))
     .await?;
@@ -52,21 +54,7 @@ pub async fn list(url: &str, all: bool, as_json: bool) -> Result<(), Exit> {
     }
     let mut text = String::new();
     for a in &items {
-        text.push_str(&format!(
-            "{}  {:<8}  {} wants {} {} on {} — {} of {} approved, needs {} from {}; expires {}\n      arguments: {}\n",
-            a["id"].as_str().unwrap_or(""),
-            a["state"].as_str().unwrap_or(""),
-            a["requester"].as_str().unwrap_or(""),
-            a["method"].as_str().unwrap_or(""),
-            a["tool"].as_str().unwrap_or(""),
-            a["server"].as_str().unwrap_or(""),
-            a["approvals"],
-            a["quorum"],
-            a["quorum"],
-            a["approvers"].as_array().map(|g| g.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(", ")).unwrap_or_default(),
-            a["expires_at"].as_str().unwrap_or(""),
-            a["arguments"],
-        ));
+        text.push_str(&describe(a));
     }
     if items.is_empty() {
         text.push_str(if all {
@@ -77,6 +65,67 @@ pub async fn list(url: &str, all: bool, as_json: bool) -> Result<(), Exit> {
     }
     out(&text);
     Ok(())
+}
+
+fn s(v: &Value) -> &str {
+    v.as_str().unwrap_or("-")
+}
+
+/// One approval, as an approver reads it.
+fn describe(a: &Value) -> String {
+    let access = a["method"] == "access/request";
+    let what = if access {
+        format!(
+            "role {} on {} for {}",
+            s(&a["tool"]),
+            s(&a["server"]),
+            s(&a["arguments"]["duration"])
+        )
+    } else {
+        format!(
+            "{} {} on {}",
+            s(&a["method"]),
+            s(&a["tool"]),
+            s(&a["server"])
+        )
+    };
+    let approvers = a["approvers"]
+        .as_array()
+        .map(|g| {
+            g.iter()
+                .filter_map(Value::as_str)
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+        .unwrap_or_default();
+    let mut text = format!(
+        "{}  {:<8}  {} wants {what} — {} of {} approved, needs {} from {}; expires {}\n      rule: {}\n",
+        s(&a["id"]),
+        s(&a["state"]),
+        s(&a["requester"]),
+        a["approvals"],
+        a["quorum"],
+        a["quorum"],
+        approvers,
+        s(&a["expires_at"]),
+        s(&a["rule"]),
+    );
+    if let Some(why) = a["why"].as_str() {
+        text.push_str(&format!("      reason: {why}\n"));
+    }
+    if !access {
+        text.push_str(&format!("      arguments: {}\n", a["arguments"]));
+        if a["cut"] == true {
+            text.push_str("      (long values cut; `--full` shows them whole)\n");
+        }
+    }
+    for st in a["statements"].as_array().into_iter().flatten() {
+        text.push_str(&format!("      {}:\n", s(&st["pointer"])));
+        for line in s(&st["text"]).lines() {
+            text.push_str(&format!("        {line}\n"));
+        }
+    }
+    text
 }
 
 /// Approves or denies one held call, with a reason for the record.

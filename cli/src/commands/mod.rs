@@ -1,5 +1,6 @@
 //! The `gatehouse` subcommands.
 
+pub mod access;
 pub mod agents;
 pub mod approvals;
 pub mod audit;

@@ -13,12 +13,41 @@ use serde::Deserialize;
 use serde_json::json;
 use std::sync::Arc;
 
-/// `?all=true` lists decided ones too.
+/// `?all=true` lists decided ones too; `?full=true` shows big argument values whole.
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ListQuery {
     #[serde(default)]
     all: bool,
+    #[serde(default)]
+    full: bool,
+}
+
+/// An approval as `reader` sees it: arguments masked with the reader's own masking
+/// profile (on top of the requester's, as stored), big values cut unless `full`, with
+/// the reason it is asked and SQL pretty-printed.
+pub(crate) fn for_reader(
+    gw: &Gateway,
+    reader: &crate::identity::auth::Principal,
+    a: crate::approvals::Approval,
+    full: bool,
+) -> crate::approvals::Approval {
+    let server_profile = gw
+        .config
+        .server(&a.server)
+        .and_then(|s| s.masking_profile.as_deref());
+    let profile = gw
+        .masking
+        .profile_for(&a.server, server_profile, &reader.groups);
+    let masker = gw.masking.masker(&profile);
+    let policy = gw.policy();
+    a.for_reader(
+        policy.as_ref().map(|p| p.policy()),
+        |v| {
+            masker.mask_json(v);
+        },
+        full,
+    )
 }
 
 /// `GET /api/v1/approvals`
@@ -43,6 +72,10 @@ pub async fn list(
     match gw.store.approvals(!q.all).await {
         Ok(mut a) => {
             a.retain(|a| gw.may_see_approval(&principal, a));
+            let a: Vec<_> = a
+                .into_iter()
+                .map(|a| for_reader(&gw, &principal, a, q.full))
+                .collect();
             Ok(Json(json!({ "approvals": a })).into_response())
         }
         Err(e) => Err(ApiError::from(e)),
@@ -92,9 +125,23 @@ pub async fn decide(
             "a reason is required: it goes on the record for auditors",
         ));
     }
+    let a = vote(&gw, &principal, &id, approve, &reason).await?;
+    Ok(Json(a).into_response())
+}
+
+/// One person's vote, recorded in the approval's session; an approved access request
+/// becomes its grant here, whichever surface the vote came from.
+pub(crate) async fn vote(
+    gw: &Gateway,
+    principal: &crate::identity::auth::Principal,
+    id: &str,
+    approve: bool,
+    reason: &str,
+) -> Result<crate::approvals::Approval, ApiError> {
+    let verb = if approve { "approve" } else { "deny" };
     match gw
         .store
-        .vote(&id, &principal.user, &principal.groups, approve, &reason)
+        .vote(id, &principal.user, &principal.groups, approve, reason)
         .await
     {
         Ok(a) => {
@@ -106,7 +153,8 @@ pub async fn decide(
             if let Err(e) = gw.store.record(vec![ev]).await {
                 tracing::error!(error = %e, approval = %a.id, "could not record an approval vote in the session");
             }
-            Ok(Json(a).into_response())
+            gw.store.grant_if_approved(&a).await?;
+            Ok(a)
         }
         Err(e) => Err(match &e {
             // The cause goes to the log; the approver is told where to look.

@@ -103,6 +103,7 @@ impl Gateway {
         self.reads_everything(p)
             || a.requester == p.user
             || p.groups.iter().any(|g| a.approvers.contains(g))
+            || a.approvers.contains(&p.user)
     }
 
     /// True when the caller may read everyone's records (auditors and admins).

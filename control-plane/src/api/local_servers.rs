@@ -269,15 +269,9 @@ pub async fn request_approval(
         }
     };
     gw.read_pending_approvals().await;
-    crate::gateway::approval::notify(
-        &gw,
-        &id,
-        &principal.user,
-        &server_name,
-        tool.as_deref(),
-        &masked,
-        &terms,
-    );
+    if let Ok(Some(a)) = gw.store.approval(&id).await {
+        crate::gateway::approval::notify(&gw, &a, &terms);
+    }
     tracing::info!(approval = %id, session = %sid, user = %principal.user, "a local call waits for approval");
     match gw.store.approval(&id).await {
         Ok(Some(a)) => Ok((

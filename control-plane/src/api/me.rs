@@ -26,8 +26,17 @@ use std::sync::Arc;
 )]
 pub async fn me(State(gw): State<Arc<Gateway>>, headers: HeaderMap) -> Result<Response, ApiError> {
     let p = signed_in(&gw, &headers).await?;
-    Ok(
-        Json(json!({ "user": p.user, "groups": p.groups, "roles": roles(&gw.identity, &p) }))
-            .into_response(),
+    // The tray's local capture decides local calls itself: it needs the live grants.
+    let local_grants: Vec<_> = gw
+        .store
+        .live_local_grants(&p.user)
+        .await?
+        .into_iter()
+        .map(|g| json!({ "id": g.id, "server": g.server, "role": g.role, "ends_at": g.ends_at }))
+        .collect();
+    Ok(Json(
+        json!({ "user": p.user, "groups": p.groups, "roles": roles(&gw.identity, &p),
+                    "local_grants": local_grants }),
     )
+    .into_response())
 }

@@ -24,6 +24,7 @@ use utoipa_axum::routes;
     tags(
         (name = "identity", description = "Who the caller is"),
         (name = "approvals", description = "Held calls and their votes"),
+        (name = "access", description = "Just-in-time access: requests, grants, early ends"),
         (name = "policies", description = "Policy versions, checks and dry runs"),
         (name = "sessions", description = "Recorded sessions and the overview"),
         (name = "audit", description = "Audit log integrity and evidence"),

@@ -1,7 +1,7 @@
 //! The JSON API's route table.
 
 use super::{
-    approvals, audit, local_servers, me, policies, proofs, servers, sessions, spool, watch,
+    access, approvals, audit, local_servers, me, policies, proofs, servers, sessions, spool, watch,
 };
 use crate::gateway::Gateway;
 use std::sync::Arc;
@@ -35,4 +35,8 @@ pub fn documented() -> OpenApiRouter<Arc<Gateway>> {
         .routes(routes!(spool::upload))
         .routes(routes!(servers::decide))
         .merge(local_servers::routes())
+        .routes(routes!(access::list))
+        .routes(routes!(access::request))
+        .routes(routes!(access::decide))
+        .routes(routes!(access::revoke))
 }

@@ -43,6 +43,41 @@ pub struct Me {
     pub groups: Vec<String>,
     /// Their dashboard roles.
     pub roles: Vec<Role>,
+    /// Their live just-in-time grants on local servers (`local:NAME`), for the tray's
+    /// local capture.
+    pub local_grants: Vec<LocalGrant>,
+}
+
+/// A live grant on a local server.
+#[derive(Serialize, ToSchema)]
+pub struct LocalGrant {
+    /// Grant id.
+    pub id: String,
+    /// `local:NAME`.
+    pub server: String,
+    /// Role.
+    pub role: String,
+    /// Ends at (RFC 3339).
+    pub ends_at: String,
+}
+
+/// `GET /api/v1/access`.
+#[derive(Serialize, ToSchema)]
+pub struct AccessList {
+    /// Grants, live and past, newest first.
+    pub grants: Vec<crate::access::AccessGrant>,
+    /// Access requests (pending and decided), newest first.
+    pub requests: Vec<Approval>,
+}
+
+/// A vote on an access request.
+#[derive(Serialize, ToSchema)]
+pub struct AccessDecision {
+    /// The request as it now stands.
+    pub request: Approval,
+    /// Its grant, once approved.
+    #[schema(required)]
+    pub grant: Option<crate::access::AccessGrant>,
 }
 
 /// Approvals the caller may see.

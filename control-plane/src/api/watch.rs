@@ -107,6 +107,7 @@ pub async fn approvals(
             let visible: Vec<_> = pending
                 .iter()
                 .filter(|a| gw.may_see_approval(&principal, a))
+                .map(|a| super::approvals::for_reader(&gw, &principal, a.clone(), false))
                 .collect();
             Event::default()
                 .event("approvals")

@@ -85,15 +85,9 @@ async fn ask_and_wait<C: Client>(
         json!({ "approval": id, "digest": digest, "approvers": terms.approvers, "quorum": terms.quorum, "mode": terms.mode, "rule": terms.rule }),
     );
     gw.store.record(vec![ev]).await?;
-    notify(
-        gw,
-        &id,
-        user,
-        held.server,
-        tool.as_deref(),
-        &masked_args,
-        terms,
-    );
+    if let Some(a) = gw.store.approval(&id).await? {
+        notify(gw, &a, terms);
+    }
 
     if retry {
         return Ok(refuse(
@@ -153,22 +147,39 @@ async fn ask_and_wait<C: Client>(
 
 /// Tells approvers (a Slack-compatible webhook, when configured). Best effort: the
 /// approval stands in the store and API whether or not the webhook answers. Gateway
-/// calls and local calls held on a laptop (`local:NAME`) notify alike.
-pub(crate) fn notify(
-    gw: &Gateway,
-    id: &str,
-    requester: &str,
-    server: &str,
-    tool: Option<&str>,
-    args: &serde_json::Value,
-    terms: &ApprovalTerms,
-) {
+/// calls, local calls held on a laptop (`local:NAME`) and access requests notify alike;
+/// the message shows what is asked (arguments masked as stored and cut, SQL
+/// pretty-printed), who asks, on which server, under which rule and why.
+pub(crate) fn notify(gw: &Gateway, a: &crate::approvals::Approval, terms: &ApprovalTerms) {
     let Some(url) = gw.config.approvals.webhook_url.clone() else {
         return;
     };
+    let (id, requester, server) = (&a.id, &a.requester, &a.server);
+    let tool = a.tool.as_deref();
+    let asked = if a.method == crate::access::METHOD {
+        format!(
+            "Access request `{id}`: *{requester}* asks for role `{}` on `{server}` for {}. Reason: {}",
+            tool.unwrap_or("?"),
+            a.arguments["duration"].as_str().unwrap_or("?"),
+            a.arguments["reason"].as_str().unwrap_or("")
+        )
+    } else {
+        let (args, _) = crate::approvals::cut(&a.arguments);
+        let mut text = format!(
+            "Approval `{id}` needed: *{requester}* wants to call `{}` on `{server}` with {args}.",
+            tool.unwrap_or("?")
+        );
+        if let Some(why) = &a.why {
+            text.push_str(&format!(" Held because: {why}."));
+        }
+        for s in &a.statements {
+            text.push_str(&format!("\n`{}`:\n```\n{}\n```", s.pointer, s.text));
+        }
+        text
+    };
     let text = format!(
-        "Approval `{id}` needed: *{requester}* wants to call `{}` on `{server}` with {args}. Needs {} approval(s) from {}; expires in {} min. Decide with `gatehouse approvals approve {id} --reason ...` or `... deny {id} --reason ...`.",
-        tool.unwrap_or("?"),
+        "{asked}\nRule: `{}`. Needs {} approval(s) from {}; expires in {} min. Decide with `gatehouse approvals approve {id} --reason ...` or `... deny {id} --reason ...`.",
+        terms.rule.as_deref().unwrap_or("-"),
         terms.quorum,
         terms.approvers.join(", "),
         terms.ttl.as_secs() / 60

@@ -8,6 +8,7 @@ pub mod client_address;
 mod ended;
 mod endpoint;
 mod failed_open;
+mod grants;
 pub(crate) mod guard;
 mod host;
 pub(crate) use host::rights_of;
@@ -242,25 +243,31 @@ impl Gateway {
     }
 
     /// Refuses a person the policy keeps off a server, before any upstream is touched.
-    #[allow(clippy::result_large_err)]
-    fn check_may_connect(
+    async fn check_may_connect(
         &self,
         principal: &Principal,
         server: &str,
         msg: &Message,
     ) -> Result<(), Response> {
         let policy = self.policy();
-        let rights = host::rights_of(principal);
+        let rights = self.rights_on(principal, server).await;
         gatehouse_pipeline::may_connect(policy.as_deref(), &rights, server).map_err(|_| {
             tracing::warn!(user = %principal.user, server, "policy refused a session");
+            // Without a grant (none, or it ended) the refusal says so and how to ask.
+            let message = policy
+                .as_ref()
+                .and_then(|p| p.policy().without_grant(&rights, server))
+                .unwrap_or_else(|| {
+                    format!(
+                        "the policy does not let `{}` use server `{server}`; ask your Gatehouse admin",
+                        principal.user
+                    )
+                });
             RpcError::new(
                 StatusCode::FORBIDDEN,
                 msg.id().cloned(),
                 codes::POLICY_DENIED,
-                format!(
-                    "the policy does not let `{}` use server `{server}`; ask your Gatehouse admin",
-                    principal.user
-                ),
+                message,
             )
             .into_response()
         })
@@ -273,7 +280,8 @@ impl Gateway {
         era: Era,
         first: &Message,
     ) -> Result<Arc<Session>, Response> {
-        self.check_may_connect(principal, &server.name, first)?;
+        self.check_may_connect(principal, &server.name, first)
+            .await?;
         let id = uuid::Uuid::new_v4().simple().to_string();
         let (upstream, server_rx) = match self.connect_upstream(server, &id, first).await {
             Ok(x) => x,

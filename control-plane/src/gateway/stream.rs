@@ -4,7 +4,7 @@
 //! stream for messages that belong to no request. Deciding, masking and recording happen
 //! in [`gatehouse_pipeline::call`]; this module only frames.
 
-use super::host::{SessionHost, SessionUpstream, rights_of};
+use super::host::{SessionHost, SessionUpstream};
 use super::rpc_error::{RpcError, json_response};
 use super::session::Session;
 use super::state::Gateway;
@@ -215,7 +215,7 @@ pub(super) async fn exchange(
         session: session.clone(),
         headers: rh,
     };
-    let rights = rights_of(principal);
+    let rights = gw.rights_on(principal, &session.server).await;
     let request = |message: Message| Request {
         principal: rights.clone(),
         message,

@@ -547,6 +547,42 @@ pub fn show_window(handle: &AppHandle, focus: Option<&str>) {
     }
 }
 
+/// Asks for just-in-time access (the window's "Request access" form); the answer names
+/// the pending request and who must approve it.
+#[tauri::command]
+pub async fn request_access(
+    app: tauri::State<'_, Arc<App>>,
+    server: String,
+    role: String,
+    duration: String,
+    reason: String,
+) -> Result<String, String> {
+    let account = app.account().ok_or("not set up")?;
+    let api = app.api().ok_or("not set up")?;
+    let token = account.access_token().await.map_err(|e| e.to_string())?;
+    let ask = gatehouse_client::access::AccessAsk {
+        server,
+        role,
+        duration,
+        reason,
+    };
+    let a = gatehouse_client::access::request(&api, &token, &ask)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(format!(
+        "Access request {} sent: role {} on {} for {}; waiting for {} approval(s) from {}.",
+        a["id"].as_str().unwrap_or("?"),
+        ask.role,
+        ask.server,
+        ask.duration,
+        a["quorum"],
+        a["approvers"]
+            .as_array()
+            .map(|l| l.iter().filter_map(|v| v.as_str()).collect::<Vec<_>>().join(", "))
+            .unwrap_or_default()
+    ))
+}
+
 /// Opens the dashboard in the browser.
 pub fn open_dashboard_in_browser(handle: &AppHandle, path: &str) {
     let app = handle.state::<Arc<App>>();

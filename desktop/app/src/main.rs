@@ -39,6 +39,7 @@ fn main() {
             app::add_to_client,
             app::copy_entry,
             app::decide,
+            app::request_access,
             app::open_dashboard,
         ])
         .setup(move |handle| {

@@ -77,14 +77,32 @@ function render(s) {
   serverList($("local"), local, (srv) => srv.description || `masking: ${srv.masking_profile}`);
   $("local-box").hidden = !local.length;
 
+  $("access-box").hidden = !(s.signin && s.signin.user);
+
   const approvals = $("approvals");
   approvals.replaceChildren();
   for (const a of s.approvals) {
     const reason = el("input", { placeholder: "Reason (goes on the record)" });
+    const access = a.method === "access/request";
+    const args = a.arguments || {};
+    // What is approved: the arguments (masked for this approver, long values cut), the rule,
+    // why it is asked, and SQL one clause a line.
+    const details = el("div", { class: "details" });
+    if (access) {
+      details.append(el("p", {}, `asks for role ${a.tool} for ${args.duration || "?"}`));
+    }
+    if (a.why) details.append(el("p", { class: "why" }, (access ? "Reason: " : "Held because: ") + a.why));
+    details.append(el("p", { class: "meta" }, `rule ${a.rule || "-"}`));
+    for (const st of a.statements || []) details.append(el("pre", { class: "sql" }, st.text));
+    if (!access) {
+      details.append(el("pre", { class: "args" }, JSON.stringify(args, null, 2)));
+      if (a.cut) details.append(el("p", { class: "meta" }, "Long values are cut; open the dashboard to see them whole."));
+    }
     const li = el("li", { id: "approval-" + a.id },
       el("div", { class: "row" },
         el("span", { class: "name" }, `${a.requester} · ${a.tool || a.method || "call"}`),
         el("span", { class: "meta" }, a.server || "")),
+      details,
       reason,
       el("div", { class: "row" },
         el("button", { class: "primary", onclick: () => act(invoke("decide", { id: a.id, approve: true, reason: reason.value })) }, "Approve"),
@@ -107,6 +125,13 @@ function render(s) {
 }
 
 $("signin").addEventListener("click", () => act(invoke("sign_in")));
+$("access-form").addEventListener("submit", (e) => {
+  e.preventDefault();
+  act(invoke("request_access", {
+    server: $("access-server").value, role: $("access-role").value,
+    duration: $("access-for").value, reason: $("access-reason").value,
+  }));
+});
 $("signout").addEventListener("click", () => act(invoke("sign_out")));
 $("dashboard").addEventListener("click", () => act(invoke("open_dashboard")));
 $("save").addEventListener("click", () => act(invoke("setup", { gatewayUrl: $("gw").value, issuer: $("issuer").value, clientId: $("client").value })));

@@ -141,6 +141,7 @@ pub fn decide(
             rule: None,
             default_source: None,
             masking_profile: None,
+            grant: None,
         },
     };
     let mut record = serde_json::to_value(&decision).unwrap_or(json!({}));

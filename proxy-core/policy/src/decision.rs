@@ -12,6 +12,10 @@ pub struct Principal {
     pub user: String,
     /// Groups the user belongs to.
     pub groups: Vec<String>,
+    /// Just-in-time grants the host found for this person on the server being called (live,
+    /// or the latest that ended); empty unless [`crate::Policy::needs_grants`] asked for them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub grants: Vec<crate::access::HeldGrant>,
 }
 
 impl Principal {
@@ -23,6 +27,7 @@ impl Principal {
         Principal {
             user: user.into(),
             groups: groups.into_iter().map(Into::into).collect(),
+            grants: Vec::new(),
         }
     }
 }
@@ -138,6 +143,9 @@ pub struct Decision {
     pub default_source: Option<DefaultSource>,
     /// Masking profile for the response; always `None` for a denial (nothing is forwarded).
     pub masking_profile: Option<String>,
+    /// The just-in-time grant that let the deciding rule apply, if one did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grant: Option<String>,
 }
 
 mod seconds {
@@ -169,6 +177,7 @@ mod tests {
             rule: Some("delete-needs-dba".into()),
             default_source: None,
             masking_profile: Some("default".into()),
+            grant: None,
         };
         let v = serde_json::to_value(&d).unwrap();
         assert_eq!(

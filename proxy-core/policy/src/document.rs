@@ -3,6 +3,7 @@
 //! is done here by hand so that semantic errors (bad glob, bad regex, unknown effect, duplicate
 //! rule name) point at the exact value, not just at the document.
 
+use crate::access::RequestOffer;
 use crate::decision::{ApprovalMode, Effect};
 use crate::error::{PolicyError, PolicyErrors};
 use crate::index::Index;
@@ -25,7 +26,7 @@ const REGEX_SIZE_LIMIT: usize = 1 << 20;
 const DEFAULT_TTL: Duration = Duration::from_secs(30 * 60);
 
 const TOP_KEYS: &[&str] = &["version", "default", "masking_profile", "servers", "rules"];
-const SERVER_KEYS: &[&str] = &["default", "masking_profile"];
+const SERVER_KEYS: &[&str] = &["default", "masking_profile", "standing_access"];
 const RULE_KEYS: &[&str] = &[
     "name",
     "description",
@@ -39,7 +40,9 @@ const RULE_KEYS: &[&str] = &[
     "approval",
     "masking_profile",
 ];
-const PRINCIPAL_KEYS: &[&str] = &["users", "groups"];
+const PRINCIPAL_KEYS: &[&str] = &["users", "groups", "request"];
+const REQUEST_KEYS: &[&str] = &["role", "max", "approval"];
+const REQUEST_APPROVAL_KEYS: &[&str] = &["approvers", "quorum", "ttl"];
 const ARGUMENT_KEYS: &[&str] = &["pointer", "matches", "sql", "command"];
 const APPROVAL_KEYS: &[&str] = &["approvers", "quorum", "ttl", "mode"];
 
@@ -332,6 +335,16 @@ impl Reader {
                             settings.masking_profile =
                                 self.string(f.value, &format!("masking_profile of {what}"))
                         }
+                        "standing_access" => match &f.value.data {
+                            YamlData::Value(Scalar::Boolean(b)) => settings.standing_access = *b,
+                            _ => self.error(
+                                f.value,
+                                format!(
+                                    "standing_access of {what} must be true or false, not {}",
+                                    describe(f.value)
+                                ),
+                            ),
+                        },
                         _ => unreachable!("mapping() only returns allowed keys"),
                     }
                 }
@@ -454,6 +467,7 @@ impl Reader {
             effect: Effect::Allow,
             masking_profile: None,
             specificity: 0,
+            request: None,
         };
         let mut effect_node = None;
         let mut effect_name = None;
@@ -500,6 +514,10 @@ impl Reader {
             return None;
         };
         let effect_name = effect_name?;
+        if effect_name == "deny" && rule.request.is_some() {
+            self.error(effect_node, format!("{label}: a rule that offers a role on request (`principals.request`) grants access; it cannot have `effect: deny`"));
+            return None;
+        }
         rule.effect = match effect_name.as_str() {
             "allow" | "require_approval" if message.is_some() => {
                 let (_, key) = message.expect("checked");
@@ -551,8 +569,13 @@ impl Reader {
             self.error(node, format!("{what} lists nobody; list `users` or `groups`, or remove `principals` to match everyone"));
             return;
         }
-        rule.any_principal = false;
+        // `request` alone: anyone may ask; `users`/`groups` narrow who.
+        rule.any_principal = entries.iter().all(|e| e.key == "request");
         for e in entries {
+            if e.key == "request" {
+                rule.request = self.request(e.value, label);
+                continue;
+            }
             let list = self.string_list(e.value, &format!("{} of {label}", e.key));
             let names = list.into_iter().flatten().map(|(s, _)| s).collect();
             match e.key {
@@ -561,6 +584,112 @@ impl Reader {
                 _ => unreachable!("mapping() only returns allowed keys"),
             }
         }
+    }
+
+    /// `principals.request`: `{role, max, approval: {approvers, quorum, ttl}}`.
+    fn request(&mut self, node: &Node<'_>, label: &str) -> Option<RequestOffer> {
+        let what = format!("request of {label}");
+        let entries = self.mapping(node, &what, REQUEST_KEYS)?;
+        let before = self.errors.len();
+        let (mut role, mut max, mut approval) = (None, None, None);
+        for e in &entries {
+            match e.key {
+                "role" => {
+                    role = self.string(e.value, &format!("role of {what}"));
+                    if let Some(r) = &role
+                        && !r
+                            .chars()
+                            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+                    {
+                        self.error(e.value, format!("{label}: role `{r}` may hold only letters, digits, `-`, `_` and `.` (people type it in `gatehouse access request --role`)"));
+                    }
+                }
+                "max" => {
+                    if let Some(text) = self.string(e.value, &format!("max of {what}")) {
+                        match parse_ttl(&text) {
+                            Ok(d) => max = Some(d),
+                            Err(msg) => self.error(
+                                e.value,
+                                format!("{label}: max {}", msg.trim_start_matches("ttl ")),
+                            ),
+                        }
+                    }
+                }
+                "approval" => approval = self.request_approval(e.value, label),
+                _ => unreachable!("mapping() only returns allowed keys"),
+            }
+        }
+        for (key, example) in [
+            ("role", "role: dba-write"),
+            ("max", "max: 4h"),
+            (
+                "approval",
+                "approval: {approvers: [dba], quorum: 1, ttl: 30m}",
+            ),
+        ] {
+            if !entries.iter().any(|e| e.key == key) {
+                self.error(node, format!("{what} has no `{key}`; write `{example}`"));
+            }
+        }
+        if self.errors.len() != before {
+            return None;
+        }
+        let (approvers, quorum, ttl) = approval?;
+        Some(RequestOffer {
+            role: role?,
+            max: max?,
+            approvers,
+            quorum,
+            ttl,
+        })
+    }
+
+    /// The approval of a request: who decides, how many, how long a request waits.
+    fn request_approval(
+        &mut self,
+        node: &Node<'_>,
+        label: &str,
+    ) -> Option<(Vec<String>, u32, Duration)> {
+        let what = format!("approval of the request of {label}");
+        let entries = self.mapping(node, &what, REQUEST_APPROVAL_KEYS)?;
+        let before = self.errors.len();
+        let (mut approvers, mut quorum, mut ttl) = (None, 1, DEFAULT_TTL);
+        for e in &entries {
+            match e.key {
+                "approvers" => {
+                    approvers = self
+                        .string_list(e.value, &format!("approvers of {what}"))
+                        .map(|l| l.into_iter().map(|(s, _)| s).collect::<Vec<_>>())
+                }
+                "quorum" => match &e.value.data {
+                    YamlData::Value(Scalar::Integer(n))
+                        if (1..=i64::from(MAX_QUORUM)).contains(n) =>
+                    {
+                        quorum = u32::try_from(*n).expect("range checked")
+                    }
+                    _ => self.error(
+                        e.value,
+                        format!("{label}: quorum must be a whole number from 1 to {MAX_QUORUM}"),
+                    ),
+                },
+                "ttl" => {
+                    if let Some(text) = self.string(e.value, &format!("ttl of {what}")) {
+                        match parse_ttl(&text) {
+                            Ok(d) => ttl = d,
+                            Err(msg) => self.error(e.value, format!("{label}: {msg}")),
+                        }
+                    }
+                }
+                _ => unreachable!("mapping() only returns allowed keys"),
+            }
+        }
+        if !entries.iter().any(|e| e.key == "approvers") {
+            self.error(node, format!("{what} has no `approvers`; list the groups (or people) who may grant it, e.g. `approvers: [dba]`"));
+        }
+        if self.errors.len() != before {
+            return None;
+        }
+        Some((approvers?, quorum, ttl))
     }
 
     fn methods(&mut self, node: &Node<'_>, label: &str) -> Option<Vec<String>> {

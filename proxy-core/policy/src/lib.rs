@@ -22,6 +22,7 @@
 //! assert_eq!(decision.rule.as_deref(), Some("engineers-query"));
 //! ```
 
+mod access;
 mod command;
 mod decision;
 mod diff;
@@ -37,6 +38,7 @@ mod rule;
 mod sql;
 mod ttl;
 
+pub use access::{HeldGrant, Offer, OfferError, RequestOffer, words as duration_words};
 pub use decision::{ApprovalMode, Decision, DefaultSource, Effect, EffectKind, Principal, Request};
 pub use diff::{Change, diff_decisions};
 pub use digest::{canonical_json, request_digest};

@@ -33,10 +33,22 @@ pub(crate) enum DefaultEffect {
     Deny,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct ServerSettings {
     pub(crate) default: Option<DefaultEffect>,
     pub(crate) masking_profile: Option<String>,
+    /// `false`: reachable only under a live just-in-time grant ([`crate::access`]).
+    pub(crate) standing_access: bool,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        ServerSettings {
+            default: None,
+            masking_profile: None,
+            standing_access: true,
+        }
+    }
 }
 
 /// What kind of item a list (`tools/list`, `resources/list`, `prompts/list`) shows.
@@ -101,11 +113,15 @@ impl Policy {
         let mut best = [Best(None); 3];
         let mut reasons: Vec<(u32, String)> = Vec::new();
         let mut best_masked_allow = Best(None);
+        let standing = self.standing_access(&req.server);
         for i in self
             .index
             .candidates(&req.principal, &req.server, req.tool.as_deref())
         {
             let rule = &self.rules[i as usize];
+            if !standing && !rule.without_standing_access() {
+                continue;
+            }
             let Some(reason) = rule.matches(req) else {
                 continue;
             };
@@ -147,12 +163,18 @@ impl Policy {
                     },
                     (effect, _) => effect.clone(),
                 };
+                let grant = rule.request.as_ref().and_then(|offer| {
+                    req.principal
+                        .live_grant(&req.server, &offer.role)
+                        .map(|g| g.id.clone())
+                });
                 Explained {
                     decision: Decision {
                         effect,
                         rule: Some(rule.name.clone()),
                         default_source: None,
                         masking_profile,
+                        grant,
                     },
                     reason,
                 }
@@ -183,7 +205,19 @@ impl Policy {
 
     fn default_decision(&self, req: &Request) -> Decision {
         let (effect, source) = self.default_for(&req.server);
+        let standing = self.standing_access(&req.server);
+        // A grant that ended explains a refusal better than the default does.
+        let ended = match (effect, standing) {
+            (DefaultEffect::Allow, true) => None,
+            _ => self.grant_ended(&req.principal, &req.server),
+        };
         let effect = match effect {
+            _ if ended.is_some() => Effect::Deny {
+                message: ended.unwrap_or_default(),
+            },
+            _ if !standing => Effect::Deny {
+                message: self.no_standing_access(&req.server),
+            },
             DefaultEffect::Allow => Effect::Allow,
             DefaultEffect::Deny => {
                 let what = match &req.tool {
@@ -208,6 +242,7 @@ impl Policy {
             rule: None,
             default_source: Some(source),
             masking_profile,
+            grant: None,
         }
     }
 
@@ -217,8 +252,12 @@ impl Policy {
     /// denies every call); an allow or approval rule shows it even with argument conditions.
     pub fn visible(&self, principal: &Principal, server: &str, kind: ItemKind, name: &str) -> bool {
         let mut usable = false;
+        let standing = self.standing_access(server);
         for i in self.index.candidates(principal, server, Some(name)) {
             let rule = &self.rules[i as usize];
+            if !standing && !rule.without_standing_access() {
+                continue;
+            }
             if !rule.matches_target(principal, server, Some(kind.method()), Some(name)) {
                 continue;
             }
@@ -228,7 +267,7 @@ impl Policy {
                 _ => usable = true,
             }
         }
-        usable || self.default_for(server).0 == DefaultEffect::Allow
+        usable || (standing && self.default_for(server).0 == DefaultEffect::Allow)
     }
 
     /// Whether the principal may open a session with the server at all: true if some rule could
@@ -237,7 +276,11 @@ impl Policy {
     /// `initialize` and other session methods that have no target.
     pub fn may_connect(&self, principal: &Principal, server: &str) -> bool {
         let mut usable = false;
+        let standing = self.standing_access(server);
         for rule in &self.rules {
+            if !standing && !rule.without_standing_access() {
+                continue;
+            }
             if !rule.applies_to(principal, server) {
                 continue;
             }
@@ -253,7 +296,7 @@ impl Policy {
                 _ => usable = true,
             }
         }
-        usable || self.default_for(server).0 == DefaultEffect::Allow
+        usable || (standing && self.default_for(server).0 == DefaultEffect::Allow)
     }
 
     /// SHA-256 (hex) of the document text this policy was read from: identifies the version in

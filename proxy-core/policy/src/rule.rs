@@ -22,6 +22,9 @@ pub(crate) struct Rule {
     pub(crate) effect: Effect,
     pub(crate) masking_profile: Option<String>,
     pub(crate) specificity: u32,
+    /// `principals.request`: the rule reaches its principals only under a live grant of
+    /// this role (see [`crate::access`]).
+    pub(crate) request: Option<crate::access::RequestOffer>,
 }
 
 impl Rule {
@@ -38,8 +41,9 @@ impl Rule {
                 .map(|ps| sorted(ps.iter().map(NamePattern::text).collect()))
         };
         let arguments = sorted(self.arguments.iter().map(|c| c.key()).collect());
+        let role = self.request.as_ref().map(|o| o.role.as_str());
         format!(
-            "{:?}\u{1e}{}\u{1e}{}\u{1e}{:?}\u{1e}{:?}\u{1e}{:?}\u{1e}{}",
+            "{role:?}\u{1e}{:?}\u{1e}{}\u{1e}{}\u{1e}{:?}\u{1e}{:?}\u{1e}{:?}\u{1e}{}",
             self.any_principal,
             sorted(self.users.clone()),
             sorted(self.groups.clone()),
@@ -72,16 +76,39 @@ impl Rule {
         self.applies_to(principal, server)
     }
 
-    /// The principal and server conditions.
+    /// The principal and server conditions (for a rule offering a role, a live grant of it).
     pub(crate) fn applies_to(&self, principal: &Principal, server: &str) -> bool {
-        if let Some(servers) = &self.servers
-            && !servers.iter().any(|p| p.is_match(server))
-        {
+        if !self.on_server(server) || !self.covers(principal) {
             return false;
         }
+        match &self.request {
+            Some(offer) => principal.live_grant(server, &offer.role).is_some(),
+            None => true,
+        }
+    }
+
+    fn on_server(&self, server: &str) -> bool {
+        self.servers
+            .as_ref()
+            .is_none_or(|servers| servers.iter().any(|p| p.is_match(server)))
+    }
+
+    /// Whether the rule names this person (users, groups, or nobody in particular).
+    pub(crate) fn covers(&self, principal: &Principal) -> bool {
         self.any_principal
             || self.users.contains(&principal.user)
             || principal.groups.iter().any(|g| self.groups.contains(g))
+    }
+
+    /// Whether the rule offers a role on request on `server`.
+    pub(crate) fn offers_on(&self, server: &str) -> bool {
+        self.request.is_some() && self.on_server(server)
+    }
+
+    /// Whether the rule may decide on a server without standing access: only under a
+    /// grant, or to deny.
+    pub(crate) fn without_standing_access(&self) -> bool {
+        self.request.is_some() || self.effect.kind() == EffectKind::Deny
     }
 
     /// `None` when the rule does not apply; otherwise the reason a `sql:` or `command:`

@@ -8,6 +8,74 @@
  */
 
 export interface paths {
+  "/api/v1/access": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** `GET /api/v1/access` */
+    get: operations["list_access"];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/api/v1/access/grants/{id}/revoke": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** `POST /api/v1/access/grants/{id}/revoke` */
+    post: operations["revoke_grant"];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/api/v1/access/requests": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** `POST /api/v1/access/requests` */
+    post: operations["request_access"];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/api/v1/access/requests/{id}/{verb}": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** `POST /api/v1/access/requests/{id}/{verb}` */
+    post: operations["decide_access_request"];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   "/api/v1/agents": {
     parameters: {
       query?: never;
@@ -514,6 +582,64 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
   schemas: {
+    /** @description A vote on an access request. */
+    AccessDecision: {
+      /** @description The request as it now stands. */
+      request: components["schemas"]["Approval"];
+      grant: components["schemas"]["AccessGrant"] | null;
+    };
+    /** @description A decision's reason. */
+    AccessDecisionBody: {
+      /** @description Why (on the record). */
+      reason: string;
+    };
+    /** @description One just-in-time grant. */
+    AccessGrant: {
+      /** @description Id people type in `gatehouse access revoke ID`; recorded with every call it allows. */
+      id: string;
+      /** @description The access request (approval) it came from. */
+      approval_id: string;
+      /** @description Who holds it. */
+      person: string;
+      /** @description Server. */
+      server: string;
+      /** @description Role. */
+      role: string;
+      /** @description The policy rule that offered the role. */
+      rule: string;
+      /** @description The requester's reason. */
+      reason: string;
+      /** @description Granted at (RFC 3339). */
+      starts_at: string;
+      /** @description Ends at (RFC 3339), unless ended early. */
+      ends_at: string;
+      /** @description Ended at (RFC 3339): revoked, or marked expired. */
+      ended_at: string | null;
+      /** @description Who revoked it. */
+      ended_by: string | null;
+      /** @description `revoked` or `expired`. */
+      end_reason: string | null;
+      /** @description `live`, `expired` or `revoked`, as of the read. */
+      state: string;
+    };
+    /** @description `GET /api/v1/access`. */
+    AccessList: {
+      /** @description Grants, live and past, newest first. */
+      grants: components["schemas"]["AccessGrant"][];
+      /** @description Access requests (pending and decided), newest first. */
+      requests: components["schemas"]["Approval"][];
+    };
+    /** @description What a person asks for. */
+    AccessRequestBody: {
+      /** @description The server, as the gateway names it (`local:NAME` for a laptop's local server). */
+      server: string;
+      /** @description The role a policy rule offers there. */
+      role: string;
+      /** @description For how long: `30m`, `2h`, `1h30m` (at most the rule's `max`). */
+      duration: string;
+      /** @description Why: a ticket or an incident, on the record for approvers and auditors. */
+      reason: string;
+    };
     /** @description An agent drained or resumed. */
     AgentDrained: {
       /** @description The agent. */
@@ -627,6 +753,15 @@ export interface components {
        *     [`Store::approval`] once decided).
        */
       votes: components["schemas"]["Vote"][];
+      /**
+       * @description Why it is asked: the requirement that held the call (e.g. "statement 1 is
+       *     DELETE, which is not a read-only query"), or the requester's reason for access.
+       */
+      why: string | null;
+      /** @description SQL arguments of a rule with a `sql:` matcher, pretty-printed. */
+      statements: components["schemas"]["Statement"][];
+      /** @description True when big values in `arguments` were cut (ask with `full=true` to see all). */
+      cut: boolean;
     };
     /** @description Approvals the caller may see. */
     ApprovalList: {
@@ -849,6 +984,17 @@ export interface components {
       /** @description The policy version that held it. */
       policy_version: string;
     };
+    /** @description A live grant on a local server. */
+    LocalGrant: {
+      /** @description Grant id. */
+      id: string;
+      /** @description `local:NAME`. */
+      server: string;
+      /** @description Role. */
+      role: string;
+      /** @description Ends at (RFC 3339). */
+      ends_at: string;
+    };
     /** @description A local server the caller may run. */
     LocalServerView: {
       /** @description Name (`local:{name}` in policies). */
@@ -886,6 +1032,11 @@ export interface components {
       groups: string[];
       /** @description Their dashboard roles. */
       roles: components["schemas"]["Role"][];
+      /**
+       * @description Their live just-in-time grants on local servers (`local:NAME`), for the tray's
+       *     local capture.
+       */
+      local_grants: components["schemas"]["LocalGrant"][];
     };
     /** @description The overview page's numbers for a period. */
     Overview: {
@@ -1015,6 +1166,11 @@ export interface components {
       /** @description The YAML document (only when asked for one version). */
       document?: string | null;
     };
+    /** @description Why a grant is ended early. */
+    RevokeBody: {
+      /** @description Why (on the record); optional. */
+      reason?: string | null;
+    };
     /**
      * @description A dashboard role, derived from the caller's groups.
      * @enum {string}
@@ -1126,6 +1282,13 @@ export interface components {
       /** @description Records already stored by an earlier upload. */
       duplicates: number;
     };
+    /** @description One SQL argument, as an approver reads it. */
+    Statement: {
+      /** @description JSON pointer of the argument (e.g. `/sql`). */
+      pointer: string;
+      /** @description The statement(s), one clause a line. */
+      text: string;
+    };
     /** @description A token as stored (the token itself is never stored). */
     TokenRow: {
       /** @description Short id, used to revoke it. */
@@ -1185,6 +1348,246 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+  list_access: {
+    parameters: {
+      query?: {
+        all?: boolean;
+      };
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Grants (live and past) and access requests the caller may see */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["AccessList"];
+        };
+      };
+      /** @description Not signed in */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ApiError"];
+        };
+      };
+      /** @description `all` without the auditor or admin role */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ApiError"];
+        };
+      };
+    };
+  };
+  revoke_grant: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description Grant id */
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        "application/json": components["schemas"]["RevokeBody"];
+      };
+    };
+    responses: {
+      /** @description The grant, now ended */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["AccessGrant"];
+        };
+      };
+      /** @description Not signed in */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ApiError"];
+        };
+      };
+      /** @description Someone else's grant, and the caller is not an admin */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ApiError"];
+        };
+      };
+      /** @description No such grant */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ApiError"];
+        };
+      };
+      /** @description The grant already ended */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ApiError"];
+        };
+      };
+    };
+  };
+  request_access: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        "application/json": components["schemas"]["AccessRequestBody"];
+      };
+    };
+    responses: {
+      /** @description The request, pending approval */
+      201: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Approval"];
+        };
+      };
+      /** @description Bad duration, no reason, a role no rule offers, or longer than the rule allows */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ApiError"];
+        };
+      };
+      /** @description Not signed in */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ApiError"];
+        };
+      };
+      /** @description The rule offering the role does not cover the caller */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ApiError"];
+        };
+      };
+      /** @description No such server */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ApiError"];
+        };
+      };
+    };
+  };
+  decide_access_request: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description Request id */
+        id: string;
+        /**
+         * @description `approve` or `deny`
+         * @example approve
+         */
+        verb: string;
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        "application/json": components["schemas"]["AccessDecisionBody"];
+      };
+    };
+    responses: {
+      /** @description The vote is recorded; the request and, once approved, its grant */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["AccessDecision"];
+        };
+      };
+      /** @description No reason given */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ApiError"];
+        };
+      };
+      /** @description Not signed in */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ApiError"];
+        };
+      };
+      /** @description Own request, or not an approver */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ApiError"];
+        };
+      };
+      /** @description No such request */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ApiError"];
+        };
+      };
+      /** @description Already decided, or already voted */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ApiError"];
+        };
+      };
+    };
+  };
   list_agents: {
     parameters: {
       query?: never;
@@ -1382,6 +1785,7 @@ export interface operations {
     parameters: {
       query?: {
         all?: boolean;
+        full?: boolean;
       };
       header?: never;
       path?: never;

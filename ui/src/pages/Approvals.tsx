@@ -1,5 +1,6 @@
-import { useEffect, useState, type FormEvent } from "react";
-import { errorText, get, post } from "../api";
+import { useEffect, useState } from "react";
+import { get, post } from "../api";
+import { DecisionForm } from "../components/DecisionForm";
 import { can, useMe } from "../auth";
 import { Empty, ErrorBanner, Json, Loading, Notice, PageHeader, StateBadge, Time } from "../components/ui";
 import { ago } from "../lib/format";
@@ -99,41 +100,32 @@ function Queue() {
   );
 }
 
-function ApprovalCard({ a, onDecided }: { a: Approval; onDecided: (msg: string) => void }) {
+function ApprovalCard({ a: shown, onDecided }: { a: Approval; onDecided: (msg: string) => void }) {
   const me = useMe();
-  const [reason, setReason] = useState("");
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(null);
+  // Big values come cut; "Show all" asks for this approval's arguments whole.
+  const [full, setFull] = useState<Approval | null>(null);
+  const [loadError, setLoadError] = useState<unknown>(undefined);
+  const a = full ?? shown;
   const own = a.requester === me.user;
-  const inGroup = a.approvers.some((g) => me.groups.includes(g));
+  const inGroup = a.approvers.some((g) => me.groups.includes(g) || g === me.user);
   // Approvers (the role) and members of the rule's approver groups see the form; the API has the last word.
   const canDecide = !own && (can.decideApprovals(me) || inGroup);
-  const mayDecide = inGroup;
+  const access = a.method === "access/request";
+  const args = a.arguments as Record<string, unknown> | null;
 
-  const decide = async (verb: "approve" | "deny") => {
-    if (!reason.trim()) {
-      setError("Give a reason: it is recorded with your decision and shown to auditors.");
-      return;
-    }
-    setBusy(true);
-    setError(null);
-    try {
-      const r = await post<Approval>(`/api/v1/approvals/${encodeURIComponent(a.id)}/${verb}`, { reason: reason.trim() });
-      onDecided(
-        `${verb === "approve" ? "Approved" : "Denied"} ${a.requester}'s ${a.tool ?? a.method} on ${a.server}${r && r.state === "pending" ? " (more approvals needed for the quorum)" : ""}.`,
-      );
-    } catch (e) {
-      setError(errorText(e));
-    } finally {
-      setBusy(false);
-    }
+  const decide = async (verb: "approve" | "deny", reason: string) => {
+    const r = await post<Approval>(`/api/v1/approvals/${encodeURIComponent(a.id)}/${verb}`, { reason });
+    onDecided(
+      `${verb === "approve" ? "Approved" : "Denied"} ${a.requester}'s ${access ? `request for role ${a.tool}` : (a.tool ?? a.method)} on ${a.server}${r && r.state === "pending" ? " (more approvals needed for the quorum)" : ""}.`,
+    );
   };
-  const onSubmit = (e: FormEvent<HTMLFormElement>) => {
-    e.preventDefault();
-    const submitter = (e.nativeEvent as SubmitEvent).submitter as HTMLButtonElement | null;
-    const verb = submitter?.value === "deny" ? "deny" : submitter?.value === "approve" ? "approve" : null;
-    if (verb) void decide(verb);
-    else setError("Choose Approve or Deny.");
+  const showAll = async () => {
+    try {
+      const d = await get<{ approvals: Approval[] }>("/api/v1/approvals?full=true");
+      setFull(d.approvals.find((x) => x.id === a.id) ?? null);
+    } catch (e) {
+      setLoadError(e);
+    }
   };
   const votes = a.votes.length;
   return (
@@ -141,20 +133,52 @@ function ApprovalCard({ a, onDecided }: { a: Approval; onDecided: (msg: string) 
       <div className="approval-head">
         <div>
           <h2 className="approval-title">
-            <strong>{a.requester}</strong> wants to call <code>{a.tool ?? a.method}</code> on <strong>{a.server}</strong>
+            {access ? (
+              <>
+                <strong>{a.requester}</strong> asks for role <code>{a.tool}</code> on <strong>{a.server}</strong> for{" "}
+                <strong>{String(args?.duration ?? "?")}</strong>
+              </>
+            ) : (
+              <>
+                <strong>{a.requester}</strong> wants to call <code>{a.tool ?? a.method}</code> on <strong>{a.server}</strong>
+              </>
+            )}
           </h2>
           <p className="muted small">
             Rule <code>{a.rule}</code> · asked <Time at={a.created_at} /> · expires {ago(a.expires_at)} ·{" "}
-            {a.mode === "hold" ? "the call is held open" : "the client will retry once approved"} ·{" "}
-            <Link to={`/sessions/${encodeURIComponent(a.session_id)}`}>session</Link>
+            {access ? "just-in-time access" : a.mode === "hold" ? "the call is held open" : "the client will retry once approved"} ·{" "}
+            <Link to={`/sessions/${encodeURIComponent(a.session_id)}`}>record</Link>
           </p>
         </div>
         <StateBadge state={a.state} />
       </div>
       <div className="approval-body">
         <div>
-          <h3>Arguments</h3>
-          <Json value={a.arguments} label="Arguments" />
+          {a.why ? (
+            <p className="approval-why" data-testid="approval-why">
+              <strong>{access ? "Reason" : "Held because"}:</strong> {a.why}
+            </p>
+          ) : null}
+          {a.statements.map((st) => (
+            <div key={st.pointer} data-testid="approval-statement">
+              <h3>
+                SQL at <code>{st.pointer}</code>
+              </h3>
+              <pre className="sql">{st.text}</pre>
+            </div>
+          ))}
+          {access ? null : (
+            <>
+              <h3>Arguments (masked for you)</h3>
+              <Json value={a.arguments} label="Arguments" />
+              {a.cut ? (
+                <button type="button" className="btn btn-small" onClick={() => void showAll()}>
+                  Show all (long values were cut)
+                </button>
+              ) : null}
+              <ErrorBanner error={loadError} />
+            </>
+          )}
         </div>
         <div>
           <h3>Who decides</h3>
@@ -179,36 +203,11 @@ function ApprovalCard({ a, onDecided }: { a: Approval; onDecided: (msg: string) 
             </ul>
           ) : null}
           {canDecide ? (
-            <form className="decide" onSubmit={onSubmit} aria-label={`Decide on ${a.requester}'s request`}>
-              {/* A disabled first submit button: pressing Enter never decides by accident. */}
-              <button type="submit" disabled hidden aria-hidden="true" tabIndex={-1} />
-              <label>
-                Reason (recorded, shown to auditors)
-                <input
-                  value={reason}
-                  onChange={(e) => setReason(e.target.value)}
-                  placeholder="e.g. ticket OPS-142, verified with the customer"
-                  aria-required="true"
-                  name="reason"
-                />
-              </label>
-              {!mayDecide ? (
-                <p className="muted small">You are not in an approver group for this rule; the server will refuse your vote.</p>
-              ) : null}
-              <div className="decide-buttons">
-                <button type="submit" value="approve" className="btn btn-primary" disabled={busy}>
-                  Approve
-                </button>
-                <button type="submit" value="deny" className="btn btn-danger" disabled={busy}>
-                  Deny
-                </button>
-              </div>
-              {error ? (
-                <p className="form-error" role="alert">
-                  {error}
-                </p>
-              ) : null}
-            </form>
+            <DecisionForm
+              label={`Decide on ${a.requester}'s request`}
+              decide={decide}
+              warning={inGroup ? undefined : "You are not in an approver group for this rule; the server will refuse your vote."}
+            />
           ) : own ? (
             <p className="muted">This is your own request: someone else must decide it.</p>
           ) : (

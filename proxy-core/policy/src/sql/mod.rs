@@ -9,6 +9,7 @@
 mod dialect;
 mod inspect;
 mod kind;
+pub(crate) mod pretty;
 mod seen;
 
 pub(crate) use dialect::SqlDialect;
