@@ -106,6 +106,19 @@ enum Command {
         )]
         url: String,
     },
+    /// Access governance (as yourself, via GATEHOUSE_TOKEN): periodic access reviews.
+    Access {
+        #[command(subcommand)]
+        command: commands::access::AccessCommand,
+        /// The control plane's base URL.
+        #[arg(
+            long,
+            global = true,
+            env = "GATEHOUSE_URL",
+            default_value = "http://127.0.0.1:8080"
+        )]
+        url: String,
+    },
     /// Pinned tool definitions: list them, accept a changed one after review.
     Tools {
         #[command(subcommand)]
@@ -579,6 +592,7 @@ pub fn run() -> std::process::ExitCode {
                     commands::approvals::decide(&url, &id, false, &reason).await
                 }
             },
+            Command::Access { command, url } => commands::access::run(&url, command).await,
             Command::Policy { command } => match command {
                 PolicyCommand::Check { file } => commands::policy::check(&file),
                 PolicyCommand::Push {

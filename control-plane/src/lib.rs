@@ -3,6 +3,7 @@
 //! dashboard (`api`, `dashboard`), agents, and the audit store. The `gatehouse` binary
 //! (crate `gatehouse-cli`) parses arguments and calls in here.
 
+pub mod access_review;
 pub mod agents;
 pub mod api;
 pub mod approvals;

@@ -16,7 +16,9 @@ fn token() -> Result<String, Exit> {
         })
 }
 
-async fn call(req: reqwest::RequestBuilder) -> Result<Value, Exit> {
+/// Sends an API request as the caller (`GATEHOUSE_TOKEN`); a refusal becomes the exit
+/// the API's error sentence names (4xx: usage, else runtime).
+pub(crate) async fn call(req: reqwest::RequestBuilder) -> Result<Value, Exit> {
     let resp =
         req.bearer_auth(token()?).send().await.map_err(|e| {
             Exit::Runtime(format!("cannot reach Gatehouse: {e} (set GATEHOUSE_URL)"))

@@ -2,6 +2,7 @@
 //! sign in like the gateway (bearer token) or with the dashboard's cookie; a change made
 //! with the cookie must carry the CSRF header.
 
+pub mod access_reviews;
 pub mod agents;
 pub mod approvals;
 pub mod audit;

@@ -37,6 +37,8 @@ pub(crate) enum DefaultEffect {
 pub(crate) struct ServerSettings {
     pub(crate) default: Option<DefaultEffect>,
     pub(crate) masking_profile: Option<String>,
+    /// People or groups who review access to the server (access reviews).
+    pub(crate) owners: Vec<String>,
 }
 
 /// What kind of item a list (`tools/list`, `resources/list`, `prompts/list`) shows.
@@ -171,7 +173,7 @@ impl Policy {
             .or_else(|| self.masking_profile.clone())
     }
 
-    fn default_for(&self, server: &str) -> (DefaultEffect, DefaultSource) {
+    pub(crate) fn default_for(&self, server: &str) -> (DefaultEffect, DefaultSource) {
         if let Some(d) = self.servers.get(server).and_then(|s| s.default) {
             (d, DefaultSource::Server)
         } else if let Some(d) = self.default {
