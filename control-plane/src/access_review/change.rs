@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 /// The concrete change a revoke asks for.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+#[schema(as = AccessReviewChange)]
 pub struct Change {
     /// One sentence for people: what to do.
     pub note: String,

@@ -15,11 +15,11 @@ use sqlx::Row;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// What a review needs to know about the control plane besides the store.
-pub struct Scope<'a> {
+pub struct Scope {
     /// The configured servers' names.
     pub servers: Vec<String>,
     /// Owners named in the config, by server.
-    pub owners: &'a dyn Fn(&str) -> Vec<String>,
+    pub owners: BTreeMap<String, Vec<String>>,
 }
 
 /// A policy version in force from `at`.
@@ -45,7 +45,7 @@ struct Usage {
 /// The entries of a review of `[from, to]` (facts up to `to`), numbered from 1.
 pub async fn compute(
     store: &Store,
-    scope: &Scope<'_>,
+    scope: &Scope,
     from: &str,
     to: &str,
 ) -> Result<Vec<Entry>, ReviewError> {
@@ -115,7 +115,7 @@ pub async fn compute(
     let mut out = Vec::with_capacity(found.len());
     for (n, ((person, server), (ways, _, lost_at))) in found.into_iter().enumerate() {
         let u = usage.get(&(person.clone(), server.clone()));
-        let mut reviewers = (scope.owners)(&server);
+        let mut reviewers = scope.owners.get(&server).cloned().unwrap_or_default();
         if let Some(p) = newest {
             reviewers.extend(p.owners(&server).iter().cloned());
         }

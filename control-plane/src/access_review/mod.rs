@@ -24,6 +24,7 @@ use serde::{Deserialize, Serialize};
 
 /// A review, with its entries when read one at a time.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+#[schema(as = AccessReview)]
 pub struct Review {
     /// Id people type in `gatehouse access review show ID`.
     pub id: String,
@@ -67,6 +68,7 @@ pub struct Review {
 
 /// One person's access to one server in the period.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+#[schema(as = AccessReviewEntry)]
 pub struct Entry {
     /// Number within the review (`decide ID ENTRY`).
     pub entry: i64,
@@ -113,6 +115,7 @@ pub struct Entry {
 #[derive(
     Debug, Clone, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord, utoipa::ToSchema,
 )]
+#[schema(as = AccessReviewAccess)]
 pub struct Access {
     /// `rule` (a standing policy rule), `default` (the server's or document's default is
     /// allow), `no_policy` (no policy was published: everyone) or `grant` (just in time).

@@ -39,29 +39,30 @@ fn review_from_row(r: &sqlx::any::AnyRow) -> Review {
     }
 }
 
+fn json<T: serde::de::DeserializeOwned>(r: &sqlx::any::AnyRow, c: &str) -> Option<T> {
+    r.get::<Option<String>, _>(c)
+        .and_then(|t| serde_json::from_str(&t).ok())
+}
+
 fn entry_from_row(r: &sqlx::any::AnyRow) -> Entry {
-    let json = |c: &str| {
-        r.get::<Option<String>, _>(c)
-            .and_then(|t| serde_json::from_str(&t).ok())
-    };
     let (sessions, calls): (i64, i64) = (r.get("sessions"), r.get("calls"));
     Entry {
         entry: r.get("entry"),
         person: r.get("person"),
         server: r.get("server"),
-        access: json("access_json").unwrap_or_default(),
+        access: json(r, "access_json").unwrap_or_default(),
         lost_at: r.get("lost_at"),
         never_used: sessions == 0 && calls == 0,
         sessions,
         calls,
         refusals: r.get("refusals"),
         last_used: r.get("last_used"),
-        reviewers: json("reviewers").unwrap_or_default(),
+        reviewers: json(r, "reviewers").unwrap_or_default(),
         decision: r.get("decision"),
         comment: r.get("comment"),
         decided_by: r.get("decided_by"),
         decided_at: r.get("decided_at"),
-        change: json("change_json"),
+        change: json(r, "change_json"),
     }
 }
 
@@ -76,7 +77,7 @@ async fn record(store: &Store, kind: &str, detail: serde_json::Value) -> Result<
 /// Starts a review of `period` by `by`: works out its entries and stores them.
 pub async fn start(
     store: &Store,
-    scope: &Scope<'_>,
+    scope: &Scope,
     period: Period,
     by: &str,
 ) -> Result<Review, ReviewError> {

@@ -47,6 +47,7 @@ fn may_read(gw: &Gateway, p: &Principal) -> Result<(), ApiError> {
 
 /// The list of reviews.
 #[derive(serde::Serialize, utoipa::ToSchema)]
+#[schema(as = AccessReviewList)]
 pub struct ReviewList {
     /// Newest first, without their entries.
     pub reviews: Vec<Review>,
@@ -78,6 +79,7 @@ pub async fn list(
 
 /// What a review covers: `period` (`2026-Q4`, `2026-12`) or `from` and `to` (dates).
 #[derive(Deserialize, utoipa::ToSchema)]
+#[schema(as = AccessReviewStart)]
 pub struct StartBody {
     /// A quarter (`2026-Q4`) or a month (`2026-12`).
     #[serde(default)]
@@ -127,15 +129,14 @@ pub async fn start(
             ));
         }
     };
-    let owners = |server: &str| {
-        gw.config
-            .server(server)
-            .map(|s| s.owners.clone())
-            .unwrap_or_default()
-    };
     let scope = Scope {
         servers: gw.config.servers.iter().map(|s| s.name.clone()).collect(),
-        owners: &owners,
+        owners: gw
+            .config
+            .servers
+            .iter()
+            .map(|s| (s.name.clone(), s.owners.clone()))
+            .collect(),
     };
     Ok(Json(
         reviews::start(&gw.store, &scope, period, &p.user).await?,
@@ -169,6 +170,7 @@ pub async fn get(
 
 /// A reviewer's decision on one entry.
 #[derive(Deserialize, utoipa::ToSchema)]
+#[schema(as = AccessReviewDecision)]
 pub struct DecideBody {
     /// `keep` or `revoke`.
     decision: String,
