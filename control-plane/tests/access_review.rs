@@ -158,20 +158,25 @@ impl Plane {
         let mut answers = Vec::new();
         for (i, (tool, args)) in calls.iter().enumerate() {
             let body = json!({"jsonrpc":"2.0","id":i + 1,"method":"tools/call","params":{"name":tool,"arguments":args}});
-            answers.push(common::mcp_post(&http, &endpoint, who, Some(&sid), body).await.2);
+            answers.push(
+                common::mcp_post(&http, &endpoint, who, Some(&sid), body)
+                    .await
+                    .2,
+            );
         }
         answers
     }
 
     async fn notes(&self, kind: &str) -> Vec<Value> {
-        let rows: Vec<String> = sqlx::query_scalar(
-            "SELECT payload FROM audit_events WHERE kind = $1 ORDER BY seq",
-        )
-        .bind(kind)
-        .fetch_all(self.gw.store.pool())
-        .await
-        .unwrap();
-        rows.iter().map(|r| serde_json::from_str(r).unwrap()).collect()
+        let rows: Vec<String> =
+            sqlx::query_scalar("SELECT payload FROM audit_events WHERE kind = $1 ORDER BY seq")
+                .bind(kind)
+                .fetch_all(self.gw.store.pool())
+                .await
+                .unwrap();
+        rows.iter()
+            .map(|r| serde_json::from_str(r).unwrap())
+            .collect()
     }
 }
 
@@ -230,17 +235,28 @@ async fn a_review_lists_use_and_disuse_is_decided_by_owners_and_closes_into_the_
             "erin",
             "customers",
             &[
-                ("query", json!({"sql": "select name from customers where id = 1"})),
+                (
+                    "query",
+                    json!({"sql": "select name from customers where id = 1"}),
+                ),
                 ("delete_customer", json!({"id": 1})),
             ],
         )
         .await;
     assert!(answers[0]["result"].is_object(), "{}", answers[0]);
     assert!(answers[1]["error"].is_object(), "{}", answers[1]);
-    p.use_server("carl", "customers", &[("describe_table", json!({"table": "customers"}))])
-        .await;
-    p.use_server("nina", "wiki", &[("describe_table", json!({"table": "customers"}))])
-        .await;
+    p.use_server(
+        "carl",
+        "customers",
+        &[("describe_table", json!({"table": "customers"}))],
+    )
+    .await;
+    p.use_server(
+        "nina",
+        "wiki",
+        &[("describe_table", json!({"table": "customers"}))],
+    )
+    .await;
     ended_grant(&p, "gina", "customers").await;
     let r = reqwest::Client::new()
         .post(format!("{}/api/v1/policies", p.base))
@@ -260,7 +276,12 @@ async fn a_review_lists_use_and_disuse_is_decided_by_owners_and_closes_into_the_
     let (code, _, err) = p.review("audrey", &["start", "--period", "2026-Q5"]);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("`2026-Q5` is not a period"), "{err}");
-    let next_year = chrono::Utc::now().format("%Y").to_string().parse::<i32>().unwrap() + 1;
+    let next_year = chrono::Utc::now()
+        .format("%Y")
+        .to_string()
+        .parse::<i32>()
+        .unwrap()
+        + 1;
     let (code, _, err) = p.review("audrey", &["start", "--period", &format!("{next_year}-Q1")]);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("has not started"), "{err}");
@@ -280,14 +301,33 @@ async fn a_review_lists_use_and_disuse_is_decided_by_owners_and_closes_into_the_
         .as_array()
         .unwrap()
         .iter()
-        .map(|e| format!("{}@{}", e["person"].as_str().unwrap(), e["server"].as_str().unwrap()))
+        .map(|e| {
+            format!(
+                "{}@{}",
+                e["person"].as_str().unwrap(),
+                e["server"].as_str().unwrap()
+            )
+        })
         .collect();
     assert_eq!(
         people,
-        ["carl@customers", "erin@customers", "gina@customers", "nina@customers", "nina@wiki"]
+        [
+            "carl@customers",
+            "erin@customers",
+            "gina@customers",
+            "nina@customers",
+            "nina@wiki"
+        ]
     );
     let erin = entry(&started, "erin", "customers");
-    assert_eq!((erin["sessions"].as_i64(), erin["calls"].as_i64(), erin["refusals"].as_i64()), (Some(1), Some(2), Some(1)));
+    assert_eq!(
+        (
+            erin["sessions"].as_i64(),
+            erin["calls"].as_i64(),
+            erin["refusals"].as_i64()
+        ),
+        (Some(1), Some(2), Some(1))
+    );
     assert_eq!(erin["access"][0]["via"], "group:engineers");
     assert_eq!(erin["never_used"], false);
     assert_eq!(erin["reviewers"], json!(["olga"]));
@@ -295,25 +335,45 @@ async fn a_review_lists_use_and_disuse_is_decided_by_owners_and_closes_into_the_
     assert_eq!(nina["never_used"], true, "{nina}");
     assert!(nina["lost_at"].is_null());
     let carl = entry(&started, "carl", "customers");
-    assert!(carl["lost_at"].is_string(), "carl lost access in the period: {carl}");
+    assert!(
+        carl["lost_at"].is_string(),
+        "carl lost access in the period: {carl}"
+    );
     assert_eq!(carl["access"][0]["rule"], "contractors-use-customers");
     let gina = entry(&started, "gina", "customers");
     assert_eq!(gina["access"][0]["kind"], "grant");
     assert_eq!(gina["access"][0]["grant"], "gr-gina");
-    assert!(gina["lost_at"].is_string() && gina["never_used"] == true, "{gina}");
-    assert_eq!(entry(&started, "nina", "wiki")["reviewers"], json!(["wendy"]));
+    assert!(
+        gina["lost_at"].is_string() && gina["never_used"] == true,
+        "{gina}"
+    );
+    assert_eq!(
+        entry(&started, "nina", "wiki")["reviewers"],
+        json!(["wendy"])
+    );
     let n = |e: &Value| e["entry"].as_i64().unwrap().to_string();
     let (e_carl, e_erin, e_gina, e_nina) = (n(carl), n(erin), n(gina), n(nina));
     let e_wiki = n(entry(&started, "nina", "wiki"));
 
     let (code, out, _) = p.review("olga", &["show", &id]);
     assert_eq!(code, 0);
-    assert!(out.contains("nina on customers: rule engineers-use-customers (group:engineers); NEVER USED"), "{out}");
+    assert!(
+        out.contains(
+            "nina on customers: rule engineers-use-customers (group:engineers); NEVER USED"
+        ),
+        "{out}"
+    );
 
     // Bad decisions.
-    let (code, _, err) = p.review("erin", &["decide", &id, &e_nina, "revoke", "--comment", "x"]);
+    let (code, _, err) = p.review(
+        "erin",
+        &["decide", &id, &e_nina, "revoke", "--comment", "x"],
+    );
     assert_eq!(code, 2, "{err}");
-    assert!(err.contains("`erin` is not a reviewer of customers: its owners are olga"), "{err}");
+    assert!(
+        err.contains("`erin` is not a reviewer of customers: its owners are olga"),
+        "{err}"
+    );
     let (code, _, err) = p.review("wendy", &["decide", &id, &e_nina, "keep", "--comment", "x"]);
     assert_eq!(code, 2, "a wiki owner does not decide customers: {err}");
     let (code, _, err) = p.review("audrey", &["close", &id]);
@@ -327,9 +387,21 @@ async fn a_review_lists_use_and_disuse_is_decided_by_owners_and_closes_into_the_
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    let hook = p.hooks.lock().unwrap().first().cloned().expect("a reminder");
+    let hook = p
+        .hooks
+        .lock()
+        .unwrap()
+        .first()
+        .cloned()
+        .expect("a reminder");
     assert_eq!(hook["access_review"], id.as_str());
-    assert!(hook["text"].as_str().unwrap().contains("`customers`: 4 undecided (reviewers: olga)"), "{hook}");
+    assert!(
+        hook["text"]
+            .as_str()
+            .unwrap()
+            .contains("`customers`: 4 undecided (reviewers: olga)"),
+        "{hook}"
+    );
 
     // The owners decide every entry; twice is refused.
     for (who, e, d, c) in [
@@ -342,24 +414,46 @@ async fn a_review_lists_use_and_disuse_is_decided_by_owners_and_closes_into_the_
         let (code, out, err) = p.review(who, &["decide", &id, e, d, "--comment", c]);
         assert_eq!(code, 0, "{out}{err}");
     }
-    let (code, _, err) = p.review("olga", &["decide", &id, &e_erin, "revoke", "--comment", "changed my mind"]);
+    let (code, _, err) = p.review(
+        "olga",
+        &[
+            "decide",
+            &id,
+            &e_erin,
+            "revoke",
+            "--comment",
+            "changed my mind",
+        ],
+    );
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("already decided: keep by olga"), "{err}");
-    assert_eq!(p.notes("access_review_decision").await.len(), 5, "the refused decisions left no record");
+    assert_eq!(
+        p.notes("access_review_decision").await.len(),
+        5,
+        "the refused decisions left no record"
+    );
 
     // A revoke names the change: the IdP group, and a policy draft that denies the person.
     let (code, out, _) = p.review("audrey", &["show", &id, "--json"]);
     assert_eq!(code, 0);
     let shown: Value = serde_json::from_str(&out).unwrap();
-    assert!(entry(&shown, "nina", "customers")["change"]["note"]
-        .as_str()
-        .unwrap()
-        .starts_with("remove nina from the identity provider group engineers"));
+    assert!(
+        entry(&shown, "nina", "customers")["change"]["note"]
+            .as_str()
+            .unwrap()
+            .starts_with("remove nina from the identity provider group engineers")
+    );
     let (code, draft, _) = p.review("audrey", &["show", &id, "--draft"]);
     assert_eq!(code, 0);
     let policy = gatehouse_policy::Policy::from_yaml(&draft).expect("the draft is a valid policy");
-    assert!(!policy.may_connect(&gatehouse_policy::Principal::new("nina", ["engineers"]), "customers"));
-    assert!(policy.may_connect(&gatehouse_policy::Principal::new("erin", ["engineers"]), "customers"));
+    assert!(!policy.may_connect(
+        &gatehouse_policy::Principal::new("nina", ["engineers"]),
+        "customers"
+    ));
+    assert!(policy.may_connect(
+        &gatehouse_policy::Principal::new("erin", ["engineers"]),
+        "customers"
+    ));
 
     // Close: only by an auditor or admin, then the result is in the audit log.
     let (code, _, err) = p.review("olga", &["close", &id]);
@@ -373,22 +467,37 @@ async fn a_review_lists_use_and_disuse_is_decided_by_owners_and_closes_into_the_
     let notes = p.notes("access_review_closed").await;
     assert_eq!(notes.len(), 1);
     assert_eq!(notes[0]["digest"], closed["result_digest"]);
-    assert_eq!(notes[0]["result"]["never_used"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        notes[0]["result"]["never_used"].as_array().unwrap().len(),
+        2
+    );
     assert_eq!(notes[0]["result"]["revoked"], 2);
     let (code, _, err) = p.review("audrey", &["close", &id]);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("already closed"), "{err}");
-    let after: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_events WHERE kind LIKE 'access_review%'")
-        .fetch_one(p.gw.store.pool())
-        .await
-        .unwrap();
-    assert_eq!(after, 1 + 5 + 1, "started, five decisions, closed: {events_before} events before");
+    let after: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM audit_events WHERE kind LIKE 'access_review%'")
+            .fetch_one(p.gw.store.pool())
+            .await
+            .unwrap();
+    assert_eq!(
+        after,
+        1 + 5 + 1,
+        "started, five decisions, closed: {events_before} events before"
+    );
 
     // The evidence of the day holds the review and verifies offline.
     let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
     let bundle = p._dir.path().join("bundle");
     let (code, out, err) = p.offline(&[
-        "evidence", "export", "--from", &today, "--to", &today, "--out", bundle.to_str().unwrap(),
+        "evidence",
+        "export",
+        "--from",
+        &today,
+        "--to",
+        &today,
+        "--out",
+        bundle.to_str().unwrap(),
     ]);
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("1 closed access reviews"), "{out}");
@@ -398,10 +507,24 @@ async fn a_review_lists_use_and_disuse_is_decided_by_owners_and_closes_into_the_
     assert!(report.contains("<h3>Access reviews</h3>"), "{report}");
     assert!(report.contains("nina → customers") && report.contains("<b>never used</b>"));
     let pk = public_key_hex(&key());
-    let verify = |dir: &Path| p.offline(&["audit", "verify", "--bundle", dir.to_str().unwrap(), "--public-key", &pk]);
+    let verify = |dir: &Path| {
+        p.offline(&[
+            "audit",
+            "verify",
+            "--bundle",
+            dir.to_str().unwrap(),
+            "--public-key",
+            &pk,
+        ])
+    };
     let (code, out, err) = verify(&bundle);
     assert_eq!(code, 0, "{out}{err}");
-    assert!(out.contains(&format!("access review {id}: its result is the one recorded in the log")), "{out}");
+    assert!(
+        out.contains(&format!(
+            "access review {id}: its result is the one recorded in the log"
+        )),
+        "{out}"
+    );
 
     // A review line changed after export, even with the manifest re-hashed, does not verify.
     let forged = lines.replace("never used it this period", "used it daily");
@@ -409,9 +532,13 @@ async fn a_review_lists_use_and_disuse_is_decided_by_owners_and_closes_into_the_
     let m = bundle.join("manifest.json");
     let mut manifest: Value = serde_json::from_str(&std::fs::read_to_string(&m).unwrap()).unwrap();
     use sha2::Digest;
-    manifest["files"]["access_reviews.jsonl"] = Value::String(hex::encode(sha2::Sha256::digest(forged.as_bytes())));
+    manifest["files"]["access_reviews.jsonl"] =
+        Value::String(hex::encode(sha2::Sha256::digest(forged.as_bytes())));
     std::fs::write(&m, manifest.to_string()).unwrap();
     let (code, out, err) = verify(&bundle);
     assert_eq!(code, 1, "{out}{err}");
-    assert!(err.contains("is not the result recorded in the log"), "{err}");
+    assert!(
+        err.contains("is not the result recorded in the log"),
+        "{err}"
+    );
 }

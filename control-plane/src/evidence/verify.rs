@@ -386,7 +386,8 @@ impl ReviewRecords {
         const NAME: &str = "access_reviews.jsonl";
         let mut reviews = Vec::new();
         if files.contains_key(NAME) {
-            let text = std::fs::read_to_string(dir.join(NAME)).map_err(|e| invalid(dir, NAME, e))?;
+            let text =
+                std::fs::read_to_string(dir.join(NAME)).map_err(|e| invalid(dir, NAME, e))?;
             for line in text.lines().filter(|l| !l.is_empty()) {
                 let v: Value = parse(NAME, line)?;
                 reviews.push((
@@ -397,7 +398,10 @@ impl ReviewRecords {
                 ));
             }
         }
-        Ok(ReviewRecords { reviews, span: None })
+        Ok(ReviewRecords {
+            reviews,
+            span: None,
+        })
     }
 
     fn see(&mut self, e: &StoredEvent) {
@@ -412,7 +416,9 @@ impl ReviewRecords {
             return;
         };
         for r in &mut self.reviews {
-            if v["review"].as_str() == Some(r.0.as_str()) && v["digest"].as_str() == Some(r.2.as_str()) {
+            if v["review"].as_str() == Some(r.0.as_str())
+                && v["digest"].as_str() == Some(r.2.as_str())
+            {
                 r.3 = Some(e.seq);
             }
         }
