@@ -95,7 +95,15 @@ export function AccessReviewsPage() {
                   <td>
                     {r.started_by}, <Time at={r.started_at} compact />
                   </td>
-                  <td>{r.closed_by ? <>{r.closed_by}, <Time at={r.closed_at} compact /></> : <span className="muted">—</span>}</td>
+                  <td>
+                    {r.closed_by ? (
+                      <>
+                        {r.closed_by}, <Time at={r.closed_at} compact />
+                      </>
+                    ) : (
+                      <span className="muted">—</span>
+                    )}
+                  </td>
                 </tr>
               ))}
             </tbody>
@@ -159,8 +167,8 @@ export function AccessReviewPage({ id }: { id: string }) {
         <>
           {r.state === "closed" ? (
             <Notice kind="success">
-              Closed by <strong>{r.closed_by}</strong> <Time at={r.closed_at} compact />. The result is in the audit log
-              (SHA-256 <code>{r.result_digest?.slice(0, 16)}…</code>) and in the evidence bundle of the period.
+              Closed by <strong>{r.closed_by}</strong> <Time at={r.closed_at} compact />. The result is in the audit log (SHA-256{" "}
+              <code>{r.result_digest?.slice(0, 16)}…</code>) and in the evidence bundle of the period.
             </Notice>
           ) : (
             <p className="muted" data-testid="review-progress">
@@ -251,9 +259,7 @@ function EntryCard({ review, e, onDecided }: { review: AccessReview; e: AccessRe
             lost access <Time at={e.lost_at} compact />
           </span>
         ) : null}
-        {e.decision ? (
-          <span className={`badge ${e.decision === "keep" ? "badge-ok" : "badge-bad"}`}>{e.decision}</span>
-        ) : null}
+        {e.decision ? <span className={`badge ${e.decision === "keep" ? "badge-ok" : "badge-bad"}`}>{e.decision}</span> : null}
       </div>
       <p className="small">
         Access: {accessText(e)}
