@@ -106,7 +106,8 @@ enum Command {
         )]
         url: String,
     },
-    /// Just-in-time access: request a role on a server for a while, list, decide, revoke.
+    /// Access governance: just-in-time access (request a role on a server for a while, list,
+    /// decide, revoke) and periodic access reviews.
     Access {
         #[command(subcommand)]
         command: commands::access::AccessCommand,

@@ -4,6 +4,7 @@
 //! (crate `gatehouse-cli`) parses arguments and calls in here.
 
 pub mod access;
+pub mod access_review;
 pub mod agents;
 pub mod api;
 pub mod approvals;

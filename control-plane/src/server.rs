@@ -54,6 +54,17 @@ pub async fn serve(
             gw.shutdown.clone(),
         ));
     }
+    if let (Some(url), every @ 1..) = (
+        gw.config.approvals.webhook_url.clone(),
+        gw.config.approvals.review_reminder_every_secs,
+    ) {
+        tokio::spawn(crate::access_review::reminders::run(
+            gw.store.clone(),
+            url,
+            std::time::Duration::from_secs(every),
+            gw.shutdown.clone(),
+        ));
+    }
     let agents = Agents::start(&gw);
     gw.start_policy_watch()
         .await

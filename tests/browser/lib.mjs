@@ -184,6 +184,7 @@ name = "customers"
 command = "${GATEHOUSE_BIN}"
 args = ["demo-server"]
 pin_tools = true
+owners = ["bob"]
 env = { GATEHOUSE_DEMO_VARIANT = "file:${path.join(dir, "demo-variant")}" }
 
 [oidc]

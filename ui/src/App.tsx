@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useState, type ReactNode } from "react";
 import { ApiError, errorText, get, onSignedOut, request } from "./api";
-import { MeContext, can } from "./auth";
+import { MeContext, can, has } from "./auth";
 import { Link, match, navigate, useLocation } from "./router";
 import type { Me } from "./types";
 import { SignIn } from "./pages/SignIn";
@@ -13,6 +13,7 @@ import { PoliciesPage } from "./pages/Policies";
 import { PolicyEditorPage } from "./pages/PolicyEditor";
 import { AuditPage } from "./pages/Audit";
 import { ServersPage } from "./pages/Servers";
+import { AccessReviewPage, AccessReviewsPage } from "./pages/AccessReviews";
 import { Empty } from "./components/ui";
 
 type AuthState = { kind: "loading" } | { kind: "signed-out" } | { kind: "error"; message: string } | { kind: "in"; me: Me };
@@ -91,6 +92,14 @@ const NAV: NavItem[] = [
     icon: "M12 2 4 5v6c0 5 3.4 9.4 8 11 4.6-1.6 8-6 8-11V5z",
     show: can.seeAudit,
     active: (p) => p.startsWith("/audit"),
+  },
+  {
+    to: "/access-reviews",
+    label: "Access reviews",
+    icon: "M9 11l3 3 8-8M20 12v7a2 2 0 0 1-2 2H6a2 2 0 0 1-2-2V5a2 2 0 0 1 2-2h9",
+    // Owners decide here; engineers who own nothing keep a short menu (the page still opens).
+    show: (me) => has(me, "auditor", "admin", "approver"),
+    active: (p) => p.startsWith("/access-reviews"),
   },
   {
     to: "/servers",
@@ -207,6 +216,9 @@ function route(path: string, me: Me): ReactNode {
   m = match("/policies/:version", path);
   if (m) return can.seePolicies(me) ? <PoliciesPage selected={Number(m.version)} /> : <Forbidden what="Policies" />;
   if (path === "/audit") return can.seeAudit(me) ? <AuditPage /> : <Forbidden what="Audit integrity" />;
+  if (path === "/access-reviews") return <AccessReviewsPage />;
+  m = match("/access-reviews/:id", path);
+  if (m) return <AccessReviewPage id={m.id!} />;
   if (path === "/servers") return can.seeServers(me) ? <ServersPage /> : <Forbidden what="Servers & agents" />;
   return (
     <Empty title="Page not found">

@@ -36,6 +36,8 @@ export type PendingPin = Schemas["Pin"];
 export type ServerInfo = Schemas["ServerView"];
 export type AgentInfo = Schemas["AgentView"];
 export type Overview = Schemas["OverviewPage"];
+export type AccessReview = Schemas["AccessReview"];
+export type AccessReviewEntry = Schemas["AccessReviewEntry"];
 
 /** `GET /api/v1/audit/witnesses`: one per `[[audit.witnesses]]` (documented as an object). */
 export interface WitnessStatus {

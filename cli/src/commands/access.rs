@@ -1,7 +1,9 @@
-//! `gatehouse access request|list|approve|deny|revoke`: just-in-time access through the
-//! control plane's API, as yourself (`GATEHOUSE_TOKEN`). A request is an approval, so
-//! `gatehouse approvals approve ID` decides it too.
+//! `gatehouse access`: access governance through the control plane's API, as yourself
+//! (`GATEHOUSE_TOKEN`). `request|list|approve|deny|revoke` is just-in-time access (a
+//! request is an approval, so `gatehouse approvals approve ID` decides it too); `review`
+//! is the periodic access review.
 
+use super::access_review::ReviewCommand;
 use super::approvals::call;
 use super::{Exit, out};
 use clap::Subcommand;
@@ -58,6 +60,11 @@ pub enum AccessCommand {
         #[arg(long)]
         reason: Option<String>,
     },
+    /// Periodic access reviews (SOC 2 CC6.2/CC6.3): start, list, show, decide, close.
+    Review {
+        #[command(subcommand)]
+        command: ReviewCommand,
+    },
 }
 
 fn api(url: &str, path: &str) -> String {
@@ -101,6 +108,7 @@ pub async fn run(command: AccessCommand, url: &str) -> Result<(), Exit> {
             }
             Ok(())
         }
+        AccessCommand::Review { command } => super::access_review::run(url, command).await,
         AccessCommand::Approve { id, reason } => decide(url, &id, true, &reason).await,
         AccessCommand::Deny { id, reason } => decide(url, &id, false, &reason).await,
         AccessCommand::Revoke { id, reason } => {

@@ -16,6 +16,8 @@ fn token() -> Result<String, Exit> {
         })
 }
 
+/// Sends an API request as the caller (`GATEHOUSE_TOKEN`); a refusal becomes the exit
+/// the API's error sentence names (4xx: usage, else runtime).
 pub(crate) async fn call(req: reqwest::RequestBuilder) -> Result<Value, Exit> {
     let resp =
         req.bearer_auth(token()?).send().await.map_err(|e| {

@@ -1,6 +1,7 @@
 //! The `gatehouse` subcommands.
 
 pub mod access;
+pub mod access_review;
 pub mod agents;
 pub mod approvals;
 pub mod audit;

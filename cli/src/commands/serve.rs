@@ -141,6 +141,7 @@ pub async fn demo(listen: String, data_dir: PathBuf) -> Result<(), Exit> {
         masking_profile: None,
         pin_tools: true,
         agent: None,
+        owners: Vec::new(),
     }];
     let dba_token = format!("demo-dba-{}", uuid::Uuid::new_v4().simple());
     config.dev.tokens = vec![

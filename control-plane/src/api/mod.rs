@@ -3,6 +3,7 @@
 //! with the cookie must carry the CSRF header.
 
 pub mod access;
+pub mod access_reviews;
 pub mod agents;
 pub mod approvals;
 pub mod audit;

@@ -31,6 +31,7 @@ use utoipa_axum::routes;
         (name = "servers", description = "Configured servers and tool pins"),
         (name = "local", description = "Local servers run by laptops, and their records"),
         (name = "agents", description = "Agents in private networks"),
+        (name = "access-reviews", description = "Periodic access reviews (SOC 2 CC6.2/CC6.3)"),
         (name = "meta", description = "This document"),
     )
 )]

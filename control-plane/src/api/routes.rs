@@ -1,7 +1,8 @@
 //! The JSON API's route table.
 
 use super::{
-    access, approvals, audit, local_servers, me, policies, proofs, servers, sessions, spool, watch,
+    access, access_reviews, approvals, audit, local_servers, me, policies, proofs, servers, sessions,
+    spool, watch,
 };
 use crate::gateway::Gateway;
 use std::sync::Arc;
@@ -34,6 +35,10 @@ pub fn documented() -> OpenApiRouter<Arc<Gateway>> {
         .routes(routes!(servers::list))
         .routes(routes!(spool::upload))
         .routes(routes!(servers::decide))
+        .routes(routes!(access_reviews::list, access_reviews::start))
+        .routes(routes!(access_reviews::get))
+        .routes(routes!(access_reviews::decide))
+        .routes(routes!(access_reviews::close))
         .merge(local_servers::routes())
         .routes(routes!(access::list))
         .routes(routes!(access::request))

@@ -61,10 +61,27 @@ impl Default for AuditConfig {
 }
 
 /// `[approvals]`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ApprovalsConfig {
     /// A Slack-compatible incoming webhook (`{"text": ...}` is posted for every request).
     #[serde(default)]
     pub webhook_url: Option<String>,
+    /// How often reviewers of an open access review with undecided entries are reminded
+    /// on the webhook (seconds; 0 = never).
+    #[serde(default = "default_review_reminder")]
+    pub review_reminder_every_secs: u64,
+}
+
+fn default_review_reminder() -> u64 {
+    86_400
+}
+
+impl Default for ApprovalsConfig {
+    fn default() -> Self {
+        ApprovalsConfig {
+            webhook_url: None,
+            review_reminder_every_secs: default_review_reminder(),
+        }
+    }
 }

@@ -47,6 +47,10 @@ pub struct ServerConfig {
     /// and its config; the control plane holds no address or credential for it.
     #[serde(default)]
     pub agent: Option<AgentRef>,
+    /// People or groups (a person matches by name or by one of their groups) who decide
+    /// this server's access reviews; the policy's `servers.NAME.owners` adds to them.
+    #[serde(default)]
+    pub owners: Vec<String>,
 }
 
 /// `[[local_servers]]`: a stdio MCP server that must run on the laptop (it reaches local

@@ -6,7 +6,7 @@
 //! frontier before the period, the signed checkpoints that bracket it (with the
 //! witnesses' cosignatures) and the consistency proofs between them. So its size
 //! follows the period, not the log's age. Beside them: the sessions, approvals, policy
-//! versions and tool pins of the period, a manifest of SHA-256 hashes of every file,
+//! versions, tool pins and closed access reviews of the period, a manifest of SHA-256 hashes of every file,
 //! and a printable report mapping the evidence to SOC 2 criteria ([`report`]).
 //! Retention archives ([`crate::retention`]) are bundles of the same format, one per
 //! pruned range. [`verify`] checks a bundle offline.
@@ -398,6 +398,17 @@ pub(crate) async fn write_range(
         &[],
     )
     .await?;
+    // Closed access reviews of the period (or closed within it): the result exactly as
+    // recorded in the audit log at close.
+    let reviews = json_rows(
+        store,
+        "SELECT result_json FROM access_reviews WHERE state = 'closed' AND closed_at <= $1 \
+         AND ((period_from <= $2 AND period_to >= $3) OR closed_at >= $4) ORDER BY closed_at",
+        "SELECT result_json FROM access_reviews WHERE state = 'closed' AND closed_at <= $1 \
+         AND ((period_from <= $2 AND period_to >= $3) OR closed_at >= $4) ORDER BY closed_at",
+        &[&to, &to, since, since],
+    )
+    .await?;
 
     let brackets = 1 + usize::from(proof.start.is_some());
     let proof_text = serde_json::to_string_pretty(&proof).unwrap_or_default();
@@ -406,8 +417,19 @@ pub(crate) async fn write_range(
     write_lines(out_dir, "approvals.jsonl", &approvals, &mut manifest)?;
     write_lines(out_dir, "policies.jsonl", &policies, &mut manifest)?;
     write_lines(out_dir, "tool_pins.jsonl", &pins, &mut manifest)?;
+    write_lines(out_dir, "access_reviews.jsonl", &reviews, &mut manifest)?;
     let report = report::report_html(
-        &from, &to, &ex.stats, brackets, &sessions, &approvals, &policies, &pins,
+        &from,
+        &to,
+        &ex.stats,
+        brackets,
+        &report::Rows {
+            sessions: &sessions,
+            approvals: &approvals,
+            policies: &policies,
+            pins: &pins,
+            reviews: &reviews,
+        },
     );
     write_file(out_dir, "report.html", report.as_bytes(), &mut manifest)?;
     let doc = json!({
@@ -433,7 +455,7 @@ pub(crate) async fn write_range(
         .map_err(|e| EvidenceError::Failed(format!("cannot flush {}: {e}", out_dir.display())))?;
     Ok(Written {
         summary: format!(
-            "evidence for {from} .. {to} written to {}: {} sessions, {} events in the period (events #{}..#{} of the log), {} approvals, {} policy versions; bracketed by the signed checkpoints at tree sizes {} and {}",
+            "evidence for {from} .. {to} written to {}: {} sessions, {} events in the period (events #{}..#{} of the log), {} approvals, {} policy versions, {} closed access reviews; bracketed by the signed checkpoints at tree sizes {} and {}",
             out_dir.display(),
             sessions.len(),
             ex.stats.events,
@@ -441,6 +463,7 @@ pub(crate) async fn write_range(
             range.upto,
             approvals.len(),
             policies.len(),
+            reviews.len(),
             checked.start_size,
             checked.end_size,
         ),

@@ -12,27 +12,33 @@ fn esc(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
-#[allow(clippy::too_many_arguments)]
+/// The bundle's record files, one JSON object a line.
+pub(super) struct Rows<'a> {
+    pub sessions: &'a [String],
+    pub approvals: &'a [String],
+    pub policies: &'a [String],
+    pub pins: &'a [String],
+    pub reviews: &'a [String],
+}
+
 pub(super) fn report_html(
     from: &str,
     to: &str,
     stats: &Stats,
     checkpoints: usize,
-    sessions: &[String],
-    approvals: &[String],
-    policies: &[String],
-    pins: &[String],
+    rows: &Rows<'_>,
 ) -> String {
     let parse = |v: &[String]| -> Vec<Value> {
         v.iter()
             .filter_map(|l| serde_json::from_str(l).ok())
             .collect()
     };
-    let (sessions, approvals, policies, pins) = (
-        parse(sessions),
-        parse(approvals),
-        parse(policies),
-        parse(pins),
+    let (sessions, approvals, policies, pins, reviews) = (
+        parse(rows.sessions),
+        parse(rows.approvals),
+        parse(rows.policies),
+        parse(rows.pins),
+        parse(rows.reviews),
     );
     let mut users: BTreeMap<String, usize> = BTreeMap::new();
     for s in &sessions {
@@ -120,6 +126,7 @@ pub(super) fn report_html(
             esc(&votes)
         );
     }
+    access_reviews(&mut h, &reviews);
     let _ = write!(
         h,
         "</table><h2>CC7.2 Monitoring — what was recorded and protected</h2><table><tr><th>sensitive values masked</th><th>count</th></tr>"
@@ -175,4 +182,89 @@ pub(super) fn report_html(
     }
     h.push_str("</table></body></html>\n");
     h
+}
+
+/// CC6.2/CC6.3: the closed access reviews (who decided what, when) and, beside them, the
+/// people who could use a server in the period but never did (candidates for removal).
+fn access_reviews(h: &mut String, reviews: &[Value]) {
+    let s = |v: &Value| v.as_str().unwrap_or("").to_string();
+    let _ = write!(
+        h,
+        "</table><h3>Access reviews</h3><table><tr><th>review</th><th>period</th><th>entries</th><th>kept</th><th>revoked</th><th>closed by</th><th>closed at</th></tr>"
+    );
+    for r in reviews {
+        let _ = write!(
+            h,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(&s(&r["review"])),
+            esc(&s(&r["period"])),
+            r["entries"].as_array().map_or(0, Vec::len),
+            r["kept"],
+            r["revoked"],
+            esc(&s(&r["closed_by"])),
+            esc(&s(&r["closed_at"]))
+        );
+    }
+    if reviews.is_empty() {
+        h.push_str("<tr><td colspan=7>(no access review of this period was closed)</td></tr>");
+    }
+    let _ = write!(
+        h,
+        "</table><table style=margin-top:1rem><tr><th>review</th><th>person → server</th><th>access</th><th>use in the period</th><th>decision (by, comment)</th></tr>"
+    );
+    for r in reviews {
+        for e in r["entries"].as_array().into_iter().flatten() {
+            let access = e["access"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .map(|x| {
+                            match (x["kind"].as_str(), x["rule"].as_str(), x["via"].as_str()) {
+                                (Some("rule"), Some(rule), Some(via)) => format!("{rule} ({via})"),
+                                (Some("grant"), _, _) => format!("grant {}", s(&x["grant"])),
+                                (Some(k), _, _) => k.to_string(),
+                                _ => String::new(),
+                            }
+                        })
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                })
+                .unwrap_or_default();
+            let lost = e["lost_at"]
+                .as_str()
+                .map(|t| {
+                    format!(
+                        "; lost access {}",
+                        t.get(..16).unwrap_or(t).replace('T', " ")
+                    )
+                })
+                .unwrap_or_default();
+            let used = if e["never_used"].as_bool() == Some(true) {
+                "<b>never used</b> (candidate for removal)".to_string()
+            } else {
+                format!(
+                    "{} sessions, {} calls, {} refused",
+                    e["sessions"], e["calls"], e["refusals"]
+                )
+            };
+            let _ = write!(
+                h,
+                "<tr><td>{}</td><td>{} → {}</td><td>{}</td><td>{}{}</td><td>{} ({}, {})</td></tr>",
+                esc(&s(&r["review"])),
+                esc(&s(&e["person"])),
+                esc(&s(&e["server"])),
+                esc(&access),
+                used,
+                esc(&lost),
+                esc(&s(&e["decision"])),
+                esc(&s(&e["decided_by"])),
+                esc(&s(&e["comment"]))
+            );
+        }
+    }
+    let _ = write!(
+        h,
+        "</table><p class=c>Each review's result was recorded in the audit log when it closed \
+         (an <code>access_review_closed</code> event whose digest is the SHA-256 of the line in access_reviews.jsonl).</p><table>"
+    );
 }

@@ -157,16 +157,27 @@ pub fn verify_bundle(dir: &Path, check: &BundleCheck) -> Result<BundleReport, Ev
         Ok(v) => v,
         Err(reason) => return Ok(broken(reason)),
     };
+    let mut reviews = ReviewRecords::read(dir, &files)?;
     let mut good = 0u64;
     if !events.each(|e| {
         let ok = v.push(&e.as_ref());
         good += u64::from(ok);
+        reviews.see(e);
         ok
     })? {
         return Ok(events_changed());
     }
     match v.finish() {
         Ok(r) => {
+            match reviews.check() {
+                Ok(found) => details.extend(found),
+                Err(reason) => {
+                    return Ok(BundleReport::Broken {
+                        events: good,
+                        reason,
+                    });
+                }
+            }
             details.extend(r.signed_by);
             if r.start_size == 0 && first > 1 {
                 details.push(format!(
@@ -356,4 +367,80 @@ fn verify_whole_chain(
         },
         LogReport::Broken { events, reason } => BundleReport::Broken { events, reason },
     })
+}
+
+/// The closed access reviews a bundle carries (`access_reviews.jsonl`), matched against
+/// the `access_review_closed` events that recorded them: a review closed within the
+/// bundle's events must be one of them, with the SHA-256 of its line as the digest.
+struct ReviewRecords {
+    /// (review id, closed at, SHA-256 of its line, the event's seq once seen)
+    reviews: Vec<(String, String, String, Option<i64>)>,
+    span: Option<(String, String)>,
+}
+
+impl ReviewRecords {
+    fn read(
+        dir: &Path,
+        files: &serde_json::Map<String, Value>,
+    ) -> Result<ReviewRecords, EvidenceError> {
+        const NAME: &str = "access_reviews.jsonl";
+        let mut reviews = Vec::new();
+        if files.contains_key(NAME) {
+            let text =
+                std::fs::read_to_string(dir.join(NAME)).map_err(|e| invalid(dir, NAME, e))?;
+            for line in text.lines().filter(|l| !l.is_empty()) {
+                let v: Value = parse(NAME, line)?;
+                reviews.push((
+                    v["review"].as_str().unwrap_or_default().to_string(),
+                    v["closed_at"].as_str().unwrap_or_default().to_string(),
+                    hex::encode(Sha256::digest(line.as_bytes())),
+                    None,
+                ));
+            }
+        }
+        Ok(ReviewRecords {
+            reviews,
+            span: None,
+        })
+    }
+
+    fn see(&mut self, e: &StoredEvent) {
+        match &mut self.span {
+            Some((_, last)) => last.clone_from(&e.at),
+            None => self.span = Some((e.at.clone(), e.at.clone())),
+        }
+        if e.kind != "access_review_closed" || self.reviews.is_empty() {
+            return;
+        }
+        let Ok(v) = serde_json::from_str::<Value>(&e.payload) else {
+            return;
+        };
+        for r in &mut self.reviews {
+            if v["review"].as_str() == Some(r.0.as_str())
+                && v["digest"].as_str() == Some(r.2.as_str())
+            {
+                r.3 = Some(e.seq);
+            }
+        }
+    }
+
+    fn check(&self) -> Result<Vec<String>, String> {
+        let mut out = Vec::new();
+        for (id, closed_at, _, seq) in &self.reviews {
+            match (seq, &self.span) {
+                (Some(seq), _) => out.push(format!(
+                    "access review {id}: its result is the one recorded in the log (event #{seq})"
+                )),
+                (None, Some((first, last))) if closed_at >= first && closed_at <= last => {
+                    return Err(format!(
+                        "access review {id} in access_reviews.jsonl is not the result recorded in the log when it closed"
+                    ));
+                }
+                (None, _) => out.push(format!(
+                    "access review {id} closed at {closed_at}, outside this bundle's events: its record is in the bundle of the period it closed in"
+                )),
+            }
+        }
+        Ok(out)
+    }
 }

@@ -26,7 +26,7 @@ const REGEX_SIZE_LIMIT: usize = 1 << 20;
 const DEFAULT_TTL: Duration = Duration::from_secs(30 * 60);
 
 const TOP_KEYS: &[&str] = &["version", "default", "masking_profile", "servers", "rules"];
-const SERVER_KEYS: &[&str] = &["default", "masking_profile", "standing_access"];
+const SERVER_KEYS: &[&str] = &["default", "masking_profile", "standing_access", "owners"];
 const RULE_KEYS: &[&str] = &[
     "name",
     "description",
@@ -345,6 +345,12 @@ impl Reader {
                                 ),
                             ),
                         },
+                        "owners" => {
+                            settings.owners = self
+                                .string_list(f.value, &format!("owners of {what}"))
+                                .map(|v| v.into_iter().map(|(o, _)| o).collect())
+                                .unwrap_or_default()
+                        }
                         _ => unreachable!("mapping() only returns allowed keys"),
                     }
                 }

@@ -39,6 +39,8 @@ pub(crate) struct ServerSettings {
     pub(crate) masking_profile: Option<String>,
     /// `false`: reachable only under a live just-in-time grant ([`crate::access`]).
     pub(crate) standing_access: bool,
+    /// People or groups who review access to the server (access reviews).
+    pub(crate) owners: Vec<String>,
 }
 
 impl Default for ServerSettings {
@@ -47,6 +49,7 @@ impl Default for ServerSettings {
             default: None,
             masking_profile: None,
             standing_access: true,
+            owners: Vec::new(),
         }
     }
 }
@@ -193,7 +196,7 @@ impl Policy {
             .or_else(|| self.masking_profile.clone())
     }
 
-    fn default_for(&self, server: &str) -> (DefaultEffect, DefaultSource) {
+    pub(crate) fn default_for(&self, server: &str) -> (DefaultEffect, DefaultSource) {
         if let Some(d) = self.servers.get(server).and_then(|s| s.default) {
             (d, DefaultSource::Server)
         } else if let Some(d) = self.default {
