@@ -1,0 +1,467 @@
+//! Postal addresses: a street line found from its house number, then the postcode and town
+//! lines that follow it.
+//!
+//! * English and French order, number first: `221B Baker Street`, `12, rue de la Paix`;
+//! * German, Dutch, Italian and Spanish order, number last: `Hauptstraße 5`, `Kerkstraat 12`,
+//!   `Via Roma 3`;
+//! * then, joined by `, ` or a line break: `Springfield, IL 62704` (US), `London SW1A 1AA`
+//!   (UK), `10115 Berlin` (DE, FR), `1012 AB Amsterdam` (NL), `Apt. 4`.
+//!
+//! Only a digit run can start the work, and only one next to a street word goes further.
+
+use super::gazetteer::{MAX_TOKEN, lower_into};
+use super::words::{
+    has_glued_suffix, is_en_suffix, is_fr_type, is_prefix_type, is_unit, is_us_state,
+};
+
+/// Longest address we report; real ones are far shorter.
+const MAX_SPAN: usize = 200;
+
+#[inline]
+fn letter(c: u8) -> bool {
+    c.is_ascii_alphabetic() || c >= 0x80
+}
+
+#[inline]
+fn upper(b: &[u8], i: usize) -> bool {
+    match b.get(i) {
+        Some(c) if c.is_ascii_uppercase() => true,
+        Some(c) if *c >= 0xC0 => std::str::from_utf8(&b[i..(i + 4).min(b.len())])
+            .ok()
+            .or_else(|| std::str::from_utf8(&b[i..(i + 2).min(b.len())]).ok())
+            .and_then(|s| s.chars().next())
+            .is_some_and(char::is_uppercase),
+        _ => false,
+    }
+}
+
+/// End of the word at `i` (letters, inner `-` and `'`), `i` when there is none.
+fn word_end(b: &[u8], mut i: usize) -> usize {
+    while i < b.len() {
+        let c = b[i];
+        if letter(c) {
+            i += 1;
+        } else if matches!(c, b'-' | b'\'') && i + 1 < b.len() && letter(b[i + 1]) {
+            i += 2;
+        } else {
+            break;
+        }
+    }
+    i
+}
+
+fn digits_end(b: &[u8], mut i: usize) -> usize {
+    while i < b.len() && b[i].is_ascii_digit() {
+        i += 1;
+    }
+    i
+}
+
+fn with_lower<R>(w: &[u8], f: impl FnOnce(&[u8]) -> R) -> Option<R> {
+    let mut buf = [0u8; MAX_TOKEN];
+    lower_into(w, &mut buf).map(f)
+}
+
+/// The address whose house number is the digit run `[i, e)`, as a byte span.
+pub(crate) fn at_number(b: &[u8], i: usize, e: usize) -> Option<(usize, usize)> {
+    if e - i > 5 {
+        return None;
+    }
+    let (start, line_end) = forward(b, i, e).or_else(|| backward(b, i, e))?;
+    let end = tail(b, line_end);
+    (end - start <= MAX_SPAN).then_some((start, end))
+}
+
+/// House-number suffix: `12a`, `12-14`, `5/3`.
+fn number_end(b: &[u8], e: usize) -> usize {
+    if e < b.len() && b[e].is_ascii_alphabetic() && !b.get(e + 1).is_some_and(|c| letter(*c)) {
+        return e + 1;
+    }
+    if e + 1 < b.len() && matches!(b[e], b'-' | b'/') && b[e + 1].is_ascii_digit() {
+        return digits_end(b, e + 1);
+    }
+    e
+}
+
+/// `12 Main Street`, `12, rue de la Paix`, `5th Avenue` after `700 `.
+fn forward(b: &[u8], i: usize, e: usize) -> Option<(usize, usize)> {
+    let mut j = number_end(b, e);
+    if b.get(j) == Some(&b',') {
+        j += 1;
+    }
+    if b.get(j) != Some(&b' ') {
+        return None;
+    }
+    j += 1;
+    let first = j;
+    let c = *b.get(j)?;
+    // Cheap rejection before any word work: a street name starts with a capital, a digit
+    // (`5th`) or a lower-case French street type.
+    if !(c.is_ascii_uppercase()
+        || c >= 0xC0
+        || c.is_ascii_digit()
+        || matches!(
+            c,
+            b'r' | b'a' | b'b' | b'c' | b'i' | b'p' | b'q' | b's' | b'v' | b'f' | b'h'
+        ))
+    {
+        return None;
+    }
+    let we = word_end(b, j);
+    if we == j && !c.is_ascii_digit() {
+        return None;
+    }
+    if we > j && with_lower(&b[j..we], is_fr_type)? {
+        // French order: the type, then the name up to the end of the words.
+        let mut end = we;
+        let mut k = we;
+        for _ in 0..6 {
+            if b.get(k) != Some(&b' ') {
+                break;
+            }
+            let ne = word_end(b, k + 1);
+            if ne == k + 1 {
+                break;
+            }
+            end = ne;
+            k = ne;
+        }
+        return (end > we).then_some((i, end));
+    }
+    if !(c.is_ascii_uppercase() || c >= 0xC0 || c.is_ascii_digit()) {
+        return None;
+    }
+    // English order: up to five words, the last of which is a street type.
+    let mut k = first;
+    let mut end = None;
+    for n in 0..6 {
+        let ws = k;
+        let we = if b[ws].is_ascii_digit() {
+            // Ordinal street names: `5th`, `42nd`.
+            let d = digits_end(b, ws);
+            let w = word_end(b, d);
+            if !matches!(&b[d..w], b"st" | b"nd" | b"rd" | b"th") {
+                break;
+            }
+            w
+        } else {
+            word_end(b, ws)
+        };
+        if we == ws {
+            break;
+        }
+        let suffix = n > 0 && with_lower(&b[ws..we], is_en_suffix).unwrap_or(false);
+        if !upper(b, ws) && !b[ws].is_ascii_digit() && !suffix {
+            break;
+        }
+        let mut stop = we;
+        if suffix {
+            if b.get(we) == Some(&b'.') {
+                stop = we + 1;
+            }
+            end = Some(stop);
+        }
+        if b.get(stop) != Some(&b' ')
+            || !b
+                .get(stop + 1)
+                .is_some_and(|c| letter(*c) || c.is_ascii_digit())
+        {
+            break;
+        }
+        k = stop + 1;
+    }
+    let end = end?;
+    // A compass point after the type: `Main St NW`.
+    let we = word_end(b, end + 1);
+    let end = if b.get(end) == Some(&b' ')
+        && matches!(
+            &b[end + 1..we],
+            b"N" | b"S" | b"E" | b"W" | b"NE" | b"NW" | b"SE" | b"SW"
+        ) {
+        we
+    } else {
+        end
+    };
+    Some((i, end))
+}
+
+/// `Hauptstraße 5`, `Bahnhofstr. 12`, `Berliner Allee 3`, `Via Roma 12`: the street name ends
+/// right before the house number.
+fn backward(b: &[u8], i: usize, e: usize) -> Option<(usize, usize)> {
+    if i < 3 || b[i - 1] != b' ' {
+        return None;
+    }
+    let end = number_end(b, e);
+    let mut we = i - 1;
+    let dot = b[we - 1] == b'.';
+    if dot {
+        we -= 1;
+    }
+    if !letter(b[we - 1]) {
+        return None;
+    }
+    // Up to four words back, separated by single spaces.
+    let mut starts = [0usize; 4];
+    let mut ends = [0usize; 4];
+    let mut n = 0;
+    let mut k = we;
+    while n < 4 {
+        let mut s = k;
+        while s > 0 && (letter(b[s - 1]) || (b[s - 1] == b'-' && s >= 2 && letter(b[s - 2]))) {
+            s -= 1;
+        }
+        if s == k {
+            break;
+        }
+        starts[n] = s;
+        ends[n] = k;
+        n += 1;
+        if s < 2 || b[s - 1] != b' ' || !letter(b[s - 2]) {
+            break;
+        }
+        k = s - 1;
+    }
+    if n == 0 || !upper(b, starts[0]) && !b[starts[0]].is_ascii_lowercase() {
+        return None;
+    }
+    let last_end = if dot { ends[0] + 1 } else { ends[0] };
+    let glued = with_lower(&b[starts[0]..last_end], has_glued_suffix).unwrap_or(false);
+    if glued && upper(b, starts[0]) {
+        let whole = with_lower(&b[starts[0]..last_end], |w| {
+            matches!(
+                w,
+                b"allee" | b"weg" | b"platz" | b"ring" | b"markt" | b"straat" | b"laan" | b"plein"
+            ) || w == "straße".as_bytes()
+        })
+        .unwrap_or(false);
+        // `Berliner Allee 3`: the type alone takes the word before it.
+        let start = if whole && n > 1 && upper(b, starts[1]) {
+            starts[1]
+        } else {
+            starts[0]
+        };
+        return Some((start, end));
+    }
+    // `Via Roma 12`, `Calle Mayor 5`, `Am Markt 3`.
+    for w in 1..n {
+        if upper(b, starts[w])
+            && with_lower(&b[starts[w]..ends[w]], is_prefix_type).unwrap_or(false)
+        {
+            // Everything after the type must be capitalised or a particle.
+            return Some((starts[w], end));
+        }
+    }
+    None
+}
+
+/// Line separator after an address part: `, `, `,`, a line break (raw or as a JSON `\n`).
+fn sep(b: &[u8], p: usize) -> Option<usize> {
+    match b.get(p)? {
+        b',' => Some(if b.get(p + 1) == Some(&b' ') {
+            p + 2
+        } else {
+            p + 1
+        }),
+        b'\n' => Some(p + 1),
+        b'\\' if b.get(p + 1) == Some(&b'n') => Some(p + 2),
+        _ => None,
+    }
+}
+
+/// Capitalised words (a town): `Springfield`, `New York`, `Frankfurt am Main`.
+fn town_end(b: &[u8], p: usize) -> Option<usize> {
+    if !upper(b, p) {
+        return None;
+    }
+    let mut end = word_end(b, p);
+    if end == p {
+        return None;
+    }
+    // Lower-case letters must follow the capital: `NY` is not a town.
+    if !b
+        .get(p + 1)
+        .is_some_and(|c| c.is_ascii_lowercase() || *c >= 0x80)
+    {
+        return None;
+    }
+    for _ in 0..3 {
+        if b.get(end) != Some(&b' ') {
+            break;
+        }
+        let we = word_end(b, end + 1);
+        if we == end + 1 {
+            break;
+        }
+        let w = &b[end + 1..we];
+        let particle = matches!(
+            w,
+            b"am"
+                | b"an"
+                | b"upon"
+                | b"on"
+                | b"sur"
+                | b"en"
+                | b"de"
+                | b"le"
+                | b"la"
+                | b"aan"
+                | b"den"
+                | b"im"
+                | b"in"
+        );
+        if !(upper(b, end + 1)
+            && b.get(end + 2)
+                .is_some_and(|c| c.is_ascii_lowercase() || *c >= 0x80))
+            && !particle
+        {
+            break;
+        }
+        end = we;
+    }
+    Some(end)
+}
+
+/// UK postcode at `p`: `SW1A 1AA`, `M1 1AE`, `EC1A 1BB`.
+fn uk_postcode_end(b: &[u8], p: usize) -> Option<usize> {
+    let up = |k: usize| b.get(k).is_some_and(|c| c.is_ascii_uppercase());
+    let dg = |k: usize| b.get(k).is_some_and(|c| c.is_ascii_digit());
+    let mut k = p;
+    if !up(k) {
+        return None;
+    }
+    k += 1;
+    if up(k) {
+        k += 1;
+    }
+    if !dg(k) {
+        return None;
+    }
+    k += 1;
+    if up(k) || dg(k) {
+        k += 1;
+    }
+    if b.get(k) != Some(&b' ') {
+        return None;
+    }
+    k += 1;
+    if !(dg(k) && up(k + 1) && up(k + 2)) {
+        return None;
+    }
+    k += 3;
+    (!b.get(k).is_some_and(|c| c.is_ascii_alphanumeric())).then_some(k)
+}
+
+/// One line after the street: postcode and town, town and state and ZIP, a UK postcode, a
+/// unit. Returns its end.
+fn segment(b: &[u8], p: usize) -> Option<usize> {
+    let c = *b.get(p)?;
+    if c.is_ascii_digit() {
+        let d = digits_end(b, p);
+        let len = d - p;
+        if len == 4
+            && b.get(d..d + 2)
+                .is_some_and(|x| x.iter().all(u8::is_ascii_uppercase))
+            && b.get(d + 2) == Some(&b' ')
+        {
+            // NL without the space: `2496LH Zelhem`.
+            return town_end(b, d + 3).or(Some(d + 2));
+        }
+        if len == 4 && b.get(d) == Some(&b' ') {
+            // NL `1012 AB Amsterdam`, or a 4-digit postcode and town (BE, AT, CH, DK).
+            let q = d + 1;
+            if b.get(q..q + 2)
+                .is_some_and(|x| x.iter().all(u8::is_ascii_uppercase))
+                && b.get(q + 2) == Some(&b' ')
+            {
+                return town_end(b, q + 3).or(Some(q + 2));
+            }
+            return town_end(b, q);
+        }
+        if len == 5 && b.get(d) == Some(&b' ') {
+            return town_end(b, d + 1);
+        }
+        return None;
+    }
+    if let Some(e) = uk_postcode_end(b, p) {
+        return Some(e);
+    }
+    let ws = p;
+    let we = word_end(b, ws);
+    if we > ws && with_lower(&b[ws..we], is_unit).unwrap_or(false) {
+        let mut k = we;
+        if b.get(k) == Some(&b'.') {
+            k += 1;
+        }
+        if b.get(k) == Some(&b' ') {
+            k += 1;
+        }
+        if b.get(k) == Some(&b'#') {
+            k += 1;
+        }
+        let e = digits_end(b, k);
+        if e > k {
+            return Some(number_end(b, e));
+        }
+        return None;
+    }
+    let t = town_end(b, p)?;
+    // Town, then state and ZIP (US) or a postcode (UK).
+    let mut q = t;
+    if b.get(q) == Some(&b',') {
+        q += 1;
+    }
+    if b.get(q) == Some(&b' ') {
+        q += 1;
+    }
+    if q + 2 <= b.len() && is_us_state(&b[q..q + 2]) && b.get(q + 2) == Some(&b' ') {
+        let z = q + 3;
+        let ze = digits_end(b, z);
+        if ze - z == 5 {
+            let mut end = ze;
+            if b.get(ze) == Some(&b'-') && digits_end(b, ze + 1) == ze + 5 {
+                end = ze + 5;
+            }
+            return Some(end);
+        }
+    }
+    if let Some(e) = uk_postcode_end(b, q) {
+        return Some(e);
+    }
+    // Town alone on its line, then a UK postcode on the next.
+    if let Some(n) = sep(b, t)
+        && let Some(e) = uk_postcode_end(b, n)
+    {
+        return Some(e);
+    }
+    None
+}
+
+/// Extends a street line over the lines that follow it.
+fn tail(b: &[u8], mut end: usize) -> usize {
+    // `12 Main St Apt 4` (a unit after a space).
+    if b.get(end) == Some(&b' ')
+        && let Some(e) = segment(b, end + 1)
+        && word_end(b, end + 1) > end + 1
+        && with_lower(&b[end + 1..word_end(b, end + 1)], is_unit).unwrap_or(false)
+    {
+        end = e;
+    }
+    for _ in 0..3 {
+        let Some(p) = sep(b, end) else {
+            // `Hauptstraße 5 10115 Berlin`: postcode after a space.
+            if b.get(end) == Some(&b' ')
+                && b.get(end + 1).is_some_and(u8::is_ascii_digit)
+                && let Some(e) = segment(b, end + 1)
+            {
+                end = e;
+                continue;
+            }
+            break;
+        };
+        match segment(b, p) {
+            Some(e) => end = e,
+            None => break,
+        }
+    }
+    end
+}

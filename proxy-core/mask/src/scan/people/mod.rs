@@ -1,0 +1,117 @@
+//! Detectors for people: person names, postal addresses and dates of birth.
+//!
+//! Two cheap passes: one over capitals for names (`names`), one over digit runs for addresses
+//! (a house number next to a street word) and dates of birth (a date after a birth anchor).
+//! Text with neither capitals nor digits is never looked at twice.
+
+mod address;
+mod dob;
+mod gazetteer;
+mod names;
+mod words;
+
+use super::Hit;
+
+pub(crate) use gazetteer::Gazetteer;
+pub(crate) use names::scan as scan_names;
+
+/// Addresses and dates of birth, from each digit run that starts a word.
+pub(crate) fn scan_digits(b: &[u8], address: Option<u16>, dob: Option<u16>, out: &mut Vec<Hit>) {
+    let n = b.len();
+    let mut i = 0;
+    while i < n {
+        if !b[i].is_ascii_digit() {
+            i += 1;
+            continue;
+        }
+        let mut e = i + 1;
+        while e < n && b[e].is_ascii_digit() {
+            e += 1;
+        }
+        let left = i == 0 || {
+            let p = b[i - 1];
+            !(p.is_ascii_alphanumeric() || p == b'_' || p == b'.' || p >= 0x80)
+                || (p == b'n' && i >= 2 && b[i - 2] == b'\\')
+        };
+        if left {
+            if let Some(kind) = dob
+                && let Some((s, t)) = dob::at_digits(b, i)
+            {
+                out.push(Hit {
+                    kind,
+                    start: s,
+                    end: t,
+                });
+                i = t;
+                continue;
+            }
+            if let Some(kind) = address
+                && let Some((s, t)) = address::at_number(b, i, e)
+            {
+                out.push(Hit {
+                    kind,
+                    start: s,
+                    end: t,
+                });
+                i = t;
+                continue;
+            }
+        }
+        i = e;
+    }
+}
+
+/// Whether a value under a name key looks like a person's name: one to five words of letters
+/// (initials, `'`, `-` and particles allowed), no digits or other punctuation, and either a
+/// capital or a known name among them. `report.pdf`, `db-primary` and `query` are not names.
+pub(crate) fn looks_like_name(v: &str) -> bool {
+    let v = v.trim();
+    if v.is_empty() || v.len() > 80 {
+        return false;
+    }
+    let g = Gazetteer::get();
+    let mut words = 0;
+    let mut signal = false;
+    for w in v.split([' ', ',']).filter(|w| !w.is_empty()) {
+        words += 1;
+        let core = w.strip_suffix('.').unwrap_or(w);
+        if words > 5
+            || core.is_empty()
+            || !core
+                .chars()
+                .all(|c| c.is_alphabetic() || c == '\'' || c == '-')
+            || (w.ends_with('.') && core.chars().count() > 1)
+        {
+            return false;
+        }
+        let first = core.chars().next().is_some_and(char::is_uppercase);
+        if core.contains('-') && !first {
+            return false;
+        }
+        let mut buf = [0u8; gazetteer::MAX_TOKEN];
+        signal |= first
+            || gazetteer::lower_into(core.as_bytes(), &mut buf).is_some_and(|l| g.flags(l) != 0);
+    }
+    signal
+}
+
+/// Whether a value under an address key looks like an address line: words with letters and a
+/// space. `10.0.0.1`, `0x7ffd` and `jo@example.com` are not.
+pub(crate) fn looks_like_address(v: &str) -> bool {
+    let v = v.trim();
+    v.len() <= 300 && v.contains(' ') && v.chars().any(char::is_alphabetic) && !v.contains('@')
+}
+
+/// Whether a value under a postcode key looks like one: up to ten letters, digits, spaces and
+/// dashes with at least one digit (`10115`, `SW1A 1AA`, `1012 AB`, `62704-1234`).
+pub(crate) fn looks_like_postcode(v: &str) -> bool {
+    let v = v.trim();
+    !v.is_empty()
+        && v.len() <= 10
+        && v.chars().any(|c| c.is_ascii_digit())
+        && v.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == ' ' || c == '-')
+}
+
+#[cfg(test)]
+mod tests;
