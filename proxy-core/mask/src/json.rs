@@ -169,7 +169,9 @@ impl Masker {
                 // Counted as what a reader sees: a card number under `card_number` shows as
                 // `[CREDIT_CARD]` and counts as one, as it does in text.
                 let hits = self.hits(s);
-                if hits.len() == 1 && covers(s, hits[0].start, hits[0].end) {
+                if self.is_own_token(s) {
+                    // Already masked (masking twice changes nothing).
+                } else if hits.len() == 1 && covers(s, hits[0].start, hits[0].end) {
                     *s = self.token_as(hits[0].kind, s);
                     tally.add(hits[0].kind, 1);
                 } else {

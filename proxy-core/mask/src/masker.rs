@@ -380,6 +380,16 @@ impl Masker {
         crate::scan::kind_index(b)
     }
 
+    /// Whether `s` is a token this masker writes (`[CREDIT_CARD]`, `[EMAIL ****.com]`,
+    /// `[PERSON_NAME:hmac:…]`), i.e. a value masked before.
+    pub(crate) fn is_own_token(&self, s: &str) -> bool {
+        let Some(inner) = s.strip_prefix('[').and_then(|x| x.strip_suffix(']')) else {
+            return false;
+        };
+        let label = inner.split([' ', ':']).next().unwrap_or("");
+        self.renderers.iter().any(|r| r.label == label)
+    }
+
     /// Token for `value` as detector `kind`.
     pub(crate) fn token_as(&self, kind: u16, value: &str) -> String {
         self.renderers[kind as usize].token(value, self.key.as_ref())

@@ -10,8 +10,10 @@
 //! Only a digit run can start the work, and only one next to a street word goes further.
 
 use super::gazetteer::{MAX_TOKEN, lower_into};
+use super::word_end;
 use super::words::{
-    has_glued_suffix, is_en_suffix, is_fr_type, is_prefix_type, is_unit, is_us_state,
+    has_glued_suffix, is_en_suffix, is_fr_type, is_prefix_type, is_strong_suffix, is_unit,
+    is_us_state,
 };
 
 /// Longest address we report; real ones are far shorter.
@@ -35,21 +37,6 @@ fn upper(b: &[u8], i: usize) -> bool {
     }
 }
 
-/// End of the word at `i` (letters, inner `-` and `'`), `i` when there is none.
-fn word_end(b: &[u8], mut i: usize) -> usize {
-    while i < b.len() {
-        let c = b[i];
-        if letter(c) {
-            i += 1;
-        } else if matches!(c, b'-' | b'\'') && i + 1 < b.len() && letter(b[i + 1]) {
-            i += 2;
-        } else {
-            break;
-        }
-    }
-    i
-}
-
 fn digits_end(b: &[u8], mut i: usize) -> usize {
     while i < b.len() && b[i].is_ascii_digit() {
         i += 1;
@@ -67,9 +54,53 @@ pub(crate) fn at_number(b: &[u8], i: usize, e: usize) -> Option<(usize, usize)> 
     if e - i > 5 {
         return None;
     }
-    let (start, line_end) = forward(b, i, e).or_else(|| backward(b, i, e))?;
-    let end = tail(b, line_end);
+    let found = forward(b, i, e).or_else(|| backward(b, i, e));
+    let Some((start, line_end, weak)) = found else {
+        return numberless_street(b, i);
+    };
+    let (end, postal) = tail(b, line_end);
+    // `6 Pack Light`, `Olivijn 1303`: without a street type that is only a street type, the
+    // line counts when a postcode follows it.
+    if weak && !postal {
+        return numberless_street(b, i);
+    }
     (end - start <= MAX_SPAN).then_some((start, end))
+}
+
+/// `avenue Amélie Bodin, 68378 Huet`: a street without a house number, found from the postcode
+/// that follows it.
+fn numberless_street(b: &[u8], i: usize) -> Option<(usize, usize)> {
+    if i < 4 || b[i - 1] != b' ' || b[i - 2] != b',' {
+        return None;
+    }
+    let (end, _) = segment(b, i)?;
+    // The line before the comma: from its start (after a quote, a line break, `: `) it must
+    // begin with a French street type or end with a glued street word.
+    let line_end = i - 2;
+    let mut s = line_end;
+    while s > 0
+        && line_end - s < 60
+        && !matches!(b[s - 1], b'"' | b'\n' | b':' | b',' | b'.' | b'(' | b'\\')
+    {
+        s -= 1;
+    }
+    while s < line_end && b[s] == b' ' {
+        s += 1;
+    }
+    let we = word_end(b, s);
+    if we == s {
+        return None;
+    }
+    let first = with_lower(&b[s..we], is_fr_type).unwrap_or(false);
+    let lw = {
+        let mut k = line_end;
+        while k > s && letter(b[k - 1]) {
+            k -= 1;
+        }
+        k
+    };
+    let glued = lw < line_end && with_lower(&b[lw..line_end], has_glued_suffix).unwrap_or(false);
+    (first || glued).then_some((s, end))
 }
 
 /// House-number suffix: `12a`, `12-14`, `5/3`.
@@ -83,8 +114,9 @@ fn number_end(b: &[u8], e: usize) -> usize {
     e
 }
 
-/// `12 Main Street`, `12, rue de la Paix`, `5th Avenue` after `700 `.
-fn forward(b: &[u8], i: usize, e: usize) -> Option<(usize, usize)> {
+/// `12 Main Street`, `12, rue de la Paix`, `5th Avenue` after `700 `. The flag says the street
+/// type is also a common noun (`Light`, `Mill`), so the line alone is not enough.
+fn forward(b: &[u8], i: usize, e: usize) -> Option<(usize, usize, bool)> {
     let mut j = number_end(b, e);
     if b.get(j) == Some(&b',') {
         j += 1;
@@ -126,21 +158,24 @@ fn forward(b: &[u8], i: usize, e: usize) -> Option<(usize, usize)> {
             end = ne;
             k = ne;
         }
-        return (end > we).then_some((i, end));
+        return (end > we).then_some((i, end, false));
     }
     if !(c.is_ascii_uppercase() || c >= 0xC0 || c.is_ascii_digit()) {
         return None;
     }
-    // English order: up to five words, the last of which is a street type.
+    // English order: capitalised words (`Main Street`, `Sergeant John V Young Bend`, `Prom. J
+    // Ph Rameau`), strong when one is a street type.
     let mut k = first;
     let mut end = None;
-    for n in 0..6 {
+    let mut suffix_seen = false;
+    let mut strong = false;
+    for n in 0..8 {
         let ws = k;
         let we = if b[ws].is_ascii_digit() {
             // Ordinal street names: `5th`, `42nd`.
             let d = digits_end(b, ws);
             let w = word_end(b, d);
-            if !matches!(&b[d..w], b"st" | b"nd" | b"rd" | b"th") {
+            if n > 0 || !matches!(&b[d..w], b"st" | b"nd" | b"rd" | b"th") {
                 break;
             }
             w
@@ -150,17 +185,46 @@ fn forward(b: &[u8], i: usize, e: usize) -> Option<(usize, usize)> {
         if we == ws {
             break;
         }
-        let suffix = n > 0 && with_lower(&b[ws..we], is_en_suffix).unwrap_or(false);
-        if !upper(b, ws) && !b[ws].is_ascii_digit() && !suffix {
+        let (suffix, strong_suffix, particle) = with_lower(&b[ws..we], |w| {
+            (
+                n > 0 && is_en_suffix(w),
+                n > 0 && is_strong_suffix(w),
+                n > 0
+                    && matches!(
+                        w,
+                        b"de"
+                            | b"la"
+                            | b"du"
+                            | b"des"
+                            | b"le"
+                            | b"les"
+                            | b"by"
+                            | b"on"
+                            | b"of"
+                            | b"the"
+                            | b"van"
+                            | b"der"
+                            | b"del"
+                            | b"di"
+                    ),
+            )
+        })
+        .unwrap_or((false, false, false));
+        if (!upper(b, ws) && !b[ws].is_ascii_digit() && !suffix && !particle)
+            || (n > 0 && with_lower(&b[ws..we], is_unit).unwrap_or(false))
+        {
+            // A unit (`Suite 360`) is for `tail`.
             break;
         }
         let mut stop = we;
-        if suffix {
-            if b.get(we) == Some(&b'.') {
-                stop = we + 1;
-            }
+        if b.get(we) == Some(&b'.') {
+            stop = we + 1;
+        }
+        if !particle {
             end = Some(stop);
         }
+        suffix_seen |= suffix;
+        strong |= strong_suffix;
         if b.get(stop) != Some(&b' ')
             || !b
                 .get(stop + 1)
@@ -171,6 +235,8 @@ fn forward(b: &[u8], i: usize, e: usize) -> Option<(usize, usize)> {
         k = stop + 1;
     }
     let end = end?;
+    let weak = !strong;
+    let _ = suffix_seen;
     // A compass point after the type: `Main St NW`.
     let we = word_end(b, end + 1);
     let end = if b.get(end) == Some(&b' ')
@@ -182,12 +248,13 @@ fn forward(b: &[u8], i: usize, e: usize) -> Option<(usize, usize)> {
     } else {
         end
     };
-    Some((i, end))
+    Some((i, end, weak))
 }
 
 /// `Hauptstraße 5`, `Bahnhofstr. 12`, `Berliner Allee 3`, `Via Roma 12`: the street name ends
-/// right before the house number.
-fn backward(b: &[u8], i: usize, e: usize) -> Option<(usize, usize)> {
+/// right before the house number. The flag says no street word was seen (`De Tjonger 264`), so
+/// a postcode must follow.
+fn backward(b: &[u8], i: usize, e: usize) -> Option<(usize, usize, bool)> {
     if i < 3 || b[i - 1] != b' ' {
         return None;
     }
@@ -230,8 +297,19 @@ fn backward(b: &[u8], i: usize, e: usize) -> Option<(usize, usize)> {
         let whole = with_lower(&b[starts[0]..last_end], |w| {
             matches!(
                 w,
-                b"allee" | b"weg" | b"platz" | b"ring" | b"markt" | b"straat" | b"laan" | b"plein"
+                b"allee"
+                    | b"weg"
+                    | b"platz"
+                    | b"ring"
+                    | b"markt"
+                    | b"straat"
+                    | b"laan"
+                    | b"plein"
+                    | b"damm"
+                    | b"ufer"
+                    | b"gasse"
             ) || w == "straße".as_bytes()
+                || w == "brücke".as_bytes()
         })
         .unwrap_or(false);
         // `Berliner Allee 3`: the type alone takes the word before it.
@@ -240,18 +318,31 @@ fn backward(b: &[u8], i: usize, e: usize) -> Option<(usize, usize)> {
         } else {
             starts[0]
         };
-        return Some((start, end));
+        return Some((start, end, false));
     }
     // `Via Roma 12`, `Calle Mayor 5`, `Am Markt 3`.
     for w in 1..n {
         if upper(b, starts[w])
             && with_lower(&b[starts[w]..ends[w]], is_prefix_type).unwrap_or(false)
         {
-            // Everything after the type must be capitalised or a particle.
-            return Some((starts[w], end));
+            return Some((starts[w], end, false));
         }
     }
-    None
+    // Capitalised words alone (`Olivijn 1303`, `De Tjonger 264`, `Jan van Scorelstraat`).
+    let mut start = None;
+    for w in 0..n {
+        let cap = upper(b, starts[w]);
+        let particle = matches!(
+            &b[starts[w]..ends[w]],
+            b"van" | b"de" | b"der" | b"den" | b"la" | b"le" | b"du" | b"von"
+        );
+        if cap {
+            start = Some(starts[w]);
+        } else if !particle {
+            break;
+        }
+    }
+    start.map(|s| (s, end, true))
 }
 
 /// Line separator after an address part: `, `, `,`, a line break (raw or as a JSON `\n`).
@@ -353,7 +444,8 @@ fn uk_postcode_end(b: &[u8], p: usize) -> Option<usize> {
 
 /// One line after the street: postcode and town, town and state and ZIP, a UK postcode, a
 /// unit. Returns its end.
-fn segment(b: &[u8], p: usize) -> Option<usize> {
+/// The flag says it held a postcode (not only a unit or a 4-digit number and a word).
+fn segment(b: &[u8], p: usize) -> Option<(usize, bool)> {
     let c = *b.get(p)?;
     if c.is_ascii_digit() {
         let d = digits_end(b, p);
@@ -364,7 +456,7 @@ fn segment(b: &[u8], p: usize) -> Option<usize> {
             && b.get(d + 2) == Some(&b' ')
         {
             // NL without the space: `2496LH Zelhem`.
-            return town_end(b, d + 3).or(Some(d + 2));
+            return Some((town_end(b, d + 3).unwrap_or(d + 2), true));
         }
         if len == 4 && b.get(d) == Some(&b' ') {
             // NL `1012 AB Amsterdam`, or a 4-digit postcode and town (BE, AT, CH, DK).
@@ -373,17 +465,17 @@ fn segment(b: &[u8], p: usize) -> Option<usize> {
                 .is_some_and(|x| x.iter().all(u8::is_ascii_uppercase))
                 && b.get(q + 2) == Some(&b' ')
             {
-                return town_end(b, q + 3).or(Some(q + 2));
+                return Some((town_end(b, q + 3).unwrap_or(q + 2), true));
             }
-            return town_end(b, q);
+            return town_end(b, q).map(|e| (e, false));
         }
         if len == 5 && b.get(d) == Some(&b' ') {
-            return town_end(b, d + 1);
+            return town_end(b, d + 1).map(|e| (e, true));
         }
         return None;
     }
     if let Some(e) = uk_postcode_end(b, p) {
-        return Some(e);
+        return Some((e, true));
     }
     let ws = p;
     let we = word_end(b, ws);
@@ -400,7 +492,7 @@ fn segment(b: &[u8], p: usize) -> Option<usize> {
         }
         let e = digits_end(b, k);
         if e > k {
-            return Some(number_end(b, e));
+            return Some((number_end(b, e), false));
         }
         return None;
     }
@@ -421,47 +513,48 @@ fn segment(b: &[u8], p: usize) -> Option<usize> {
             if b.get(ze) == Some(&b'-') && digits_end(b, ze + 1) == ze + 5 {
                 end = ze + 5;
             }
-            return Some(end);
+            return Some((end, true));
         }
     }
     if let Some(e) = uk_postcode_end(b, q) {
-        return Some(e);
+        return Some((e, true));
     }
     // Town alone on its line, then a UK postcode on the next.
     if let Some(n) = sep(b, t)
         && let Some(e) = uk_postcode_end(b, n)
     {
-        return Some(e);
+        return Some((e, true));
     }
     None
 }
 
-/// Extends a street line over the lines that follow it.
-fn tail(b: &[u8], mut end: usize) -> usize {
+/// Extends a street line over the lines that follow it; says whether a postcode was among them.
+fn tail(b: &[u8], mut end: usize) -> (usize, bool) {
+    let mut postal = false;
     // `12 Main St Apt 4` (a unit after a space).
     if b.get(end) == Some(&b' ')
-        && let Some(e) = segment(b, end + 1)
         && word_end(b, end + 1) > end + 1
         && with_lower(&b[end + 1..word_end(b, end + 1)], is_unit).unwrap_or(false)
+        && let Some((e, _)) = segment(b, end + 1)
     {
         end = e;
     }
     for _ in 0..3 {
-        let Some(p) = sep(b, end) else {
+        let p = match sep(b, end) {
+            Some(p) => p,
             // `Hauptstraße 5 10115 Berlin`: postcode after a space.
-            if b.get(end) == Some(&b' ')
-                && b.get(end + 1).is_some_and(u8::is_ascii_digit)
-                && let Some(e) = segment(b, end + 1)
-            {
-                end = e;
-                continue;
+            None if b.get(end) == Some(&b' ') && b.get(end + 1).is_some_and(u8::is_ascii_digit) => {
+                end + 1
             }
-            break;
+            None => break,
         };
         match segment(b, p) {
-            Some(e) => end = e,
+            Some((e, p)) => {
+                end = e;
+                postal |= p;
+            }
             None => break,
         }
     }
-    end
+    (end, postal)
 }

@@ -138,7 +138,7 @@ fn month_word_end(b: &[u8], p: usize) -> Option<usize> {
 
 fn year_ok(y: &[u8]) -> bool {
     match y.len() {
-        4 => (1900..=2099).contains(&num(y)),
+        4 => (1800..=2099).contains(&num(y)),
         2 => true,
         _ => false,
     }

@@ -12,6 +12,46 @@ mod words;
 
 use super::Hit;
 
+/// Length of the letter starting at `i` (ASCII or any alphabetic Unicode character), 0 if there
+/// is none. `®`, `’` and other symbols are not letters.
+#[inline]
+pub(crate) fn letter_len(b: &[u8], i: usize) -> usize {
+    let c = b[i];
+    if c.is_ascii_alphabetic() {
+        return 1;
+    }
+    if c < 0xC0 {
+        return 0;
+    }
+    let len = if c >= 0xF0 {
+        4
+    } else if c >= 0xE0 {
+        3
+    } else {
+        2
+    };
+    match b.get(i..i + len).and_then(|s| std::str::from_utf8(s).ok()) {
+        Some(s) if s.chars().next().is_some_and(char::is_alphabetic) => len,
+        _ => 0,
+    }
+}
+
+/// End of the word at `i`: letters, with `'` or `-` between letters (`O'Brien`,
+/// `Okonjo-Iweala`); `i` when there is none.
+pub(crate) fn word_end(b: &[u8], mut i: usize) -> usize {
+    while i < b.len() {
+        let l = letter_len(b, i);
+        if l > 0 {
+            i += l;
+        } else if matches!(b[i], b'\'' | b'-') && i + 1 < b.len() && letter_len(b, i + 1) > 0 {
+            i += 1;
+        } else {
+            break;
+        }
+    }
+    i
+}
+
 pub(crate) use gazetteer::Gazetteer;
 pub(crate) use names::scan as scan_names;
 

@@ -8,6 +8,8 @@
 //! months, place and product words) never count as names, whatever the gazetteer says.
 
 use super::gazetteer::{GIVEN, Gazetteer, MAX_TOKEN, SURNAME, lower_into};
+use super::word_end;
+use super::words::has_glued_suffix;
 use crate::scan::Hit;
 
 /// Most words considered in one run (titles and particles included).
@@ -77,21 +79,6 @@ fn lower_start(b: &[u8], i: usize) -> bool {
     }
 }
 
-/// End of a word starting at `i`: letters, inner apostrophes and hyphens between letters.
-fn word_end(b: &[u8], mut i: usize) -> usize {
-    while i < b.len() {
-        let c = b[i];
-        if letter(c) {
-            i += 1;
-        } else if (c == b'\'' || c == b'-') && i + 1 < b.len() && letter(b[i + 1]) {
-            i += 2;
-        } else {
-            break;
-        }
-    }
-    i
-}
-
 fn classify(b: &[u8], start: usize, end: usize, g: &Gazetteer) -> Word {
     let mut buf = [0u8; MAX_TOKEN];
     let w = &b[start..end];
@@ -105,12 +92,13 @@ fn classify(b: &[u8], start: usize, end: usize, g: &Gazetteer) -> Word {
         word.kind = WordKind::Stop;
         return word;
     };
-    if is_title(lower) {
-        word.kind = WordKind::Title;
-    } else if is_stop(lower) {
-        word.kind = WordKind::Stop;
-    } else if is_particle(lower) && w[0].is_ascii_lowercase() {
+    if is_particle(lower) && w[0].is_ascii_lowercase() {
         word.kind = WordKind::Particle;
+    } else if is_title(lower) {
+        word.kind = WordKind::Title;
+    } else if is_stop(lower) || has_glued_suffix(lower) || place_compound(lower) {
+        // `Hugostraat`, `Pavillons-sous-Bois` belong to places, not people.
+        word.kind = WordKind::Stop;
     } else {
         word.flags = g.flags(lower);
         // Hyphenated: `Okonjo-Iweala`, `Jean-Luc` count when a part is known.
@@ -123,6 +111,29 @@ fn classify(b: &[u8], start: usize, end: usize, g: &Gazetteer) -> Word {
     word
 }
 
+/// `Saint-Michel-sur-Orge`, `Stratford-upon-Avon`, `Frankfurt-am-Main`.
+fn place_compound(w: &[u8]) -> bool {
+    w.windows(5).any(|x| {
+        matches!(
+            x,
+            b"-sur-"
+                | b"-les-"
+                | b"-sous"
+                | b"-upon"
+                | b"-en-b"
+                | b"-am-m"
+                | b"-aan-"
+                | b"-le-c"
+                | b"-la-v"
+                | b"-de-l"
+                | b"-del-"
+                | b"-des-"
+                | b"-du-p"
+        )
+    }) || w.starts_with(b"saint-")
+        || w.starts_with(b"sainte-")
+}
+
 /// Appends person-name hits in `b` to `out`, with detector index `kind`.
 pub(crate) fn scan(b: &[u8], kind: u16, out: &mut Vec<Hit>) {
     let g = Gazetteer::get();
@@ -132,7 +143,9 @@ pub(crate) fn scan(b: &[u8], kind: u16, out: &mut Vec<Hit>) {
         // Prefilter: find the next capital that starts a word.
         let c = b[i];
         if !(c.is_ascii_uppercase() || c >= 0xC0)
-            || (i > 0 && (letter(b[i - 1]) || b[i - 1].is_ascii_digit() || b[i - 1] == b'_'))
+            || (i > 0
+                && (letter(b[i - 1]) || b[i - 1].is_ascii_digit() || b[i - 1] == b'_')
+                && !crate::scan::escaped(b, i - 1))
         {
             i += 1;
             continue;
@@ -146,7 +159,10 @@ pub(crate) fn scan(b: &[u8], kind: u16, out: &mut Vec<Hit>) {
             continue;
         }
         let (words, count, next) = collect(b, i, g);
-        if let Some((s, e)) = pick(&words[..count]) {
+        let c = cue(b, i);
+        if c != Cue::Thing
+            && let Some((s, e)) = pick(&words[..count], c == Cue::Person)
+        {
             out.push(Hit {
                 kind,
                 start: s,
@@ -221,26 +237,29 @@ fn collect(b: &[u8], mut i: usize, g: &Gazetteer) -> ([Word; MAX_WORDS], usize, 
     (words, count, after_last)
 }
 
-/// The name in a run of words, if any: the first given name (or word after a title) through
-/// the last surname that follows it.
-fn pick(words: &[Word]) -> Option<(usize, usize)> {
+/// The name in a run of words, if any: the first given name (or any name word after a title
+/// or a cue such as `customer` or a `"name":` key) through the last name word after it. A
+/// known given name may be followed by a surname the gazetteer lacks (`Ngozi Okonjo-Iweala`);
+/// an unknown first word needs a known surname after it.
+fn pick(words: &[Word], cued: bool) -> Option<(usize, usize)> {
     let mut s = 0;
     while s < words.len() {
         let titled = s > 0 && words[s - 1].kind == WordKind::Title;
         let w = words[s];
-        let starts = w.kind == WordKind::Name && (w.flags & GIVEN != 0 || (titled && w.flags != 0));
-        if !starts {
+        if w.kind != WordKind::Name {
             s += 1;
             continue;
         }
-        // Extend over names, initials and particles; end on the last surname.
+        let given = w.flags & GIVEN != 0;
+        let loose = titled || (cued && s == 0);
+        // Extend over names, initials and particles; end on the last name word.
         let mut best = None;
         let mut e = s + 1;
         while e < words.len() {
             let x = words[e];
             match x.kind {
                 WordKind::Name => {
-                    if x.flags & SURNAME != 0 || (x.flags != 0 && e > s + 1) {
+                    if given || loose || x.flags & SURNAME != 0 {
                         best = Some(e);
                     }
                 }
@@ -252,12 +271,133 @@ fn pick(words: &[Word]) -> Option<(usize, usize)> {
         if let Some(last) = best {
             return Some((w.start, words[last].end));
         }
-        if titled {
+        if titled && w.flags != 0 {
             return Some((w.start, w.end));
         }
         s += 1;
     }
     None
+}
+
+/// What the word before a run says about it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Cue {
+    /// `customer`, `"name":`, `by`: a name is expected.
+    Person,
+    /// `"company":`, `"product":`, `"city":`: a name is not.
+    Thing,
+    None,
+}
+
+/// The cue in the word before `i` (skipping `": "`, `: `, spaces).
+fn cue(b: &[u8], i: usize) -> Cue {
+    let mut k = i;
+    let mut skipped = 0;
+    while k > 0 && skipped < 4 && matches!(b[k - 1], b' ' | b'"' | b':' | b'\\' | b'=' | b'\'') {
+        k -= 1;
+        skipped += 1;
+    }
+    let end = k;
+    while k > 0 && (b[k - 1].is_ascii_alphabetic() || b[k - 1] == b'_') && end - k < 24 {
+        k -= 1;
+    }
+    if k == end || (k > 0 && b[k - 1].is_ascii_alphanumeric()) {
+        return Cue::None;
+    }
+    let mut buf = [0u8; MAX_TOKEN];
+    let Some(w) = lower_into(&b[k..end], &mut buf) else {
+        return Cue::None;
+    };
+    if is_thing(w) {
+        return Cue::Thing;
+    }
+    let w = w.strip_suffix(b"_name").unwrap_or(w);
+    let person = matches!(
+        w,
+        b"name"
+            | b"customer"
+            | b"contact"
+            | b"patient"
+            | b"applicant"
+            | b"member"
+            | b"client"
+            | b"employee"
+            | b"owner"
+            | b"holder"
+            | b"recipient"
+            | b"sender"
+            | b"author"
+            | b"by"
+            | b"to"
+            | b"from"
+            | b"attn"
+            | b"attention"
+            | b"passenger"
+            | b"guest"
+            | b"tenant"
+            | b"student"
+            | b"full"
+            | b"first"
+            | b"last"
+            | b"person"
+            | b"assignee"
+            | b"reporter"
+            | b"cardholder"
+            | b"signed"
+            | b"manager"
+            | b"agent"
+    );
+    if person { Cue::Person } else { Cue::None }
+}
+
+/// Keys and words after which a capitalised phrase names a thing or a place.
+fn is_thing(w: &[u8]) -> bool {
+    let w = w.strip_suffix(b"_name").unwrap_or(w);
+    matches!(
+        w,
+        b"company"
+            | b"product"
+            | b"city"
+            | b"town"
+            | b"brand"
+            | b"vendor"
+            | b"supplier"
+            | b"manufacturer"
+            | b"org"
+            | b"organization"
+            | b"organisation"
+            | b"employer"
+            | b"school"
+            | b"university"
+            | b"hotel"
+            | b"restaurant"
+            | b"store"
+            | b"shop"
+            | b"title"
+            | b"category"
+            | b"street"
+            | b"country"
+            | b"state"
+            | b"region"
+            | b"model"
+            | b"sku"
+            | b"item"
+            | b"tool"
+            | b"project"
+            | b"server"
+            | b"host"
+            | b"venue"
+            | b"airline"
+            | b"carrier"
+            | b"bank"
+            | b"merchant"
+            | b"place"
+            | b"location"
+            | b"team"
+            | b"department"
+            | b"dish"
+            | b"book"
+    )
 }
 
 fn is_particle(w: &[u8]) -> bool {
@@ -334,25 +474,40 @@ fn is_stop(w: &[u8]) -> bool {
 /// Sorted (checked by a test).
 static STOP: &[&[u8]] = &[
     b"a",
+    b"ab",
     b"about",
     b"account",
+    b"acer",
+    b"address",
+    b"adidas",
+    b"adobe",
     b"after",
+    b"ag",
+    b"agency",
+    b"agent",
     b"air",
     b"airport",
     b"all",
     b"also",
     b"am",
+    b"amazon",
     b"an",
     b"and",
     b"any",
     b"apartment",
     b"apple",
+    b"applicant",
     b"april",
     b"apt",
     b"are",
+    b"arena",
     b"as",
+    b"associates",
+    b"association",
+    b"asus",
     b"at",
     b"august",
+    b"author",
     b"avenue",
     b"bad",
     b"bank",
@@ -361,25 +516,53 @@ static STOP: &[&[u8]] = &[
     b"before",
     b"best",
     b"between",
+    b"billing",
     b"black",
     b"blue",
     b"book",
+    b"bosch",
+    b"bose",
     b"boulevard",
+    b"braun",
+    b"bridge",
+    b"brothers",
+    b"building",
+    b"bulbs",
     b"but",
+    b"buyer",
+    b"bv",
     b"by",
     b"california",
+    b"call",
     b"camera",
     b"can",
+    b"canon",
     b"cape",
+    b"capital",
     b"case",
+    b"casio",
+    b"cathedral",
+    b"center",
     b"central",
+    b"centre",
     b"chair",
     b"charger",
+    b"church",
+    b"cisco",
     b"city",
     b"classic",
+    b"client",
+    b"clinic",
+    b"club",
+    b"co",
     b"college",
+    b"communication",
+    b"communications",
     b"company",
+    b"consulting",
+    b"contact",
     b"corp",
+    b"corporation",
     b"could",
     b"county",
     b"court",
@@ -387,160 +570,308 @@ static STOP: &[&[u8]] = &[
     b"daily",
     b"data",
     b"december",
+    b"deliver",
+    b"dell",
     b"deluxe",
     b"desk",
+    b"detect",
     b"did",
+    b"district",
     b"do",
+    b"doctor",
     b"does",
     b"drive",
+    b"driver",
     b"during",
+    b"dyson",
     b"each",
     b"east",
+    b"echo",
     b"edition",
+    b"electric",
+    b"electronics",
+    b"empire",
+    b"employee",
+    b"energy",
+    b"enterprises",
+    b"epson",
     b"every",
     b"february",
+    b"finance",
+    b"financial",
+    b"flat",
+    b"floor",
+    b"foods",
     b"for",
     b"fort",
+    b"foundation",
     b"friday",
     b"from",
+    b"fujitsu",
+    b"galaxy",
+    b"gallery",
+    b"garmin",
     b"general",
+    b"global",
+    b"gmbh",
     b"gold",
+    b"google",
     b"great",
     b"green",
     b"group",
+    b"gucci",
+    b"guest",
     b"had",
+    b"hall",
     b"has",
     b"have",
     b"he",
+    b"health",
+    b"healthcare",
+    b"heinz",
     b"her",
     b"here",
     b"his",
+    b"hitachi",
+    b"holdings",
     b"home",
     b"hospital",
     b"hotel",
+    b"house",
     b"how",
+    b"huawei",
+    b"hue",
     b"i",
+    b"ibm",
     b"if",
+    b"ikea",
     b"in",
     b"inc",
+    b"incorporated",
+    b"industries",
+    b"institute",
+    b"insurance",
+    b"intel",
+    b"international",
     b"into",
     b"invoice",
+    b"ipad",
+    b"iphone",
     b"is",
     b"it",
     b"its",
     b"january",
     b"july",
     b"june",
+    b"kg",
+    b"kindle",
+    b"kingdom",
     b"kit",
+    b"kodak",
+    b"labs",
     b"lake",
     b"lamp",
     b"lane",
     b"las",
+    b"lego",
+    b"lenovo",
+    b"library",
     b"light",
+    b"limited",
     b"lite",
     b"little",
     b"llc",
+    b"logistics",
+    b"logitech",
     b"los",
     b"ltd",
+    b"macbook",
     b"main",
+    b"management",
+    b"manager",
     b"march",
     b"market",
     b"max",
     b"may",
+    b"media",
+    b"member",
+    b"microsoft",
+    b"miele",
     b"mini",
     b"model",
     b"monday",
     b"more",
     b"most",
+    b"motors",
     b"mount",
+    b"museum",
     b"my",
+    b"nestle",
+    b"netflix",
+    b"network",
+    b"networks",
     b"new",
     b"next",
+    b"nike",
+    b"nikon",
+    b"nintendo",
     b"no",
     b"north",
     b"not",
     b"note",
     b"november",
     b"now",
+    b"nurse",
+    b"nv",
+    b"nvidia",
     b"october",
     b"of",
     b"office",
     b"old",
+    b"olympus",
     b"on",
     b"or",
+    b"oracle",
     b"order",
     b"our",
     b"out",
     b"over",
+    b"owner",
+    b"oy",
     b"pack",
     b"page",
+    b"panasonic",
     b"park",
+    b"partners",
+    b"passenger",
+    b"patient",
     b"payment",
+    b"pepsi",
+    b"pharma",
+    b"pharmacy",
+    b"philips",
     b"phone",
+    b"pixel",
     b"place",
+    b"playstation",
+    b"plc",
     b"please",
     b"plus",
     b"port",
+    b"prada",
     b"premium",
     b"pro",
+    b"province",
+    b"pty",
+    b"pvt",
+    b"recipient",
     b"red",
+    b"region",
     b"report",
+    b"republic",
     b"river",
     b"road",
+    b"rolex",
+    b"room",
+    b"sa",
     b"saint",
+    b"sainte",
+    b"samsung",
     b"san",
     b"santa",
     b"sao",
+    b"sarl",
     b"saturday",
     b"school",
+    b"seiko",
+    b"seller",
+    b"sender",
     b"september",
     b"series",
     b"service",
     b"she",
+    b"ship",
     b"should",
+    b"siemens",
+    b"signed",
     b"silver",
     b"since",
     b"smart",
     b"so",
+    b"society",
+    b"software",
+    b"solutions",
+    b"sons",
+    b"sony",
     b"south",
+    b"spa",
     b"sport",
+    b"spotify",
     b"square",
+    b"srl",
     b"st",
+    b"stadium",
+    b"starbucks",
+    b"starter",
+    b"states",
     b"station",
     b"status",
+    b"stock",
     b"street",
+    b"student",
     b"studio",
+    b"studios",
+    b"suite",
     b"sunday",
     b"support",
+    b"surface",
+    b"switch",
+    b"systems",
     b"table",
     b"team",
+    b"technologies",
+    b"technology",
+    b"tenant",
+    b"tesla",
     b"than",
     b"thank",
     b"thanks",
     b"that",
     b"the",
+    b"theater",
+    b"theatre",
     b"their",
     b"then",
     b"there",
     b"these",
     b"they",
+    b"thinkpad",
     b"this",
     b"those",
     b"thursday",
+    b"ticket",
     b"to",
     b"today",
     b"tomorrow",
+    b"toshiba",
     b"total",
+    b"tower",
+    b"toyota",
+    b"trust",
     b"tuesday",
     b"ultra",
     b"under",
+    b"union",
+    b"unit",
     b"united",
+    b"units",
     b"university",
     b"until",
     b"up",
     b"upon",
     b"user",
     b"valley",
+    b"ventures",
     b"very",
     b"was",
     b"watch",
@@ -554,17 +885,23 @@ static STOP: &[&[u8]] = &[
     b"where",
     b"which",
     b"while",
+    b"whirlpool",
     b"white",
     b"who",
     b"why",
     b"will",
     b"with",
     b"without",
+    b"worldwide",
     b"would",
+    b"xbox",
+    b"xerox",
+    b"xiaomi",
     b"yes",
     b"yesterday",
     b"you",
     b"your",
+    b"zara",
 ];
 
 #[cfg(test)]

@@ -231,6 +231,62 @@ pub(crate) fn is_en_suffix(w: &[u8]) -> bool {
     )
 }
 
+/// Street types that are seldom anything else, so `12 Elm Street` counts without a town after
+/// it (`6 Pack Light` does not).
+pub(crate) fn is_strong_suffix(w: &[u8]) -> bool {
+    matches!(
+        w,
+        b"street"
+            | b"st"
+            | b"road"
+            | b"rd"
+            | b"avenue"
+            | b"ave"
+            | b"lane"
+            | b"ln"
+            | b"drive"
+            | b"dr"
+            | b"boulevard"
+            | b"blvd"
+            | b"court"
+            | b"ct"
+            | b"place"
+            | b"pl"
+            | b"way"
+            | b"close"
+            | b"crescent"
+            | b"cres"
+            | b"terrace"
+            | b"ter"
+            | b"parkway"
+            | b"pkwy"
+            | b"highway"
+            | b"hwy"
+            | b"square"
+            | b"sq"
+            | b"circle"
+            | b"cir"
+            | b"trail"
+            | b"trl"
+            | b"grove"
+            | b"gardens"
+            | b"mews"
+            | b"row"
+            | b"plaza"
+            | b"expressway"
+            | b"freeway"
+            | b"turnpike"
+            | b"causeway"
+            | b"stravenue"
+            | b"broadway"
+            | b"parade"
+            | b"embankment"
+            | b"wharf"
+            | b"quay"
+            | b"alley"
+    )
+}
+
 /// Endings of German and Dutch street names written as one word before the house number
 /// (`Hauptstraße 5`, `Bahnhofstr. 12`, `Kerkstraat 3`, `Julianalaan 7`).
 pub(crate) fn has_glued_suffix(w: &[u8]) -> bool {
@@ -252,6 +308,10 @@ pub(crate) fn has_glued_suffix(w: &[u8]) -> bool {
         b"markt",
         b"straat",
         b"laan",
+        b"baan",
+        b"boulevard",
+        b"plantsoen",
+        b"hof",
         b"plein",
         b"gracht",
         b"kade",
@@ -262,6 +322,8 @@ pub(crate) fn has_glued_suffix(w: &[u8]) -> bool {
         b"pad",
         b"steeg",
         b"wal",
+        "brücke".as_bytes(),
+        b"bruecke",
         b"vej",
         b"gatan",
         b"gata",
