@@ -21,7 +21,7 @@ import unicodedata
 import zipfile
 
 VERSION = "3.3.1"
-RANK = 2500
+RANK = 5000
 HERE = pathlib.Path(__file__).resolve().parent
 OUT = HERE.parent / "data" / "names.txt"
 

@@ -97,8 +97,10 @@ fn classify(b: &[u8], start: usize, end: usize, g: &Gazetteer) -> Word {
     } else if is_title(lower) {
         word.kind = WordKind::Title;
     } else if is_stop(lower) || has_glued_suffix(lower) || place_compound(lower) {
-        // `Hugostraat`, `Pavillons-sous-Bois` belong to places, not people.
+        // `Hugostraat`, `Pavillons-sous-Bois` belong to places, not people. The flags are kept:
+        // after a title or a cue, `August`, `Will` and `White` can still be names.
         word.kind = WordKind::Stop;
+        word.flags = g.flags(lower);
     } else {
         word.flags = g.flags(lower);
         // Hyphenated: `Okonjo-Iweala`, `Jean-Luc` count when a part is known.
@@ -161,7 +163,7 @@ pub(crate) fn scan(b: &[u8], kind: u16, out: &mut Vec<Hit>) {
         let (words, count, next) = collect(b, i, g);
         let c = cue(b, i);
         if c != Cue::Thing
-            && let Some((s, e)) = pick(&words[..count], c == Cue::Person)
+            && let Some((s, e)) = pick(&words[..count], c)
         {
             out.push(Hit {
                 kind,
@@ -241,30 +243,35 @@ fn collect(b: &[u8], mut i: usize, g: &Gazetteer) -> ([Word; MAX_WORDS], usize, 
 /// or a cue such as `customer` or a `"name":` key) through the last name word after it. A
 /// known given name may be followed by a surname the gazetteer lacks (`Ngozi Okonjo-Iweala`);
 /// an unknown first word needs a known surname after it.
-fn pick(words: &[Word], cued: bool) -> Option<(usize, usize)> {
+fn pick(words: &[Word], cue: Cue) -> Option<(usize, usize)> {
     let mut s = 0;
     while s < words.len() {
         let titled = s > 0 && words[s - 1].kind == WordKind::Title;
+        let loose = titled || (cue != Cue::None && s == 0);
+        let stop_ok = titled || (cue == Cue::Person && s == 0);
         let w = words[s];
-        if w.kind != WordKind::Name {
+        // After a title or cue, a common word that is also a name (`August`, `White`) counts.
+        let namelike = |x: Word| {
+            x.kind == WordKind::Name || (stop_ok && x.kind == WordKind::Stop && x.flags != 0)
+        };
+        if !namelike(w) {
             s += 1;
             continue;
         }
         let given = w.flags & GIVEN != 0;
-        let loose = titled || (cued && s == 0);
         // Extend over names, initials and particles; end on the last name word.
         let mut best = None;
         let mut e = s + 1;
         while e < words.len() {
             let x = words[e];
             match x.kind {
-                WordKind::Name => {
+                _ if namelike(x) => {
                     if given || loose || x.flags & SURNAME != 0 {
                         best = Some(e);
                     }
                 }
                 WordKind::Initial | WordKind::Particle => {}
-                WordKind::Title | WordKind::Stop => break,
+                _ => break,
             }
             e += 1;
         }
@@ -282,8 +289,10 @@ fn pick(words: &[Word], cued: bool) -> Option<(usize, usize)> {
 /// What the word before a run says about it.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Cue {
-    /// `customer`, `"name":`, `by`: a name is expected.
+    /// `customer`, `"name":`: a name is expected.
     Person,
+    /// `by`, `to`, `from`: a name may follow (or a place).
+    Weak,
     /// `"company":`, `"product":`, `"city":`: a name is not.
     Thing,
     None,
@@ -347,7 +356,13 @@ fn cue(b: &[u8], i: usize) -> Cue {
             | b"manager"
             | b"agent"
     );
-    if person { Cue::Person } else { Cue::None }
+    if matches!(w, b"by" | b"to" | b"from") {
+        Cue::Weak
+    } else if person {
+        Cue::Person
+    } else {
+        Cue::None
+    }
 }
 
 /// Keys and words after which a capitalised phrase names a thing or a place.
@@ -428,10 +443,21 @@ fn is_particle(w: &[u8]) -> bool {
             | b"zu"
             | b"do"
             | b"af"
+            | b"te"
+            | b"aan"
+            | b"op"
+            | b"tot"
+            | b"uit"
+            | b"vom"
+            | b"zum"
+            | b"dal"
+            | b"dela"
             | b"av"
     )
 }
 
+/// Titles and nouns that announce a person (`Mr`, `Dr.`, `Dear`, `Customer`, `Patient`): the
+/// capitalised words after them are a name even when the gazetteer lacks them.
 fn is_title(w: &[u8]) -> bool {
     matches!(
         w,
@@ -461,6 +487,29 @@ fn is_title(w: &[u8]) -> bool {
             | b"hi"
             | b"hello"
             | b"mister"
+            | b"customer"
+            | b"patient"
+            | b"applicant"
+            | b"member"
+            | b"client"
+            | b"contact"
+            | b"employee"
+            | b"guest"
+            | b"passenger"
+            | b"tenant"
+            | b"student"
+            | b"owner"
+            | b"manager"
+            | b"agent"
+            | b"doctor"
+            | b"nurse"
+            | b"driver"
+            | b"buyer"
+            | b"seller"
+            | b"sender"
+            | b"recipient"
+            | b"author"
+            | b"attn"
     ) || w == "señor".as_bytes()
         || w == "señora".as_bytes()
 }
@@ -484,7 +533,6 @@ static STOP: &[&[u8]] = &[
     b"after",
     b"ag",
     b"agency",
-    b"agent",
     b"air",
     b"airport",
     b"all",
@@ -496,10 +544,10 @@ static STOP: &[&[u8]] = &[
     b"any",
     b"apartment",
     b"apple",
-    b"applicant",
     b"april",
     b"apt",
     b"are",
+    b"area",
     b"arena",
     b"as",
     b"associates",
@@ -507,7 +555,6 @@ static STOP: &[&[u8]] = &[
     b"asus",
     b"at",
     b"august",
-    b"author",
     b"avenue",
     b"bad",
     b"bank",
@@ -529,7 +576,6 @@ static STOP: &[&[u8]] = &[
     b"building",
     b"bulbs",
     b"but",
-    b"buyer",
     b"bv",
     b"by",
     b"california",
@@ -551,7 +597,6 @@ static STOP: &[&[u8]] = &[
     b"cisco",
     b"city",
     b"classic",
-    b"client",
     b"clinic",
     b"club",
     b"co",
@@ -560,13 +605,11 @@ static STOP: &[&[u8]] = &[
     b"communications",
     b"company",
     b"consulting",
-    b"contact",
     b"corp",
     b"corporation",
     b"could",
     b"county",
     b"court",
-    b"customer",
     b"daily",
     b"data",
     b"december",
@@ -574,14 +617,13 @@ static STOP: &[&[u8]] = &[
     b"dell",
     b"deluxe",
     b"desk",
+    b"details",
     b"detect",
     b"did",
     b"district",
     b"do",
-    b"doctor",
     b"does",
     b"drive",
-    b"driver",
     b"during",
     b"dyson",
     b"each",
@@ -591,7 +633,6 @@ static STOP: &[&[u8]] = &[
     b"electric",
     b"electronics",
     b"empire",
-    b"employee",
     b"energy",
     b"enterprises",
     b"epson",
@@ -620,7 +661,6 @@ static STOP: &[&[u8]] = &[
     b"green",
     b"group",
     b"gucci",
-    b"guest",
     b"had",
     b"hall",
     b"has",
@@ -643,12 +683,15 @@ static STOP: &[&[u8]] = &[
     b"hue",
     b"i",
     b"ibm",
+    b"id",
     b"if",
     b"ikea",
     b"in",
     b"inc",
     b"incorporated",
     b"industries",
+    b"info",
+    b"information",
     b"institute",
     b"insurance",
     b"intel",
@@ -678,9 +721,11 @@ static STOP: &[&[u8]] = &[
     b"library",
     b"light",
     b"limited",
+    b"list",
     b"lite",
     b"little",
     b"llc",
+    b"login",
     b"logistics",
     b"logitech",
     b"los",
@@ -688,13 +733,11 @@ static STOP: &[&[u8]] = &[
     b"macbook",
     b"main",
     b"management",
-    b"manager",
     b"march",
     b"market",
     b"max",
     b"may",
     b"media",
-    b"member",
     b"microsoft",
     b"miele",
     b"mini",
@@ -721,7 +764,7 @@ static STOP: &[&[u8]] = &[
     b"note",
     b"november",
     b"now",
-    b"nurse",
+    b"number",
     b"nv",
     b"nvidia",
     b"october",
@@ -736,15 +779,12 @@ static STOP: &[&[u8]] = &[
     b"our",
     b"out",
     b"over",
-    b"owner",
     b"oy",
     b"pack",
     b"page",
     b"panasonic",
     b"park",
     b"partners",
-    b"passenger",
-    b"patient",
     b"payment",
     b"pepsi",
     b"pharma",
@@ -758,13 +798,14 @@ static STOP: &[&[u8]] = &[
     b"please",
     b"plus",
     b"port",
+    b"portal",
     b"prada",
     b"premium",
     b"pro",
+    b"profile",
     b"province",
     b"pty",
     b"pvt",
-    b"recipient",
     b"red",
     b"region",
     b"report",
@@ -784,11 +825,10 @@ static STOP: &[&[u8]] = &[
     b"saturday",
     b"school",
     b"seiko",
-    b"seller",
-    b"sender",
     b"september",
     b"series",
     b"service",
+    b"services",
     b"she",
     b"ship",
     b"should",
@@ -818,7 +858,6 @@ static STOP: &[&[u8]] = &[
     b"status",
     b"stock",
     b"street",
-    b"student",
     b"studio",
     b"studios",
     b"suite",
@@ -831,7 +870,6 @@ static STOP: &[&[u8]] = &[
     b"team",
     b"technologies",
     b"technology",
-    b"tenant",
     b"tesla",
     b"than",
     b"thank",
@@ -869,6 +907,7 @@ static STOP: &[&[u8]] = &[
     b"until",
     b"up",
     b"upon",
+    b"us",
     b"user",
     b"valley",
     b"ventures",
