@@ -26,7 +26,10 @@ fn main() {
     let dist = manifest.join("../ui/dist");
     println!("cargo:rerun-if-changed={}", dist.display());
     // sqlx::migrate! embeds the migration files; a new one must rebuild the crate.
-    println!("cargo:rerun-if-changed={}", manifest.join("../migrations").display());
+    println!(
+        "cargo:rerun-if-changed={}",
+        manifest.join("../migrations").display()
+    );
     let mut files = Vec::new();
     walk(&dist, &dist, &mut files);
     files.sort();
