@@ -59,6 +59,8 @@ pub(crate) struct BuiltinScanner {
     name: Option<u16>,
     address: Option<u16>,
     dob: Option<u16>,
+    /// Birth anchors, when the date-of-birth detector is on.
+    anchors: Option<aho_corasick::AhoCorasick>,
 }
 
 impl BuiltinScanner {
@@ -74,6 +76,9 @@ impl BuiltinScanner {
             name: on(Builtin::PersonName),
             address: on(Builtin::PostalAddress),
             dob: on(Builtin::DateOfBirth),
+            anchors: enabled
+                .has(Builtin::DateOfBirth)
+                .then(people::anchor_finder),
         }
     }
 
@@ -96,7 +101,12 @@ impl BuiltinScanner {
             k.scan(b, out);
         }
         if classes & DIGIT != 0 && (self.address.is_some() || self.dob.is_some()) {
-            people::scan_digits(b, self.address, self.dob, out);
+            let dob = self
+                .dob
+                .filter(|_| people::has_anchor(self.anchors.as_ref().expect("built with dob"), b));
+            if self.address.is_some() || dob.is_some() {
+                people::scan_digits(b, self.address, dob, out);
+            }
         }
         if classes & UPPER != 0
             && let Some(kind) = self.name

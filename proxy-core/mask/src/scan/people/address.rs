@@ -267,6 +267,14 @@ fn backward(b: &[u8], i: usize, e: usize) -> Option<(usize, usize, bool)> {
     if !letter(b[we - 1]) {
         return None;
     }
+    // Cheap exit for `took 123 ms`: a street name before its number is capitalised.
+    let mut ws = we;
+    while ws > 0 && (letter(b[ws - 1]) || b[ws - 1] == b'-') {
+        ws -= 1;
+    }
+    if !upper(b, ws) {
+        return None;
+    }
     // Up to four words back, separated by single spaces.
     let mut starts = [0usize; 4];
     let mut ends = [0usize; 4];

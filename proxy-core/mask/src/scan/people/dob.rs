@@ -90,6 +90,35 @@ fn anchor_at(b: &[u8], a: usize) -> Option<usize> {
     None
 }
 
+/// Birth anchors as literals, for the one pass that tells whether a text has any (most have
+/// none, and then no date is looked at).
+pub(crate) fn anchor_finder() -> aho_corasick::AhoCorasick {
+    aho_corasick::AhoCorasick::builder()
+        .ascii_case_insensitive(true)
+        .build([
+            "birth",
+            "born",
+            "dob",
+            "d.o.b",
+            "n\u{e9}",
+            "naissance",
+            "nacimiento",
+            "nascita",
+            "geboren",
+            "geburt",
+            "geboorte",
+            "geb.",
+        ])
+        .expect("literal patterns build")
+}
+
+/// Whether some birth anchor starts in `b`.
+pub(crate) fn has_anchor(finder: &aho_corasick::AhoCorasick, b: &[u8]) -> bool {
+    finder
+        .find_iter(b)
+        .any(|m| anchor_at(b, m.start()).is_some())
+}
+
 /// The closest birth anchor before `i`, within the window.
 fn anchor_before(b: &[u8], i: usize) -> Option<usize> {
     let lo = i.saturating_sub(WINDOW);

@@ -52,14 +52,28 @@ pub(crate) fn word_end(b: &[u8], mut i: usize) -> usize {
     i
 }
 
+pub(crate) use dob::{anchor_finder, has_anchor};
 pub(crate) use gazetteer::Gazetteer;
 pub(crate) use names::scan as scan_names;
 
-/// Addresses and dates of birth, from each digit run that starts a word.
+/// Addresses and dates of birth, from each digit run that starts a word. `dob` is the date
+/// detector's index when it is on and the text has a birth anchor somewhere (one literal
+/// search decides; most texts have none).
 pub(crate) fn scan_digits(b: &[u8], address: Option<u16>, dob: Option<u16>, out: &mut Vec<Hit>) {
     let n = b.len();
     let mut i = 0;
     while i < n {
+        // Skip eight bytes at a time while none is a digit.
+        while i + 8 <= n {
+            let x = u64::from_le_bytes(b[i..i + 8].try_into().expect("8 bytes"));
+            if has_digit(x) {
+                break;
+            }
+            i += 8;
+        }
+        if i >= n {
+            break;
+        }
         if !b[i].is_ascii_digit() {
             i += 1;
             continue;
@@ -86,6 +100,7 @@ pub(crate) fn scan_digits(b: &[u8], address: Option<u16>, dob: Option<u16>, out:
                 continue;
             }
             if let Some(kind) = address
+                && may_be_address(b, i, e)
                 && let Some((s, t)) = address::at_number(b, i, e)
             {
                 out.push(Hit {
@@ -99,6 +114,30 @@ pub(crate) fn scan_digits(b: &[u8], address: Option<u16>, dob: Option<u16>, out:
         }
         i = e;
     }
+}
+
+/// Whether any byte of `x` (eight ASCII or UTF-8 bytes) is an ASCII digit.
+#[inline]
+fn has_digit(x: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    // Bytes >= 0x80 are cleared first so that the adds below cannot carry between bytes.
+    let ascii = x & !HIGH;
+    let ge_0 = ascii + ONES * (0x80 - b'0' as u64);
+    let gt_9 = ascii + ONES * (0x80 - b'9' as u64 - 1);
+    (ge_0 & !gt_9 & !x & HIGH) != 0
+}
+
+/// The bytes around a house number that an address needs: a space or comma after it (`12
+/// Main`, `12, rue`), a letter and space (`12a Main`), or a word and space before it
+/// (`Hauptstraße 5`), or `, ` before a postcode (`avenue Foch, 75116`).
+#[inline]
+fn may_be_address(b: &[u8], i: usize, e: usize) -> bool {
+    let after = b.get(e).copied().unwrap_or(0);
+    let before = if i > 0 { b[i - 1] } else { 0 };
+    matches!(after, b' ' | b',' | b'-' | b'/')
+        || (after.is_ascii_alphabetic() && b.get(e + 1) == Some(&b' '))
+        || before == b' '
 }
 
 /// Whether a value under a name key looks like a person's name: one to five words of letters

@@ -142,7 +142,18 @@ pub(crate) fn scan(b: &[u8], kind: u16, out: &mut Vec<Hit>) {
     let mut i = 0;
     let n = b.len();
     while i < n {
-        // Prefilter: find the next capital that starts a word.
+        // Prefilter: skip eight bytes at a time while none is a capital (or non-ASCII), then
+        // find the next capital that starts a word.
+        while i + 8 <= n {
+            let x = u64::from_le_bytes(b[i..i + 8].try_into().expect("8 bytes"));
+            if may_have_capital(x) {
+                break;
+            }
+            i += 8;
+        }
+        if i >= n {
+            break;
+        }
         let c = b[i];
         if !(c.is_ascii_uppercase() || c >= 0xC0)
             || (i > 0
@@ -173,6 +184,19 @@ pub(crate) fn scan(b: &[u8], kind: u16, out: &mut Vec<Hit>) {
         }
         i = next.max(i + cl);
     }
+}
+
+/// Whether any byte of `x` is an ASCII capital or not ASCII.
+#[inline]
+fn may_have_capital(x: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    if x & HIGH != 0 {
+        return true;
+    }
+    let ge_a = x + ONES * (0x80 - b'A' as u64);
+    let gt_z = x + ONES * (0x80 - b'Z' as u64 - 1);
+    ge_a & !gt_z & HIGH != 0
 }
 
 /// The run of name-like words starting at `i`, and where scanning goes on after it.
