@@ -278,7 +278,7 @@ impl Masker {
         Some(Some(text.expect("a Value always serializes")))
     }
 
-    /// Whether raw JSON text has a key under a field-name rule (`"password":`, `"name":`),
+    /// Whether raw JSON text has a key under a field-name rule for secrets (`"password":`),
     /// without parsing.
     fn has_sensitive_key(&self, s: &str) -> bool {
         if self.fields.is_empty() {
@@ -297,7 +297,9 @@ impl Masker {
             let from = close.saturating_sub(130);
             if let Some(open) = memchr::memrchr(b'"', &b[from..close]).map(|o| from + o)
                 && let Ok(key) = std::str::from_utf8(&b[open + 1..close])
-                && self.field_rule(key).is_some()
+                // Secret keys only: values under people keys in JSON text are found by the
+                // text detectors, which costs far less than parsing and re-encoding it.
+                && self.is_sensitive_field(key)
             {
                 return true;
             }
