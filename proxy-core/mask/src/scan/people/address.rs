@@ -408,11 +408,10 @@ fn town_end(b: &[u8], p: usize) -> Option<usize> {
                 | b"im"
                 | b"in"
         );
-        if !(upper(b, end + 1)
+        let capital_word = upper(b, end + 1)
             && b.get(end + 2)
-                .is_some_and(|c| c.is_ascii_lowercase() || *c >= 0x80))
-            && !particle
-        {
+                .is_some_and(|c| c.is_ascii_lowercase() || *c >= 0x80);
+        if !capital_word && !particle {
             break;
         }
         end = we;

@@ -167,7 +167,7 @@ pub(crate) fn scan(b: &[u8], kind: u16, out: &mut Vec<Hit>) {
             i += 1;
             continue;
         };
-        if !lower_start(b, i + cl) && !(b.get(i + cl) == Some(&b'.')) {
+        if !lower_start(b, i + cl) && b.get(i + cl) != Some(&b'.') {
             i += cl;
             continue;
         }
