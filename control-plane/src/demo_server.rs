@@ -1,6 +1,7 @@
 //! The demo MCP server `gatehouse demo` puts behind the gateway: a small customer
 //! database (real SQL on SQLite) that plays a critical system. Its answers carry realistic-looking card
-//! numbers, e-mail addresses, SSNs, IBANs and keys (all well-known test values), so the
+//! numbers, e-mail addresses, SSNs, IBANs, postal addresses, dates of birth and keys (test
+//! values and historical figures' public records), so the
 //! masking and approval features have something to show.
 
 use gatehouse_proxy_core::jsonrpc::{Body, Id, Message, codes};
@@ -18,6 +19,8 @@ struct Customer {
     card: &'static str,
     ssn: &'static str,
     iban: &'static str,
+    address: &'static str,
+    birth_date: &'static str,
 }
 
 const CUSTOMERS: [Customer; 5] = [
@@ -29,6 +32,8 @@ const CUSTOMERS: [Customer; 5] = [
         card: "4111 1111 1111 1111",
         ssn: "536-22-1234",
         iban: "DE89 3704 0044 0532 0130 00",
+        address: "12 St James's Square, London SW1Y 4JH",
+        birth_date: "1815-12-10",
     },
     Customer {
         id: 2,
@@ -38,6 +43,8 @@ const CUSTOMERS: [Customer; 5] = [
         card: "5555-5555-5555-4444",
         ssn: "219-09-9999",
         iban: "GB82 WEST 1234 5698 7654 32",
+        address: "1 Washington Square, New York, NY 10012",
+        birth_date: "1906-12-09",
     },
     Customer {
         id: 3,
@@ -47,6 +54,8 @@ const CUSTOMERS: [Customer; 5] = [
         card: "378282246310005",
         ssn: "457-55-5462",
         iban: "FR14 2004 1010 0505 0001 3M02 606",
+        address: "2 Warrington Crescent, London W9 1ER",
+        birth_date: "1912-06-23",
     },
     Customer {
         id: 4,
@@ -56,6 +65,8 @@ const CUSTOMERS: [Customer; 5] = [
         card: "6011 1111 1111 1117",
         ssn: "078-05-1120",
         iban: "NL91 ABNA 0417 1643 00",
+        address: "1 Hampton Roads Parkway, Hampton, VA 23666",
+        birth_date: "1918-08-26",
     },
     Customer {
         id: 5,
@@ -65,6 +76,8 @@ const CUSTOMERS: [Customer; 5] = [
         card: "4012888888881881",
         ssn: "323-45-6781",
         iban: "ES91 2100 0418 4502 0005 1332",
+        address: "Keizersgracht 120, 1015 CW Amsterdam",
+        birth_date: "1930-05-11",
     },
 ];
 
@@ -139,7 +152,8 @@ impl DemoState {
         db.set_limit(rusqlite::limits::Limit::SQLITE_LIMIT_ATTACHED, 0);
         db.execute_batch(
             "CREATE TABLE IF NOT EXISTS customers (id INTEGER PRIMARY KEY, name TEXT NOT NULL, \
-               email TEXT, phone TEXT, card_number TEXT, ssn TEXT, iban TEXT); \
+               email TEXT, phone TEXT, card_number TEXT, ssn TEXT, iban TEXT, address TEXT, \
+               birth_date TEXT); \
              CREATE TABLE IF NOT EXISTS api_keys (name TEXT PRIMARY KEY, \
                aws_access_key_id TEXT, aws_secret_access_key TEXT);",
         )?;
@@ -152,8 +166,18 @@ impl DemoState {
             let tx = db.unchecked_transaction()?;
             for c in &CUSTOMERS {
                 tx.execute(
-                    "INSERT INTO customers VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                    rusqlite::params![c.id, c.name, c.email, c.phone, c.card, c.ssn, c.iban],
+                    "INSERT INTO customers VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                    rusqlite::params![
+                        c.id,
+                        c.name,
+                        c.email,
+                        c.phone,
+                        c.card,
+                        c.ssn,
+                        c.iban,
+                        c.address,
+                        c.birth_date
+                    ],
                 )?;
             }
             for (name, key, secret) in API_KEYS {
@@ -343,7 +367,8 @@ fn tools() -> Value {
 }
 
 fn schema_text() -> String {
-    "customers(id integer, name text, email text, phone text, card_number text, ssn text, iban text)\n\
+    "customers(id integer, name text, email text, phone text, card_number text, ssn text, iban text, \
+     address text, birth_date text)\n\
      api_keys(name text, aws_access_key_id text, aws_secret_access_key text)\n"
         .to_string()
 }
@@ -358,6 +383,8 @@ fn describe(table: &str) -> Value {
             "card_number text",
             "ssn text",
             "iban text",
+            "address text",
+            "birth_date text",
         ],
         "api_keys" => &[
             "name text",

@@ -93,11 +93,26 @@ async fn the_demo_masks_refuses_and_holds_for_a_second_person() {
     .json()
     .await
     .unwrap();
+    // Names, addresses and birth dates are masked like cards and e-mail addresses, in the
+    // text content and in structuredContent alike.
     let shown = rows.to_string();
+    for secret in [
+        "Ada Lovelace",
+        "Grace Hopper",
+        "St James's Square",
+        "Keizersgracht 120",
+        "1815-12-10",
+        "4111 1111 1111 1111",
+        "@example.com",
+    ] {
+        assert!(!shown.contains(secret), "{secret} shown in {shown}");
+    }
+    assert_eq!(
+        rows["result"]["structuredContent"]["rows"][0]["name"], "[PERSON_NAME]",
+        "{shown}"
+    );
     assert!(
-        shown.contains("Ada Lovelace")
-            && !shown.contains("4111 1111 1111 1111")
-            && !shown.contains("@example.com"),
+        shown.contains("[POSTAL_ADDRESS]") && shown.contains("[DATE_OF_BIRTH]"),
         "{shown}"
     );
     let drop: Value = post(
@@ -186,7 +201,7 @@ async fn the_demo_masks_refuses_and_holds_for_a_second_person() {
         .unwrap();
     assert_eq!(
         one["result"]["structuredContent"]["rows"],
-        json!([{"name": "Grace Hopper"}]),
+        json!([{"name": "[PERSON_NAME]"}]),
         "{one}"
     );
 
@@ -205,6 +220,43 @@ async fn the_demo_masks_refuses_and_holds_for_a_second_person() {
         .nth(1)
         .and_then(|t| t.split_whitespace().next())
         .unwrap_or_else(|| panic!("no database in:\n{text}"));
+    // The record holds the masked answer, and its counts match what the client saw: each
+    // customer's name, address, birth date and card counted once in the text content and once
+    // in structuredContent, under its own type.
+    let out = cli(&["sessions", "show", &sid, "--database", db, "--json"]);
+    let record = String::from_utf8_lossy(&out.stdout).to_string();
+    for secret in [
+        "Ada Lovelace",
+        "St James's Square",
+        "1815-12-10",
+        "4111 1111 1111 1111",
+    ] {
+        assert!(!record.contains(secret), "{secret} in the record");
+    }
+    let doc: Value = serde_json::from_str(&record).unwrap_or_else(|e| panic!("{e}: {record}"));
+    let answer = doc["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| {
+            e["payload"]["result"]["structuredContent"]["rows"]
+                .as_array()
+                .is_some_and(|r| r.len() == 5)
+        })
+        .unwrap_or_else(|| panic!("no recorded answer with five rows: {record}"));
+    // Stored as JSON text: `{"credit_card": 10, ...}`.
+    let masked: Value = serde_json::from_str(answer["masked"].as_str().unwrap_or("{}")).unwrap();
+    for kind in [
+        "person_name",
+        "postal_address",
+        "date_of_birth",
+        "credit_card",
+        "email",
+    ] {
+        assert_eq!(masked[kind], 10, "{kind} in {masked}");
+    }
+    assert!(masked.get("sensitive_field").is_none(), "{masked}");
+
     let out = cli(&["sessions", "show", &sid, "--database", db]);
     let shown = String::from_utf8_lossy(&out.stdout);
     assert!(

@@ -10,6 +10,11 @@
 //! `mask_json` is timed on an already-parsed `Value` (the gateway parses messages anyway); the
 //! clone that gives each iteration a fresh input is outside the timing. `mask_text` is timed on
 //! the raw JSON text.
+//!
+//! Each input is timed twice in the same run: `default` (every built-in, people detectors
+//! included) and `no_people` (the default profile without `person_name`, `postal_address` and
+//! `date_of_birth`, i.e. the detectors as they were before those came). The medians of both
+//! side by side: `python3 proxy-core/mask/benches/medians.py $CARGO_TARGET_DIR/criterion`.
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use gatehouse_mask::{Masker, Profile};
@@ -203,32 +208,53 @@ fn inputs() -> Vec<(&'static str, Value)> {
 }
 
 fn throughput(c: &mut Criterion) {
-    let masker = Masker::new(&Profile::default(), None).unwrap();
+    let people = ["person_name", "postal_address", "date_of_birth"];
+    let mut before = Profile::default();
+    before.detectors.retain(|d| !people.contains(&d.as_str()));
+    let profiles = [
+        ("default", Masker::new(&Profile::default(), None).unwrap()),
+        ("no_people", Masker::new(&before, None).unwrap()),
+    ];
     let mut g = c.benchmark_group("mask_1mb");
     g.sample_size(20);
-    for (name, value) in inputs() {
+    let inputs = inputs();
+    for (profile, masker) in &profiles {
+        for (name, value) in &inputs {
+            one(&mut g, profile, masker, name, value);
+        }
+    }
+    g.finish();
+}
+
+fn one(
+    g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    profile: &str,
+    masker: &Masker,
+    name: &str,
+    value: &Value,
+) {
+    {
         let text = serde_json::to_string(&value).unwrap();
         let mut probe = value.clone();
         let counts = masker.mask_json(&mut probe);
         eprintln!(
-            "{name}: {} bytes, {} values masked ({})",
+            "{profile} {name}: {} bytes, {} values masked ({})",
             text.len(),
             counts.total(),
             counts.summary()
         );
         g.throughput(Throughput::Bytes(text.len() as u64));
-        g.bench_function(format!("{name}/mask_json"), |b| {
+        g.bench_function(format!("{profile}/{name}/mask_json"), |b| {
             b.iter_batched_ref(
                 || value.clone(),
                 |v| black_box(masker.mask_json(v)),
                 BatchSize::LargeInput,
             )
         });
-        g.bench_function(format!("{name}/mask_text"), |b| {
+        g.bench_function(format!("{profile}/{name}/mask_text"), |b| {
             b.iter(|| black_box(masker.mask_text(&text)))
         });
     }
-    g.finish();
 }
 
 criterion_group!(benches, throughput);

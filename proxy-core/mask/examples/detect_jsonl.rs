@@ -20,6 +20,9 @@ fn presidio_name(kind: &str) -> &str {
         "email" => "EMAIL_ADDRESS",
         "phone" => "PHONE_NUMBER",
         "ip_address" => "IP_ADDRESS",
+        "person_name" => "PERSON",
+        "postal_address" => "POSTAL_ADDRESS",
+        "date_of_birth" => "DATE_OF_BIRTH",
         other => other,
     }
 }

@@ -11,7 +11,10 @@ their boundaries. Findings of types outside the corpus (our secret detectors) ar
 import json
 import sys
 
-TYPES = ["CREDIT_CARD", "IBAN_CODE", "US_SSN", "EMAIL_ADDRESS", "PHONE_NUMBER", "IP_ADDRESS"]
+KNOWN = ["CREDIT_CARD", "IBAN_CODE", "US_SSN", "EMAIL_ADDRESS", "PHONE_NUMBER", "IP_ADDRESS",
+         "PERSON", "POSTAL_ADDRESS", "DATE_OF_BIRTH"]
+# The types scored: those the corpus labels (set in main).
+TYPES = list(KNOWN)
 
 
 def load(path):
@@ -62,6 +65,8 @@ def main():
     verbose = "-v" in args
     args = [a for a in args if a != "-v"]
     corpus = load(args[0])
+    labelled = {l["type"] for r in corpus.values() for l in r["labels"]}
+    TYPES[:] = [t for t in KNOWN if t in labelled]
     results = {}
     for spec in args[1:]:
         name, path = spec.split("=", 1)

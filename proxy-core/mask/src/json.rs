@@ -7,8 +7,10 @@ use serde_json::{Map, Value};
 use std::borrow::Cow;
 
 use crate::counts::MaskCounts;
-use crate::masker::{Masker, Tally};
+use crate::kind::Builtin;
+use crate::masker::{FieldRule, Masker, Tally};
 use crate::scan::validate::card_ok;
+use crate::scan::{looks_like_address, looks_like_name, looks_like_postcode};
 
 /// Nesting depth beyond which embedded JSON text is scanned as plain text instead of parsed
 /// (serde_json itself stops at 128 levels).
@@ -55,10 +57,57 @@ impl Masker {
     }
 
     fn member(&self, key: &str, v: &mut Value, tally: &mut Tally, depth: u32) {
-        if self.is_sensitive_field(key) {
-            self.mask_whole(v, tally);
-        } else {
-            self.walk(v, tally, depth);
+        match self.field_rule(key) {
+            None => self.walk(v, tally, depth),
+            Some(FieldRule::Sensitive) => self.mask_whole(v, tally),
+            Some(rule) => self.mask_typed(rule, v, tally, depth),
+        }
+    }
+
+    /// A value under a people key (`name`, `address`, `zip`, `dob` ...): masked whole as that
+    /// type when it has the type's shape; otherwise scanned like any other value, so that an
+    /// e-mail address under `name` is still counted as an e-mail address.
+    fn mask_typed(&self, rule: FieldRule, v: &mut Value, tally: &mut Tally, depth: u32) {
+        let kind = match rule {
+            FieldRule::Name => self.kind_of(Builtin::PersonName),
+            FieldRule::BirthDate => self.kind_of(Builtin::DateOfBirth),
+            _ => self.kind_of(Builtin::PostalAddress),
+        };
+        match v {
+            Value::String(s) => {
+                let shaped = match rule {
+                    FieldRule::Name => looks_like_name(s),
+                    FieldRule::Address => looks_like_address(s),
+                    FieldRule::Postcode => looks_like_postcode(s),
+                    FieldRule::AddressOrPostcode => looks_like_address(s) || looks_like_postcode(s),
+                    FieldRule::BirthDate => s.bytes().any(|c| c.is_ascii_digit()),
+                    FieldRule::Sensitive => false,
+                };
+                // A value a type detector finds whole (an e-mail under `name`) keeps its type.
+                let other = shaped && {
+                    let hits = self.hits(s);
+                    hits.len() == 1 && hits[0].kind != kind && covers(s, hits[0].start, hits[0].end)
+                };
+                if shaped && !other {
+                    *s = self.token_as(kind, s);
+                    tally.add(kind, 1);
+                } else {
+                    self.walk(v, tally, depth);
+                }
+            }
+            Value::Number(n)
+                if matches!(
+                    rule,
+                    FieldRule::Postcode | FieldRule::AddressOrPostcode | FieldRule::BirthDate
+                ) =>
+            {
+                *v = Value::String(self.token_as(kind, &n.to_string()));
+                tally.add(kind, 1);
+            }
+            Value::Array(items) => items
+                .iter_mut()
+                .for_each(|x| self.mask_typed(rule, x, tally, depth)),
+            _ => self.walk(v, tally, depth),
         }
     }
 
@@ -117,12 +166,27 @@ impl Masker {
         match v {
             Value::Null => {}
             Value::String(s) => {
-                *s = self.field_token(s);
-                tally.add(kind, 1);
+                // Counted as what a reader sees: a card number under `card_number` shows as
+                // `[CREDIT_CARD]` and counts as one, as it does in text.
+                let hits = self.hits(s);
+                if self.is_own_token(s) {
+                    // Already masked (masking twice changes nothing).
+                } else if hits.len() == 1 && covers(s, hits[0].start, hits[0].end) {
+                    *s = self.token_as(hits[0].kind, s);
+                    tally.add(hits[0].kind, 1);
+                } else {
+                    *s = self.field_token(s);
+                    tally.add(kind, 1);
+                }
             }
             Value::Number(n) => {
-                *v = Value::String(self.field_token(&n.to_string()));
-                tally.add(kind, 1);
+                if let Some(tok) = self.mask_number(n) {
+                    tally.add(crate::scan::kind_index(crate::kind::Builtin::CreditCard), 1);
+                    *v = Value::String(tok);
+                } else {
+                    *v = Value::String(self.field_token(&n.to_string()));
+                    tally.add(kind, 1);
+                }
             }
             Value::Bool(b) => {
                 *v = Value::String(self.field_token(if *b { "true" } else { "false" }));
@@ -214,7 +278,8 @@ impl Masker {
         Some(Some(text.expect("a Value always serializes")))
     }
 
-    /// Whether raw JSON text has a key under a field-name rule (`"password":`), without parsing.
+    /// Whether raw JSON text has a key under a field-name rule for secrets (`"password":`),
+    /// without parsing.
     fn has_sensitive_key(&self, s: &str) -> bool {
         if self.fields.is_empty() {
             return false;
@@ -232,6 +297,8 @@ impl Masker {
             let from = close.saturating_sub(130);
             if let Some(open) = memchr::memrchr(b'"', &b[from..close]).map(|o| from + o)
                 && let Ok(key) = std::str::from_utf8(&b[open + 1..close])
+                // Secret keys only: values under people keys in JSON text are found by the
+                // text detectors, which costs far less than parsing and re-encoding it.
                 && self.is_sensitive_field(key)
             {
                 return true;
@@ -239,4 +306,9 @@ impl Masker {
         }
         false
     }
+}
+
+/// Whether the span `[start, end)` is all of `s` but surrounding white space.
+fn covers(s: &str, start: usize, end: usize) -> bool {
+    s[..start].trim().is_empty() && s[end..].trim().is_empty()
 }

@@ -21,6 +21,9 @@ pub enum Builtin {
     GitlabToken,
     SlackToken,
     Password,
+    PersonName,
+    PostalAddress,
+    DateOfBirth,
 }
 
 /// Name of the pseudo-detector used for values masked by JSON field-name rules.
@@ -29,7 +32,7 @@ pub const SENSITIVE_FIELD: &str = "sensitive_field";
 impl Builtin {
     /// Every built-in text detector, in priority order (earlier wins when two findings start at the
     /// same place and have the same length).
-    pub const ALL: [Builtin; 16] = [
+    pub const ALL: [Builtin; 19] = [
         Builtin::PrivateKey,
         Builtin::Jwt,
         Builtin::AwsAccessKey,
@@ -46,6 +49,9 @@ impl Builtin {
         Builtin::Email,
         Builtin::Phone,
         Builtin::IpAddress,
+        Builtin::DateOfBirth,
+        Builtin::PostalAddress,
+        Builtin::PersonName,
     ];
 
     /// The name used in profiles, counts and findings.
@@ -67,6 +73,9 @@ impl Builtin {
             Builtin::GitlabToken => "gitlab_token",
             Builtin::SlackToken => "slack_token",
             Builtin::Password => "password",
+            Builtin::PersonName => "person_name",
+            Builtin::PostalAddress => "postal_address",
+            Builtin::DateOfBirth => "date_of_birth",
         }
     }
 
@@ -86,6 +95,9 @@ impl Builtin {
                 | Builtin::Email
                 | Builtin::Phone
                 | Builtin::IpAddress
+                | Builtin::PersonName
+                | Builtin::PostalAddress
+                | Builtin::DateOfBirth
         )
     }
 }
@@ -109,6 +121,9 @@ pub fn nouns(name: &str) -> (String, String) {
         "gitlab_token" => ("GitLab token", "GitLab tokens"),
         "slack_token" => ("Slack token", "Slack tokens"),
         "password" => ("password", "passwords"),
+        "person_name" => ("person name", "person names"),
+        "postal_address" => ("postal address", "postal addresses"),
+        "date_of_birth" => ("date of birth", "dates of birth"),
         SENSITIVE_FIELD => ("sensitive field", "sensitive fields"),
         other => return (format!("{other} match"), format!("{other} matches")),
     };

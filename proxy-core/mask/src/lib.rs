@@ -1,6 +1,6 @@
 //! gatehouse-mask: detects and masks sensitive values (payment cards, IBANs, SSNs, e-mail
-//! addresses, phone numbers, IP addresses, credentials) in MCP messages before clients or the
-//! audit log see them.
+//! addresses, phone numbers, IP addresses, credentials, person names, postal addresses, dates
+//! of birth) in MCP messages before clients or the audit log see them.
 //!
 //! ```
 //! use gatehouse_mask::{Masker, Profile};
@@ -26,7 +26,10 @@ mod scan;
 pub use counts::MaskCounts;
 pub use kind::SENSITIVE_FIELD;
 pub use masker::{Finding, Masker, WITHHELD};
-pub use profile::{CustomDetector, DEFAULT_FIELD_NAMES, Profile, ProfileError, Strategy};
+pub use profile::{
+    CustomDetector, DATE_OF_BIRTH_FIELDS, DEFAULT_FIELD_NAMES, PERSON_NAME_FIELDS,
+    POSTAL_ADDRESS_FIELDS, POSTCODE_FIELDS, Profile, ProfileError, Strategy,
+};
 
 /// Names of the built-in detectors, as written in profiles.
 pub fn builtin_detectors() -> Vec<&'static str> {

@@ -9,7 +9,10 @@ use std::collections::HashSet;
 
 use crate::counts::MaskCounts;
 use crate::kind::{Builtin, SENSITIVE_FIELD};
-use crate::profile::{Profile, ProfileError, Strategy};
+use crate::profile::{
+    DATE_OF_BIRTH_FIELDS, PERSON_NAME_FIELDS, POSTAL_ADDRESS_FIELDS, POSTCODE_FIELDS, Profile,
+    ProfileError, Strategy,
+};
 use crate::render::{Normalize, Renderer};
 use crate::scan::{BuiltinScanner, Enabled, Hit, resolve};
 
@@ -46,7 +49,7 @@ pub struct Masker {
 fn normalize_for(b: Builtin) -> Normalize {
     match b {
         Builtin::CreditCard | Builtin::Iban | Builtin::UsSsn | Builtin::Phone => Normalize::Alnum,
-        Builtin::Email => Normalize::Lower,
+        Builtin::Email | Builtin::PersonName | Builtin::PostalAddress => Normalize::Lower,
         _ => Normalize::Exact,
     }
 }
@@ -158,22 +161,62 @@ impl Masker {
         ));
 
         let mut fields = FieldSet::default();
-        for f in &profile.field_names {
+        let mut add_field = |f: &str, rule: FieldRule| -> Result<(), ProfileError> {
             let mut buf = [0u8; MAX_FIELD_NAME];
             match normalize_field(f, &mut buf) {
                 Some(n) if n > 0 => {
-                    fields.insert(&buf[..n]);
+                    fields.insert(&buf[..n], rule);
+                    Ok(())
                 }
+                _ => Err(ProfileError::InvalidName {
+                    name: f.to_string(),
+                    reason: format!(
+                        "field names must have 1 to {MAX_FIELD_NAME} characters besides `_`, `-` and spaces"
+                    ),
+                }),
+            }
+        };
+        // Secrets first: a key listed twice keeps its first rule.
+        for f in &profile.field_names {
+            add_field(f, FieldRule::Sensitive)?;
+        }
+        for (name, keys) in &profile.type_fields {
+            let rule = match Builtin::from_name(name) {
+                Some(Builtin::PersonName) => FieldRule::Name,
+                Some(Builtin::PostalAddress) => FieldRule::AddressOrPostcode,
+                Some(Builtin::DateOfBirth) => FieldRule::BirthDate,
                 _ => {
-                    return Err(ProfileError::InvalidName {
-                        name: f.clone(),
-                        reason: format!(
-                            "field names must have 1 to {MAX_FIELD_NAME} characters besides `_`, `-` and spaces"
-                        ),
+                    return Err(ProfileError::UnknownDetector {
+                        name: name.clone(),
+                        section: "type_fields",
+                        known: "person_name, postal_address, date_of_birth".into(),
                     });
                 }
+            };
+            for k in keys {
+                add_field(k, rule)?;
             }
         }
+        let builtin_sets: [(&[&str], FieldRule); 4] = [
+            (PERSON_NAME_FIELDS, FieldRule::Name),
+            (POSTAL_ADDRESS_FIELDS, FieldRule::Address),
+            (POSTCODE_FIELDS, FieldRule::Postcode),
+            (DATE_OF_BIRTH_FIELDS, FieldRule::BirthDate),
+        ];
+        for (keys, rule) in builtin_sets {
+            for k in keys {
+                add_field(k, rule)?;
+            }
+        }
+        // Rules of detectors that are off do not apply.
+        fields.retain(|rule| match rule {
+            FieldRule::Sensitive => true,
+            FieldRule::Name => enabled.has(Builtin::PersonName),
+            FieldRule::Address | FieldRule::Postcode | FieldRule::AddressOrPostcode => {
+                enabled.has(Builtin::PostalAddress)
+            }
+            FieldRule::BirthDate => enabled.has(Builtin::DateOfBirth),
+        });
 
         // Which detectors actually use hmac (disabled built-ins do not count).
         let mut hmac_users: Vec<&str> = Vec::new();
@@ -183,7 +226,7 @@ impl Masker {
             } else if i < Builtin::ALL.len() + custom.len() {
                 true
             } else {
-                !fields.is_empty()
+                fields.has_sensitive()
             };
             if active && r.strategy == Strategy::Hmac {
                 hmac_users.push(&r.name);
@@ -319,9 +362,37 @@ impl Masker {
         self.enabled.has(Builtin::CreditCard)
     }
 
-    /// Whether a JSON key falls under a field-name rule.
+    /// Whether a JSON key falls under a field-name rule for secrets (`field_names`).
     pub fn is_sensitive_field(&self, key: &str) -> bool {
-        !self.fields.is_empty() && self.fields.matches(key)
+        self.field_rule(key) == Some(FieldRule::Sensitive)
+    }
+
+    /// The field-name rule a JSON key falls under, if any.
+    pub(crate) fn field_rule(&self, key: &str) -> Option<FieldRule> {
+        if self.fields.is_empty() {
+            return None;
+        }
+        self.fields.lookup(key)
+    }
+
+    /// Detector index of a built-in.
+    pub(crate) fn kind_of(&self, b: Builtin) -> u16 {
+        crate::scan::kind_index(b)
+    }
+
+    /// Whether `s` is a token this masker writes (`[CREDIT_CARD]`, `[EMAIL ****.com]`,
+    /// `[PERSON_NAME:hmac:…]`), i.e. a value masked before.
+    pub(crate) fn is_own_token(&self, s: &str) -> bool {
+        let Some(inner) = s.strip_prefix('[').and_then(|x| x.strip_suffix(']')) else {
+            return false;
+        };
+        let label = inner.split([' ', ':']).next().unwrap_or("");
+        self.renderers.iter().any(|r| r.label == label)
+    }
+
+    /// Token for `value` as detector `kind`.
+    pub(crate) fn token_as(&self, kind: u16, value: &str) -> String {
+        self.renderers[kind as usize].token(value, self.key.as_ref())
     }
 
     /// Whether an object key needs scanning at all. Keys made only of ASCII letters and `_`
@@ -333,11 +404,29 @@ impl Masker {
     }
 }
 
+/// What a field-name rule does with the value under its key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FieldRule {
+    /// `field_names`: masked whole as `sensitive_field` (or as the type a detector finds in
+    /// it, so counts match what is shown).
+    Sensitive,
+    /// A person's name, when the value is shaped like one.
+    Name,
+    /// A street address line, when the value has words and a space.
+    Address,
+    /// A postcode (counted as a postal address).
+    Postcode,
+    /// Either (keys added by a profile under `postal_address`).
+    AddressOrPostcode,
+    /// A date of birth: any string with a digit, or a number.
+    BirthDate,
+}
+
 /// Normalised field names with a length bitmap, so that most keys are rejected by one bit test
 /// (the walk asks this for every object member).
 #[derive(Debug, Clone, Default)]
 pub(crate) struct FieldSet {
-    names: Vec<Box<[u8]>>,
+    names: Vec<(Box<[u8]>, FieldRule)>,
     lengths: u64,
 }
 
@@ -346,28 +435,51 @@ fn field_sep(c: u8) -> bool {
 }
 
 impl FieldSet {
-    fn insert(&mut self, name: &[u8]) {
-        if !self.contains(name) {
+    fn insert(&mut self, name: &[u8], rule: FieldRule) {
+        if self.get(name).is_none() {
             self.lengths |= 1 << (name.len() - 1);
-            self.names.push(name.into());
+            self.names.push((name.into(), rule));
         }
+    }
+
+    fn retain(&mut self, keep: impl Fn(FieldRule) -> bool) {
+        self.names.retain(|(_, r)| keep(*r));
+        self.lengths = self
+            .names
+            .iter()
+            .fold(0, |acc, (n, _)| acc | 1 << (n.len() - 1));
     }
 
     pub fn is_empty(&self) -> bool {
         self.names.is_empty()
     }
 
-    fn contains(&self, name: &[u8]) -> bool {
-        !name.is_empty()
-            && self.lengths & (1 << (name.len() - 1)) != 0
-            && self.names.iter().any(|n| **n == *name)
+    fn has_sensitive(&self) -> bool {
+        self.names.iter().any(|(_, r)| *r == FieldRule::Sensitive)
     }
 
-    /// Whether `key` falls under a rule: its normal form is a listed name, or a run of its
-    /// words is (`aws_secret_access_key` and `dbPassword` fall under `secret` and `password`;
-    /// `secretary` does not fall under `secret`).
+    fn get(&self, name: &[u8]) -> Option<FieldRule> {
+        if name.is_empty() || self.lengths & (1 << (name.len() - 1)) == 0 {
+            return None;
+        }
+        self.names
+            .iter()
+            .find(|(n, _)| **n == *name)
+            .map(|(_, r)| *r)
+    }
+
+    #[cfg(test)]
     fn matches(&self, key: &str) -> bool {
-        self.matches_whole(key) || self.matches_words(key)
+        self.lookup(key).is_some()
+    }
+
+    /// The rule `key` falls under: its normal form is a listed name, or (for secrets) a run of
+    /// its words is (`aws_secret_access_key` and `dbPassword` fall under `secret` and
+    /// `password`; `secretary` does not fall under `secret`). People rules take whole keys
+    /// only: `company_name` is not a person's name.
+    fn lookup(&self, key: &str) -> Option<FieldRule> {
+        self.matches_whole(key)
+            .or_else(|| self.matches_words(key).then_some(FieldRule::Sensitive))
     }
 
     fn matches_words(&self, key: &str) -> bool {
@@ -412,7 +524,7 @@ impl FieldSet {
                     buf[n] = c.to_ascii_lowercase();
                     n += 1;
                 }
-                if self.contains(&buf[..n]) {
+                if self.get(&buf[..n]) == Some(FieldRule::Sensitive) {
                     return true;
                 }
             }
@@ -420,20 +532,24 @@ impl FieldSet {
         false
     }
 
-    /// Whether `key`, normalised, is in the set; no allocation and, for most keys, one bit test.
-    fn matches_whole(&self, key: &str) -> bool {
+    /// The rule of `key`, normalised, if listed; no allocation and, for most keys, one bit
+    /// test.
+    fn matches_whole(&self, key: &str) -> Option<FieldRule> {
         let k = key.as_bytes();
         let len = k.iter().filter(|c| !field_sep(**c)).count();
         if len == 0 || len > MAX_FIELD_NAME || self.lengths & (1 << (len - 1)) == 0 {
-            return false;
+            return None;
         }
-        self.names.iter().any(|n| {
-            n.len() == len
-                && k.iter()
-                    .filter(|c| !field_sep(**c))
-                    .zip(n.iter())
-                    .all(|(a, b)| a.to_ascii_lowercase() == *b)
-        })
+        self.names
+            .iter()
+            .find(|(n, _)| {
+                n.len() == len
+                    && k.iter()
+                        .filter(|c| !field_sep(**c))
+                        .zip(n.iter())
+                        .all(|(a, b)| a.to_ascii_lowercase() == *b)
+            })
+            .map(|(_, r)| *r)
     }
 }
 
@@ -481,7 +597,7 @@ mod field_word_tests {
         for n in ["secret", "password", "card_number"] {
             let mut b = [0u8; MAX_FIELD_NAME];
             let len = normalize_field(n, &mut b).unwrap();
-            f.insert(&b[..len]);
+            f.insert(&b[..len], FieldRule::Sensitive);
         }
         assert!(f.matches("aws_secret_access_key"));
         assert!(f.matches("dbPassword"));

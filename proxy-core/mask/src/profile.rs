@@ -44,6 +44,10 @@ pub struct CustomDetector {
 /// detectors = ["credit_card", "email", "aws_access_key"]   # default: every built-in
 /// default_strategy = "redact"                              # default: redact
 /// field_names = ["password", "ssn"]                        # default: see DEFAULT_FIELD_NAMES
+/// [type_fields]                                            # added to the built-in sets
+/// person_name = ["holder", "guest"]
+/// postal_address = ["ship_to"]
+/// date_of_birth = ["geb_datum"]
 /// [strategy]
 /// credit_card = "last4"
 /// email = "hmac"
@@ -66,7 +70,109 @@ pub struct Profile {
     /// JSON keys whose whole value is masked, compared case-insensitively and ignoring `_`, `-`
     /// and spaces (`apiKey`, `API_KEY` and `api-key` all match `api_key`). Empty turns the rule off.
     pub field_names: Vec<String>,
+    /// JSON keys whose value is a person's name, postal address or date of birth, by detector
+    /// (`person_name`, `postal_address`, `date_of_birth`), on top of the built-in sets
+    /// (`PERSON_NAME_FIELDS`, `POSTAL_ADDRESS_FIELDS`, `POSTCODE_FIELDS`,
+    /// `DATE_OF_BIRTH_FIELDS`). Compared like `field_names`, but whole keys only. A value
+    /// under such a key is masked whole, as that type, when it has the type's shape (a name is
+    /// words of letters; `report.pdf` under `name` is not a name and is scanned as usual).
+    /// Only applies while the detector is on.
+    pub type_fields: BTreeMap<String, Vec<String>>,
 }
+
+/// JSON keys whose value is a person's name (normalised like `field_names`, so `firstName`
+/// and `FIRST-NAME` match `first_name`).
+pub const PERSON_NAME_FIELDS: &[&str] = &[
+    "name",
+    "first_name",
+    "last_name",
+    "full_name",
+    "given_name",
+    "family_name",
+    "middle_name",
+    "maiden_name",
+    "surname",
+    "forename",
+    "display_name",
+    "person_name",
+    "customer_name",
+    "contact_name",
+    "patient_name",
+    "employee_name",
+    "holder_name",
+    "cardholder_name",
+    "card_holder",
+    "account_holder",
+    "account_holder_name",
+    "recipient_name",
+    "sender_name",
+    "owner_name",
+    "billing_name",
+    "shipping_name",
+    "emergency_contact",
+    "spouse_name",
+    "author",
+    "author_name",
+    "vorname",
+    "nachname",
+    "nom",
+    "prenom",
+    "achternaam",
+    "voornaam",
+];
+
+/// JSON keys whose value is a street address line (or a whole address).
+pub const POSTAL_ADDRESS_FIELDS: &[&str] = &[
+    "address",
+    "street",
+    "street_address",
+    "street_name",
+    "address_line",
+    "address_line1",
+    "address_line2",
+    "address_line3",
+    "address1",
+    "address2",
+    "addr",
+    "home_address",
+    "billing_address",
+    "shipping_address",
+    "mailing_address",
+    "postal_address",
+    "residential_address",
+    "delivery_address",
+    "adresse",
+    "anschrift",
+    "strasse",
+    "straat",
+    "adres",
+];
+
+/// JSON keys whose value is a postcode (counted as part of a postal address).
+pub const POSTCODE_FIELDS: &[&str] = &[
+    "postcode",
+    "postal_code",
+    "zip",
+    "zip_code",
+    "plz",
+    "postleitzahl",
+    "code_postal",
+    "cp",
+];
+
+/// JSON keys whose value is a date of birth.
+pub const DATE_OF_BIRTH_FIELDS: &[&str] = &[
+    "dob",
+    "date_of_birth",
+    "birth_date",
+    "birthday",
+    "born",
+    "born_on",
+    "geburtsdatum",
+    "date_de_naissance",
+    "geboortedatum",
+    "fecha_de_nacimiento",
+];
 
 /// JSON keys masked whole by default.
 pub const DEFAULT_FIELD_NAMES: &[&str] = &[
@@ -94,6 +200,7 @@ impl Default for Profile {
             strategy: BTreeMap::new(),
             custom: Vec::new(),
             field_names: DEFAULT_FIELD_NAMES.iter().map(|s| s.to_string()).collect(),
+            type_fields: BTreeMap::new(),
         }
     }
 }

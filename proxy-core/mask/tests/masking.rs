@@ -213,14 +213,16 @@ fn json_keeps_its_shape_and_masks_fields_whole() {
             "result": {
                 "structuredContent": {
                     "rows": [
-                        {"id": 1, "Password": "[SENSITIVE_FIELD]", "api-key": "[SENSITIVE_FIELD]", "ssn": {"value": "[SENSITIVE_FIELD]", "verified": "[SENSITIVE_FIELD]"}},
+                        // A value a detector finds whole is shown and counted as that type.
+                        {"id": 1, "Password": "[SENSITIVE_FIELD]", "api-key": "[SENSITIVE_FIELD]", "ssn": {"value": "[US_SSN]", "verified": "[SENSITIVE_FIELD]"}},
                         {"id": 2, "email": "[EMAIL]", "card": "[CREDIT_CARD]", "note": null}
                     ]
                 }
             }
         })
     );
-    assert_eq!(counts.get("sensitive_field"), 4);
+    assert_eq!(counts.get("sensitive_field"), 3);
+    assert_eq!(counts.get("us_ssn"), 1);
     assert_eq!(counts.get("credit_card"), 1);
 }
 

@@ -6,8 +6,11 @@
 
 mod net;
 mod numeric;
+mod people;
 mod secrets;
 pub mod validate;
+
+pub(crate) use people::{looks_like_address, looks_like_name, looks_like_postcode};
 
 use crate::kind::Builtin;
 
@@ -52,13 +55,30 @@ pub(crate) const fn kind_index(b: Builtin) -> u16 {
 pub(crate) struct BuiltinScanner {
     enabled: Enabled,
     keywords: Option<secrets::Keywords>,
+    /// Detector indexes of the people detectors, when on.
+    name: Option<u16>,
+    address: Option<u16>,
+    dob: Option<u16>,
+    /// Birth anchors, when the date-of-birth detector is on.
+    anchors: Option<aho_corasick::AhoCorasick>,
 }
 
 impl BuiltinScanner {
     pub fn new(enabled: Enabled) -> Self {
+        let on = |b: Builtin| enabled.has(b).then_some(kind_index(b));
+        if enabled.has(Builtin::PersonName) {
+            // Index the gazetteer now, not on the first message.
+            people::Gazetteer::get();
+        }
         BuiltinScanner {
             enabled,
             keywords: secrets::Keywords::new(&enabled),
+            name: on(Builtin::PersonName),
+            address: on(Builtin::PostalAddress),
+            dob: on(Builtin::DateOfBirth),
+            anchors: enabled
+                .has(Builtin::DateOfBirth)
+                .then(people::anchor_finder),
         }
     }
 
@@ -80,6 +100,19 @@ impl BuiltinScanner {
         {
             k.scan(b, out);
         }
+        if classes & DIGIT != 0 && (self.address.is_some() || self.dob.is_some()) {
+            let dob = self
+                .dob
+                .filter(|_| people::has_anchor(self.anchors.as_ref().expect("built with dob"), b));
+            if self.address.is_some() || dob.is_some() {
+                people::scan_digits(b, self.address, dob, out);
+            }
+        }
+        if classes & UPPER != 0
+            && let Some(kind) = self.name
+        {
+            people::scan_names(b, kind, out);
+        }
     }
 }
 
@@ -90,6 +123,8 @@ const COLON: u8 = 4;
 /// `xoxb-`), `J` (`eyJ`), `A` (`AKIA`), `_` (`ghp_`), `/` (Slack webhooks), and `=` / `:` after
 /// every key-word detector (`Password=`, `AccountKey=`, `sig=`, `://`).
 const KEYWORD: u8 = 8;
+/// A capital (ASCII, or the lead byte of a non-ASCII character): only these start a name.
+const UPPER: u8 = 16;
 
 const CLASS: [u8; 256] = {
     let mut t = [0u8; 256];
@@ -99,10 +134,20 @@ const CLASS: [u8; 256] = {
         c += 1;
     }
     t[b'@' as usize] = AT;
+    let mut c = b'A';
+    while c <= b'Z' {
+        t[c as usize] = UPPER;
+        c += 1;
+    }
+    let mut c = 0xC0usize;
+    while c < 256 {
+        t[c] = UPPER;
+        c += 1;
+    }
     t[b':' as usize] = COLON | KEYWORD;
     t[b'-' as usize] = KEYWORD;
-    t[b'J' as usize] = KEYWORD;
-    t[b'A' as usize] = KEYWORD;
+    t[b'J' as usize] = KEYWORD | UPPER;
+    t[b'A' as usize] = KEYWORD | UPPER;
     t[b'_' as usize] = KEYWORD;
     t[b'/' as usize] = KEYWORD;
     t[b'=' as usize] = KEYWORD;
@@ -114,7 +159,7 @@ const CLASS: [u8; 256] = {
 /// hold everything anyway, so they are not classified.
 fn byte_classes(b: &[u8]) -> u8 {
     if b.len() > 256 {
-        return DIGIT | AT | COLON | KEYWORD;
+        return DIGIT | AT | COLON | KEYWORD | UPPER;
     }
     b.iter().fold(0, |acc, c| acc | CLASS[*c as usize])
 }
