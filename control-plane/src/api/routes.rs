@@ -1,8 +1,8 @@
 //! The JSON API's route table.
 
 use super::{
-    access, access_reviews, approvals, audit, local_servers, me, policies, proofs, servers, sessions,
-    spool, watch,
+    access, access_reviews, approvals, audit, local_servers, me, policies, proofs, servers,
+    sessions, spool, watch,
 };
 use crate::gateway::Gateway;
 use std::sync::Arc;

@@ -25,6 +25,75 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  "/api/v1/access-reviews": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** `GET /api/v1/access-reviews` */
+    get: operations["list_access_reviews"];
+    put?: never;
+    /** `POST /api/v1/access-reviews` */
+    post: operations["start_access_review"];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/api/v1/access-reviews/{id}": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** `GET /api/v1/access-reviews/{id}` */
+    get: operations["get_access_review"];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/api/v1/access-reviews/{id}/close": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** `POST /api/v1/access-reviews/{id}/close` */
+    post: operations["close_access_review"];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/api/v1/access-reviews/{id}/entries/{entry}": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** `POST /api/v1/access-reviews/{id}/entries/{entry}` */
+    post: operations["decide_access_review_entry"];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   "/api/v1/access/grants/{id}/revoke": {
     parameters: {
       query?: never;
@@ -639,6 +708,154 @@ export interface components {
       duration: string;
       /** @description Why: a ticket or an incident, on the record for approvers and auditors. */
       reason: string;
+    };
+    /** @description A review, with its entries when read one at a time. */
+    AccessReview: {
+      /** @description Id people type in `gatehouse access review show ID`. */
+      id: string;
+      /** @description The period as typed: `2026-Q4`, `2026-12`, `2026-10-01..2026-10-15`. */
+      period: string;
+      /** @description First instant of the period (RFC 3339). */
+      from: string;
+      /** @description Last instant of the period (RFC 3339). */
+      to: string;
+      /**
+       * @description The facts are as of this time (the period's end, or the start of the review when the
+       *     period had not ended yet).
+       */
+      covered_to: string;
+      /** @description `open` or `closed`. */
+      state: string;
+      /** @description Who started it. */
+      started_by: string;
+      /** @description When (RFC 3339). */
+      started_at: string;
+      /** @description Who closed it. */
+      closed_by: string | null;
+      /** @description When (RFC 3339). */
+      closed_at: string | null;
+      /** @description SHA-256 (hex) of the result recorded in the audit log at close. */
+      result_digest: string | null;
+      /**
+       * Format: int64
+       * @description Entries in the review.
+       */
+      total: number;
+      /**
+       * Format: int64
+       * @description Entries decided so far.
+       */
+      decided: number;
+      /**
+       * Format: int64
+       * @description Entries whose person never used the server in the period.
+       */
+      never_used: number;
+      /** @description The entries (only when one review is read). */
+      entries: components["schemas"]["AccessReviewEntry"][];
+      /**
+       * @description The policy in force with a deny rule for every revoked entry, for an admin to
+       *     publish (`gatehouse policy push`, or the dashboard's policy editor).
+       */
+      policy_draft: string | null;
+    };
+    /** @description One way a person could use a server in the period. */
+    AccessReviewAccess: {
+      /**
+       * @description `rule` (a standing policy rule), `default` (the server's or document's default is
+       *     allow), `no_policy` (no policy was published: everyone) or `grant` (just in time).
+       */
+      kind: string;
+      /** @description The policy rule (for `rule` and `grant`). */
+      rule: string | null;
+      /** @description For `rule`: `user`, `group:NAME` or `everyone`. */
+      via: string | null;
+      /** @description For `grant`: the grant's id. */
+      grant: string | null;
+      /** @description For `grant`: the role granted. */
+      role: string | null;
+      /** @description For `grant`: from (RFC 3339). */
+      from: string | null;
+      /** @description For `grant`: until (RFC 3339; when it ended early, that time). */
+      until: string | null;
+    };
+    /** @description The concrete change a revoke asks for. */
+    AccessReviewChange: {
+      /** @description One sentence for people: what to do. */
+      note: string;
+      /** @description Groups at the identity provider that carry the access: remove the person from them. */
+      idp_groups: string[];
+      /** @description Just-in-time grants still live: end them (`gatehouse access revoke ID`). */
+      grants: string[];
+      /** @description A policy rule (YAML) that takes the server away from the person. */
+      policy_rule: string;
+    };
+    /** @description A reviewer's decision on one entry. */
+    AccessReviewDecision: {
+      /** @description `keep` or `revoke`. */
+      decision: string;
+      /** @description Why (on the record). */
+      comment: string;
+    };
+    /** @description One person's access to one server in the period. */
+    AccessReviewEntry: {
+      /**
+       * Format: int64
+       * @description Number within the review (`decide ID ENTRY`).
+       */
+      entry: number;
+      /** @description Who. */
+      person: string;
+      /** @description Which server. */
+      server: string;
+      /** @description How they could use it. */
+      access: components["schemas"]["AccessReviewAccess"][];
+      /** @description When they lost access within the period (RFC 3339), if they did. */
+      lost_at: string | null;
+      /** @description They could use it but opened no session in the period: a candidate for removal. */
+      never_used: boolean;
+      /**
+       * Format: int64
+       * @description Sessions in the period.
+       */
+      sessions: number;
+      /**
+       * Format: int64
+       * @description Calls (tools, resources, prompts) in the period.
+       */
+      calls: number;
+      /**
+       * Format: int64
+       * @description Calls refused by policy in the period.
+       */
+      refusals: number;
+      /** @description Last use in the period (RFC 3339). */
+      last_used: string | null;
+      /** @description People or groups who may decide it (empty: admins). */
+      reviewers: string[];
+      /** @description `keep` or `revoke` once decided. */
+      decision: string | null;
+      /** @description The reviewer's comment. */
+      comment: string | null;
+      /** @description Who decided. */
+      decided_by: string | null;
+      /** @description When (RFC 3339). */
+      decided_at: string | null;
+      change: components["schemas"]["AccessReviewChange"] | null;
+    };
+    /** @description The list of reviews. */
+    AccessReviewList: {
+      /** @description Newest first, without their entries. */
+      reviews: components["schemas"]["AccessReview"][];
+    };
+    /** @description What a review covers: `period` (`2026-Q4`, `2026-12`) or `from` and `to` (dates). */
+    AccessReviewStart: {
+      /** @description A quarter (`2026-Q4`) or a month (`2026-12`). */
+      period?: string | null;
+      /** @description First day (`2026-10-01`) or RFC 3339 time, with `to`. */
+      from?: string | null;
+      /** @description Last day or RFC 3339 time, with `from`. */
+      to?: string | null;
     };
     /** @description An agent drained or resumed. */
     AgentDrained: {
@@ -1379,6 +1596,287 @@ export interface operations {
       };
       /** @description `all` without the auditor or admin role */
       403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ApiError"];
+        };
+      };
+    };
+  };
+  list_access_reviews: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Every review, newest first */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["AccessReviewList"];
+        };
+      };
+      /** @description Not signed in */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ApiError"];
+        };
+      };
+      /** @description Neither an auditor, an admin nor a server owner */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ApiError"];
+        };
+      };
+    };
+  };
+  start_access_review: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        "application/json": components["schemas"]["AccessReviewStart"];
+      };
+    };
+    responses: {
+      /** @description The review started, with its entries */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["AccessReview"];
+        };
+      };
+      /** @description No period, or one that does not parse or has not started */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ApiError"];
+        };
+      };
+      /** @description Not signed in */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ApiError"];
+        };
+      };
+      /** @description Neither an auditor nor an admin */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ApiError"];
+        };
+      };
+      /** @description A review of that period is still open */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ApiError"];
+        };
+      };
+    };
+  };
+  get_access_review: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description Review id */
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The review with its entries and, when something was revoked, the policy draft */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["AccessReview"];
+        };
+      };
+      /** @description Not signed in */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ApiError"];
+        };
+      };
+      /** @description Neither an auditor, an admin nor a server owner */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ApiError"];
+        };
+      };
+      /** @description No such review */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ApiError"];
+        };
+      };
+    };
+  };
+  close_access_review: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description Review id */
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Closed: the result is in the audit log (`result_digest`) */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["AccessReview"];
+        };
+      };
+      /** @description Not signed in */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ApiError"];
+        };
+      };
+      /** @description Neither an auditor nor an admin */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ApiError"];
+        };
+      };
+      /** @description No such review */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ApiError"];
+        };
+      };
+      /** @description Undecided entries, or closed already */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ApiError"];
+        };
+      };
+    };
+  };
+  decide_access_review_entry: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description Review id */
+        id: string;
+        /** @description Entry number */
+        entry: number;
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        "application/json": components["schemas"]["AccessReviewDecision"];
+      };
+    };
+    responses: {
+      /** @description The entry as decided (a revoke carries its change) */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["AccessReviewEntry"];
+        };
+      };
+      /** @description Not keep/revoke, or no comment */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ApiError"];
+        };
+      };
+      /** @description Not signed in */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ApiError"];
+        };
+      };
+      /** @description Not a reviewer of the entry's server, or the caller's own access */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ApiError"];
+        };
+      };
+      /** @description No such review or entry */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ApiError"];
+        };
+      };
+      /** @description Already decided, or the review is closed */
+      409: {
         headers: {
           [name: string]: unknown;
         };
