@@ -386,8 +386,9 @@ async fn a_database_only_the_agent_reaches_is_queried_masked_recorded_and_surviv
     assert_eq!(out["tools"], serde_json::json!(["query"]), "{out}");
     assert_eq!(out["isError"], false, "{out}");
     let text = out["text"].as_str().unwrap();
+    // Every row came back, each person's name masked.
     assert!(
-        text.contains("Ada Lovelace") && text.contains("Alan Turing"),
+        !text.contains("Ada Lovelace") && text.matches("[PERSON_NAME]").count() >= 2,
         "{text}"
     );
     for card in CARDS {

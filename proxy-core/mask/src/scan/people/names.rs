@@ -175,6 +175,9 @@ pub(crate) fn scan(b: &[u8], kind: u16, out: &mut Vec<Hit>) {
         let c = cue(b, i);
         if c != Cue::Thing
             && let Some((s, e)) = pick(&words[..count], c)
+            // A heading's words are all capitalised: a run that is a name from its first
+            // word on, with nothing before it, is taken for one only off headings.
+            && (c != Cue::None || s != i || !in_heading(b, s))
         {
             out.push(Hit {
                 kind,
@@ -184,6 +187,33 @@ pub(crate) fn scan(b: &[u8], kind: u16, out: &mut Vec<Hit>) {
         }
         i = next.max(i + cl);
     }
+}
+
+/// How far back a heading's `#` is looked for.
+const HEADING_REACH: usize = 160;
+
+/// Whether `i` is on a Markdown heading line (`## Easter Egg`, `# Server Instructions`),
+/// where every word is capitalised: a run there is a name only after a cue (`## Customer
+/// Ada Lovelace`). The line starts after a newline, or after an escaped `\n` in JSON text.
+fn in_heading(b: &[u8], i: usize) -> bool {
+    let floor = i.saturating_sub(HEADING_REACH);
+    let mut k = i;
+    while k > floor {
+        match b[k - 1] {
+            b'\n' => break,
+            b'n' if k >= 2 && b[k - 2] == b'\\' => break,
+            _ => k -= 1,
+        }
+    }
+    if k == floor && floor > 0 {
+        return false;
+    }
+    let line = &b[k..i];
+    let start = line
+        .iter()
+        .position(|&c| c != b' ' && c != b'\t')
+        .unwrap_or(line.len());
+    line.get(start) == Some(&b'#')
 }
 
 /// Whether any byte of `x` is an ASCII capital or not ASCII.
@@ -294,6 +324,12 @@ fn pick(words: &[Word], cue: Cue) -> Option<(usize, usize)> {
                         best = Some(e);
                     }
                 }
+                // After a name key or a cue such as `customer`, the capitalised word right
+                // after a known given name is its surname, even one that reads like a common
+                // word (`Alan Turing`, `Grace Baker`).
+                WordKind::Stop if stop_ok && given && e == s + 1 => {
+                    best = Some(e);
+                }
                 WordKind::Initial | WordKind::Particle => {}
                 _ => break,
             }
@@ -326,7 +362,8 @@ enum Cue {
 fn cue(b: &[u8], i: usize) -> Cue {
     let mut k = i;
     let mut skipped = 0;
-    while k > 0 && skipped < 4 && matches!(b[k - 1], b' ' | b'"' | b':' | b'\\' | b'=' | b'\'') {
+    // Up to `\": \"`: a key in JSON text that is itself inside a JSON string.
+    while k > 0 && skipped < 7 && matches!(b[k - 1], b' ' | b'"' | b':' | b'\\' | b'=' | b'\'') {
         k -= 1;
         skipped += 1;
     }

@@ -49,6 +49,13 @@ fn person_names_are_found_across_cultures() {
             &["Ada Lovelace"],
         ),
         ("line one\\nAda Lovelace", &["Ada Lovelace"]),
+        ("# Notes\nAda Lovelace paid", &["Ada Lovelace"]),
+        ("## Customer Ada Lovelace", &["Ada Lovelace"]),
+        (
+            "{\\\"id\\\":3,\\\"name\\\":\\\"Alan Turing\\\"}",
+            &["Alan Turing"],
+        ),
+        ("Customer Alan Turing called", &["Alan Turing"]),
     ];
     for (text, want) in cases {
         assert_eq!(&names(text), want, "in {text:?}");
@@ -69,6 +76,9 @@ fn look_alikes_are_not_names() {
         "released in March 2024",
         "Status: Active. Region: North",
         "all lower case ada lovelace",
+        "# Everything Server – Server Instructions",
+        "intro\n## Easter Egg\nmore",
+        "{\"text\":\"intro\\n## Easter Egg\\nmore\"}",
     ] {
         assert!(names(text).is_empty(), "{text:?} gave {:?}", names(text));
     }
