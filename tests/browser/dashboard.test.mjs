@@ -328,6 +328,65 @@ describe("dashboard", { concurrency: 1 }, () => {
     await context.close();
   });
 
+  // Before the time-boxed access scenario: eve must not have used `customers` yet
+  // (that scenario gives her a grant and a session).
+  test("an auditor starts an access review, the owner decides every entry, the auditor closes it", async () => {
+    // ann (auditor) starts a review of this quarter.
+    const auditor = await newPage(browser);
+    await signIn(auditor.page, base, "ann");
+    await goTo(auditor.page, "Access reviews");
+    await auditor.page.getByLabel(/^Period/).waitFor();
+    await auditor.page.getByRole("button", { name: "Start review" }).click();
+    await auditor.page.waitForURL(/\/access-reviews\/[0-9a-f]+$/);
+    const reviewUrl = auditor.page.url();
+    const entries = auditor.page.getByTestId("review-entry");
+    await entries.first().waitFor();
+    const used = entries.filter({ hasText: "ci-engineer" });
+    assert.match(await used.innerText(), /engineers-use-customers \(group:engineers\)[\s\S]*\d+ sessions, \d+ calls/);
+    const unused = entries.filter({ hasText: /^#\d+ eve on customers/ });
+    assert.match(await unused.innerText(), /never used[\s\S]*none \(a candidate for removal\)/);
+    // Closing with undecided entries is refused, and says why.
+    await auditor.page.getByTestId("close-review").click();
+    assert.match(await auditor.page.getByRole("alert").innerText(), /cannot close: \d+ of \d+ entries are undecided/);
+
+    // bob owns customers: he keeps the engineer who uses it and revokes the one who never did.
+    const owner = await newPage(browser);
+    await signIn(owner.page, base, "bob");
+    await owner.page.goto(reviewUrl);
+    const cards = owner.page.getByTestId("review-entry");
+    await cards.first().waitFor();
+    const count = await cards.count();
+    for (let i = 0; i < count; i++) {
+      const card = cards.nth(i);
+      const never = /never used/.test(await card.innerText());
+      await card.getByLabel(/^Comment/).fill(never ? "never used it this quarter" : "works on customer support");
+      await card.getByRole("button", { name: never ? "Revoke" : "Keep" }).click();
+      await card.getByText(/bob decided to (keep|revoke)/).waitFor();
+    }
+    const revoked = cards.filter({ hasText: /^#\d+ eve on customers/ });
+    assert.match(await revoked.innerText(), /To do: remove eve from the identity provider group engineers/);
+    await owner.page.getByTestId("policy-draft").waitFor();
+    assert.match(await owner.page.getByTestId("policy-draft").innerText(), /principals: \{users: \["eve"\]\}/);
+    assert.equal(await owner.page.getByTestId("close-review").count(), 0, "owners do not close reviews");
+    assert.deepEqual(owner.page.errors, []);
+    await owner.context.close();
+
+    // ann closes it: the result is signed into the audit log.
+    await auditor.page.reload();
+    await auditor.page.getByTestId("review-progress").filter({ hasText: `${count} of ${count} entries decided` }).waitFor();
+    await auditor.page.getByTestId("close-review").click();
+    await auditor.page.getByText(/Closed by ann/).waitFor();
+    await auditor.page.getByRole("heading", { name: /^Access review / }).scrollIntoViewIfNeeded();
+    await shot(auditor.page, "18-access-review-closed");
+    await goTo(auditor.page, "Access reviews");
+    const row = auditor.page.getByTestId("access-review-row").first();
+    await row.waitFor();
+    assert.match(await row.innerText(), new RegExp(`closed[\\s\\S]*${count} / ${count}[\\s\\S]*ann`));
+    await shot(auditor.page, "19-access-reviews-list");
+    assert.deepEqual(auditor.page.errors, []);
+    await auditor.context.close();
+  });
+
   test("an engineer asks for time-boxed access, an approver grants it, the engineer ends it early", async () => {
     const eve = await newPage(browser);
     await signIn(eve.page, base, "eve");
@@ -405,60 +464,4 @@ describe("dashboard", { concurrency: 1 }, () => {
     await context.close();
   });
 
-  test("an auditor starts an access review, the owner decides every entry, the auditor closes it", async () => {
-    // ann (auditor) starts a review of this quarter.
-    const auditor = await newPage(browser);
-    await signIn(auditor.page, base, "ann");
-    await goTo(auditor.page, "Access reviews");
-    await auditor.page.getByLabel(/^Period/).waitFor();
-    await auditor.page.getByRole("button", { name: "Start review" }).click();
-    await auditor.page.waitForURL(/\/access-reviews\/[0-9a-f]+$/);
-    const reviewUrl = auditor.page.url();
-    const entries = auditor.page.getByTestId("review-entry");
-    await entries.first().waitFor();
-    const used = entries.filter({ hasText: "ci-engineer" });
-    assert.match(await used.innerText(), /engineers-use-customers \(group:engineers\)[\s\S]*\d+ sessions, \d+ calls/);
-    const unused = entries.filter({ hasText: /^#\d+ eve on customers/ });
-    assert.match(await unused.innerText(), /never used[\s\S]*none \(a candidate for removal\)/);
-    // Closing with undecided entries is refused, and says why.
-    await auditor.page.getByTestId("close-review").click();
-    assert.match(await auditor.page.getByRole("alert").innerText(), /cannot close: \d+ of \d+ entries are undecided/);
-
-    // bob owns customers: he keeps the engineer who uses it and revokes the one who never did.
-    const owner = await newPage(browser);
-    await signIn(owner.page, base, "bob");
-    await owner.page.goto(reviewUrl);
-    const cards = owner.page.getByTestId("review-entry");
-    await cards.first().waitFor();
-    const count = await cards.count();
-    for (let i = 0; i < count; i++) {
-      const card = cards.nth(i);
-      const never = /never used/.test(await card.innerText());
-      await card.getByLabel(/^Comment/).fill(never ? "never used it this quarter" : "works on customer support");
-      await card.getByRole("button", { name: never ? "Revoke" : "Keep" }).click();
-      await card.getByText(/bob decided to (keep|revoke)/).waitFor();
-    }
-    const revoked = cards.filter({ hasText: /^#\d+ eve on customers/ });
-    assert.match(await revoked.innerText(), /To do: remove eve from the identity provider group engineers/);
-    await owner.page.getByTestId("policy-draft").waitFor();
-    assert.match(await owner.page.getByTestId("policy-draft").innerText(), /principals: \{users: \["eve"\]\}/);
-    assert.equal(await owner.page.getByTestId("close-review").count(), 0, "owners do not close reviews");
-    assert.deepEqual(owner.page.errors, []);
-    await owner.context.close();
-
-    // ann closes it: the result is signed into the audit log.
-    await auditor.page.reload();
-    await auditor.page.getByTestId("review-progress").filter({ hasText: `${count} of ${count} entries decided` }).waitFor();
-    await auditor.page.getByTestId("close-review").click();
-    await auditor.page.getByText(/Closed by ann/).waitFor();
-    await auditor.page.getByRole("heading", { name: /^Access review / }).scrollIntoViewIfNeeded();
-    await shot(auditor.page, "18-access-review-closed");
-    await goTo(auditor.page, "Access reviews");
-    const row = auditor.page.getByTestId("access-review-row").first();
-    await row.waitFor();
-    assert.match(await row.innerText(), new RegExp(`closed[\\s\\S]*${count} / ${count}[\\s\\S]*ann`));
-    await shot(auditor.page, "19-access-reviews-list");
-    assert.deepEqual(auditor.page.errors, []);
-    await auditor.context.close();
-  });
 });
