@@ -329,6 +329,15 @@ async fn sqlx_rows(g: &Gatehouse, sql: &str) -> Vec<(String, String, String, Str
         .unwrap()
 }
 
+/// What the first local call sends that neither its client nor the record may see.
+const PLAIN: [&str; 5] = [
+    "4111 1111",
+    "ada@example.com",
+    "Ada Lovelace",
+    "1815-12-10",
+    "12 Baker Street",
+];
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn local_capture_survives_kill_9_and_an_outage_and_uploads_exactly_once() {
     let home = tempfile::tempdir().unwrap();
@@ -339,16 +348,26 @@ async fn local_capture_survives_kill_9_and_an_outage_and_uploads_exactly_once() 
     // 1. Control plane down. A session, then kill -9 right after an answer.
     let mut p1 = Local::spawn(home.path(), &url);
     p1.session().await;
+    // The default profile's detectors, people's data included, run in the local capture.
     let call = p1
-        .echo(2, "card 4111 1111 1111 1111 for ada@example.com")
+        .echo(
+            2,
+            "card 4111 1111 1111 1111 for ada@example.com, customer Ada Lovelace, born 1815-12-10, of 12 Baker Street, London NW1 6XE",
+        )
         .await;
     let text = call["result"]["content"][0]["text"]
         .as_str()
         .unwrap_or_default()
         .to_string();
     assert!(
-        text.contains("Echo:") && !text.contains("4111 1111") && !text.contains("ada@example.com"),
+        text.contains("Echo:") && !PLAIN.iter().any(|p| text.contains(p)),
         "masked before the client: {text}"
+    );
+    assert!(
+        text.contains("[PERSON_NAME]")
+            && text.contains("[DATE_OF_BIRTH]")
+            && text.contains("[POSTAL_ADDRESS]"),
+        "each value under its own type: {text}"
     );
     p1.child.start_kill().unwrap(); // SIGKILL
     let _ = p1.child.wait().await;
@@ -416,7 +435,7 @@ async fn local_capture_survives_kill_9_and_an_outage_and_uploads_exactly_once() 
             .any(|e| e.2 == "request" && e.3.contains("\"tools/call\""))
     );
     assert!(
-        !in_s1.iter().any(|e| e.3.contains("4111 1111 1111 1111")),
+        !in_s1.iter().any(|e| PLAIN.iter().any(|p| e.3.contains(p))),
         "only masked data in the record"
     );
 

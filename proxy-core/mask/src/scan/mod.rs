@@ -60,7 +60,7 @@ pub(crate) struct BuiltinScanner {
     address: Option<u16>,
     dob: Option<u16>,
     /// Birth anchors, when the date-of-birth detector is on.
-    anchors: Option<aho_corasick::AhoCorasick>,
+    anchors: Option<aho_corasick::packed::Searcher>,
 }
 
 impl BuiltinScanner {
@@ -101,9 +101,9 @@ impl BuiltinScanner {
             k.scan(b, out);
         }
         if classes & DIGIT != 0 && (self.address.is_some() || self.dob.is_some()) {
-            let dob = self
-                .dob
-                .filter(|_| people::has_anchor(self.anchors.as_ref().expect("built with dob"), b));
+            let dob = self.dob.filter(|_| {
+                people::may_have_anchor(self.anchors.as_ref().expect("built with dob"), b)
+            });
             if self.address.is_some() || dob.is_some() {
                 people::scan_digits(b, self.address, dob, out);
             }

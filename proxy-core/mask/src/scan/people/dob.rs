@@ -6,6 +6,8 @@
 //! Work starts only at a digit run, and the anchor is looked for only in the few bytes before
 //! it, back to the previous digit, line or JSON member.
 
+use aho_corasick::packed::Searcher;
+
 use super::gazetteer::{MAX_TOKEN, lower_into};
 use super::words::is_month;
 
@@ -90,33 +92,42 @@ fn anchor_at(b: &[u8], a: usize) -> Option<usize> {
     None
 }
 
-/// Birth anchors as literals, for the one pass that tells whether a text has any (most have
-/// none, and then no date is looked at).
-pub(crate) fn anchor_finder() -> aho_corasick::AhoCorasick {
-    aho_corasick::AhoCorasick::builder()
-        .ascii_case_insensitive(true)
-        .build([
-            "birth",
-            "born",
-            "dob",
-            "d.o.b",
-            "n\u{e9}",
-            "naissance",
-            "nacimiento",
-            "nascita",
-            "geboren",
-            "geburt",
-            "geboorte",
-            "geb.",
-        ])
-        .expect("literal patterns build")
+/// The first bytes of every birth anchor, for the one pass that tells whether a long text has
+/// any (most have none, and then no date is looked at); `anchor_at` checks each candidate.
+/// Spelled in lower case, capitalised and upper case and searched with the SIMD packed searcher:
+/// an ASCII-case-insensitive automaton (or more than 16 patterns in `AhoCorasick`) falls back to
+/// a byte-at-a-time search, which was the costliest part of masking a large clean text.
+pub(crate) fn anchor_finder() -> Searcher {
+    const PREFIXES: [&str; 9] = [
+        "bir", "bor", "dob", "d.o", "n\u{e9}", "nai", "nac", "nas", "geb",
+    ];
+    let mut builder = aho_corasick::packed::Config::new().builder();
+    let mut spellings: Vec<String> = vec!["DoB".into()];
+    for p in PREFIXES {
+        let mut capitalised = p.to_string();
+        capitalised[..1].make_ascii_uppercase();
+        for s in [p.to_string(), capitalised, p.to_ascii_uppercase()] {
+            if !spellings.contains(&s) {
+                spellings.push(s);
+            }
+        }
+    }
+    builder.extend(&spellings);
+    builder
+        .build()
+        .expect("the packed searcher builds on every target we ship")
 }
 
-/// Whether some birth anchor starts in `b`.
-pub(crate) fn has_anchor(finder: &aho_corasick::AhoCorasick, b: &[u8]) -> bool {
-    finder
-        .find_iter(b)
-        .any(|m| anchor_at(b, m.start()).is_some())
+/// Texts up to this long skip the search for anchors: starting the packed searcher costs more
+/// than `at_digits`'s own look back from the few digit runs that have a date's shape.
+const SHORT_TEXT: usize = 256;
+
+/// Whether `b` may hold a birth anchor: `false` only when a long text surely has none.
+pub(crate) fn may_have_anchor(finder: &Searcher, b: &[u8]) -> bool {
+    b.len() <= SHORT_TEXT
+        || finder
+            .find_iter(b)
+            .any(|m| anchor_at(b, m.start()).is_some())
 }
 
 /// The closest birth anchor before `i`, within the window.
@@ -263,6 +274,11 @@ pub(crate) fn date_at(b: &[u8], p: usize) -> Option<usize> {
 
 /// The date of birth that covers the digit run starting at `i`, as a byte span.
 pub(crate) fn at_digits(b: &[u8], i: usize) -> Option<(usize, usize)> {
+    // The date's shape first: most digit runs (amounts, ids, times) have none, and that is
+    // cheaper to see than the absence of an anchor.
+    if date_at(b, i).is_none() && !month_before(b, i) {
+        return None;
+    }
     let a = anchor_before(b, i)?;
     // The date starts at the digit run or at a month name between the anchor and it.
     let mut p = a;
@@ -278,4 +294,20 @@ pub(crate) fn at_digits(b: &[u8], i: usize) -> Option<(usize, usize)> {
         p += 1;
     }
     None
+}
+
+/// Whether a month name and one space come right before `i` (`March 3, 1990`, `Mar. 3 1990`).
+fn month_before(b: &[u8], i: usize) -> bool {
+    if i < 2 || b[i - 1] != b' ' {
+        return false;
+    }
+    let mut s = i - 1;
+    if b[s - 1] == b'.' {
+        s -= 1;
+    }
+    let end = s;
+    while s > 0 && (b[s - 1].is_ascii_alphabetic() || b[s - 1] >= 0x80) {
+        s -= 1;
+    }
+    s < end && month_word_end(b, s) == Some(i - 1)
 }
