@@ -2,7 +2,8 @@
 //! D-Bus session, signs in at the real OpenID provider (the browser part scripted), waits
 //! until the app shows the person and their servers (gateway and local), runs a local
 //! server for a `gatehouse connect NAME` handed to it, shows approvals waiting (a held
-//! gateway call and a held local call), and takes screenshots of its window into
+//! gateway call, a held local call and an access request, each with what is approved),
+//! submits its "Request access" form, and takes screenshots of its window into
 //! desktop/app/screenshots/.
 //!
 //! Needs the built app and an X display, so it is ignored by default; run it with
@@ -80,7 +81,7 @@ async fn the_tray_app_signs_in_and_shows_its_window() {
     let policy = policy_dir.path().join("policy.yaml");
     std::fs::write(
         &policy,
-        "version: 1\ndefault: allow\nrules:\n  - name: echo-needs-approval\n    servers: [everything]\n    tools: [echo]\n    effect: require_approval\n    approval:\n      approvers: [engineers]\n      quorum: 1\n      ttl: 30m\n      mode: hold\n  - name: local-env-needs-approval\n    servers: [\"local:files\"]\n    tools: [get-env]\n    effect: require_approval\n    approval:\n      approvers: [engineers]\n      quorum: 1\n      ttl: 30m\n      mode: hold\n",
+        "version: 1\ndefault: allow\nrules:\n  - name: echo-needs-approval\n    servers: [everything]\n    tools: [echo]\n    effect: require_approval\n    approval:\n      approvers: [engineers]\n      quorum: 1\n      ttl: 30m\n      mode: hold\n  - name: local-env-needs-approval\n    servers: [\"local:files\"]\n    tools: [get-env]\n    effect: require_approval\n    approval:\n      approvers: [engineers]\n      quorum: 1\n      ttl: 30m\n      mode: hold\n  - name: dba-write-on-request\n    principals:\n      groups: [engineers]\n      request: {role: dba-write, max: 4h, approval: {approvers: [engineers], quorum: 1, ttl: 30m}}\n    servers: [postgres-prod]\n    effect: allow\nservers:\n  postgres-prod: {standing_access: false}\n",
     )
     .unwrap();
     let g = Gatehouse::start_with(
@@ -205,8 +206,63 @@ async fn the_tray_app_signs_in_and_shows_its_window() {
         "run in the tray, masked last4: {echoed}"
     );
 
-    // Someone else's calls wait for approval, on the gateway and on their laptop: the tray
-    // (watch stream) shows both.
+    // The window's "Request access" form, filled in and submitted through its own handler:
+    // the request reaches the control plane and the window says who must approve it.
+    std::fs::write(
+        home.path().join("ui-script.js"),
+        r##"for (const [id, v] of [["access-server", "postgres-prod"], ["access-role", "dba-write"],
+                                ["access-for", "2h"], ["access-reason", "INC-4411 vacuum"]]) {
+             document.getElementById(id).value = v;
+           }
+           document.querySelector("#access-form button[type=submit]").click();"##,
+    )
+    .unwrap();
+    let notice_file = home.path().join("notice.txt");
+    let notice = wait_for_or(
+        "the access request's answer in the window",
+        30,
+        || {
+            let n = std::fs::read_to_string(&notice_file).ok()?;
+            n.contains("Access request").then_some(n)
+        },
+        || std::fs::read_to_string(&notice_file).unwrap_or_default(),
+    )
+    .await;
+    assert!(
+        notice.contains("role dba-write on postgres-prod for 2h")
+            && notice.contains("from engineers"),
+        "{notice}"
+    );
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    screenshot("request-access.png");
+    let queue: Value = reqwest::Client::new()
+        .get(format!("{}/api/v1/approvals", g.base))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        queue.to_string().contains("INC-4411 vacuum"),
+        "eve's request waits for another engineer: {queue}"
+    );
+
+    // Someone else's calls wait for approval, on the gateway and on their laptop, and so
+    // does their access request: the tray (watch stream) shows all three, each with what
+    // is approved (arguments, rule, reason).
+    let asked = reqwest::Client::new()
+        .post(format!("{}/api/v1/access/requests", g.base))
+        .bearer_auth(TOKEN)
+        .json(
+            &serde_json::json!({"server": "postgres-prod", "role": "dba-write",
+                                  "duration": "1h", "reason": "INC-4412 reindex"}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(asked.status().is_success(), "{:?}", asked.text().await);
     let url = g.url("everything");
     let held =
         tokio::spawn(async move { gatehouse_e2e::initialize_then_echo(&url, TOKEN, "hi").await });
@@ -223,16 +279,31 @@ async fn the_tray_app_signs_in_and_shows_its_window() {
         .await
     });
     let waiting: Value = wait_for_or(
-        "both approvals in the tray",
+        "the held calls and the access requests in the tray",
         30,
         || {
             *last.borrow_mut() = std::fs::read_to_string(&state_file).unwrap_or_default();
             let v: Value = serde_json::from_str(&last.borrow()).ok()?;
-            (v["approvals"].as_array()?.len() == 2).then_some(v)
+            // Two held calls and e2e's access request to decide; eve's own request apart.
+            (v["approvals"].as_array()?.len() == 3 && v["own_requests"].as_array()?.len() == 1)
+                .then_some(v)
         },
         || last.borrow().clone(),
     )
     .await;
+    let cards = waiting["approvals"].as_array().unwrap();
+    let echo = cards
+        .iter()
+        .find(|a| a["tool"] == "echo")
+        .expect("the echo card");
+    assert_eq!(echo["arguments"]["message"], "hi", "{echo}");
+    assert_eq!(echo["rule"], "echo-needs-approval", "{echo}");
+    let access = cards
+        .iter()
+        .find(|a| a["method"] == "access/request" && a["requester"] == "e2e")
+        .expect("the access request card");
+    assert_eq!(access["why"], "INC-4412 reindex", "{access}");
+    assert_eq!(access["tool"], "dba-write", "{access}");
     let servers: Vec<&str> = waiting["approvals"]
         .as_array()
         .unwrap()
@@ -240,7 +311,9 @@ async fn the_tray_app_signs_in_and_shows_its_window() {
         .filter_map(|a| a["server"].as_str())
         .collect();
     assert!(
-        servers.contains(&"everything") && servers.contains(&"local:files"),
+        servers.contains(&"everything")
+            && servers.contains(&"local:files")
+            && servers.contains(&"postgres-prod"),
         "{waiting}"
     );
     assert!(
@@ -248,7 +321,12 @@ async fn the_tray_app_signs_in_and_shows_its_window() {
             .as_array()
             .unwrap()
             .iter()
-            .all(|a| a["requester"] == "e2e")
+            .all(|a| a["requester"] == "e2e"),
+        "{waiting}"
+    );
+    assert_eq!(
+        waiting["own_requests"][0]["why"], "INC-4411 vacuum",
+        "eve's own request waits apart, not as one she could approve: {waiting}"
     );
     tokio::time::sleep(Duration::from_secs(2)).await;
     screenshot("approval-waiting.png");

@@ -149,6 +149,7 @@ pub fn start(handle: AppHandle, app: Arc<App>) {
             a.restore().await;
         }
         changed(&handle);
+        run_test_scripts(handle.clone(), app.clone());
         follow_signin(handle.clone(), app.clone());
         spawn_streams(handle.clone(), app.clone());
         spawn_uploader(handle.clone(), app.clone());
@@ -162,6 +163,36 @@ pub fn start(handle: AppHandle, app: Arc<App>) {
             tokio::time::sleep(Duration::from_secs(30)).await;
         }
     });
+}
+
+/// With `GATEHOUSE_DESKTOP_TEST_HOOKS=1`, a script the GUI smoke test drops at
+/// `ui-script.js` runs in the window (then is removed), so the test can fill in and submit a
+/// form through the window's own handlers, as a person's clicks would. What the window then
+/// shows in its notice line is mirrored to `notice.txt`.
+fn run_test_scripts(handle: AppHandle, app: Arc<App>) {
+    if std::env::var_os("GATEHOUSE_DESKTOP_TEST_HOOKS").is_none() {
+        return;
+    }
+    tauri::async_runtime::spawn(async move {
+        let path = app.home.join("ui-script.js");
+        loop {
+            if let Ok(script) = std::fs::read_to_string(&path) {
+                let _ = std::fs::remove_file(&path);
+                if let Some(w) = handle.get_webview_window("main") {
+                    let _ = w.eval(&script);
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    });
+}
+
+/// The window's notice line, mirrored for the GUI smoke test (see `run_test_scripts`).
+#[tauri::command]
+pub fn test_notice(app: tauri::State<'_, Arc<App>>, text: String) {
+    if std::env::var_os("GATEHOUSE_DESKTOP_TEST_HOOKS").is_some() {
+        let _ = std::fs::write(app.home.join("notice.txt"), text);
+    }
 }
 
 /// Re-renders whenever the sign-in state moves.
@@ -218,7 +249,7 @@ async fn refresh(handle: &AppHandle, app: &Arc<App>) {
             if let Some(local) = local {
                 s.local_servers = local;
             }
-            s.approvals = approvals;
+            s.set_approvals(approvals);
             s.sessions = sessions;
             s.offline = false;
             s.message = None;
@@ -314,7 +345,7 @@ fn spawn_streams(handle: AppHandle, app: Arc<App>) {
         while let Some(v) = arx.recv().await {
             let pending = v["approvals"].as_array().cloned().unwrap_or_default();
             notify_new(&handle, &app, &pending);
-            app.update(|s| s.approvals = pending);
+            app.update(|s| s.set_approvals(pending));
             changed(&handle);
         }
     });
@@ -476,6 +507,7 @@ fn menu_sign_out(handle: &AppHandle) {
             s.servers.clear();
             s.local_servers.clear();
             s.approvals.clear();
+            s.own_requests.clear();
             s.sessions.clear();
         });
         changed(&h);
@@ -578,7 +610,11 @@ pub async fn request_access(
         a["quorum"],
         a["approvers"]
             .as_array()
-            .map(|l| l.iter().filter_map(|v| v.as_str()).collect::<Vec<_>>().join(", "))
+            .map(|l| l
+                .iter()
+                .filter_map(|v| v.as_str())
+                .collect::<Vec<_>>()
+                .join(", "))
             .unwrap_or_default()
     ))
 }

@@ -41,6 +41,7 @@ fn main() {
             app::decide,
             app::request_access,
             app::open_dashboard,
+            app::test_notice,
         ])
         .setup(move |handle| {
             menu::install(handle.handle(), app::on_menu)?;

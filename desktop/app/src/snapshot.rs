@@ -25,12 +25,26 @@ pub struct Snapshot {
     pub servers: Vec<Value>,
     /// Local servers admins configured for this person: `{name, description, masking_profile}`.
     pub local_servers: Vec<Value>,
-    /// Pending approvals this person may decide or see.
+    /// Pending approvals this person may decide (others' calls and requests).
     pub approvals: Vec<Value>,
+    /// This person's own pending requests (access requests, held calls): shown as waiting,
+    /// never with Approve/Deny, and not counted as approvals waiting.
+    pub own_requests: Vec<Value>,
     /// Their recent sessions.
     pub sessions: Vec<Value>,
     /// Records waiting in the local spool.
     pub spool_pending: i64,
     /// The last problem, for the window.
     pub message: Option<String>,
+}
+
+impl Snapshot {
+    /// Takes the pending approvals the control plane lists for this person and keeps their
+    /// own requests apart from those they may decide.
+    pub fn set_approvals(&mut self, pending: Vec<Value>) {
+        let me = self.user.clone().unwrap_or_default();
+        (self.own_requests, self.approvals) = pending
+            .into_iter()
+            .partition(|a| !me.is_empty() && a["requester"].as_str() == Some(me.as_str()));
+    }
 }

@@ -19,6 +19,8 @@ function notice(text) {
   const n = $("notice");
   n.textContent = text;
   n.hidden = !text;
+  // Mirrored to a file only when the app runs under the GUI smoke test.
+  invoke("test_notice", { text: text || "" }).catch(() => {});
 }
 
 async function act(promise) {
@@ -111,6 +113,21 @@ function render(s) {
     approvals.append(li);
   }
   $("approvals-count").textContent = s.approvals.length;
+
+  // This person's own requests wait for others: listed, never decided here.
+  const own = $("own-requests");
+  own.replaceChildren();
+  $("own-requests-title").hidden = !(s.own_requests || []).length;
+  for (const a of s.own_requests || []) {
+    const args = a.arguments || {};
+    const what = a.method === "access/request"
+      ? `Role ${a.tool} on ${a.server} for ${args.duration || "?"}`
+      : `${a.tool || a.method} on ${a.server}`;
+    own.append(el("li", { id: "own-" + a.id },
+      el("div", { class: "row" }, el("span", { class: "name" }, what)),
+      el("p", { class: "meta" },
+        `Waiting for ${a.quorum} approval(s) from ${(a.approvers || []).join(", ")}` + (a.why ? ` · ${a.why}` : ""))));
+  }
   $("approvals-box").hidden = !s.approvals.length;
 
   const sessions = $("sessions");
