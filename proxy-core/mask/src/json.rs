@@ -75,14 +75,19 @@ impl Masker {
         };
         match v {
             Value::String(s) => {
-                let shaped = match rule {
-                    FieldRule::Name => looks_like_name(s),
-                    FieldRule::Address => looks_like_address(s),
-                    FieldRule::Postcode => looks_like_postcode(s),
-                    FieldRule::AddressOrPostcode => looks_like_address(s) || looks_like_postcode(s),
-                    FieldRule::BirthDate => s.bytes().any(|c| c.is_ascii_digit()),
-                    FieldRule::Sensitive => false,
-                };
+                // A value that already holds one of our tokens was scanned as text before:
+                // masking it whole now would make masking twice change the output.
+                let shaped = !self.holds_own_token(s)
+                    && match rule {
+                        FieldRule::Name => looks_like_name(s),
+                        FieldRule::Address => looks_like_address(s),
+                        FieldRule::Postcode => looks_like_postcode(s),
+                        FieldRule::AddressOrPostcode => {
+                            looks_like_address(s) || looks_like_postcode(s)
+                        }
+                        FieldRule::BirthDate => s.bytes().any(|c| c.is_ascii_digit()),
+                        FieldRule::Sensitive => false,
+                    };
                 // A value a type detector finds whole (an e-mail under `name`) keeps its type.
                 let other = shaped && {
                     let hits = self.hits(s);
@@ -276,6 +281,15 @@ impl Masker {
             serde_json::to_string(&inner)
         };
         Some(Some(text.expect("a Value always serializes")))
+    }
+
+    /// Whether `s` holds a token this masker writes (`... [EMAIL] ...`).
+    fn holds_own_token(&self, s: &str) -> bool {
+        let b = s.as_bytes();
+        memchr::memchr_iter(b'[', b).any(|open| {
+            memchr::memchr(b']', &b[open..])
+                .is_some_and(|len| self.is_own_token(&s[open..=open + len]))
+        })
     }
 
     /// Whether raw JSON text has a key under a field-name rule for secrets (`"password":`),

@@ -127,3 +127,38 @@ fn profiles_extend_the_people_keys() {
         "{err}"
     );
 }
+
+/// Masking is idempotent under people keys too: a value scanned as text the first time (too
+/// long to be an address, or holding an e-mail address) must not be masked whole the second
+/// time because masking made it shorter or took the `@` away. (Found by the `people` fuzz
+/// target.)
+#[test]
+fn masking_twice_under_people_keys_changes_nothing() {
+    let m = masker();
+    // Just over the 300 bytes of an address line, and under it once masked.
+    let long = format!(
+        "Ships from Ada Lovelace, Jarrow. Ship to 12 Baker Street, London NW1 6XE. {}Thanks, the team.",
+        "Release 9.10 of 2026-01-20 fixes 19 bugs. ".repeat(5)
+    );
+    assert!((301..=310).contains(&long.len()), "{}", long.len());
+    for value in [
+        long.as_str(),
+        "12 Main Street, jo@example.com",
+        "card 4111 1111 1111 1111",
+    ] {
+        let mut once = json!({"address": value, "dob": value, "name": value, "zip": value});
+        m.mask_json(&mut once);
+        let mut twice = once.clone();
+        m.mask_json(&mut twice);
+        assert_eq!(twice, once, "masking {value:?} again changed it");
+    }
+}
+
+/// A digit run too long for any date after a birth anchor is no date, and no overflow.
+#[test]
+fn a_long_digit_run_after_a_birth_anchor_is_not_a_date() {
+    let (out, _) = masker().mask_text("born 1990-01-123456789012345 and 1990-01-02");
+    assert_eq!(out, "born 1990-01-123456789012345 and 1990-01-02");
+    let (out, _) = masker().mask_text("born 1990-01-02");
+    assert_eq!(out, "born [DATE_OF_BIRTH]");
+}

@@ -21,8 +21,11 @@ fn digits_end(b: &[u8], mut i: usize) -> usize {
     i
 }
 
+/// The value of a digit run; saturates (a run too long for any date part is no date).
 fn num(b: &[u8]) -> u32 {
-    b.iter().fold(0, |a, c| a * 10 + (c - b'0') as u32)
+    b.iter().fold(0u32, |a, c| {
+        a.saturating_mul(10).saturating_add((c - b'0') as u32)
+    })
 }
 
 #[inline]
