@@ -168,9 +168,10 @@ pub fn start(handle: AppHandle, app: Arc<App>) {
 /// With `GATEHOUSE_DESKTOP_TEST_HOOKS=1`, a script the GUI smoke test drops at
 /// `ui-script.js` runs in the window (then is removed), so the test can fill in and submit a
 /// form through the window's own handlers, as a person's clicks would. What the window then
-/// shows in its notice line is mirrored to `notice.txt`.
+/// shows in its notice line is mirrored to `notice.txt`. Debug builds only: a release build
+/// has no way to run a script from a file, whatever its environment says.
 fn run_test_scripts(handle: AppHandle, app: Arc<App>) {
-    if std::env::var_os("GATEHOUSE_DESKTOP_TEST_HOOKS").is_none() {
+    if !cfg!(debug_assertions) || std::env::var_os("GATEHOUSE_DESKTOP_TEST_HOOKS").is_none() {
         return;
     }
     tauri::async_runtime::spawn(async move {
@@ -190,7 +191,7 @@ fn run_test_scripts(handle: AppHandle, app: Arc<App>) {
 /// The window's notice line, mirrored for the GUI smoke test (see `run_test_scripts`).
 #[tauri::command]
 pub fn test_notice(app: tauri::State<'_, Arc<App>>, text: String) {
-    if std::env::var_os("GATEHOUSE_DESKTOP_TEST_HOOKS").is_some() {
+    if cfg!(debug_assertions) && std::env::var_os("GATEHOUSE_DESKTOP_TEST_HOOKS").is_some() {
         let _ = std::fs::write(app.home.join("notice.txt"), text);
     }
 }
