@@ -60,7 +60,7 @@ pub(crate) struct BuiltinScanner {
     address: Option<u16>,
     dob: Option<u16>,
     /// Birth anchors, when the date-of-birth detector is on.
-    anchors: Option<aho_corasick::packed::Searcher>,
+    anchors: Option<people::AnchorFinder>,
 }
 
 impl BuiltinScanner {

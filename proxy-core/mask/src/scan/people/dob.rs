@@ -6,6 +6,7 @@
 //! Work starts only at a digit run, and the anchor is looked for only in the few bytes before
 //! it, back to the previous digit, line or JSON member.
 
+use aho_corasick::AhoCorasick;
 use aho_corasick::packed::Searcher;
 
 use super::gazetteer::{MAX_TOKEN, lower_into};
@@ -100,11 +101,41 @@ fn anchor_at(b: &[u8], a: usize) -> Option<usize> {
 /// Spelled in lower case, capitalised and upper case and searched with the SIMD packed searcher:
 /// an ASCII-case-insensitive automaton (or more than 16 patterns in `AhoCorasick`) falls back to
 /// a byte-at-a-time search, which was the costliest part of masking a large clean text.
-pub(crate) fn anchor_finder() -> Searcher {
+#[derive(Debug, Clone)]
+pub(crate) enum AnchorFinder {
+    Packed(Searcher),
+    /// Where the CPU has no SIMD the packed searcher needs: the same spellings, slower.
+    Automaton(AhoCorasick),
+}
+
+impl AnchorFinder {
+    /// Whether `found` holds at the start of some candidate in `b`.
+    fn any(&self, b: &[u8], mut found: impl FnMut(usize) -> bool) -> bool {
+        match self {
+            AnchorFinder::Packed(s) => s.find_iter(b).any(|m| found(m.start())),
+            AnchorFinder::Automaton(a) => a.find_iter(b).any(|m| found(m.start())),
+        }
+    }
+}
+
+/// The finder for [`anchor_spellings`]: packed where the CPU allows, else an automaton.
+pub(crate) fn anchor_finder() -> AnchorFinder {
+    let spellings = anchor_spellings();
+    let mut builder = aho_corasick::packed::Config::new().builder();
+    builder.extend(&spellings);
+    match builder.build() {
+        Some(s) => AnchorFinder::Packed(s),
+        None => AnchorFinder::Automaton(
+            AhoCorasick::new(&spellings).expect("a few short literals always build"),
+        ),
+    }
+}
+
+/// The anchors' first three bytes in the casings that occur in practice.
+pub(super) fn anchor_spellings() -> Vec<String> {
     const PREFIXES: [&str; 9] = [
         "bir", "bor", "dob", "d.o", "n\u{e9}", "nai", "nac", "nas", "geb",
     ];
-    let mut builder = aho_corasick::packed::Config::new().builder();
     let mut spellings: Vec<String> = vec!["DoB".into()];
     for p in PREFIXES {
         let mut capitalised = p.to_string();
@@ -115,10 +146,7 @@ pub(crate) fn anchor_finder() -> Searcher {
             }
         }
     }
-    builder.extend(&spellings);
-    builder
-        .build()
-        .expect("the packed searcher builds on every target we ship")
+    spellings
 }
 
 /// Texts up to this long skip the search for anchors: starting the packed searcher costs more
@@ -126,11 +154,8 @@ pub(crate) fn anchor_finder() -> Searcher {
 const SHORT_TEXT: usize = 256;
 
 /// Whether `b` may hold a birth anchor: `false` only when a long text surely has none.
-pub(crate) fn may_have_anchor(finder: &Searcher, b: &[u8]) -> bool {
-    b.len() <= SHORT_TEXT
-        || finder
-            .find_iter(b)
-            .any(|m| anchor_at(b, m.start()).is_some())
+pub(crate) fn may_have_anchor(finder: &AnchorFinder, b: &[u8]) -> bool {
+    b.len() <= SHORT_TEXT || finder.any(b, |start| anchor_at(b, start).is_some())
 }
 
 /// The closest birth anchor before `i`, within the window.

@@ -52,7 +52,7 @@ pub(crate) fn word_end(b: &[u8], mut i: usize) -> usize {
     i
 }
 
-pub(crate) use dob::{anchor_finder, may_have_anchor};
+pub(crate) use dob::{AnchorFinder, anchor_finder, may_have_anchor};
 pub(crate) use gazetteer::Gazetteer;
 pub(crate) use names::scan as scan_names;
 

@@ -202,3 +202,30 @@ fn field_value_shapes() {
     assert!(looks_like_postcode("SW1A 1AA") && looks_like_postcode("10115"));
     assert!(!looks_like_postcode("not a code"));
 }
+
+/// The anchor search over long texts finds the same anchors with the packed searcher and with
+/// the automaton used where the CPU lacks its SIMD instructions.
+#[test]
+fn both_anchor_finders_agree_on_long_texts() {
+    let automaton = dob::AnchorFinder::Automaton(
+        aho_corasick::AhoCorasick::new(dob::anchor_spellings()).unwrap(),
+    );
+    let default = anchor_finder();
+    let filler = "order shipped to the warehouse after review; ".repeat(8);
+    for (text, has) in [
+        ("Born: 1990-01-31", true),
+        ("customer DOB 31/01/1990", true),
+        ("née le 3 mars 1990", true),
+        ("fecha de nacimiento 1990-01-31", true),
+        ("Geburtsdatum 31.01.1990", true),
+        ("dateOfBirth 1990-01-31", true),
+        ("created 2024-01-31 by the batch", false),
+        ("a border of dobby nasal gebouw", false),
+    ] {
+        let long = format!("{filler}{text} {filler}");
+        assert!(long.len() > 256);
+        for finder in [&automaton, &default] {
+            assert_eq!(dob::may_have_anchor(finder, long.as_bytes()), has, "{text}");
+        }
+    }
+}
