@@ -3,6 +3,7 @@
 import { useState, type FormEvent } from "react";
 import { errorText, post } from "../api";
 import { has, useMe } from "../auth";
+import { DecisionForm } from "../components/DecisionForm";
 import { Empty, ErrorBanner, Loading, Notice, PageHeader, Time } from "../components/ui";
 import { useApi } from "../lib/useApi";
 import { Link, navigate } from "../router";
@@ -217,35 +218,12 @@ function accessText(e: AccessReviewEntry): string {
 
 function EntryCard({ review, e, onDecided }: { review: AccessReview; e: AccessReviewEntry; onDecided: () => void }) {
   const me = useMe();
-  const [comment, setComment] = useState("");
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(null);
   const reviewer = e.reviewers.length
     ? e.reviewers.includes(me.user) || e.reviewers.some((g) => me.groups.includes(g))
     : has(me, "admin");
-  const decide = async (decision: "keep" | "revoke") => {
-    if (!comment.trim()) {
-      setError("Give a comment: it is recorded with your decision and shown to auditors.");
-      return;
-    }
-    setBusy(true);
-    setError(null);
-    try {
-      await post(`/api/v1/access-reviews/${encodeURIComponent(review.id)}/entries/${e.entry}`, {
-        decision,
-        comment: comment.trim(),
-      });
-      onDecided();
-    } catch (err) {
-      setError(errorText(err));
-    } finally {
-      setBusy(false);
-    }
-  };
-  const onSubmit = (ev: FormEvent<HTMLFormElement>) => {
-    ev.preventDefault();
-    const submitter = (ev.nativeEvent as SubmitEvent).submitter as HTMLButtonElement | null;
-    if (submitter?.value === "keep" || submitter?.value === "revoke") void decide(submitter.value);
+  const decide = async (decision: "keep" | "revoke", comment: string) => {
+    await post(`/api/v1/access-reviews/${encodeURIComponent(review.id)}/entries/${e.entry}`, { decision, comment });
+    onDecided();
   };
   return (
     <li className="card review-entry" data-testid="review-entry" data-person={e.person} data-server={e.server}>
@@ -286,32 +264,20 @@ function EntryCard({ review, e, onDecided }: { review: AccessReview; e: AccessRe
           ) : null}
         </p>
       ) : review.state === "open" && reviewer ? (
-        <form className="decide" onSubmit={onSubmit} aria-label={`Decide ${e.person}'s access to ${e.server}`}>
-          <button type="submit" disabled hidden aria-hidden="true" tabIndex={-1} />
-          <label>
-            Comment (recorded, shown to auditors)
-            <input
-              name="comment"
-              value={comment}
-              onChange={(ev) => setComment(ev.target.value)}
-              placeholder="e.g. still on the team; left in November"
-              aria-required="true"
-            />
-          </label>
-          <div className="decide-buttons">
-            <button type="submit" value="keep" className="btn btn-primary" disabled={busy}>
-              Keep
-            </button>
-            <button type="submit" value="revoke" className="btn btn-danger" disabled={busy}>
-              Revoke
-            </button>
-          </div>
-          {error ? (
-            <p className="form-error" role="alert">
-              {error}
-            </p>
-          ) : null}
-        </form>
+        <DecisionForm
+          label={`Decide ${e.person}'s access to ${e.server}`}
+          decide={decide}
+          placeholder="e.g. still on the team; left in November"
+          choices={[
+            { value: "keep", label: "Keep" },
+            { value: "revoke", label: "Revoke" },
+          ]}
+          field={{
+            label: "Comment (recorded, shown to auditors)",
+            name: "comment",
+            missing: "Give a comment: it is recorded with your decision and shown to auditors.",
+          }}
+        />
       ) : (
         <p className="muted small">Undecided: waiting for {e.reviewers.length ? e.reviewers.join(", ") : "an admin"}.</p>
       )}
